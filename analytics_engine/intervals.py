@@ -1,0 +1,94 @@
+"""Confidence intervals for binomial proportions (Wilson score, Jeffreys), vectorised.
+
+Both accept fractional success counts, so they also serve normalised ordinal outcomes in [0, 1]
+summed per bin (the count of "successes" is then the sum of the normalised values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as _st
+
+
+@dataclass(frozen=True)
+class ProportionInterval:
+    """Point estimate and two-sided interval of a proportion; arrays of one shape.
+
+    Where ``count`` is 0 the estimate is NaN and the interval is the whole of [0, 1].
+    """
+
+    estimate: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+
+def _validated(successes: ArrayLike, count: ArrayLike, alpha: float) -> tuple[NDArray, NDArray]:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    x = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(count, dtype=np.float64)
+    if x.shape != n.shape:
+        raise ValueError(f"successes and count have different shapes: {x.shape} and {n.shape}")
+    if np.isnan(x).any():
+        raise ValueError("successes contains NaN")
+    if np.isnan(n).any():
+        raise ValueError("count contains NaN")
+    if (n < 0).any():
+        raise ValueError("count has negative values")
+    if (x < 0).any() or (x > n * (1 + 1e-12) + 1e-12).any():
+        raise ValueError("successes has values outside [0, count]")
+    return np.minimum(x, n), n
+
+
+def wilson_interval(
+    successes: ArrayLike, count: ArrayLike, *, alpha: float = 0.05
+) -> ProportionInterval:
+    """Wilson score interval (Wilson 1927; Brown, Cai & DasGupta 2001, eq. 4).
+
+    Matches ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+
+    >>> ci = wilson_interval([8], [10])
+    >>> round(float(ci.lower[0]), 4), round(float(ci.upper[0]), 4)
+    (0.4902, 0.9433)
+    """
+    x, n = _validated(successes, count, alpha)
+    z = _st.norm.isf(alpha / 2.0)
+    z2 = z * z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        denom = n + z2
+        center = (x + z2 / 2.0) / denom
+        half = z / denom * np.sqrt(np.maximum(x * (n - x) / n, 0.0) + z2 / 4.0)
+    empty = n == 0
+    lower = np.where(empty, 0.0, np.clip(center - half, 0.0, 1.0))
+    upper = np.where(empty, 1.0, np.clip(center + half, 0.0, 1.0))
+    return ProportionInterval(estimate=np.where(empty, np.nan, p), lower=lower, upper=upper)
+
+
+def jeffreys_interval(
+    successes: ArrayLike, count: ArrayLike, *, alpha: float = 0.05
+) -> ProportionInterval:
+    """Jeffreys interval: equal-tailed Beta(x + 1/2, n - x + 1/2) posterior interval
+    (Brown, Cai & DasGupta 2001, sec. 4.1.2), with the lower end 0 when x = 0 and the upper 1
+    when x = n, as ``statsmodels`` ``proportion_confint(method="jeffreys")`` does.
+
+    >>> ci = jeffreys_interval([8], [10])
+    >>> round(float(ci.lower[0]), 4), round(float(ci.upper[0]), 4)
+    (0.5004, 0.9541)
+    """
+    x, n = _validated(successes, count, alpha)
+    a = x + 0.5
+    b = n - x + 0.5
+    lower = np.where(x <= 0, 0.0, _st.beta.ppf(alpha / 2.0, a, b))
+    upper = np.where(x >= n, 1.0, _st.beta.isf(alpha / 2.0, a, b))
+    empty = n == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+    return ProportionInterval(
+        estimate=np.where(empty, np.nan, p),
+        lower=np.where(empty, 0.0, lower),
+        upper=np.where(empty, 1.0, upper),
+    )

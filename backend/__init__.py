@@ -1,0 +1,1 @@
+"""Backend: domain packages, storage, pub/sub, worker, webhooks, settings and CLI."""

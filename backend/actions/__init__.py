@@ -1,0 +1,1 @@
+"""What the Sales Agent did: its actions, with the confidence it stated for each."""

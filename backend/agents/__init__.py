@@ -1,0 +1,1 @@
+"""Sales Agent instances: each owned by a rep, in a team."""

@@ -1,0 +1,73 @@
+"""The composition root: builds the Starlette app, mounts GraphQL, health and the dashboard."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from backend.health import check_readiness, service_version
+from backend.settings import Environment, Settings, load_settings
+from backend.state import AppState
+from graphql_schema.schema import schema
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_stub"
+log = logging.getLogger(__name__)
+
+
+class GraphQLApp(GraphQL):
+    async def get_context(self, request: Any, response: Any = None) -> dict[str, Any]:
+        return {"request": request, "response": response, "state": request.app.state.app}
+
+
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": service_version()})
+
+
+async def readyz(request: Request) -> Response:
+    report = await check_readiness(request.app.state.app)
+    body = {
+        "status": "ok" if report.ok else "unavailable",
+        "database": report.database,
+        "broker": report.broker,
+        "version": report.version,
+    }
+    return JSONResponse(body, status_code=200 if report.ok else 503)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = AppState.open(settings)
+        app.state.app = state
+        try:
+            yield
+        finally:
+            await state.close()
+
+    graphql = GraphQLApp(
+        schema,
+        graphql_ide="graphiql" if settings.env is not Environment.PRODUCTION else None,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if FRONTEND_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))
+    return Starlette(routes=routes, lifespan=lifespan)

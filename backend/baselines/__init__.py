@@ -1,0 +1,1 @@
+"""Human baselines: how a team performs without the agent, for ROI and comparisons."""

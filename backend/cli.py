@@ -1,0 +1,217 @@
+"""The command line: serve, migrate, seed-demo, create-api-key, issue-token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from backend.auth.models import ApiClientKind
+from backend.auth.service import create_api_key, issue_token_for_email
+from backend.auth.viewer import Viewer
+from backend.database import transaction
+from backend.errors import DomainError
+from backend.migrations import upgrade_async
+from backend.orgs.models import Organization, User
+from backend.orgs.service import agent_by_reference, organization_by_slug
+from backend.settings import Settings, SettingsError, load_settings
+from backend.state import AppState
+
+DEMO_ORGANIZATIONS = ("demo", "acme")
+ROLE_ORDER = {"executive": 0, "admin": 1, "manager": 2, "rep": 3}
+
+
+class CommandError(Exception):
+    """A command could not do its work; the message says why, for a person."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate, then serve HTTP and GraphQL with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed the demo organisations when the database is empty; print logins and tokens",
+    )
+
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("seed-demo", help="fill an empty database with the demo organisations")
+
+    key = commands.add_parser("create-api-key", help="create an API key; prints it once, last")
+    key.add_argument("--org", required=True, help="organisation slug")
+    key.add_argument("--kind", required=True, choices=[k.value for k in ApiClientKind])
+    key.add_argument("--scopes", help="comma-separated scopes (default: the kind's defaults)")
+    key.add_argument("--agent", help="agent id or name (required for --kind agent)")
+    key.add_argument("--name", help="a label for the key")
+
+    token = commands.add_parser("issue-token", help="print a signed bearer token for a user")
+    token.add_argument("--email", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        if args.command == "serve":
+            return _serve(settings, args)
+        handler = COMMANDS[args.command]
+        return asyncio.run(_with_state(settings, lambda state: handler(state, args)))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (DomainError, CommandError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OperationalError, DBAPIError, OSError) as exc:
+        print(f"error: cannot use the database: {_first_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+async def _with_state(settings: Settings, work: Callable[[AppState], Awaitable[int]]) -> int:
+    state = AppState.open(settings)
+    try:
+        return await work(state)
+    finally:
+        await state.close()
+
+
+async def _migrate(state: AppState, _: argparse.Namespace) -> int:
+    await upgrade_async(state.settings.database_url)
+    print(f"database is up to date ({state.settings.database.render_as_string()})")
+    return 0
+
+
+async def _seed_demo(state: AppState, _: argparse.Namespace) -> int:
+    from backend.demo.seed import DatabaseNotEmptyError, seed_demo
+
+    await upgrade_async(state.settings.database_url)
+    try:
+        report = await seed_demo(state.sessions, progress=True)
+    except DatabaseNotEmptyError as exc:
+        print(f"seed-demo did nothing: {exc}")
+        return 0
+    print(report.summary())
+    await _print_demo_logins(state)
+    return 0
+
+
+async def _create_api_key(state: AppState, args: argparse.Namespace) -> int:
+    kind = ApiClientKind(args.kind)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
+    async with transaction(state.sessions) as session:
+        org = await organization_by_slug(session, args.org)
+        agent_id = None
+        if args.agent is not None:
+            agent = await agent_by_reference(session, organization_id=org.id, reference=args.agent)
+            agent_id = agent.id
+        created = await create_api_key(
+            session,
+            viewer=Viewer.system(org.id),
+            kind=kind,
+            name=args.name or f"{kind.value} key" + (f" for agent {agent_id}" if agent_id else ""),
+            scopes=scopes,
+            agent_id=agent_id,
+        )
+    print(
+        f"created {kind.value} key #{created.client.id} for {org.slug} "
+        f"with scopes {', '.join(created.client.scopes)}",
+        file=sys.stderr,
+    )
+    print(created.key)
+    return 0
+
+
+async def _issue_token(state: AppState, args: argparse.Namespace) -> int:
+    async with transaction(state.sessions) as session:
+        token = await issue_token_for_email(session, state.settings, args.email)
+    print(token)
+    return 0
+
+
+async def _print_demo_logins(state: AppState) -> None:
+    async with transaction(state.sessions) as session:
+        rows = (
+            await session.execute(
+                select(User, Organization.slug)
+                .join(Organization, Organization.id == User.organization_id)
+                .where(Organization.slug.in_(DEMO_ORGANIZATIONS))
+            )
+        ).all()
+        if not rows:
+            return
+        rows.sort(
+            key=lambda r: (
+                DEMO_ORGANIZATIONS.index(r[1]),
+                ROLE_ORDER.get(r[0].role, 9),
+                len(r[0].email),
+                r[0].email,
+            )
+        )
+        print("\nDemo logins (use as 'Authorization: Bearer <token>'):")
+        for user, slug in rows:
+            token = await issue_token_for_email(session, state.settings, user.email)
+            print(f"  {slug:5} {user.role:9} {user.email:22} {token}")
+
+
+async def _prepare_demo(state: AppState, seed: bool) -> None:
+    await upgrade_async(state.settings.database_url)
+    if seed:
+        from backend.demo.seed import DatabaseNotEmptyError, seed_demo
+
+        try:
+            report = await seed_demo(state.sessions, progress=True)
+            print(report.summary())
+        except DatabaseNotEmptyError:
+            pass
+        await _print_demo_logins(state)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    asyncio.run(_with_state(settings, lambda state: _prepare_then_zero(state, args.demo)))
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"\nServing on {base}/  (dashboard)\n  GraphQL and GraphiQL: {base}/graphql\n"
+        f"  health: {base}/healthz  readiness: {base}/readyz\n",
+        flush=True,
+    )
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        reload=args.reload,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+async def _prepare_then_zero(state: AppState, seed: bool) -> int:
+    await _prepare_demo(state, seed)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = {
+    "migrate": _migrate,
+    "seed-demo": _seed_demo,
+    "create-api-key": _create_api_key,
+    "issue-token": _issue_token,
+}

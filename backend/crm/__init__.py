@@ -1,0 +1,1 @@
+"""The sales world the agent acts in: contacts, deals, conversations and their messages."""

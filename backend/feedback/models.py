@@ -1,0 +1,82 @@
+"""Table: feedback (a rating on its target's scale, an optional comment, where it came from)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.database import Base, BigId, one_of, utcnow
+
+COMMENT_MAX_LENGTH = 2000
+
+
+class FeedbackTarget(StrEnum):
+    MESSAGE = "message"  # thumbs: 0 = down, 1 = up
+    ACTION = "action"  # a decision, 1..5
+    CONVERSATION = "conversation"  # a thread review, 1..5 with optional per-criterion ratings
+
+
+class FeedbackChannel(StrEnum):
+    SLACK = "slack"
+    GMAIL = "gmail"
+    DASHBOARD = "dashboard"
+    API = "api"
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    __scope__ = "agent"
+    __table_args__ = (
+        one_of("target_type", FeedbackTarget),
+        one_of("channel", FeedbackChannel),
+        # Exactly the id of the target type is set.
+        CheckConstraint(
+            "(target_type = 'message' AND message_id IS NOT NULL AND action_id IS NULL"
+            " AND conversation_id IS NULL)"
+            " OR (target_type = 'action' AND action_id IS NOT NULL AND message_id IS NULL"
+            " AND conversation_id IS NULL)"
+            " OR (target_type = 'conversation' AND conversation_id IS NOT NULL"
+            " AND message_id IS NULL AND action_id IS NULL)",
+            name="target_type__one_target",
+        ),
+        # The rating lies on its target's scale.
+        CheckConstraint(
+            "(target_type = 'message' AND rating IN (0, 1))"
+            " OR (target_type IN ('action', 'conversation') AND rating BETWEEN 1 AND 5)",
+            name="rating",
+        ),
+        CheckConstraint(
+            f"comment IS NULL OR length(comment) <= {COMMENT_MAX_LENGTH}", name="comment"
+        ),
+        # A redelivered Slack/Gmail interaction is stored once.
+        UniqueConstraint("organization_id", "channel", "external_id"),
+        Index(None, "organization_id", "agent_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    action_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_actions.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    # Per-criterion ratings of a thread review, e.g. {"tone": 4, "accuracy": 5}.
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prompted: Mapped[bool] = mapped_column(default=False)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,43 @@
+"""Every table, imported in one place so metadata, migrations and tests see them all."""
+
+from backend.actions.models import AgentAction
+from backend.agents.models import Agent
+from backend.alerts.models import AlertEvent, AlertRule
+from backend.auth.models import ApiClient
+from backend.baselines.models import HumanBaseline
+from backend.calibration.models import AgentPolicy, CalibrationStat, PolicyChange
+from backend.coaching.models import CoachingInsight
+from backend.crm.models import Contact, Conversation, Deal, Message
+from backend.database import Base
+from backend.feedback.models import Feedback
+from backend.orgs.models import Organization, Team, TeamManager, User
+from backend.outcomes.models import Outcome
+from backend.reports.models import ReportRun, ReportSubscription
+from backend.signals.models import Signal
+
+__all__ = [
+    "Agent",
+    "AgentAction",
+    "AgentPolicy",
+    "AlertEvent",
+    "AlertRule",
+    "ApiClient",
+    "Base",
+    "CalibrationStat",
+    "CoachingInsight",
+    "Contact",
+    "Conversation",
+    "Deal",
+    "Feedback",
+    "HumanBaseline",
+    "Message",
+    "Organization",
+    "Outcome",
+    "PolicyChange",
+    "ReportRun",
+    "ReportSubscription",
+    "Signal",
+    "Team",
+    "TeamManager",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Organisations, teams and the people in them."""

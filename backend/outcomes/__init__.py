@@ -1,0 +1,1 @@
+"""What came of each action, per outcome type and window, on that outcome's scale."""

@@ -1,0 +1,1 @@
+"""Periodic reports: who subscribes to which report, and each run of one."""

@@ -1,0 +1,118 @@
+"""The service's settings: one object read from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import zoneinfo
+from enum import StrEnum
+from functools import cached_property
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"
+SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./var/sales_agent_learning.db"
+    redis_url: str | None = None
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    token_ttl_hours: int = Field(default=24 * 30, gt=0)
+    public_base_url: str = "http://127.0.0.1:8000"
+    run_worker_in_process: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_supported(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"could not parse {value!r} as a database URL") from None
+        scheme = url.drivername
+        if scheme == "sqlite":
+            scheme = "sqlite+aiosqlite"
+        elif scheme in ("postgresql", "postgres"):
+            scheme = "postgresql+asyncpg"
+        if scheme not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(
+                f"scheme {url.drivername!r} is not supported; use one of "
+                f"{', '.join(SUPPORTED_DATABASE_SCHEMES)}"
+            )
+        return url.set(drivername=scheme).render_as_string(hide_password=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            scheme = value.split("://", 1)[0] if "://" in value else value
+            raise ValueError(f"scheme {scheme!r} is not supported; use redis:// or rediss://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_known(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _production_needs_real_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(
+                "SECRET_KEY is the development default, which is refused when ENV=production"
+            )
+        if len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @cached_property
+    def database(self) -> URL:
+        return make_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.get_backend_name() == "sqlite"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one message per variable at fault."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:
+                problems.append(f"{str(error['loc'][0]).upper()}: {message}")
+            else:  # a check across variables names them in its message
+                problems.append(message)
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

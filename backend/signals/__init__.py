@@ -1,0 +1,1 @@
+"""Raw events about what happened after an action: e-mail, CRM and meeting signals."""

@@ -1,0 +1,59 @@
+"""Table: signals (raw events from the agent, e-mail providers and CRMs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.database import Base, BigId, utcnow
+
+
+class SignalKind(StrEnum):
+    EMAIL_OPENED = "email.opened"
+    EMAIL_REPLIED = "email.replied"
+    EMAIL_CLICKED = "email.clicked"
+    EMAIL_BOUNCED = "email.bounced"
+    DEAL_STAGE_CHANGED = "deal.stage_changed"
+    OPPORTUNITY_CREATED = "opportunity.created"
+    MEETING_SCHEDULED = "meeting.scheduled"
+    MEETING_ATTENDED = "meeting.attended"
+    MEETING_NO_SHOW = "meeting.no_show"
+    MEETING_FEEDBACK = "meeting.feedback"
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+
+
+class Signal(Base):
+    __tablename__ = "signals"
+    __scope__ = "agent"
+    __table_args__ = (
+        # Idempotency: a provider's retry of the same event counts once. Scoped by organisation
+        # so that one tenant's ids can never collide with (or probe) another's.
+        UniqueConstraint("organization_id", "source", "external_id"),
+        CheckConstraint("length(kind) BETWEEN 3 AND 64", name="kind"),
+        Index(None, "organization_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the signal is about, as far as it was matched; null agent = not matched to an agent.
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    occurred_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

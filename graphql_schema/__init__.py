@@ -1,0 +1,1 @@
+"""Strawberry GraphQL schema: types, queries, mutations, subscriptions."""

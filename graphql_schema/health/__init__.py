@@ -1,0 +1,1 @@
+"""GraphQL: the service health query."""
