@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     token_ttl_hours: int = Field(default=24 * 30, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
-    run_worker_in_process: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,121 @@
+"""The command line, run as a person runs it: a subprocess with environment variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.auth.service import authenticate
+from backend.auth.viewer import ViewerRole
+from backend.database import create_engine, create_sessionmaker, transaction
+from backend.settings import load_settings
+from tests.factories import build_world
+
+
+def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "backend", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+@pytest.fixture
+async def populated_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    assert run_cli("migrate", database_url=url).returncode == 0
+    engine = create_engine(url)
+    async with transaction(create_sessionmaker(engine)) as session:
+        await build_world(session)
+    await engine.dispose()
+    return url
+
+
+async def _viewer_for(url: str, credential: str):
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            return await authenticate(session, load_settings(database_url=url), credential)
+    finally:
+        await engine.dispose()
+
+
+async def test_create_agent_key_prints_it_last(populated_url: str) -> None:
+    result = run_cli(
+        "create-api-key",
+        "--org",
+        "north",
+        "--kind",
+        "agent",
+        "--agent",
+        "agent_rep_a1",
+        database_url=populated_url,
+    )
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    viewer = await _viewer_for(populated_url, f"Bearer {key}")
+    assert viewer.role is ViewerRole.AGENT and len(viewer.agent_ids or ()) == 1
+    assert "write:actions" in viewer.scopes
+
+
+async def test_create_partner_key_with_scopes(populated_url: str) -> None:
+    result = run_cli(
+        "create-api-key",
+        "--org",
+        "north",
+        "--kind",
+        "partner",
+        "--scopes",
+        "read:calibration,read:analytics",
+        database_url=populated_url,
+    )
+    assert result.returncode == 0, result.stderr
+    viewer = await _viewer_for(populated_url, result.stdout.strip().splitlines()[-1])
+    assert viewer.role is ViewerRole.PARTNER
+    assert viewer.scopes == {"read:calibration", "read:analytics"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--org", "nowhere", "--kind", "partner"), "organisation 'nowhere' not found"),
+        (("--org", "north", "--kind", "agent"), "an agent key needs its agent"),
+        (("--org", "north", "--kind", "agent", "--agent", "agent_rep_s1"), "agent 'agent_rep_s1'"),
+        (("--org", "north", "--kind", "partner", "--scopes", "write:everything"), "unknown scopes"),
+    ],
+)
+async def test_create_api_key_refuses_bad_input(populated_url: str, args, message: str) -> None:
+    result = run_cli("create-api-key", *args, database_url=populated_url)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_issue_token_prints_a_working_token(populated_url: str) -> None:
+    result = run_cli(
+        "issue-token", "--email", "manager_a@north.example", database_url=populated_url
+    )
+    assert result.returncode == 0, result.stderr
+    viewer = await _viewer_for(populated_url, result.stdout.strip().splitlines()[-1])
+    assert viewer.role is ViewerRole.MANAGER and len(viewer.agent_ids or ()) == 2
+
+
+def test_bad_database_url_names_the_scheme_without_a_traceback(tmp_path: Path) -> None:
+    result = run_cli("migrate", database_url="mysql://root@localhost/sales")
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr and "'mysql'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("migrate", database_url="postgresql://postgres@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot use the database")
+    assert "Traceback" not in result.stderr
