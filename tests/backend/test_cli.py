@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -119,3 +123,33 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot use the database")
     assert "Traceback" not in result.stderr
+
+
+def test_serve_migrates_then_answers_probes(tmp_path: Path, unused_tcp_port: int) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backend", "serve", "--port", str(unused_tcp_port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{unused_tcp_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                    body = json.load(response)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "serve did not answer within 60 s"
+                time.sleep(0.2)
+        assert body["database"] == "ok" and body["broker"] == "in-process"
+        with urllib.request.urlopen(f"{base}/", timeout=2) as response:
+            assert b"Demo logins" in response.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=20)
