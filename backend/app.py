@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.health import check_readiness, service_version
 from backend.settings import Environment, Settings, load_settings
 from backend.state import AppState
+from backend.worker import run_worker
 from graphql_schema.schema import schema
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_stub"
@@ -52,9 +54,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state = AppState.open(settings)
         app.state.app = state
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(state, stop=stop), name="worker")
+            if settings.runs_worker_in_process
+            else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await state.close()
 
     graphql = GraphQLApp(

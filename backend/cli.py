@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="seed the demo organisations when the database is empty; print logins and tokens",
     )
+
+    worker = commands.add_parser("worker", help="run the periodic jobs (close expired windows)")
+    worker.add_argument("--once", action="store_true", help="run each job once, then exit")
 
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("seed-demo", help="fill an empty database with the demo organisations")
@@ -90,6 +94,24 @@ async def _with_state(settings: Settings, work: Callable[[AppState], Awaitable[i
         return await work(state)
     finally:
         await state.close()
+
+
+async def _worker(state: AppState, args: argparse.Namespace) -> int:
+    from backend.worker import run_jobs_once, run_worker
+
+    await upgrade_async(state.settings.database_url)
+    if args.once:
+        done = await run_jobs_once(state)
+        for name, count in done.items():
+            print(f"{name}: {'failed' if count < 0 else count}")
+        return 1 if any(count < 0 for count in done.values()) else 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print("worker running; Ctrl-C stops it", file=sys.stderr)
+    await run_worker(state, stop=stop)
+    return 0
 
 
 async def _migrate(state: AppState, _: argparse.Namespace) -> int:
@@ -211,6 +233,7 @@ async def _prepare_then_zero(state: AppState, seed: bool) -> int:
 
 COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = {
     "migrate": _migrate,
+    "worker": _worker,
     "seed-demo": _seed_demo,
     "create-api-key": _create_api_key,
     "issue-token": _issue_token,

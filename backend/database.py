@@ -126,3 +126,17 @@ def between(column: str, low: float, high: float, *, nullable: bool = False) -> 
     if nullable:
         condition = f"{column} IS NULL OR ({condition})"
     return CheckConstraint(condition, name=column)
+
+
+def dialect_insert(session_or_connection: Any, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT on the session's database (PostgreSQL or SQLite)."""
+    name = session_or_connection.bind.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def is_postgresql(session: Any) -> bool:
+    return session.bind.dialect.name == "postgresql"

@@ -123,3 +123,35 @@ async def flush(session: AsyncSession) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise constraint_error(exc) from exc
+
+
+class InvalidInput(DomainError):
+    """Several problems with one input, each naming its field; nothing was changed."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__(
+            errors[0].code if len(errors) == 1 else ErrorCode.INVALID,
+            "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors),
+            field=errors[0].field if len(errors) == 1 else None,
+        )
+        self.errors = errors
+
+
+class Problems:
+    """Collects every problem of an input before rejecting it, so a client fixes all at once."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.errors: list[DomainError] = []
+        self.prefix = prefix
+
+    def add(self, field: str, message: str, code: ErrorCode = ErrorCode.INVALID) -> None:
+        self.errors.append(DomainError(code, message, field=f"{self.prefix}{field}"))
+
+    def require(self, condition: bool, field: str, message: str) -> bool:
+        if not condition:
+            self.add(field, message)
+        return condition
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)

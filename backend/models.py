@@ -5,13 +5,19 @@ from backend.agents.models import Agent
 from backend.alerts.models import AlertEvent, AlertRule
 from backend.auth.models import ApiClient
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import AgentPolicy, CalibrationStat, PolicyChange
+from backend.calibration.models import (
+    AgentPolicy,
+    CalibrationStat,
+    CalibrationVerdict,
+    PolicyChange,
+)
 from backend.coaching.models import CoachingInsight
 from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base
+from backend.events.models import EventStream
 from backend.feedback.models import Feedback
 from backend.orgs.models import Organization, Team, TeamManager, User
-from backend.outcomes.models import Outcome
+from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.reports.models import ReportRun, ReportSubscription
 from backend.signals.models import Signal
 
@@ -24,15 +30,18 @@ __all__ = [
     "ApiClient",
     "Base",
     "CalibrationStat",
+    "CalibrationVerdict",
     "CoachingInsight",
     "Contact",
     "Conversation",
     "Deal",
+    "EventStream",
     "Feedback",
     "HumanBaseline",
     "Message",
     "Organization",
     "Outcome",
+    "OutcomeLabel",
     "PolicyChange",
     "ReportRun",
     "ReportSubscription",

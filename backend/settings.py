@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     token_ttl_hours: int = Field(default=24 * 30, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
+    # no on PostgreSQL (run `python -m backend worker`, as many as needed).
+    worker_in_process: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -100,6 +103,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database.get_backend_name() == "sqlite"
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.is_sqlite if self.worker_in_process is None else self.worker_in_process
 
 
 def load_settings(**overrides: object) -> Settings:

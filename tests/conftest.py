@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 import redis
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import backend.models as models
 from backend.database import create_engine, create_sessionmaker
@@ -78,14 +78,19 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     try:
         yield create_sessionmaker(engine)
     finally:
-        async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                tables = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
-                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            else:
-                for table in reversed(models.Base.metadata.sorted_tables):
-                    await connection.execute(delete(table))
+        await empty_database(engine)
         await engine.dispose()
+
+
+async def empty_database(engine: AsyncEngine) -> None:
+    """Delete every row (the schema stays), so the next test starts from nothing."""
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            tables = ", ".join(t.name for t in models.Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(models.Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
 
 
 @pytest.fixture

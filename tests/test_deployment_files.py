@@ -31,8 +31,7 @@ def test_compose_services_use_real_commands_and_settings() -> None:
     for name in ("api", "worker"):
         command = services[name]["command"]
         assert command[:3] == ["python", "-m", "backend"]
-        # `worker` arrives with the learning loop; until then it is the one allowed gap.
-        assert command[3] in commands or (name, command[3]) == ("worker", "worker"), command
+        assert command[3] in commands, f"{name}: unknown command {command}"
         environment = services[name]["environment"]
         assert environment["DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert environment["REDIS_URL"].startswith("redis://redis:")

@@ -121,3 +121,35 @@ class PolicyChange(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationVerdict(Base):
+    """The latest assessment of one scope (an agent, or the whole organisation) and action type:
+    verdict, evidence and recalibration map. Rewritten when the verdict or the map changes."""
+
+    __tablename__ = "calibration_verdicts"
+    __scope__ = "agent"
+    __table_args__ = (
+        CheckConstraint("scope IN ('agent', 'organization')", name="scope"),
+        CheckConstraint(
+            "(scope = 'agent' AND agent_id IS NOT NULL) OR (scope = 'organization'"
+            " AND agent_id IS NULL)",
+            name="agent_id",
+        ),
+        UniqueConstraint("organization_id", "scope_key", "action_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    # "agent:<id>" or "organization": one unique key for both scopes (NULLs never collide).
+    scope_key: Mapped[str] = mapped_column(String(40))
+    action_type: Mapped[str] = mapped_column(String(40))
+    verdict: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recalibration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    n: Mapped[float] = mapped_column(Float, default=0.0)
+    assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

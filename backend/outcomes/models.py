@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,4 +73,42 @@ class Outcome(Base):
     resolved_at: Mapped[dt.datetime | None]
     signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id", ondelete="SET NULL"))
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Why a person must label it (ambiguous signal, expired event window), when it needs a label.
+    label_reason: Mapped[str | None] = mapped_column(String(300))
+    # Weak evidence that never resolves on its own (opens, clicks) and notes such as a deal
+    # that moved backwards, e.g. {"opens": 2, "clicks": 1, "backward_moves": 1}.
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeLabel(Base):
+    """Audit of every human label: who, when, and the state it replaced (corrections too)."""
+
+    __tablename__ = "outcome_labels"
+    __scope__ = "agent"
+    __table_args__ = (
+        one_of("previous_status", OutcomeStatus),
+        between("previous_value", 0, 1, nullable=True),
+        between("value", 0, 1),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    outcome_id: Mapped[int] = mapped_column(
+        ForeignKey("outcomes.id", ondelete="CASCADE"), index=True
+    )
+    labeled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # An API client (the agent stating an outcome) when no person labelled it.
+    api_client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_clients.id", ondelete="SET NULL")
+    )
+    previous_status: Mapped[str] = mapped_column(String(16))
+    previous_level: Mapped[int | None] = mapped_column(Integer)
+    previous_value: Mapped[float | None] = mapped_column(Float)
+    level: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -55,5 +55,7 @@ class Signal(Base):
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # False when no action could be matched: kept and reported, never dropped.
+    matched: Mapped[bool] = mapped_column(default=False)
     occurred_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Live events: what changed, published after commit on the broker, with monotonic versions."""

@@ -1,0 +1,153 @@
+"""Resolving outcomes: the one place that turns decisions into rows, rollup increments and
+`outcome.needs_label` events, whoever decided (a signal, an expired window, a person)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.calibration.rollup import ResolvedPrediction, add_predictions
+from backend.events.service import record_event
+from backend.outcomes.models import Detection, Outcome, OutcomeStatus
+from backend.outcomes.rules import OUTCOME_SCALES
+
+
+@dataclass(eq=False)  # identity semantics: states are collected in sets
+class OutcomeState:
+    """An outcome as the rules see it, with its action's stated confidence."""
+
+    id: int
+    organization_id: int
+    agent_id: int
+    action_id: int
+    action_type: str
+    outcome_type: str
+    status: str
+    level: int | None
+    value: float | None
+    due_at: dt.datetime | None
+    evidence: dict[str, Any]
+    confidence: float
+    action_day: dt.date
+    calibrates: bool
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OutcomeStatus.OPEN
+
+    def prediction(self, value: float, sign: int = 1) -> ResolvedPrediction:
+        return ResolvedPrediction(
+            self.organization_id, self.agent_id, self.action_type, self.action_day,
+            self.confidence, value, sign,
+        )  # fmt: skip
+
+
+def level_value(outcome_type: str, level: str | int) -> tuple[int, float]:
+    """A level (label or index) on the outcome type's scale -> (index, normalised value)."""
+    scale = OUTCOME_SCALES[outcome_type]
+    index = scale.index(level) if isinstance(level, str) else scale.levels.index(scale.label(level))
+    return index, index / (scale.size - 1)
+
+
+@dataclass
+class Resolutions:
+    """What one unit of work decided; `apply` writes it all with set-based statements."""
+
+    predictions: list[ResolvedPrediction] = field(default_factory=list)
+    labelling: list[OutcomeState] = field(default_factory=list)
+    touched: set[OutcomeState] = field(default_factory=set)
+    resolved: int = 0
+
+    def resolve(
+        self, outcome: OutcomeState, level: str | int, *, when: dt.datetime,
+        detection: Detection, signal_id: int | None = None, user_id: int | None = None,
+    ) -> None:  # fmt: skip
+        index, value = level_value(outcome.outcome_type, level)
+        if outcome.status == OutcomeStatus.RESOLVED and outcome.calibrates:
+            assert outcome.value is not None  # a correction takes the old contribution back
+            self.predictions.append(outcome.prediction(outcome.value, sign=-1))
+        outcome.status, outcome.level, outcome.value = OutcomeStatus.RESOLVED.value, index, value
+        outcome.changes.update(
+            status=outcome.status, level=index, value=value, detection=detection.value,
+            resolved_at=when, signal_id=signal_id, resolved_by_id=user_id, label_reason=None,
+        )  # fmt: skip
+        if outcome.calibrates:
+            self.predictions.append(outcome.prediction(value))
+        self.touched.add(outcome)
+        self.resolved += 1
+
+    def needs_label(self, outcome: OutcomeState, reason: str, *, signal_id: int | None) -> None:
+        outcome.status = OutcomeStatus.NEEDS_LABEL.value
+        outcome.changes.update(
+            status=outcome.status, detection=Detection.PENDING_LABEL.value,
+            label_reason=reason[:300], signal_id=signal_id, value=None, level=None,
+            resolved_at=None,
+        )  # fmt: skip
+        self.labelling.append(outcome)
+        self.touched.add(outcome)
+
+    def note(self, outcome: OutcomeState, key: str) -> None:
+        outcome.evidence = {**outcome.evidence, key: int(outcome.evidence.get(key, 0)) + 1}
+        outcome.changes["evidence"] = outcome.evidence
+        self.touched.add(outcome)
+
+    async def apply(self, session: AsyncSession) -> None:
+        changed = [o for o in self.touched if o.changes]
+        # Group by the set of columns changed: each group is one executemany UPDATE by id.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in sorted(changed, key=lambda o: o.id):
+            groups.setdefault(tuple(sorted(outcome.changes)), []).append(
+                {"id": outcome.id, **outcome.changes}
+            )
+        for rows in groups.values():
+            await session.execute(update(Outcome), rows)
+        await add_predictions(session, self.predictions)
+        for outcome in self.labelling:
+            await record_event(
+                session, name="outcome.needs_label", organization_id=outcome.organization_id,
+                stream="labels",
+                data={"outcomeId": outcome.id, "agentId": outcome.agent_id,
+                      "actionId": outcome.action_id, "actionType": outcome.action_type,
+                      "outcomeType": outcome.outcome_type,
+                      "reason": outcome.changes.get("label_reason")},
+            )  # fmt: skip
+        for outcome in changed:
+            outcome.changes = {}
+
+    def scopes(self) -> set[tuple[int, int, str]]:
+        """(organisation, agent, action type) whose calibration moved: to re-assess."""
+        return {(p.organization_id, p.agent_id, p.action_type) for p in self.predictions}
+
+
+def states_from_rows(rows: Iterable[Any], calibrating: Callable[[str], str]) -> list[OutcomeState]:
+    """Rows with the outcome's columns plus ``confidence`` and ``action_occurred_at`` of its
+    action -> states; ``calibrating`` gives the outcome type an action type's confidence is about.
+    """
+    return [
+        OutcomeState(
+            id=r.id, organization_id=r.organization_id, agent_id=r.agent_id,
+            action_id=r.action_id, action_type=r.action_type, outcome_type=r.outcome_type,
+            status=r.status, level=r.level, value=r.value, due_at=r.due_at,
+            evidence=dict(r.evidence or {}), confidence=r.confidence,
+            action_day=r.action_occurred_at.date(),
+            calibrates=calibrating(r.action_type) == r.outcome_type,
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def outcome_columns() -> list[Any]:
+    """The columns `states_from_rows` reads: select them joined to the outcome's action."""
+    from backend.actions.models import AgentAction
+
+    return [
+        *Outcome.__table__.c,
+        AgentAction.confidence.label("confidence"),
+        AgentAction.occurred_at.label("action_occurred_at"),
+    ]

@@ -1,0 +1,165 @@
+"""Use cases of outcomes: people label what the rules could not decide (or correct them), the
+agent states outcomes directly, and the labelling queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.actions.models import AgentAction
+from backend.auth.viewer import Viewer, ViewerRole, scoped
+from backend.database import is_postgresql, utcnow
+from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
+from backend.orgs.models import Organization
+from backend.outcomes.models import Detection, Outcome, OutcomeLabel, OutcomeStatus
+from backend.outcomes.resolution import OutcomeState, Resolutions, outcome_columns, states_from_rows
+from backend.outcomes.rules import EVENT_BORN_OUTCOMES, OUTCOME_SCALES, rules_for
+
+NOTE_MAX_LENGTH = 1000
+LABELLERS = (ViewerRole.REP, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    outcome_id: int
+    correction: bool  # True when it replaced an earlier resolution
+    resolutions: Resolutions
+
+
+async def _state(session: AsyncSession, viewer: Viewer, outcome_id: int) -> OutcomeState:
+    statement = scoped(
+        select(*outcome_columns()).join(AgentAction, AgentAction.id == Outcome.action_id),
+        Outcome,
+        viewer,
+    ).where(Outcome.id == outcome_id)
+    if is_postgresql(session):
+        statement = statement.with_for_update(of=Outcome.__table__)
+    config = await session.scalar(
+        select(Organization.config).where(Organization.id == viewer.organization_id)
+    )
+    rules = rules_for(config)
+    rows = (await session.execute(statement)).all()
+    states = states_from_rows(rows, lambda t: rules.calibrating_plan(t).outcome_type)
+    if not states:
+        raise NotFoundError("outcome", field="outcomeId")
+    return states[0]
+
+
+def _check_level(outcome_type: str, level: str | int, note: str | None) -> None:
+    problems = Problems()
+    scale = OUTCOME_SCALES[outcome_type]
+    if isinstance(level, str):
+        problems.require(
+            level in scale.levels,
+            "level",
+            f"{level!r} is not on the {scale.name} scale: {', '.join(scale.levels)}",
+        )
+    else:
+        problems.require(
+            isinstance(level, int) and 0 <= level < scale.size,
+            "level",
+            f"must be 0..{scale.size - 1} on the {scale.name} scale",
+        )
+    problems.require(
+        note is None or len(note) <= NOTE_MAX_LENGTH,
+        "note",
+        f"must be at most {NOTE_MAX_LENGTH} characters",
+    )
+    problems.raise_if_any()  # fmt: skip
+
+
+async def label_outcome(
+    session: AsyncSession, viewer: Viewer, *, outcome_id: int, level: str | int,
+    note: str | None = None, now: dt.datetime | None = None,
+) -> Labelled:  # fmt: skip
+    """A person resolves a labelling task, or corrects a resolved outcome. Audited; a correction
+    takes the old contribution out of the calibration statistics and adds the new one."""
+    if viewer.role not in LABELLERS or viewer.user_id is None:
+        raise DomainError(ErrorCode.FORBIDDEN, "only people label outcomes")
+    outcome = await _state(session, viewer, outcome_id)
+    _check_level(outcome.outcome_type, level, note)
+    return await _decide(session, outcome, level, note=note, now=now or utcnow(),
+                         user_id=viewer.user_id, api_client_id=None)  # fmt: skip
+
+
+async def record_outcome(
+    session: AsyncSession, viewer: Viewer, *, action_id: int, outcome_type: str,
+    level: str | int, note: str | None = None, now: dt.datetime | None = None,
+) -> Labelled:  # fmt: skip
+    """The Sales Agent states an outcome of one of its actions directly, on the type's scale."""
+    viewer.require_scope("write:outcomes")
+    if viewer.role not in (ViewerRole.AGENT, ViewerRole.ADMIN):
+        raise DomainError(ErrorCode.FORBIDDEN, "only the agent states outcomes directly")
+    if outcome_type not in OUTCOME_SCALES:
+        raise DomainError(ErrorCode.INVALID, f"unknown outcome type {outcome_type!r}",
+                          field="outcomeType")  # fmt: skip
+    _check_level(outcome_type, level, note)
+    action = await session.scalar(
+        scoped(select(AgentAction), AgentAction, viewer).where(AgentAction.id == action_id)
+    )
+    if action is None:
+        raise NotFoundError("action", field="actionId")
+    outcome_id = await session.scalar(
+        select(Outcome.id).where(
+            Outcome.action_id == action.id, Outcome.outcome_type == outcome_type
+        )
+    )
+    if outcome_id is None:
+        if EVENT_BORN_OUTCOMES.get(outcome_type) != action.action_type:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"a {action.action_type} action has no {outcome_type!r} outcome",
+                field="outcomeType",
+            )
+        created = Outcome(
+            organization_id=action.organization_id, agent_id=action.agent_id,
+            action_id=action.id, action_type=action.action_type, outcome_type=outcome_type,
+            window="event", scale=OUTCOME_SCALES[outcome_type].name, status="open",
+            detection="automatic", evidence={}, opened_at=now or utcnow(),
+        )  # fmt: skip
+        session.add(created)
+        await session.flush()
+        outcome_id = created.id
+    outcome = await _state(session, viewer, outcome_id)
+    return await _decide(session, outcome, level, note=note, now=now or utcnow(),
+                         user_id=None, api_client_id=viewer.api_client_id)  # fmt: skip
+
+
+async def _decide(
+    session: AsyncSession, outcome: OutcomeState, level: str | int, *, note: str | None,
+    now: dt.datetime, user_id: int | None, api_client_id: int | None,
+) -> Labelled:  # fmt: skip
+    previous = (outcome.status, outcome.level, outcome.value)
+    correction = outcome.status == OutcomeStatus.RESOLVED
+    resolutions = Resolutions()
+    detection = Detection.HUMAN if user_id is not None else Detection.AUTOMATIC
+    resolutions.resolve(outcome, level, when=now, detection=detection, user_id=user_id)
+    session.add(
+        OutcomeLabel(
+            organization_id=outcome.organization_id, agent_id=outcome.agent_id,
+            outcome_id=outcome.id, labeled_by_id=user_id, api_client_id=api_client_id,
+            previous_status=previous[0], previous_level=previous[1], previous_value=previous[2],
+            level=int(outcome.level or 0), value=float(outcome.value or 0.0), note=note,
+            created_at=now,
+        )
+    )  # fmt: skip
+    await resolutions.apply(session)
+    return Labelled(outcome.id, correction, resolutions)
+
+
+async def label_queue(
+    session: AsyncSession, viewer: Viewer, *, limit: int = 50, after_id: int | None = None
+) -> list[Outcome]:
+    """Outcomes waiting for a person, oldest first, within the viewer's scope."""
+    statement = (
+        scoped(select(Outcome), Outcome, viewer)
+        .where(Outcome.status == OutcomeStatus.NEEDS_LABEL)
+        .order_by(Outcome.id)
+        .limit(min(max(limit, 1), 200))
+    )
+    if after_id is not None:
+        statement = statement.where(Outcome.id > after_id)
+    return list(await session.scalars(statement))

@@ -1,0 +1,63 @@
+"""The worker: runs the periodic jobs (closing expired outcome windows; alerts and reports join
+this list as they arrive). `python -m backend worker` loops; `--once` runs each job once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from backend.database import utcnow
+from backend.learning import close_expired_windows
+from backend.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[AppState, dt.datetime], Awaitable[int]]
+    every: dt.timedelta
+
+
+async def _close_windows(state: AppState, now: dt.datetime) -> int:
+    return await close_expired_windows(state, now=now)
+
+
+JOBS: tuple[Job, ...] = (Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),)
+
+
+async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> dict[str, int]:
+    """Run every job once; a failing job is logged and does not stop the others."""
+    done: dict[str, int] = {}
+    for job in JOBS:
+        try:
+            done[job.name] = await job.run(state, now or utcnow())
+        except Exception:
+            log.exception("job %s failed", job.name)
+            done[job.name] = -1
+    return done
+
+
+async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> None:
+    """Run each job when it is due, until ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    next_run = {job.name: utcnow() for job in JOBS}
+    while not stop.is_set():
+        now = utcnow()
+        for job in JOBS:
+            if now >= next_run[job.name]:
+                try:
+                    count = await job.run(state, now)
+                    if count:
+                        log.info("%s: %d done", job.name, count)
+                except Exception:
+                    log.exception("job %s failed; retrying at its next run", job.name)
+                next_run[job.name] = now + job.every
+        wait = max(0.5, min((t - utcnow()).total_seconds() for t in next_run.values()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
