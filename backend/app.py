@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from backend.health import check_readiness, service_version
 from backend.settings import Environment, Settings, load_settings
 from backend.state import AppState
+from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
 from graphql_schema.schema import schema
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *webhook_routes(),
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("issue-token", help="print a signed bearer token for a user")
     token.add_argument("--email", required=True)
+
+    webhook = commands.add_parser(
+        "webhook-secret", help="print an organisation's webhook signing secret, last"
+    )
+    webhook.add_argument("--org", required=True, help="organisation slug")
     return parser
 
 
@@ -167,6 +172,19 @@ async def _issue_token(state: AppState, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _webhook_secret(state: AppState, args: argparse.Namespace) -> int:
+    from backend.webhooks.signing import webhook_secret
+
+    async with transaction(state.sessions) as session:
+        org = await organization_by_slug(session, args.org)
+    print(
+        f"webhook secret of {org.slug} (derived from SECRET_KEY: rotating it rotates this one)",
+        file=sys.stderr,
+    )
+    print(webhook_secret(state.settings.secret_key, org.slug))
+    return 0
+
+
 async def _print_demo_logins(state: AppState) -> None:
     async with transaction(state.sessions) as session:
         rows = (
@@ -237,4 +255,5 @@ COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = 
     "seed-demo": _seed_demo,
     "create-api-key": _create_api_key,
     "issue-token": _issue_token,
+    "webhook-secret": _webhook_secret,
 }

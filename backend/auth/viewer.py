@@ -54,8 +54,8 @@ class Viewer:
         return self.agent_ids is None or (agent_id is not None and agent_id in self.agent_ids)
 
     def has_scope(self, scope: str) -> bool:
-        """People act by role; API keys also need the scope."""
-        return self.is_person or scope in self.scopes
+        """Only API keys are limited by scopes; people act by role, the service itself freely."""
+        return self.api_client_id is None or scope in self.scopes
 
     def require_role(self, *roles: ViewerRole) -> None:
         if self.role not in roles:

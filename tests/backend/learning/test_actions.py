@@ -21,8 +21,10 @@ def email(key: str, confidence: float = 0.5, **extra) -> ActionInput:
                        thread_external_id=f"thread-{key}", **extra)  # fmt: skip
 
 
-@pytest.mark.parametrize(("confidence", "decision"),
-                         [(0.9, Decision.ACT), (0.5, Decision.REVIEW), (0.2, Decision.ESCALATE)])
+@pytest.mark.parametrize(
+    ("confidence", "decision"),
+    [(0.9, Decision.ACT), (0.5, Decision.REVIEW), (0.2, Decision.ESCALATE)],
+)
 async def test_answer_carries_calibrated_confidence_and_decision(loop, confidence, decision):
     recorded = await submit_action(loop.state, loop.agent, email("a1", confidence), now=T0)
     assert recorded.created

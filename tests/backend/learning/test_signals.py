@@ -64,7 +64,11 @@ async def test_reply_resolves_reply_and_delivery_and_counts_once(loop) -> None:
     outcomes = await outcomes_of(loop, action_id)
     reply = outcomes["email_reply"]
     assert (reply.status, reply.level, reply.value, reply.detection) == (
-        "resolved", 1, 1.0, "automatic")
+        "resolved",
+        1,
+        1.0,
+        "automatic",
+    )
     assert reply.resolved_at == T0 + HOUR
     assert outcomes["email_delivery"].value == 1.0
     assert await rollup_totals(loop) == (1, 1.0)  # only the calibrating outcome counts
@@ -84,8 +88,9 @@ async def test_thread_reply_matches_the_latest_email_in_the_thread(loop) -> None
 
 async def test_opens_and_clicks_are_weak_evidence(loop) -> None:
     action_id = await send_email(loop, "o1")
-    batch = [signal("email.opened", f"open-{i}", message_external_id="<o1@mail>")
-             for i in range(3)] + [signal("email.clicked", "c1", message_external_id="<o1@mail>")]
+    batch = [
+        signal("email.opened", f"open-{i}", message_external_id="<o1@mail>") for i in range(3)
+    ] + [signal("email.clicked", "c1", message_external_id="<o1@mail>")]
     result = await submit_signals(loop.state, loop.agent, batch, now=T0 + 2 * HOUR)
     assert (result.matched, result.resolved) == (4, 0)
     reply = (await outcomes_of(loop, action_id))["email_reply"]

@@ -1,0 +1,166 @@
+"""The handling every signal webhook shares: read the raw body (size-limited), verify the
+organisation's signature, parse and map the batch, store it, and answer only once it is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backend.auth.viewer import Viewer
+from backend.database import utcnow
+from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError
+from backend.learning import submit_signals
+from backend.orgs.service import organization_by_slug
+from backend.signals.service import SOURCE_PATTERN, SignalBatchResult
+from backend.state import AppState
+from backend.webhooks.mapping import ProviderFormat, signals_from_batch
+from backend.webhooks.signing import SignatureError, verify_signature, webhook_secret
+
+MAX_BODY_BYTES = 1024 * 1024
+ORGANIZATION_HEADER = "X-Organization"
+SIGNATURE_HEADER = "X-Signature"
+PROVIDER_HEADER = "X-Provider"
+Clock = Callable[[], dt.datetime]
+
+
+class _Rejected(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _unauthorized(message: str) -> _Rejected:
+    return _Rejected(JSONResponse({"error": message}, status_code=401))
+
+
+def _too_large() -> _Rejected:
+    return _Rejected(JSONResponse(
+        {"error": f"the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"},
+        status_code=413,
+    ))  # fmt: skip
+
+
+def _invalid(errors: list[DomainError], fmt: ProviderFormat | None = None) -> _Rejected:
+    status = 403 if any(e.code is ErrorCode.FORBIDDEN for e in errors) else 400
+    body = [
+        {"field": fmt.provider_field(e.field) if fmt else e.field, "code": e.code.value,
+         "message": e.message}
+        for e in errors
+    ]  # fmt: skip
+    return _Rejected(JSONResponse({"errors": body}, status_code=status))
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()  # refused before reading a byte
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+async def _authenticate(request: Request, body: bytes, now: dt.datetime) -> Viewer:
+    """The organisation that signed ``body``, as the viewer its signals are written by."""
+    slug = request.headers.get(ORGANIZATION_HEADER)
+    header = request.headers.get(SIGNATURE_HEADER)
+    if not slug or not header:
+        raise _unauthorized(f"send the {ORGANIZATION_HEADER} and {SIGNATURE_HEADER} headers")
+    state: AppState = request.app.state.app
+    async with state.sessions() as session:
+        try:
+            organization_id: int | None = (await organization_by_slug(session, slug)).id
+        except NotFoundError:
+            organization_id = None
+    # An unknown organisation still has a derived secret: the same check runs and fails the
+    # same way, so a response never tells whether an organisation exists.
+    secret = webhook_secret(state.settings.secret_key, slug)
+    try:
+        verify_signature(secret, header, body, now=now.timestamp())
+    except SignatureError as exc:
+        raise _unauthorized(str(exc)) from None
+    if organization_id is None:
+        raise _unauthorized("the signature does not match")
+    # The webhook acts for the organisation whose secret signed it, and may only write signals.
+    return dataclasses.replace(Viewer.system(organization_id), scopes=frozenset({"write:signals"}))
+
+
+def _source(request: Request, default: str, *, from_header: bool) -> str:
+    source = request.headers.get(PROVIDER_HEADER) if from_header else None
+    if source is None:
+        return default
+    if not SOURCE_PATTERN.match(source):
+        problem = "must be 1..40 characters of a-z, 0-9, '_', '.', '-'"
+        raise _invalid([DomainError(ErrorCode.INVALID, problem, field=PROVIDER_HEADER)])
+    return source
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = DomainError(ErrorCode.INVALID, f"is not valid JSON: {exc}", field="body")
+        raise _invalid([problem]) from None
+
+
+def _report(result: SignalBatchResult) -> dict[str, Any]:
+    return {
+        "received": result.received,
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "matched": result.matched,
+        "unmatched": [{"source": s, "externalId": e} for s, e in result.unmatched],
+        "resolved": result.resolved,
+        "needsLabel": result.needs_label,
+        "late": result.late,
+    }
+
+
+async def receive_signals(
+    request: Request, fmt: ProviderFormat, *, source: str, source_from_header: bool,
+    clock: Clock = utcnow,
+) -> Response:  # fmt: skip
+    """Verify, map and store one batch; 200 only after it is stored, else 401/400/413 with
+    nothing stored."""
+    try:
+        now = clock()
+        body = await _read_body(request)
+        viewer = await _authenticate(request, body, now)
+        signals = signals_from_batch(
+            fmt, _parse(body), source=_source(request, source, from_header=source_from_header)
+        )
+    except InvalidInput as exc:
+        return _invalid(exc.errors).response
+    except _Rejected as rejected:
+        return rejected.response
+    try:
+        result = await submit_signals(request.app.state.app, viewer, signals, now=now)
+    except InvalidInput as exc:
+        return _invalid(exc.errors, fmt).response
+    except DomainError as exc:
+        return _invalid([exc], fmt).response
+    return JSONResponse(_report(result))
+
+
+def signal_webhook_route(
+    path: str, fmt: ProviderFormat, *, name: str, source: str, source_from_header: bool = False,
+    clock: Clock = utcnow,
+) -> Route:  # fmt: skip
+    """A ``POST`` route that receives ``fmt``'s batches, signed per organisation."""
+
+    async def endpoint(request: Request) -> Response:
+        return await receive_signals(
+            request, fmt, source=source, source_from_header=source_from_header, clock=clock
+        )
+
+    return Route(path, endpoint, methods=["POST"], name=name)
