@@ -140,3 +140,48 @@ def dialect_insert(session_or_connection: Any, table: Any) -> Any:
 
 def is_postgresql(session: Any) -> bool:
     return session.bind.dialect.name == "postgresql"
+
+
+async def update_rows_by_id(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Set-based UPDATE of many rows by primary key.
+
+    On PostgreSQL one ``UPDATE ... FROM unnest(array, ...)`` per group of rows changing the same
+    columns: one bind parameter per column, compiled and prepared once, instead of a statement
+    per row. On SQLite (in-process, no round trips) an executemany of the ORM bulk update.
+    """
+    if not rows:
+        return
+    if session.bind.dialect.name != "postgresql":
+        from sqlalchemy import update
+
+        await session.execute(update(model), rows)
+        return
+    import json
+
+    from sqlalchemy import text
+    from sqlalchemy.types import JSON
+
+    dialect = session.bind.dialect
+    columns = {c.key: c.columns[0] for c in model.__mapper__.column_attrs}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+    for names, group in groups.items():
+        keys = ("id", *names)
+        targets = [columns[k] for k in keys]
+        arrays = ", ".join(
+            f"CAST(:p{i} AS {c.type.compile(dialect=dialect)}[])" for i, c in enumerate(targets)
+        )
+        assignments = ", ".join(f'"{c.name}" = v."{c.name}"' for c in targets[1:])
+        aliases = ", ".join(f'"{c.name}"' for c in targets)
+        statement = text(
+            f'UPDATE "{model.__tablename__}" AS t SET {assignments} '
+            f"FROM unnest({arrays}) AS v({aliases}) WHERE t.id = v.id"
+        )
+        params = {}
+        for i, (key, c) in enumerate(zip(keys, targets, strict=True)):
+            values = [row[key] for row in group]
+            if isinstance(c.type, JSON):
+                values = [None if v is None else json.dumps(v) for v in values]
+            params[f"p{i}"] = values
+        await session.execute(statement, params)

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.calibration.rollup import ResolvedPrediction, add_predictions
+from backend.database import update_rows_by_id
 from backend.events.service import record_event
 from backend.outcomes.models import Detection, Outcome, OutcomeStatus
 from backend.outcomes.rules import OUTCOME_SCALES
@@ -98,15 +98,8 @@ class Resolutions:
         self.touched.add(outcome)
 
     async def apply(self, session: AsyncSession) -> None:
-        changed = [o for o in self.touched if o.changes]
-        # Group by the set of columns changed: each group is one executemany UPDATE by id.
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for outcome in sorted(changed, key=lambda o: o.id):
-            groups.setdefault(tuple(sorted(outcome.changes)), []).append(
-                {"id": outcome.id, **outcome.changes}
-            )
-        for rows in groups.values():
-            await session.execute(update(Outcome), rows)
+        changed = sorted((o for o in self.touched if o.changes), key=lambda o: o.id)
+        await update_rows_by_id(session, Outcome, [{"id": o.id, **o.changes} for o in changed])
         await add_predictions(session, self.predictions)
         for outcome in self.labelling:
             await record_event(

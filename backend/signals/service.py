@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
 from backend.auth.viewer import Viewer, ViewerRole
 from backend.crm.models import Conversation, Deal, Message
-from backend.database import dialect_insert, is_postgresql, utcnow
+from backend.database import dialect_insert, is_postgresql, update_rows_by_id, utcnow
 from backend.errors import DomainError, ErrorCode, Problems
 from backend.orgs.models import Organization
 from backend.outcomes.models import Detection, Outcome
@@ -288,7 +288,7 @@ async def record_signals(
             "message_id": first.message_id if first else
             match.messages.get(signal.message_external_id or ""),
         })  # fmt: skip
-    await session.execute(update(Signal), signal_updates)
+    await update_rows_by_id(session, Signal, signal_updates)
     await resolutions.apply(session)
     result.resolved = resolutions.resolved
     result.needs_label = len(resolutions.labelling)

@@ -1,0 +1,210 @@
+"""The demo organisations' configuration: agent policies with their audit entry, human
+baselines per team, alert rules and report subscriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from backend.alerts.models import AlertCondition, AlertRule, Severity
+from backend.baselines.models import HumanBaseline
+from backend.calibration.models import AgentPolicy, PolicyChange
+from backend.demo.people import OrgPeople
+from backend.demo.simulation import KINDS
+from backend.demo.writer import BulkWriter
+from backend.reports.models import Cadence, ReportKind, ReportSubscription
+
+ESCALATE_BELOW = 0.35
+AUTONOMOUS_ABOVE = 0.75
+
+# What a human rep achieves per action type: (response rate, conversion rate, minutes per task),
+# each as a (low, high) range a team's baseline is drawn from.
+HUMAN_BASELINES: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "email": ((0.06, 0.12), (0.01, 0.03), (6, 12)),
+    "follow_up": ((0.05, 0.09), (0.01, 0.02), (4, 8)),
+    "meeting": ((0.60, 0.75), (0.15, 0.25), (30, 45)),
+    "stage_progression": ((0.35, 0.50), (0.20, 0.30), (10, 20)),
+    "escalation": ((0.50, 0.70), (0.10, 0.20), (15, 30)),
+}
+
+
+async def insert_configuration(
+    writer: BulkWriter, org: OrgPeople, rng: np.random.Generator, *, since: dt.datetime
+) -> None:
+    """Insert the configuration of ``org``, as in force since ``since``."""
+    org_id = org.organization_id
+    policies = [
+        {
+            "organization_id": org_id,
+            "agent_id": rep.agent_id,
+            "action_type": kind.value,
+            "escalate_below": ESCALATE_BELOW,
+            "autonomous_above": AUTONOMOUS_ABOVE,
+            "frozen": False,
+            "recalibration": {},
+            "version": 1,
+            "updated_at": since,
+        }
+        for rep in org.reps
+        for kind in KINDS
+    ]
+    policy_ids = await writer.insert_returning_ids(
+        AgentPolicy, policies, key=("agent_id", "action_type")
+    )
+    await writer.insert(
+        PolicyChange,
+        [
+            {
+                "organization_id": org_id,
+                "policy_id": policy_id,
+                "agent_id": p["agent_id"],
+                "action_type": p["action_type"],
+                "version": 1,
+                "previous_escalate_below": None,
+                "previous_autonomous_above": None,
+                "escalate_below": ESCALATE_BELOW,
+                "autonomous_above": AUTONOMOUS_ABOVE,
+                "reason": "initial policy",
+                "evidence": {},
+                "changed_by": "system",
+                "changed_by_user_id": None,
+                "created_at": since,
+            }
+            for policy_id, p in zip(policy_ids, policies, strict=True)
+        ],
+    )
+    await writer.insert(HumanBaseline, _baselines(org, rng, since=since))
+    await writer.insert(AlertRule, _alert_rules(org, since=since))
+    await writer.insert(
+        ReportSubscription,
+        [
+            *(
+                {
+                    "organization_id": org_id,
+                    "user_id": manager_id,
+                    "kind": ReportKind.MANAGER_DAILY.value,
+                    "cadence": Cadence.DAILY.value,
+                    "team_id": team_id,
+                    "channels": ["email", "slack"],
+                    "timezone": "UTC",
+                    "send_hour": 8,
+                    "weekday": None,
+                    "enabled": True,
+                    "created_at": since,
+                }
+                for team_id, manager_id in zip(org.team_ids, org.manager_ids, strict=True)
+            ),
+            {
+                "organization_id": org_id,
+                "user_id": org.executive_id,
+                "kind": ReportKind.EXECUTIVE_WEEKLY.value,
+                "cadence": Cadence.WEEKLY.value,
+                "team_id": None,
+                "channels": ["email"],
+                "timezone": "UTC",
+                "send_hour": 8,
+                "weekday": 0,
+                "enabled": True,
+                "created_at": since,
+            },
+        ],
+    )
+
+
+def _baselines(
+    org: OrgPeople, rng: np.random.Generator, *, since: dt.datetime
+) -> list[dict[str, Any]]:
+    rows = []
+    for team_id, team in zip(org.team_ids, org.plan.teams, strict=True):
+        for action_type, (response, conversion, minutes) in HUMAN_BASELINES.items():
+            rows.append(
+                {
+                    "organization_id": org.organization_id,
+                    "team_id": team_id,
+                    "action_type": action_type,
+                    "response_rate": round(float(rng.uniform(*response)), 3),
+                    "conversion_rate": round(float(rng.uniform(*conversion)), 3),
+                    "minutes_per_task": round(float(rng.uniform(*minutes)), 1),
+                    "loaded_hourly_cost": Decimal(team.hourly_cost),
+                    "currency": "USD",
+                    "sample_size": int(rng.integers(150, 1500)),
+                    "valid_from": since.date(),
+                    "created_at": since,
+                }
+            )
+    return rows
+
+
+def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
+    def rule(
+        name: str,
+        metric: str,
+        condition: AlertCondition,
+        threshold: float | None,
+        *,
+        action_type: str | None = None,
+        team_id: int | None = None,
+        window_days: int = 7,
+        severity: Severity = Severity.WARNING,
+        channels: tuple[str, ...] = ("dashboard",),
+        author: int,
+    ) -> dict[str, Any]:
+        return {
+            "organization_id": org.organization_id,
+            "name": name,
+            "metric": metric,
+            "action_type": action_type,
+            "scope": "team" if team_id else "organization",
+            "team_id": team_id,
+            "agent_id": None,
+            "condition": condition.value,
+            "threshold": threshold,
+            "window_days": window_days,
+            "severity": severity.value,
+            "channels": list(channels),
+            "enabled": True,
+            "created_by_id": author,
+            "created_at": since,
+        }
+
+    rules = [
+        rule(
+            f"{team.name}: e-mail reply rate below 6%",
+            "reply_rate",
+            AlertCondition.BELOW,
+            0.06,
+            action_type="email",
+            team_id=team_id,
+            channels=("dashboard", "slack"),
+            author=manager_id,
+        )
+        for team, team_id, manager_id in zip(
+            org.plan.teams, org.team_ids, org.manager_ids, strict=True
+        )
+    ]
+    rules.append(
+        rule(
+            "Calibration error above 5%",
+            "calibration_error",
+            AlertCondition.ABOVE,
+            0.05,
+            window_days=30,
+            channels=("dashboard", "email"),
+            author=org.executive_id,
+        )
+    )
+    rules.append(
+        rule(
+            "Unusual escalation rate",
+            "escalation_rate",
+            AlertCondition.ANOMALY,
+            None,
+            action_type="escalation",
+            severity=Severity.INFO,
+            author=org.executive_id,
+        )
+    )
+    return rules

@@ -1,0 +1,197 @@
+"""``seed_demo``: fill an empty database with the deterministic demo organisations.
+
+Two organisations: ``demo`` (Demo Corp: 3 teams, 3 managers, an executive, an administrator,
+12 reps with one agent each and about 90 days of activity) and the small ``acme``, so that
+isolation between organisations can be seen. Everything is inserted in one transaction: a
+failure leaves nothing behind, and a database that already holds an organisation is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tqdm import tqdm
+
+from backend.actions.models import AgentAction
+from backend.calibration.models import CalibrationStat
+from backend.database import transaction
+from backend.demo.activity import AgentActivity, insert_activity
+from backend.demo.configuration import insert_configuration
+from backend.demo.feedback import feedback_rows
+from backend.demo.outcomes import RESOLVED
+from backend.demo.people import ACME, DEMO, DemoLogin, OrgPeople, OrgPlan, insert_people
+from backend.demo.rollups import calibration_rows
+from backend.demo.simulation import DAY, HISTORY_DAYS
+from backend.demo.writer import BulkWriter
+from backend.feedback.models import Feedback
+from backend.orgs.models import Organization
+
+SEED = 20261126
+PLANS: tuple[OrgPlan, ...] = (DEMO, ACME)
+MIN_ACTIONS_PER_AGENT = 20
+
+
+class DatabaseNotEmptyError(Exception):
+    """seed-demo only fills an empty database; the message says what it found."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    organizations: tuple[str, ...]  # slugs, in the order they were created
+    counts: Mapping[str, int]  # rows inserted, by table name
+    logins: list[DemoLogin]
+    now: dt.datetime  # the reference time the activity ends at
+    seconds: float  # how long seeding took
+
+    def summary(self) -> str:
+        """One line for the CLI, e.g. "seeded demo, acme in 7.9 s: 34,916 actions, ..."."""
+        shown = ("agent_actions", "signals", "outcomes", "feedback", "calibration_stats")
+        counts = ", ".join(f"{self.counts.get(t, 0):,} {t.replace('_', ' ')}" for t in shown)
+        total = sum(self.counts.values())
+        return (
+            f"seeded {', '.join(self.organizations)} in {self.seconds:.1f} s: {counts}"
+            f" ({total:,} rows in all)"
+        )
+
+
+def start_of_today() -> dt.datetime:
+    """Today at 00:00 UTC: the default ``now``, so reruns on the same day give the same data."""
+    return dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    progress: bool = True,
+    now: dt.datetime | None = None,
+    scale: float = 1.0,
+) -> SeedReport:
+    """Seed the demo organisations into an empty database, in one transaction.
+
+    ``now`` is when the simulated history ends (default: today at 00:00 UTC); the same ``now``
+    and ``scale`` always give the same data. ``scale`` multiplies the number of actions per
+    agent (1.0: 2,500-3,500 per demo agent). Raises ``DatabaseNotEmptyError`` when any
+    organisation exists already, changing nothing.
+    """
+    if now is None:
+        now = start_of_today()
+    if now.tzinfo is None:
+        raise ValueError(f"now must be timezone-aware, got {now.isoformat()}")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    now = now.astimezone(dt.UTC)
+    started = time.perf_counter()
+    # Progress steps: each organisation's people, each of its agents, its configuration.
+    steps = sum(sum(team.reps for team in plan.teams) + 2 for plan in PLANS)
+    async with transaction(sessions) as session:
+        await _require_empty(session)
+        writer = BulkWriter(session)
+        logins: list[DemoLogin] = []
+        with tqdm(
+            total=steps, desc="seed-demo", unit="step", file=sys.stderr, disable=not progress
+        ) as bar:
+            for org_index, plan in enumerate(PLANS):
+                org = await _seed_organization(
+                    writer, org_index, plan, now=now, scale=scale, bar=bar
+                )
+                logins.extend(org.logins)
+    return SeedReport(
+        organizations=tuple(plan.slug for plan in PLANS),
+        counts=MappingProxyType(dict(sorted(writer.counts.items()))),
+        logins=logins,
+        now=now,
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def _seed_organization(
+    writer: BulkWriter,
+    org_index: int,
+    plan: OrgPlan,
+    *,
+    now: dt.datetime,
+    scale: float,
+    bar: tqdm[Any],
+) -> OrgPeople:
+    """One organisation: its people, each agent's 90 days, then its configuration."""
+    now_s = int(now.timestamp())
+    since = now - dt.timedelta(days=HISTORY_DAYS)
+    bar.set_postfix_str(f"{plan.slug}: people")
+    org = await _insert_people(writer, plan, created_at=since - dt.timedelta(days=30))
+    bar.update()
+    contact_emails: set[str] = set()  # unique within an organisation
+    for rep in org.reps:
+        bar.set_postfix_str(f"{plan.slug}: {rep.agent_name}")
+        # One generator per agent: an agent's data does not depend on the others'.
+        rng = np.random.default_rng([SEED, org_index, rep.number])
+        low, high = plan.actions_per_agent
+        n_actions = max(MIN_ACTIONS_PER_AGENT, round(int(rng.integers(low, high + 1)) * scale))
+        activity = await insert_activity(
+            writer,
+            org,
+            rep,
+            rng,
+            n_actions=n_actions,
+            start_s=now_s - HISTORY_DAYS * DAY,
+            now_s=now_s,
+            taken_emails=contact_emails,
+        )
+        feedback = feedback_rows(
+            rng, activity, organization_id=org.organization_id, slug=plan.slug, now_s=now_s
+        )
+        await writer.insert(Feedback, feedback)
+        await writer.insert(CalibrationStat, _calibration_rows(org, activity))
+        bar.update()
+    bar.set_postfix_str(f"{plan.slug}: configuration")
+    config_rng = np.random.default_rng([SEED, org_index, 0])
+    await insert_configuration(writer, org, config_rng, since=since)
+    bar.update()
+    return org
+
+
+def _calibration_rows(org: OrgPeople, activity: AgentActivity) -> list[dict[str, Any]]:
+    """The rollup of the agent's resolved calibrating outcomes, keyed by the action's day."""
+    resolved = activity.outcomes.status == RESOLVED
+    return calibration_rows(
+        organization_id=org.organization_id,
+        agent_id=activity.rep.agent_id,
+        kind=activity.actions.kind[resolved],
+        confidence=activity.actions.confidence[resolved],
+        value=activity.outcomes.value[resolved],
+        acted_s=activity.actions.occurred_s[resolved],
+    )
+
+
+async def _insert_people(
+    writer: BulkWriter, plan: OrgPlan, *, created_at: dt.datetime
+) -> OrgPeople:
+    try:
+        return await insert_people(writer, plan, created_at=created_at)
+    except IntegrityError as exc:  # another seed-demo run got there first
+        raise DatabaseNotEmptyError(
+            f"organisation {plan.slug!r} was created by another seed-demo run at the same time;"
+            " seed-demo only fills an empty database"
+        ) from exc
+
+
+async def _require_empty(session: AsyncSession) -> None:
+    slugs = list(await session.scalars(select(Organization.slug).order_by(Organization.id)))
+    if not slugs:
+        return
+    actions = await session.scalar(select(func.count()).select_from(AgentAction)) or 0
+    listed = ", ".join(slugs[:5]) + (", ..." if len(slugs) > 5 else "")
+    noun = "organisation" if len(slugs) == 1 else "organisations"
+    raise DatabaseNotEmptyError(
+        f"the database already holds {len(slugs)} {noun} ({listed}) and {actions} actions;"
+        " seed-demo only fills an empty database"
+    )
