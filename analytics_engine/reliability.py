@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analytics_engine.calibration_metrics import _require
-from analytics_engine.calibration_stats import CalibrationStats
+from analytics_engine.calibration_stats import CalibrationStats, require_outcomes
 from analytics_engine.intervals import jeffreys_interval, wilson_interval
 from analytics_engine.isotonic import pool_adjacent_violators
 
@@ -44,10 +43,10 @@ def reliability_curve(stats: CalibrationStats, *, alpha: float = 0.05) -> Reliab
 
     >>> c = reliability_curve(CalibrationStats.from_arrays([0.81, 0.85, 0.1], [1.0, 0.0, 0.0],
     ...                                                     n_bins=5))
-    >>> c.count.tolist(), c.observed_rate[4], round(float(c.mean_confidence[4]), 2)
+    >>> c.count.tolist(), float(c.observed_rate[4]), round(float(c.mean_confidence[4]), 2)
     ([1.0, 0.0, 0.0, 0.0, 2.0], 0.5, 0.83)
     """
-    _require(stats)
+    require_outcomes(stats)
     c = stats.count
     sy = np.minimum(stats.sum_y, c)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -112,7 +111,7 @@ def corp_reliability(stats: CalibrationStats) -> CorpReliability:
     >>> abs(r.score - (r.mcb - r.dsc + r.unc)) < 1e-12
     True
     """
-    n = _require(stats)
+    n = require_outcomes(stats)
     nz = stats.count > 0
     c = stats.count[nz]
     sy = stats.sum_y[nz]

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, between, utcnow
+from backend.database import Base, OrganizationRow, between, utcnow
 
 
 class ActionType(StrEnum):
@@ -45,7 +45,7 @@ class Decision(StrEnum):
     ESCALATE = "escalate"
 
 
-class AgentAction(Base):
+class AgentAction(OrganizationRow, Base):
     __tablename__ = "agent_actions"
     __scope__ = "agent"
     __table_args__ = (
@@ -62,10 +62,6 @@ class AgentAction(Base):
         Index(None, "organization_id", "agent_id", "action_type", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_type: Mapped[str] = mapped_column(String(40))
     confidence: Mapped[float] = mapped_column(Float)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, OrganizationRow, one_of, utcnow
 
 
 class AlertCondition(StrEnum):
@@ -24,7 +24,7 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
-class AlertRule(Base):
+class AlertRule(OrganizationRow, Base):
     __tablename__ = "alert_rules"
     __scope__ = "team"
     __table_args__ = (
@@ -41,10 +41,6 @@ class AlertRule(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(200))
     # e.g. "reply_rate", "escalation_rate", "calibration_error", "cost_per_interaction".
     metric: Mapped[str] = mapped_column(String(64))
@@ -63,7 +59,7 @@ class AlertRule(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class AlertEvent(Base):
+class AlertEvent(OrganizationRow, Base):
     __tablename__ = "alert_events"
     __scope__ = "team"
     __table_args__ = (
@@ -73,10 +69,6 @@ class AlertEvent(Base):
         Index(None, "organization_id", "fired_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id", ondelete="SET NULL"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, OrganizationRow, one_of, utcnow
 
 
 class ApiClientKind(StrEnum):
@@ -16,7 +16,7 @@ class ApiClientKind(StrEnum):
     PARTNER = "partner"
 
 
-class ApiClient(Base):
+class ApiClient(OrganizationRow, Base):
     __tablename__ = "api_clients"
     __scope__ = "org"
     __table_args__ = (
@@ -28,10 +28,6 @@ class ApiClient(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))

@@ -17,10 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, between, utcnow
+from backend.database import Base, OrganizationRow, between, utcnow
 
 
-class HumanBaseline(Base):
+class HumanBaseline(OrganizationRow, Base):
     __tablename__ = "human_baselines"
     __scope__ = "team"
     __table_args__ = (
@@ -32,10 +32,6 @@ class HumanBaseline(Base):
         UniqueConstraint("team_id", "action_type", "valid_from"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     action_type: Mapped[str] = mapped_column(String(40))
     response_rate: Mapped[float] = mapped_column(Float)

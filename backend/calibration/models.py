@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, between, utcnow
+from backend.database import Base, OrganizationRow, between, utcnow
 
 CALIBRATION_BINS = 20
 
@@ -56,7 +56,7 @@ class CalibrationStat(Base):
     sum_spieg_var: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class AgentPolicy(Base):
+class AgentPolicy(OrganizationRow, Base):
     """The behaviour thresholds of one agent for one action type, in raw confidence units."""
 
     __tablename__ = "agent_policies"
@@ -69,10 +69,6 @@ class AgentPolicy(Base):
         UniqueConstraint("agent_id", "action_type"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_type: Mapped[str] = mapped_column(String(40))
     escalate_below: Mapped[float] = mapped_column(Float)
@@ -87,7 +83,7 @@ class AgentPolicy(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  optimistic locking
 
 
-class PolicyChange(Base):
+class PolicyChange(OrganizationRow, Base):
     """Audit trail: every change of a policy, automatic or by a person, with its reason."""
 
     __tablename__ = "policy_changes"
@@ -99,10 +95,6 @@ class PolicyChange(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     policy_id: Mapped[int] = mapped_column(
         ForeignKey("agent_policies.id", ondelete="CASCADE"), index=True
     )
@@ -123,7 +115,7 @@ class PolicyChange(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class CalibrationVerdict(Base):
+class CalibrationVerdict(OrganizationRow, Base):
     """The latest assessment of one scope (an agent, or the whole organisation) and action type:
     verdict, evidence and recalibration map. Rewritten when the verdict or the map changes."""
 
@@ -139,10 +131,6 @@ class CalibrationVerdict(Base):
         UniqueConstraint("organization_id", "scope_key", "action_type"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     scope: Mapped[str] = mapped_column(String(16))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     # "agent:<id>" or "organization": one unique key for both scopes (NULLs never collide).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -13,20 +15,60 @@ from backend.calibration.models import AgentPolicy, PolicyChange
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode
 from backend.events.service import record_event
+from backend.orgs.models import Organization
 
-DEFAULT_THRESHOLDS = PolicyThresholds(escalate_below=0.35, autonomous_above=0.75)
+
+@dataclass(frozen=True)
+class PolicyDefaults:
+    """Where a new policy starts, and what its automatic adjustments aim for."""
+
+    thresholds: PolicyThresholds
+    target: PolicyTarget
 
 
-def policy_target(config: dict[str, Any] | None) -> PolicyTarget:
-    """The organisation's policy target (`config["policy_target"]`), else the defaults."""
-    overrides = (config or {}).get("policy_target") or {}
+# Confidence means "this action will succeed", and success rates differ by nature between action
+# types (an email's reply is a ~10 % event, a well-chosen escalation a ~70 % one), so thresholds
+# and targets are per action type. Organisations override them in config["policy"][type].
+_LIKELY = PolicyDefaults(PolicyThresholds(0.35, 0.75), PolicyTarget())
+_RARE = PolicyDefaults(  # e-mail and follow-ups: success is a reply, a ~10 % event
+    PolicyThresholds(0.02, 0.05),
+    PolicyTarget(
+        autonomous_min_success=0.05,
+        escalate_max_success=0.02,
+        min_threshold=0.005,
+        max_threshold=0.5,
+        max_step=0.02,
+        hysteresis=0.005,
+    ),
+)
+DEFAULT_POLICIES: Mapping[str, PolicyDefaults] = {
+    "email": _RARE,
+    "follow_up": _RARE,
+    "meeting": PolicyDefaults(PolicyThresholds(0.3, 0.6), PolicyTarget(autonomous_min_success=0.6)),
+    "escalation": _LIKELY,
+    "stage_progression": _LIKELY,
+}
+
+
+def policy_defaults(action_type: str, config: Mapping[str, Any] | None) -> PolicyDefaults:
+    """The defaults for an action type, with the organisation's overrides, e.g.
+    ``{"policy": {"email": {"escalate_below": 0.01, "target": {"max_step": 0.01}}}}``."""
+    base = DEFAULT_POLICIES.get(action_type, _LIKELY)
+    override = ((config or {}).get("policy") or {}).get(action_type) or {}
     try:
-        return PolicyTarget(**overrides)
-    except TypeError as exc:
-        raise DomainError(ErrorCode.INVALID, str(exc), field="policy_target") from None
+        thresholds = PolicyThresholds(
+            float(override.get("escalate_below", base.thresholds.escalate_below)),
+            float(override.get("autonomous_above", base.thresholds.autonomous_above)),
+        )
+        target = replace(base.target, **(override.get("target") or {}))
+    except (TypeError, ValueError) as exc:
+        raise DomainError(
+            ErrorCode.INVALID, f"policy.{action_type}: {exc}", field="config.policy"
+        ) from None
+    return PolicyDefaults(thresholds, target)
 
 
-def decide(policy: AgentPolicy, raw_confidence: float) -> Decision:
+def decide(policy: AgentPolicy | PolicyThresholds, raw_confidence: float) -> Decision:
     """Escalate below the escalation threshold, act at or above the autonomy threshold, and
     act with a human review in between."""
     if raw_confidence < policy.escalate_below:
@@ -41,14 +83,25 @@ async def get_or_create_policy(
 ) -> AgentPolicy:
     """The policy of an agent for an action type, created with the defaults on first use (once,
     even when two writers race: the insert does nothing on conflict)."""
+    policy = await session.scalar(
+        select(AgentPolicy).where(
+            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
+        )
+    )
+    if policy is not None:
+        return policy
+    config = await session.scalar(
+        select(Organization.config).where(Organization.id == organization_id)
+    )
+    defaults = policy_defaults(action_type, config).thresholds
     insert = dialect_insert(session, AgentPolicy)
     created = await session.execute(
         insert.values(
             organization_id=organization_id,
             agent_id=agent_id,
             action_type=action_type,
-            escalate_below=DEFAULT_THRESHOLDS.escalate_below,
-            autonomous_above=DEFAULT_THRESHOLDS.autonomous_above,
+            escalate_below=defaults.escalate_below,
+            autonomous_above=defaults.autonomous_above,
             frozen=False,
             recalibration={},
             version=1,
@@ -66,8 +119,8 @@ async def get_or_create_policy(
                 agent_id=agent_id,
                 action_type=action_type,
                 version=1,
-                escalate_below=DEFAULT_THRESHOLDS.escalate_below,
-                autonomous_above=DEFAULT_THRESHOLDS.autonomous_above,
+                escalate_below=defaults.escalate_below,
+                autonomous_above=defaults.autonomous_above,
                 reason="initial policy (defaults)",
                 changed_by="system",
             )

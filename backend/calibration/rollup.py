@@ -88,5 +88,6 @@ async def load_stats(
         statement = statement.where(CalibrationStat.day <= until)
     rows = (await session.execute(statement)).mappings().all()
     return CalibrationStats.from_rows(
-        [{k: (v or 0.0) for k, v in row.items()} for row in rows], n_bins=CALIBRATION_BINS
+        [{k: (v if k == "bin" else v or 0.0) for k, v in row.items()} for row in rows],
+        n_bins=CALIBRATION_BINS,
     )

@@ -17,12 +17,13 @@ from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
 from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.calibration.models import AgentPolicy, CalibrationVerdict, PolicyChange
-from backend.calibration.policy import change_policy, get_or_create_policy, policy_target
+from backend.calibration.policy import change_policy, get_or_create_policy, policy_defaults
 from backend.calibration.rollup import load_stats
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.events.service import record_event
 from backend.orgs.models import Organization
+from backend.outcomes.rules import rules_for
 
 TRAILING_DAYS = 90
 # A map "changes" when it moves some confidence by more than this (or changes method).
@@ -131,6 +132,17 @@ async def _store_verdict(
     return True
 
 
+def assessment_days(
+    config: dict[str, Any] | None, action_type: str, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """The trailing window of matured days: ending the day before the calibrating outcome's
+    window could still be open, reaching back TRAILING_DAYS from there."""
+    rules = rules_for(config)
+    lag = rules.windows[rules.calibrating_plan(action_type).window]
+    until = today - dt.timedelta(days=lag.days + (1 if lag.seconds == 0 else 2))
+    return until - dt.timedelta(days=TRAILING_DAYS), until
+
+
 async def reassess(
     session: AsyncSession,
     *,
@@ -141,11 +153,18 @@ async def reassess(
     include_organization: bool = True,
 ) -> None:
     """Re-assess an agent's action type (and the organisation's) over the trailing window, store
-    what changed, and move the agent's policy when calibration says so (unless frozen)."""
-    since = today - dt.timedelta(days=TRAILING_DAYS)
+    what changed, and move the agent's policy when calibration says so (unless frozen).
+
+    Only days whose outcome windows have all closed are judged: a reply resolves within hours
+    but "no reply" only when the window ends, so the open days would look underconfident.
+    """
+    config = await session.scalar(
+        select(Organization.config).where(Organization.id == organization_id)
+    )
+    since, until = assessment_days(config, action_type, today)
     stats = await load_stats(
         session, organization_id=organization_id, action_type=action_type,
-        agent_ids=[agent_id], since=since, until=today,
+        agent_ids=[agent_id], since=since, until=until,
     )  # fmt: skip
     assessment = assess_stats(stats)
     await _store_verdict(
@@ -156,13 +175,10 @@ async def reassess(
         session, organization_id=organization_id, agent_id=agent_id, action_type=action_type
     )
     if not policy.frozen:
-        config = await session.scalar(
-            select(Organization.config).where(Organization.id == organization_id)
-        )
         adjustment = adjust_policy(
             PolicyThresholds(policy.escalate_below, policy.autonomous_above),
             stats,
-            policy_target(config),
+            policy_defaults(action_type, config).target,
             verdict=assessment.verdict,
             recalibration=assessment.recalibration,
             subject=f"{action_type.replace('_', ' ').capitalize()} actions of agent {agent_id}",
@@ -176,7 +192,7 @@ async def reassess(
     if include_organization:
         org_stats = await load_stats(
             session, organization_id=organization_id, action_type=action_type,
-            since=since, until=today,
+            since=since, until=until,
         )  # fmt: skip
         await _store_verdict(
             session, organization_id=organization_id, agent_id=None,

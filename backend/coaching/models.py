@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, between, one_of, utcnow
+from backend.database import Base, OrganizationRow, between, one_of, utcnow
 
 
 class InsightStatus(StrEnum):
@@ -17,7 +17,7 @@ class InsightStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
-class CoachingInsight(Base):
+class CoachingInsight(OrganizationRow, Base):
     __tablename__ = "coaching_insights"
     __scope__ = "team"
     __table_args__ = (
@@ -31,10 +31,6 @@ class CoachingInsight(Base):
         CheckConstraint("period_end >= period_start", name="period_end"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_type: Mapped[str | None] = mapped_column(String(40))

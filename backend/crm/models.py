@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, OrganizationRow, one_of, utcnow
 
 
 class DealStage(StrEnum):
@@ -24,15 +24,11 @@ class DealStage(StrEnum):
     CLOSED_LOST = "closed_lost"
 
 
-class Contact(Base):
+class Contact(OrganizationRow, Base):
     __tablename__ = "contacts"
     __scope__ = "org"
     __table_args__ = (UniqueConstraint("organization_id", "email"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     company: Mapped[str | None] = mapped_column(String(200))
@@ -40,7 +36,7 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Deal(Base):
+class Deal(OrganizationRow, Base):
     __tablename__ = "deals"
     __scope__ = "agent"
     __table_args__ = (
@@ -49,10 +45,6 @@ class Deal(Base):
         CheckConstraint("amount >= 0", name="amount"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     external_id: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     stage: Mapped[str] = mapped_column(String(32), default=DealStage.PROSPECTING.value)
@@ -67,15 +59,11 @@ class Deal(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Conversation(Base):
+class Conversation(OrganizationRow, Base):
     __tablename__ = "conversations"
     __scope__ = "agent"
     __table_args__ = (UniqueConstraint("organization_id", "external_thread_id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
@@ -91,7 +79,7 @@ class MessageDirection(StrEnum):
     INBOUND = "inbound"
 
 
-class Message(Base):
+class Message(OrganizationRow, Base):
     __tablename__ = "messages"
     __scope__ = "agent"
     __table_args__ = (
@@ -99,10 +87,6 @@ class Message(Base):
         one_of("direction", MessageDirection),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True

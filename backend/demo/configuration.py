@@ -12,13 +12,11 @@ import numpy as np
 from backend.alerts.models import AlertCondition, AlertRule, Severity
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import AgentPolicy, PolicyChange
+from backend.calibration.policy import policy_defaults
 from backend.demo.people import OrgPeople
 from backend.demo.simulation import KINDS
 from backend.demo.writer import BulkWriter
 from backend.reports.models import Cadence, ReportKind, ReportSubscription
-
-ESCALATE_BELOW = 0.35
-AUTONOMOUS_ABOVE = 0.75
 
 # What a human rep achieves per action type: (response rate, conversion rate, minutes per task),
 # each as a (low, high) range a team's baseline is drawn from.
@@ -41,8 +39,8 @@ async def insert_configuration(
             "organization_id": org_id,
             "agent_id": rep.agent_id,
             "action_type": kind.value,
-            "escalate_below": ESCALATE_BELOW,
-            "autonomous_above": AUTONOMOUS_ABOVE,
+            "escalate_below": policy_defaults(kind.value, None).thresholds.escalate_below,
+            "autonomous_above": policy_defaults(kind.value, None).thresholds.autonomous_above,
             "frozen": False,
             "recalibration": {},
             "version": 1,
@@ -65,9 +63,9 @@ async def insert_configuration(
                 "version": 1,
                 "previous_escalate_below": None,
                 "previous_autonomous_above": None,
-                "escalate_below": ESCALATE_BELOW,
-                "autonomous_above": AUTONOMOUS_ABOVE,
-                "reason": "initial policy",
+                "escalate_below": p["escalate_below"],
+                "autonomous_above": p["autonomous_above"],
+                "reason": "initial policy (defaults)",
                 "evidence": {},
                 "changed_by": "system",
                 "changed_by_user_id": None,

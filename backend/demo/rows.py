@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from backend.calibration.policy import decide, policy_defaults
 from backend.crm.models import DealStage, MessageDirection
 from backend.demo import phrases
 from backend.demo.outcomes import (
@@ -39,6 +40,10 @@ STAGES = tuple(DealStage)
 
 def moment(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def decide_by_default(action_type: str, confidence: float) -> str:
+    return decide(policy_defaults(action_type, None).thresholds, confidence).value
 
 
 def id_at(ids: NDArray[np.int64], index: int) -> int | None:
@@ -254,8 +259,9 @@ class ActivityRows:
                 "agent_id": self.rep.agent_id,
                 "action_type": KINDS[kind].value,
                 "confidence": p,
-                "calibrated_confidence": None,
-                "decision": None,
+                # The policy in force then: the defaults (no calibration had moved it yet).
+                "calibrated_confidence": p,
+                "decision": decide_by_default(KINDS[kind].value, p),
                 "is_critical": KINDS[kind].is_critical,
                 "cost_amount": Decimal(f"{cost:.6f}"),
                 "cost_currency": "USD",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, OrganizationRow, one_of, utcnow
 
 COMMENT_MAX_LENGTH = 2000
 
@@ -27,7 +27,7 @@ class FeedbackChannel(StrEnum):
     API = "api"
 
 
-class Feedback(Base):
+class Feedback(OrganizationRow, Base):
     __tablename__ = "feedback"
     __scope__ = "agent"
     __table_args__ = (
@@ -57,10 +57,6 @@ class Feedback(Base):
         Index(None, "organization_id", "agent_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     target_type: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, BigId, OrganizationRow, one_of, utcnow
 
 
 class Role(StrEnum):
@@ -32,29 +32,21 @@ class Organization(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Team(Base):
+class Team(OrganizationRow, Base):
     __tablename__ = "teams"
     __scope__ = "team"
     __scope_column__ = "id"
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class User(Base):
+class User(OrganizationRow, Base):
     __tablename__ = "users"
     __scope__ = "org"
     __table_args__ = (one_of("role", Role),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     # Logins are by e-mail, so an address belongs to one organisation only.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, between, one_of, utcnow
+from backend.database import Base, OrganizationRow, between, one_of, utcnow
 
 
 class OutcomeWindow(StrEnum):
@@ -31,7 +31,7 @@ class OutcomeStatus(StrEnum):
     NEEDS_LABEL = "needs_label"
 
 
-class Outcome(Base):
+class Outcome(OrganizationRow, Base):
     __tablename__ = "outcomes"
     __scope__ = "agent"
     __table_args__ = (
@@ -52,10 +52,6 @@ class Outcome(Base):
         Index(None, "organization_id", "agent_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_id: Mapped[int] = mapped_column(ForeignKey("agent_actions.id", ondelete="CASCADE"))
     # Denormalised from the action so calibration can be rolled up without a join.
@@ -68,7 +64,7 @@ class Outcome(Base):
     detection: Mapped[str] = mapped_column(String(16), default=Detection.AUTOMATIC.value)
     status: Mapped[str] = mapped_column(String(16), default=OutcomeStatus.OPEN.value)
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # End of the window; null for event-based outcomes that wait for their event.
+    # End of the window; for event-based outcomes, when a person is asked instead.
     due_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
     signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id", ondelete="SET NULL"))
@@ -81,7 +77,7 @@ class Outcome(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class OutcomeLabel(Base):
+class OutcomeLabel(OrganizationRow, Base):
     """Audit of every human label: who, when, and the state it replaced (corrections too)."""
 
     __tablename__ = "outcome_labels"
@@ -92,10 +88,6 @@ class OutcomeLabel(Base):
         between("value", 0, 1),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     outcome_id: Mapped[int] = mapped_column(
         ForeignKey("outcomes.id", ondelete="CASCADE"), index=True

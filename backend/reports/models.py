@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, one_of, utcnow
+from backend.database import Base, OrganizationRow, one_of, utcnow
 
 
 class ReportKind(StrEnum):
@@ -30,7 +30,7 @@ class ReportRunStatus(StrEnum):
     FAILED = "failed"
 
 
-class ReportSubscription(Base):
+class ReportSubscription(OrganizationRow, Base):
     __tablename__ = "report_subscriptions"
     __scope__ = "user"
     __table_args__ = (
@@ -42,10 +42,6 @@ class ReportSubscription(Base):
         UniqueConstraint("user_id", "kind", "team_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     cadence: Mapped[str] = mapped_column(String(16))
@@ -59,7 +55,7 @@ class ReportSubscription(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class ReportRun(Base):
+class ReportRun(OrganizationRow, Base):
     __tablename__ = "report_runs"
     __scope__ = "user"
     __table_args__ = (
@@ -69,10 +65,6 @@ class ReportRun(Base):
         UniqueConstraint("subscription_id", "period_start"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     subscription_id: Mapped[int] = mapped_column(
         ForeignKey("report_subscriptions.id", ondelete="CASCADE")
     )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, BigId, utcnow
+from backend.database import Base, OrganizationRow, utcnow
 
 
 class SignalKind(StrEnum):
@@ -27,7 +27,7 @@ class SignalKind(StrEnum):
     DEAL_LOST = "deal.lost"
 
 
-class Signal(Base):
+class Signal(OrganizationRow, Base):
     __tablename__ = "signals"
     __scope__ = "agent"
     __table_args__ = (
@@ -38,10 +38,6 @@ class Signal(Base):
         Index(None, "organization_id", "occurred_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     kind: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(200))

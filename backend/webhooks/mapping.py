@@ -106,8 +106,8 @@ def _signal(
     fmt: ProviderFormat, event: Mapping[str, Any], at: str, source: str, problems: Problems
 ) -> SignalInput | None:
     before = len(problems.errors)
-    external_id = _read(event, "id", at, _text, "the provider's event id (a string)", problems,
-                        required=True)  # fmt: skip
+    external_id = _read(event, "id", at, _text, "the provider's event id (string or number)",
+                        problems, required=True)  # fmt: skip
     known = ", ".join(sorted(fmt.events))
     mapping = _read(event, fmt.type_field, at, lambda t: fmt.events.get(t) if isinstance(t, str)
                     else None, f"one of {known}", problems, required=True)  # fmt: skip

@@ -4,7 +4,6 @@ organisation's signature, parse and map the batch, store it, and answer only onc
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -91,8 +90,8 @@ async def _authenticate(request: Request, body: bytes, now: dt.datetime) -> View
         raise _unauthorized(str(exc)) from None
     if organization_id is None:
         raise _unauthorized("the signature does not match")
-    # The webhook acts for the organisation whose secret signed it, and may only write signals.
-    return dataclasses.replace(Viewer.system(organization_id), scopes=frozenset({"write:signals"}))
+    # The webhook acts for the organisation whose secret signed it (it only submits signals).
+    return Viewer.system(organization_id)
 
 
 def _source(request: Request, default: str, *, from_header: bool) -> str:
@@ -110,6 +109,9 @@ def _parse(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         problem = DomainError(ErrorCode.INVALID, f"is not valid JSON: {exc}", field="body")
+        raise _invalid([problem]) from None
+    except RecursionError:  # thousands of nested brackets: no provider sends that
+        problem = DomainError(ErrorCode.INVALID, "is nested too deeply", field="body")
         raise _invalid([problem]) from None
 
 

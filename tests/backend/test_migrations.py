@@ -14,7 +14,9 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), models.Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync), models.Base.metadata
+                )
             )
     finally:
         await engine.dispose()

@@ -31,7 +31,11 @@ async def test_signed_reply_resolves_the_email_and_is_stored_before_the_answer(h
     assert outcomes["email_delivery"].status == "resolved"
     (stored,) = await hooks.signals()
     assert (stored.kind, stored.source, stored.external_id, stored.matched) == (
-        "email.replied", "email_provider", "ev-1", True)
+        "email.replied",
+        "email_provider",
+        "ev-1",
+        True,
+    )
     assert stored.payload == {"sentiment": "positive"}
 
 
@@ -59,7 +63,11 @@ async def test_provider_header_names_the_source_and_unknown_messages_are_unmatch
     assert (body["stored"], body["matched"]) == (1, 0)
     assert body["unmatched"] == [{"source": "sendgrid", "externalId": "b-9"}]
     (stored,) = await hooks.signals()
-    assert (stored.source, stored.matched, stored.payload) == ("sendgrid", False, {"bounce_type": "hard"})
+    assert (stored.source, stored.matched, stored.payload) == (
+        "sendgrid",
+        False,
+        {"bounce_type": "hard"},
+    )
 
 
 async def test_an_invalid_provider_header_is_refused(hooks) -> None:
@@ -112,8 +120,9 @@ async def test_an_unknown_organisation_looks_like_a_bad_signature(hooks) -> None
     assert await hooks.signal_count() == 0
 
 
-async def test_malformed_json_is_400_naming_the_body(hooks) -> None:
-    response = hooks.post(PATH, b'{"events": [')
+@pytest.mark.parametrize("raw", [b'{"events": [', b"\xff\xfe", b"[" * 200_000])
+async def test_malformed_json_is_400_naming_the_body(hooks, raw: bytes) -> None:
+    response = hooks.post(PATH, raw)
     assert response.status_code == 400 and fields(response) == {"body"}
 
 

@@ -1,0 +1,71 @@
+"""Proportion intervals against statsmodels ``proportion_confint`` (the oracle)."""
+
+import numpy as np
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from analytics_engine.intervals import jeffreys_interval, wilson_interval
+
+CASES = [(0, 10), (1, 10), (8, 10), (10, 10), (2.5, 10), (0.3, 1.7), (37, 120), (5, 5000)]
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.01])
+def test_wilson_matches_statsmodels(alpha: float) -> None:
+    x = np.array([c[0] for c in CASES], dtype=float)
+    n = np.array([c[1] for c in CASES], dtype=float)
+    ci = wilson_interval(x, n, alpha=alpha)
+    lo, hi = proportion_confint(x, n, alpha=alpha, method="wilson")
+    np.testing.assert_allclose(ci.lower, lo, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ci.upper, hi, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ci.estimate, x / n)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_jeffreys_matches_statsmodels_inside_and_brown_cai_dasgupta_at_the_ends(
+    alpha: float,
+) -> None:
+    x = np.array([c[0] for c in CASES], dtype=float)
+    n = np.array([c[1] for c in CASES], dtype=float)
+    ci = jeffreys_interval(x, n, alpha=alpha)
+    lo, hi = proportion_confint(x, n, alpha=alpha, method="jeffreys")
+    inside = (x > 0) & (x < n)
+    np.testing.assert_allclose(ci.lower[inside], lo[inside], rtol=1e-10)
+    np.testing.assert_allclose(ci.upper[inside], hi[inside], rtol=1e-10)
+    # Brown, Cai & DasGupta (2001, sec. 4.1.2): lower end 0 at x = 0, upper end 1 at x = n.
+    assert (ci.lower[x == 0] == 0).all()
+    np.testing.assert_allclose(ci.upper[x == 0], hi[x == 0], rtol=1e-10)
+    assert (ci.upper[x == n] == 1).all()
+    np.testing.assert_allclose(ci.lower[x == n], lo[x == n], rtol=1e-10)
+
+
+def test_doc_values_of_both_intervals() -> None:
+    # statsmodels 0.14/0.15: proportion_confint(8, 10, method=...)
+    assert wilson_interval([8], [10]).lower[0] == pytest.approx(0.4901624715, abs=1e-9)
+    assert jeffreys_interval([8], [10]).lower[0] == pytest.approx(0.4972255036, abs=1e-9)
+    assert jeffreys_interval([8], [10]).upper[0] == pytest.approx(0.9559405864, abs=1e-9)
+
+
+def test_empty_count_gives_nan_estimate_and_whole_unit_interval() -> None:
+    for interval in (wilson_interval, jeffreys_interval):
+        ci = interval([0.0], [0.0])
+        assert np.isnan(ci.estimate[0])
+        assert (ci.lower[0], ci.upper[0]) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("successes", "count", "alpha", "message"),
+    [
+        ([1], [2], 0.0, "alpha"),
+        ([1], [2], float("nan"), "alpha"),
+        ([1, 2], [3], 0.05, "different shapes"),
+        ([float("nan")], [2], 0.05, "successes"),
+        ([1], [float("inf")], 0.05, "count"),
+        ([1], [-2], 0.05, "count"),
+        ([3], [2], 0.05, "successes"),
+        ([-1], [2], 0.05, "successes"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(successes, count, alpha, message) -> None:
+    for interval in (wilson_interval, jeffreys_interval):
+        with pytest.raises(ValueError, match=message):
+            interval(successes, count, alpha=alpha)

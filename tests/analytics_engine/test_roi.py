@@ -1,0 +1,207 @@
+"""ROI, rates with Wilson intervals, and Newcombe's interval for a difference of two rates."""
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportions_ztest,
+)
+
+from analytics_engine import roi
+from analytics_engine.roi import (
+    compare_rates,
+    newcombe_difference_interval,
+    rate_estimate,
+    roi_summary,
+)
+
+BASELINE = {
+    "interactions": 1000,
+    "escalations": 100,
+    "total_cost": 500.0,
+    "human_minutes_per_task": 6.0,
+    "human_hourly_cost": 50.0,
+}
+
+
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(roi)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10, examples (a)-(h).
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2", "lower", "upper"),
+    [
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.0582, 0.8062),
+        (5, 56, 0, 29, -0.0381, 0.1926),
+        (0, 10, 0, 20, -0.1611, 0.2775),
+        (0, 10, 0, 10, -0.2775, 0.2775),
+        (10, 10, 0, 20, 0.6791, 1.0000),
+        (10, 10, 0, 10, 0.6075, 1.0000),
+    ],
+)
+def test_newcombe_matches_the_papers_table(x1, n1, x2, n2, lower, upper) -> None:
+    lo, hi = newcombe_difference_interval([x1], [n1], [x2], [n2])
+    assert round(float(lo[0]), 4) == lower
+    assert round(float(hi[0]), 4) == upper
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n1=st.integers(1, 400),
+    n2=st.integers(1, 400),
+    f1=st.floats(0, 1),
+    f2=st.floats(0, 1),
+    alpha=st.sampled_from([0.01, 0.05, 0.1]),
+)
+def test_newcombe_matches_statsmodels(n1, n2, f1, f2, alpha) -> None:
+    x1, x2 = round(f1 * n1), round(f2 * n2)
+    lo, hi = newcombe_difference_interval([x1], [n1], [x2], [n2], alpha=alpha)
+    # oracle: statsmodels confint_proportions_2indep(method="newcomb")
+    ref = confint_proportions_2indep(x1, n1, x2, n2, method="newcomb", alpha=alpha)
+    np.testing.assert_allclose([lo[0], hi[0]], ref, atol=1e-10)
+    assert -1.0 <= lo[0] <= x1 / n1 - x2 / n2 <= hi[0] <= 1.0
+
+
+def test_newcombe_is_vectorised_and_wide_open_for_empty_groups() -> None:
+    lo, hi = newcombe_difference_interval([56, 9, 0], [70, 10, 0], [48, 3, 1], [80, 10, 5])
+    np.testing.assert_allclose(lo[:2], [0.05243147, 0.17052272], atol=1e-7)
+    assert (lo[2], hi[2]) == (-1.0, 1.0)
+
+
+def test_rate_estimate_matches_statsmodels_wilson() -> None:
+    for x, n in [(0, 5), (3, 17), (40, 40), (123, 1000)]:
+        estimate = rate_estimate(x, n)
+        ref = proportion_confint(x, n, alpha=0.05, method="wilson")
+        np.testing.assert_allclose([estimate.lower, estimate.upper], ref, atol=1e-12)
+        assert estimate.rate == x / n
+
+
+def test_compare_rates_p_value_matches_pooled_z_test() -> None:
+    comparison = compare_rates(130, 1000, 95, 1000)
+    _, p_value = proportions_ztest([130, 95], [1000, 1000])  # oracle: statsmodels
+    assert comparison.p_value == pytest.approx(p_value, rel=1e-12)
+    assert comparison.difference == pytest.approx(0.035)
+    assert comparison.agent.rate == 0.13 and comparison.human.rate == 0.095
+
+
+def test_compare_rates_with_an_empty_group_is_undefined_not_an_error() -> None:
+    comparison = compare_rates(5, 10, 0, 0)
+    assert math.isnan(comparison.difference) and math.isnan(comparison.p_value)
+    assert (comparison.difference_lower, comparison.difference_upper) == (-1.0, 1.0)
+    assert math.isnan(comparison.human.rate)
+    assert compare_rates(0, 10, 0, 10).p_value == 1.0
+
+
+def test_roi_summary_hand_worked() -> None:
+    # 900 automated tasks x 6 min = 90 h; 90 h x 50/h = 4500; ROI = (4500 - 500) / 500 = 8.
+    summary = roi_summary(**BASELINE)
+    assert summary.automated_tasks == 900
+    assert summary.cost_per_interaction == 0.5
+    assert summary.hours_saved == 90.0
+    assert summary.value_of_time_saved == 4500.0
+    assert summary.net_value == 4000.0
+    assert summary.roi == 8.0
+    assert summary.escalation.rate == 0.1
+    ref = proportion_confint(100, 1000, method="wilson")
+    np.testing.assert_allclose([summary.escalation.lower, summary.escalation.upper], ref)
+
+
+def test_roi_is_nan_when_there_is_no_cost_and_cost_per_interaction_when_no_interactions() -> None:
+    free = roi_summary(**{**BASELINE, "total_cost": 0.0})
+    assert math.isnan(free.roi) and free.net_value == 4500.0
+    idle = roi_summary(**{**BASELINE, "interactions": 0, "escalations": 0})
+    assert math.isnan(idle.cost_per_interaction) and idle.roi == -1.0
+    assert math.isnan(idle.escalation.rate)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"interactions": -1}, "interactions"),
+        ({"escalations": 1001}, "escalations"),
+        ({"total_cost": float("nan")}, "total_cost"),
+        ({"human_minutes_per_task": float("inf")}, "human_minutes_per_task"),
+        ({"human_hourly_cost": "50"}, "human_hourly_cost"),
+        ({"interactions": True}, "interactions"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
+)
+def test_roi_summary_rejects_bad_input_naming_it(changes, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        roi_summary(**{**BASELINE, **changes})
+
+
+def test_rate_functions_reject_bad_input() -> None:
+    with pytest.raises(ValueError, match="exceeds count"):
+        rate_estimate(11, 10)
+    with pytest.raises(ValueError, match="successes"):
+        compare_rates(-1, 10, 1, 10)
+    with pytest.raises(ValueError, match="shape"):
+        newcombe_difference_interval([1, 2], [3, 4], [1], [3])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    interactions=st.integers(1, 10**6),
+    share=st.floats(0, 1),
+    cost=st.floats(0.01, 1e6),
+    minutes=st.floats(0, 120),
+    hourly_1=st.floats(0, 500),
+    hourly_2=st.floats(0, 500),
+    weight=st.floats(0, 1),
+)
+def test_roi_is_linear_in_the_value_of_time(
+    interactions, share, cost, minutes, hourly_1, hourly_2, weight
+) -> None:
+    escalations = round(share * interactions)
+
+    def roi_at(hourly: float) -> float:
+        return roi_summary(
+            interactions=interactions,
+            escalations=escalations,
+            total_cost=cost,
+            human_minutes_per_task=minutes,
+            human_hourly_cost=hourly,
+        ).roi
+
+    mixed = roi_at(weight * hourly_1 + (1 - weight) * hourly_2)
+    expected = weight * roi_at(hourly_1) + (1 - weight) * roi_at(hourly_2)
+    assert mixed == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert roi_at(0.0) == -1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 10**5),
+    share=st.floats(0, 1),
+    other_n=st.integers(0, 10**5),
+    other_share=st.floats(0, 1),
+)
+def test_rates_and_intervals_are_bounded(n, share, other_n, other_share) -> None:
+    comparison = compare_rates(round(share * n), n, round(other_share * other_n), other_n)
+    for rate in (comparison.agent, comparison.human):
+        assert 0.0 <= rate.lower <= rate.upper <= 1.0
+        assume(rate.count > 0)
+        # 1e-12: the Wilson lower end at x = 0 comes out as ~5e-17 rather than exactly 0
+        assert rate.lower - 1e-12 <= rate.rate <= rate.upper + 1e-12
+    assert -1.0 <= comparison.difference_lower <= comparison.difference + 1e-12
+    assert comparison.difference - 1e-12 <= comparison.difference_upper <= 1.0
+    assert 0.0 <= comparison.p_value <= 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.just(float("inf"))))
+def test_bad_numbers_always_raise(value: float) -> None:
+    for name in ("interactions", "total_cost", "human_minutes_per_task", "human_hourly_cost"):
+        with pytest.raises(ValueError, match=name):
+            roi_summary(**{**BASELINE, name: value})

@@ -1,0 +1,53 @@
+"""On the demo data, the loop finds what was planted: escalations are overconfident and their
+policy moves; emails are calibrated and theirs stays put."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from backend.agents.models import Agent
+from backend.calibration.models import AgentPolicy, CalibrationVerdict
+from backend.demo.seed import seed_demo
+from backend.learning import refresh_calibration
+from backend.orgs.models import Organization
+from backend.settings import load_settings
+from backend.state import AppState
+from tests.conftest import empty_database
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_demo_escalations_move_their_policy_and_emails_do_not(database_url: str) -> None:
+    state = AppState.open(load_settings(database_url=database_url))
+    try:
+        await seed_demo(state.sessions, progress=False, now=NOW)
+        async with state.sessions() as session:
+            org = await session.scalar(select(Organization.id).where(Organization.slug == "demo"))
+            agent = await session.scalar(
+                select(Agent.id).where(Agent.organization_id == org).order_by(Agent.id)
+            )
+        scopes = [(org, agent, "escalation"), (org, agent, "email")]
+        await refresh_calibration(state, scopes, today=NOW.date())
+        async with state.sessions() as session:
+            verdicts = {
+                v.action_type: v.verdict
+                for v in await session.scalars(
+                    select(CalibrationVerdict).where(CalibrationVerdict.agent_id == agent)
+                )
+            }
+            policies = {
+                p.action_type: (p.version, p.autonomous_above)
+                for p in await session.scalars(
+                    select(AgentPolicy).where(AgentPolicy.agent_id == agent)
+                )
+            }
+    finally:
+        await empty_database(state.engine)
+        await state.close()
+    assert verdicts == {"escalation": "overconfident", "email": "calibrated"}
+    assert policies["escalation"][0] == 2 and policies["escalation"][1] > 0.75
+    assert policies["email"] == (1, 0.05)
