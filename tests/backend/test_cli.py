@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from backend.auth.service import authenticate
 from backend.auth.viewer import ViewerRole
@@ -153,3 +155,27 @@ def test_serve_migrates_then_answers_probes(tmp_path: Path, unused_tcp_port: int
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=20)
+
+
+async def test_worker_once_closes_expired_windows(populated_url: str) -> None:
+    from backend.actions.service import ActionInput
+    from backend.auth.viewer import Viewer
+    from backend.learning import submit_action
+    from backend.state import AppState
+
+    state = AppState.open(load_settings(database_url=populated_url))
+    try:
+        async with state.sessions() as session:
+            agent_id = await session.scalar(text("SELECT id FROM agents WHERE name='agent_rep_a1'"))
+            org_id = await session.scalar(text("SELECT id FROM organizations WHERE slug='north'"))
+        old = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+        data = ActionInput(action_type="email", confidence=0.1, idempotency_key="old",
+                           occurred_at=old, agent_id=agent_id)  # fmt: skip
+        await submit_action(state, Viewer.system(org_id), data)
+    finally:
+        await state.close()
+    result = run_cli("worker", "--once", database_url=populated_url)
+    assert result.returncode == 0, result.stderr
+    assert "close_expired_windows: 2" in result.stdout
+    again = run_cli("worker", "--once", database_url=populated_url)
+    assert "close_expired_windows: 0" in again.stdout
