@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -44,7 +44,7 @@ class Hooks:
     def post(
         self, path: str, body: Any, *, org: str = "north", secret: str | None = None,
         timestamp: int | None = None, headers: dict[str, str] | None = None,
-    ) -> httpx.Response:  # fmt: skip
+    ) -> httpx2.Response:  # fmt: skip
         """POST ``body`` (a document, or raw bytes) signed as organisation ``org``'s sender."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         signed_at = int(time.time()) if timestamp is None else timestamp
@@ -93,11 +93,11 @@ def events(*items: dict[str, Any]) -> dict[str, Any]:
     return {"events": list(items)}
 
 
-def fields(response: httpx.Response) -> set[str]:
+def fields(response: httpx2.Response) -> set[str]:
     return {e["field"] for e in response.json()["errors"]}
 
 
-def all_codes(response: httpx.Response) -> Iterable[str]:
+def all_codes(response: httpx2.Response) -> Iterable[str]:
     return (e["code"] for e in response.json()["errors"])
 
 
