@@ -7,30 +7,23 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from backend.health import check_readiness, service_version
-from backend.settings import Environment, Settings, load_settings
+from backend.settings import Settings, load_settings
 from backend.state import AppState
 from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
-from graphql_schema.schema import schema
+from graphql_schema.schema import build_schema
+from graphql_schema.view import GraphQLView
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_stub"
 log = logging.getLogger(__name__)
-
-
-class GraphQLApp(GraphQL):
-    async def get_context(self, request: Any, response: Any = None) -> dict[str, Any]:
-        return {"request": request, "response": response, "state": request.app.state.app}
 
 
 async def healthz(_: Request) -> Response:
@@ -69,11 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await worker
             await state.close()
 
-    graphql = GraphQLApp(
-        schema,
-        graphql_ide="graphiql" if settings.env is not Environment.PRODUCTION else None,
-        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-    )
+    graphql = GraphQLView(build_schema(settings), settings)
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     token_ttl_hours: int = Field(default=24 * 30, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    # GraphQL API limits and switches (docs/api.md).
+    graphql_introspection: bool | None = None  # default: on, except when ENV=production
+    graphql_allow_get: bool = False  # queries over GET invite CSRF; off unless asked for
+    graphql_allowlist: str | None = None  # path of a JSON {sha256: query} allow-list
+    graphql_max_depth: int = Field(default=12, gt=0)
+    graphql_max_tokens: int = Field(default=5000, gt=0)
+    graphql_max_aliases: int = Field(default=20, gt=0)
+    graphql_cost_budget: int = Field(default=2000, gt=0)  # points a principal may hold
+    graphql_cost_refill: float = Field(default=100.0, gt=0)  # points restored per second
+    graphql_requests_per_minute: int = Field(default=1200, gt=0)
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None
@@ -103,6 +113,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database.get_backend_name() == "sqlite"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is None:
+            return self.env is not Environment.PRODUCTION
+        return self.graphql_introspection
 
     @property
     def runs_worker_in_process(self) -> bool:

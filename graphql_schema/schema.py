@@ -1,15 +1,60 @@
-"""The GraphQL schema: the root types. Domains add their fields here as they arrive."""
+"""The GraphQL schema: root types assembled from each domain, and the extensions that guard it.
+
+`schema` is the public contract (exported to `schema.graphql`); `build_schema(settings)` adds the
+per-deployment guards: limits, cost budgets, caches, introspection and error masking.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
 
+from backend.settings import Settings
+from graphql_schema.agents.queries import AgentsQuery
+from graphql_schema.errors import DomainErrorsAndMasking
 from graphql_schema.health.queries import HealthQuery
+from graphql_schema.limits import Buckets, CostLimits
+from graphql_schema.viewer.queries import ViewerQuery
 
 
-@strawberry.type
-class Query(HealthQuery):
+@strawberry.type(description="Everything a viewer may read.")
+class Query(ViewerQuery, AgentsQuery, HealthQuery):
     pass
 
 
-schema = strawberry.Schema(query=Query)
+ROOTS = {"query": Query}
+CONFIG = StrawberryConfig(auto_camel_case=True)
+
+schema = strawberry.Schema(**ROOTS, config=CONFIG)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema as served: same contract, with this deployment's guards."""
+    from graphql.validation import NoSchemaIntrospectionCustomRule
+
+    budgets = Buckets(settings.graphql_cost_budget, settings.graphql_cost_refill)
+    requests = Buckets(settings.graphql_requests_per_minute,
+                       settings.graphql_requests_per_minute / 60)  # fmt: skip
+    # Factories, not instances: Strawberry builds fresh extensions for each operation.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: CostLimits(budgets=budgets, requests=requests),
+        DomainErrorsAndMasking,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(**ROOTS, config=CONFIG, extensions=extensions)

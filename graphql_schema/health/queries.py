@@ -13,7 +13,7 @@ from graphql_schema.health.types import Health
 class HealthQuery:
     @strawberry.field(description="Reachability of the database and the broker.")
     async def health(self, info: Info) -> Health:
-        report = await check_readiness(info.context["state"])
+        report = await check_readiness(info.context.state)
         return Health(
             ok=report.ok, database=report.database, broker=report.broker, version=report.version
         )

@@ -1,0 +1,352 @@
+"""Benchmark of the learning loop's ingest path on PostgreSQL: resolved outcomes per second.
+
+In a scratch database (created, migrated, dropped at the end) with one organisation and one
+agent, N email actions are bulk-inserted with their open ``email_reply`` (calibrating) and
+``email_delivery`` outcomes. Each ``email.replied`` signal (sentiment positive or negative,
+referring to its action by id) resolves both outcomes and adds the reply to the calibration
+rollup. Measured, for batches of 1000, 100 and 1 signals, each path on its own actions:
+
+- submit_signals: ``backend.learning.submit_signals``, the whole loop (one transaction, events,
+  then ``refresh_calibration`` of the touched scope after commit);
+- record_signals: ``backend.signals.service.record_signals`` in its own transaction;
+- raw asyncpg: the same writes with hand-written SQL in one transaction per batch: insert the
+  signal rows (already matched), update the same outcome rows, and the same rollup upserts
+  with increments; set-based (``unnest``) per batch, so a batch of 1 is one transaction per
+  row. It skips what the service must also do: validate, lock and read the outcomes, apply
+  the rules, re-assess.
+
+The paths run interleaved batch by batch (so load on this shared machine hits all of them
+alike), after one untimed warm-up batch each. "replies/s" counts signals, each resolving one
+calibrating outcome; "outcomes/s" counts every outcome row resolved (reply and delivery).
+
+Run: ``.venv/bin/python bench/bench_ingest.py [--outcomes N]`` (N replies per path in batches
+of 1000; N/10 in batches of 100, N/50 one at a time). Talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+from sqlalchemy import insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analytics_engine.calibration import STAT_FIELDS
+from analytics_engine.calibration_batch import LOG_EPS
+from backend.actions.models import AgentAction
+from backend.auth.models import ApiClientKind
+from backend.auth.service import create_api_key, viewer_for_api_client
+from backend.auth.viewer import Viewer
+from backend.calibration.models import CALIBRATION_BINS
+from backend.database import transaction
+from backend.learning import submit_signals
+from backend.migrations import upgrade
+from backend.outcomes.models import Outcome
+from backend.settings import load_settings
+from backend.signals.service import SignalInput, record_signals
+from backend.state import AppState
+from tests.factories import build_world
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+NOW = dt.datetime(2026, 10, 20, 12, 0, tzinfo=dt.UTC)
+SOURCE = "esp"
+BATCH_SIZES = (1000, 100, 1)
+PATHS = ("submit_signals", "record_signals", "raw asyncpg")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One email action with its open outcomes, and the reply signal that resolves them."""
+
+    action_id: int
+    reply_outcome_id: int
+    delivery_outcome_id: int
+    p: float  # the action's stated confidence
+    day: dt.date  # the action's day (the rollup row's day)
+    y: float  # 1.0 for a positive reply, 0.0 for a negative one
+    occurred_at: dt.datetime  # when the reply arrived
+
+    @property
+    def external_id(self) -> str:
+        return f"reply-{self.action_id}"
+
+    @property
+    def sentiment(self) -> str:
+        return "positive" if self.y else "negative"
+
+    def signal(self) -> SignalInput:
+        return SignalInput(
+            kind="email.replied", source=SOURCE, external_id=self.external_id,
+            occurred_at=self.occurred_at, payload={"sentiment": self.sentiment},
+            action_id=self.action_id,
+        )  # fmt: skip
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def seed_replies(
+    state: AppState, *, organization_id: int, agent_id: int, count: int
+) -> list[Reply]:
+    """Bulk-insert ``count`` email actions spread over the last 6 days, each with its open
+    reply (7 d) and delivery (24 h) outcomes; the reply comes an hour after the action."""
+    rng = np.random.default_rng(7)
+    p = np.round(rng.uniform(0.02, 0.98, count), 4)
+    y = (rng.random(count) < p).astype(float)
+    minutes = rng.integers(120, 6 * 24 * 60, count)
+    occurred = [NOW - dt.timedelta(minutes=int(m)) for m in minutes]
+    async with transaction(state.sessions) as session:
+        inserted = await session.execute(
+            insert(AgentAction).returning(AgentAction.idempotency_key, AgentAction.id),
+            [{"organization_id": organization_id, "agent_id": agent_id, "action_type": "email",
+              "confidence": float(p[i]), "idempotency_key": f"bench-{i}",
+              "occurred_at": occurred[i], "details": {}} for i in range(count)],
+        )  # fmt: skip
+        by_key = {key: id_ for key, id_ in inserted}
+        ids = [by_key[f"bench-{i}"] for i in range(count)]
+        outcome_ids: dict[tuple[int, str], int] = {}
+        for outcome_type, window, length in (
+            ("email_reply", "engagement_7d", dt.timedelta(days=7)),
+            ("email_delivery", "immediate_24h", dt.timedelta(hours=24)),
+        ):
+            rows = await session.execute(
+                insert(Outcome).returning(Outcome.action_id, Outcome.id),
+                [{"organization_id": organization_id, "agent_id": agent_id, "action_id": a,
+                  "action_type": "email", "outcome_type": outcome_type, "window": window,
+                  "scale": "binary", "status": "open", "opened_at": occurred[i],
+                  "due_at": occurred[i] + length, "evidence": {}}
+                 for i, a in enumerate(ids)],
+            )  # fmt: skip
+            outcome_ids.update({(a, outcome_type): o for a, o in rows})
+    async with state.engine.connect() as connection:
+        await connection.execute(text("ANALYZE"))
+    return [
+        Reply(a, outcome_ids[(a, "email_reply")], outcome_ids[(a, "email_delivery")],
+              float(p[i]), occurred[i].date(), float(y[i]),
+              occurred[i] + dt.timedelta(hours=1))
+        for i, a in enumerate(ids)
+    ]  # fmt: skip
+
+
+# -- the raw path: the same writes, hand-written ----------------------------------------------
+
+INSERT_SIGNALS = """
+INSERT INTO signals (organization_id, kind, source, external_id, payload, agent_id, matched,
+                     occurred_at, received_at)
+SELECT $1, 'email.replied', $2, e, p::json, $3, true, o, $4
+FROM unnest($5::text[], $6::text[], $7::timestamptz[]) AS v(e, p, o)
+ON CONFLICT (organization_id, source, external_id) DO NOTHING
+RETURNING id, external_id"""
+
+UPDATE_OUTCOMES = """
+UPDATE outcomes AS t
+SET status = 'resolved', level = v.level, value = v.value, detection = 'automatic',
+    resolved_at = v.at, signal_id = v.signal_id, resolved_by_id = NULL, label_reason = NULL
+FROM unnest($1::bigint[], $2::int[], $3::float8[], $4::timestamptz[], $5::bigint[])
+     AS v(id, level, value, at, signal_id)
+WHERE t.id = v.id"""
+
+_STATS = ", ".join(STAT_FIELDS)
+UPSERT_ROLLUP = f"""
+INSERT INTO calibration_stats (organization_id, agent_id, action_type, day, bin, {_STATS})
+SELECT $1, $2, 'email', v.*
+FROM unnest($3::date[], $4::smallint[], $5::int[], $6::float8[], $7::float8[], $8::float8[],
+            $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],
+            $14::float8[]) AS v
+ON CONFLICT (organization_id, agent_id, action_type, day, bin) DO UPDATE SET
+{", ".join(f"{n} = calibration_stats.{n} + excluded.{n}" for n in STAT_FIELDS)}"""
+
+
+def rollup_rows(replies: list[Reply]) -> list[list[object]]:
+    """Per (day, bin) sums of the replies' contributions (as in ``analytics_engine``), sorted
+    by key: one array per column of UPSERT_ROLLUP."""
+    p = np.array([r.p for r in replies])
+    y = np.array([r.y for r in replies])
+    days = np.array([r.day.toordinal() for r in replies])
+    bins = np.minimum((p * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
+    keys, group = np.unique(days * CALIBRATION_BINS + bins, return_inverse=True)
+    pc = np.clip(p, LOG_EPS, 1 - LOG_EPS)
+    d = 1 - 2 * p
+    log_loss = -(y * np.log(pc) + (1 - y) * np.log(1 - pc))
+    moments = (np.ones_like(p), p, p * p, y, y * y, p * y, (p - y) ** 2, log_loss,
+               (y - p) * d, d * d * p * (1 - p))  # fmt: skip
+    sums = [np.bincount(group, m, len(keys)) for m in moments]
+    return [
+        [dt.date.fromordinal(int(k)) for k in keys // CALIBRATION_BINS],
+        (keys % CALIBRATION_BINS).tolist(),
+        np.rint(sums[0]).astype(int).tolist(),
+        *(s.tolist() for s in sums[1:]),
+    ]
+
+
+async def raw_batch(
+    connection: asyncpg.Connection, replies: list[Reply], *, organization_id: int, agent_id: int
+) -> int:
+    """One transaction: the batch's signal rows, outcome updates and rollup upserts."""
+    async with connection.transaction():
+        stored = await connection.fetch(
+            INSERT_SIGNALS, organization_id, SOURCE, agent_id, NOW,
+            [r.external_id for r in replies],
+            [f'{{"sentiment": "{r.sentiment}"}}' for r in replies],
+            [r.occurred_at for r in replies],
+        )  # fmt: skip
+        signal_ids = {row["external_id"]: row["id"] for row in stored}
+        fresh = [r for r in replies if r.external_id in signal_ids]
+        ids, levels, values, at, sids = [], [], [], [], []
+        for r in fresh:
+            for outcome_id, y in ((r.reply_outcome_id, r.y), (r.delivery_outcome_id, 1.0)):
+                ids.append(outcome_id)
+                levels.append(int(y))
+                values.append(y)
+                at.append(r.occurred_at)
+                sids.append(signal_ids[r.external_id])
+        await connection.execute(UPDATE_OUTCOMES, ids, levels, values, at, sids)
+        if fresh:
+            await connection.execute(UPSERT_ROLLUP, organization_id, agent_id, *rollup_rows(fresh))
+    return 2 * len(fresh)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    replies: int = 0
+    outcomes: int = 0
+    seconds: float = 0.0
+
+
+async def run(outcomes: int) -> None:
+    counts = {1000: outcomes, 100: max(outcomes // 10, 100), 1: max(outcomes // 50, 20)}
+    needed = sum(len(PATHS) * (count + size) for size, count in counts.items())  # + warm-ups
+    name = f"bench_ingest_{secrets.token_hex(4)}"
+    await admin(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    state: AppState | None = None
+    raw: asyncpg.Connection | None = None
+    try:
+        await asyncio.to_thread(upgrade, url)
+        state = AppState.open(load_settings(database_url=url))
+        async with transaction(state.sessions) as session:
+            world = await build_world(session, actions_per_agent=0)
+            org, agent = world.orgs["north"].id, world.agents["rep_a1"].id
+            key = await create_api_key(
+                session, viewer=Viewer.system(org), kind=ApiClientKind.AGENT, name="bench",
+                agent_id=agent,
+            )  # fmt: skip
+            viewer = await viewer_for_api_client(session, key.client)
+        raw = await asyncpg.connect(url.replace("+asyncpg", ""))
+        started = time.perf_counter()
+        replies = await seed_replies(state, organization_id=org, agent_id=agent, count=needed)
+        print(f"seeded {needed} actions, {2 * needed} open outcomes "
+              f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+
+        async def through_submit(batch: list[Reply]) -> int:
+            result = await submit_signals(state, viewer, [r.signal() for r in batch], now=NOW)
+            return result.resolved
+
+        async def through_record(batch: list[Reply]) -> int:
+            async with transaction(state.sessions) as session:
+                result = await record_signals(session, viewer, [r.signal() for r in batch], now=NOW)
+            return result.resolved
+
+        async def through_raw(batch: list[Reply]) -> int:
+            return await raw_batch(raw, batch, organization_id=org, agent_id=agent)
+
+        paths: dict[str, Callable[[list[Reply]], Awaitable[int]]] = {
+            "submit_signals": through_submit,
+            "record_signals": through_record,
+            "raw asyncpg": through_raw,
+        }
+        timings: dict[tuple[str, int], Timing] = {}
+        pending = iter(replies)
+        for size, count in counts.items():
+            for round_ in range(-1, count // size):  # round -1: untimed warm-up
+                for offset in range(len(PATHS)):  # rotate the order from round to round
+                    path = PATHS[(round_ + offset) % len(PATHS)]
+                    batch = [next(pending) for _ in range(size)]
+                    started = time.perf_counter()
+                    resolved = await paths[path](batch)
+                    elapsed = time.perf_counter() - started
+                    if resolved != 2 * size:
+                        raise RuntimeError(f"{path} resolved {resolved} of {2 * size} outcomes")
+                    if round_ >= 0:
+                        timing = timings.setdefault((path, size), Timing())
+                        timing.replies += size
+                        timing.outcomes += resolved
+                        timing.seconds += elapsed
+        await check_rollup(raw, organization_id=org, replies=replies)
+        report(timings)
+    finally:
+        if raw is not None:
+            await raw.close()
+        if state is not None:
+            await state.close()
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def check_rollup(
+    connection: asyncpg.Connection, *, organization_id: int, replies: list[Reply]
+) -> None:
+    """Every path wrote the same kind of rollup: its counts and Σp equal the replies'."""
+    count, sum_p = await connection.fetchrow(
+        "SELECT sum(count), sum(sum_p) FROM calibration_stats WHERE organization_id = $1",
+        organization_id,
+    )
+    expected = sum(r.p for r in replies)
+    if count != len(replies) or abs(sum_p - expected) > 1e-6 * len(replies):
+        raise RuntimeError(f"rollup holds {count} outcomes, Σp {sum_p}; expected "
+                           f"{len(replies)}, {expected}")  # fmt: skip
+
+
+def report(timings: dict[tuple[str, int], Timing]) -> None:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, load average {load}\n")  # fmt: skip
+    print("| path | batch | replies | seconds | replies/s | outcomes/s | vs raw |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in BATCH_SIZES:
+        raw = timings[("raw asyncpg", size)]
+        for path in PATHS:
+            t = timings[(path, size)]
+            ratio = (t.replies / t.seconds) / (raw.replies / raw.seconds)
+            print(f"| {path} | {size} | {t.replies} | {t.seconds:.2f} | "
+                  f"{t.replies / t.seconds:,.0f} | {t.outcomes / t.seconds:,.0f} | "
+                  f"{ratio:.2f} |")  # fmt: skip
+    record = timings[("record_signals", 1000)]
+    raw = timings[("raw asyncpg", 1000)]
+    rate, raw_rate = record.replies / record.seconds, raw.replies / raw.seconds
+    print(f"\ntarget (batches of 1000, record_signals): >= 10,000 resolved replies/s: "
+          f"{rate:,.0f} ({'met' if rate >= 10_000 else 'NOT met'}); >= 0.5 x raw: "
+          f"{rate / raw_rate:.2f} ({'met' if rate >= raw_rate / 2 else 'NOT met'})")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--outcomes", type=int, default=10_000,
+                        help="replies per path in batches of 1000 (default 10000)")  # fmt: skip
+    args = parser.parse_args()
+    if args.outcomes < 1000:
+        parser.error("--outcomes must be at least 1000")
+    asyncio.run(run(args.outcomes))
+
+
+if __name__ == "__main__":
+    main()

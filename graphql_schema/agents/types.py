@@ -1,0 +1,45 @@
+"""GraphQL type: Agent (one Sales Agent instance)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from backend.agents.models import Agent
+from backend.orgs.models import Team, User
+from graphql_schema.loaders import by_id
+from graphql_schema.nodes import load_nodes
+from graphql_schema.orgs.types import TeamType, UserType
+
+
+@strawberry.type(name="Agent", description="A Sales Agent instance, owned by a rep, in a team.")
+class AgentType(relay.Node):
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="Display name.")
+    active: bool = strawberry.field(description="Whether it is working.")
+    owner_id: strawberry.Private[int]
+    team_id: strawberry.Private[int]
+
+    @strawberry.field(description="The rep who owns it.")
+    async def owner(self, info: Info) -> UserType | None:
+        row = await info.context.loaders.get(by_id(User)).load(self.owner_id)
+        return UserType.of(row) if row is not None else None
+
+    @strawberry.field(description="The team it works in.")
+    async def team(self, info: Info) -> TeamType | None:
+        row = await info.context.loaders.get(by_id(Team)).load(self.team_id)
+        return TeamType.of(row) if row is not None else None
+
+    @classmethod
+    def of(cls, row: Agent) -> AgentType:
+        return cls(id=row.id, name=row.name, active=row.active, owner_id=row.owner_id,
+                   team_id=row.team_id)  # fmt: skip
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+                            ) -> list[Any]:  # fmt: skip
+        return await load_nodes(info, Agent, node_ids, cls.of, required=required)

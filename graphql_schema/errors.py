@@ -1,0 +1,74 @@
+"""Errors as clients see them.
+
+Expected failures of mutations come back in the payload as `UserError`s (code, field, message).
+Expected failures of queries (not found, forbidden, unauthenticated, bad arguments) are GraphQL
+errors whose `extensions` carry the same `code` and `field`. Anything else is a bug: the client
+gets "Unexpected error." with a `requestId`, and the server logs the traceback under that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from backend.errors import DomainError, InvalidInput
+
+log = logging.getLogger("graphql_schema")
+
+
+@strawberry.enum(description="Machine-readable reason of a user error.")
+class UserErrorCode(Enum):
+    INVALID = "invalid"
+    REQUIRED = "required"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    UNAUTHENTICATED = "unauthenticated"
+
+
+@strawberry.type(description="Something the client must fix; nothing was changed.")
+class UserError:
+    code: UserErrorCode = strawberry.field(description="What kind of problem it is.")
+    field: str | None = strawberry.field(
+        description="The input field at fault, as a dotted path (e.g. `signals[2].kind`)."
+    )
+    message: str = strawberry.field(description="A sentence for a person.")
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    """The user errors of a rejected mutation (every problem of an invalid input)."""
+    problems = error.errors if isinstance(error, InvalidInput) else [error]
+    return [UserError(code=UserErrorCode(p.code.value), field=p.field, message=p.message)
+            for p in problems]  # fmt: skip
+
+
+class DomainErrorsAndMasking(MaskErrors):
+    """Expose domain errors with their code; mask everything else with a request id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._is_bug, error_message="Unexpected error.")
+
+    @staticmethod
+    def _is_bug(error: GraphQLError) -> bool:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            error.extensions = {
+                **(error.extensions or {}),
+                "code": original.code.value,
+                **({"field": original.field} if original.field else {}),
+            }
+            return False
+        return original is not None and not isinstance(original, GraphQLError)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "unknown")
+        log.error("request %s failed at %s", request_id, error.path,
+                  exc_info=error.original_error)  # fmt: skip
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "internal", "requestId": request_id}
+        return masked

@@ -1,0 +1,239 @@
+"""Query cost, budgets and rate limits, per principal (API key, user, or client address).
+
+Cost, as GitHub and Shopify count it: every object field costs 1, a connection multiplies what
+is under it by `first` (20 when absent), scalars are free, and each mutation field costs 10.
+Before execution the *requested* cost is charged to the principal's budget (a token bucket
+refilling at a steady rate); when it does not fit, nothing is executed. After execution the
+*actual* cost (connections counted by the edges really returned) is computed and the difference
+refunded. Every response carries `extensions.cost`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_abstract_type,
+    is_leaf_type,
+)
+from graphql.execution import ExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from backend.pagination import DEFAULT_PAGE
+
+MUTATION_COST = 10
+
+
+@dataclass
+class TokenBucket:
+    capacity: float
+    refill_per_second: float
+    tokens: float = field(init=False)
+    updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+
+    def available(self) -> float:
+        now = time.monotonic()
+        refilled = self.tokens + (now - self.updated) * self.refill_per_second
+        self.tokens = min(self.capacity, refilled)
+        self.updated = now
+        return self.tokens
+
+    def take(self, amount: float) -> bool:
+        if self.available() < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+    def give_back(self, amount: float) -> None:
+        self.tokens = min(self.capacity, self.available() + amount)
+
+
+class Buckets:
+    """Token buckets by principal, kept per process (each server process limits on its own)."""
+
+    def __init__(self, capacity: float, refill_per_second: float) -> None:
+        self.capacity, self.refill = capacity, refill_per_second
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def __call__(self, principal: str) -> TokenBucket:
+        bucket = self._buckets.get(principal)
+        if bucket is None:
+            if len(self._buckets) > 100_000:  # forget idle principals rather than grow forever
+                self._buckets.clear()
+            bucket = self._buckets[principal] = TokenBucket(self.capacity, self.refill)
+        return bucket
+
+
+def _fields(
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> Iterator[FieldNode]:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            yield from _fields(fragments[selection.name.value].selection_set, fragments)
+
+
+def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    for argument in node.arguments or ():
+        if argument.name.value == "first":
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            if isinstance(value, VariableNode):
+                given = variables.get(value.name.value)
+                return int(given) if isinstance(given, int) else DEFAULT_PAGE
+    return None
+
+
+def _field_type(parent: Any, name: str, schema: GraphQLSchema) -> Any:
+    if is_abstract_type(parent):
+        for possible in schema.get_possible_types(parent):
+            if name in possible.fields:
+                return possible.fields[name].type
+        return None
+    fields = getattr(parent, "fields", {})
+    return fields[name].type if name in fields else None
+
+
+def _is_connection(node: FieldNode, field_type: Any) -> bool:
+    named = get_named_type(field_type)
+    return any(a.name.value == "first" for a in node.arguments or ()) or (
+        isinstance(named, GraphQLObjectType) and "pageInfo" in named.fields
+    )
+
+
+def requested_cost(
+    selection_set: SelectionSetNode | None, parent: Any, schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any],
+    multiplier: int = 1,
+) -> int:  # fmt: skip
+    total = 0
+    for node in _fields(selection_set, fragments):
+        if node.name.value.startswith("__"):
+            continue
+        field_type = _field_type(parent, node.name.value, schema)
+        if field_type is None or is_leaf_type(get_named_type(field_type)):
+            continue
+        size = (_first(node, variables) or DEFAULT_PAGE) if _is_connection(node, field_type) else 1
+        total += multiplier + requested_cost(
+            node.selection_set, get_named_type(field_type), schema, fragments, variables,
+            multiplier * size,
+        )  # fmt: skip
+    return total
+
+
+def actual_cost(
+    selection_set: SelectionSetNode | None, parent: Any, schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode], data: Any,
+) -> int:  # fmt: skip
+    if not isinstance(data, Mapping):
+        return 0
+    total = 0
+    for node in _fields(selection_set, fragments):
+        key = node.alias.value if node.alias else node.name.value
+        field_type = _field_type(parent, node.name.value, schema)
+        if key.startswith("__") or field_type is None or is_leaf_type(get_named_type(field_type)):
+            continue
+        value = data.get(key)
+        if value is None:
+            continue
+        total += 1  # the field itself; what it holds is counted item by item below
+        for item in value if isinstance(value, list) else [value]:
+            total += actual_cost(node.selection_set, get_named_type(field_type), schema,
+                                 fragments, item)  # fmt: skip
+    return total
+
+
+class CostLimits(SchemaExtension):
+    """Charges each operation's cost to its principal's budget; rate-limits requests."""
+
+    def __init__(self, *, budgets: Buckets, requests: Buckets) -> None:
+        self.budgets = budgets
+        self.requests = requests
+        self.report: dict[str, Any] | None = None
+
+    def _operation(self) -> tuple[OperationDefinitionNode | None, dict[str, Any]]:
+        document = self.execution_context.graphql_document
+        fragments = {}
+        operation = None
+        for definition in document.definitions if document else ():
+            if isinstance(definition, FragmentDefinitionNode):
+                fragments[definition.name.value] = definition
+            elif isinstance(definition, OperationDefinitionNode):
+                name = self.execution_context.operation_name
+                if operation is None or (definition.name and definition.name.value == name):
+                    operation = definition
+        return operation, fragments
+
+    def _refuse(self, message: str, code: str) -> None:
+        self.execution_context.result = ExecutionResult(
+            data=None, errors=[GraphQLError(message, extensions={"code": code})]
+        )
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        principal = context.principal
+        schema = self.execution_context.schema._schema
+        operation, fragments = self._operation()
+        requests = self.requests(principal)
+        if not requests.take(1):
+            per_minute = round(requests.capacity)
+            self._refuse(f"rate limit exceeded: {per_minute} requests per minute", "rate_limited")
+            yield
+            return
+        root = {
+            OperationType.MUTATION: schema.mutation_type,
+            OperationType.SUBSCRIPTION: schema.subscription_type,
+        }.get(operation.operation if operation else OperationType.QUERY, schema.query_type)
+        variables = self.execution_context.variables or {}
+        cost = requested_cost(operation.selection_set if operation else None, root, schema,
+                              fragments, variables)  # fmt: skip
+        if operation is not None and operation.operation is OperationType.MUTATION:
+            cost += MUTATION_COST * sum(1 for _ in _fields(operation.selection_set, fragments))
+        budget = self.budgets(principal)
+        self.report = {"requestedQueryCost": cost, "maximumAvailable": budget.capacity,
+                       "restoreRate": budget.refill_per_second}  # fmt: skip
+        if cost > budget.capacity or not budget.take(cost):
+            available = int(budget.available())
+            self.report.update(actualQueryCost=0, currentlyAvailable=available)
+            self._refuse(
+                f"query cost {cost} exceeds the available budget {available} "
+                f"(maximum {int(budget.capacity)}, restored at {budget.refill_per_second:g}/s)",
+                "cost_exceeded",
+            )
+            yield
+            return
+        yield
+        result = self.execution_context.result
+        actual = cost
+        if operation is not None and operation.operation is OperationType.QUERY and result:
+            actual = min(cost, actual_cost(operation.selection_set, root, schema, fragments,
+                                           getattr(result, "data", None)))  # fmt: skip
+            budget.give_back(cost - actual)
+        self.report.update(actualQueryCost=actual, currentlyAvailable=int(budget.available()))
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self.report} if self.report else {}

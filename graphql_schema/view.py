@@ -1,0 +1,69 @@
+"""The GraphQL HTTP and WebSocket endpoint: authentication, persisted queries, the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from backend.auth.service import authenticate
+from backend.errors import DomainError
+from backend.settings import Environment, Settings
+from backend.state import AppState
+from graphql_schema.context import Context
+from graphql_schema.persisted import PersistedQueries
+
+
+async def viewer_for(state: AppState, credential: str) -> Any:
+    async with state.sessions() as session:
+        viewer = await authenticate(session, state.settings, credential)
+        await session.commit()  # last_used_at of API keys
+        return viewer
+
+
+class GraphQLView(GraphQL):
+    def __init__(self, schema: Any, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.env is not Environment.PRODUCTION else None,
+            allow_queries_via_get=settings.graphql_allow_get,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            keep_alive=True,
+        )
+        self.persisted = PersistedQueries.from_file(settings.graphql_allowlist)
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        context = Context(connection=request, state=request.app.state.app, response=response)
+        credential = request.headers.get("authorization")
+        if credential and isinstance(request, Request):
+            try:
+                context.viewer = await viewer_for(context.state, credential)
+            except DomainError as exc:
+                context.auth_problem = exc.message
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        credential = params.get("Authorization") or params.get("authorization")
+        if not isinstance(credential, str) or not credential:
+            raise ConnectionRejectionError({"message": "send Authorization in connection_init"})
+        try:
+            context.viewer = await viewer_for(context.state, credential)
+        except DomainError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        return None
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            try:
+                item.query = self.persisted.resolve(item.query, item.extensions)
+            except DomainError as exc:
+                raise HTTPException(400 if exc.code.value != "forbidden" else 403,
+                                    exc.message) from None  # fmt: skip
+        return data
