@@ -22,7 +22,7 @@ class ViewerQuery:
     async def node(
         self,
         info: Info,
-        id: relay.GlobalID,  # noqa: A002
+        id: relay.GlobalID,
     ) -> relay.Node | None:
         info.context.require_viewer()
         try:

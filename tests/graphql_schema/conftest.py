@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +20,6 @@ from backend.database import create_engine, create_sessionmaker, transaction
 from backend.settings import load_settings
 from tests.conftest import empty_database
 from tests.factories import World, build_world
-
-import asyncio
-import datetime as dt
 
 
 @dataclass
