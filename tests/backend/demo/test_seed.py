@@ -29,6 +29,7 @@ from backend.agents.models import Agent
 from backend.alerts.models import AlertRule
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import AgentPolicy, CalibrationStat, PolicyChange
+from backend.calibration.policy import policy_defaults
 from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base, create_engine, create_sessionmaker
 from backend.demo import DatabaseNotEmptyError, SeedReport, seed_demo
@@ -457,14 +458,18 @@ async def test_policies_baselines_alert_rules_and_report_subscriptions(small: As
         await small.scalars(select(AgentPolicy).where(AgentPolicy.organization_id == demo))
     )
     assert len(policies) == 12 * 5
-    assert {(p.escalate_below, p.autonomous_above, p.version) for p in policies} == {
-        (0.35, 0.75, 1)
-    }
+    for p in policies:  # each action type starts from its own defaults
+        defaults = policy_defaults(p.action_type, None).thresholds
+        assert (p.escalate_below, p.autonomous_above, p.version) == (
+            defaults.escalate_below,
+            defaults.autonomous_above,
+            1,
+        )
     changes = list(
         await small.scalars(select(PolicyChange).where(PolicyChange.organization_id == demo))
     )
     assert sorted(c.policy_id for c in changes) == sorted(p.id for p in policies)
-    assert {(c.changed_by, c.reason) for c in changes} == {("system", "initial policy")}
+    assert {(c.changed_by, c.reason) for c in changes} == {("system", "initial policy (defaults)")}
     baselines = list(
         await small.scalars(select(HumanBaseline).where(HumanBaseline.organization_id == demo))
     )
