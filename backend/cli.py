@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -24,6 +25,7 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.state import AppState
 
 DEMO_ORGANIZATIONS = ("demo", "acme")
+SDL_PATH = Path(__file__).resolve().parent.parent / "graphql_schema" / "schema.graphql"
 ROLE_ORDER = {"executive": 0, "admin": 1, "manager": 2, "rep": 3}
 
 
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the periodic jobs (close expired windows)")
     worker.add_argument("--once", action="store_true", help="run each job once, then exit")
 
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL to a file")
+    export.add_argument("--output", default=str(SDL_PATH), help=f"default: {SDL_PATH}")
+
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("seed-demo", help="fill an empty database with the demo organisations")
 
@@ -70,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "export-schema":
+        from graphql_schema.schema import sdl
+
+        Path(args.output).write_text(sdl())
+        print(f"wrote {args.output}")
+        return 0
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")

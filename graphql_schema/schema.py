@@ -38,6 +38,11 @@ CONFIG = StrawberryConfig(auto_camel_case=True)
 schema = strawberry.Schema(**ROOTS, config=CONFIG)
 
 
+def sdl() -> str:
+    """The public contract as SDL (what `python -m backend export-schema` writes)."""
+    return schema.as_str() + "\n"
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema as served: same contract, with this deployment's guards."""
     from graphql.validation import NoSchemaIntrospectionCustomRule
