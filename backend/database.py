@@ -151,6 +151,77 @@ def is_postgresql(session: Any) -> bool:
     return session.bind.dialect.name == "postgresql"
 
 
+def among(session: Any, column: Any, values: Any) -> Any:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``: one bind parameter, so the
+    statement's text (and its prepared plan) is the same whatever the number of values."""
+    values = sorted(values)
+    if not is_postgresql(session):
+        return column.in_(values)
+    from sqlalchemy import any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+
+
+def _unnest(
+    session: Any, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]
+) -> tuple[str, dict[str, list[Any]]]:
+    """``unnest(CAST(:p0 AS type[]), ...)`` over the columns ``keys`` of ``rows`` (PostgreSQL):
+    one array parameter per column, whatever the number of rows."""
+    import json
+
+    from sqlalchemy.types import JSON
+
+    dialect = session.bind.dialect
+    columns = {c.key: c.columns[0] for c in model.__mapper__.column_attrs}
+    arrays, params = [], {}
+    for i, key in enumerate(keys):
+        column = columns[key]
+        arrays.append(f"CAST(:p{i} AS {column.type.compile(dialect=dialect)}[])")
+        values = [row[key] for row in rows]
+        if isinstance(column.type, JSON):
+            values = [None if v is None else json.dumps(v) for v in values]
+        params[f"p{i}"] = values
+    return f"unnest({', '.join(arrays)})", params
+
+
+def _column_names(model: Any, keys: tuple[str, ...]) -> list[str]:
+    columns = {c.key: c.columns[0] for c in model.__mapper__.column_attrs}
+    return [f'"{columns[key].name}"' for key in keys]
+
+
+async def insert_rows(
+    session: Any, model: Any, rows: list[dict[str, Any]], *,
+    skip_conflicts_on: list[str], returning: list[str],
+) -> list[Any]:  # fmt: skip
+    """Set-based INSERT of ``rows`` (all with the same keys, every column given: Python-side
+    defaults are not applied) that skips rows conflicting on the unique ``skip_conflicts_on``;
+    returns the ``returning`` columns of the rows inserted.
+
+    On PostgreSQL one ``INSERT ... SELECT * FROM unnest(array, ...)``, compiled and prepared
+    once; on SQLite (in-process, no round trips) an executemany of the same INSERT.
+    """
+    if not rows:
+        return []
+    if not is_postgresql(session):
+        insert = dialect_insert(session, model).on_conflict_do_nothing(
+            index_elements=skip_conflicts_on
+        )
+        columns = [getattr(model, name) for name in returning]
+        return list(await session.execute(insert.returning(*columns), rows))
+    from sqlalchemy import text
+
+    keys = tuple(rows[0])
+    source, params = _unnest(session, model, keys, rows)
+    statement = text(
+        f'INSERT INTO "{model.__tablename__}" ({", ".join(_column_names(model, keys))}) '
+        f"SELECT * FROM {source} "
+        f"ON CONFLICT ({', '.join(_column_names(model, tuple(skip_conflicts_on)))}) DO NOTHING "
+        f"RETURNING {', '.join(_column_names(model, tuple(returning)))}"
+    )
+    return list(await session.execute(statement, params))
+
+
 async def update_rows_by_id(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     """Set-based UPDATE of many rows by primary key.
 
@@ -160,37 +231,27 @@ async def update_rows_by_id(session: Any, model: Any, rows: list[dict[str, Any]]
     """
     if not rows:
         return
-    if session.bind.dialect.name != "postgresql":
+    if not is_postgresql(session):
         from sqlalchemy import update
 
         await session.execute(update(model), rows)
         return
-    import json
-
     from sqlalchemy import text
-    from sqlalchemy.types import JSON
 
-    dialect = session.bind.dialect
-    columns = {c.key: c.columns[0] for c in model.__mapper__.column_attrs}
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    names_of: dict[tuple[str, ...], tuple[str, ...]] = {}  # rows built alike share their keys
     for row in rows:
-        groups.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+        keys = tuple(row)
+        if keys not in names_of:
+            names_of[keys] = tuple(sorted(k for k in keys if k != "id"))
+        groups.setdefault(names_of[keys], []).append(row)
     for names, group in groups.items():
         keys = ("id", *names)
-        targets = [columns[k] for k in keys]
-        arrays = ", ".join(
-            f"CAST(:p{i} AS {c.type.compile(dialect=dialect)}[])" for i, c in enumerate(targets)
-        )
-        assignments = ", ".join(f'"{c.name}" = v."{c.name}"' for c in targets[1:])
-        aliases = ", ".join(f'"{c.name}"' for c in targets)
+        source, params = _unnest(session, model, keys, group)
+        quoted = _column_names(model, keys)
+        assignments = ", ".join(f"{name} = v.{name}" for name in quoted[1:])
         statement = text(
             f'UPDATE "{model.__tablename__}" AS t SET {assignments} '
-            f"FROM unnest({arrays}) AS v({aliases}) WHERE t.id = v.id"
+            f"FROM {source} AS v({', '.join(quoted)}) WHERE t.id = v.id"
         )
-        params = {}
-        for i, (key, c) in enumerate(zip(keys, targets, strict=True)):
-            values = [row[key] for row in group]
-            if isinstance(c.type, JSON):
-                values = [None if v is None else json.dumps(v) for v in values]
-            params[f"p{i}"] = values
         await session.execute(statement, params)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import DomainError, ErrorCode
@@ -43,15 +43,25 @@ def _decode(cursor: str, columns: Sequence[Any]) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError
-        return [
-            dt.datetime.fromisoformat(v) if isinstance(c.type.python_type, type)
-            and issubclass(c.type.python_type, dt.datetime) else v
-            for v, c in zip(values, columns, strict=True)
-        ]  # fmt: skip
+        return [_key_value(v, c) for v, c in zip(values, columns, strict=True)]
     except (ValueError, TypeError, NotImplementedError):
         raise DomainError(
             ErrorCode.INVALID, "is not a cursor of this list", field="after"
         ) from None
+
+
+def _key_value(value: Any, column: Any) -> Any:
+    """One decoded sort-key value, of its column's type (a forged cursor fails here, not in SQL)."""
+    # A TypeDecorator (UTCDateTime) reports `object`: ask the type it decorates.
+    kind = getattr(column.type, "impl_instance", column.type).python_type
+    if issubclass(kind, dt.datetime):
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return parsed.astimezone(dt.UTC)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"expected {kind.__name__}")
+    return value
 
 
 def check_first(first: int | None) -> int:
@@ -70,19 +80,25 @@ async def paginate(
     first: int | None,
     after: str | None,
     count: bool = True,
+    ascending: bool = False,
 ) -> Page[Any]:
-    """Newest first by ``order`` (columns, the last one unique, e.g. (occurred_at, id)); the
-    page after ``after``; ``total`` counts the whole (scoped, filtered) list when asked."""
+    """Newest first by ``order`` (columns, the last one unique, e.g. (occurred_at, id)), or
+    oldest first with ``ascending`` (work queues); the page after ``after``; ``total`` counts
+    the whole (scoped, filtered) list when asked."""
     size = check_first(first)
+    start = _decode(after, order) if after is not None else None  # bad input: no query at all
     total = None
     if count:
         total = int(await session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         ) or 0)  # fmt: skip
     page = statement
-    if after is not None:
-        page = page.where(tuple_(*order) < tuple_(*_decode(after, order)))
-    page = page.order_by(*(c.desc() for c in order)).limit(size + 1)
+    if start is not None:
+        # Bound with the columns' own types, so timestamps are stored-format on SQLite too.
+        bound = tuple_(*(literal(v, c.type) for v, c in zip(start, order, strict=True)))
+        key = tuple_(*order)
+        page = page.where(key > bound if ascending else key < bound)
+    page = page.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(size + 1)
     keyed = page.add_columns(*(c.label(f"_k{i}") for i, c in enumerate(order)))
     rows = (await session.execute(keyed)).all()
     has_next = len(rows) > size

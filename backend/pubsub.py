@@ -1,7 +1,14 @@
 """Publish/subscribe for live updates: an in-process broker, or Redis to fan out across processes.
 
-Messages are JSON objects published on named channels. A subscriber gets every message published
-on its channel after it subscribed, in order, from any process (Redis) or this process (in-process).
+Messages are JSON objects published on named channels. Both brokers hand them to local
+subscribers the same way: each subscriber has a bounded queue, filled without ever waiting. A
+subscriber whose queue is full is dropped (its iterator raises `SubscriberTooSlow`) so that it
+never holds up the others; it reconnects and catches up through the events' versions.
+
+`RedisBroker` keeps ONE pattern subscription per process (``PSUBSCRIBE <prefix>*``, opened with
+the first local subscriber) and one dispatcher task that fans each message out to the local
+subscribers of its channel. When that connection fails, every local subscriber is dropped with
+`BrokerConnectionLost` rather than silently missing what was published meanwhile.
 """
 
 from __future__ import annotations
@@ -9,19 +16,140 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict
-from collections.abc import AsyncIterator
+import logging
+import os
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-SUBSCRIBER_QUEUE_SIZE = 1000
+log = logging.getLogger(__name__)
+
+# How far a subscriber may fall behind before it is dropped. Large enough for the largest
+# burst one unit of work publishes at once (a batch of 1,000 signals), small enough to bound
+# the memory a stalled client can hold.
+SUBSCRIBER_QUEUE_SIZE = 2048
+
+
+class SubscriptionLost(Exception):
+    """A subscription ended by the broker, not by its subscriber: reconnect and re-query."""
+
+
+class SubscriberTooSlow(SubscriptionLost):
+    """The subscriber fell more than its queue's size behind and was dropped."""
+
+
+class BrokerConnectionLost(SubscriptionLost):
+    """The broker's connection failed: what was published meanwhile may be missing."""
+
+
+_END = object()  # queued last, wakes a subscriber whose subscription has ended
+
+Starter = Callable[[], Awaitable[None]]
+
+
+class Subscription:
+    """One local subscriber of one channel: an async iterator over its bounded queue.
+
+    It is registered when created, before the first ``anext`` (which first makes sure the broker
+    is listening); ``aclose()`` unregisters it. When the broker ends it, what it had not read
+    yet is discarded and its iterator raises the reason (`SubscriptionLost`) or stops.
+    """
+
+    def __init__(self, fanout: Fanout, channel: str, start: Starter) -> None:
+        self.channel = channel
+        self._fanout = fanout
+        self._start: Starter | None = start
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=fanout.queue_size)
+        self._finished = False
+        self._error: SubscriptionLost | None = None
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._start is not None:
+            start, self._start = self._start, None
+            if not self._finished:
+                await start()
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # stays ended for any later call
+            if self._error is not None:
+                raise self._error
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        self._finish(None)
+        self._error = None
+
+    def offer(self, message: dict[str, Any]) -> None:
+        """Queue without waiting; a full queue ends the subscription instead."""
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._finish(
+                SubscriberTooSlow(
+                    f"subscriber of {self.channel!r} fell {self._queue.maxsize} messages behind"
+                )
+            )
+
+    def end(self, error: SubscriptionLost | None) -> None:
+        self._finish(error)
+
+    def _finish(self, error: SubscriptionLost | None) -> None:
+        if self._finished:
+            return
+        self._finished, self._error = True, error
+        self._fanout.discard(self)
+        while not self._queue.empty():  # free what it will never read, at once
+            self._queue.get_nowait()
+        self._queue.put_nowait(_END)
+
+
+class Fanout:
+    """The local subscribers by channel; `dispatch` never waits on any of them."""
+
+    def __init__(self, queue_size: int) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be at least 1, got {queue_size}")
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def add(self, channel: str, start: Starter) -> Subscription:
+        subscription = Subscription(self, channel, start)
+        self._subscribers.setdefault(channel, set()).add(subscription)
+        return subscription
+
+    def discard(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.channel)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.channel]
+
+    def dispatch(self, channel: str, message: dict[str, Any]) -> None:
+        for subscription in list(self._subscribers.get(channel, ())):
+            subscription.offer(message)
+
+    def end_all(self, error: SubscriptionLost | None) -> None:
+        for subscribers in list(self._subscribers.values()):
+            for subscription in list(subscribers):
+                subscription.end(error)
+
+    def count(self, channel: str | None = None) -> int:
+        if channel is None:
+            return sum(len(s) for s in self._subscribers.values())
+        return len(self._subscribers.get(channel, ()))
 
 
 class Broker(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
+    def subscribe(self, channel: str) -> Subscription: ...
 
     async def ping(self) -> None: ...
 
@@ -29,67 +157,123 @@ class Broker(Protocol):
 
 
 class InProcessBroker:
-    """Fan-out to the subscribers of this process. A slow subscriber drops its oldest messages
-    rather than blocking publishers (clients recover through the events' `version`)."""
+    """Fan-out to the subscribers of this process."""
 
-    def __init__(self) -> None:
-        self._queues: defaultdict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+    def __init__(self, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
+        self._fanout = Fanout(queue_size)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        payload = json.loads(json.dumps(message, default=str))  # same shape as over Redis
-        for queue in list(self._queues.get(channel, ())):
-            if queue.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-            queue.put_nowait(payload)
+        # The same shape as over Redis (ISO dates, plain types), parsed once for everyone.
+        self._fanout.dispatch(channel, json.loads(json.dumps(message, default=str)))
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
-        self._queues[channel].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues[channel].discard(queue)
-            if not self._queues[channel]:
-                del self._queues[channel]
+    def subscribe(self, channel: str) -> Subscription:
+        return self._fanout.add(channel, self.listening)
 
-    def subscriber_count(self, channel: str) -> int:
-        return len(self._queues.get(channel, ()))
+    async def listening(self) -> None:
+        return None
+
+    def subscriber_count(self, channel: str | None = None) -> int:
+        return self._fanout.count(channel)
 
     async def ping(self) -> None:
         return None
 
     async def close(self) -> None:
-        self._queues.clear()
+        self._fanout.end_all(None)
 
 
 class RedisBroker:
-    """Redis pub/sub: every server process subscribed to a channel receives each message."""
+    """Redis pub/sub: one pattern subscription per process, fanned out to local subscribers."""
 
-    def __init__(self, url: str, *, prefix: str = "sal:") -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "sal:", queue_size: int = SUBSCRIBER_QUEUE_SIZE
+    ) -> None:
+        self._url = url
         self._redis = aioredis.from_url(url, decode_responses=True)
         self._prefix = prefix
+        self._fanout = Fanout(queue_size)
+        self._listener: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        # Named so operators (and tests) can find each process's one subscription in CLIENT LIST.
+        self.listener_name = f"{prefix}listener:{os.getpid()}"
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message, default=str))
 
-    async def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._prefix + channel)
+    def subscribe(self, channel: str) -> Subscription:
+        return self._fanout.add(channel, self.listening)
+
+    def subscriber_count(self, channel: str | None = None) -> int:
+        return self._fanout.count(channel)
+
+    async def listening(self) -> None:
+        """Make sure this process's pattern subscription is live (confirmed by Redis)."""
+        if self._listener is not None and not self._listener.done():
+            return
+        async with self._starting:
+            if self._listener is not None and not self._listener.done():
+                return
+            # Its own connection, never retried silently: a lost connection must end the
+            # subscriptions (see the module docstring), not skip messages behind their back.
+            client = aioredis.from_url(
+                self._url, decode_responses=True, client_name=self.listener_name,
+                retry=Retry(NoBackoff(), 0), socket_keepalive=True,
+            )  # fmt: skip
+            pubsub = client.pubsub()
+            try:
+                await pubsub.psubscribe(self._prefix + "*")
+                confirmation = await pubsub.get_message(timeout=5.0)
+                if confirmation is None or confirmation.get("type") != "psubscribe":
+                    raise ConnectionError("Redis did not confirm the pattern subscription")
+            except Exception as exc:  # from here on, nothing published is missed
+                await _quietly_close(pubsub, client)
+                lost = BrokerConnectionLost(f"cannot subscribe: {type(exc).__name__}: {exc}")
+                self._fanout.end_all(lost)
+                raise lost from exc
+            self._listener = asyncio.create_task(self._dispatch(pubsub, client),
+                                                 name="broker-dispatch")  # fmt: skip
+
+    async def _dispatch(self, pubsub: Any, client: Any) -> None:
+        cut = len(self._prefix)
+        reason = "the subscription ended"
         try:
             async for item in pubsub.listen():
-                if item.get("type") == "message":
-                    yield json.loads(item["data"])
+                if item.get("type") != "pmessage":
+                    continue
+                try:
+                    message = json.loads(item["data"])
+                except ValueError:
+                    log.warning("broker message on %s is not JSON; ignored", item.get("channel"))
+                    continue
+                self._fanout.dispatch(item["channel"][cut:], message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
         finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await _quietly_close(pubsub, client)
+        log.warning("broker connection lost (%s); dropping %d subscribers", reason,
+                    self._fanout.count())  # fmt: skip
+        self._fanout.end_all(BrokerConnectionLost(f"broker connection lost ({reason})"))
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     async def close(self) -> None:
+        self._fanout.end_all(None)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         await self._redis.aclose()
+
+
+async def _quietly_close(pubsub: Any, client: Any) -> None:
+    with contextlib.suppress(Exception):
+        await pubsub.aclose()
+    with contextlib.suppress(Exception):
+        await client.aclose()
 
 
 def create_broker(redis_url: str | None) -> InProcessBroker | RedisBroker:

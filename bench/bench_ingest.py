@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 import numpy as np
@@ -66,9 +67,9 @@ BATCH_SIZES = (1000, 100, 1)
 PATHS = ("submit_signals", "record_signals", "raw asyncpg")
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One email action with its open outcomes, and the reply signal that resolves them."""
+class Reply(NamedTuple):
+    """One email action with its open outcomes, and the reply signal that resolves them (a
+    tuple of plain values: the harness keeps tens of thousands without burdening the GC)."""
 
     action_id: int
     reply_outcome_id: int
@@ -135,8 +136,8 @@ async def seed_replies(
                  for i, a in enumerate(ids)],
             )  # fmt: skip
             outcome_ids.update({(a, outcome_type): o for a, o in rows})
-    async with state.engine.connect() as connection:
-        await connection.execute(text("ANALYZE"))
+    async with transaction(state.sessions) as session:  # fresh planner statistics
+        await session.execute(text("ANALYZE"))
     return [
         Reply(a, outcome_ids[(a, "email_reply")], outcome_ids[(a, "email_delivery")],
               float(p[i]), occurred[i].date(), float(y[i]),

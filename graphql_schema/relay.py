@@ -28,7 +28,9 @@ class Edge(Generic[N]):
     cursor: str = strawberry.field(description="Opaque position of this item in the list.")
 
 
-@strawberry.type(description="A page of a list, newest first, with opaque keyset cursors.")
+@strawberry.type(
+    description="A page of a list, in the order its field states, with opaque keyset cursors."
+)
 class Connection(Generic[N]):
     edges: list[Edge[N]] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -19,23 +20,50 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from backend.errors import DomainError
 from backend.settings import Settings
+from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.agents.queries import AgentsQuery
+from graphql_schema.analytics.queries import AnalyticsQuery
+from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.errors import DomainErrorsAndMasking
+from graphql_schema.feedback.queries import FeedbackQuery
 from graphql_schema.health.queries import HealthQuery
 from graphql_schema.limits import Buckets, CostLimits
+from graphql_schema.live.subscriptions import Subscription
+from graphql_schema.mutation import Mutation
+from graphql_schema.outcomes.queries import OutcomesQuery
 from graphql_schema.viewer.queries import ViewerQuery
 
 
 @strawberry.type(description="Everything a viewer may read.")
-class Query(ViewerQuery, AgentsQuery, HealthQuery):
+class Query(
+    ViewerQuery,
+    AgentsQuery,
+    ActionsQuery,
+    OutcomesQuery,
+    FeedbackQuery,
+    CalibrationQuery,
+    AnalyticsQuery,
+    HealthQuery,
+):
     pass
 
 
-ROOTS = {"query": Query}
+ROOTS = {"query": Query, "mutation": Mutation, "subscription": Subscription}
 CONFIG = StrawberryConfig(auto_camel_case=True)
 
-schema = strawberry.Schema(**ROOTS, config=CONFIG)
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, logging only unexpected errors (domain errors are answers)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [e for e in errors if not isinstance(e.original_error, DomainError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = Schema(**ROOTS, config=CONFIG)
 
 
 def sdl() -> str:
@@ -62,4 +90,4 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(**ROOTS, config=CONFIG, extensions=extensions)
+    return Schema(**ROOTS, config=CONFIG, extensions=extensions)

@@ -4,6 +4,7 @@ confidence is worth (calibrated) and what its policy says (act, review or escala
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from backend.orgs.models import Organization
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.rules import rules_for
 
+MAX_COST = Decimal(1_000_000)  # per action; the column holds 6 digits before the point
+MAX_DETAILS_BYTES = 16_384
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 ACTION_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
@@ -74,7 +78,10 @@ def _validate(data: ActionInput, now: dt.datetime) -> tuple[Decimal, dt.datetime
     cost = Decimal(0)
     try:
         cost = Decimal(str(data.cost_amount))
-        problems.require(cost.is_finite() and cost >= 0, "cost.amount", "must be 0 or more")
+        problems.require(
+            cost.is_finite() and 0 <= cost < MAX_COST, "cost.amount",
+            f"must be 0 or more and below {MAX_COST:,}",
+        )  # fmt: skip
     except InvalidOperation:
         problems.add("cost.amount", f"is not a number: {data.cost_amount!r}")
     problems.require(
@@ -88,8 +95,14 @@ def _validate(data: ActionInput, now: dt.datetime) -> tuple[Decimal, dt.datetime
     occurred_at = data.occurred_at or now
     if problems.require(occurred_at.tzinfo is not None, "occurredAt", "must carry a time zone"):
         problems.require(
-            occurred_at <= now + dt.timedelta(minutes=5), "occurredAt", "is in the future"
-        )
+            EARLIEST <= occurred_at <= now + dt.timedelta(minutes=5), "occurredAt",
+            f"must lie between {EARLIEST.date()} and now",
+        )  # fmt: skip
+    problems.require(data.subject is None or len(data.subject) <= 500, "subject",
+                     "must be at most 500 characters")  # fmt: skip
+    size = len(json.dumps(data.details, default=str)) if isinstance(data.details, dict) else -1
+    problems.require(0 <= size <= MAX_DETAILS_BYTES, "details",
+                     f"must be an object of at most {MAX_DETAILS_BYTES} bytes")  # fmt: skip
     for name, value in (("dealExternalId", data.deal_external_id),
                         ("threadExternalId", data.thread_external_id),
                         ("messageExternalId", data.message_external_id)):  # fmt: skip

@@ -54,6 +54,11 @@ class Feedback(OrganizationRow, Base):
         ),
         # A redelivered Slack/Gmail interaction is stored once.
         UniqueConstraint("organization_id", "channel", "external_id"),
+        # One rating per person and target: rating again updates it. NULLs never collide, so
+        # each index binds only the rows of its target type (on SQLite and PostgreSQL alike).
+        Index(None, "author_id", "message_id", unique=True),
+        Index(None, "author_id", "action_id", unique=True),
+        Index(None, "author_id", "conversation_id", unique=True),
         Index(None, "organization_id", "agent_id", "created_at"),
     )
 

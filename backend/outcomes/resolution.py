@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,10 @@ from backend.events.service import record_event
 from backend.outcomes.models import Detection, Outcome, OutcomeStatus
 from backend.outcomes.rules import OUTCOME_SCALES
 
+RESOLVED = OutcomeStatus.RESOLVED.value
 
-@dataclass(eq=False)  # identity semantics: states are collected in sets
+
+@dataclass(eq=False, slots=True)  # identity semantics: states are collected in sets
 class OutcomeState:
     """An outcome as the rules see it, with its action's stated confidence."""
 
@@ -69,12 +71,12 @@ class Resolutions:
         detection: Detection, signal_id: int | None = None, user_id: int | None = None,
     ) -> None:  # fmt: skip
         index, value = level_value(outcome.outcome_type, level)
-        if outcome.status == OutcomeStatus.RESOLVED and outcome.calibrates:
+        if outcome.status == RESOLVED and outcome.calibrates:
             assert outcome.value is not None  # a correction takes the old contribution back
             self.predictions.append(outcome.prediction(outcome.value, sign=-1))
-        outcome.status, outcome.level, outcome.value = OutcomeStatus.RESOLVED.value, index, value
+        outcome.status, outcome.level, outcome.value = RESOLVED, index, value
         outcome.changes.update(
-            status=outcome.status, level=index, value=value, detection=detection.value,
+            status=RESOLVED, level=index, value=value, detection=detection.value,
             resolved_at=when, signal_id=signal_id, resolved_by_id=user_id, label_reason=None,
         )  # fmt: skip
         if outcome.calibrates:
@@ -118,29 +120,53 @@ class Resolutions:
         return {(p.organization_id, p.agent_id, p.action_type) for p in self.predictions}
 
 
-def states_from_rows(rows: Iterable[Any], calibrating: Callable[[str], str]) -> list[OutcomeState]:
-    """Rows with the outcome's columns plus ``confidence`` and ``action_occurred_at`` of its
-    action -> states; ``calibrating`` gives the outcome type an action type's confidence is about.
-    """
-    return [
-        OutcomeState(
-            id=r.id, organization_id=r.organization_id, agent_id=r.agent_id,
-            action_id=r.action_id, action_type=r.action_type, outcome_type=r.outcome_type,
-            status=r.status, level=r.level, value=r.value, due_at=r.due_at,
-            evidence=dict(r.evidence or {}), confidence=r.confidence,
-            action_day=r.action_occurred_at.date(),
-            calibrates=calibrating(r.action_type) == r.outcome_type,
-        )
-        for r in rows
-    ]  # fmt: skip
+def states_from_rows(
+    rows: Iterable[Any], calibrating: Callable[[str], str], *,
+    actions: Mapping[int, Any] | None = None,
+) -> list[OutcomeState]:  # fmt: skip
+    """Rows of `outcome_columns()` (the outcome's columns, then its action's ``confidence`` and
+    ``occurred_at``) -> states. Given ``actions`` (by id, each with its ``confidence`` and
+    ``occurred_at``), rows of `outcome_columns(joined=False)`, the action's values from there.
+    ``calibrating`` gives the outcome type an action type's confidence is about."""
+    calibrating_types: dict[str, str] = {}  # by action type: one lookup per type, not per row
+    states = []
+    for row in rows:
+        # Unpacked by position: a row's attribute access costs far more than its tuple's.
+        if actions is None:
+            *outcome, confidence, action_occurred_at = row
+        else:
+            outcome, action = row, actions[row[3]]
+            confidence, action_occurred_at = action.confidence, action.occurred_at
+        (id_, organization_id, agent_id, action_id, action_type, outcome_type, status, level,
+         value, due_at, evidence) = outcome  # fmt: skip
+        if action_type not in calibrating_types:
+            calibrating_types[action_type] = calibrating(action_type)
+        state = OutcomeState(
+            id_, organization_id, agent_id, action_id, action_type, outcome_type, status, level,
+            value, due_at,
+            evidence or {},  # a fresh dict per row; `note` replaces it, never changes it
+            confidence, action_occurred_at.date(),
+            calibrates=calibrating_types[action_type] == outcome_type,
+        )  # fmt: skip
+        states.append(state)
+    return states
 
 
-def outcome_columns() -> list[Any]:
-    """The columns `states_from_rows` reads: select them joined to the outcome's action."""
+def outcome_columns(*, joined: bool = True) -> list[Any]:
+    """The columns `states_from_rows` reads, in its order: select them joined to the outcome's
+    action (or, not ``joined``, alone). Core columns, so that rows come back plain (without the
+    ORM's bookkeeping)."""
     from backend.actions.models import AgentAction
 
-    return [
-        *Outcome.__table__.c,
-        AgentAction.confidence.label("confidence"),
-        AgentAction.occurred_at.label("action_occurred_at"),
-    ]
+    outcomes, actions = Outcome.__table__.c, AgentAction.__table__.c
+    columns = [
+        outcomes.id, outcomes.organization_id, outcomes.agent_id, outcomes.action_id,
+        outcomes.action_type, outcomes.outcome_type, outcomes.status, outcomes.level,
+        outcomes.value, outcomes.due_at, outcomes.evidence,
+    ]  # fmt: skip
+    if joined:
+        columns += [
+            actions.confidence.label("confidence"),
+            actions.occurred_at.label("action_occurred_at"),
+        ]
+    return columns

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.actions.models import AgentAction
 from backend.auth.viewer import Viewer, ViewerRole
 from backend.crm.models import Conversation, Deal, Message
-from backend.database import dialect_insert, is_postgresql, update_rows_by_id, utcnow
+from backend.database import among, insert_rows, is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, Problems
 from backend.orgs.models import Organization
 from backend.outcomes.models import Detection, Outcome
@@ -26,7 +26,13 @@ from backend.outcomes.resolution import (
     outcome_columns,
     states_from_rows,
 )
-from backend.outcomes.rules import DEAL_WIDE_KINDS, EVENT_BORN_OUTCOMES, OUTCOME_SCALES, rules_for
+from backend.outcomes.rules import (
+    DEAL_WIDE_KINDS,
+    EVENT_BORN_OUTCOMES,
+    OUTCOME_SCALES,
+    Effect,
+    rules_for,
+)
 from backend.signals.models import Signal, SignalKind
 
 MAX_BATCH = 1000
@@ -61,6 +67,14 @@ class SignalBatchResult:
     scopes: set[tuple[int, int, str]] = field(default_factory=set)
 
 
+KNOWN_KINDS = ", ".join(sorted(KINDS))
+# The references a signal may carry, with their names in the API (camelCase).
+REFERENCES = {
+    name: re.sub(r"_(\w)", lambda m: m.group(1).upper(), name)
+    for name in ("message_external_id", "thread_external_id", "deal_external_id")
+}
+
+
 def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
     if not signals:
         raise DomainError(ErrorCode.REQUIRED, "send at least one signal", field="signals")
@@ -69,31 +83,42 @@ def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
             ErrorCode.INVALID, f"at most {MAX_BATCH} signals per batch, got {len(signals)}",
             field="signals",
         )  # fmt: skip
+    latest = now + dt.timedelta(minutes=5)
     problems = Problems()
     for i, s in enumerate(signals):
         at = f"signals[{i}]."
-        problems.require(s.kind in KINDS, at + "kind", f"unknown kind {s.kind!r}; known: "
-                         + ", ".join(sorted(KINDS)))  # fmt: skip
-        problems.require(bool(SOURCE_PATTERN.match(s.source or "")), at + "source",
-                         "must be 1..40 characters of a-z, 0-9, '_', '.', '-'")  # fmt: skip
-        problems.require(0 < len(s.external_id or "") <= 200, at + "externalId",
-                         "must be 1..200 characters")  # fmt: skip
-        if problems.require(
-            isinstance(s.occurred_at, dt.datetime) and s.occurred_at.tzinfo is not None,
-            at + "occurredAt", "must be a timestamp with a time zone",
-        ):  # fmt: skip
-            problems.require(s.occurred_at <= now + dt.timedelta(minutes=5), at + "occurredAt",
-                             "is in the future")  # fmt: skip
-        if problems.require(isinstance(s.payload, dict), at + "payload", "must be an object"):
-            size = len(json.dumps(s.payload, default=str))
-            problems.require(size <= MAX_PAYLOAD_BYTES, at + "payload",
-                             f"is {size} bytes; at most {MAX_PAYLOAD_BYTES}")  # fmt: skip
-        for name in ("message_external_id", "thread_external_id", "deal_external_id"):
+        if s.kind not in KINDS:
+            problems.add(at + "kind", f"unknown kind {s.kind!r}; known: {KNOWN_KINDS}")
+        if not SOURCE_PATTERN.match(s.source or ""):
+            problems.add(at + "source", "must be 1..40 characters of a-z, 0-9, '_', '.', '-'")
+        if not 0 < len(s.external_id or "") <= 200:
+            problems.add(at + "externalId", "must be 1..200 characters")
+        if not (isinstance(s.occurred_at, dt.datetime) and s.occurred_at.tzinfo is not None):
+            problems.add(at + "occurredAt", "must be a timestamp with a time zone")
+        elif s.occurred_at > latest:
+            problems.add(at + "occurredAt", "is in the future")
+        if not isinstance(s.payload, dict):
+            problems.add(at + "payload", "must be an object")
+        elif (size := len(json.dumps(s.payload, default=str))) > MAX_PAYLOAD_BYTES:
+            problems.add(at + "payload", f"is {size} bytes; at most {MAX_PAYLOAD_BYTES}")
+        for name, camel in REFERENCES.items():
             value = getattr(s, name)
-            camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), name)
-            problems.require(value is None or 0 < len(value) <= 300, at + camel,
-                             "must be 1..300 characters")  # fmt: skip
+            if not (value is None or 0 < len(value) <= 300):
+                problems.add(at + camel, "must be 1..300 characters")
     problems.raise_if_any()
+
+
+class _Action(NamedTuple):
+    """What matching and the rules read of an action (a tuple: attribute access is cheap)."""
+
+    id: int
+    agent_id: int
+    action_type: str
+    occurred_at: dt.datetime
+    confidence: float
+    message_id: int | None
+    conversation_id: int | None
+    deal_id: int | None
 
 
 @dataclass
@@ -103,8 +128,13 @@ class _Match:
     messages: dict[str, int] = field(default_factory=dict)
     threads: dict[str, int] = field(default_factory=dict)
     deals: dict[str, int] = field(default_factory=dict)
-    actions: dict[int, Any] = field(default_factory=dict)
+    actions: dict[int, _Action] = field(default_factory=dict)
+    # The actions by their message, thread and deal (in the order of `actions`).
+    by_link: dict[str, dict[int, list[_Action]]] = field(default_factory=dict)
     outcomes: dict[tuple[int, str], OutcomeState] = field(default_factory=dict)
+
+    def linked(self, link: str, id_: int) -> list[_Action]:
+        return self.by_link.get(link, {}).get(id_, [])
 
 
 async def _load(
@@ -118,58 +148,63 @@ async def _load(
         "deals": (Deal, Deal.external_id, "deal_external_id"),
     }
     for name, (model, column, attribute) in refs.items():
-        wanted = sorted({getattr(s, attribute) for s in signals if getattr(s, attribute)})
+        wanted = {getattr(s, attribute) for s in signals if getattr(s, attribute)}
         if wanted:
             rows = await session.execute(
-                select(column, model.id).where(model.organization_id == org, column.in_(wanted))
+                select(column, model.id).where(
+                    model.organization_id == org, among(session, column, wanted)
+                )
             )
             setattr(match, name, {ref: id_ for ref, id_ in rows})
-    direct = sorted({s.action_id for s in signals if s.action_id is not None})
+    direct = {s.action_id for s in signals if s.action_id is not None}
     conditions = []
     if direct:
-        conditions.append(AgentAction.id.in_(direct))
+        conditions.append(among(session, AgentAction.id, direct))
     for ids, column in ((match.messages, AgentAction.message_id),
                         (match.threads, AgentAction.conversation_id),
                         (match.deals, AgentAction.deal_id)):  # fmt: skip
         if ids:
-            conditions.append(column.in_(sorted(ids.values())))
+            conditions.append(among(session, column, ids.values()))
     if not conditions:
         return match
-    statement = select(
-        AgentAction.id, AgentAction.agent_id, AgentAction.action_type, AgentAction.occurred_at,
-        AgentAction.confidence, AgentAction.message_id, AgentAction.conversation_id,
-        AgentAction.deal_id,
-    ).where(AgentAction.organization_id == org, or_(*conditions))  # fmt: skip
+    # Core columns (no ORM entities): plain rows, without the ORM's per-row bookkeeping.
+    actions, outcomes = AgentAction.__table__, Outcome.__table__
+    statement = select(*(actions.c[name] for name in _Action._fields)).where(
+        actions.c.organization_id == org, or_(*conditions)
+    )
     if not viewer.sees_whole_organization:
-        statement = statement.where(AgentAction.agent_id.in_(sorted(viewer.agent_ids or ())))
-    match.actions = {row.id: row for row in await session.execute(statement)}
+        statement = statement.where(among(session, actions.c.agent_id, viewer.agent_ids or ()))
+    match.actions = {row[0]: _Action(*row) for row in await session.execute(statement)}
+    for link in ("message_id", "conversation_id", "deal_id"):
+        by_id: dict[int, list[_Action]] = {}
+        for action in match.actions.values():
+            if getattr(action, link) is not None:
+                by_id.setdefault(getattr(action, link), []).append(action)
+        match.by_link[link] = by_id
     if match.actions:
         outcome_query = (
-            select(*outcome_columns())
-            .join(AgentAction, AgentAction.id == Outcome.action_id)
-            .where(Outcome.action_id.in_(sorted(match.actions)))
-            .order_by(Outcome.id)
+            select(*outcome_columns(joined=False))
+            .where(among(session, outcomes.c.action_id, match.actions))
+            .order_by(outcomes.c.id)
         )
         if is_postgresql(session):  # the worker skips rows we hold; we wait for rows it holds
-            outcome_query = outcome_query.with_for_update(of=Outcome.__table__)
-        for state in states_from_rows(await session.execute(outcome_query), calibrating):
+            outcome_query = outcome_query.with_for_update()
+        rows = await session.execute(outcome_query)
+        for state in states_from_rows(rows, calibrating, actions=match.actions):
             match.outcomes[(state.action_id, state.outcome_type)] = state
     return match
 
 
-def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> list[Any]:
+def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> list[_Action]:
     """The actions a signal is about: exact references first, then the thread, then the deal."""
     if signal.action_id is not None:
         candidates = [match.actions[signal.action_id]] if signal.action_id in match.actions else []
     elif signal.message_external_id and signal.message_external_id in match.messages:
-        message_id = match.messages[signal.message_external_id]
-        candidates = [a for a in match.actions.values() if a.message_id == message_id]
+        candidates = match.linked("message_id", match.messages[signal.message_external_id])
     elif signal.thread_external_id and signal.thread_external_id in match.threads:
-        thread_id = match.threads[signal.thread_external_id]
-        candidates = [a for a in match.actions.values() if a.conversation_id == thread_id]
+        candidates = match.linked("conversation_id", match.threads[signal.thread_external_id])
     elif signal.deal_external_id and signal.deal_external_id in match.deals:
-        deal_id = match.deals[signal.deal_external_id]
-        candidates = [a for a in match.actions.values() if a.deal_id == deal_id]
+        candidates = match.linked("deal_id", match.deals[signal.deal_external_id])
     else:
         return []
     candidates = [
@@ -186,7 +221,7 @@ def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> lis
 
 
 async def _event_born(
-    session: AsyncSession, organization_id: int, action: Any, outcome_type: str, at: dt.datetime
+    session: AsyncSession, organization_id: int, action: _Action, outcome_type: str, at: dt.datetime
 ) -> OutcomeState:
     """An outcome that exists only once its event happens (e.g. a meeting's feedback)."""
     outcome = Outcome(
@@ -202,6 +237,25 @@ async def _event_born(
         outcome_type, "open", None, None, None, {}, float(action.confidence),
         action.occurred_at.date(), calibrates=False,
     )  # fmt: skip
+
+
+def _signal_row(
+    organization_id: int, signal: SignalInput, targets: list[_Action], match: _Match,
+    now: dt.datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The signal's row, with what it is about: its first target's links, else its references."""
+    first = targets[0] if targets else None
+    return {
+        "organization_id": organization_id, "kind": signal.kind, "source": signal.source,
+        "external_id": signal.external_id, "payload": signal.payload,
+        "occurred_at": signal.occurred_at, "received_at": now, "matched": first is not None,
+        "agent_id": first.agent_id if first else None,
+        "deal_id": first.deal_id if first else match.deals.get(signal.deal_external_id or ""),
+        "conversation_id": first.conversation_id if first else
+        match.threads.get(signal.thread_external_id or ""),
+        "message_id": first.message_id if first else
+        match.messages.get(signal.message_external_id or ""),
+    }  # fmt: skip
 
 
 async def record_signals(
@@ -221,76 +275,77 @@ async def record_signals(
     unique: dict[tuple[str, str], SignalInput] = {}
     for s in signals:
         unique.setdefault((s.source, s.external_id), s)
-    insert = dialect_insert(session, Signal)
-    stored = await session.execute(
-        insert.on_conflict_do_nothing(
-            index_elements=["organization_id", "source", "external_id"]
-        ).returning(Signal.id, Signal.source, Signal.external_id),
-        [
-            {"organization_id": org, "kind": s.kind, "source": s.source,
-             "external_id": s.external_id, "payload": s.payload, "occurred_at": s.occurred_at,
-             "received_at": now, "matched": False}
-            for s in unique.values()
-        ],
-    )  # fmt: skip
-    ids = {(source, external): id_ for id_, source, external in stored}
-    fresh = sorted(
-        (s for key, s in unique.items() if key in ids), key=lambda s: (s.occurred_at, s.external_id)
-    )
-    result.stored, result.duplicates = len(fresh), len(signals) - len(fresh)
-    if not fresh:
-        return result
+    batch = sorted(unique.values(), key=lambda s: (s.occurred_at, s.external_id))
     config = await session.scalar(select(Organization.config).where(Organization.id == org))
     rules = rules_for(config)
-    match = await _load(session, viewer, fresh, lambda t: rules.calibrating_plan(t).outcome_type)
+    # Match before storing, so that each signal's row is written once and complete (the
+    # outcomes it may change are locked from here on). The insert then decides which signals
+    # are new: a signal stored before (a retry) is skipped and changes nothing.
+    match = await _load(session, viewer, batch, lambda t: rules.calibrating_plan(t).outcome_type)
+    effects = [rules.effects(s.kind, s.payload) for s in batch]
+    targets = [
+        _targets(s, match, {e.outcome_type for e in signal_effects})
+        for s, signal_effects in zip(batch, effects, strict=True)
+    ]
+    stored = await insert_rows(
+        session, Signal,
+        [_signal_row(org, s, t, match, now) for s, t in zip(batch, targets, strict=True)],
+        skip_conflicts_on=["organization_id", "source", "external_id"],
+        returning=["id", "source", "external_id"],
+    )  # fmt: skip
+    ids = {(source, external): id_ for id_, source, external in stored}
+    del stored
+    result.stored, result.duplicates = len(ids), len(signals) - len(ids)
     resolutions = Resolutions()
-    signal_updates = []
-    for signal in fresh:
-        signal_id = ids[(signal.source, signal.external_id)]
-        effects = rules.effects(signal.kind, signal.payload)
-        targets = _targets(signal, match, {e.outcome_type for e in effects})
-        for action in targets:
-            for effect in effects:
-                outcome = match.outcomes.get((action.id, effect.outcome_type))
-                if outcome is None:
-                    if EVENT_BORN_OUTCOMES.get(effect.outcome_type) != action.action_type:
-                        continue
-                    outcome = await _event_born(session, org, action, effect.outcome_type, now)
-                    match.outcomes[(action.id, effect.outcome_type)] = outcome
-                if not outcome.is_open or (
-                    outcome.due_at is not None and signal.occurred_at > outcome.due_at
-                ):
-                    result.late += effect.level is not None or effect.label_reason is not None
-                    continue
-                if effect.weak or effect.note:
-                    resolutions.note(outcome, effect.weak or effect.note or "")
-                elif effect.label_reason:
-                    resolutions.needs_label(outcome, effect.label_reason, signal_id=signal_id)
-                elif any(outcome.evidence.get(k) for k in effect.ambiguous_if):
-                    reason = f"{signal.kind} after {', '.join(effect.ambiguous_if)}: ambiguous"
-                    resolutions.needs_label(outcome, reason, signal_id=signal_id)
-                elif effect.level is not None:
-                    resolutions.resolve(
-                        outcome, effect.level, when=signal.occurred_at,
-                        detection=Detection.AUTOMATIC, signal_id=signal_id,
-                    )  # fmt: skip
-        first = targets[0] if targets else None
-        if first is not None:
+    for signal, signal_effects, signal_targets in zip(batch, effects, targets, strict=True):
+        signal_id = ids.get((signal.source, signal.external_id))
+        if signal_id is None:
+            continue  # a duplicate
+        await _apply_effects(
+            session, org, signal, signal_id, signal_effects, signal_targets, match,
+            resolutions, result, now,
+        )  # fmt: skip
+        if signal_targets:
             result.matched += 1
         else:
             result.unmatched.append((signal.source, signal.external_id))
-        signal_updates.append({
-            "id": signal_id, "matched": first is not None,
-            "agent_id": first.agent_id if first else None,
-            "deal_id": first.deal_id if first else match.deals.get(signal.deal_external_id or ""),
-            "conversation_id": first.conversation_id if first else
-            match.threads.get(signal.thread_external_id or ""),
-            "message_id": first.message_id if first else
-            match.messages.get(signal.message_external_id or ""),
-        })  # fmt: skip
-    await update_rows_by_id(session, Signal, signal_updates)
     await resolutions.apply(session)
     result.resolved = resolutions.resolved
     result.needs_label = len(resolutions.labelling)
     result.scopes = resolutions.scopes()
     return result
+
+
+async def _apply_effects(
+    session: AsyncSession, organization_id: int, signal: SignalInput, signal_id: int,
+    effects: tuple[Effect, ...], targets: list[_Action], match: _Match, resolutions: Resolutions,
+    result: SignalBatchResult, now: dt.datetime,
+) -> None:  # fmt: skip
+    """Let one stored signal's effects resolve, label or annotate its targets' outcomes."""
+    for action in targets:
+        for effect in effects:
+            outcome = match.outcomes.get((action.id, effect.outcome_type))
+            if outcome is None:
+                if EVENT_BORN_OUTCOMES.get(effect.outcome_type) != action.action_type:
+                    continue
+                outcome = await _event_born(
+                    session, organization_id, action, effect.outcome_type, now
+                )
+                match.outcomes[(action.id, effect.outcome_type)] = outcome
+            if not outcome.is_open or (
+                outcome.due_at is not None and signal.occurred_at > outcome.due_at
+            ):
+                result.late += effect.level is not None or effect.label_reason is not None
+                continue
+            if effect.weak or effect.note:
+                resolutions.note(outcome, effect.weak or effect.note or "")
+            elif effect.label_reason:
+                resolutions.needs_label(outcome, effect.label_reason, signal_id=signal_id)
+            elif any(outcome.evidence.get(k) for k in effect.ambiguous_if):
+                reason = f"{signal.kind} after {', '.join(effect.ambiguous_if)}: ambiguous"
+                resolutions.needs_label(outcome, reason, signal_id=signal_id)
+            elif effect.level is not None:
+                resolutions.resolve(
+                    outcome, effect.level, when=signal.occurred_at,
+                    detection=Detection.AUTOMATIC, signal_id=signal_id,
+                )  # fmt: skip

@@ -66,9 +66,9 @@ def test_readyz_reports_an_unreachable_database() -> None:
 def test_graphql_health_query(client: TestClient) -> None:
     response = client.post("/graphql", json={"query": "{ health { ok database broker } }"})
     assert response.status_code == 200
-    assert response.json() == {
-        "data": {"health": {"ok": True, "database": "ok", "broker": "in-process"}}
-    }
+    body = response.json()
+    assert body["data"] == {"health": {"ok": True, "database": "ok", "broker": "in-process"}}
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
 
 
 def test_dashboard_page_is_served(client: TestClient) -> None:

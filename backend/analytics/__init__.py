@@ -1,0 +1,1 @@
+"""Analytics: the role dashboards (rep, team, executive) from set-based aggregates."""

@@ -1,0 +1,155 @@
+"""What the dashboards report: the metrics of one scope (an agent, a team, the organisation)
+and its trend, as frozen dataclasses. ``backend.analytics.tally`` computes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from analytics_engine.roi import RateComparison, RateEstimate, RoiSummary
+
+REPLY_OUTCOME = "email_reply"
+ATTENDANCE_OUTCOME = "meeting_attendance"
+MEETING_ACTION = "meeting"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class MoneyTotal:
+    """A sum in the dashboard's currency; sums in other currencies are listed apart, never
+    converted (no exchange rates) and never mixed into the total."""
+
+    total: Money
+    other_currencies: tuple[Money, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionTypeActivity:
+    action_type: str
+    actions: int
+    escalations: int
+    critical: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Escalations:
+    count: int
+    rate: RateEstimate
+    critical: int
+
+
+@dataclass(frozen=True)
+class Responses:
+    emails: int  # e-mail actions whose success is a reply (email, follow_up)
+    replies: RateEstimate  # positive replies of the resolved reply outcomes
+    pending_replies: int
+    versus_human: RateComparison | None  # None without a human baseline
+    meetings_booked: int
+    attendance: RateEstimate
+    pending_attendance: int
+
+
+@dataclass(frozen=True)
+class ActionTypeRate:
+    """Agent versus human success on one action type's calibrating outcome."""
+
+    action_type: str
+    outcome_type: str
+    resolved: int
+    pending: int
+    agent: RateEstimate
+    versus_human: RateComparison | None
+    human_conversion_rate: float | None
+    human_minutes_per_task: float | None
+
+
+@dataclass(frozen=True)
+class DealImpact:
+    progressed: int
+    won: int
+    lost: int
+    win_rate: RateEstimate  # won / (won + lost)
+    amount_won: MoneyTotal
+
+
+@dataclass(frozen=True)
+class FeedbackByTarget:
+    target_type: str
+    count: int
+    mean_rating: float
+    mean_score: float  # the rating on [0, 1]: thumbs 0/1, five levels (rating - 1) / 4
+
+
+@dataclass(frozen=True)
+class FeedbackScores:
+    count: int
+    prompted: int
+    thumbs_up: RateEstimate
+    mean_score: float
+    by_target: tuple[FeedbackByTarget, ...]
+
+
+@dataclass(frozen=True)
+class CalibrationAccuracy:
+    """Calibration of one action type over the range; the verdict only over matured days."""
+
+    action_type: str
+    outcomes: float
+    brier: float
+    debiased_error: float
+    mean_confidence: float
+    observed_rate: float
+    matured_outcomes: float
+    verdict: str
+    verdict_reason: str
+
+
+@dataclass(frozen=True)
+class Costs:
+    total: MoneyTotal
+    per_interaction: Money | None  # None without interactions or with other currencies
+    tokens: int
+    tokens_per_interaction: float
+
+
+@dataclass(frozen=True)
+class Roi:
+    """ROI against the human baseline; ``money_available`` is False (money figures then
+    meaningless) when costs or baselines are in another currency than the dashboard's."""
+
+    summary: RoiSummary
+    currency: str
+    interactions_with_baseline: int
+    money_available: bool
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    interactions: int
+    actions_by_type: tuple[ActionTypeActivity, ...]
+    escalations: Escalations
+    responses: Responses
+    rates_by_action_type: tuple[ActionTypeRate, ...]
+    deal_impact: DealImpact
+    feedback: FeedbackScores
+    calibration: tuple[CalibrationAccuracy, ...]
+    costs: Costs
+    roi: Roi
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: dt.date  # the day, or the first day of the week
+    actions: int
+    escalations: int
+    replies: float
+    reply_outcomes: int
+    cost: float  # in the dashboard's currency
+    tokens: int

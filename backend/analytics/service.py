@@ -1,0 +1,258 @@
+"""Use cases of analytics: the rep, team and executive dashboards, each for a date range.
+
+Who may read what: people by role (a rep their own agents, a manager their teams, executives
+and admins the organisation); API keys need ``read:analytics``; agent keys never read
+dashboards. An agent or team out of scope is not found, exactly like an unknown one.
+Every dashboard issues a fixed number of set-based statements (see ``repository``), whatever
+the number of agents, teams or rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.analytics import repository as repo
+from backend.analytics.metrics import REPLY_OUTCOME, Metrics, TrendPoint
+from backend.analytics.tally import (
+    Tally,
+    daily_series,
+    merged,
+    metrics_of,
+    tallies,
+    weekly_series,
+)
+from backend.auth.viewer import Viewer, ViewerRole
+from backend.baselines.models import HumanBaseline
+from backend.calibration.service import assessment_days
+from backend.database import utcnow
+from backend.errors import NotFoundError, PermissionDeniedError, Problems
+from backend.outcomes.rules import OutcomeRules, rules_for
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+DEFAULT_CURRENCY = "USD"
+# Not a valid action type name, so it always gets the fallback (unknown type) plan.
+UNKNOWN_ACTION_TYPE = "*"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    since: dt.date
+    until: dt.date  # inclusive
+
+
+@dataclass(frozen=True)
+class RepDashboard:
+    agent_id: int
+    range: DateRange
+    currency: str
+    metrics: Metrics
+    daily: tuple[TrendPoint, ...]
+
+
+@dataclass(frozen=True)
+class AgentComparison:
+    agent_id: int
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class TeamDashboard:
+    team_id: int
+    range: DateRange
+    currency: str
+    metrics: Metrics
+    agents: tuple[AgentComparison, ...]
+    daily: tuple[TrendPoint, ...]
+
+
+@dataclass(frozen=True)
+class TeamComparison:
+    team_id: int
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class ExecutiveDashboard:
+    organization_id: int
+    range: DateRange
+    currency: str
+    metrics: Metrics
+    teams: tuple[TeamComparison, ...]
+    weekly: tuple[TrendPoint, ...]
+
+
+def date_range(since: dt.date | None, until: dt.date | None, *, today: dt.date) -> DateRange:
+    """The range asked for: the trailing 30 days by default, ``from <= to``, at most 400 days."""
+    until = until or today
+    since = since or until - dt.timedelta(days=DEFAULT_DAYS - 1)
+    problems = Problems()
+    if problems.require(since <= until, "from", f"must be on or before `to` ({until})"):
+        days = (until - since).days + 1
+        problems.require(days <= MAX_DAYS, "from",
+                         f"the range spans {days} days; at most {MAX_DAYS}")  # fmt: skip
+    problems.raise_if_any()
+    return DateRange(since, until)
+
+
+def _require_reader(viewer: Viewer, *roles: ViewerRole) -> None:
+    if viewer.role is ViewerRole.AGENT:
+        raise PermissionDeniedError("agent keys do not read dashboards")
+    viewer.require_scope("read:analytics")
+    if roles:
+        viewer.require_role(*roles)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    rows: dict[str, list[Mapping[str, Any]]]
+    daily_actions: list[Mapping[str, Any]]
+    daily_replies: list[Mapping[str, Any]]
+    baselines: dict[tuple[int, str], HumanBaseline]
+    rules: OutcomeRules
+
+
+async def _load(
+    session: AsyncSession, viewer: Viewer, scope: repo.Scope, *, team_ids: Iterable[int],
+    today: dt.date,
+) -> _Loaded:  # fmt: skip
+    """Every metric family of the scope: a fixed number of grouped statements."""
+    config = await repo.organization_config(session, viewer.organization_id)
+    rules = rules_for(config)
+    matured = {t: assessment_days(config, t, today)[1] for t in rules.plans}
+    default_matured = assessment_days(config, UNKNOWN_ACTION_TYPE, today)[1]
+    rows = {
+        "actions": await repo.action_totals(session, viewer, scope),
+        "outcomes": await repo.outcome_totals(session, viewer, scope),
+        "deals": await repo.deal_impact(session, viewer, scope),
+        "feedback": await repo.feedback_totals(session, viewer, scope),
+        "calibration": await repo.calibration_totals(
+            session, viewer, scope, matured_until=matured, default_matured_until=default_matured
+        ),
+    }
+    return _Loaded(
+        rows=rows,
+        daily_actions=await repo.actions_by_day(session, viewer, scope),
+        daily_replies=await repo.outcomes_by_day(
+            session, viewer, scope, outcome_types=[REPLY_OUTCOME]
+        ),
+        baselines=await repo.baselines_in_force(session, viewer, list(team_ids), scope.until),
+        rules=rules,
+    )
+
+
+def _currency(loaded: _Loaded) -> str:
+    """The dashboard's currency: the human baselines' when they agree, else the one most
+    actions were paid in, else USD. Other currencies are listed apart, never converted."""
+    baseline_currencies = {b.currency for b in loaded.baselines.values()}
+    if len(baseline_currencies) == 1:
+        return baseline_currencies.pop()
+    counts: dict[str, int] = defaultdict(int)
+    for row in loaded.rows["actions"]:
+        counts[row["currency"]] += int(row["actions"] or 0)
+    return max(sorted(counts), key=lambda c: counts[c]) if counts else DEFAULT_CURRENCY
+
+
+def _assemble(
+    loaded: _Loaded, team_of: Mapping[int, int], scope: repo.Scope
+) -> tuple[str, dict[int, Metrics], Metrics, list[TrendPoint]]:
+    """Per-key metrics, the scope's metrics and its daily series (CPU only: run in a thread)."""
+    currency = _currency(loaded)
+    by_team: dict[int, dict[str, HumanBaseline]] = defaultdict(dict)
+    for (team_id, action_type), baseline in loaded.baselines.items():
+        by_team[team_id][action_type] = baseline
+    per_key = tallies(loaded.rows)
+    parts: dict[int, Tally] = {}
+    for key, team_id in team_of.items():
+        part = per_key.get(key, Tally())
+        part.price(by_team.get(team_id, {}))
+        parts[key] = part
+
+    def pooled(team_ids: Iterable[int]) -> dict[str, list[HumanBaseline]]:
+        out: dict[str, list[HumanBaseline]] = defaultdict(list)
+        for team_id in sorted(set(team_ids)):
+            for action_type, baseline in by_team.get(team_id, {}).items():
+                out[action_type].append(baseline)
+        return out
+
+    def metrics(tally: Tally, team_ids: Iterable[int]) -> Metrics:
+        return metrics_of(tally, baselines=pooled(team_ids), currency=currency,
+                          rules=loaded.rules)  # fmt: skip
+
+    each = {key: metrics(part, [team_of[key]]) for key, part in parts.items()}
+    total = metrics(merged(parts.values()), team_of.values())
+    series = daily_series(loaded.daily_actions, loaded.daily_replies, since=scope.since,
+                          until=scope.until, currency=currency, as_date=repo.as_date)  # fmt: skip
+    return currency, each, total, series
+
+
+async def rep_dashboard(
+    session: AsyncSession, viewer: Viewer, *, agent_id: int, since: dt.date | None = None,
+    until: dt.date | None = None, today: dt.date | None = None,
+) -> RepDashboard:  # fmt: skip
+    """One agent's dashboard: its owner, their manager, or an organisation-wide reader."""
+    _require_reader(viewer)
+    today = today or utcnow().date()
+    days = date_range(since, until, today=today)
+    agent = await repo.agent_in_scope(session, viewer, agent_id)
+    if agent is None:
+        raise NotFoundError("agent", field="agentId")
+    scope = repo.Scope((agent.id,), days.since, days.until, "agent")
+    loaded = await _load(session, viewer, scope, team_ids=[agent.team_id],
+                         today=today)  # fmt: skip
+    currency, _, total, series = await asyncio.to_thread(
+        _assemble, loaded, {agent.id: agent.team_id}, scope
+    )
+    return RepDashboard(agent.id, days, currency, total, tuple(series))
+
+
+async def team_dashboard(
+    session: AsyncSession, viewer: Viewer, *, team_id: int, since: dt.date | None = None,
+    until: dt.date | None = None, today: dt.date | None = None,
+) -> TeamDashboard:  # fmt: skip
+    """A team's totals, its agents side by side, and its trend: its managers, executives,
+    admins and partners."""
+    _require_reader(viewer, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN,
+                    ViewerRole.PARTNER)  # fmt: skip
+    today = today or utcnow().date()
+    days = date_range(since, until, today=today)
+    team = await repo.team_in_scope(session, viewer, team_id)
+    if team is None:
+        raise NotFoundError("team", field="teamId")
+    agents = await repo.agents_of_team(session, viewer, team.id)
+    scope = repo.Scope(tuple(a.id for a in agents), days.since, days.until, "agent")
+    loaded = await _load(session, viewer, scope, team_ids=[team.id],
+                         today=today)  # fmt: skip
+    currency, each, total, series = await asyncio.to_thread(
+        _assemble, loaded, {a.id: team.id for a in agents}, scope
+    )
+    rows = tuple(AgentComparison(a.id, each[a.id]) for a in agents)
+    return TeamDashboard(team.id, days, currency, total, rows, tuple(series))
+
+
+async def executive_dashboard(
+    session: AsyncSession, viewer: Viewer, *, since: dt.date | None = None,
+    until: dt.date | None = None, today: dt.date | None = None,
+) -> ExecutiveDashboard:  # fmt: skip
+    """The organisation's totals, ROI against the human baseline, its teams side by side and
+    its weekly trend: executives, admins and partners."""
+    _require_reader(viewer, ViewerRole.EXECUTIVE, ViewerRole.ADMIN, ViewerRole.PARTNER)
+    today = today or utcnow().date()
+    days = date_range(since, until, today=today)
+    teams = await repo.teams_in_scope(session, viewer)
+    scope = repo.Scope(None, days.since, days.until, "team")
+    loaded = await _load(session, viewer, scope, team_ids=[t.id for t in teams],
+                         today=today)  # fmt: skip
+    currency, each, total, series = await asyncio.to_thread(
+        _assemble, loaded, {t.id: t.id for t in teams}, scope
+    )
+    rows = tuple(TeamComparison(t.id, each[t.id]) for t in teams)
+    weekly = tuple(weekly_series(series))
+    return ExecutiveDashboard(viewer.organization_id, days, currency, total, rows, weekly)

@@ -1,0 +1,1 @@
+"""GraphQL: the role dashboards (rep, team, executive)."""

@@ -1,0 +1,81 @@
+"""GraphQL: `repDashboard`, `teamDashboard`, `executiveDashboard`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from backend.analytics import service
+from backend.errors import NotFoundError
+from graphql_schema.analytics.dashboards import ExecutiveDashboard, RepDashboard, TeamDashboard
+
+From = Annotated[
+    dt.date | None,
+    strawberry.argument(name="from", description="First day (UTC), inclusive; default: 29 days "
+                                                 "before `to`."),
+]  # fmt: skip
+To = Annotated[
+    dt.date | None,
+    strawberry.argument(description="Last day (UTC), inclusive; default: today. At most 400 "
+                                    "days after `from`."),
+]  # fmt: skip
+
+
+def _local_id(global_id: relay.GlobalID, type_name: str, field: str) -> int:
+    """The database id behind a global id of ``type_name``; any other id is simply unknown."""
+    try:
+        if global_id.type_name == type_name:
+            return int(global_id.node_id)
+    except ValueError:
+        pass
+    raise NotFoundError(type_name.lower(), field=field)
+
+
+@strawberry.type
+class AnalyticsQuery:
+    @strawberry.field(
+        description="One agent's dashboard: its owner (rep), their manager, or an "
+        "organisation-wide reader; API keys need `read:analytics`."
+    )
+    async def rep_dashboard(
+        self, info: Info,
+        agent_id: Annotated[relay.GlobalID, strawberry.argument(description="The agent.")],
+        from_: From = None, to: To = None,
+    ) -> RepDashboard:  # fmt: skip
+        viewer = info.context.require_viewer()
+        agent = _local_id(agent_id, "Agent", "agentId")
+        async with info.context.state.sessions() as session:
+            dashboard = await service.rep_dashboard(session, viewer, agent_id=agent, since=from_,
+                                                    until=to)  # fmt: skip
+        return RepDashboard.of(dashboard)
+
+    @strawberry.field(
+        description="A team's dashboard with its agents side by side: its managers, "
+        "executives, admins, partners (`read:analytics`)."
+    )
+    async def team_dashboard(
+        self, info: Info,
+        team_id: Annotated[relay.GlobalID, strawberry.argument(description="The team.")],
+        from_: From = None, to: To = None,
+    ) -> TeamDashboard:  # fmt: skip
+        viewer = info.context.require_viewer()
+        team = _local_id(team_id, "Team", "teamId")
+        async with info.context.state.sessions() as session:
+            dashboard = await service.team_dashboard(session, viewer, team_id=team, since=from_,
+                                                     until=to)  # fmt: skip
+        return TeamDashboard.of(dashboard)
+
+    @strawberry.field(description="The organisation's dashboard: ROI versus the human baseline, "
+                                  "teams side by side, weekly trend: executives, admins, "
+                                  "partners (`read:analytics`).")  # fmt: skip
+    async def executive_dashboard(
+        self, info: Info, from_: From = None, to: To = None
+    ) -> ExecutiveDashboard:
+        viewer = info.context.require_viewer()
+        async with info.context.state.sessions() as session:
+            dashboard = await service.executive_dashboard(session, viewer, since=from_, until=to)
+        return ExecutiveDashboard.of(dashboard)

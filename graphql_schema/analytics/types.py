@@ -1,0 +1,316 @@
+"""GraphQL types of the dashboards' metrics: rates with intervals, money with its currency,
+agent versus human, calibration, ROI and trend points. Undefined numbers (NaN) are null."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import strawberry
+
+from analytics_engine.roi import RateComparison as EngineComparison
+from analytics_engine.roi import RateEstimate as EngineRate
+from backend.analytics import metrics as m
+from backend.feedback.models import FeedbackTarget as TargetModel
+from graphql_schema.feedback.types import FeedbackTarget
+
+
+def _n(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _money(value: m.Money | None) -> Money | None:
+    return Money(amount=value.amount, currency=value.currency) if value is not None else None
+
+
+@strawberry.type(description="An amount of money in one currency.")
+class Money:
+    amount: float = strawberry.field(description="The amount.")
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. `USD`.")
+
+
+@strawberry.type(description="A sum in the dashboard's currency; sums in other currencies are "
+                             "listed apart, never converted or mixed in.")  # fmt: skip
+class MoneyTotal:
+    total: Money = strawberry.field(description="The sum in the dashboard's currency.")
+    other_currencies: list[Money] = strawberry.field(
+        description="Sums in other currencies (not included in `total`)."
+    )
+
+    @classmethod
+    def of(cls, value: m.MoneyTotal) -> MoneyTotal:
+        return cls(total=Money(amount=value.total.amount, currency=value.total.currency),
+                   other_currencies=[Money(amount=x.amount, currency=x.currency)
+                                     for x in value.other_currencies])  # fmt: skip
+
+
+@strawberry.type(description="A proportion with its 95% Wilson (1927) interval; with no "
+                             "trials `rate` is null and the interval [0, 1].")  # fmt: skip
+class RateEstimate:
+    successes: float = strawberry.field(description="Successes (fractions on ordinal scales).")
+    count: float = strawberry.field(description="Trials.")
+    rate: float | None = strawberry.field(description="successes / count.")
+    lower: float | None = strawberry.field(description="Lower end of the 95% interval.")
+    upper: float | None = strawberry.field(description="Upper end of the 95% interval.")
+
+    @classmethod
+    def of(cls, r: EngineRate) -> RateEstimate:
+        return cls(successes=r.successes, count=r.count, rate=_n(r.rate), lower=_n(r.lower),
+                   upper=_n(r.upper))  # fmt: skip
+
+
+@strawberry.type(description="The agent's rate against the human baseline's: the difference "
+                             "agent - human with Newcombe's (1998) 95% interval.")  # fmt: skip
+class RateComparison:
+    agent: RateEstimate = strawberry.field(description="The agent's rate.")
+    human: RateEstimate = strawberry.field(description="The human baseline's rate.")
+    difference: float | None = strawberry.field(description="agent - human.")
+    difference_lower: float | None = strawberry.field(description="Lower end of its interval.")
+    difference_upper: float | None = strawberry.field(description="Upper end of its interval.")
+    p_value: float | None = strawberry.field(description="Two-sided two-proportion z-test.")
+
+    @classmethod
+    def of(cls, c: EngineComparison | None) -> RateComparison | None:
+        if c is None:
+            return None
+        return cls(agent=RateEstimate.of(c.agent), human=RateEstimate.of(c.human),
+                   difference=_n(c.difference), difference_lower=_n(c.difference_lower),
+                   difference_upper=_n(c.difference_upper), p_value=_n(c.p_value))  # fmt: skip
+
+
+@strawberry.type(description="Actions of one type in the range.")
+class ActionTypeActivity:
+    action_type: str = strawberry.field(description="email, meeting, escalation, ...")
+    actions: int = strawberry.field(description="Actions taken.")
+    escalations: int = strawberry.field(description="Of which escalated to a person.")
+    critical: int = strawberry.field(description="Of which critical.")
+    tokens: int = strawberry.field(description="Model tokens used.")
+
+
+@strawberry.type(description="Escalations: actions of type `escalation`, or whose policy "
+                             "decision was `escalate`.")  # fmt: skip
+class EscalationMetrics:
+    count: int = strawberry.field(description="Escalations in the range.")
+    rate: RateEstimate = strawberry.field(description="Escalations per action.")
+    critical: int = strawberry.field(description="Critical actions in the range.")
+
+
+@strawberry.type(description="Replies and meetings, for the actions taken in the range.")
+class ResponseMetrics:
+    emails: int = strawberry.field(description="E-mails and follow-ups sent.")
+    replies: RateEstimate = strawberry.field(
+        description="Response rate: positive replies over the resolved reply outcomes."
+    )
+    pending_replies: int = strawberry.field(description="Reply windows still open or unlabelled.")
+    versus_human: RateComparison | None = strawberry.field(
+        description="Response rate against the human baseline (null without one)."
+    )
+    meetings_booked: int = strawberry.field(description="Meetings booked.")
+    attendance: RateEstimate = strawberry.field(description="Meetings attended, of the resolved.")
+    pending_attendance: int = strawberry.field(description="Meetings not resolved yet.")
+
+
+@strawberry.type(description="Success of one action type (its calibrating outcome) against "
+                             "the human baseline.")  # fmt: skip
+class ActionTypeRate:
+    action_type: str = strawberry.field(description="The action type.")
+    outcome_type: str = strawberry.field(description="Its success measure, e.g. email_reply.")
+    resolved: int = strawberry.field(description="Resolved outcomes.")
+    pending: int = strawberry.field(description="Outcomes not resolved yet.")
+    agent: RateEstimate = strawberry.field(description="The agent's success rate.")
+    versus_human: RateComparison | None = strawberry.field(
+        description="Against the human baseline's response rate (null without a baseline)."
+    )
+    human_conversion_rate: float | None = strawberry.field(
+        description="The human baseline's conversion rate, for reference."
+    )
+    human_minutes_per_task: float | None = strawberry.field(
+        description="Minutes a person spends on one such task (the baseline)."
+    )
+
+
+@strawberry.type(description="Deals the agent's actions touched that moved in the range.")
+class DealImpact:
+    progressed: int = strawberry.field(description="Deals that moved forward (or were won).")
+    won: int = strawberry.field(description="Deals won.")
+    lost: int = strawberry.field(description="Deals lost.")
+    win_rate: RateEstimate = strawberry.field(description="Won over won + lost.")
+    amount_won: MoneyTotal = strawberry.field(description="Amount of the deals won.")
+
+
+@strawberry.type(description="Feedback on one kind of target.")
+class FeedbackScoreByTarget:
+    target_type: FeedbackTarget = strawberry.field(description="What was rated.")  # type: ignore[valid-type]
+    count: int = strawberry.field(description="Ratings given.")
+    mean_rating: float | None = strawberry.field(description="Mean rating on the target's scale.")
+    mean_score: float | None = strawberry.field(
+        description="Mean rating on [0, 1] (thumbs: share up; five levels: (rating - 1) / 4)."
+    )
+
+
+@strawberry.type(description="What people said about the agent's work in the range.")
+class FeedbackScores:
+    count: int = strawberry.field(description="Ratings given.")
+    prompted: int = strawberry.field(description="Of which answered a prompt.")
+    thumbs_up: RateEstimate = strawberry.field(description="Share of thumbs up on messages.")
+    mean_score: float | None = strawberry.field(description="Mean of all ratings on [0, 1].")
+    by_target: list[FeedbackScoreByTarget] = strawberry.field(description="Per target type.")
+
+
+@strawberry.type(description="How well stated confidence matched outcomes for one action type.")
+class CalibrationAccuracy:
+    action_type: str = strawberry.field(description="The action type.")
+    outcomes: float = strawberry.field(description="Resolved calibrating outcomes in the range.")
+    brier: float | None = strawberry.field(description="Brier score (0 is perfect).")
+    debiased_error: float | None = strawberry.field(
+        description="Debiased calibration error (Kumar et al. 2019), in probability units."
+    )
+    mean_confidence: float | None = strawberry.field(description="Mean stated confidence.")
+    observed_rate: float | None = strawberry.field(description="Mean outcome.")
+    matured_outcomes: float = strawberry.field(
+        description="Outcomes of matured days (all windows closed), which the verdict judges."
+    )
+    verdict: str = strawberry.field(description="insufficient_data, calibrated, overconfident, "
+                                                "underconfident or miscalibrated.")  # fmt: skip
+    verdict_reason: str = strawberry.field(description="The verdict in one sentence.")
+
+
+@strawberry.type(description="What the agent cost.")
+class CostMetrics:
+    total: MoneyTotal = strawberry.field(description="Total cost.")
+    per_interaction: Money | None = strawberry.field(
+        description="Cost per action (null without actions, or with costs in other currencies)."
+    )
+    tokens: int = strawberry.field(description="Model tokens used.")
+    tokens_per_interaction: float | None = strawberry.field(description="Tokens per action.")
+
+
+@strawberry.type(description="Return on investment against the human baseline: the human time "
+                             "the agent's non-escalated actions saved, valued at the loaded "
+                             "hourly cost, against what the agent cost.")  # fmt: skip
+class RoiMetrics:
+    interactions: int = strawberry.field(description="Actions.")
+    escalations: int = strawberry.field(description="Actions handed to a person.")
+    automated_tasks: int = strawberry.field(description="Actions not escalated.")
+    interactions_with_baseline: int = strawberry.field(
+        description="Actions whose type has a human baseline (the others save no time here)."
+    )
+    escalation: RateEstimate = strawberry.field(description="Escalation rate.")
+    hours_saved: float = strawberry.field(description="Human hours saved.")
+    value_of_time_saved: Money | None = strawberry.field(description="Those hours' loaded cost.")
+    total_cost: Money | None = strawberry.field(description="What the agent cost.")
+    net_value: Money | None = strawberry.field(description="Value of time saved - cost.")
+    cost_per_interaction: Money | None = strawberry.field(description="Cost per action.")
+    roi: float | None = strawberry.field(
+        description="(value - cost) / cost; null when the cost is 0 or currencies differ."
+    )
+    note: str | None = strawberry.field(description="Why some figure is missing or partial.")
+
+    @classmethod
+    def of(cls, r: m.Roi) -> RoiMetrics:
+        s, money = r.summary, r.money_available
+
+        def cash(value: float) -> Money | None:
+            amount = _n(value)
+            return Money(amount=amount, currency=r.currency) if money and amount is not None \
+                else None  # fmt: skip
+
+        return cls(
+            interactions=int(s.interactions), escalations=int(s.escalations),
+            automated_tasks=int(s.automated_tasks),
+            interactions_with_baseline=r.interactions_with_baseline,
+            escalation=RateEstimate.of(s.escalation), hours_saved=s.hours_saved,
+            value_of_time_saved=cash(s.value_of_time_saved), total_cost=cash(s.total_cost),
+            net_value=cash(s.net_value), cost_per_interaction=cash(s.cost_per_interaction),
+            roi=_n(s.roi) if money else None, note=r.note,
+        )  # fmt: skip
+
+
+@strawberry.type(description="The metrics of one scope (an agent, a team, the organisation).")
+class DashboardMetrics:
+    interactions: int = strawberry.field(description="Actions taken in the range.")
+    actions_by_type: list[ActionTypeActivity] = strawberry.field(description="Per action type.")
+    escalations: EscalationMetrics = strawberry.field(description="Escalation count and rate.")
+    responses: ResponseMetrics = strawberry.field(description="Response rate and meetings.")
+    rates_by_action_type: list[ActionTypeRate] = strawberry.field(
+        description="Agent versus human success per action type."
+    )
+    deal_impact: DealImpact = strawberry.field(description="Deals moved, won and lost.")
+    feedback: FeedbackScores = strawberry.field(description="Feedback scores.")
+    calibration: list[CalibrationAccuracy] = strawberry.field(
+        description="Calibration accuracy per action type."
+    )
+    cost: CostMetrics = strawberry.field(description="Cost, per interaction, tokens.")
+    roi: RoiMetrics = strawberry.field(description="Time saved and ROI versus the human baseline.")
+
+    @classmethod
+    def of(cls, x: m.Metrics) -> DashboardMetrics:
+        r, f, d, c = x.responses, x.feedback, x.deal_impact, x.costs
+        return cls(
+            interactions=x.interactions,
+            actions_by_type=[ActionTypeActivity(action_type=a.action_type, actions=a.actions,
+                                                escalations=a.escalations, critical=a.critical,
+                                                tokens=a.tokens) for a in x.actions_by_type],
+            escalations=EscalationMetrics(count=x.escalations.count,
+                                          rate=RateEstimate.of(x.escalations.rate),
+                                          critical=x.escalations.critical),
+            responses=ResponseMetrics(
+                emails=r.emails, replies=RateEstimate.of(r.replies),
+                pending_replies=r.pending_replies, versus_human=RateComparison.of(r.versus_human),
+                meetings_booked=r.meetings_booked, attendance=RateEstimate.of(r.attendance),
+                pending_attendance=r.pending_attendance,
+            ),
+            rates_by_action_type=[ActionTypeRate(
+                action_type=a.action_type, outcome_type=a.outcome_type, resolved=a.resolved,
+                pending=a.pending, agent=RateEstimate.of(a.agent),
+                versus_human=RateComparison.of(a.versus_human),
+                human_conversion_rate=_n(a.human_conversion_rate),
+                human_minutes_per_task=_n(a.human_minutes_per_task),
+            ) for a in x.rates_by_action_type],
+            deal_impact=DealImpact(progressed=d.progressed, won=d.won, lost=d.lost,
+                                   win_rate=RateEstimate.of(d.win_rate),
+                                   amount_won=MoneyTotal.of(d.amount_won)),
+            feedback=FeedbackScores(
+                count=f.count, prompted=f.prompted, thumbs_up=RateEstimate.of(f.thumbs_up),
+                mean_score=_n(f.mean_score),
+                by_target=[FeedbackScoreByTarget(
+                    target_type=TargetModel(t.target_type), count=t.count,
+                    mean_rating=_n(t.mean_rating), mean_score=_n(t.mean_score),
+                ) for t in f.by_target],
+            ),
+            calibration=[CalibrationAccuracy(
+                action_type=a.action_type, outcomes=a.outcomes, brier=_n(a.brier),
+                debiased_error=_n(a.debiased_error), mean_confidence=_n(a.mean_confidence),
+                observed_rate=_n(a.observed_rate), matured_outcomes=a.matured_outcomes,
+                verdict=a.verdict, verdict_reason=a.verdict_reason,
+            ) for a in x.calibration],
+            cost=CostMetrics(
+                total=MoneyTotal.of(c.total), per_interaction=_money(c.per_interaction),
+                tokens=c.tokens, tokens_per_interaction=_n(c.tokens_per_interaction),
+            ),
+            roi=RoiMetrics.of(x.roi),
+        )  # fmt: skip
+
+
+@strawberry.type(description="One day (or week) of a trend.")
+class TrendPoint:
+    day: dt.date = strawberry.field(description="The day, or the Monday starting the week.")
+    actions: int = strawberry.field(description="Actions taken.")
+    escalations: int = strawberry.field(description="Escalations.")
+    replies: float = strawberry.field(description="Positive replies to that period's e-mails.")
+    reply_outcomes: int = strawberry.field(description="Resolved reply outcomes of its e-mails.")
+    cost: float = strawberry.field(description="Cost in the dashboard's currency.")
+    tokens: int = strawberry.field(description="Model tokens used.")
+
+    @strawberry.field(description="Escalations per action (null without actions).")
+    def escalation_rate(self) -> float | None:
+        return self.escalations / self.actions if self.actions else None
+
+    @strawberry.field(description="Positive replies per resolved reply outcome (null if none).")
+    def reply_rate(self) -> float | None:
+        return self.replies / self.reply_outcomes if self.reply_outcomes else None
+
+    @classmethod
+    def of(cls, p: m.TrendPoint) -> TrendPoint:
+        return cls(day=p.day, actions=p.actions, escalations=p.escalations, replies=p.replies,
+                   reply_outcomes=p.reply_outcomes, cost=p.cost, tokens=p.tokens)  # fmt: skip

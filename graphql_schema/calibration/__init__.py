@@ -1,0 +1,1 @@
+"""GraphQL of calibration: `calibration`, `calibrationHistory`, `policy`, `policyHistory`."""

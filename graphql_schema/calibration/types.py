@@ -1,0 +1,382 @@
+"""GraphQL types of calibration: the report of a scope, its history, policies and their changes.
+
+Numbers the engine leaves undefined (NaN, e.g. a test with no variance) or infinite are null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from analytics_engine import calibration as engine
+from analytics_engine.recalibration import RecalibrationMap
+from analytics_engine.verdict import Verdict, VerdictKind
+from backend.agents.models import Agent
+from backend.calibration import repository
+from backend.calibration.models import PolicyChange
+from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval, PolicyView
+from backend.orgs.models import User
+from graphql_schema.agents.types import AgentType
+from graphql_schema.loaders import by_id
+from graphql_schema.orgs.types import UserType
+
+MAP_POINTS = 21
+
+VerdictKindEnum = strawberry.enum(
+    VerdictKind,
+    name="CalibrationVerdictKind",
+    description="What the evidence says about calibration.",
+)
+IntervalEnum = strawberry.enum(Interval, name="CalibrationInterval",
+                               description="The period of a calibration history point; weeks "
+                               "start on Monday.")  # fmt: skip
+
+
+@strawberry.enum(name="CalibrationDirection",
+                 description="Which way confidence is off on average.")  # fmt: skip
+class Direction(Enum):
+    OVERCONFIDENT = "overconfident"
+    UNDERCONFIDENT = "underconfident"
+    NONE = "none"
+
+
+@strawberry.enum(name="RecalibrationMethod", description="How a recalibration map was fitted.")
+class RecalibrationMethod(Enum):
+    IDENTITY = "identity"
+    HISTOGRAM = "histogram"
+    PLATT = "platt"
+    ISOTONIC = "isotonic"
+
+
+@strawberry.enum(name="PolicyChangedBy", description="Who changed a policy.")
+class PolicyChangedBy(Enum):
+    SYSTEM = "system"
+    USER = "user"
+
+
+def finite(value: float | None) -> float | None:
+    """NaN and infinities (undefined numbers) become null."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@strawberry.type(description="Brier score and its exact decomposition (Murphy 1973; Stephenson, "
+                 "Coelho & Jolliffe 2008): score = reliability - resolution + uncertainty + "
+                 "withinBinVariance - withinBinCovariance.")  # fmt: skip
+class BrierDecomposition:
+    score: float | None = strawberry.field(description="Mean (p - y)²; 0 is perfect.")
+    reliability: float | None = strawberry.field(description="Miscalibration term (0 is perfect).")
+    resolution: float | None = strawberry.field(description="Discrimination term (larger is "
+                                                "better).")  # fmt: skip
+    uncertainty: float | None = strawberry.field(description="Variance of the outcomes.")
+    within_bin_variance: float | None = strawberry.field(
+        description="Spread of confidence inside the bins."
+    )
+    within_bin_covariance: float | None = strawberry.field(
+        description="Covariance of confidence and outcome inside the bins."
+    )
+    binned_score: float | None = strawberry.field(
+        description="Brier score of the binned forecast: reliability - resolution + uncertainty."
+    )
+
+    @classmethod
+    def of(cls, b: engine.BrierDecomposition) -> BrierDecomposition:
+        return cls(score=finite(b.brier), reliability=finite(b.reliability),
+                   resolution=finite(b.resolution), uncertainty=finite(b.uncertainty),
+                   within_bin_variance=finite(b.within_bin_variance),
+                   within_bin_covariance=finite(b.within_bin_covariance),
+                   binned_score=finite(b.binned_brier))  # fmt: skip
+
+
+@strawberry.type(description="Spiegelhalter's (1986) Z test: Z > 0 means confidence too extreme, "
+                 "Z < 0 too timid.")  # fmt: skip
+class SpiegelhalterTest:
+    z: float | None = strawberry.field(description="The Z statistic (null when undefined, e.g. "
+                                       "every confidence is 0, 0.5 or 1).")  # fmt: skip
+    p_value: float | None = strawberry.field(description="Two-sided p-value.")
+
+    @classmethod
+    def of(cls, t: engine.SpiegelhalterTest) -> SpiegelhalterTest:
+        return cls(z=finite(t.z), p_value=finite(t.p_value))
+
+
+@strawberry.type(description="Calibration in the large: observed over expected successes.")
+class ObservedExpected:
+    observed: float | None = strawberry.field(description="Σ outcome values.")
+    expected: float | None = strawberry.field(description="Σ confidences.")
+    ratio: float | None = strawberry.field(description="O/E; below 1 is overconfident.")
+    lower: float | None = strawberry.field(description="Lower end of its 95% interval.")
+    upper: float | None = strawberry.field(description="Upper end of its 95% interval.")
+    z: float | None = strawberry.field(description="z of O - E.")
+    p_value: float | None = strawberry.field(description="Two-sided p-value of that z.")
+    direction: Direction = strawberry.field(description="Which way confidence is off.")
+
+    @classmethod
+    def of(cls, o: engine.ObservedExpected) -> ObservedExpected:
+        return cls(observed=finite(o.observed), expected=finite(o.expected), ratio=finite(o.ratio),
+                   lower=finite(o.lower), upper=finite(o.upper), z=finite(o.z),
+                   p_value=finite(o.p_value), direction=Direction(o.direction))  # fmt: skip
+
+
+@strawberry.type(description="Hosmer–Lemeshow (1980) goodness of fit on up to 10 equal-mass "
+                 "groups, for reporting.")  # fmt: skip
+class HosmerLemeshow:
+    statistic: float | None = strawberry.field(description="The chi-squared statistic.")
+    degrees_of_freedom: int = strawberry.field(description="Groups - 2.")
+    p_value: float | None = strawberry.field(description="Null with fewer than 3 groups.")
+    groups: int = strawberry.field(description="Groups used.")
+
+    @classmethod
+    def of(cls, h: engine.HosmerLemeshow) -> HosmerLemeshow:
+        return cls(statistic=finite(h.statistic), degrees_of_freedom=h.df,
+                   p_value=finite(h.p_value), groups=h.n_groups)  # fmt: skip
+
+
+@strawberry.type(description="One fixed confidence bin of the reliability curve (empty bins have "
+                 "count 0, null means and the whole [0, 1] as intervals).")  # fmt: skip
+class ReliabilityBin:
+    lower: float = strawberry.field(description="Lower edge of the bin (inclusive).")
+    upper: float = strawberry.field(description="Upper edge (exclusive, but 1 is in the last bin).")
+    count: int = strawberry.field(description="Outcomes in the bin.")
+    mean_confidence: float | None = strawberry.field(description="Mean confidence in the bin.")
+    observed_rate: float | None = strawberry.field(description="Mean outcome value in the bin.")
+    wilson_lower: float | None = strawberry.field(description="Wilson 95% interval, lower end.")
+    wilson_upper: float | None = strawberry.field(description="Wilson 95% interval, upper end.")
+    jeffreys_lower: float | None = strawberry.field(description="Jeffreys 95% interval, lower "
+                                                    "end.")  # fmt: skip
+    jeffreys_upper: float | None = strawberry.field(description="Jeffreys 95% interval, upper "
+                                                    "end.")  # fmt: skip
+
+    @classmethod
+    def of(cls, k: repository.ReliabilityBin) -> ReliabilityBin:
+        return cls(lower=k.lower, upper=k.upper, count=round(k.count),
+                   mean_confidence=finite(k.mean_confidence), observed_rate=finite(k.observed_rate),
+                   wilson_lower=finite(k.wilson_lower), wilson_upper=finite(k.wilson_upper),
+                   jeffreys_lower=finite(k.jeffreys_lower),
+                   jeffreys_upper=finite(k.jeffreys_upper))  # fmt: skip
+
+
+@strawberry.type(description="A point of the CORP reliability curve (one non-empty bin).")
+class CorpPoint:
+    mean_confidence: float = strawberry.field(description="The bin's mean confidence.")
+    calibrated: float = strawberry.field(description="Isotonic (PAV) fit of the observed rate.")
+    observed_rate: float = strawberry.field(description="The bin's mean outcome value.")
+    count: int = strawberry.field(description="Outcomes in the bin.")
+
+
+@strawberry.type(description="CORP reliability (Dimitriadis, Gneiting & Jordan 2021) of the binned "
+                 "forecast: score = mcb - dsc + unc.")  # fmt: skip
+class CorpReliability:
+    points: list[CorpPoint] = strawberry.field(description="The curve, by confidence.")
+    score: float | None = strawberry.field(description="Brier score of the binned forecast.")
+    mcb: float | None = strawberry.field(description="Miscalibration (≥ 0).")
+    dsc: float | None = strawberry.field(description="Discrimination (≥ 0).")
+    unc: float | None = strawberry.field(description="Uncertainty.")
+
+    @classmethod
+    def of(cls, c: engine.CorpReliability) -> CorpReliability:
+        columns = (c.mean_confidence, c.calibrated, c.observed_rate, c.count)
+        points = [CorpPoint(mean_confidence=x, calibrated=f, observed_rate=y, count=round(n))
+                  for x, f, y, n in zip(*(a.tolist() for a in columns), strict=True)]  # fmt: skip
+        return cls(points=points, score=finite(c.score), mcb=finite(c.mcb), dsc=finite(c.dsc),
+                   unc=finite(c.unc))  # fmt: skip
+
+
+@strawberry.type(
+    name="CalibrationVerdict",
+    description="The verdict of analytics_engine.assess with its evidence.",
+)
+class VerdictType:
+    kind: VerdictKindEnum = strawberry.field(description="The verdict.")  # type: ignore[valid-type]
+    actionable: bool = strawberry.field(description="Whether it justifies moving the policy.")
+    sample_size: int = strawberry.field(description="Outcomes judged.")
+    z: float | None = strawberry.field(description="Spiegelhalter's Z.")
+    p_value: float | None = strawberry.field(description="Its two-sided p-value.")
+    observed_expected_z: float | None = strawberry.field(description="z of O - E.")
+    observed_expected: float | None = strawberry.field(description="O/E ratio.")
+    observed_expected_lower: float | None = strawberry.field(description="O/E 95% lower end.")
+    observed_expected_upper: float | None = strawberry.field(description="O/E 95% upper end.")
+    debiased_error: float | None = strawberry.field(description="Debiased calibration error.")
+    reason: str = strawberry.field(description="One plain-English sentence.")
+
+    @classmethod
+    def of(cls, v: Verdict) -> VerdictType:
+        return cls(kind=v.kind, actionable=v.is_actionable, sample_size=round(v.n), z=finite(v.z),
+                   p_value=finite(v.p_value), observed_expected_z=finite(v.oe_z),
+                   observed_expected=finite(v.observed_expected),
+                   observed_expected_lower=finite(v.oe_lower),
+                   observed_expected_upper=finite(v.oe_upper),
+                   debiased_error=finite(v.debiased_error), reason=v.reason)  # fmt: skip
+
+
+@strawberry.type(description="A raw confidence and its calibrated value.")
+class RecalibrationPoint:
+    raw: float = strawberry.field(description="The agent's raw confidence.")
+    calibrated: float = strawberry.field(description="What it means, calibrated.")
+
+
+@strawberry.type(name="RecalibrationMap",
+                 description="A monotone map from raw to calibrated confidence.")  # fmt: skip
+class RecalibrationMapType:
+    method: RecalibrationMethod = strawberry.field(description="How it was fitted.")
+    sample_size: int = strawberry.field(description="Outcomes it was fitted on.")
+    points: list[RecalibrationPoint] = strawberry.field(
+        description=f"The map at {MAP_POINTS} evenly spaced raw confidences 0, 0.05, ..., 1."
+    )
+
+    @classmethod
+    def of(cls, m: RecalibrationMap) -> RecalibrationMapType:
+        raw, calibrated = m.points(MAP_POINTS)
+        return cls(method=RecalibrationMethod(m.method), sample_size=round(m.n),
+                   points=[RecalibrationPoint(raw=float(r), calibrated=float(c))
+                           for r, c in zip(raw, calibrated, strict=True)])  # fmt: skip
+
+
+@strawberry.type(
+    name="Calibration",
+    description="How well confidence matched outcomes for one "
+    "scope (an agent, a team or all the viewer sees), action type and range of days "
+    "(the days the actions were taken). Scores are null when there are no outcomes.",
+)
+class CalibrationType:
+    action_type: str = strawberry.field(description="The action type, e.g. `email`.")
+    from_: dt.date = strawberry.field(name="from", description="First day (inclusive).")
+    to: dt.date = strawberry.field(description="Last day (inclusive).")
+    sample_size: int = strawberry.field(description="Resolved outcomes in the scope.")
+    brier_score: float | None = strawberry.field(description="Mean (p - y)².")
+    brier_decomposition: BrierDecomposition | None = strawberry.field(
+        description="The Brier score's terms."
+    )
+    log_loss: float | None = strawberry.field(description="Mean log loss.")
+    ece: float | None = strawberry.field(description="Expected calibration error (plug-in, fixed "
+                                         "bins; biased up for small bins).")  # fmt: skip
+    mce: float | None = strawberry.field(description="Maximum calibration error over bins.")
+    debiased_error: float | None = strawberry.field(
+        description="The headline number: debiased calibration error in probability units."
+    )
+    debiased_squared_error: float | None = strawberry.field(
+        description="Its square, unbiased (may be slightly negative when calibrated)."
+    )
+    spiegelhalter: SpiegelhalterTest | None = strawberry.field(description="Spiegelhalter's test.")
+    observed_expected: ObservedExpected | None = strawberry.field(
+        description="Observed over expected successes."
+    )
+    hosmer_lemeshow: HosmerLemeshow | None = strawberry.field(description="Hosmer–Lemeshow test.")
+    reliability_curve: list[ReliabilityBin] = strawberry.field(
+        description="Every fixed bin, empty ones included, by confidence."
+    )
+    corp: CorpReliability | None = strawberry.field(description="CORP curve and decomposition.")
+    verdict: VerdictType = strawberry.field(description="The verdict on these outcomes.")
+    recalibration: RecalibrationMapType = strawberry.field(
+        description="The calibrated-confidence map: for one agent the map in force for its "
+        "actions, for a wider scope the map fitted on the scope's outcomes."
+    )
+
+    @classmethod
+    def of(cls, r: CalibrationReport) -> CalibrationType:
+        b, e, d = r.brier, r.errors, r.debiased
+        return cls(
+            action_type=r.scope.action_type, from_=r.scope.since, to=r.scope.until,
+            sample_size=round(r.n), brier_score=finite(b.brier) if b else None,
+            brier_decomposition=BrierDecomposition.of(b) if b else None,
+            log_loss=finite(r.log_loss), ece=finite(e.ece) if e else None,
+            mce=finite(e.mce) if e else None, debiased_error=finite(d.error) if d else None,
+            debiased_squared_error=finite(d.squared) if d else None,
+            spiegelhalter=SpiegelhalterTest.of(r.spiegelhalter) if r.spiegelhalter else None,
+            observed_expected=ObservedExpected.of(r.observed_expected)
+            if r.observed_expected else None,
+            hosmer_lemeshow=HosmerLemeshow.of(r.hosmer_lemeshow) if r.hosmer_lemeshow else None,
+            reliability_curve=[ReliabilityBin.of(k) for k in r.reliability],
+            corp=CorpReliability.of(r.corp) if r.corp else None,
+            verdict=VerdictType.of(r.verdict),
+            recalibration=RecalibrationMapType.of(r.recalibration),
+        )  # fmt: skip
+
+
+@strawberry.type(description="The headline calibration numbers of one day or week with outcomes.")
+class CalibrationHistoryPoint:
+    period_start: dt.date = strawberry.field(description="The day, or the Monday of the week.")
+    sample_size: int = strawberry.field(description="Resolved outcomes of actions taken then.")
+    brier_score: float | None = strawberry.field(description="Mean (p - y)².")
+    debiased_error: float | None = strawberry.field(description="Debiased calibration error.")
+    ece: float | None = strawberry.field(description="Expected calibration error (plug-in).")
+    observed_expected: float | None = strawberry.field(description="O/E ratio.")
+    verdict: VerdictKindEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The verdict on that period alone (often insufficient data for a day)."
+    )
+
+    @classmethod
+    def of(cls, p: HistoryPoint) -> CalibrationHistoryPoint:
+        return cls(period_start=p.period_start, sample_size=round(p.n), brier_score=finite(p.brier),
+                   debiased_error=finite(p.debiased_error), ece=finite(p.ece),
+                   observed_expected=finite(p.observed_expected), verdict=p.verdict)  # fmt: skip
+
+
+@strawberry.type(name="Policy", description="An agent's behaviour thresholds for one action type, "
+                 "in raw confidence: escalate below `escalateBelow`, act alone at or above "
+                 "`autonomousAbove`, act with review in between.")  # fmt: skip
+class PolicyType:
+    action_type: str = strawberry.field(description="The action type.")
+    escalate_below: float = strawberry.field(description="Escalate to a human below this.")
+    autonomous_above: float = strawberry.field(description="Act alone at or above this.")
+    frozen: bool = strawberry.field(description="Pinned by a person: automation leaves it alone.")
+    version: int = strawberry.field(description="Increases with every change.")
+    updated_at: dt.datetime = strawberry.field(description="When it last changed.")
+    calibrated_confidence: RecalibrationMapType = strawberry.field(
+        description="The map in force that turns the agent's raw confidence into a calibrated one."
+    )
+    agent_id: strawberry.Private[int]
+
+    @strawberry.field(description="The agent it governs.")
+    async def agent(self, info: Info) -> AgentType | None:
+        row = await info.context.loaders.get(by_id(Agent)).load(self.agent_id)
+        return AgentType.of(row) if row is not None else None
+
+    @classmethod
+    def of(cls, view: PolicyView) -> PolicyType:
+        p = view.policy
+        return cls(action_type=p.action_type, escalate_below=p.escalate_below,
+                   autonomous_above=p.autonomous_above, frozen=p.frozen, version=p.version,
+                   updated_at=p.updated_at,
+                   calibrated_confidence=RecalibrationMapType.of(view.recalibration),
+                   agent_id=p.agent_id)  # fmt: skip
+
+
+@strawberry.type(name="PolicyChange", description="One version of a policy: what changed, why, "
+                 "on what evidence, and who did it.")  # fmt: skip
+class PolicyChangeType:
+    version: int = strawberry.field(description="The policy version this change created.")
+    previous_escalate_below: float | None = strawberry.field(
+        description="Escalation threshold before (null for the first version)."
+    )
+    previous_autonomous_above: float | None = strawberry.field(
+        description="Autonomy threshold before (null for the first version)."
+    )
+    escalate_below: float = strawberry.field(description="Escalation threshold after.")
+    autonomous_above: float = strawberry.field(description="Autonomy threshold after.")
+    reason: str = strawberry.field(description="Why, in words.")
+    evidence: JSON = strawberry.field(description="The calibration verdict's evidence behind an "
+                                      "automatic change (empty for a person's).")  # fmt: skip
+    changed_by: PolicyChangedBy = strawberry.field(description="The system or a person.")
+    changed_at: dt.datetime = strawberry.field(description="When.")
+    user_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The person who made the change (null for the system).")
+    async def user(self, info: Info) -> UserType | None:
+        if self.user_id is None:
+            return None
+        row = await info.context.loaders.get(by_id(User)).load(self.user_id)
+        return UserType.of(row) if row is not None else None
+
+    @classmethod
+    def of(cls, row: PolicyChange) -> PolicyChangeType:
+        return cls(version=row.version, previous_escalate_below=row.previous_escalate_below,
+                   previous_autonomous_above=row.previous_autonomous_above,
+                   escalate_below=row.escalate_below, autonomous_above=row.autonomous_above,
+                   reason=row.reason, evidence=row.evidence or {},
+                   changed_by=PolicyChangedBy(row.changed_by), changed_at=row.created_at,
+                   user_id=row.changed_by_user_id)  # fmt: skip

@@ -1,0 +1,93 @@
+"""Mutation plumbing shared by every domain: global ids in inputs, and running a use case so
+that an expected failure comes back as the payload's user errors (and changes nothing).
+
+User errors name the input field at fault by its path inside the mutation's `input` argument,
+in the schema's own (camelCase) names: `confidence`, `cost.amount`, `signals[2].kind`,
+`criteria[0].rating`. Problems of the whole input (e.g. "name one target") have no field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from strawberry import relay
+from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
+
+from backend.auth.viewer import Viewer
+from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError, constraint_error
+from graphql_schema.errors import UserError, UserErrorCode, user_errors
+
+T = TypeVar("T")
+MAX_ROW_ID = 2**63 - 1  # ids are BIGINT: a larger number names no row
+
+
+def with_error_paths(description: str, example: str) -> str:
+    """An input's description, ending with how its user errors name fields."""
+    return (f"{description} User errors name the field at fault by its path inside this input,"
+            f" e.g. `{example}`.")  # fmt: skip
+
+
+def decode_id(value: str, type_name: str, field: str) -> int:
+    """The row id inside a global id of ``type_name``. Another type's id is unknown here
+    (`not_found`, as a foreign id would be); something that is no global id is `invalid`."""
+    try:
+        global_id = relay.GlobalID.from_id(value)
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID, f"{value!r} is not a global id",
+                          field=field) from None  # fmt: skip
+    if global_id.type_name != type_name:
+        raise NotFoundError(type_name, field=field)
+    try:
+        row_id = int(global_id.node_id)
+    except ValueError:
+        raise NotFoundError(type_name, field=field) from None
+    if not 0 < row_id <= MAX_ROW_ID:
+        raise NotFoundError(type_name, field=field)
+    return row_id
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(str(k)) or _holds_nul(v) for k, v in value.items())
+    return isinstance(value, list | tuple) and any(_holds_nul(v) for v in value)
+
+
+def _nul_characters(value: Any, path: str) -> Iterator[DomainError]:
+    """Fields whose text holds NUL characters (PostgreSQL stores none), by input path; a JSON
+    value is reported as a whole."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            name = to_camel_case(item.name)
+            yield from _nul_characters(getattr(value, item.name), f"{path}.{name}".lstrip("."))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _nul_characters(item, f"{path}[{i}]")
+    elif _holds_nul(value):
+        yield DomainError(ErrorCode.INVALID, "must not contain NUL characters", field=path or None)
+
+
+async def attempt(
+    info: Info, given: Any, use_case: Callable[[Viewer], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run ``use_case`` for the caller on the ``given`` input: its result, or the user errors of
+    an expected failure. Anything else is a bug and propagates (masked for the client, logged
+    with a request id)."""
+    try:
+        viewer = info.context.require_viewer()
+        if problems := list(_nul_characters(given, "")):
+            raise InvalidInput(problems)
+        return await use_case(viewer), []
+    except DomainError as error:
+        return None, user_errors(error)
+    except StaleDataError:
+        message = "it changed meanwhile; read it again and retry"
+        return None, [UserError(code=UserErrorCode.CONFLICT, field=None, message=message)]
+    except IntegrityError as error:  # a constraint the database kept against a concurrent write
+        return None, user_errors(constraint_error(error))

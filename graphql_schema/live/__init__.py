@@ -1,0 +1,1 @@
+"""GraphQL: live events (subscriptions over graphql-transport-ws), checked at every delivery."""

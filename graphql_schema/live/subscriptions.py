@@ -1,0 +1,159 @@
+"""GraphQL subscriptions over `graphql-transport-ws`: calibration, policy, outcomes to label.
+
+Each operation subscribes to its organisation's channel on the process's broker and checks
+every event before delivering it (`graphql_schema.live.access`). Endings:
+
+- the credential stopped working, or an API key lost the scope: the operation ends with an
+  error (`unauthenticated` / `forbidden`), then `complete`;
+- the broker dropped the subscriber (too slow: its queue of `SUBSCRIBER_QUEUE_SIZE` events
+  filled) or lost its Redis connection: the WebSocket is closed with `SUBSCRIPTION_LOST_CLOSE`
+  (1013, "Try Again Later"). Clients reconnect and re-query what they missed by version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from backend.agents.models import Agent
+from backend.auth.viewer import Viewer
+from backend.errors import NotFoundError
+from backend.events.service import channel_for
+from backend.lookup import rows_by_ids
+from backend.pubsub import SubscriptionLost
+from graphql_schema.context import Context
+from graphql_schema.live.access import (
+    CredentialGuard,
+    ScopeCheck,
+    calibration_scope,
+    needs_scope,
+    sees_event_agent,
+)
+from graphql_schema.live.types import (
+    CalibrationChangedEvent,
+    OutcomeNeedsLabelEvent,
+    PolicyChangedEvent,
+)
+
+# 1013 "Try Again Later" (RFC 6455 registry): not one of graphql-transport-ws's 44xx codes,
+# which its clients treat as fatal; with 1013 they reconnect, and re-query what they missed.
+SUBSCRIPTION_LOST_CLOSE = 1013
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+Wanted = Callable[[Viewer, dict[str, Any]], bool]
+
+ActionTypeFilter = Annotated[str | None, strawberry.argument(
+    description="Only events of this action type, e.g. `email`.")]  # fmt: skip
+AgentFilter = Annotated[relay.GlobalID | None, strawberry.argument(
+    description="Only this agent's events (an agent out of scope is not found, like an unknown "
+    "one); without it, every agent the viewer may see, and organisation-wide calibration for "
+    "organisation-wide viewers.")]  # fmt: skip
+
+
+async def _visible_agent(context: Context, viewer: Viewer, agent_id: relay.GlobalID) -> int:
+    try:
+        raw = int(agent_id.node_id) if agent_id.type_name == "Agent" else -1
+    except ValueError:
+        raw = -1
+    async with context.state.sessions() as session:
+        found = await rows_by_ids(session, viewer, Agent, [raw])
+    if raw not in found:
+        raise NotFoundError("agent", field="agentId")
+    return raw
+
+
+async def _events(
+    context: Context, *, name: str, scope: ScopeCheck, wanted: Wanted,
+    to_type: Callable[[dict[str, Any]], E],
+) -> AsyncGenerator[E, None]:  # fmt: skip
+    """Check now (a refusal answers `subscribe` with an error); then the events, each checked
+    again. The broker subscription is taken when iteration starts, so an operation cancelled
+    before that leaves nothing registered."""
+    viewer = context.require_viewer()
+    scope(viewer)
+    guard = CredentialGuard.of(context)
+    channel = channel_for(viewer.organization_id, name)
+
+    async def deliver() -> AsyncGenerator[E, None]:
+        subscription = context.state.broker.subscribe(channel)
+        try:
+            async for message in subscription:
+                current = await guard.viewer()
+                scope(current)
+                if message.get("organization_id") == current.organization_id and wanted(
+                    current, message["data"]
+                ):
+                    yield to_type(message)
+        except SubscriptionLost as lost:
+            await _close_connection(context, lost)
+        finally:
+            await subscription.aclose()
+
+    return deliver()
+
+
+async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
+    """Close the WebSocket, then wait for the handler to cancel the operation on disconnect
+    (returning would make it send `complete` on a closed socket)."""
+    log.warning("request %s: closing the WebSocket (%d): %s", context.request_id,
+                SUBSCRIPTION_LOST_CLOSE, lost)  # fmt: skip
+    with contextlib.suppress(RuntimeError):  # already closed by the client or the server
+        await context.connection.close(code=SUBSCRIPTION_LOST_CLOSE, reason=str(lost)[:120])
+    await asyncio.Event().wait()
+
+
+@strawberry.type(description="Live events, over `graphql-transport-ws` on `/graphql` (send "
+                 "`{\"Authorization\": \"Bearer ...\"}` in `connection_init`). Every event has "
+                 "its stream's `version`; after a reconnect, re-query what was missed. Access is "
+                 "checked again for every event.")  # fmt: skip
+class Subscription:
+    @strawberry.subscription(description="A calibration verdict or recalibration map changed. "
+                             "Needs `read:calibration` for partner keys, `read:policy` for the "
+                             "agent's own key.")  # fmt: skip
+    async def calibration_changed(
+        self, info: Info, action_type: ActionTypeFilter = None, agent_id: AgentFilter = None
+    ) -> AsyncGenerator[CalibrationChangedEvent, None]:
+        viewer = info.context.require_viewer()
+        calibration_scope(viewer)
+        agent = None if agent_id is None else await _visible_agent(info.context, viewer, agent_id)
+
+        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
+            return (
+                sees_event_agent(current, data.get("agentId"))
+                and (action_type is None or data["actionType"] == action_type)
+                and (agent is None or data.get("agentId") == agent)
+            )
+
+        return await _events(info.context, name="calibration.changed", scope=calibration_scope,
+                             wanted=wanted, to_type=CalibrationChangedEvent.of)  # fmt: skip
+
+    @strawberry.subscription(description="An agent's policy (thresholds, frozen) has a new "
+                             "version. Needs `read:policy` for API keys.")  # fmt: skip
+    async def policy_changed(
+        self, info: Info, action_type: ActionTypeFilter = None
+    ) -> AsyncGenerator[PolicyChangedEvent, None]:
+        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
+            return sees_event_agent(current, data["agentId"]) and (
+                action_type is None or data["actionType"] == action_type
+            )
+
+        return await _events(info.context, name="policy.changed", scope=needs_scope("read:policy"),
+                             wanted=wanted, to_type=PolicyChangedEvent.of)  # fmt: skip
+
+    @strawberry.subscription(description="An outcome of an agent the viewer may see needs a "
+                             "person's label. Needs `read:outcomes` for API keys.")  # fmt: skip
+    async def outcome_needs_label(self, info: Info) -> AsyncGenerator[OutcomeNeedsLabelEvent, None]:
+        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
+            return sees_event_agent(current, data["agentId"])
+
+        return await _events(info.context, name="outcome.needs_label",
+                             scope=needs_scope("read:outcomes"), wanted=wanted,
+                             to_type=OutcomeNeedsLabelEvent.of)  # fmt: skip

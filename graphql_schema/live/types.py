@@ -1,0 +1,103 @@
+"""GraphQL types of live events: what changed, as ids and a few numbers, with its stream version.
+
+Events never carry whole objects: a client reads what it needs with `node(id:)` or the queries,
+and, after reconnecting, re-queries what it missed (versions tell it where it stood).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+STREAM = "Each event of a stream has the next version; remember the last one seen."
+
+
+def _global_id(type_name: str, raw: Any) -> relay.GlobalID | None:
+    return relay.GlobalID(type_name, str(raw)) if raw is not None else None
+
+
+@strawberry.type(description="A calibration verdict or recalibration map changed, for one agent "
+                             "or for the whole organisation, and one action type.")  # fmt: skip
+class CalibrationChangedEvent:
+    version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
+    stream: str = strawberry.field(description="The stream, e.g. `calibration:agent:7:email`.")
+    scope: str = strawberry.field(description="`agent` or `organization`.")
+    agent_id: relay.GlobalID | None = strawberry.field(
+        description="The agent (global id); null when the scope is the organisation."
+    )
+    action_type: str = strawberry.field(description="The action type, e.g. `email`.")
+    verdict: str = strawberry.field(
+        description="insufficient_data, calibrated, overconfident, underconfident or miscalibrated."
+    )
+    previous_verdict: str | None = strawberry.field(
+        description="The verdict before this change; null for the first one."
+    )
+    sample_size: int = strawberry.field(description="Outcomes the verdict was judged on.")
+    recalibration_method: str = strawberry.field(
+        description="How the new recalibration map was fitted (e.g. `identity`, `isotonic`)."
+    )
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> CalibrationChangedEvent:
+        data = message["data"]
+        return cls(
+            version=message["version"], stream=message["stream"], scope=data["scope"],
+            agent_id=_global_id("Agent", data.get("agentId")), action_type=data["actionType"],
+            verdict=data["verdict"], previous_verdict=data.get("previousVerdict"),
+            sample_size=data["n"], recalibration_method=data["method"],
+        )  # fmt: skip
+
+
+@strawberry.type(description="An agent's policy for one action type has a new version.")
+class PolicyChangedEvent:
+    version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
+    stream: str = strawberry.field(description="The stream, e.g. `policy:agent:7:email`.")
+    agent_id: relay.GlobalID = strawberry.field(description="The agent (global id).")
+    action_type: str = strawberry.field(description="The action type, e.g. `email`.")
+    policy_version: int = strawberry.field(description="The policy's new version.")
+    escalate_below: float = strawberry.field(
+        description="Confidence under which the agent escalates to a person."
+    )
+    autonomous_above: float = strawberry.field(
+        description="Confidence from which the agent acts without review."
+    )
+    frozen: bool = strawberry.field(description="Whether automation may move it.")
+    changed_by: str = strawberry.field(description="`system` or `user`.")
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> PolicyChangedEvent:
+        data = message["data"]
+        return cls(
+            version=message["version"], stream=message["stream"],
+            agent_id=relay.GlobalID("Agent", str(data["agentId"])), action_type=data["actionType"],
+            policy_version=data["policyVersion"], escalate_below=data["escalateBelow"],
+            autonomous_above=data["autonomousAbove"], frozen=data["frozen"],
+            changed_by=data["changedBy"],
+        )  # fmt: skip
+
+
+@strawberry.type(description="An outcome could not be decided automatically: a person must "
+                             "label it (it is now in `labelQueue`).")  # fmt: skip
+class OutcomeNeedsLabelEvent:
+    version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
+    stream: str = strawberry.field(description="The stream (`labels`, one per organisation).")
+    outcome_id: relay.GlobalID = strawberry.field(description="The outcome (global id).")
+    agent_id: relay.GlobalID = strawberry.field(description="Its agent (global id).")
+    action_id: relay.GlobalID = strawberry.field(description="Its action (global id).")
+    action_type: str = strawberry.field(description="The action's type, e.g. `email`.")
+    outcome_type: str = strawberry.field(description="e.g. `email_reply`, `deal_progression`.")
+    reason: str | None = strawberry.field(description="Why a person must decide it.")
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> OutcomeNeedsLabelEvent:
+        data = message["data"]
+        return cls(
+            version=message["version"], stream=message["stream"],
+            outcome_id=relay.GlobalID("Outcome", str(data["outcomeId"])),
+            agent_id=relay.GlobalID("Agent", str(data["agentId"])),
+            action_id=relay.GlobalID("Action", str(data["actionId"])),
+            action_type=data["actionType"], outcome_type=data["outcomeType"],
+            reason=data.get("reason"),
+        )  # fmt: skip
