@@ -34,3 +34,15 @@ def test_every_type_and_field_is_described() -> None:
         if isinstance(named, GraphQLEnumType):
             continue
     assert not missing, f"described nowhere: {', '.join(sorted(missing))}"
+
+
+def test_the_examples_in_the_api_docs_are_valid() -> None:
+    import re
+
+    from graphql import parse, validate
+
+    docs = (SDL_FILE.parents[1] / "docs" / "api.md").read_text()
+    examples = re.findall(r"```graphql\n(.*?)```", docs, re.S)
+    assert len(examples) >= 6
+    for example in examples:
+        assert validate(schema._schema, parse(example)) == [], example
