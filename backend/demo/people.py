@@ -121,19 +121,23 @@ async def insert_people(writer: BulkWriter, plan: OrgPlan, *, created_at: dt.dat
     def person(index: int) -> tuple[str, str]:
         return _person(plan.name_offset + index)
 
-    # (email, name, role, team index or None, slack id)
+    # (email, name, role, team index or None, slack id). Demo's Slack ids are the documented
+    # UEXEC01, UMGR01.., UREP01..; another organisation's carry its own prefix (its workspace).
+    u = "U" if plan.slug == "demo" else f"U{plan.slug.upper()}"
     people: list[tuple[str, str, Role, int | None, str | None]] = [
-        (f"exec@{domain}", person(20)[1], Role.EXECUTIVE, None, "U0EXEC01")
+        (f"exec@{domain}", person(20)[1], Role.EXECUTIVE, None, f"{u}EXEC01")
     ]
     if plan.with_admin:
-        people.append((f"admin@{domain}", person(21)[1], Role.ADMIN, None, "U0ADMIN1"))
+        people.append((f"admin@{domain}", person(21)[1], Role.ADMIN, None, f"{u}ADMIN01"))
     for i in range(len(plan.teams)):
         people.append(
-            (f"manager{i + 1}@{domain}", person(14 + i)[1], Role.MANAGER, i, f"U0MGR{i + 1:02d}")
+            (f"manager{i + 1}@{domain}", person(14 + i)[1], Role.MANAGER, i, f"{u}MGR{i + 1:02d}")
         )
     rep_teams = [i for i, t in enumerate(plan.teams) for _ in range(t.reps)]
     for n, team_index in enumerate(rep_teams, start=1):
-        people.append((f"rep{n}@{domain}", person(n - 1)[1], Role.REP, team_index, f"U0REP{n:02d}"))
+        people.append(
+            (f"rep{n}@{domain}", person(n - 1)[1], Role.REP, team_index, f"{u}REP{n:02d}")
+        )
     user_ids = await writer.insert_returning_ids(
         User,
         [

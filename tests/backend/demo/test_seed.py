@@ -135,8 +135,8 @@ async def test_the_predictable_logins_exist_with_their_roles(
     }
     stored = {u.email: u for u in await small.scalars(select(User))}
     assert {e: stored[e].role for e in expected} == {e: r for e, (r, _) in expected.items()}
-    assert stored["rep1@demo.example"].slack_user_id == "U0REP01"
-    assert stored["rep12@demo.example"].slack_user_id == "U0REP12"
+    assert stored["rep1@demo.example"].slack_user_id == "UREP01"
+    assert stored["rep12@demo.example"].slack_user_id == "UREP12"
     assert all(login.name == stored[login.email].name for login in report.logins)
 
 
