@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -191,35 +191,55 @@ def _column_names(model: Any, keys: tuple[str, ...]) -> list[str]:
 
 
 async def insert_rows(
-    session: Any, model: Any, rows: list[dict[str, Any]], *,
-    skip_conflicts_on: list[str], returning: list[str],
+    session: Any, model: Any, rows: list[dict[str, Any]], *, conflict: Sequence[str],
+    add: Sequence[str] = (), returning: Sequence[str] = (),
 ) -> list[Any]:  # fmt: skip
     """Set-based INSERT of ``rows`` (all with the same keys, every column given: Python-side
-    defaults are not applied) that skips rows conflicting on the unique ``skip_conflicts_on``;
-    returns the ``returning`` columns of the rows inserted.
+    defaults are not applied). A row whose unique ``conflict`` columns match an existing row is
+    skipped or, with ``add``, adds its values of those columns to the existing row's (an atomic
+    increment: concurrent writers never lose one). Returns the ``returning`` columns of the rows
+    written.
 
-    On PostgreSQL one ``INSERT ... SELECT * FROM unnest(array, ...)``, compiled and prepared
-    once; on SQLite (in-process, no round trips) an executemany of the same INSERT.
+    On PostgreSQL one ``INSERT ... SELECT * FROM unnest(array, ...)``: one bind parameter per
+    column, compiled and prepared once whatever the number of rows. On SQLite (in-process, no
+    round trips) an executemany of the same INSERT.
     """
     if not rows:
         return []
     if not is_postgresql(session):
-        insert = dialect_insert(session, model).on_conflict_do_nothing(
-            index_elements=skip_conflicts_on
-        )
+        insert = dialect_insert(session, model)
+        if add:
+            statement = insert.on_conflict_do_update(
+                index_elements=list(conflict),
+                set_={name: getattr(model, name) + insert.excluded[name] for name in add},
+            )
+        else:
+            statement = insert.on_conflict_do_nothing(index_elements=list(conflict))
+        if not returning:
+            await session.execute(statement, rows)
+            return []
         columns = [getattr(model, name) for name in returning]
-        return list(await session.execute(insert.returning(*columns), rows))
+        return list(await session.execute(statement.returning(*columns), rows))
     from sqlalchemy import text
 
     keys = tuple(rows[0])
     source, params = _unnest(session, model, keys, rows)
-    statement = text(
-        f'INSERT INTO "{model.__tablename__}" ({", ".join(_column_names(model, keys))}) '
+    if add:
+        action = "DO UPDATE SET " + ", ".join(
+            f"{name} = t.{name} + excluded.{name}" for name in _column_names(model, tuple(add))
+        )
+    else:
+        action = "DO NOTHING"
+    sql = (
+        f'INSERT INTO "{model.__tablename__}" AS t ({", ".join(_column_names(model, keys))}) '
         f"SELECT * FROM {source} "
-        f"ON CONFLICT ({', '.join(_column_names(model, tuple(skip_conflicts_on)))}) DO NOTHING "
-        f"RETURNING {', '.join(_column_names(model, tuple(returning)))}"
+        f"ON CONFLICT ({', '.join(_column_names(model, tuple(conflict)))}) {action}"
     )
-    return list(await session.execute(statement, params))
+    if not returning:
+        await session.execute(text(sql), params)
+        return []
+    sql += f" RETURNING {', '.join(_column_names(model, tuple(returning)))}"
+    return list(await session.execute(text(sql), params))
 
 
 async def update_rows_by_id(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:

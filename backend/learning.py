@@ -28,7 +28,12 @@ Scope = tuple[int, int, str]  # (organisation, agent, action type)
 
 async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today: dt.date) -> None:
     """Re-assess each scope in its own unit of work; publish what changed. A failure here never
-    undoes the outcomes already committed: the next outcome re-assesses again."""
+    undoes the outcomes already committed: the next outcome re-assesses again.
+
+    The organisation-wide assessment of an action type reads the same rollup whichever agent
+    moved it, so it runs once per (organisation, action type), with the first scope that
+    succeeds, not once per agent."""
+    organization_done: set[tuple[int, str]] = set()
     for organization_id, agent_id, action_type in sorted(set(scopes)):
         for attempt in (1, 2):
             try:
@@ -36,8 +41,11 @@ async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today
                     await reassess(
                         session, organization_id=organization_id, agent_id=agent_id,
                         action_type=action_type, today=today,
+                        include_organization=(organization_id, action_type)
+                        not in organization_done,
                     )  # fmt: skip
                     events = take_pending(session)
+                organization_done.add((organization_id, action_type))
                 await publish(state.broker, events)
                 break
             except StaleDataError:  # another process moved the policy meanwhile: look again

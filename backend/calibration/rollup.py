@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS, CalibrationStats
 from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
-from backend.database import dialect_insert
+from backend.database import insert_rows
 
 KEY_FIELDS = ("organization_id", "agent_id", "action_type", "day", "bin")
 
@@ -64,14 +64,7 @@ async def add_predictions(session: AsyncSession, predictions: Iterable[ResolvedP
     """Add (or take back) contributions with one atomic upsert per touched row: the database
     adds to what is there, so concurrent writers never lose an increment."""
     rows = _rows(predictions)
-    if not rows:
-        return 0
-    insert = dialect_insert(session, CalibrationStat)
-    statement = insert.on_conflict_do_update(
-        index_elements=list(KEY_FIELDS),
-        set_={name: getattr(CalibrationStat, name) + insert.excluded[name] for name in STAT_FIELDS},
-    )
-    await session.execute(statement, rows)
+    await insert_rows(session, CalibrationStat, rows, conflict=KEY_FIELDS, add=STAT_FIELDS)
     return len(rows)
 
 

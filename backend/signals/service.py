@@ -41,7 +41,7 @@ SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 KINDS = frozenset(k.value for k in SignalKind)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalInput:
     kind: str
     source: str
@@ -195,7 +195,7 @@ async def _load(
     return match
 
 
-def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> list[_Action]:
+def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> tuple[_Action, ...]:
     """The actions a signal is about: exact references first, then the thread, then the deal."""
     if signal.action_id is not None:
         candidates = [match.actions[signal.action_id]] if signal.action_id in match.actions else []
@@ -206,7 +206,7 @@ def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> lis
     elif signal.deal_external_id and signal.deal_external_id in match.deals:
         candidates = match.linked("deal_id", match.deals[signal.deal_external_id])
     else:
-        return []
+        return ()
     candidates = [
         a for a in candidates
         if a.occurred_at <= signal.occurred_at
@@ -215,9 +215,9 @@ def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> lis
                     for t in outcome_types))
     ]  # fmt: skip
     if signal.kind in DEAL_WIDE_KINDS or signal.action_id is not None:
-        return candidates
+        return tuple(candidates)
     # A reply or a meeting event concerns the latest action before it in the thread.
-    return sorted(candidates, key=lambda a: (a.occurred_at, a.id))[-1:]
+    return tuple(sorted(candidates, key=lambda a: (a.occurred_at, a.id))[-1:])
 
 
 async def _event_born(
@@ -240,7 +240,7 @@ async def _event_born(
 
 
 def _signal_row(
-    organization_id: int, signal: SignalInput, targets: list[_Action], match: _Match,
+    organization_id: int, signal: SignalInput, targets: tuple[_Action, ...], match: _Match,
     now: dt.datetime,
 ) -> dict[str, Any]:  # fmt: skip
     """The signal's row, with what it is about: its first target's links, else its references."""
@@ -256,6 +256,23 @@ def _signal_row(
         "message_id": first.message_id if first else
         match.messages.get(signal.message_external_id or ""),
     }  # fmt: skip
+
+
+async def _store(
+    session: AsyncSession, organization_id: int, batch: list[SignalInput],
+    targets: list[tuple[_Action, ...]], match: _Match, now: dt.datetime,
+) -> dict[tuple[str, str], int]:  # fmt: skip
+    """Insert the batch's signals, each with what it is about -> the ids of the new ones, by
+    source and external id (a signal stored before is skipped)."""
+    rows = [
+        _signal_row(organization_id, s, t, match, now)
+        for s, t in zip(batch, targets, strict=True)
+    ]  # fmt: skip
+    stored = await insert_rows(
+        session, Signal, rows, conflict=["organization_id", "source", "external_id"],
+        returning=["id", "source", "external_id"],
+    )  # fmt: skip
+    return {(source, external): id_ for id_, source, external in stored}
 
 
 async def record_signals(
@@ -282,19 +299,15 @@ async def record_signals(
     # outcomes it may change are locked from here on). The insert then decides which signals
     # are new: a signal stored before (a retry) is skipped and changes nothing.
     match = await _load(session, viewer, batch, lambda t: rules.calibrating_plan(t).outcome_type)
-    effects = [rules.effects(s.kind, s.payload) for s in batch]
+    # The rules build new (frozen, equal) effects for each signal; one shared copy of each
+    # distinct tuple leaves a batch few live objects to slow the garbage collector down.
+    distinct: dict[tuple[Effect, ...], tuple[Effect, ...]] = {}
+    effects = [distinct.setdefault(e, e) for e in (rules.effects(s.kind, s.payload) for s in batch)]
     targets = [
         _targets(s, match, {e.outcome_type for e in signal_effects})
         for s, signal_effects in zip(batch, effects, strict=True)
     ]
-    stored = await insert_rows(
-        session, Signal,
-        [_signal_row(org, s, t, match, now) for s, t in zip(batch, targets, strict=True)],
-        skip_conflicts_on=["organization_id", "source", "external_id"],
-        returning=["id", "source", "external_id"],
-    )  # fmt: skip
-    ids = {(source, external): id_ for id_, source, external in stored}
-    del stored
+    ids = await _store(session, org, batch, targets, match, now)
     result.stored, result.duplicates = len(ids), len(signals) - len(ids)
     resolutions = Resolutions()
     for signal, signal_effects, signal_targets in zip(batch, effects, targets, strict=True):
@@ -318,8 +331,8 @@ async def record_signals(
 
 async def _apply_effects(
     session: AsyncSession, organization_id: int, signal: SignalInput, signal_id: int,
-    effects: tuple[Effect, ...], targets: list[_Action], match: _Match, resolutions: Resolutions,
-    result: SignalBatchResult, now: dt.datetime,
+    effects: tuple[Effect, ...], targets: tuple[_Action, ...], match: _Match,
+    resolutions: Resolutions, result: SignalBatchResult, now: dt.datetime,
 ) -> None:  # fmt: skip
     """Let one stored signal's effects resolve, label or annotate its targets' outcomes."""
     for action in targets:
