@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
+from backend.actions.service import EARLIEST
 from backend.auth.viewer import Viewer, ViewerRole
 from backend.crm.models import Conversation, Deal, Message
 from backend.database import among, insert_rows, is_postgresql, utcnow
@@ -97,6 +98,8 @@ def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
             problems.add(at + "occurredAt", "must be a timestamp with a time zone")
         elif s.occurred_at > latest:
             problems.add(at + "occurredAt", "is in the future")
+        elif s.occurred_at < EARLIEST:
+            problems.add(at + "occurredAt", f"is before {EARLIEST.date()}")
         if not isinstance(s.payload, dict):
             problems.add(at + "payload", "must be an object")
         elif (size := len(json.dumps(s.payload, default=str))) > MAX_PAYLOAD_BYTES:
