@@ -41,13 +41,13 @@ def decode_id(value: str, type_name: str, field: str) -> int:
         raise DomainError(ErrorCode.INVALID, f"{value!r} is not a global id",
                           field=field) from None  # fmt: skip
     if global_id.type_name != type_name:
-        raise NotFoundError(type_name, field=field)
+        raise NotFoundError(type_name.lower(), field=field)
     try:
         row_id = int(global_id.node_id)
     except ValueError:
-        raise NotFoundError(type_name, field=field) from None
+        raise NotFoundError(type_name.lower(), field=field) from None
     if not 0 < row_id <= MAX_ROW_ID:
-        raise NotFoundError(type_name, field=field)
+        raise NotFoundError(type_name.lower(), field=field)
     return row_id
 
 

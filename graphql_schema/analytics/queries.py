@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 import strawberry
-from strawberry import relay
 from strawberry.types import Info
 
 from backend.analytics import service
-from backend.errors import NotFoundError
 from graphql_schema.analytics.dashboards import ExecutiveDashboard, RepDashboard, TeamDashboard
+from graphql_schema.inputs import decode_id
 
 From = Annotated[
     dt.date | None,
@@ -25,16 +24,6 @@ To = Annotated[
 ]  # fmt: skip
 
 
-def _local_id(global_id: relay.GlobalID, type_name: str, field: str) -> int:
-    """The database id behind a global id of ``type_name``; any other id is simply unknown."""
-    try:
-        if global_id.type_name == type_name:
-            return int(global_id.node_id)
-    except ValueError:
-        pass
-    raise NotFoundError(type_name.lower(), field=field)
-
-
 @strawberry.type
 class AnalyticsQuery:
     @strawberry.field(
@@ -43,11 +32,11 @@ class AnalyticsQuery:
     )
     async def rep_dashboard(
         self, info: Info,
-        agent_id: Annotated[relay.GlobalID, strawberry.argument(description="The agent.")],
+        agent_id: Annotated[strawberry.ID, strawberry.argument(description="The agent.")],
         from_: From = None, to: To = None,
     ) -> RepDashboard:  # fmt: skip
         viewer = info.context.require_viewer()
-        agent = _local_id(agent_id, "Agent", "agentId")
+        agent = decode_id(agent_id, "Agent", "agentId")
         async with info.context.state.sessions() as session:
             dashboard = await service.rep_dashboard(session, viewer, agent_id=agent, since=from_,
                                                     until=to)  # fmt: skip
@@ -59,11 +48,11 @@ class AnalyticsQuery:
     )
     async def team_dashboard(
         self, info: Info,
-        team_id: Annotated[relay.GlobalID, strawberry.argument(description="The team.")],
+        team_id: Annotated[strawberry.ID, strawberry.argument(description="The team.")],
         from_: From = None, to: To = None,
     ) -> TeamDashboard:  # fmt: skip
         viewer = info.context.require_viewer()
-        team = _local_id(team_id, "Team", "teamId")
+        team = decode_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
             dashboard = await service.team_dashboard(session, viewer, team_id=team, since=from_,
                                                      until=to)  # fmt: skip

@@ -19,16 +19,16 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from strawberry import relay
 from strawberry.types import Info
 
 from backend.agents.models import Agent
 from backend.auth.viewer import Viewer
-from backend.errors import NotFoundError
+from backend.errors import DomainError, NotFoundError
 from backend.events.service import channel_for
 from backend.lookup import rows_by_ids
 from backend.pubsub import SubscriptionLost
 from graphql_schema.context import Context
+from graphql_schema.inputs import decode_id
 from graphql_schema.live.access import (
     CredentialGuard,
     ScopeCheck,
@@ -52,16 +52,16 @@ Wanted = Callable[[Viewer, dict[str, Any]], bool]
 
 ActionTypeFilter = Annotated[str | None, strawberry.argument(
     description="Only events of this action type, e.g. `email`.")]  # fmt: skip
-AgentFilter = Annotated[relay.GlobalID | None, strawberry.argument(
+AgentFilter = Annotated[strawberry.ID | None, strawberry.argument(
     description="Only this agent's events (an agent out of scope is not found, like an unknown "
     "one); without it, every agent the viewer may see, and organisation-wide calibration for "
     "organisation-wide viewers.")]  # fmt: skip
 
 
-async def _visible_agent(context: Context, viewer: Viewer, agent_id: relay.GlobalID) -> int:
+async def _visible_agent(context: Context, viewer: Viewer, agent_id: str) -> int:
     try:
-        raw = int(agent_id.node_id) if agent_id.type_name == "Agent" else -1
-    except ValueError:
+        raw = decode_id(agent_id, "Agent", "agentId")
+    except DomainError:  # malformed or another type's id: unknown, like a foreign one
         raw = -1
     async with context.state.sessions() as session:
         found = await rows_by_ids(session, viewer, Agent, [raw])

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from backend.errors import DomainError, ErrorCode
 from graphql_schema.viewer.types import ViewerType
 
 
@@ -22,10 +23,14 @@ class ViewerQuery:
     async def node(
         self,
         info: Info,
-        id: relay.GlobalID,
+        id: strawberry.ID,
     ) -> relay.Node | None:
         info.context.require_viewer()
         try:
-            return await id.resolve_node(info, required=False)
+            global_id = relay.GlobalID.from_id(id)
+        except ValueError:
+            raise DomainError(ErrorCode.INVALID, "is not a global id", field="id") from None
+        try:
+            return await global_id.resolve_node(info, required=False)
         except (KeyError, ValueError, TypeError):  # a type name we do not have
             return None

@@ -1,0 +1,292 @@
+"""Subscriptions over a real WebSocket (graphql-transport-ws) to a running server: each event
+arrives after the mutation that caused it (over HTTP), to those who may see it and no one else.
+
+The protocol does not acknowledge `subscribe`, so before asserting anything each subscriber is
+proven live by an event it may see ("warm-up"); a subscriber that must not receive an event is
+then shown its next own event ("marker") and must receive that one first. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.e2e.conftest import Deployment, gid
+
+PROTOCOL = "graphql-transport-ws"
+NEEDS_LABEL = """subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId
+  actionType outcomeType reason } }"""
+POLICY_CHANGED = """subscription($t: String) { policyChanged(actionType: $t) { version stream
+  agentId actionType policyVersion escalateBelow autonomousAbove frozen changedBy } }"""
+RECORD_ACTION = """mutation($input: RecordActionInput!) {
+  recordAction(input: $input) { action { id } errors { code field message } } }"""
+RECORD_SIGNALS = """mutation($input: RecordSignalsInput!) {
+  recordSignals(input: $input) { needsLabel errors { code field message } } }"""
+FREEZE = """mutation($input: FreezePolicyInput!) {
+  freezePolicy(input: $input) { policy { version frozen } errors { code field message } } }"""
+LABEL_QUEUE = "{ labelQueue(first: 100) { edges { node { id status action { id } } } } }"
+POLICY = 'query($a: ID) { policy(actionType: "email", agentId: $a) { version frozen } }'
+
+
+class Live:
+    """One graphql-transport-ws connection, acknowledged, with bounded reads."""
+
+    def __init__(self, ws: ClientConnection, role: str) -> None:
+        self.ws = ws
+        self.role = role
+
+    def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> None:
+        self.ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message; TimeoutError when none comes in `timeout` seconds."""
+        return json.loads(self.ws.recv(timeout=timeout))
+
+    def next_event(self, field: str, timeout: float = 10.0) -> dict[str, Any]:
+        message = self.receive(timeout)
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return message["payload"]["data"][field]
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The messages already received (the socket's buffer), without waiting."""
+        messages = []
+        while True:
+            try:
+                messages.append(self.receive(0.02))
+            except TimeoutError:
+                return messages
+
+
+def settle(subscribers: tuple[Live, ...] | list[Live], quiet: float = 0.5) -> list[list[dict]]:
+    """What each subscriber received until `quiet` seconds after now (events are published
+    before the mutation's response is sent, so a caused event is due well within that)."""
+    time.sleep(quiet)
+    return [subscriber.drain() for subscriber in subscribers]
+
+
+@contextmanager
+def live(deployment: Deployment, role: str) -> Iterator[Live]:
+    with connect(
+        deployment.ws_url, subprotocols=[PROTOCOL], open_timeout=10, close_timeout=5
+    ) as ws:
+        ws.send(
+            json.dumps(
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": f"Bearer {deployment.tokens[role]}"},
+                }
+            )
+        )
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        yield Live(ws, role)
+
+
+def warm_up(field: str, pairs: list[tuple[Live, Callable[[], Any]]]) -> None:
+    """Cause an event each subscriber may see until each has received one, then drain all."""
+    pending = list(pairs)
+    deadline = time.monotonic() + 20
+    while pending:
+        for _, cause in pending:
+            cause()
+        still = []
+        for subscriber, cause in pending:
+            try:
+                subscriber.next_event(field, timeout=0.5)
+            except TimeoutError:
+                still.append((subscriber, cause))
+        pending = still
+        assert time.monotonic() < deadline, [s.role for s, _ in pending]
+    settle([subscriber for subscriber, _ in pairs], quiet=1.0)  # the stragglers of the loop
+
+
+# -- causes, through the API --------------------------------------------------------------------
+
+counter = itertools.count()
+
+
+def needs_label(deployment: Deployment, key: str) -> str:
+    """An email by the agent key `key`, then a reply without sentiment: a labelling task.
+    Returns the action's global id."""
+    ref = f"{key}-{next(counter)}"
+    now = dt.datetime.now(dt.UTC)
+    mail = f"<ws-{ref}@mail>"
+    action = deployment.data(
+        RECORD_ACTION,
+        {
+            "input": {
+                "actionType": "email",
+                "confidence": 0.4,
+                "idempotencyKey": f"ws-{ref}",
+                "occurredAt": (now - dt.timedelta(hours=2)).isoformat(),
+                "messageExternalId": mail,
+            }
+        },
+        as_=key,
+    )["recordAction"]
+    assert action["errors"] == [], action
+    signals = deployment.data(
+        RECORD_SIGNALS,
+        {
+            "input": {
+                "signals": [
+                    {
+                        "kind": "email.replied",
+                        "source": "esp",
+                        "externalId": f"ws-{ref}",
+                        "occurredAt": (now - dt.timedelta(hours=1)).isoformat(),
+                        "messageExternalId": mail,
+                    }
+                ]
+            }
+        },
+        as_=key,
+    )["recordSignals"]
+    assert signals == {"needsLabel": 1, "errors": []}, signals
+    return action["action"]["id"]
+
+
+class Policies:
+    """Toggles agents' email policies (pinned, released, ...) through `freezePolicy`."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.frozen: dict[str, bool] = {}
+
+    def toggle(self, rep: str, *, as_: str) -> dict[str, Any]:
+        frozen = self.frozen[rep] = not self.frozen.get(rep, False)
+        agent = gid("Agent", self.deployment.ids.agents[rep])
+        payload = self.deployment.data(
+            FREEZE,
+            {"input": {"agentId": agent, "actionType": "email", "frozen": frozen, "reason": "e2e"}},
+            as_=as_,
+        )["freezePolicy"]
+        assert payload["errors"] == [] and payload["policy"]["frozen"] is frozen, payload
+        return payload["policy"]
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+
+def test_outcome_needs_label_reaches_exactly_who_may_see_the_agent(deployment: Deployment) -> None:
+    d = deployment
+    with (
+        live(d, "rep_a1") as rep,
+        live(d, "manager_a") as manager,
+        live(d, "rep_a2") as other_rep,
+        live(d, "exec_s") as other_org,
+    ):
+        everyone = (rep, manager, other_rep, other_org)
+        for subscriber in everyone:
+            subscriber.subscribe(NEEDS_LABEL)
+        warm_up(
+            "outcomeNeedsLabel",
+            [
+                (rep, lambda: needs_label(d, "agent_a1")),
+                (manager, lambda: needs_label(d, "agent_a1")),
+                (other_rep, lambda: needs_label(d, "agent_a2")),
+                (other_org, lambda: needs_label(d, "agent_s1")),
+            ],
+        )
+        assert settle(everyone) == [[], [], [], []]  # nothing pending
+
+        action = needs_label(d, "agent_a1")
+        seen = [subscriber.next_event("outcomeNeedsLabel") for subscriber in (rep, manager)]
+        assert seen[0] == seen[1]
+        event = seen[0]
+        assert event["actionId"] == action and event["stream"] == "labels"
+        assert event["agentId"] == gid("Agent", d.ids.agents["rep_a1"])
+        assert (event["actionType"], event["outcomeType"]) == ("email", "email_reply")
+        queue = d.data(LABEL_QUEUE, as_="rep_a1")["labelQueue"]["edges"]  # committed before
+        assert {"id": event["outcomeId"], "status": "NEEDS_LABEL", "action": {"id": action}} in [
+            e["node"] for e in queue
+        ]
+
+        # rep_a2 and exec_s were live, yet their next event is their own, not rep_a1's.
+        marker = needs_label(d, "agent_a2")
+        assert other_rep.next_event("outcomeNeedsLabel")["actionId"] == marker
+        assert manager.next_event("outcomeNeedsLabel")["actionId"] == marker  # their team
+        south = needs_label(d, "agent_s1")
+        south_event = other_org.next_event("outcomeNeedsLabel")
+        assert south_event["actionId"] == south
+        assert south_event["version"] >= 1  # its organisation's own stream
+        after = needs_label(d, "agent_a1")
+        assert rep.next_event("outcomeNeedsLabel")["actionId"] == after  # skipped a2's and s1's
+        second = manager.next_event("outcomeNeedsLabel")
+        assert second["actionId"] == after and second["version"] == event["version"] + 2
+        assert settle(everyone) == [[], [], [], []]
+
+
+def test_policy_changed_reaches_exactly_who_may_see_the_agent(deployment: Deployment) -> None:
+    d = deployment
+    policies = Policies(d)
+    a1 = gid("Agent", d.ids.agents["rep_a1"])
+    with (
+        live(d, "manager_a") as manager,
+        live(d, "rep_a1") as rep,
+        live(d, "rep_a2") as other_rep,
+        live(d, "exec_s") as other_org,
+    ):
+        everyone = (manager, rep, other_rep, other_org)
+        for subscriber in everyone:
+            subscriber.subscribe(POLICY_CHANGED, {"t": "email"})
+        warm_up(
+            "policyChanged",
+            [
+                (manager, lambda: policies.toggle("rep_a1", as_="manager_a")),
+                (rep, lambda: policies.toggle("rep_a1", as_="manager_a")),
+                (other_rep, lambda: policies.toggle("rep_a2", as_="manager_a")),
+                (other_org, lambda: policies.toggle("rep_s1", as_="exec_s")),
+            ],
+        )
+        assert settle(everyone) == [[], [], [], []]
+
+        policy = policies.toggle("rep_a1", as_="manager_a")
+        seen = [subscriber.next_event("policyChanged") for subscriber in (manager, rep)]
+        assert seen[0] == seen[1]
+        event = seen[0]
+        assert event["agentId"] == a1 and event["actionType"] == "email"
+        assert (event["policyVersion"], event["frozen"]) == (policy["version"], policy["frozen"])
+        assert event["changedBy"] == "user"
+        assert d.data(POLICY, {"a": a1}, as_="manager_a")["policy"] == policy
+
+        marker = policies.toggle("rep_a2", as_="manager_a")
+        for subscriber in (other_rep, manager):  # rep_a2 got nothing of rep_a1's agent
+            mine = subscriber.next_event("policyChanged")
+            assert mine["agentId"] == gid("Agent", d.ids.agents["rep_a2"])
+            assert mine["policyVersion"] == marker["version"]
+        south = policies.toggle("rep_s1", as_="exec_s")
+        south_event = other_org.next_event("policyChanged")
+        assert south_event["agentId"] == gid("Agent", d.ids.agents["rep_s1"])
+        assert south_event["policyVersion"] == south["version"]
+        assert settle(everyone) == [[], [], [], []]
+
+
+def test_who_may_not_subscribe_is_refused(deployment: Deployment) -> None:
+    with connect(deployment.ws_url, subprotocols=[PROTOCOL], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer x"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    with live(deployment, "partner_n") as partner:  # read-only partner: no read:policy
+        partner.subscribe(POLICY_CHANGED)
+        message = partner.receive(timeout=10)
+        assert message["type"] in ("error", "next"), message
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["forbidden"]
