@@ -14,8 +14,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from backend.gmail.routes import gmail_routes
 from backend.health import check_readiness, service_version
 from backend.settings import Settings, load_settings
+from backend.slack.routes import slack_routes
 from backend.state import AppState
 from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes(),
+        *slack_routes(),
+        *gmail_routes(settings),
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))

@@ -70,6 +70,24 @@ def _parser() -> argparse.ArgumentParser:
         "webhook-secret", help="print an organisation's webhook signing secret, last"
     )
     webhook.add_argument("--org", required=True, help="organisation slug")
+
+    slack = commands.add_parser(
+        "slack-config", help="store an organisation's Slack app settings (secrets encrypted)"
+    )
+    slack.add_argument("--org", required=True, help="organisation slug")
+    slack.add_argument("--signing-secret", required=True, help="the Slack app's Signing Secret")
+    slack.add_argument("--bot-token", required=True, help="the Bot User OAuth Token (xoxb-...)")
+    slack.add_argument("--api-base-url", help="Slack Web API base (default: Slack's)")
+    slack.add_argument("--team-id", help="the workspace id T...; default: asked with auth.test")
+    slack.add_argument("--default-channel", help="where to post for reps without a Slack id")
+
+    gmail = commands.add_parser(
+        "gmail-addon-deployment", help="print the Gmail add-on's deployment descriptor (JSON)"
+    )
+    gmail.add_argument("--base-url", help="where Google reaches this service (default: "
+                       "GMAIL_ADDON_BASE_URL, else PUBLIC_BASE_URL)")  # fmt: skip
+    gmail.add_argument("--name", help="the add-on's name in Gmail")
+    gmail.add_argument("--logo-url", help="the add-on's icon (an https URL)")
     return parser
 
 
@@ -86,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
         if args.command == "serve":
             return _serve(settings, args)
+        if args.command == "gmail-addon-deployment":  # needs no database
+            return _gmail_addon_deployment(settings, args)
         handler = COMMANDS[args.command]
         return asyncio.run(_with_state(settings, lambda state: handler(state, args)))
     except SettingsError as exc:
@@ -196,6 +216,48 @@ async def _webhook_secret(state: AppState, args: argparse.Namespace) -> int:
     return 0
 
 
+def _gmail_addon_deployment(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from backend.gmail.deployment import deployment_descriptor
+    from backend.gmail.endpoints import addon_base_url
+
+    options = {k: v for k, v in (("name", args.name), ("logo_url", args.logo_url)) if v}
+    try:
+        descriptor = deployment_descriptor(args.base_url or addon_base_url(settings), **options)
+    except ValueError as exc:
+        raise CommandError(f"--base-url: {exc}") from None
+    configured = addon_base_url(settings)
+    if args.base_url and args.base_url.rstrip("/") != configured:
+        print(f"note: the server expects tokens addressed to {configured}/gmail/...; run it with "
+              f"GMAIL_ADDON_BASE_URL={args.base_url.rstrip('/')}", file=sys.stderr)  # fmt: skip
+    print(json.dumps(descriptor, indent=2, ensure_ascii=False))
+    return 0
+
+
+async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
+    from backend.slack.client import SlackApiError, SlackClient
+    from backend.slack.models import DEFAULT_API_BASE_URL
+    from backend.slack.service import configure_slack
+
+    base_url = args.api_base_url or DEFAULT_API_BASE_URL
+    team_id = args.team_id
+    if team_id is None:
+        try:
+            team_id = await SlackClient(token=args.bot_token, base_url=base_url).team_id()
+        except SlackApiError as exc:
+            raise CommandError(f"--bot-token: {exc}") from None
+    async with transaction(state.sessions) as session:
+        org = await organization_by_slug(session, args.org)
+        await configure_slack(
+            session, organization_id=org.id, secret_key=state.settings.secret_key,
+            slack_team_id=team_id, signing_secret=args.signing_secret,
+            bot_token=args.bot_token, api_base_url=base_url, default_channel=args.default_channel,
+        )  # fmt: skip
+    print(f"Slack configured for {org.slug}: team {team_id}, API {base_url}")
+    return 0
+
+
 async def _print_demo_logins(state: AppState) -> None:
     async with transaction(state.sessions) as session:
         rows = (
@@ -267,4 +329,5 @@ COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = 
     "create-api-key": _create_api_key,
     "issue-token": _issue_token,
     "webhook-secret": _webhook_secret,
+    "slack-config": _slack_config,
 }

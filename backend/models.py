@@ -19,7 +19,9 @@ from backend.feedback.models import Feedback
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.reports.models import ReportRun, ReportSubscription
+from backend.reviews.models import ReviewAssignment
 from backend.signals.models import Signal
+from backend.slack.models import SlackEventReceipt, SlackInstallation, SlackPost
 
 __all__ = [
     "Agent",
@@ -45,7 +47,11 @@ __all__ = [
     "PolicyChange",
     "ReportRun",
     "ReportSubscription",
+    "ReviewAssignment",
     "Signal",
+    "SlackEventReceipt",
+    "SlackInstallation",
+    "SlackPost",
     "Team",
     "TeamManager",
     "User",

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     graphql_cost_budget: int = Field(default=2000, gt=0)  # points a principal may hold
     graphql_cost_refill: float = Field(default=100.0, gt=0)  # points restored per second
     graphql_requests_per_minute: int = Field(default=1200, gt=0)
+    # Gmail add-on (docs/gmail-addon.md): Google's caller, the add-on's users, where keys live.
+    gmail_addon_service_account: str | None = None  # unset: the add-on's endpoints answer 503
+    gmail_addon_client_id: str | None = None
+    gmail_addon_base_url: str | None = None  # default: PUBLIC_BASE_URL
+    gmail_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None

@@ -12,6 +12,7 @@ from graphql_schema.actions.mutations import ActionsMutation
 from graphql_schema.calibration.mutations import CalibrationMutation
 from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
+from graphql_schema.reviews.mutations import ReviewsMutation
 from graphql_schema.signals.mutations import SignalsMutation
 
 
@@ -20,6 +21,11 @@ from graphql_schema.signals.mutations import SignalsMutation
     "payload whose `errors` list what to fix when it was rejected (then nothing changed)."
 )
 class Mutation(
-    ActionsMutation, SignalsMutation, OutcomesMutation, FeedbackMutation, CalibrationMutation
+    ActionsMutation,
+    SignalsMutation,
+    OutcomesMutation,
+    FeedbackMutation,
+    ReviewsMutation,
+    CalibrationMutation,
 ):
     pass

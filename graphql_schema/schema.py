@@ -28,11 +28,13 @@ from graphql_schema.analytics.queries import AnalyticsQuery
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.errors import DomainErrorsAndMasking
 from graphql_schema.feedback.queries import FeedbackQuery
+from graphql_schema.feedback.summary import FeedbackSummaryQuery
 from graphql_schema.health.queries import HealthQuery
 from graphql_schema.limits import Buckets, CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
+from graphql_schema.reviews.queries import ReviewsQuery
 from graphql_schema.viewer.queries import ViewerQuery
 
 
@@ -43,6 +45,8 @@ class Query(
     ActionsQuery,
     OutcomesQuery,
     FeedbackQuery,
+    FeedbackSummaryQuery,
+    ReviewsQuery,
     CalibrationQuery,
     AnalyticsQuery,
     HealthQuery,

@@ -50,7 +50,7 @@ class FeedbackType(relay.Node):
         name="targetId", description="The global id of what it is about (message, action, thread)."
     )
     def target_global_id(self) -> relay.GlobalID:
-        kind = {"message": "Message", "action": "Action", "conversation": "Conversation"}
+        kind = {"message": "Message", "action": "Action", "conversation": "Thread"}
         return relay.GlobalID(kind[self.target_type.value], str(self.target_id))
 
     @classmethod

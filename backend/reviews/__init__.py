@@ -1,0 +1,1 @@
+"""Retrospective thread reviews: assignments, reviews, agreement; quality metrics of feedback."""

@@ -1,0 +1,275 @@
+"""``POST /webhooks/slack/interactions``: clicks on our messages (``block_actions``) and the
+comment modal (``view_submission``).
+
+The rating is stored before answering, and the answer comes at once (Slack waits 3 s); the
+Slack calls that follow (``chat.update`` showing who rated what, ``views.open``, an ephemeral
+reply) run after the response has been sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend.database import transaction, utcnow
+from backend.errors import DomainError, InvalidInput
+from backend.slack.blocks import (
+    ADD_COMMENT,
+    DECISION_RATING,
+    MODAL_CALLBACK,
+    MODAL_COMMENT_BLOCK,
+    MODAL_RATING_BLOCK,
+    THUMB_DOWN,
+    THUMB_UP,
+    comment_modal,
+)
+from backend.slack.client import SlackApiError, SlackClient
+from backend.slack.posts import post_summary, refresh_posts
+from backend.slack.receiver import (
+    Clock,
+    Rejected,
+    SlackRequest,
+    invalid,
+    parse_interaction,
+    team_of_interaction,
+    verify_slack_request,
+)
+from backend.slack.secrets import SecretUnreadable
+from backend.slack.service import (
+    CommentForm,
+    Handled,
+    SlackFeedback,
+    open_comment_modal,
+    problem_text,
+    rated_by_thumb,
+    record_click,
+    slack_client,
+    submit_comment,
+)
+from backend.state import AppState
+
+PATH = "/webhooks/slack/interactions"
+CONTROLS = (THUMB_UP, THUMB_DOWN, DECISION_RATING, ADD_COMMENT)
+UNMAPPED_TEXT = (
+    "Your Slack account is not linked to a user here, so nothing was stored. Ask an "
+    "administrator to link your account (your Slack member ID goes on your user)."
+)
+UNKNOWN_POST_TEXT = "This message is not linked to the agent's work any more; nothing was stored."
+# Where the feedback service's complaints go in the modal.
+MODAL_BLOCK_OF_FIELD = {"comment": MODAL_COMMENT_BLOCK}
+log = logging.getLogger(__name__)
+Job = Callable[[SlackClient], Awaitable[Any]]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _at(document: Any, *path: str) -> Any:
+    """The value at ``path`` in nested objects, or None where the path breaks off."""
+    for key in path:
+        document = document.get(key) if isinstance(document, dict) else None
+    return document
+
+
+def _required(document: Any, *path: str) -> str:
+    """A string deep in the payload, or 400 naming where it should be."""
+    value = _text(_at(document, *path))
+    if value is None:
+        raise invalid("payload." + ".".join(path), "is required: a non-empty string")
+    return value
+
+
+def _after(state: AppState, request: SlackRequest, jobs: list[Job]) -> BackgroundTask | None:
+    """The Slack calls to make once the response is sent; failures are logged."""
+    if not jobs:
+        return None
+
+    async def run() -> None:
+        try:
+            client = slack_client(request.installation, state.settings.secret_key)
+        except SecretUnreadable as exc:  # SECRET_KEY changed since slack-config
+            log.warning("Slack calls skipped: %s", exc)
+            return
+        for job in jobs:
+            try:
+                await job(client)
+            except SlackApiError as exc:
+                log.warning("%s", exc)
+
+    return BackgroundTask(run)
+
+
+def _ephemeral(channel: str, user: str, text: str) -> Job:
+    return lambda client: client.post_ephemeral(channel=channel, user=user, text=text)
+
+
+def _refresh(state: AppState, handled: SlackFeedback) -> Job:
+    post = handled.post
+    assert post is not None
+    return lambda client: refresh_posts(state, post, client=client)
+
+
+def _reply_jobs(handled: SlackFeedback, channel: str, user: str) -> list[Job]:
+    if handled.handled is Handled.UNMAPPED:
+        return [_ephemeral(channel, user, UNMAPPED_TEXT)]
+    if handled.handled is Handled.UNKNOWN_POST:
+        return [_ephemeral(channel, user, UNKNOWN_POST_TEXT)]
+    return []
+
+
+def _click_rating(control: dict[str, Any]) -> tuple[str | None, int | None]:
+    action_id = control.get("action_id")
+    if action_id in (THUMB_UP, THUMB_DOWN):
+        return ("up" if action_id == THUMB_UP else "down"), None
+    option = control.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    if not isinstance(value, str) or not value.isdigit():
+        raise invalid("payload.actions[0].selected_option.value", "must be a rating 1..5")
+    return None, int(value)
+
+
+async def _block_actions(state: AppState, request: SlackRequest) -> Response:
+    payload = request.document
+    user = _required(payload, "user", "id")
+    channel = _text(_at(payload, "container", "channel_id")) or _required(payload, "channel", "id")
+    ts = _required(payload, "container", "message_ts")
+    actions = payload.get("actions")
+    controls = (
+        [a for a in actions if isinstance(a, dict) and a.get("action_id") in CONTROLS]
+        if isinstance(actions, list)
+        else []
+    )
+    if not controls:
+        return Response(status_code=200)  # a control that is not ours: nothing to do
+    control = controls[0]
+    installation = request.installation
+    jobs: list[Job] = []
+    if control.get("action_id") == ADD_COMMENT:
+        trigger = _required(payload, "trigger_id")
+        async with state.sessions() as session:
+            form = await open_comment_modal(
+                session, installation, slack_user_id=user, channel=channel, ts=ts
+            )
+            view = await _modal(session, form) if isinstance(form, CommentForm) else None
+        if view is not None:
+            jobs.append(lambda client: client.open_view(trigger_id=trigger, view=view))
+        elif isinstance(form, SlackFeedback):
+            jobs += _reply_jobs(form, channel, user)
+        return Response(status_code=200, background=_after(state, request, jobs))
+    thumb, rating = _click_rating(control)
+    # One click, one rating: Slack's trigger id (else the action's timestamp) is the external id.
+    click_id = _text(payload.get("trigger_id")) or f"{channel}:{ts}:{control.get('action_ts')}"
+    try:
+        async with transaction(state.sessions) as session:
+            handled = await record_click(
+                session,
+                installation,
+                slack_user_id=user,
+                channel=channel,
+                ts=ts,
+                thumb=thumb,
+                rating=rating,
+                external_id=f"click:{click_id}",
+            )
+    except DomainError as exc:
+        jobs.append(_ephemeral(channel, user, problem_text(exc)))
+    else:
+        if handled.handled is Handled.STORED:
+            jobs.append(_refresh(state, handled))
+        jobs += _reply_jobs(handled, channel, user)
+    return Response(status_code=200, background=_after(state, request, jobs))
+
+
+async def _modal(session: AsyncSession, form: CommentForm) -> dict[str, Any]:
+    return comment_modal(
+        summary=await post_summary(session, form.post),
+        rated_by_thumb=rated_by_thumb(form.post),
+        metadata=form.metadata,
+        rating=form.rating,
+        comment=form.comment,
+    )
+
+
+def _modal_errors(errors: dict[str, str]) -> Response:
+    return JSONResponse({"response_action": "errors", "errors": errors})
+
+
+def _state_value(view: dict[str, Any], block: str) -> str | None:
+    """What the person entered in the modal's input ``block`` (its element has the same id)."""
+    element = _at(view, "state", "values", block, block)
+    if not isinstance(element, dict):
+        return None
+    value = (
+        _at(element, "selected_option", "value")
+        if "selected_option" in element
+        else element.get("value")
+    )
+    return value if isinstance(value, str) else None
+
+
+async def _view_submission(state: AppState, request: SlackRequest) -> Response:
+    payload = request.document
+    view = payload.get("view")
+    if not isinstance(view, dict) or view.get("callback_id") != MODAL_CALLBACK:
+        return Response(status_code=200)  # not our modal
+    user = _required(payload, "user", "id")
+    try:
+        metadata = json.loads(view.get("private_metadata") or "")
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise invalid("payload.view.private_metadata", "must be the JSON we put there")
+    rating, comment = (
+        _state_value(view, MODAL_RATING_BLOCK),
+        _state_value(view, MODAL_COMMENT_BLOCK),
+    )
+    view_id = _text(view.get("id")) or _text(payload.get("trigger_id")) or str(utcnow().timestamp())
+    try:
+        async with transaction(state.sessions) as session:
+            handled = await submit_comment(
+                session,
+                request.installation,
+                slack_user_id=user,
+                metadata=metadata,
+                rating=rating,
+                comment=comment,
+                external_id=f"view:{view_id}",
+            )
+    except InvalidInput as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors:
+            block = MODAL_BLOCK_OF_FIELD.get(error.field or "", MODAL_RATING_BLOCK)
+            errors.setdefault(block, error.message)
+        return _modal_errors(errors)
+    except DomainError as exc:
+        return _modal_errors({MODAL_RATING_BLOCK: problem_text(exc)})
+    if handled.handled is Handled.UNMAPPED:
+        return _modal_errors({MODAL_RATING_BLOCK: UNMAPPED_TEXT})
+    if handled.handled is Handled.UNKNOWN_POST:
+        return _modal_errors({MODAL_RATING_BLOCK: UNKNOWN_POST_TEXT})
+    # An empty 200 closes the modal.
+    return Response(status_code=200, background=_after(state, request, [_refresh(state, handled)]))
+
+
+async def receive_interaction(request: Request, *, clock: Clock = utcnow) -> Response:
+    state: AppState = request.app.state.app
+    try:
+        verified = await verify_slack_request(
+            request, now=clock(), parse=parse_interaction, team_of=team_of_interaction
+        )
+        kind = verified.document.get("type") if isinstance(verified.document, dict) else None
+        if kind == "block_actions":
+            return await _block_actions(state, verified)
+        if kind == "view_submission":
+            return await _view_submission(state, verified)
+    except Rejected as rejected:
+        return rejected.response
+    return Response(status_code=200)  # shortcuts, closed modals, ...: nothing of ours

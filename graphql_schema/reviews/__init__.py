@@ -1,0 +1,1 @@
+"""GraphQL: retrospective thread reviews."""

@@ -1,0 +1,96 @@
+"""`python -m backend slack-config`, run as a person runs it, against the Slack stand-in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from backend.database import create_engine, create_sessionmaker, transaction
+from backend.migrations import upgrade_async
+from backend.orgs.models import Organization
+from backend.slack.secrets import decrypt_secret
+from tests.backend.slack.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
+from tests.backend.slack.standin import SlackStandIn
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY = "cli-test-secret-key-0123456789abcdefghijkl"
+
+
+def slack_config(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SECRET_KEY": KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "backend", "slack-config", *arguments],
+        capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+async def test_slack_config_asks_slack_for_the_team_and_stores_secrets_encrypted(
+    tmp_path: Path, stand_in: SlackStandIn
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    await upgrade_async(url)
+    engine = create_engine(url)
+    async with transaction(create_sessionmaker(engine)) as session:
+        session.add(Organization(slug="acme", name="Acme"))
+    done = slack_config(
+        url,
+        "--org",
+        "acme",
+        "--signing-secret",
+        SIGNING_SECRET,
+        "--bot-token",
+        BOT_TOKEN,
+        "--api-base-url",
+        stand_in.base_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"team {TEAM_ID}" in done.stdout
+    assert SIGNING_SECRET not in done.stdout + done.stderr
+    assert BOT_TOKEN not in done.stdout + done.stderr
+    assert stand_in.methods() == ["auth.test"]
+    async with engine.connect() as connection:
+        row = (await connection.execute(text(
+            "SELECT slack_team_id, signing_secret_encrypted, bot_token_encrypted, api_base_url "
+            "FROM slack_installations"
+        ))).one()  # fmt: skip
+    assert (row[0], row[3]) == (TEAM_ID, stand_in.base_url)
+    assert decrypt_secret(KEY, row[1]) == SIGNING_SECRET
+    assert decrypt_secret(KEY, row[2]) == BOT_TOKEN
+
+    refused = slack_config(
+        url,
+        "--org",
+        "acme",
+        "--signing-secret",
+        SIGNING_SECRET,
+        "--bot-token",
+        "xoxb-revoked",
+        "--api-base-url",
+        stand_in.base_url,
+    )
+    assert refused.returncode == 1 and "invalid_auth" in refused.stderr
+    wrong = slack_config(
+        url, "--org", "acme", "--signing-secret", "", "--bot-token", "xoxp-1", "--team-id", "T0ACME"
+    )
+    assert wrong.returncode == 1
+    assert "signingSecret" in wrong.stderr and "botToken" in wrong.stderr
+    missing = slack_config(
+        url,
+        "--org",
+        "nowhere",
+        "--signing-secret",
+        "s",
+        "--bot-token",
+        "xoxb-1",
+        "--team-id",
+        "T0ACME",
+    )
+    assert missing.returncode == 1 and "'nowhere' not found" in missing.stderr
+    async with engine.connect() as connection:  # the refusals changed nothing
+        teams = await connection.execute(text("SELECT slack_team_id FROM slack_installations"))
+        assert [r[0] for r in teams] == [TEAM_ID]
+    await engine.dispose()
