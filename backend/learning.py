@@ -6,9 +6,11 @@ Resolvers, webhooks and the worker call these; the domain services below never c
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +25,7 @@ from backend.signals.service import SignalBatchResult, SignalInput, record_signa
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
+SLACK_TIMEOUT = 5.0
 Scope = tuple[int, int, str]  # (organisation, agent, action type)
 
 
@@ -61,7 +64,38 @@ async def submit_action(
         recorded = await record_action(session, viewer, data, now=now)
         events = take_pending(session)
     await publish(state.broker, events)
+    if recorded.created and (recorded.action.is_critical or recorded.action.message_id):
+        await mirror_to_slack(state, recorded.action.id)
     return recorded
+
+
+async def mirror_to_slack(state: AppState, action_id: int) -> None:
+    """Show a sent message or a decision to the rep in Slack, when the organisation has Slack.
+    Bounded in time; a Slack failure is logged and never fails the recorded action."""
+    from backend.slack.posts import mirror_action
+
+    try:
+        await asyncio.wait_for(mirror_action(state, action_id), timeout=SLACK_TIMEOUT)
+    except Exception as exc:  # the action stands; the rep can still rate it elsewhere
+        log.warning("action %s not mirrored to Slack: %s: %s", action_id,
+                    type(exc).__name__, exc)  # fmt: skip
+
+
+async def refresh_slack_after_feedback(state: AppState, feedback: Any) -> None:
+    """Redraw our Slack messages about what was just rated elsewhere (dashboard, API, Gmail)."""
+    from backend.slack.posts import refresh_posts_about
+
+    if feedback.action_id is None and feedback.message_id is None:
+        return
+    try:
+        await asyncio.wait_for(
+            refresh_posts_about(state, feedback.organization_id, action_id=feedback.action_id,
+                                message_id=feedback.message_id),
+            timeout=SLACK_TIMEOUT,
+        )  # fmt: skip
+    except Exception as exc:
+        log.warning("Slack messages about feedback %s not refreshed: %s: %s", feedback.id,
+                    type(exc).__name__, exc)  # fmt: skip
 
 
 async def submit_signals(

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from backend.database import utcnow
+from backend.database import transaction, utcnow
 from backend.learning import close_expired_windows
 from backend.state import AppState
 
@@ -28,7 +28,18 @@ async def _close_windows(state: AppState, now: dt.datetime) -> int:
     return await close_expired_windows(state, now=now)
 
 
-JOBS: tuple[Job, ...] = (Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),)
+async def _prune_slack_receipts(state: AppState, now: dt.datetime) -> int:
+    """Slack retries a delivery for about an hour; receipts older than a day are not needed."""
+    from backend.slack.service import prune_event_receipts
+
+    async with transaction(state.sessions) as session:
+        return await prune_event_receipts(session, older_than=now - dt.timedelta(days=1))
+
+
+JOBS: tuple[Job, ...] = (
+    Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
+    Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
+)
 
 
 async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> dict[str, int]:

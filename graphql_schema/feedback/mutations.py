@@ -12,6 +12,7 @@ from backend.database import transaction
 from backend.feedback import service
 from backend.feedback.models import COMMENT_MAX_LENGTH
 from backend.feedback.service import CriterionRating, FeedbackInput, SubmittedFeedback
+from backend.learning import refresh_slack_after_feedback
 from backend.state import AppState
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
@@ -100,7 +101,9 @@ class SubmitFeedbackPayload:
 
 async def _submit(state: AppState, viewer: Viewer, data: FeedbackInput) -> SubmittedFeedback:
     async with transaction(state.sessions) as session:
-        return await service.submit_feedback(session, viewer, data)
+        submitted = await service.submit_feedback(session, viewer, data)
+    await refresh_slack_after_feedback(state, submitted.feedback)
+    return submitted
 
 
 @strawberry.type

@@ -179,3 +179,4 @@ async def test_worker_once_closes_expired_windows(populated_url: str) -> None:
     assert "close_expired_windows: 2" in result.stdout
     again = run_cli("worker", "--once", database_url=populated_url)
     assert "close_expired_windows: 0" in again.stdout
+    assert "prune_slack_event_receipts: 0" in again.stdout

@@ -151,3 +151,19 @@ async def test_a_rating_given_elsewhere_is_shown_in_slack(slack: SlackWorld) -> 
     context = next(b for b in update.arguments["blocks"] if b["type"] == "context")
     assert context["elements"][0]["text"] == "Rated: <@UMGRA> 4/5"
     assert await refresh_posts_about(slack.state, org, message_id=10**9) == 0
+
+
+async def test_recording_a_sent_email_mirrors_it_to_the_rep(state, world, stand_in) -> None:
+    """The agent's sent messages and decisions reach the rep in Slack as they are recorded."""
+    from tests.backend.slack.conftest import _record_actions, configure_north
+
+    await configure_north(state, world, stand_in.base_url)
+    await _record_actions(state, world)  # an e-mail and a stage change, through submit_action
+    posted = stand_in.of("chat.postMessage")
+    assert len(posted) == 2
+    async with state.sessions() as session:
+        from sqlalchemy import func, select
+
+        from backend.slack.models import SlackPost
+
+        assert await session.scalar(select(func.count()).select_from(SlackPost)) == 2
