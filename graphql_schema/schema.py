@@ -12,12 +12,12 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 
 from backend.errors import DomainError
@@ -82,16 +82,21 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     budgets = Buckets(settings.graphql_cost_budget, settings.graphql_cost_refill)
     requests = Buckets(settings.graphql_requests_per_minute,
                        settings.graphql_requests_per_minute / 60)  # fmt: skip
+    # Validation rules are built once: ValidationCache keys on the rule classes, so rules built
+    # per request (as QueryDepthLimiter/MaxAliasesLimiter factories would) never hit the cache.
+    rules: list[Any] = [
+        depth_rule(settings.graphql_max_depth, None),
+        alias_rule(settings.graphql_max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: Strawberry builds fresh extensions for each operation.
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: CostLimits(budgets=budgets, requests=requests),
         DomainErrorsAndMasking,
     ]
-    if not settings.introspection_enabled:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return Schema(**ROOTS, config=CONFIG, extensions=extensions)

@@ -204,6 +204,8 @@ async def outcome_totals(
         .join(AgentAction, AgentAction.id == Outcome.action_id)
         .where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end)
     )  # fmt: skip
+    # The actions' own scope too, so the planner reads only the scope's actions in range.
+    statement = _in_scope(statement, viewer, scope, AgentAction)
     key = statement.selected_columns["key"]
     return await _rows(session, statement.group_by(
         key, Outcome.action_type, Outcome.outcome_type))  # fmt: skip
@@ -224,7 +226,8 @@ async def outcomes_by_day(
         .where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end,
                Outcome.outcome_type.in_(sorted(outcome_types))),
         viewer, scope, Outcome,
-    ).subquery()  # fmt: skip
+    )  # fmt: skip
+    inner = _in_scope(inner, viewer, scope, AgentAction).subquery()
     statement = select(
         inner.c.day, func.sum(inner.c.resolved).label("resolved"),
         func.coalesce(func.sum(inner.c.value), 0.0).label("successes"),

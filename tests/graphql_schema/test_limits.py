@@ -140,3 +140,15 @@ def test_unexpected_errors_are_masked_with_a_request_id(caplog) -> None:
     assert error.message == "Unexpected error."
     assert error.extensions == {"code": "internal", "requestId": "req-42"}
     assert "req-42" in caplog.text and "SELECT secret" in caplog.text
+
+
+def test_parsing_and_validation_are_cached(make_client) -> None:
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    client, headers = make_client()
+    query = "{ viewer { role scopes } }"
+    post(client, headers, query)
+    before = _get_validate_cache(512).cache_info().hits
+    post(client, headers, query)
+    post(client, headers, query)
+    assert _get_validate_cache(512).cache_info().hits == before + 2

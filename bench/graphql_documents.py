@@ -1,0 +1,101 @@
+"""The GraphQL documents `bench_graphql.py` sends: a rep's whole dashboard (every field of
+`RepDashboard` except `agent`, which would add a lookup the plain endpoint does not make),
+`recordSignals` (and a batch's request bodies), and the `outcomeNeedsLabel` subscription."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from strawberry.relay import GlobalID
+
+REP_DASHBOARD = """
+query RepDashboard($agent: ID!, $from: Date, $to: Date) {
+  repDashboard(agentId: $agent, from: $from, to: $to) {
+    from to currency
+    metrics {
+      interactions
+      actionsByType { actionType actions escalations critical tokens }
+      escalations { count critical rate { ...Rate } }
+      responses {
+        emails pendingReplies meetingsBooked pendingAttendance
+        replies { ...Rate } versusHuman { ...Comparison } attendance { ...Rate }
+      }
+      ratesByActionType {
+        actionType outcomeType resolved pending humanConversionRate humanMinutesPerTask
+        agent { ...Rate } versusHuman { ...Comparison }
+      }
+      dealImpact { progressed won lost winRate { ...Rate } amountWon { ...Total } }
+      feedback {
+        count prompted meanScore thumbsUp { ...Rate }
+        byTarget { targetType count meanRating meanScore }
+      }
+      calibration {
+        actionType outcomes brier debiasedError meanConfidence observedRate maturedOutcomes
+        verdict verdictReason
+      }
+      cost {
+        tokens tokensPerInteraction perInteraction { amount currency } total { ...Total }
+      }
+      roi {
+        interactions escalations automatedTasks interactionsWithBaseline hoursSaved roi note
+        escalation { ...Rate } valueOfTimeSaved { amount currency }
+        totalCost { amount currency } netValue { amount currency }
+        costPerInteraction { amount currency }
+      }
+    }
+    daily {
+      day actions escalations replies replyOutcomes cost tokens escalationRate replyRate
+    }
+  }
+}
+fragment Rate on RateEstimate { successes count rate lower upper }
+fragment Comparison on RateComparison {
+  difference differenceLower differenceUpper pValue agent { ...Rate } human { ...Rate }
+}
+fragment Total on MoneyTotal {
+  total { amount currency } otherCurrencies { amount currency }
+}
+"""
+
+RECORD_SIGNALS = """
+mutation RecordSignals($input: RecordSignalsInput!) {
+  recordSignals(input: $input) {
+    received stored duplicates matched resolved needsLabel late
+    unmatched { source externalId } errors { code field message }
+  }
+}
+"""
+
+OUTCOME_NEEDS_LABEL = """
+subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId reason } }
+"""
+
+
+def action_gid(action_id: int) -> str:
+    return str(GlobalID("Action", str(action_id)))
+
+
+def signal_bodies(action_ids: list[int], *, sentiment: bool) -> tuple[bytes, bytes]:
+    """One batch of `email.replied` signals, a minute old, one per action: the GraphQL
+    mutation's body and the plain endpoint's. With ``sentiment`` each reply is positive or
+    negative (decisive); without, its outcome goes to a person for a label."""
+    occurred_at = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
+    items = []
+    for i, action_id in enumerate(action_ids):
+        item: dict[str, Any] = {
+            "kind": "email.replied",
+            "source": "bench",
+            "externalId": f"reply-{action_id}",
+            "occurredAt": occurred_at,
+        }
+        if sentiment:
+            item["payload"] = {"sentiment": "positive" if i % 3 else "negative"}
+        items.append(item)
+    graphql = [
+        {**item, "actionId": action_gid(a)} for item, a in zip(items, action_ids, strict=True)
+    ]
+    plain = [{**item, "actionId": a} for item, a in zip(items, action_ids, strict=True)]
+    return (json.dumps({"query": RECORD_SIGNALS, "variables": {"input": {"signals": graphql}}})
+            .encode(), json.dumps({"signals": plain}).encode())  # fmt: skip

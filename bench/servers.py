@@ -1,0 +1,80 @@
+"""The two servers `bench_graphql.py` compares, each one uvicorn process on 127.0.0.1: the real
+app (`python -m backend serve`, with the Redis broker and its limits raised so that they never
+refuse the load) and `bench/plain_endpoint.py`. Their output goes to files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def servers(url: str, logs: Path, *, redis_url: str,
+            secret_key: str) -> Iterator[dict[str, tuple[int, int]]]:  # fmt: skip
+    """Both servers, ready: {name: (port, pid)}. Always stopped on the way out."""
+    environment = {
+        **os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": secret_key,
+        "WORKER_IN_PROCESS": "false", "LOG_LEVEL": "WARNING", "ENV": "development",
+        "GRAPHQL_REQUESTS_PER_MINUTE": "100000000", "GRAPHQL_COST_BUDGET": "1000000000",
+        "GRAPHQL_COST_REFILL": "1000000000",
+    }  # fmt: skip
+    ports = {"graphql": free_port(), "plain": free_port()}
+    commands = {
+        "graphql": [sys.executable, "-m", "backend", "serve", "--port", str(ports["graphql"])],
+        "plain": [sys.executable, "-m", "uvicorn", "bench.plain_endpoint:create_app",
+                  "--factory", "--host", "127.0.0.1", "--port", str(ports["plain"]),
+                  "--log-level", "warning"],
+    }  # fmt: skip
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, command in commands.items():
+            with (logs / f"{name}.log").open("w") as log:  # a file, never an unread pipe
+                started[name] = subprocess.Popen(
+                    command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+                )
+        for name, path in (("graphql", "/readyz"), ("plain", "/healthz")):
+            wait_ready(f"http://127.0.0.1:{ports[name]}{path}", started[name], logs / f"{name}.log")
+        yield {name: (ports[name], started[name].pid) for name in commands}
+    finally:
+        for server in started.values():
+            stop(server)
+
+
+def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
