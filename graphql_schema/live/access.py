@@ -63,16 +63,24 @@ class CredentialGuard:
 ScopeCheck = Callable[[Viewer], None]
 
 
-def needs_scope(scope: str) -> ScopeCheck:
-    """People read by role; API keys need ``scope``."""
-    return lambda viewer: viewer.require_scope(scope)
-
-
 def calibration_scope(viewer: Viewer) -> None:
     """read:calibration; the agent's own key may also follow its calibration with read:policy."""
     if viewer.role is ViewerRole.AGENT and viewer.has_scope("read:policy"):
         return
     viewer.require_scope("read:calibration")
+
+
+def policy_scope(viewer: Viewer) -> None:
+    """As the `policy` query: the agent's own key with read:policy, other keys read:calibration."""
+    calibration_scope(viewer)
+
+
+def outcome_scope(viewer: Viewer) -> None:
+    """As the `outcomes` query: the agent's own key reads its outcomes; other keys need
+    read:outcomes."""
+    if viewer.role is ViewerRole.AGENT:
+        return
+    viewer.require_scope("read:outcomes")
 
 
 def sees_event_agent(viewer: Viewer, agent_id: int | None) -> bool:

@@ -33,7 +33,8 @@ from graphql_schema.live.access import (
     CredentialGuard,
     ScopeCheck,
     calibration_scope,
-    needs_scope,
+    outcome_scope,
+    policy_scope,
     sees_event_agent,
 )
 from graphql_schema.live.types import (
@@ -135,8 +136,11 @@ class Subscription:
         return await _events(info.context, name="calibration.changed", scope=calibration_scope,
                              wanted=wanted, to_type=CalibrationChangedEvent.of)  # fmt: skip
 
-    @strawberry.subscription(description="An agent's policy (thresholds, frozen) has a new "
-                             "version. Needs `read:policy` for API keys.")  # fmt: skip
+    @strawberry.subscription(
+        description="An agent's policy (thresholds, frozen) has a new "
+        "version. API keys: `read:policy` for the agent's own key, "
+        "`read:calibration` for partners (as the `policy` query)."
+    )
     async def policy_changed(
         self, info: Info, action_type: ActionTypeFilter = None
     ) -> AsyncGenerator[PolicyChangedEvent, None]:
@@ -145,15 +149,18 @@ class Subscription:
                 action_type is None or data["actionType"] == action_type
             )
 
-        return await _events(info.context, name="policy.changed", scope=needs_scope("read:policy"),
+        return await _events(info.context, name="policy.changed", scope=policy_scope,
                              wanted=wanted, to_type=PolicyChangedEvent.of)  # fmt: skip
 
-    @strawberry.subscription(description="An outcome of an agent the viewer may see needs a "
-                             "person's label. Needs `read:outcomes` for API keys.")  # fmt: skip
+    @strawberry.subscription(
+        description="An outcome of an agent the viewer may see needs a "
+        "person's label. The agent's own key follows its outcomes; other "
+        "API keys need `read:outcomes` (as the `outcomes` query)."
+    )
     async def outcome_needs_label(self, info: Info) -> AsyncGenerator[OutcomeNeedsLabelEvent, None]:
         def wanted(current: Viewer, data: dict[str, Any]) -> bool:
             return sees_event_agent(current, data["agentId"])
 
         return await _events(info.context, name="outcome.needs_label",
-                             scope=needs_scope("read:outcomes"), wanted=wanted,
+                             scope=outcome_scope, wanted=wanted,
                              to_type=OutcomeNeedsLabelEvent.of)  # fmt: skip

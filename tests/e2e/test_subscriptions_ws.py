@@ -284,7 +284,7 @@ def test_who_may_not_subscribe_is_refused(deployment: Deployment) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
-    with live(deployment, "partner_n") as partner:  # read-only partner: no read:policy
+    with live(deployment, "partner_narrow") as partner:  # no read:calibration, as `policy` needs
         partner.subscribe(POLICY_CHANGED)
         message = partner.receive(timeout=10)
         assert message["type"] in ("error", "next"), message

@@ -204,15 +204,43 @@ def test_labelling_tasks_reach_exactly_who_may_see_the_agent(api) -> None:
             other_team.receive(timeout=0.3)  # rep_b1 sees none of alpha's agents
 
 
+def _narrow_partner_key(api) -> str:
+    """A partner key holding only read:analytics (no read:outcomes, no read:calibration)."""
+    import asyncio
+
+    from backend.auth.models import ApiClientKind
+    from backend.auth.service import create_api_key
+    from backend.auth.viewer import Viewer
+    from backend.database import create_engine, create_sessionmaker, transaction
+
+    async def make() -> str:
+        engine = create_engine(api.client.app.state.app.settings.database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                created = await create_api_key(
+                    session, viewer=Viewer.system(api.world.orgs["north"].id),
+                    kind=ApiClientKind.PARTNER, name="narrow", scopes=["read:analytics"],
+                )  # fmt: skip
+            return created.key
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(make())
+
+
 def test_scopes_and_filters_are_checked_at_subscribe(api) -> None:
-    with connect(api, "agent_a1") as agent, connect(api, "partner_n") as partner, \
+    api.tokens["partner_narrow"] = _narrow_partner_key(api)
+    with connect(api, "agent_a1") as agent, connect(api, "partner_narrow") as partner, \
             connect(api, "rep_a1") as rep:  # fmt: skip
-        agent.subscribe(NEEDS_LABEL)  # an agent key has no read:outcomes
-        refused = agent.receive()
-        assert refused["type"] == "error" and refused["id"] == "1"
+        agent.subscribe(NEEDS_LABEL)  # the agent's own key follows its outcomes, as it lists them
+        with pytest.raises(TimeoutError):
+            agent.receive(timeout=0.3)  # no refusal: subscribed
+        partner.subscribe(NEEDS_LABEL, id="n")  # a key without read:outcomes
+        refused = partner.receive()
+        assert refused["type"] == "error" and refused["id"] == "n"
         assert refused["payload"][0]["extensions"]["code"] == "forbidden"
         assert "read:outcomes" in refused["payload"][0]["message"]
-        partner.subscribe(POLICY)  # partners hold no read:policy
+        partner.subscribe(POLICY, id="p")  # nor read:calibration, which policies need
         assert partner.receive()["payload"][0]["extensions"]["code"] == "forbidden"
 
         answers = []
