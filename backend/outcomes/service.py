@@ -1,5 +1,5 @@
-"""Use cases of outcomes: people label what the rules could not decide (or correct them), the
-agent states outcomes directly, and the labelling queue."""
+"""Use cases of outcomes: people label what the rules could not decide (or correct them), and
+the agent states outcomes directly. The labelling queue is a read model (repository.py)."""
 
 from __future__ import annotations
 
@@ -148,18 +148,3 @@ async def _decide(
     )  # fmt: skip
     await resolutions.apply(session)
     return Labelled(outcome.id, correction, resolutions)
-
-
-async def label_queue(
-    session: AsyncSession, viewer: Viewer, *, limit: int = 50, after_id: int | None = None
-) -> list[Outcome]:
-    """Outcomes waiting for a person, oldest first, within the viewer's scope."""
-    statement = (
-        scoped(select(Outcome), Outcome, viewer)
-        .where(Outcome.status == OutcomeStatus.NEEDS_LABEL)
-        .order_by(Outcome.id)
-        .limit(min(max(limit, 1), 200))
-    )
-    if after_id is not None:
-        statement = statement.where(Outcome.id > after_id)
-    return list(await session.scalars(statement))

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx2
 import pytest
-import redis
 from sqlalchemy import select
 from strawberry.relay import GlobalID
 
@@ -43,12 +35,12 @@ from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
 from backend.state import AppState
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world
+from tests.servers import running_server
 
 SECRET_KEY = "e2e-test-" + secrets.token_hex(16)
 REPS = ("rep_a1", "rep_a2", "rep_b1", "rep_s1")
-READY_TIMEOUT = 60.0
 # The API's limits are tested in tests/graphql_schema/test_limits.py; here they are raised so
 # that they never refuse (or hide) what a test asks for.
 UNLIMITED = {
@@ -236,72 +228,6 @@ async def _seed(database_url: str) -> tuple[dict[str, str], Seeded]:
     return tokens, seeded
 
 
-def _wait_ready(base_url: str, server: subprocess.Popen, log: Path, broker: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        try:
-            response = httpx2.get(f"{base_url}/readyz", timeout=2)
-            if response.status_code == 200:
-                assert response.json()["broker"] == broker, response.text
-                return
-        except httpx2.TransportError:
-            pass
-        assert server.poll() is None, f"the server exited:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT:g} s:\n{log.read_text()}"
-        time.sleep(0.1)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running_server(database_url: str, logs: Path, *, redis_url: str | None) -> Iterator[str]:
-    """`python -m backend serve` on a free port of 127.0.0.1; yields its base URL once ready."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": SECRET_KEY,
-        "WORKER_IN_PROCESS": "false",
-        "LOG_LEVEL": "WARNING",
-        **UNLIMITED,
-    }
-    environment.pop("REDIS_URL", None)
-    if redis_url:
-        environment["REDIS_URL"] = redis_url
-    port = free_port()
-    log = logs / f"server-{port}.log"
-    command = [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as output:  # a file, never a pipe nobody reads
-        server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, server, log, "ok" if redis_url else "in-process")
-        yield base_url
-    finally:
-        _stop(server)
-
-
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @contextmanager
 def database(kind: str, workdir: Path) -> Iterator[tuple[str, str | None]]:
     """A migrated, empty database of `kind` and the broker to use with it: (url, redis url)."""
@@ -310,25 +236,9 @@ def database(kind: str, workdir: Path) -> Iterator[tuple[str, str | None]]:
         upgrade(url)
         yield url, None
         return
-    probe = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        probe.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {REDIS_URL} ({exc})")
-    finally:
-        probe.close()
-    name = f"sal_e2e_{secrets.token_hex(4)}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({exc})")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    try:
-        upgrade(url)
+    require_redis()
+    with fresh_postgres("sal_e2e") as url:
         yield url, REDIS_URL
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
@@ -337,7 +247,9 @@ def deploy(kind: str, workdir: Path) -> Iterator[Deployment]:
     with database(kind, workdir) as (url, redis_url):
         tokens, seeded = asyncio.run(_seed(url))
         with (
-            running_server(url, workdir, redis_url=redis_url) as base_url,
+            running_server(
+                url, workdir, secret_key=SECRET_KEY, redis_url=redis_url, environment=UNLIMITED
+            ) as (base_url, _),
             httpx2.Client(base_url=base_url, timeout=30) as http,
         ):
             yield Deployment(kind, base_url, url, tokens, seeded, http)

@@ -10,21 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import redis
 from strawberry.relay import GlobalID
@@ -36,10 +30,10 @@ from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
 from backend.auth.viewer import Viewer
 from backend.database import create_engine, create_sessionmaker, transaction
-from backend.migrations import upgrade
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world
+from tests.servers import running_server
 
 SECRET_KEY = "fan-out-test-" + secrets.token_hex(16)
 NEEDS_LABEL = (
@@ -61,14 +55,6 @@ class Servers:
     agent_id: int  # rep_a1's agent
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def _seed(url: str) -> tuple[dict[str, str], int, int]:
     engine = create_engine(url)
     try:
@@ -87,73 +73,19 @@ async def _seed(url: str) -> tuple[dict[str, str], int, int]:
         await engine.dispose()
 
 
-def _wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                body = json.load(response)
-            assert body["broker"] == "ok", body  # Redis, not the in-process broker
-            return
-        except OSError:
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"{base} not ready in 60 s:\n{log.read_text()}"
-            time.sleep(0.2)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory,
-            unused_tcp_port_factory: Any) -> Iterator[Servers]:  # fmt: skip
-    probe = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        probe.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {REDIS_URL} ({exc})")
-    finally:
-        probe.close()
-    name = f"sal_fanout_{secrets.token_hex(4)}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({exc})")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    started: list[subprocess.Popen] = []
-    try:
-        upgrade(url)
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Two server processes on one fresh PostgreSQL database, fanning out through Redis."""
+    require_redis()
+    logs = tmp_path_factory.mktemp("servers")
+    with fresh_postgres("sal_fanout") as url, ExitStack() as stack:
         tokens, organization_id, agent_id = asyncio.run(_seed(url))
-        environment = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL,
-                       "WORKER_IN_PROCESS": "false", "SECRET_KEY": SECRET_KEY,
-                       "LOG_LEVEL": "WARNING"}  # fmt: skip
-        logs = tmp_path_factory.mktemp("servers")
-        bases = []
-        for label in ("a", "b"):
-            port = unused_tcp_port_factory()
-            log = logs / f"{label}.log"
-            with log.open("w") as output:  # a file, never a pipe nobody reads
-                started.append(subprocess.Popen(
-                    [sys.executable, "-m", "backend", "serve", "--port", str(port)],
-                    env=environment, stdout=output, stderr=subprocess.STDOUT,
-                ))  # fmt: skip
-            bases.append((f"http://127.0.0.1:{port}", log))
-        for (base_url, log), server in zip(bases, started, strict=True):
-            _wait_ready(base_url, server, log)
-        yield Servers(bases[0][0], bases[1][0], started[1].pid, tokens, organization_id,
-                      agent_id)  # fmt: skip
-    finally:
-        for server in started:
-            _stop(server)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        (a, _), (b, b_pid) = (
+            stack.enter_context(running_server(url, logs, secret_key=SECRET_KEY,
+                                               redis_url=REDIS_URL))
+            for _ in range(2)
+        )  # fmt: skip
+        yield Servers(a, b, b_pid, tokens, organization_id, agent_id)
 
 
 def graphql(base: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:

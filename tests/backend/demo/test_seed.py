@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import os
-import secrets
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import asyncpg
 import numpy as np
 import pytest
 from sqlalchemy import Select, and_, func, or_, select
@@ -42,14 +39,11 @@ from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.outcomes.rules import OutcomeRules
 from backend.reports.models import ReportSubscription
 from backend.signals.models import Signal
+from tests.conftest import fresh_postgres
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 SMALL = 0.12  # ~300-420 actions per demo agent: fast, yet enough for the rates below
 TINY = 0.02
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-IN_CI = os.environ.get("CI", "").lower() == "true"
 CALIBRATING = {
     t: OutcomeRules().calibrating_plan(t).outcome_type
     for t in ("email", "follow_up", "meeting", "escalation", "stage_progression")
@@ -659,30 +653,11 @@ async def test_full_size_seed_is_fast_and_realistic_on_sqlite(tmp_path: Any) -> 
 # PostgreSQL --------------------------------------------------------------------------------
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
-async def postgresql_url() -> AsyncIterator[str]:
+def postgresql_url() -> Iterator[str]:
     """A dedicated, fresh and migrated PostgreSQL database, dropped afterwards."""
-    name = f"sal_seed_{secrets.token_hex(4)}"
-    try:
-        await _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError) as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required when CI=true ({exc})")
-        pytest.skip(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({exc})")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    try:
-        await upgrade_async(f"{base}/{name}")
-        yield f"{base}/{name}"
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres("sal_seed") as url:
+        yield url
 
 
 async def test_seeds_postgresql_like_sqlite(

@@ -1,0 +1,73 @@
+"""Real servers for tests: `python -m backend serve` on a free port of 127.0.0.1, always stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+
+READY_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_ready(base_url: str, server: subprocess.Popen, log: Path, broker: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        try:
+            response = httpx2.get(f"{base_url}/readyz", timeout=2)
+            if response.status_code == 200:
+                assert response.json()["broker"] == broker, response.text
+                return
+        except httpx2.TransportError:
+            pass
+        assert server.poll() is None, f"the server exited:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT:g} s:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@contextmanager
+def running_server(
+    database_url: str, logs: Path, *, secret_key: str, redis_url: str | None,
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:  # fmt: skip
+    """Serve on a free port; yields (base URL, process id) once /readyz answers with the
+    expected broker (Redis when ``redis_url`` is given, else the in-process one)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret_key,
+           "WORKER_IN_PROCESS": "false", "LOG_LEVEL": "WARNING", **(environment or {})}  # fmt: skip
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    port = free_port()
+    log = logs / f"server-{port}.log"
+    command = [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("w") as output:  # a file, never a pipe nobody reads
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_ready(base_url, server, log, "ok" if redis_url else "in-process")
+        yield base_url, server.pid
+    finally:
+        _stop(server)
