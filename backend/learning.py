@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,10 +18,16 @@ from backend.actions.service import ActionInput, RecordedAction, record_action
 from backend.auth.viewer import Viewer
 from backend.calibration.service import reassess
 from backend.database import transaction, utcnow
-from backend.events.service import publish, take_pending
+from backend.events.service import Event, publish, take_pending
+from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
 from backend.outcomes.service import Labelled, label_outcome, record_outcome
 from backend.outcomes.windows import close_expired_batch
+from backend.prompts import service as prompts
+from backend.prompts.models import FeedbackPrompt
+from backend.prompts.service import EVENT as PROMPT_EVENT
+from backend.prompts.service import PromptPolicy, check_answer, prompt_critical_action
 from backend.signals.service import SignalBatchResult, SignalInput, record_signals
+from backend.slack.models import PostKind
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -60,42 +66,161 @@ async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today
 async def submit_action(
     state: AppState, viewer: Viewer, data: ActionInput, *, now: dt.datetime | None = None
 ) -> RecordedAction:
+    """Record the action; a critical one also asks its rep for feedback (a prompt, within the
+    rep's daily budget), posted to them in Slack as the prompt instead of a plain mirror."""
+    prompt = None
     async with transaction(state.sessions) as session:
         recorded = await record_action(session, viewer, data, now=now)
+        if recorded.created and recorded.action.is_critical:
+            prompt = await prompt_critical_action(
+                session, recorded.action, policy=PromptPolicy.of(state.settings),
+                now=now or utcnow(),
+            )  # fmt: skip
         events = take_pending(session)
     await publish(state.broker, events)
-    if recorded.created and (recorded.action.is_critical or recorded.action.message_id):
+    if prompt is not None:
+        await mirror_to_slack(state, recorded.action.id, kind=PostKind.PROMPT)
+    elif recorded.created and (recorded.action.is_critical or recorded.action.message_id):
         await mirror_to_slack(state, recorded.action.id)
     return recorded
 
 
-async def mirror_to_slack(state: AppState, action_id: int) -> None:
-    """Show a sent message or a decision to the rep in Slack, when the organisation has Slack.
-    Bounded in time; a Slack failure is logged and never fails the recorded action."""
+async def _bounded(what: str, work: Awaitable[Any]) -> None:
+    """Run a Slack side effect within SLACK_TIMEOUT; a failure is logged, never raised: what
+    it is about is committed already, and people can still rate it elsewhere."""
+    try:
+        await asyncio.wait_for(work, timeout=SLACK_TIMEOUT)
+    except Exception as exc:
+        log.warning("%s: %s: %s", what, type(exc).__name__, exc)
+
+
+async def mirror_to_slack(state: AppState, action_id: int, *, kind: Any = None) -> None:
+    """Show a sent message, a decision or a prompt to the rep in Slack, when the organisation
+    has Slack."""
     from backend.slack.posts import mirror_action
 
-    try:
-        await asyncio.wait_for(mirror_action(state, action_id), timeout=SLACK_TIMEOUT)
-    except Exception as exc:  # the action stands; the rep can still rate it elsewhere
-        log.warning("action %s not mirrored to Slack: %s: %s", action_id,
-                    type(exc).__name__, exc)  # fmt: skip
+    await _bounded(f"action {action_id} not mirrored to Slack",
+                   mirror_action(state, action_id, kind=kind))  # fmt: skip
 
 
-async def refresh_slack_after_feedback(state: AppState, feedback: Any) -> None:
-    """Redraw our Slack messages about what was just rated elsewhere (dashboard, API, Gmail)."""
+async def refresh_slack_about(
+    state: AppState, organization_id: int, *, action_id: int | None = None,
+    message_id: int | None = None,
+) -> None:  # fmt: skip
+    """Redraw our Slack messages about an action or a message (ratings or a prompt changed)."""
     from backend.slack.posts import refresh_posts_about
 
-    if feedback.action_id is None and feedback.message_id is None:
+    if action_id is None and message_id is None:
         return
-    try:
-        await asyncio.wait_for(
-            refresh_posts_about(state, feedback.organization_id, action_id=feedback.action_id,
-                                message_id=feedback.message_id),
-            timeout=SLACK_TIMEOUT,
-        )  # fmt: skip
-    except Exception as exc:
-        log.warning("Slack messages about feedback %s not refreshed: %s: %s", feedback.id,
-                    type(exc).__name__, exc)  # fmt: skip
+    await _bounded(
+        f"Slack messages about action {action_id} / message {message_id} not refreshed",
+        refresh_posts_about(state, organization_id, action_id=action_id, message_id=message_id),
+    )
+
+
+async def after_feedback(
+    state: AppState, events: Sequence[Event], feedback: Any, *, slack_redrawn: bool = False
+) -> None:
+    """After a rating committed, from any channel: publish its events (prompts answered) and
+    redraw the Slack messages about what it rated (unless the Slack handler redraws them
+    itself) and about the prompts it answered."""
+    await publish(state.broker, events)
+    if not slack_redrawn:
+        await refresh_slack_about(state, feedback.organization_id, action_id=feedback.action_id,
+                                  message_id=feedback.message_id)  # fmt: skip
+    answered = {e.data["actionId"] for e in events if e.name == PROMPT_EVENT}
+    for action_id in sorted(answered - {feedback.action_id}):
+        await refresh_slack_about(state, feedback.organization_id, action_id=action_id)
+
+
+async def submit_rating(
+    state: AppState, viewer: Viewer, data: FeedbackInput, *, now: dt.datetime | None = None
+) -> SubmittedFeedback:
+    """A person's rating from the dashboard, the API or Gmail (Slack's handlers store their
+    own and then call ``after_feedback``)."""
+    async with transaction(state.sessions) as session:
+        submitted = await submit_feedback(session, viewer, data, now=now)
+        events = take_pending(session)
+    await after_feedback(state, events, submitted.feedback)
+    return submitted
+
+
+async def answer_prompt(
+    state: AppState, viewer: Viewer, *, prompt_id: int, rating: int, comment: str | None,
+    channel: str, author_email: str | None = None, now: dt.datetime | None = None,
+) -> tuple[FeedbackPrompt, SubmittedFeedback]:  # fmt: skip
+    """The prompted person's rating of the prompt's action (1..5), which closes the prompt
+    everywhere; answering again changes the rating."""
+    async with transaction(state.sessions) as session:
+        prompt = await check_answer(session, viewer, prompt_id, author_email=author_email)
+        submitted = await submit_feedback(session, viewer, FeedbackInput(
+            channel=channel, action_id=prompt.action_id, rating=rating, comment=comment,
+            prompted=True, author_email=author_email,
+        ), now=now)  # fmt: skip
+        await session.refresh(prompt)
+        events = take_pending(session)
+    await after_feedback(state, events, submitted.feedback)
+    return prompt, submitted
+
+
+async def expire_prompts(state: AppState, *, now: dt.datetime | None = None) -> int:
+    """Expire the prompts whose time is up and redraw their Slack messages."""
+    now = now or utcnow()
+    done = 0
+    while True:
+        async with transaction(state.sessions) as session:
+            expired = [(p.organization_id, p.action_id)
+                       for p in await prompts.expire_prompts(session, now=now)]  # fmt: skip
+            events = take_pending(session)
+        await publish(state.broker, events)
+        for organization_id, action_id in expired:
+            await refresh_slack_about(state, organization_id, action_id=action_id)
+        done += len(expired)
+        if len(expired) < prompts.BATCH_SIZE:
+            return done
+
+
+async def remind_prompts(state: AppState, *, now: dt.datetime | None = None) -> int:
+    """Remind once the people whose prompts are still open halfway (by default) to expiry."""
+    from backend.slack.posts import remind_in_slack
+
+    now = now or utcnow()
+    policy = PromptPolicy.of(state.settings)
+    done = 0
+    while True:
+        async with transaction(state.sessions) as session:
+            due = [
+                (p.organization_id, p.action_id)
+                for p in await prompts.remind_prompts(session, now=now, policy=policy)
+            ]
+            events = take_pending(session)  # fmt: skip
+        await publish(state.broker, events)
+        for organization_id, action_id in due:
+            await _bounded(f"prompt about action {action_id} not reminded in Slack",
+                           remind_in_slack(state, organization_id, action_id))  # fmt: skip
+        done += len(due)
+        if len(due) < prompts.BATCH_SIZE:
+            return done
+
+
+async def suggest_reviews(state: AppState, *, now: dt.datetime | None = None) -> int:
+    """Prompt each rep about the routine actions where a judgment is worth most, within what
+    is left of their day's budget; each person in their own unit of work."""
+    now = now or utcnow()
+    policy = PromptPolicy.of(state.settings)
+    async with state.sessions() as session:
+        people = await prompts.people_to_suggest_to(session, now=now)
+    done = 0
+    for user_id in people:
+        async with transaction(state.sessions) as session:
+            created = [p.action_id for p in await prompts.suggest_reviews(
+                session, user_id, policy=policy, now=now)]  # fmt: skip
+            events = take_pending(session)
+        await publish(state.broker, events)
+        for action_id in created:
+            await mirror_to_slack(state, action_id, kind=PostKind.PROMPT)
+        done += len(created)
+    return done
 
 
 async def submit_signals(

@@ -18,6 +18,7 @@ from backend.events.models import EventStream
 from backend.feedback.models import Feedback
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
+from backend.prompts.models import FeedbackPrompt, PromptBudget
 from backend.reports.models import ReportRun, ReportSubscription
 from backend.reviews.models import ReviewAssignment
 from backend.signals.models import Signal
@@ -39,12 +40,14 @@ __all__ = [
     "Deal",
     "EventStream",
     "Feedback",
+    "FeedbackPrompt",
     "HumanBaseline",
     "Message",
     "Organization",
     "Outcome",
     "OutcomeLabel",
     "PolicyChange",
+    "PromptBudget",
     "ReportRun",
     "ReportSubscription",
     "ReviewAssignment",

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     gmail_addon_client_id: str | None = None
     gmail_addon_base_url: str | None = None  # default: PUBLIC_BASE_URL
     gmail_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # Feedback prompts (docs/prompts.md): how long one stays open, when its one reminder goes,
+    # how many a person gets a day, and how many of those may be suggestions of routine actions.
+    prompt_ttl_hours: float = Field(default=24.0, gt=0)
+    prompt_remind_after_hours: float = Field(default=12.0, gt=0)
+    prompt_daily_budget: int = Field(default=10, ge=0)
+    prompt_daily_suggestions: int = Field(default=3, ge=0)
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None
@@ -109,6 +115,16 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @model_validator(mode="after")
+    def _prompt_reminder_before_expiry(self) -> Settings:
+        if self.prompt_remind_after_hours >= self.prompt_ttl_hours:
+            raise ValueError(
+                "PROMPT_REMIND_AFTER_HOURS must be less than PROMPT_TTL_HOURS "
+                f"({self.prompt_remind_after_hours} >= {self.prompt_ttl_hours}): a prompt "
+                "would expire before its reminder"
+            )
         return self
 
     @cached_property

@@ -1,5 +1,6 @@
-"""The worker: runs the periodic jobs (closing expired outcome windows; alerts and reports join
-this list as they arrive). `python -m backend worker` loops; `--once` runs each job once."""
+"""The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
+suggesting feedback prompts; alerts and reports join this list as they arrive).
+`python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from backend.database import transaction, utcnow
-from backend.learning import close_expired_windows
+from backend.learning import close_expired_windows, expire_prompts, remind_prompts, suggest_reviews
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,23 @@ async def _prune_slack_receipts(state: AppState, now: dt.datetime) -> int:
         return await prune_event_receipts(session, older_than=now - dt.timedelta(days=1))
 
 
+async def _expire_prompts(state: AppState, now: dt.datetime) -> int:
+    return await expire_prompts(state, now=now)
+
+
+async def _remind_prompts(state: AppState, now: dt.datetime) -> int:
+    return await remind_prompts(state, now=now)
+
+
+async def _suggest_reviews(state: AppState, now: dt.datetime) -> int:
+    return await suggest_reviews(state, now=now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
+    Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
+    Job("remind_feedback_prompts", _remind_prompts, dt.timedelta(minutes=5)),
+    Job("suggest_reviews", _suggest_reviews, dt.timedelta(hours=1)),
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
 )
 

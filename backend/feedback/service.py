@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,8 @@ from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems, constraint_error
 from backend.feedback.models import COMMENT_MAX_LENGTH, Feedback, FeedbackChannel, FeedbackTarget
 from backend.orgs.models import User
+from backend.prompts.service import answer_prompts
+from backend.reviews.models import ReviewAssignment, ReviewStatus
 
 CRITERION_PATTERN = re.compile(r"^[a-z_]{1,40}$")
 MAX_CRITERIA = 10
@@ -272,4 +274,20 @@ async def submit_feedback(
     )
     if feedback is None:  # pragma: no cover - the row was just written in this transaction
         raise NotFoundError("feedback")
+    await _settle_requests(session, feedback, now=now)
     return SubmittedFeedback(feedback, created=earlier is None)
+
+
+async def _settle_requests(session: AsyncSession, feedback: Feedback, *, now: dt.datetime) -> None:
+    """What the rating answers, whichever channel it came through: the author's open prompts
+    about its action (or the action that sent its message), and their open review assignment
+    of its thread."""
+    await answer_prompts(session, feedback, now=now)
+    if feedback.conversation_id is not None:
+        await session.execute(
+            update(ReviewAssignment)
+            .where(ReviewAssignment.conversation_id == feedback.conversation_id,
+                   ReviewAssignment.reviewer_id == feedback.author_id,
+                   ReviewAssignment.status == ReviewStatus.ASSIGNED.value)
+            .values(status=ReviewStatus.DONE.value, completed_at=now)
+        )  # fmt: skip

@@ -20,10 +20,12 @@ from starlette.responses import JSONResponse, Response
 from backend.auth.service import viewer_for_user
 from backend.database import transaction
 from backend.errors import DomainError, InvalidInput
+from backend.events.service import take_pending
 from backend.feedback.service import Thumb
 from backend.gmail import cards
 from backend.gmail.service import OpenedMessage, opened_summary, person_by_email, rate, save_comment
 from backend.gmail.tokens import AddonTokens, GoogleKeys, KeyFetchError, TokenError
+from backend.learning import after_feedback
 from backend.settings import Settings, SettingsError
 from backend.state import AppState
 
@@ -245,8 +247,11 @@ class GmailAddon:
                         if thumb is not None
                         else save_comment(session, viewer, opened, comment)
                     )
+                events = take_pending(session)
         except DomainError as exc:  # rolled back: nothing stored
             return JSONResponse(cards.notify(f"Not saved. {_problem(exc)}"))
+        if rated is not None:  # prompts it answered; Slack messages about it redrawn
+            await after_feedback(state, events, rated.feedback)
         if user is None:
             note = "Link your account first; nothing was saved."
             return JSONResponse(cards.update(cards.link_account_card(email), note))

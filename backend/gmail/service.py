@@ -85,6 +85,7 @@ class ActionSummary:
 class Rated:
     summary: ActionSummary
     created: bool  # False when it changed the person's earlier rating
+    feedback: Feedback  # the rating as stored
 
 
 async def person_by_email(session: AsyncSession, email: str) -> User | None:
@@ -223,7 +224,7 @@ async def rate(
     submitted = await _submit(
         session, viewer, summary.target, thumb=thumb, rating=None, comment=comment
     )
-    return Rated(await summarize(session, viewer, action), submitted.created)
+    return Rated(await summarize(session, viewer, action), submitted.created, submitted.feedback)
 
 
 async def save_comment(
@@ -248,4 +249,4 @@ async def save_comment(
         session, viewer, summary.target, comment=comment,
         thumb=earlier.thumb if by_thumb else None, rating=None if by_thumb else earlier.rating,
     )  # fmt: skip
-    return Rated(await summarize(session, viewer, action), submitted.created)
+    return Rated(await summarize(session, viewer, action), submitted.created, submitted.feedback)

@@ -3,6 +3,7 @@ rated what) and the comment modal. Pure functions from plain values to Slack's J
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,11 +36,21 @@ class Rater:
 
 
 @dataclass(frozen=True)
+class PromptView:
+    """Where a feedback prompt stands, as its message shows it."""
+
+    state: str  # open, answered, expired
+    critical: bool  # asked because the action was critical (else: suggested for review)
+    expires_at: dt.datetime
+    answered_channel: str | None = None
+
+
+@dataclass(frozen=True)
 class PostContent:
     summary: str  # one line, plain text: escaped here
     link: str | None
     rated_by_thumb: bool  # a message (👍/👎); otherwise a decision rated 1..5
-    prompt: bool = False
+    prompt: PromptView | None = None
     raters: Sequence[Rater] = ()
 
 
@@ -107,10 +118,27 @@ def post_text(content: PostContent) -> str:
     return ("Feedback requested: " if content.prompt else "") + content.summary[:300]
 
 
+def prompt_heading(prompt: PromptView) -> str:
+    """The first line of a prompt's message: what is asked, or how it ended."""
+    what = "this critical action" if prompt.critical else "this action (suggested for review)"
+    if prompt.state == "answered":
+        via = f" via {prompt.answered_channel}" if prompt.answered_channel else ""
+        return f"✅ *Thanks, answered*{via}. You can still change your rating of {what}:"
+    if prompt.state == "expired":
+        return f"⌛ *This request expired.* Your rating of {what} is still welcome:"
+    until = prompt.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"*Your feedback is requested* on {what} (until {until}):"
+
+
+def reminder_text(prompt: PromptView, summary: str) -> str:
+    until = prompt.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"Reminder: your rating of this is still wanted until {until}. {summary[:300]}"
+
+
 def post_blocks(content: PostContent) -> list[dict[str, Any]]:
     summary = escape(content.summary[:2000])
-    if content.prompt:
-        summary = f"*Your feedback is requested* on this critical action:\n{summary}"
+    if content.prompt is not None:
+        summary = f"{prompt_heading(content.prompt)}\n{summary}"
     if content.link:
         summary += f"\n<{content.link}|Open in the dashboard>"
     return [

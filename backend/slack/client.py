@@ -80,11 +80,16 @@ class SlackClient:
         return answer
 
     async def post_message(
-        self, *, channel: str, text: str, blocks: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        return await self.call(
-            "chat.postMessage", {"channel": channel, "text": text, "blocks": blocks}
-        )
+        self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A message, or with ``thread_ts`` a reply in that message's thread."""
+        arguments: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks is not None:
+            arguments["blocks"] = blocks
+        if thread_ts is not None:
+            arguments["thread_ts"] = thread_ts
+        return await self.call("chat.postMessage", arguments)
 
     async def update_message(
         self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]

@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from backend.database import transaction, utcnow
 from backend.errors import DomainError, InvalidInput
+from backend.events.service import Event, take_pending
+from backend.learning import after_feedback
 from backend.slack.blocks import (
     ADD_COMMENT,
     DECISION_RATING,
@@ -111,10 +113,18 @@ def _ephemeral(channel: str, user: str, text: str) -> Job:
     return lambda client: client.post_ephemeral(channel=channel, user=user, text=text)
 
 
-def _refresh(state: AppState, handled: SlackFeedback) -> Job:
+def _refresh(state: AppState, handled: SlackFeedback, events: list[Event]) -> Job:
+    """Publish what the rating changed (prompts it answered, redrawn too), then redraw every
+    message about what was rated."""
     post = handled.post
     assert post is not None
-    return lambda client: refresh_posts(state, post, client=client)
+
+    async def job(client: SlackClient) -> None:
+        if handled.feedback is not None:
+            await after_feedback(state, events, handled.feedback, slack_redrawn=True)
+        await refresh_posts(state, post, client=client)
+
+    return job
 
 
 def _reply_jobs(handled: SlackFeedback, channel: str, user: str) -> list[Job]:
@@ -179,11 +189,12 @@ async def _block_actions(state: AppState, request: SlackRequest) -> Response:
                 rating=rating,
                 external_id=f"click:{click_id}",
             )
+            events = take_pending(session)
     except DomainError as exc:
         jobs.append(_ephemeral(channel, user, problem_text(exc)))
     else:
         if handled.handled is Handled.STORED:
-            jobs.append(_refresh(state, handled))
+            jobs.append(_refresh(state, handled, events))
         jobs += _reply_jobs(handled, channel, user)
     return Response(status_code=200, background=_after(state, request, jobs))
 
@@ -243,6 +254,7 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
                 comment=comment,
                 external_id=f"view:{view_id}",
             )
+            events = take_pending(session)
     except InvalidInput as exc:
         errors: dict[str, str] = {}
         for error in exc.errors:
@@ -256,7 +268,9 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
     if handled.handled is Handled.UNKNOWN_POST:
         return _modal_errors({MODAL_RATING_BLOCK: UNKNOWN_POST_TEXT})
     # An empty 200 closes the modal.
-    return Response(status_code=200, background=_after(state, request, [_refresh(state, handled)]))
+    return Response(
+        status_code=200, background=_after(state, request, [_refresh(state, handled, events)])
+    )
 
 
 async def receive_interaction(request: Request, *, clock: Clock = utcnow) -> Response:

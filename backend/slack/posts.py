@@ -16,7 +16,15 @@ from backend.crm.models import Message
 from backend.database import transaction
 from backend.feedback.models import Feedback
 from backend.orgs.models import User
-from backend.slack.blocks import PostContent, Rater, post_blocks, post_text
+from backend.prompts.models import FeedbackPrompt, PromptReason
+from backend.slack.blocks import (
+    PostContent,
+    PromptView,
+    Rater,
+    post_blocks,
+    post_text,
+    reminder_text,
+)
 from backend.slack.client import SlackApiError, SlackClient
 from backend.slack.models import PostKind, PostTarget, SlackInstallation, SlackPost
 from backend.slack.secrets import SecretUnreadable
@@ -93,8 +101,26 @@ async def _content(
         ),
         link=action_link(base_url, action.id),
         rated_by_thumb=thumb,
-        prompt=prompt,
+        prompt=await prompt_view(session, action.id) if prompt else None,
         raters=await raters(session, post) if post is not None else (),
+    )
+
+
+async def prompt_view(session: AsyncSession, action_id: int) -> PromptView | None:
+    """Where the prompt about the action stands (the first one, if several people were asked)."""
+    prompt = await session.scalar(
+        select(FeedbackPrompt)
+        .where(FeedbackPrompt.action_id == action_id)
+        .order_by(FeedbackPrompt.id)
+        .limit(1)
+    )
+    if prompt is None:
+        return None
+    return PromptView(
+        state=prompt.state,
+        critical=prompt.reason == PromptReason.CRITICAL_ACTION.value,
+        expires_at=prompt.expires_at,
+        answered_channel=prompt.answered_channel,
     )
 
 
@@ -123,10 +149,10 @@ async def _draft(
     channel = channel or installation.default_channel
     if channel is None:
         return None
-    # A sent message with the provider's id is rated with a thumb; decisions (and actions with
-    # nothing to point at) 1..5.
+    # A sent message with the provider's id is rated with a thumb; decisions, prompts (which ask
+    # about the action) and actions with nothing to point at 1..5.
     message_id = None
-    if action.message_id is not None and not action.is_critical:
+    if action.message_id is not None and not action.is_critical and kind is not PostKind.PROMPT:
         external = await session.scalar(
             select(Message.external_message_id).where(Message.id == action.message_id)
         )
@@ -141,6 +167,8 @@ async def _draft(
         prompt=kind is PostKind.PROMPT,
         base_url=base_url,
     )
+    if kind is PostKind.PROMPT and content.prompt is None:
+        return None  # nobody was asked about this action
     return _Draft(installation, action, channel, kind, target, message_id, content)
 
 
@@ -149,8 +177,9 @@ async def mirror_action(
 ) -> SlackPost | None:
     """Post the action to the Slack user owning its agent (a direct message; the installation's
     default channel when the owner has no Slack id) and remember where, so clicks, reactions and
-    updates find it. None when the organisation has no Slack or nobody to post to; an action
-    already posted as ``kind`` is not posted again. Raises SlackApiError when Slack refuses."""
+    updates find it. None when the organisation has no Slack or nobody to post to (or, for a
+    prompt, nobody was asked); an action already posted as ``kind`` is not posted again.
+    Raises SlackApiError when Slack refuses."""
     base_url = state.settings.public_base_url
     async with state.sessions() as session:
         draft = await _draft(session, action_id, kind, base_url)
@@ -269,3 +298,27 @@ async def refresh_posts_about(
             .limit(1)
         )
     return 0 if post is None else await refresh_posts(state, post)
+
+
+async def remind_in_slack(state: AppState, organization_id: int, action_id: int) -> bool:
+    """Reply in the thread of the prompt's message that the rating is still wanted; False when
+    the prompt was not posted to Slack. Raises SlackApiError when Slack refuses."""
+    async with state.sessions() as session:
+        post = await session.scalar(
+            select(SlackPost).where(
+                SlackPost.organization_id == organization_id,
+                SlackPost.action_id == action_id,
+                SlackPost.kind == PostKind.PROMPT.value,
+            )
+        )
+        installation = await installation_for_organization(session, organization_id)
+        view = await prompt_view(session, action_id)
+        action = await session.get(AgentAction, action_id)
+        if post is None or installation is None or view is None or action is None:
+            return False
+        content = await _content(session, action, thumb=False, prompt=False, base_url="")
+    client = slack_client(installation, state.settings.secret_key)
+    await client.post_message(
+        channel=post.channel, text=reminder_text(view, content.summary), thread_ts=post.ts
+    )
+    return True

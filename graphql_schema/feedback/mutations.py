@@ -7,13 +7,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.auth.viewer import Viewer
-from backend.database import transaction
 from backend.feedback import service
 from backend.feedback.models import COMMENT_MAX_LENGTH
-from backend.feedback.service import CriterionRating, FeedbackInput, SubmittedFeedback
-from backend.learning import refresh_slack_after_feedback
-from backend.state import AppState
+from backend.feedback.service import CriterionRating, FeedbackInput
+from backend.learning import submit_rating
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
@@ -99,13 +96,6 @@ class SubmitFeedbackPayload:
     )
 
 
-async def _submit(state: AppState, viewer: Viewer, data: FeedbackInput) -> SubmittedFeedback:
-    async with transaction(state.sessions) as session:
-        submitted = await service.submit_feedback(session, viewer, data)
-    await refresh_slack_after_feedback(state, submitted.feedback)
-    return submitted
-
-
 @strawberry.type
 class FeedbackMutation:
     @strawberry.mutation(
@@ -120,7 +110,7 @@ class FeedbackMutation:
         submitted, errors = await attempt(
             info,
             input,
-            lambda viewer: _submit(info.context.state, viewer, input.to_feedback_input()),
+            lambda viewer: submit_rating(info.context.state, viewer, input.to_feedback_input()),
         )
         if submitted is None:
             return SubmitFeedbackPayload(errors=errors)

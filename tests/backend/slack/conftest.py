@@ -222,8 +222,11 @@ def stand_in() -> Iterator[SlackStandIn]:
 
 @pytest.fixture
 async def state(database_url: str) -> AsyncIterator[AppState]:
+    # No prompt budget: the stage change is mirrored as a plain decision here; prompts have
+    # their own tests (tests/backend/prompts).
     settings = load_settings(database_url=database_url, worker_in_process=False,
-                             public_base_url="http://dashboard.test")  # fmt: skip
+                             public_base_url="http://dashboard.test",
+                             prompt_daily_budget=0)  # fmt: skip
     state = AppState.open(settings)
     try:
         yield state

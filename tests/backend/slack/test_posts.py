@@ -7,9 +7,11 @@ from sqlalchemy import select
 
 from backend.actions.models import AgentAction
 from backend.auth.service import viewer_for_user
-from backend.database import transaction
+from backend.database import transaction, utcnow
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, submit_feedback
+from backend.prompts.models import FeedbackPrompt
+from backend.prompts.service import PromptPolicy, prompt_critical_action
 from backend.slack.client import SlackApiError, SlackClient
 from backend.slack.models import PostKind, SlackPost
 from backend.slack.posts import mirror_action, refresh_posts, refresh_posts_about
@@ -60,22 +62,46 @@ async def test_the_posted_message_has_summary_link_and_controls(slack: SlackWorl
     assert second.arguments["blocks"][0]["text"]["text"].startswith("Stage progression by")
 
 
+async def _ask_about_decision(slack: SlackWorld) -> FeedbackPrompt:
+    async with transaction(slack.state.sessions) as session:
+        action = await session.get(AgentAction, slack.decision_post.action_id)
+        assert action is not None
+        prompt = await prompt_critical_action(session, action, policy=PromptPolicy(), now=utcnow())
+    assert prompt is not None
+    return prompt
+
+
+async def test_a_prompt_is_posted_only_when_someone_was_asked(slack: SlackWorld) -> None:
+    assert await mirror_action(slack.state, slack.decision_post.action_id,
+                               kind=PostKind.PROMPT) is None  # fmt: skip
+    assert slack.slack.calls == []
+
+
 async def test_an_action_is_posted_once_per_kind(slack: SlackWorld) -> None:
     again = await mirror_action(slack.state, slack.email_post.action_id)
     assert again is not None and again.id == slack.email_post.id
     assert slack.slack.calls == []
+    await _ask_about_decision(slack)
     prompt = await mirror_action(slack.state, slack.decision_post.action_id, kind=PostKind.PROMPT)
     assert prompt is not None and prompt.kind == "prompt"
     [posted] = slack.slack.of("chat.postMessage")
     assert "Your feedback is requested" in posted.arguments["blocks"][0]["text"]["text"]
 
 
-async def test_a_rating_on_a_prompt_is_marked_prompted(slack: SlackWorld) -> None:
+async def test_a_rating_on_a_prompt_is_marked_prompted_and_answers_it(slack: SlackWorld) -> None:
+    asked = await _ask_about_decision(slack)
     prompt = await mirror_action(slack.state, slack.decision_post.action_id, kind=PostKind.PROMPT)
     assert prompt is not None
     slack.interact(click("UREPA1", prompt, "feedback_rating", selected="3"))
     [row] = await slack.feedback()
     assert (row.action_id, row.rating, row.prompted) == (prompt.action_id, 3, True)
+    async with slack.state.sessions() as session:
+        answered = await session.get(FeedbackPrompt, asked.id)
+    assert answered is not None
+    assert (answered.state, answered.answered_channel, answered.feedback_id) == (
+        "answered", "slack", row.id)  # fmt: skip
+    [shown] = [c for c in slack.slack.of("chat.update") if c.arguments["ts"] == prompt.ts]
+    assert "Thanks, answered* via slack" in shown.arguments["blocks"][0]["text"]["text"]
     # Both messages about the decision show the rating.
     updated = {(c.arguments["channel"], c.arguments["ts"]) for c in slack.slack.of("chat.update")}
     assert updated == {
