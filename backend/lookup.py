@@ -15,7 +15,7 @@ M = TypeVar("M")
 # What an API key needs to read rows of these tables (people read by role; the agent's own key
 # reads the actions and outcomes it wrote). The lists enforce the same rule.
 READ_SCOPES = {"agent_actions": "read:actions", "outcomes": "read:outcomes",
-               "feedback": "read:feedback"}  # fmt: skip
+               "feedback": "read:feedback", "feedback_prompts": "read:feedback"}  # fmt: skip
 AGENT_OWN = frozenset({"agent_actions", "outcomes"})
 
 

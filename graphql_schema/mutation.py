@@ -12,6 +12,7 @@ from graphql_schema.actions.mutations import ActionsMutation
 from graphql_schema.calibration.mutations import CalibrationMutation
 from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
+from graphql_schema.prompts.mutations import PromptsMutation
 from graphql_schema.reviews.mutations import ReviewsMutation
 from graphql_schema.signals.mutations import SignalsMutation
 
@@ -25,6 +26,7 @@ class Mutation(
     SignalsMutation,
     OutcomesMutation,
     FeedbackMutation,
+    PromptsMutation,
     ReviewsMutation,
     CalibrationMutation,
 ):

@@ -34,6 +34,7 @@ from graphql_schema.limits import Buckets, CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
+from graphql_schema.prompts.queries import PromptsQuery
 from graphql_schema.reviews.queries import ReviewsQuery
 from graphql_schema.viewer.queries import ViewerQuery
 
@@ -46,6 +47,7 @@ class Query(
     OutcomesQuery,
     FeedbackQuery,
     FeedbackSummaryQuery,
+    PromptsQuery,
     ReviewsQuery,
     CalibrationQuery,
     AnalyticsQuery,

@@ -31,6 +31,7 @@ from backend.events.service import record_event
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.orgs.models import User
 from backend.outcomes.models import Outcome, OutcomeStatus
+from backend.pagination import Page, paginate
 from backend.prompts.models import FeedbackPrompt, PromptBudget, PromptReason, PromptState
 
 EVENT = "feedback_prompt.changed"
@@ -287,13 +288,14 @@ def worth(candidate: Candidate) -> tuple[float, PromptReason] | None:
     """
     c = candidate.confidence
     options = []
-    uncertainty = 1.0 - abs(2.0 * c - 1.0)
+    # Rounded before the bars, so a value on a bar meets it: 0.7 − 0.2 is 0.49999999999999994.
+    uncertainty = round(1.0 - abs(2.0 * c - 1.0), 12)
     if uncertainty >= MIN_UNCERTAINTY:
-        options.append((round(uncertainty, 12), PromptReason.UNCERTAIN_CONFIDENCE))
+        options.append((uncertainty, PromptReason.UNCERTAIN_CONFIDENCE))
     if candidate.outcome is not None:
-        disagreement = abs(c - candidate.outcome)
+        disagreement = round(abs(c - candidate.outcome), 12)
         if disagreement >= MIN_DISAGREEMENT:
-            options.append((round(disagreement, 12), PromptReason.OUTCOME_DISAGREEMENT))
+            options.append((disagreement, PromptReason.OUTCOME_DISAGREEMENT))
     return max(options, key=lambda option: option[0]) if options else None
 
 
@@ -392,3 +394,28 @@ async def people_to_suggest_to(session: AsyncSession, *, now: dt.datetime) -> li
         .order_by(User.id)
     )
     return list(rows)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+PROMPT_ORDER = (FeedbackPrompt.created_at, FeedbackPrompt.id)
+
+
+async def prompts_page(
+    session: AsyncSession, viewer: Viewer, *, state: PromptState = PromptState.OPEN,
+    user_id: int | None = None, first: int | None = None, after: str | None = None,
+) -> Page[FeedbackPrompt]:  # fmt: skip
+    """The prompts ``viewer`` sees in ``state`` (of one person when given): open ones oldest
+    first (a to-do list, the next to expire on top), answered and expired ones newest first.
+    A rep sees the prompts about their agents, a manager their teams', executives all. API keys
+    need `read:feedback`."""
+    if viewer.role is ViewerRole.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN, "prompts ask people; the agent has none")
+    viewer.require_scope("read:feedback")
+    statement = scoped(select(FeedbackPrompt), FeedbackPrompt, viewer).where(
+        FeedbackPrompt.state == PromptState(state).value
+    )
+    if user_id is not None:
+        statement = statement.where(FeedbackPrompt.user_id == user_id)
+    return await paginate(session, statement, order=PROMPT_ORDER, first=first, after=after,
+                          ascending=state is PromptState.OPEN)  # fmt: skip

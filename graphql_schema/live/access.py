@@ -83,6 +83,13 @@ def outcome_scope(viewer: Viewer) -> None:
     viewer.require_scope("read:outcomes")
 
 
+def prompt_scope(viewer: Viewer) -> None:
+    """As the `feedbackPrompts` query: people; API keys with read:feedback; not the agent."""
+    if viewer.role is ViewerRole.AGENT:
+        raise DomainError(ErrorCode.FORBIDDEN, "prompts ask people; the agent has none")
+    viewer.require_scope("read:feedback")
+
+
 def sees_event_agent(viewer: Viewer, agent_id: int | None) -> bool:
     """An event of one agent goes to who may see that agent; an organisation-wide event (no
     agent) only to organisation-wide viewers."""

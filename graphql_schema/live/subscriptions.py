@@ -1,4 +1,5 @@
-"""GraphQL subscriptions over `graphql-transport-ws`: calibration, policy, outcomes to label.
+"""GraphQL subscriptions over `graphql-transport-ws`: calibration, policy, outcomes to label,
+feedback prompts.
 
 Each operation subscribes to its organisation's channel on the process's broker and checks
 every event before delivering it (`graphql_schema.live.access`). Endings:
@@ -35,10 +36,12 @@ from graphql_schema.live.access import (
     calibration_scope,
     outcome_scope,
     policy_scope,
+    prompt_scope,
     sees_event_agent,
 )
 from graphql_schema.live.types import (
     CalibrationChangedEvent,
+    FeedbackPromptEvent,
     OutcomeNeedsLabelEvent,
     PolicyChangedEvent,
 )
@@ -164,3 +167,24 @@ class Subscription:
         return await _events(info.context, name="outcome.needs_label",
                              scope=outcome_scope, wanted=wanted,
                              to_type=OutcomeNeedsLabelEvent.of)  # fmt: skip
+
+    @strawberry.subscription(
+        description="A feedback prompt the viewer sees was asked, reminded, answered or "
+        "expired: a rep follows the prompts asking them, a manager their teams'. API keys need "
+        "`read:feedback` (as the `feedbackPrompts` query)."
+    )
+    async def feedback_prompts(
+        self, info: Info,
+        assignee_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Only the prompts asking this person (a User id).")] = None,
+    ) -> AsyncGenerator[FeedbackPromptEvent, None]:  # fmt: skip
+        prompt_scope(info.context.require_viewer())
+        assignee = None if assignee_id is None else decode_id(assignee_id, "User", "assigneeId")
+
+        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
+            return sees_event_agent(current, data["agentId"]) and (
+                assignee is None or data["userId"] == assignee
+            )
+
+        return await _events(info.context, name="feedback_prompt.changed", scope=prompt_scope,
+                             wanted=wanted, to_type=FeedbackPromptEvent.of)  # fmt: skip

@@ -101,3 +101,30 @@ class OutcomeNeedsLabelEvent:
             action_type=data["actionType"], outcome_type=data["outcomeType"],
             reason=data.get("reason"),
         )  # fmt: skip
+
+
+@strawberry.type(description="A feedback prompt was asked, reminded, answered or expired.")
+class FeedbackPromptEvent:
+    version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
+    stream: str = strawberry.field(
+        description="The stream: one per person asked, e.g. `prompts:user:12`."
+    )
+    change: str = strawberry.field(description="`created`, `reminded`, `answered` or `expired`.")
+    state: str = strawberry.field(description="The prompt's state now: open, answered, expired.")
+    prompt_id: relay.GlobalID = strawberry.field(
+        description="The prompt (FeedbackPrompt global id); read it with `node(id:)`."
+    )
+    action_id: relay.GlobalID = strawberry.field(description="The action it asks about.")
+    agent_id: relay.GlobalID = strawberry.field(description="The agent that acted.")
+    assignee_id: relay.GlobalID = strawberry.field(description="The person asked (a User id).")
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> FeedbackPromptEvent:
+        data = message["data"]
+        return cls(
+            version=message["version"], stream=message["stream"], change=data["change"],
+            state=data["state"], prompt_id=relay.GlobalID("FeedbackPrompt", str(data["promptId"])),
+            action_id=relay.GlobalID("Action", str(data["actionId"])),
+            agent_id=relay.GlobalID("Agent", str(data["agentId"])),
+            assignee_id=relay.GlobalID("User", str(data["userId"])),
+        )  # fmt: skip

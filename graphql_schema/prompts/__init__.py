@@ -1,0 +1,1 @@
+"""GraphQL surface of feedback prompts: the `feedbackPrompts` query, `answerFeedbackPrompt`."""

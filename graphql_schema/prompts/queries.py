@@ -1,0 +1,41 @@
+"""GraphQL: `feedbackPrompts` (the prompts a viewer sees, by state)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from backend.pagination import DEFAULT_PAGE
+from backend.prompts import service
+from backend.prompts.models import PromptState as State
+from graphql_schema.filters import After, First
+from graphql_schema.prompts.types import FeedbackPromptType, PromptState
+from graphql_schema.relay import Connection
+from graphql_schema.reviews.queries import optional_id
+
+
+@strawberry.type
+class PromptsQuery:
+    @strawberry.field(
+        description="Feedback prompts in one state: OPEN ones oldest first (the next to expire "
+        "on top), ANSWERED and EXPIRED ones newest first. A rep sees the prompts about their "
+        "agents, a manager their teams', executives and admins all. API keys need "
+        "`read:feedback`; the agent's own key has none."
+    )
+    async def feedback_prompts(
+        self, info: Info,
+        state: Annotated[PromptState, strawberry.argument(  # type: ignore[valid-type]
+            description="Which prompts (default: still open).")] = State.OPEN,
+        assignee_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Only the prompts asking this person (a User id).")] = None,
+        first: First = DEFAULT_PAGE, after: After = None,
+    ) -> Connection[FeedbackPromptType]:  # fmt: skip
+        viewer = info.context.require_viewer()
+        assignee = optional_id(assignee_id, "User", "assigneeId")
+        async with info.context.state.sessions() as session:
+            page = await service.prompts_page(session, viewer, state=State(state),
+                                              user_id=assignee, first=first,
+                                              after=after)  # fmt: skip
+        return Connection.of(page, FeedbackPromptType.of)
