@@ -11,7 +11,13 @@ COPY backend ./backend
 COPY analytics_engine ./analytics_engine
 COPY graphql_schema ./graphql_schema
 COPY frontend_stub ./frontend_stub
-RUN pip install . && useradd --create-home --uid 10001 app && mkdir -p /app/var && chown app /app/var
+# The tree in /app is what runs (the dashboard is served from /app/frontend_stub), so the
+# package is installed in place; its C extension (analytics_engine._batch_kernel) is compiled
+# here and the compiler removed in the same layer.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install -e . \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 app && mkdir -p /app/var && chown app /app/var
 
 USER app
 EXPOSE 8000

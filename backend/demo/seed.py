@@ -35,6 +35,8 @@ from backend.demo.simulation import DAY, HISTORY_DAYS
 from backend.demo.writer import BulkWriter
 from backend.feedback.models import Feedback
 from backend.orgs.models import Organization
+from backend.prompts.models import FeedbackPrompt
+from backend.prompts.service import PromptPolicy, prompt_critical_action, suggest_reviews
 
 SEED = 20261126
 PLANS: tuple[OrgPlan, ...] = (DEMO, ACME)
@@ -155,8 +157,32 @@ async def _seed_organization(
     bar.set_postfix_str(f"{plan.slug}: configuration")
     config_rng = np.random.default_rng([SEED, org_index, 0])
     await insert_configuration(writer, org, config_rng, since=since)
+    await _ask_for_feedback(writer, org, now=now)
     bar.update()
     return org
+
+
+async def _ask_for_feedback(writer: BulkWriter, org: OrgPeople, *, now: dt.datetime) -> None:
+    """Today's prompts, asked by the product's own rules as of ``now``: each rep's unrated
+    critical actions of the last day, then the routine ones worth a review, within the budget."""
+    session = writer.session
+    policy = PromptPolicy()
+    asked = 0
+    for rep in org.reps:
+        critical = await session.scalars(
+            select(AgentAction)
+            .where(AgentAction.agent_id == rep.agent_id, AgentAction.is_critical.is_(True),
+                   AgentAction.occurred_at >= now - dt.timedelta(days=1),
+                   ~select(Feedback.id).where(Feedback.action_id == AgentAction.id,
+                                              Feedback.author_id == rep.user_id).exists())
+            .order_by(AgentAction.occurred_at, AgentAction.id)
+        )  # fmt: skip
+        for action in list(critical):
+            asked += (
+                await prompt_critical_action(session, action, policy=policy, now=now) is not None
+            )
+        asked += len(await suggest_reviews(session, rep.user_id, policy=policy, now=now))
+    writer.counts[FeedbackPrompt.__tablename__] += asked
 
 
 def _calibration_rows(org: OrgPeople, activity: AgentActivity) -> list[dict[str, Any]]:

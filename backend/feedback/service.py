@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -259,7 +259,11 @@ async def submit_feedback(
             target_type=target.kind.value, author_id=author_id, created_at=now,
             **{target.column: target.id}, **values,
         )
-        .on_conflict_do_update(index_elements=["author_id", target.column], set_=values)
+        # Once a rating answered a prompt of ours it stays `prompted`, however it is changed.
+        .on_conflict_do_update(
+            index_elements=["author_id", target.column],
+            set_={**values, "prompted": or_(Feedback.prompted, insert.excluded.prompted)},
+        )
         .returning(Feedback.id)
     )  # fmt: skip
     try:

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
@@ -30,7 +30,7 @@ from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.events.service import record_event
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.orgs.models import User
-from backend.outcomes.models import Outcome, OutcomeStatus
+from backend.outcomes.models import Outcome
 from backend.pagination import Page, paginate
 from backend.prompts.models import FeedbackPrompt, PromptBudget, PromptReason, PromptState
 
@@ -111,16 +111,29 @@ async def _create(
     )
     if asked is not None:
         return None
+    day = now.date()
     if not await take_budget(session, organization_id=action.organization_id, user_id=user_id,
-                             day=now.date(), budget=policy.daily_budget):  # fmt: skip
+                             day=day, budget=policy.daily_budget):  # fmt: skip
         return None
-    prompt = FeedbackPrompt(
-        organization_id=action.organization_id, agent_id=action.agent_id, action_id=action.id,
-        user_id=user_id, reason=reason.value, state=PromptState.OPEN.value, created_at=now,
-        expires_at=now + policy.ttl,
+    # Another writer may ask the same person about the same action meanwhile (two suggestion
+    # runs): the unique key decides, and the loser gives its unit of budget back.
+    inserted = await session.scalar(
+        dialect_insert(session, FeedbackPrompt)
+        .values(organization_id=action.organization_id, agent_id=action.agent_id,
+                action_id=action.id, user_id=user_id, reason=reason.value,
+                state=PromptState.OPEN.value, created_at=now, expires_at=now + policy.ttl)
+        .on_conflict_do_nothing(index_elements=["action_id", "user_id"])
+        .returning(FeedbackPrompt.id)
     )  # fmt: skip
-    session.add(prompt)
-    await session.flush()
+    if inserted is None:
+        await session.execute(
+            update(PromptBudget)
+            .where(PromptBudget.user_id == user_id, PromptBudget.day == day)
+            .values(used=PromptBudget.used - 1)
+        )
+        return None
+    prompt = await session.get(FeedbackPrompt, inserted)
+    assert prompt is not None
     await _changed(session, prompt, "created")
     return prompt
 
@@ -309,18 +322,21 @@ def rank(candidates: Sequence[Candidate]) -> list[tuple[Candidate, PromptReason]
 async def _candidates(session: AsyncSession, user_id: int, *, now: dt.datetime) -> list[Candidate]:
     """Routine actions of the person's agents in the lookback window that nobody asked them
     about and that they have not rated (neither the action nor its message)."""
+    # Only resolved outcomes hold a value (a CHECK), and AVG skips NULLs: no status filter,
+    # which would lure SQLite onto the (status, due_at) index instead of (action_id, ...).
     outcome = (
         select(func.avg(Outcome.value))
-        .where(Outcome.action_id == AgentAction.id, Outcome.status == OutcomeStatus.RESOLVED.value)
+        .where(Outcome.action_id == AgentAction.id)
         .correlate(AgentAction)
         .scalar_subquery()
     )
-    rated = exists().where(
-        Feedback.author_id == user_id,
-        or_(Feedback.action_id == AgentAction.id,
-            and_(AgentAction.message_id.is_not(None),
-                 Feedback.message_id == AgentAction.message_id)),
-    )  # fmt: skip
+    # Two EXISTS rather than one with OR: each then walks a unique (author, target) index.
+    rated_action = exists().where(
+        Feedback.author_id == user_id, Feedback.action_id == AgentAction.id
+    )
+    rated_message = exists().where(
+        Feedback.author_id == user_id, Feedback.message_id == AgentAction.message_id
+    )
     asked = exists().where(
         FeedbackPrompt.action_id == AgentAction.id, FeedbackPrompt.user_id == user_id
     )
@@ -337,7 +353,8 @@ async def _candidates(session: AsyncSession, user_id: int, *, now: dt.datetime) 
             AgentAction.is_critical.is_(False),
             AgentAction.occurred_at >= now - SUGGESTION_LOOKBACK,
             AgentAction.occurred_at <= now,
-            ~rated,
+            ~rated_action,
+            ~rated_message,
             ~asked,
         )
         .order_by(AgentAction.occurred_at.desc(), AgentAction.id.desc())

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import analytics_engine.calibration_batch as calibration_batch
+from analytics_engine import _batch_kernel
 from analytics_engine.calibration import (
     STAT_FIELDS,
     BinContribution,
@@ -165,11 +165,11 @@ def test_merge_equals_stats_of_the_union(first, second) -> None:
 
 def test_large_batches_cross_blocks_and_mix_binary_and_fractional_blocks() -> None:
     rng = np.random.default_rng(3)
-    n = 3 * calibration_batch._CHUNK + 123
+    n = 3 * _batch_kernel.BLOCK + 123
     p = rng.random(n)
     p[:4] = [0.0, 1.0, 0.05, 0.95]
     y = (rng.random(n) < p).astype(float)
-    y[calibration_batch._CHUNK : calibration_batch._CHUNK + 50] = 0.25  # one fractional block
+    y[_batch_kernel.BLOCK : _batch_kernel.BLOCK + 50] = 0.25  # one fractional block
     stats = CalibrationStats.from_arrays(p, y)
     np.testing.assert_allclose(table(stats), reference_table(p, y), rtol=1e-10, atol=1e-8)
 

@@ -277,7 +277,8 @@ def test_submit_feedback_on_each_target_and_again_updates(api, database_url) -> 
                                         "channel": "SLACK"}, as_="rep_a1")  # fmt: skip
     assert again["created"] is False and again["feedback"]["id"] == rated["feedback"]["id"]
     assert (again["feedback"]["rating"], again["feedback"]["comment"]) == (2, "too pushy")
-    assert again["feedback"]["channel"] == "SLACK" and again["feedback"]["prompted"] is False
+    # It answered a prompt once: changing it elsewhere keeps it `prompted`.
+    assert again["feedback"]["channel"] == "SLACK" and again["feedback"]["prompted"] is True
     by_manager = call(api, SUBMIT_FEEDBACK, {"actionId": action_id, "rating": 5,
                                              "channel": "DASHBOARD"}, as_="manager_a")  # fmt: skip
     assert by_manager["created"] is True

@@ -37,6 +37,8 @@ from backend.migrations import upgrade, upgrade_async
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.outcomes.rules import OutcomeRules
+from backend.prompts.models import FeedbackPrompt
+from backend.prompts.service import PromptPolicy
 from backend.reports.models import ReportSubscription
 from backend.signals.models import Signal
 from tests.conftest import fresh_postgres
@@ -482,6 +484,25 @@ async def test_policies_baselines_alert_rules_and_report_subscriptions(small: As
         )
     ]
     assert sorted(kinds) == ["executive_weekly"] + ["manager_daily"] * 3
+
+
+async def test_reps_have_today_s_prompts_by_the_product_s_rules(small: AsyncSession) -> None:
+    prompts = list(await small.scalars(select(FeedbackPrompt)))
+    owner = dict(await rows(small, select(Agent.id, Agent.owner_id)))
+    critical = dict(await rows(small, select(AgentAction.id, AgentAction.is_critical)))
+    assert prompts and all(p.state == "open" and p.created_at == NOW for p in prompts)
+    assert all(p.user_id == owner[p.agent_id] for p in prompts)  # the rep who owns the agent
+    assert {p.reason for p in prompts} == {
+        "critical_action", "uncertain_confidence", "outcome_disagreement"}  # fmt: skip
+    for p in prompts:
+        assert critical[p.action_id] == (p.reason == "critical_action")
+    per_rep: dict[int, list[FeedbackPrompt]] = defaultdict(list)
+    for p in prompts:
+        per_rep[p.user_id].append(p)
+    policy = PromptPolicy()
+    for asked in per_rep.values():
+        assert len(asked) <= policy.daily_budget
+        assert sum(p.reason != "critical_action" for p in asked) <= policy.daily_suggestions
 
 
 async def test_nothing_refers_across_organisations(small: AsyncSession) -> None:
