@@ -151,8 +151,10 @@ async def answer_prompt(
 ) -> tuple[FeedbackPrompt, SubmittedFeedback]:  # fmt: skip
     """The prompted person's rating of the prompt's action (1..5), which closes the prompt
     everywhere; answering again changes the rating."""
+    now = now or utcnow()
     async with transaction(state.sessions) as session:
-        prompt = await check_answer(session, viewer, prompt_id, author_email=author_email)
+        prompt = await check_answer(session, viewer, prompt_id, author_email=author_email,
+                                    now=now)  # fmt: skip
         submitted = await submit_feedback(session, viewer, FeedbackInput(
             channel=channel, action_id=prompt.action_id, rating=rating, comment=comment,
             prompted=True, author_email=author_email,

@@ -174,6 +174,7 @@ async def answer_prompts(
             select(FeedbackPrompt).where(
                 FeedbackPrompt.user_id == feedback.author_id,
                 FeedbackPrompt.state == PromptState.OPEN.value,
+                FeedbackPrompt.expires_at > now,  # past it, the worker expires it
                 about,
             )
         )
@@ -201,7 +202,12 @@ async def prompt_in_scope(session: AsyncSession, viewer: Viewer, prompt_id: int)
 
 
 async def check_answer(
-    session: AsyncSession, viewer: Viewer, prompt_id: int, *, author_email: str | None
+    session: AsyncSession,
+    viewer: Viewer,
+    prompt_id: int,
+    *,
+    author_email: str | None,
+    now: dt.datetime,
 ) -> FeedbackPrompt:
     """The prompt ``viewer`` may answer: in scope, asked of them (or, for an integration key,
     of the person it names), and not expired."""
@@ -220,7 +226,9 @@ async def check_answer(
         email = await session.scalar(select(User.email).where(User.id == prompt.user_id))
         problems.require(email == author_email.strip().lower(), "authorEmail",
                          "must be the email of the person the prompt asks")  # fmt: skip
-    if prompt.state == PromptState.EXPIRED.value:
+    if prompt.state == PromptState.EXPIRED.value or (
+        prompt.state == PromptState.OPEN.value and prompt.expires_at <= now
+    ):
         problems.add("promptId", f"the prompt expired at {prompt.expires_at.isoformat()}; rate "
                      "the action with submitFeedback instead", ErrorCode.CONFLICT)  # fmt: skip
     problems.raise_if_any()

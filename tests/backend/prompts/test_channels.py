@@ -103,7 +103,8 @@ async def test_someone_elses_rating_leaves_the_prompt_open(prompts: Prompts) -> 
     with pytest.raises(InvalidInput) as raised:  # the partner names someone else
         await answer_prompt(prompts.state, prompts.partner, prompt_id=prompt.id, rating=5,
                             comment=None, channel="api",
-                            author_email=prompts.world.users["rep_a2"].email)  # fmt: skip
+                            author_email=prompts.world.users["rep_a2"].email,
+                            now=T0 + HOUR)  # fmt: skip
     assert [e.field for e in raised.value.errors] == ["authorEmail"]
 
     [only] = await prompts.feedback()  # the manager's rating, unchanged
@@ -174,9 +175,10 @@ async def test_a_thumb_on_the_mirrored_email_answers_the_prompt_on_its_action(
     """The rep is asked about a routine e-mail (a suggestion) and 👍s the e-mail's own Slack
     message instead: the rating of the message answers the prompt about the action."""
     await configure_north(prompts.state, prompts.world, stand_in.base_url)
+    now = utcnow()  # Slack's click below is handled on the real clock, within the prompt's time
     email = await prompts.record("email-1", "email", message_external_id="<e1@mail>",
-                                 subject="Intro")  # fmt: skip
-    assert await suggest_reviews(prompts.state, now=T0 + HOUR) == 1
+                                 subject="Intro", now=now)  # fmt: skip
+    assert await suggest_reviews(prompts.state, now=now) == 1
     [prompt] = await prompts.prompts()
     email_post, prompt_post = await prompts.slack_posts()
     assert (email_post.kind, prompt_post.kind) == ("message", "prompt")

@@ -58,6 +58,23 @@ async def test_a_prompt_is_reminded_once_then_expires(prompts: Prompts) -> None:
     await events.aclose()
 
 
+async def test_a_prompt_past_its_time_is_not_answered_before_the_worker_expires_it(
+    prompts: Prompts,
+) -> None:
+    await prompts.record("esc-1")
+    [prompt] = await prompts.prompts()
+    late = T0 + 24 * HOUR + SECOND  # past expires_at; the worker has not run yet
+    with pytest.raises(InvalidInput) as raised:
+        await answer_prompt(prompts.state, prompts.people["rep_a1"], prompt_id=prompt.id,
+                            rating=4, comment=None, channel="dashboard", now=late)  # fmt: skip
+    assert [(e.field, e.code) for e in raised.value.errors] == [("promptId", ErrorCode.CONFLICT)]
+    rated = await submit_rating(prompts.state, prompts.people["rep_a1"], FeedbackInput(
+        channel="dashboard", action_id=prompt.action_id, rating=4), now=late)  # fmt: skip
+    assert rated.feedback.prompted is False
+    assert (await prompts.prompt(prompt.id)).state == "open"  # until the worker comes by
+    assert (await run_worker(prompts, late))["expire_feedback_prompts"] == 1
+
+
 async def test_an_expired_prompt_cannot_be_answered(prompts: Prompts) -> None:
     await prompts.record("esc-1")
     [prompt] = await prompts.prompts()
