@@ -208,6 +208,16 @@ async def _target(session: AsyncSession, scope: Viewer, data: FeedbackInput,
         condition = Conversation.external_thread_id == data.thread_external_id
     statement = scoped(select(model.id, model.agent_id), model, scope).where(condition)
     row = (await session.execute(statement)).first()
+    if row is None and kind is FeedbackTarget.CONVERSATION and scope.user_id is not None:
+        # A thread given to the person for review, outside their own scope (a peer reviewer).
+        assigned = select(ReviewAssignment.conversation_id).where(
+            ReviewAssignment.organization_id == scope.organization_id,
+            ReviewAssignment.reviewer_id == scope.user_id,
+        )
+        statement = select(model.id, model.agent_id).where(
+            model.organization_id == scope.organization_id, condition, model.id.in_(assigned)
+        )
+        row = (await session.execute(statement)).first()
     if row is None:
         return None
     return _Target(kind, TARGET_FIELDS[kind][1], int(row.id), int(row.agent_id))

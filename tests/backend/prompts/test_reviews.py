@@ -68,17 +68,18 @@ async def test_a_rejected_rating_leaves_the_assignment_open(reviews: Reviews) ->
     assert await _states(reviews) == {(thread, "manager_a"): ("assigned", None)}
 
 
-async def test_an_assigned_teammate_reviews_through_the_review_not_submit_feedback(
+async def test_an_assigned_teammate_may_rate_the_thread_from_any_channel(
     reviews: Reviews,
 ) -> None:
-    """A peer reviewer sees the assigned thread only through thread reviews: their plain rating
-    of it is refused as unknown (their scope is their own agent), and the assignment stays
-    open until they submit the review."""
+    """A peer reviewer (rep_a2, whose scope is their own agent) was given rep_a1's thread: their
+    rating of it through the feedback service counts as the review and settles the assignment,
+    as submitThreadReview would; a thread nobody gave them stays unknown to them."""
     thread, _ = await reviews.thread("t-1")
+    await reviews.thread("t-2")
     await _assign(reviews, thread, "rep_a2")
+    now = utcnow()
+    await _rate_thread(reviews, "rep_a2", "t-1", 3, now=now)
+    assert await _states(reviews) == {(thread, "rep_a2"): ("done", now)}
     with pytest.raises(InvalidInput) as raised:
-        await _rate_thread(reviews, "rep_a2", "t-1", 3)
+        await _rate_thread(reviews, "rep_a2", "t-2", 3)
     assert [(e.field, e.code) for e in raised.value.errors] == [("threadExternalId", "not_found")]
-    assert await _states(reviews) == {(thread, "rep_a2"): ("assigned", None)}
-    review = await reviews.review("rep_a2", thread, 3)
-    assert (review.assignment.status, review.assignment.reason) == ("done", "manual")
