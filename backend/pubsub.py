@@ -276,5 +276,5 @@ async def _quietly_close(pubsub: Any, client: Any) -> None:
         await client.aclose()
 
 
-def create_broker(redis_url: str | None) -> InProcessBroker | RedisBroker:
-    return RedisBroker(redis_url) if redis_url else InProcessBroker()
+def create_broker(redis_url: str | None, *, prefix: str = "sal:") -> InProcessBroker | RedisBroker:
+    return RedisBroker(redis_url, prefix=prefix) if redis_url else InProcessBroker()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///./var/sales_agent_learning.db"
     redis_url: str | None = None
+    # Prefix of this deployment's Redis pub/sub channels: deployments sharing a Redis server
+    # (staging beside production, two tenants' stacks) must each have their own.
+    redis_channel_prefix: str = Field(default="sal:", min_length=1, max_length=64)
     secret_key: str = DEVELOPMENT_SECRET_KEY
     timezone: str = "UTC"
     log_level: str = "INFO"
@@ -79,6 +82,16 @@ class Settings(BaseSettings):
                 f"{', '.join(SUPPORTED_DATABASE_SCHEMES)}"
             )
         return url.set(drivername=scheme).render_as_string(hide_password=False)
+
+    @field_validator("redis_channel_prefix")
+    @classmethod
+    def _prefix_is_literal(cls, value: str) -> str:
+        if any(c in value for c in "*?[]\\ ") or not value.isprintable():
+            raise ValueError(
+                "must be printable, without spaces or the glob characters * ? [ ] \\ "
+                "(the broker subscribes to the pattern <prefix>*)"
+            )
+        return value
 
     @field_validator("redis_url")
     @classmethod

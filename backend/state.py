@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +18,8 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     broker: Broker
+    # Per-process caches of the layers above, by name (e.g. live credential checks).
+    caches: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
@@ -25,7 +28,7 @@ class AppState:
             settings=settings,
             engine=engine,
             sessions=create_sessionmaker(engine),
-            broker=create_broker(settings.redis_url),
+            broker=create_broker(settings.redis_url, prefix=settings.redis_channel_prefix),
         )
 
     async def close(self) -> None:

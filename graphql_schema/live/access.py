@@ -2,33 +2,110 @@
 
 A WebSocket lives for hours: the user may be deactivated, the key revoked, the token expire, the
 rep moved to another team meanwhile. So each delivery re-reads the viewer from the credential of
-`connection_init` (at most every `RECHECK_SECONDS`, shared by the operations of one connection)
-and checks the event's organisation, agent and the scope it needs against that fresh viewer.
+`connection_init` (at most every `RECHECK_SECONDS`; one check per credential and process, shared
+by every connection that presented it) and checks the event's organisation, agent and the scope
+it needs against that fresh viewer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from backend.auth.service import authenticate
 from backend.auth.viewer import Viewer, ViewerRole
 from backend.errors import DomainError, ErrorCode
+from backend.state import AppState
 from graphql_schema.context import Context
 
 RECHECK_SECONDS = 30.0
 _GUARD_KEY = "live.credential_guard"
+_CHECKS_KEY = "live.credential_checks"
+
+
+@dataclass
+class _Check:
+    """The latest check of one credential in this process, shared by every connection that
+    presented it (a thousand dashboards on one key re-authenticate once, not a thousand times)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    viewer: Viewer | None = None
+    refused: str | None = None  # why the credential stopped working
+    checked_at: float = -math.inf
+
+
+class CredentialChecks:
+    """Per process (one per `AppState`): credential digest -> its latest check."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, _Check] = {}
+        self._swept_at = time.monotonic()
+
+    @classmethod
+    def of(cls, state: AppState) -> CredentialChecks:
+        checks = state.caches.get(_CHECKS_KEY)
+        if checks is None:
+            checks = state.caches[_CHECKS_KEY] = cls()
+        return checks
+
+    async def viewer(self, state: AppState, credential: str, *, not_before: float) -> Viewer:
+        """The viewer of ``credential`` as checked at ``not_before`` or later (re-checked here
+        when older than RECHECK_SECONDS); raises `unauthenticated` when it stopped working."""
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        check = self._checks.get(key)
+        if check is None:
+            self._sweep()
+            check = self._checks[key] = _Check()
+        if not self._fresh(check, not_before):
+            async with check.lock:  # one check at a time per credential
+                if not self._fresh(check, not_before):
+                    await self._authenticate(state, credential, check)
+        if check.viewer is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED,
+                              f"credentials no longer valid: {check.refused}")  # fmt: skip
+        return check.viewer
+
+    @staticmethod
+    def _fresh(check: _Check, not_before: float) -> bool:
+        return check.checked_at >= not_before and (
+            time.monotonic() - check.checked_at < RECHECK_SECONDS
+        )
+
+    @staticmethod
+    async def _authenticate(state: AppState, credential: str, check: _Check) -> None:
+        try:
+            async with state.sessions() as session:
+                check.viewer = await authenticate(session, state.settings, credential)
+                await session.commit()  # last_used_at of API keys
+            check.refused = None
+        except DomainError as exc:
+            check.viewer, check.refused = None, exc.message
+        check.checked_at = time.monotonic()
+
+    def _sweep(self) -> None:
+        """Forget checks nobody renewed for a while (at most once per RECHECK_SECONDS)."""
+        now = time.monotonic()
+        if now - self._swept_at < RECHECK_SECONDS:
+            return
+        self._swept_at = now
+        stale = [k for k, c in self._checks.items()
+                 if now - c.checked_at > 10 * RECHECK_SECONDS and not c.lock.locked()]  # fmt: skip
+        for key in stale:
+            del self._checks[key]
 
 
 class CredentialGuard:
-    """The viewer of one WebSocket connection, re-authenticated at most every RECHECK_SECONDS."""
+    """The viewer of one WebSocket connection: its credential re-checked at most every
+    RECHECK_SECONDS, the check shared with the process's other connections on it."""
 
     def __init__(self, context: Context) -> None:
         self._context = context
-        self._checked_at = -math.inf  # the first event re-checks what `connection_init` proved
-        self._lock = asyncio.Lock()
+        # The first event re-checks what `connection_init` proved (or a check made since).
+        self._connected_at = time.monotonic()
 
     @classmethod
     def of(cls, context: Context) -> CredentialGuard:
@@ -39,25 +116,18 @@ class CredentialGuard:
 
     async def viewer(self) -> Viewer:
         """The current viewer; raises `unauthenticated` once the credential stopped working."""
-        if time.monotonic() - self._checked_at < RECHECK_SECONDS:
-            return self._context.require_viewer()
-        async with self._lock:  # one check at a time for all the connection's operations
-            if time.monotonic() - self._checked_at < RECHECK_SECONDS:
-                return self._context.require_viewer()
-            params = self._context.connection_params or {}
-            credential = params.get("Authorization") or params.get("authorization") or ""
-            state = self._context.state
-            try:
-                async with state.sessions() as session:
-                    viewer = await authenticate(session, state.settings, str(credential))
-                    await session.commit()  # last_used_at of API keys
-            except DomainError as exc:
-                self._context.viewer = None
-                message = f"credentials no longer valid: {exc.message}"
-                raise DomainError(ErrorCode.UNAUTHENTICATED, message) from None
-            self._context.viewer = viewer
-            self._checked_at = time.monotonic()
-            return viewer
+        params = self._context.connection_params or {}
+        credential = str(params.get("Authorization") or params.get("authorization") or "")
+        state = self._context.state
+        try:
+            viewer = await CredentialChecks.of(state).viewer(
+                state, credential, not_before=self._connected_at
+            )
+        except DomainError:
+            self._context.viewer = None
+            raise
+        self._context.viewer = viewer
+        return viewer
 
 
 ScopeCheck = Callable[[Viewer], None]

@@ -14,7 +14,9 @@ from backend.pubsub import (
     InProcessBroker,
     RedisBroker,
     SubscriberTooSlow,
+    create_broker,
 )
+from backend.settings import load_settings
 
 
 async def _next(iterator, timeout: float = 5.0):
@@ -92,6 +94,27 @@ async def test_redis_fan_out_between_processes(redis_pair) -> None:
     assert await _next(stream) == {"version": 3, "actionType": "email"}
     assert await _next(stream) == {"version": 4}
     await stream.aclose()
+
+
+async def test_deployments_on_one_redis_do_not_hear_each_other(redis_url: str) -> None:
+    """Each deployment's REDIS_CHANNEL_PREFIX keeps its events to itself on a shared server."""
+    prefix = f"t{secrets.token_hex(4)}"
+    settings = {name: load_settings(redis_url=redis_url, redis_channel_prefix=f"{prefix}{name}:")
+                for name in ("production", "staging")}  # fmt: skip
+    brokers = {name: create_broker(s.redis_url, prefix=s.redis_channel_prefix)
+               for name, s in settings.items()}  # fmt: skip
+    try:
+        heard = {name: broker.subscribe("org:1:labels") for name, broker in brokers.items()}
+        await asyncio.gather(*(broker.listening() for broker in brokers.values()))
+        await brokers["staging"].publish("org:1:labels", {"version": 1, "from": "staging"})
+        await brokers["production"].publish("org:1:labels", {"version": 7, "from": "production"})
+        assert await _next(heard["production"]) == {"version": 7, "from": "production"}
+        assert await _next(heard["staging"]) == {"version": 1, "from": "staging"}
+        with pytest.raises(TimeoutError):
+            await _next(heard["production"], timeout=0.3)  # staging's event never came
+    finally:
+        for broker in brokers.values():
+            await broker.close()
 
 
 async def test_one_pattern_subscription_per_process(redis_pair) -> None:

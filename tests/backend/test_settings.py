@@ -47,6 +47,7 @@ def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path)
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: unknown log level 'LOUD'"),
         ("ENV", "staging", "ENV:"),
         ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+        ("REDIS_CHANNEL_PREFIX", "prod*", "REDIS_CHANNEL_PREFIX: must be printable, without"),
     ],
 )
 def test_wrong_values_name_the_variable(

@@ -368,6 +368,47 @@ def test_a_deactivated_user_or_revoked_key_ends_the_subscription(api, monkeypatc
         assert manager.next_event("outcomeNeedsLabel")["version"] >= 2  # the others go on
 
 
+def test_connections_on_one_credential_share_one_check(api, monkeypatch) -> None:
+    """Many connections presenting the same credential re-authenticate once per window, not once
+    each (the real `authenticate`, counted); a revoked credential ends all of them together."""
+    checked: list[str] = []
+    real = access.authenticate
+
+    async def counted(session, settings, credential):  # type: ignore[no-untyped-def]
+        checked.append(credential)
+        return await real(session, settings, credential)
+
+    monkeypatch.setattr(access, "authenticate", counted)
+    with connect(api, "manager_a") as a, connect(api, "manager_a") as b, \
+            connect(api, "manager_a") as c, connect(api, "exec_n") as other:  # fmt: skip
+        for live in (a, b, c, other):
+            live.subscribe(NEEDS_LABEL)
+        wait_for_subscribers(api, "outcome.needs_label", 4)
+        needs_label(api, "agent_a1", "shared-1")
+        for live in (a, b, c, other):
+            live.next_event("outcomeNeedsLabel")
+        assert sorted(checked) == sorted([f"Bearer {api.tokens['manager_a']}",
+                                          f"Bearer {api.tokens['exec_n']}"])  # fmt: skip
+        needs_label(api, "agent_a1", "shared-2")  # within the window: no check at all
+        for live in (a, b, c, other):
+            live.next_event("outcomeNeedsLabel")
+        assert len(checked) == 2
+
+        monkeypatch.setattr(access, "RECHECK_SECONDS", 0.0)  # the window is over
+
+        async def deactivate() -> None:
+            async with transaction(state_of(api).sessions) as session:
+                await session.execute(update(User).where(
+                    User.id == api.world.users["manager_a"].id).values(active=False))  # fmt: skip
+
+        on_app_loop(api, deactivate)
+        needs_label(api, "agent_a1", "shared-3")
+        for live in (a, b, c):
+            ended = live.receive()
+            assert ended["payload"]["errors"][0]["extensions"]["code"] == "unauthenticated"
+        assert other.next_event("outcomeNeedsLabel")["version"] >= 3
+
+
 def test_a_dropped_subscriber_is_closed_1013_and_may_come_back(api) -> None:
     # The TestClient never pushes back, so the app's broker gets a queue of one and a burst of
     # two events: the subscriber is dropped as if it had stopped reading. (A client that really
