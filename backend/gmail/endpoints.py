@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -250,8 +251,6 @@ class GmailAddon:
                 events = take_pending(session)
         except DomainError as exc:  # rolled back: nothing stored
             return JSONResponse(cards.notify(f"Not saved. {_problem(exc)}"))
-        if rated is not None:  # prompts it answered; Slack messages about it redrawn
-            await after_feedback(state, events, rated.feedback)
         if user is None:
             note = "Link your account first; nothing was saved."
             return JSONResponse(cards.update(cards.link_account_card(email), note))
@@ -266,7 +265,9 @@ class GmailAddon:
         else:
             shown = cards.THUMB_TEXT[thumb]
             note = f"Thanks! Rated {shown}." if rated.created else f"Your rating is now {shown}."
-        return JSONResponse(cards.update(card, note))
+        # After the card is answered: publish the prompts it answered, redraw Slack messages.
+        after = BackgroundTask(after_feedback, state, events, rated.feedback)
+        return JSONResponse(cards.update(card, note), background=after)
 
 
 async def _read_event(request: Request) -> dict[str, Any]:
