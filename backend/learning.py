@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.actions.service import ActionInput, RecordedAction, record_action
@@ -71,7 +72,7 @@ async def submit_action(
     prompt = None
     async with transaction(state.sessions) as session:
         recorded = await record_action(session, viewer, data, now=now)
-        if recorded.created and recorded.action.is_critical:
+        if recorded.created:
             prompt = await prompt_critical_action(
                 session, recorded.action, policy=PromptPolicy.of(state.settings),
                 now=now or utcnow(),
@@ -159,27 +160,41 @@ async def answer_prompt(
             channel=channel, action_id=prompt.action_id, rating=rating, comment=comment,
             prompted=True, author_email=author_email,
         ), now=now)  # fmt: skip
-        await session.refresh(prompt)
-        events = take_pending(session)
+        events = take_pending(session)  # `prompt` itself was answered in place
     await after_feedback(state, events, submitted.feedback)
     return prompt, submitted
+
+
+async def _drain_prompts(
+    state: AppState,
+    claim: Callable[[AsyncSession], Awaitable[list[FeedbackPrompt]]],
+    tell: Callable[[int, int], Awaitable[None]],
+) -> int:
+    """Claim prompts batch after batch (each batch its own unit of work), publish the changes,
+    then ``tell(organization_id, action_id)`` about each; how many were claimed."""
+    done = 0
+    while True:
+        async with transaction(state.sessions) as session:
+            claimed = [(p.organization_id, p.action_id) for p in await claim(session)]
+            events = take_pending(session)
+        await publish(state.broker, events)
+        for organization_id, action_id in claimed:
+            await tell(organization_id, action_id)
+        done += len(claimed)
+        if len(claimed) < prompts.BATCH_SIZE:
+            return done
 
 
 async def expire_prompts(state: AppState, *, now: dt.datetime | None = None) -> int:
     """Expire the prompts whose time is up and redraw their Slack messages."""
     now = now or utcnow()
-    done = 0
-    while True:
-        async with transaction(state.sessions) as session:
-            expired = [(p.organization_id, p.action_id)
-                       for p in await prompts.expire_prompts(session, now=now)]  # fmt: skip
-            events = take_pending(session)
-        await publish(state.broker, events)
-        for organization_id, action_id in expired:
-            await refresh_slack_about(state, organization_id, action_id=action_id)
-        done += len(expired)
-        if len(expired) < prompts.BATCH_SIZE:
-            return done
+
+    async def redraw(organization_id: int, action_id: int) -> None:
+        await refresh_slack_about(state, organization_id, action_id=action_id)
+
+    return await _drain_prompts(
+        state, lambda session: prompts.expire_prompts(session, now=now), redraw
+    )
 
 
 async def remind_prompts(state: AppState, *, now: dt.datetime | None = None) -> int:
@@ -188,21 +203,14 @@ async def remind_prompts(state: AppState, *, now: dt.datetime | None = None) -> 
 
     now = now or utcnow()
     policy = PromptPolicy.of(state.settings)
-    done = 0
-    while True:
-        async with transaction(state.sessions) as session:
-            due = [
-                (p.organization_id, p.action_id)
-                for p in await prompts.remind_prompts(session, now=now, policy=policy)
-            ]
-            events = take_pending(session)  # fmt: skip
-        await publish(state.broker, events)
-        for organization_id, action_id in due:
-            await _bounded(f"prompt about action {action_id} not reminded in Slack",
-                           remind_in_slack(state, organization_id, action_id))  # fmt: skip
-        done += len(due)
-        if len(due) < prompts.BATCH_SIZE:
-            return done
+
+    async def remind(organization_id: int, action_id: int) -> None:
+        await _bounded(f"prompt about action {action_id} not reminded in Slack",
+                       remind_in_slack(state, organization_id, action_id))  # fmt: skip
+
+    return await _drain_prompts(
+        state, lambda session: prompts.remind_prompts(session, now=now, policy=policy), remind
+    )
 
 
 async def suggest_reviews(state: AppState, *, now: dt.datetime | None = None) -> int:

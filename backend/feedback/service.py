@@ -31,6 +31,7 @@ from backend.feedback.models import COMMENT_MAX_LENGTH, Feedback, FeedbackChanne
 from backend.orgs.models import User
 from backend.prompts.service import answer_prompts
 from backend.reviews.models import ReviewAssignment, ReviewStatus
+from backend.reviews.threads import assigned_threads
 
 CRITERION_PATTERN = re.compile(r"^[a-z_]{1,40}$")
 MAX_CRITERIA = 10
@@ -210,13 +211,10 @@ async def _target(session: AsyncSession, scope: Viewer, data: FeedbackInput,
     row = (await session.execute(statement)).first()
     if row is None and kind is FeedbackTarget.CONVERSATION and scope.user_id is not None:
         # A thread given to the person for review, outside their own scope (a peer reviewer).
-        assigned = select(ReviewAssignment.conversation_id).where(
-            ReviewAssignment.organization_id == scope.organization_id,
-            ReviewAssignment.reviewer_id == scope.user_id,
-        )
         statement = select(model.id, model.agent_id).where(
-            model.organization_id == scope.organization_id, condition, model.id.in_(assigned)
-        )
+            model.organization_id == scope.organization_id, condition,
+            model.id.in_(assigned_threads(scope)),
+        )  # fmt: skip
         row = (await session.execute(statement)).first()
     if row is None:
         return None

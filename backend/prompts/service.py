@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,13 +65,31 @@ class PromptPolicy:
         )
 
 
-async def _changed(session: AsyncSession, prompt: FeedbackPrompt, change: str) -> None:
-    await record_event(
-        session, name=EVENT, organization_id=prompt.organization_id,
-        stream=f"prompts:user:{prompt.user_id}",
-        data={"promptId": prompt.id, "agentId": prompt.agent_id, "userId": prompt.user_id,
-              "actionId": prompt.action_id, "state": prompt.state, "change": change},
-    )  # fmt: skip
+async def _announce(session: AsyncSession, prompts: Sequence[FeedbackPrompt], change: str) -> None:
+    """Write the prompts' changes, then record a `feedback_prompt.changed` event for each."""
+    await session.flush()
+    for prompt in prompts:
+        await record_event(
+            session, name=EVENT, organization_id=prompt.organization_id,
+            stream=f"prompts:user:{prompt.user_id}",
+            data={"promptId": prompt.id, "agentId": prompt.agent_id, "userId": prompt.user_id,
+                  "actionId": prompt.action_id, "state": prompt.state, "change": change},
+        )  # fmt: skip
+
+
+async def _claim(
+    session: AsyncSession, *conditions: Any, order: Sequence[Any], batch_size: int
+) -> list[FeedbackPrompt]:
+    """Open prompts meeting ``conditions``, locked (rows another worker holds are skipped)."""
+    return list(
+        await session.scalars(
+            select(FeedbackPrompt)
+            .where(FeedbackPrompt.state == PromptState.OPEN.value, *conditions)
+            .order_by(*order, FeedbackPrompt.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 async def take_budget(
@@ -104,19 +123,12 @@ async def _create(
     policy: PromptPolicy, now: dt.datetime,
 ) -> FeedbackPrompt | None:  # fmt: skip
     """The prompt, or None when the person's budget is spent or they were asked already."""
-    asked = await session.scalar(
-        select(FeedbackPrompt.id).where(
-            FeedbackPrompt.action_id == action.id, FeedbackPrompt.user_id == user_id
-        )
-    )
-    if asked is not None:
-        return None
     day = now.date()
     if not await take_budget(session, organization_id=action.organization_id, user_id=user_id,
                              day=day, budget=policy.daily_budget):  # fmt: skip
         return None
-    # Another writer may ask the same person about the same action meanwhile (two suggestion
-    # runs): the unique key decides, and the loser gives its unit of budget back.
+    # Whoever asks the same person about the same action first wins on the unique key (two
+    # suggestion runs at once); the loser gives its unit of budget back.
     inserted = await session.scalar(
         dialect_insert(session, FeedbackPrompt)
         .values(organization_id=action.organization_id, agent_id=action.agent_id,
@@ -134,7 +146,7 @@ async def _create(
         return None
     prompt = await session.get(FeedbackPrompt, inserted)
     assert prompt is not None
-    await _changed(session, prompt, "created")
+    await _announce(session, [prompt], "created")
     return prompt
 
 
@@ -186,9 +198,7 @@ async def answer_prompts(
         prompt.feedback_id = feedback.id
     if prompts:
         feedback.prompted = True
-        await session.flush()
-        for prompt in prompts:
-            await _changed(session, prompt, "answered")
+        await _announce(session, prompts, "answered")
     return prompts
 
 
@@ -239,20 +249,11 @@ async def expire_prompts(
     session: AsyncSession, *, now: dt.datetime, batch_size: int = BATCH_SIZE
 ) -> list[FeedbackPrompt]:
     """Expire open prompts whose time is up (rows locked by another worker are skipped)."""
-    prompts = list(
-        await session.scalars(
-            select(FeedbackPrompt)
-            .where(FeedbackPrompt.state == PromptState.OPEN.value, FeedbackPrompt.expires_at <= now)
-            .order_by(FeedbackPrompt.expires_at, FeedbackPrompt.id)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    prompts = await _claim(session, FeedbackPrompt.expires_at <= now,
+                           order=[FeedbackPrompt.expires_at], batch_size=batch_size)  # fmt: skip
     for prompt in prompts:
         prompt.state = PromptState.EXPIRED.value
-    await session.flush()
-    for prompt in prompts:
-        await _changed(session, prompt, "expired")
+    await _announce(session, prompts, "expired")
     return prompts
 
 
@@ -261,25 +262,17 @@ async def remind_prompts(
 ) -> list[FeedbackPrompt]:
     """Mark the open prompts due for their one reminder (asked ``remind_after`` ago, still
     open and not expiring yet); the caller tells the person."""
-    prompts = list(
-        await session.scalars(
-            select(FeedbackPrompt)
-            .where(
-                FeedbackPrompt.state == PromptState.OPEN.value,
-                FeedbackPrompt.reminded_at.is_(None),
-                FeedbackPrompt.created_at <= now - policy.remind_after,
-                FeedbackPrompt.expires_at > now,
-            )
-            .order_by(FeedbackPrompt.created_at, FeedbackPrompt.id)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        )
+    prompts = await _claim(
+        session,
+        FeedbackPrompt.reminded_at.is_(None),
+        FeedbackPrompt.created_at <= now - policy.remind_after,
+        FeedbackPrompt.expires_at > now,
+        order=[FeedbackPrompt.created_at],
+        batch_size=batch_size,
     )
     for prompt in prompts:
         prompt.reminded_at = now
-    await session.flush()
-    for prompt in prompts:
-        await _changed(session, prompt, "reminded")
+    await _announce(session, prompts, "reminded")
     return prompts
 
 

@@ -47,6 +47,14 @@ def _ids(ids: Iterable[int]) -> list[int]:
     return sorted({int(i) for i in ids})
 
 
+def assigned_threads(viewer: Viewer) -> Select[Any]:
+    """The ids of the threads given to the viewer (a person) for review, whatever their scope."""
+    return select(ReviewAssignment.conversation_id).where(
+        ReviewAssignment.organization_id == viewer.organization_id,
+        ReviewAssignment.reviewer_id == viewer.user_id,
+    )
+
+
 async def readable_conversations(
     session: AsyncSession, viewer: Viewer, ids: Iterable[int]
 ) -> dict[int, Conversation]:
@@ -57,14 +65,9 @@ async def readable_conversations(
     statement = select(Conversation).where(Conversation.id.in_(wanted))
     found = {c.id: c for c in await session.scalars(scoped(statement, Conversation, viewer))}
     if viewer.user_id is not None and len(found) < len(wanted):
-        assigned = (
-            select(ReviewAssignment.conversation_id)
-            .where(ReviewAssignment.organization_id == viewer.organization_id,
-                   ReviewAssignment.reviewer_id == viewer.user_id)
-        )  # fmt: skip
         statement = statement.where(
             Conversation.organization_id == viewer.organization_id,
-            Conversation.id.in_(assigned),
+            Conversation.id.in_(assigned_threads(viewer)),
             Conversation.id.not_in(sorted(found)),
         )
         found.update({c.id: c for c in await session.scalars(statement)})

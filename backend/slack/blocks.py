@@ -118,6 +118,10 @@ def post_text(content: PostContent) -> str:
     return ("Feedback requested: " if content.prompt else "") + content.summary[:300]
 
 
+def _until(prompt: PromptView) -> str:
+    return prompt.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def prompt_heading(prompt: PromptView) -> str:
     """The first line of a prompt's message: what is asked, or how it ended."""
     what = "this critical action" if prompt.critical else "this action (suggested for review)"
@@ -126,13 +130,11 @@ def prompt_heading(prompt: PromptView) -> str:
         return f"✅ *Thanks, answered*{via}. You can still change your rating of {what}:"
     if prompt.state == "expired":
         return f"⌛ *This request expired.* Your rating of {what} is still welcome:"
-    until = prompt.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"*Your feedback is requested* on {what} (until {until}):"
+    return f"*Your feedback is requested* on {what} (until {_until(prompt)}):"
 
 
 def reminder_text(prompt: PromptView, summary: str) -> str:
-    until = prompt.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"Reminder: your rating of this is still wanted until {until}. {summary[:300]}"
+    return f"Reminder: your rating of this is still wanted until {_until(prompt)}. {summary[:300]}"
 
 
 def post_blocks(content: PostContent) -> list[dict[str, Any]]:

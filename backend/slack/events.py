@@ -17,9 +17,8 @@ from starlette.responses import JSONResponse, Response
 
 from backend.database import transaction, utcnow
 from backend.errors import DomainError
-from backend.events.service import Event, take_pending
-from backend.learning import after_feedback
-from backend.slack.posts import refresh_posts
+from backend.events.service import take_pending
+from backend.slack.posts import redraw_after_rating
 from backend.slack.receiver import (
     Clock,
     Rejected,
@@ -29,7 +28,7 @@ from backend.slack.receiver import (
     team_of_event,
     verify_slack_request,
 )
-from backend.slack.service import Handled, SlackFeedback, record_reaction
+from backend.slack.service import Handled, record_reaction
 from backend.state import AppState
 
 PATH = "/webhooks/slack/events"
@@ -76,16 +75,9 @@ async def _reaction(
         log.info("Slack reaction %s not stored: %s", event_id, exc)
         return Response(status_code=200)
     if handled.handled in (Handled.STORED, Handled.RETRACTED) and handled.post is not None:
-        return Response(status_code=200, background=BackgroundTask(_after, state, handled, events))
+        after = BackgroundTask(redraw_after_rating, state, handled, events)
+        return Response(status_code=200, background=after)
     return Response(status_code=200)
-
-
-async def _after(state: AppState, handled: SlackFeedback, events: list[Event]) -> None:
-    """Publish what the reaction changed (prompts it answered, redrawn too); redraw the post."""
-    if handled.feedback is not None:
-        await after_feedback(state, events, handled.feedback, slack_redrawn=True)
-    assert handled.post is not None
-    await refresh_posts(state, handled.post)
 
 
 async def receive_event(request: Request, *, clock: Clock = utcnow) -> Response:

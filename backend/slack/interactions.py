@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, Response
 from backend.database import transaction, utcnow
 from backend.errors import DomainError, InvalidInput
 from backend.events.service import Event, take_pending
-from backend.learning import after_feedback
 from backend.slack.blocks import (
     ADD_COMMENT,
     DECISION_RATING,
@@ -33,7 +32,7 @@ from backend.slack.blocks import (
     comment_modal,
 )
 from backend.slack.client import SlackApiError, SlackClient
-from backend.slack.posts import post_summary, refresh_posts
+from backend.slack.posts import post_summary, redraw_after_rating
 from backend.slack.receiver import (
     Clock,
     Rejected,
@@ -114,17 +113,7 @@ def _ephemeral(channel: str, user: str, text: str) -> Job:
 
 
 def _refresh(state: AppState, handled: SlackFeedback, events: list[Event]) -> Job:
-    """Publish what the rating changed (prompts it answered, redrawn too), then redraw every
-    message about what was rated."""
-    post = handled.post
-    assert post is not None
-
-    async def job(client: SlackClient) -> None:
-        if handled.feedback is not None:
-            await after_feedback(state, events, handled.feedback, slack_redrawn=True)
-        await refresh_posts(state, post, client=client)
-
-    return job
+    return lambda client: redraw_after_rating(state, handled, events, client=client)
 
 
 def _reply_jobs(handled: SlackFeedback, channel: str, user: str) -> list[Job]:

@@ -14,7 +14,9 @@ from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.crm.models import Message
 from backend.database import transaction
+from backend.events.service import Event
 from backend.feedback.models import Feedback
+from backend.learning import after_feedback
 from backend.orgs.models import User
 from backend.prompts.models import FeedbackPrompt, PromptReason
 from backend.slack.blocks import (
@@ -28,7 +30,12 @@ from backend.slack.blocks import (
 from backend.slack.client import SlackApiError, SlackClient
 from backend.slack.models import PostKind, PostTarget, SlackInstallation, SlackPost
 from backend.slack.secrets import SecretUnreadable
-from backend.slack.service import installation_for_organization, rated_by_thumb, slack_client
+from backend.slack.service import (
+    SlackFeedback,
+    installation_for_organization,
+    rated_by_thumb,
+    slack_client,
+)
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -313,12 +320,23 @@ async def remind_in_slack(state: AppState, organization_id: int, action_id: int)
         )
         installation = await installation_for_organization(session, organization_id)
         view = await prompt_view(session, action_id)
-        action = await session.get(AgentAction, action_id)
-        if post is None or installation is None or view is None or action is None:
+        if post is None or installation is None or view is None:
             return False
-        content = await _content(session, action, thumb=False, prompt=False, base_url="")
+        summary = await post_summary(session, post)
     client = slack_client(installation, state.settings.secret_key)
     await client.post_message(
-        channel=post.channel, text=reminder_text(view, content.summary), thread_ts=post.ts
+        channel=post.channel, text=reminder_text(view, summary), thread_ts=post.ts
     )
     return True
+
+
+async def redraw_after_rating(
+    state: AppState, handled: SlackFeedback, events: list[Event], *,
+    client: SlackClient | None = None,
+) -> None:  # fmt: skip
+    """After a click, modal or reaction committed: publish what it changed (prompts it
+    answered, their messages redrawn too), then redraw every message about what was rated."""
+    assert handled.post is not None
+    if handled.feedback is not None:
+        await after_feedback(state, events, handled.feedback, slack_redrawn=True)
+    await refresh_posts(state, handled.post, client=client)
