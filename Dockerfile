@@ -13,9 +13,11 @@ COPY graphql_schema ./graphql_schema
 COPY frontend_stub ./frontend_stub
 # The tree in /app is what runs (the dashboard is served from /app/frontend_stub), so the
 # package is installed in place; its C extension (analytics_engine._batch_kernel) is compiled
-# here and the compiler removed in the same layer.
+# here and the compiler removed in the same layer. pip treats the extension as optional (without
+# it the engine falls back to numpy, several times slower); the image requires it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install -e . \
+    && python -c "import analytics_engine._batch_kernel" \
     && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 app && mkdir -p /app/var && chown app /app/var
 

@@ -79,9 +79,13 @@ def disagreement_weights(categories: int, *, weights: Weights = "quadratic") -> 
 
 
 def weighted_kappa(
-    rater_a: ArrayLike, rater_b: ArrayLike, *, low: int = 1, high: int = 5,
+    rater_a: ArrayLike,
+    rater_b: ArrayLike,
+    *,
+    low: int = 1,
+    high: int = 5,
     weights: Weights = "quadratic",
-) -> WeightedKappa:  # fmt: skip
+) -> WeightedKappa:
     """Cohen's (1968) weighted kappa of two raters who rated the same items on the ordinal
     scale ``low..high``:
 
@@ -103,12 +107,14 @@ def weighted_kappa(
     a = _ratings("rater_a", rater_a, low, high)
     b = _ratings("rater_b", rater_b, low, high)
     if a.shape != b.shape:
-        raise ValueError(f"rater_a and rater_b rate different numbers of items: {a.size} and "
-                         f"{b.size}")  # fmt: skip
+        raise ValueError(
+            f"rater_a and rater_b rate different numbers of items: {a.size} and {b.size}"
+        )
     n = a.size
     if n == 0:
-        return WeightedKappa(kappa=float("nan"), observed=float("nan"), expected=float("nan"),
-                             count=0)  # fmt: skip
+        return WeightedKappa(
+            kappa=float("nan"), observed=float("nan"), expected=float("nan"), count=0
+        )
     w = disagreement_weights(k, weights=weights)
     joint = np.bincount(a * k + b, minlength=k * k).reshape(k, k) / n
     chance = np.outer(np.bincount(a, minlength=k) / n, np.bincount(b, minlength=k) / n)
@@ -137,11 +143,11 @@ def rating_agreement(
     r = _ratings("ratings", ratings, low, high)
     labels = np.asarray(items)
     if labels.ndim != 1 or labels.shape != r.shape:
-        raise ValueError(f"items must label each rating: {labels.size} labels for {r.size} "
-                         f"ratings")  # fmt: skip
+        raise ValueError(f"items must label each rating: {labels.size} labels for {r.size} ratings")
     if r.size == 0:
-        return RatingAgreement(items=0, pairs=0, mean_absolute_difference=float("nan"),
-                               exact_agreement=float("nan"))  # fmt: skip
+        return RatingAgreement(
+            items=0, pairs=0, mean_absolute_difference=float("nan"), exact_agreement=float("nan")
+        )
     _, item = np.unique(labels, return_inverse=True)
     groups = int(item.max()) + 1
     histogram = np.bincount(item * k + r, minlength=groups * k).reshape(groups, k)
@@ -150,15 +156,19 @@ def rating_agreement(
     sizes = sizes[sizes >= 2].astype(np.float64)
     pairs = float((sizes * (sizes - 1) / 2).sum())
     if pairs == 0:
-        return RatingAgreement(items=0, pairs=0, mean_absolute_difference=float("nan"),
-                               exact_agreement=float("nan"))  # fmt: skip
+        return RatingAgreement(
+            items=0, pairs=0, mean_absolute_difference=float("nan"), exact_agreement=float("nan")
+        )
     equal = float((histogram * (histogram - 1) / 2).sum())
     index = np.arange(k, dtype=np.float64)
     distance = np.abs(index[:, None] - index[None, :])
     differences = float(np.einsum("gk,kl,gl->", histogram, distance, histogram) / 2)
-    return RatingAgreement(items=int(sizes.size), pairs=int(pairs),
-                           mean_absolute_difference=differences / pairs,
-                           exact_agreement=equal / pairs)  # fmt: skip
+    return RatingAgreement(
+        items=int(sizes.size),
+        pairs=int(pairs),
+        mean_absolute_difference=differences / pairs,
+        exact_agreement=equal / pairs,
+    )
 
 
 def pearson_correlation(x: ArrayLike, y: ArrayLike) -> float:
@@ -171,8 +181,9 @@ def pearson_correlation(x: ArrayLike, y: ArrayLike) -> float:
     a = np.asarray(x, dtype=np.float64)
     b = np.asarray(y, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"x and y must be paired one-dimensional arrays, got shapes {a.shape} "
-                         f"and {b.shape}")  # fmt: skip
+        raise ValueError(
+            f"x and y must be paired one-dimensional arrays, got shapes {a.shape} and {b.shape}"
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("x and y must not contain NaN or infinite values")
     if a.size < 2:

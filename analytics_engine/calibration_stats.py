@@ -290,7 +290,8 @@ class CalibrationStats:
         self._table[:, b] += _values(p, y)
 
     def add_many(self, p: ArrayLike, y: ArrayLike) -> None:
-        """Add a batch of outcomes in one compiled pass (``calibration_batch.batch_sums``).
+        """Add a batch of outcomes in one vectorised pass (``calibration_batch.batch_sums``: the
+        compiled kernel where it was built, else numpy).
 
         Raises ``ValueError`` (and leaves the statistics unchanged) on empty input, different
         lengths, values outside [0, 1] or NaN.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import statsmodels.api as sm
@@ -18,16 +19,30 @@ from scipy import stats as _st
 from analytics_engine.roi import newcombe_difference_interval
 
 
+class Measure(StrEnum):
+    """What ``rate`` measures."""
+
+    SUCCESS_RATE = "success_rate"  # binary outcomes: the share of successes
+    MEAN_OUTCOME = "mean_outcome"  # graded outcomes normalised to [0, 1]: their mean
+
+
+class EffectDirection(StrEnum):
+    HIGHER = "higher"  # the group does better than the rest
+    LOWER = "lower"
+    NONE = "none"  # exactly the same (only listed with a permissive ``fdr``)
+
+
 @dataclass(frozen=True)
 class CoachingInsight:
     """One feature value whose outcome differs from the rest of the actions.
 
-    ``rate``/``rest_rate`` are success rates (mean normalised outcome for ordinal outcomes),
-    ``difference = rate - rest_rate`` with its ``ci`` (lower, upper), ``lift = rate / rest_rate``
-    (NaN when ``rest_rate`` is 0), ``p_value`` from the test named in ``test``, ``q_value`` the
+    ``rate``/``rest_rate`` are what ``measure`` says (success rates, or mean normalised outcome
+    for ordinal outcomes), ``difference = rate - rest_rate`` (its sign is ``direction``) with its
+    ``ci`` (lower, upper) at ``confidence_level``, ``lift = rate / rest_rate`` (NaN when
+    ``rest_rate`` is 0), ``p_value`` from the test named in ``test``, ``q_value`` the
     Benjamini-Hochberg adjusted p-value across all candidates. ``adjusted_odds_ratio`` and
     ``adjusted_p_value`` come from a logistic model with the action type as covariate (None when
-    not requested or not estimable).
+    not requested or not estimable). The engine returns numbers only; wording is the caller's.
     """
 
     feature: str
@@ -43,7 +58,9 @@ class CoachingInsight:
     test: str
     adjusted_odds_ratio: float | None
     adjusted_p_value: float | None
-    statement: str
+    direction: EffectDirection
+    measure: Measure
+    confidence_level: float
 
 
 @dataclass(frozen=True)
@@ -154,27 +171,12 @@ def _adjusted_odds_ratio(
     return float(np.exp(fit.params[-1])), float(fit.pvalues[-1])
 
 
-def _statement(
-    subject: str,
-    outcome_phrase: str,
-    binary: bool,
-    rate: float,
-    rest: float,
-    ci: tuple[float, float],
-    support: int,
-    confidence: float,
-) -> str:
-    level = f"{confidence:.0%} CI"
-    if binary:
-        return (
-            f"{subject} {outcome_phrase} {rate:.1%} of the time vs {rest:.1%} otherwise "
-            f"({100 * (rate - rest):+.1f} pts, {level} {100 * ci[0]:+.1f} to "
-            f"{100 * ci[1]:+.1f}; n={support})."
-        )
-    return (
-        f"{subject} average an outcome of {rate:.2f} (0-1 scale) vs {rest:.2f} otherwise "
-        f"({rate - rest:+.2f}, {level} {ci[0]:+.2f} to {ci[1]:+.2f}; n={support})."
-    )
+def _direction(difference: float) -> EffectDirection:
+    if difference > 0:
+        return EffectDirection.HIGHER
+    if difference < 0:
+        return EffectDirection.LOWER
+    return EffectDirection.NONE
 
 
 def find_insights(
@@ -187,8 +189,6 @@ def find_insights(
     adjust_for_action_type: bool = True,
     max_insights: int = 20,
     alpha: float = 0.05,
-    feature_phrases: Mapping[str, str] | None = None,
-    outcome_phrase: str = "succeed",
 ) -> CoachingReport:
     """Find feature values whose outcome differs from the rest, ranked by assured effect size.
 
@@ -198,21 +198,19 @@ def find_insights(
     5, Newcombe (1998) interval for the difference. Fractional ``y`` (normalised ordinal
     outcomes): Welch's (1947) t-test and interval on the means. q-values by Benjamini & Hochberg
     (1995) over all candidates; insights are those with ``q <= fdr``, ranked by the interval
-    bound closest to zero (the smallest effect compatible with the data). ``feature_phrases``
-    maps a feature name to a template such as ``"Emails sent on {value}"``.
+    bound closest to zero (the smallest effect compatible with the data).
 
     >>> rng = np.random.default_rng(0)
     >>> day = rng.choice(["Mon", "Tue", "Wed"], size=3000)
     >>> replied = rng.random(3000) < np.where(day == "Tue", 0.20, 0.10)
-    >>> report = find_insights({"weekday": day}, replied,
-    ...                        feature_phrases={"weekday": "Emails sent on {value}"},
-    ...                        outcome_phrase="get replies")
+    >>> report = find_insights({"weekday": day}, replied)
     >>> top = report.insights[0]
     >>> top.value, top.support, round(top.lift, 2), report.candidates_tested
     ('Tue', 995, 1.96, 3)
-    >>> import textwrap; print(textwrap.fill(top.statement, 72))
-    Emails sent on Tue get replies 20.9% of the time vs 10.7% otherwise
-    (+10.2 pts, 95% CI +7.4 to +13.2; n=995).
+    >>> top.measure.value, top.direction.value, round(top.rate, 3), round(top.rest_rate, 3)
+    ('success_rate', 'higher', 0.209, 0.107)
+    >>> round(top.difference, 3), tuple(round(bound, 3) for bound in top.ci), top.confidence_level
+    (0.102, (0.074, 0.132), 0.95)
     """
     y_arr = np.asarray(y, dtype=np.float64)
     if y_arr.ndim != 1 or y_arr.size == 0:
@@ -274,28 +272,25 @@ def find_insights(
     order = np.lexsort((q, -assured))
     chosen = [i for i in order if q[i] <= fdr][:max_insights]
 
-    phrases = feature_phrases or {}
+    measure = Measure.SUCCESS_RATE if binary else Measure.MEAN_OUTCOME
     insights = []
     for i in chosen:  # loops over at most max_insights candidates
         adjusted: tuple[float | None, float | None] = (None, None)
         if adjust_for_action_type and type_codes is not None:
             indicator = (inverses[i] == codes[i]).astype(np.intp)
             adjusted = _adjusted_odds_ratio(y_arr, indicator, type_codes, n_types)
-        value = str(values[i])
-        subject = phrases.get(names[i], "Actions with {feature} = {value}").format(
-            feature=names[i], value=value
-        )
+        difference = float(rate[i] - rest[i])
         ci = (float(lower[i]), float(upper[i]))
         with np.errstate(divide="ignore", invalid="ignore"):
             lift = float(rate[i] / rest[i]) if rest[i] > 0 else float("nan")
         insights.append(
             CoachingInsight(
                 feature=names[i],
-                value=value,
+                value=str(values[i]),
                 support=int(n1_a[i]),
                 rate=float(rate[i]),
                 rest_rate=float(rest[i]),
-                difference=float(rate[i] - rest[i]),
+                difference=difference,
                 ci=ci,
                 lift=lift,
                 p_value=float(p[i]),
@@ -303,16 +298,9 @@ def find_insights(
                 test=str(tests[i]),
                 adjusted_odds_ratio=adjusted[0],
                 adjusted_p_value=adjusted[1],
-                statement=_statement(
-                    subject,
-                    outcome_phrase,
-                    binary,
-                    float(rate[i]),
-                    float(rest[i]),
-                    ci,
-                    int(n1_a[i]),
-                    1 - alpha,
-                ),
+                direction=_direction(difference),
+                measure=measure,
+                confidence_level=1 - alpha,
             )
         )
     return CoachingReport(tuple(insights), len(names), n, fdr)

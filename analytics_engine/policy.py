@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 from analytics_engine.calibration_stats import CalibrationStats
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
@@ -66,24 +67,65 @@ class PolicyTarget:
             raise ValueError("max_step must be positive")
 
 
+class AdjustmentKind(StrEnum):
+    """What ``adjust_policy`` decided, and why."""
+
+    NOT_ACTIONABLE = "not_actionable"  # the verdict does not justify a move (see ``verdict``)
+    WITHIN_HYSTERESIS = "within_hysteresis"  # the targets call for moves below ``hysteresis``
+    MOVED = "moved"  # at least one threshold moved
+
+
+class ThresholdDirection(StrEnum):
+    RAISED = "raised"
+    LOWERED = "lowered"
+    KEPT = "kept"
+
+
+@dataclass(frozen=True)
+class ThresholdMove:
+    """One threshold's move: from ``before`` to ``after``, heading for ``towards`` (the raw
+    confidence whose calibrated success is ``success_rate``, clipped to the target's bounds)."""
+
+    before: float
+    after: float
+    towards: float
+    success_rate: float
+
+    @property
+    def direction(self) -> ThresholdDirection:
+        if self.after > self.before:
+            return ThresholdDirection.RAISED
+        if self.after < self.before:
+            return ThresholdDirection.LOWERED
+        return ThresholdDirection.KEPT
+
+    @property
+    def reached(self) -> bool:
+        """False when the step limit (or the other threshold) stopped it short of ``towards``."""
+        return abs(self.after - self.towards) < 1e-5
+
+
 @dataclass(frozen=True)
 class PolicyAdjustment:
     """Result of ``adjust_policy``.
 
     - ``thresholds``: the thresholds to use from now on (``previous`` if unchanged).
-    - ``changed``: whether any threshold moved.
+    - ``changed``: whether any threshold moved; ``kind`` says why or why not.
+    - ``verdict_kind`` and ``verdict``: the calibration verdict behind the decision.
+    - ``autonomy`` and ``escalation``: each threshold's move with the numbers it rests on
+      (``None`` when no adjustment was considered, i.e. ``kind`` is ``NOT_ACTIONABLE``).
     - ``ideal``: thresholds the targets call for before bounds, step limit and hysteresis
       (``None`` when no adjustment was considered).
-    - ``verdict_kind`` and ``verdict``: the calibration verdict behind the decision.
-    - ``reason``: one human-readable sentence, for the audit trail.
     """
 
     thresholds: PolicyThresholds
     previous: PolicyThresholds
     changed: bool
-    reason: str
+    kind: AdjustmentKind
     verdict_kind: VerdictKind
     verdict: Verdict
+    autonomy: ThresholdMove | None = None
+    escalation: ThresholdMove | None = None
     ideal: PolicyThresholds | None = None
 
 
@@ -95,14 +137,6 @@ def _move(current: float, ideal: float, target: PolicyTarget) -> float:
     return round(current + step, 6)
 
 
-def _describe(name: str, before: float, after: float, purpose: str, ideal: float) -> str:
-    if after == before:
-        return f"{name} threshold stays at {before:.2f}"
-    verb = "raising" if after > before else "lowering"
-    limited = "" if abs(after - ideal) < 1e-5 else f" (towards {ideal:.2f}, one step at a time)"
-    return f"{verb} the {name} threshold from {before:.2f} to {after:.2f}{limited} {purpose}"
-
-
 def adjust_policy(
     current: PolicyThresholds,
     stats: CalibrationStats,
@@ -110,7 +144,6 @@ def adjust_policy(
     *,
     verdict: Verdict | None = None,
     recalibration: RecalibrationMap | None = None,
-    subject: str = "Actions",
 ) -> PolicyAdjustment:
     """New thresholds so that calibrated success meets ``target``.
 
@@ -122,8 +155,8 @@ def adjust_policy(
 
     >>> stats = CalibrationStats.from_arrays([0.8] * 600, [1.0] * 360 + [0.0] * 240)
     >>> adj = adjust_policy(PolicyThresholds(0.3, 0.7), stats, PolicyTarget())
-    >>> adj.changed, adj.thresholds.autonomous_above
-    (True, 0.8)
+    >>> adj.kind.value, adj.thresholds.autonomous_above, adj.autonomy.direction.value
+    ('moved', 0.8, 'raised')
     """
     if not isinstance(current, PolicyThresholds):
         raise ValueError("current must be PolicyThresholds")
@@ -132,7 +165,7 @@ def adjust_policy(
     verdict = assess(stats) if verdict is None else verdict
     if not verdict.is_actionable:
         return PolicyAdjustment(
-            current, current, False, f"No change: {verdict.reason}", verdict.kind, verdict
+            current, current, False, AdjustmentKind.NOT_ACTIONABLE, verdict.kind, verdict
         )
     recal = fit_recalibration(stats) if recalibration is None else recalibration
 
@@ -140,39 +173,31 @@ def adjust_policy(
         raw = recal.inverse(rate)
         return target.max_threshold if math.isnan(raw) else raw
 
+    def bounded(value: float) -> float:
+        return min(max(value, target.min_threshold), target.max_threshold)
+
     ideal_auto = ideal_for(target.autonomous_min_success)
     ideal_esc = ideal_for(target.escalate_max_success)
     auto = _move(current.autonomous_above, ideal_auto, target)
     esc = min(_move(current.escalate_below, ideal_esc, target), auto)
     new = PolicyThresholds(escalate_below=esc, autonomous_above=auto)
     changed = new != current
-    evidence = (
-        f"O/E {verdict.observed_expected:.2f}, z={verdict.oe_z:.1f}, n={verdict.n:g}"
-        if verdict.kind in (VerdictKind.OVERCONFIDENT, VerdictKind.UNDERCONFIDENT)
-        else f"Spiegelhalter z={verdict.z:.1f}, debiased error {verdict.debiased_error:.3f}, "
-        f"n={verdict.n:g}"
-    )
-    if changed:
-        auto_text = _describe(
-            "autonomy",
-            current.autonomous_above,
-            auto,
-            f"so autonomous actions keep ≥{target.autonomous_min_success:.0%} success",
-            min(max(ideal_auto, target.min_threshold), target.max_threshold),
-        )
-        esc_text = _describe(
-            "escalation",
-            current.escalate_below,
-            esc,
-            f"so actions under {target.escalate_max_success:.0%} likely success go to a human",
-            min(max(ideal_esc, target.min_threshold), target.max_threshold),
-        )
-        action = f"{auto_text}; {esc_text}"
-    else:
-        action = "thresholds already meet the targets (within hysteresis); no change"
-    reason = f"{subject} are {verdict.kind.value} ({evidence}): {action}."
     ideal = PolicyThresholds(
         escalate_below=min(max(ideal_esc, 0.0), 1.0),
         autonomous_above=max(min(max(ideal_auto, 0.0), 1.0), min(max(ideal_esc, 0.0), 1.0)),
     )
-    return PolicyAdjustment(new, current, changed, reason, verdict.kind, verdict, ideal)
+    return PolicyAdjustment(
+        thresholds=new,
+        previous=current,
+        changed=changed,
+        kind=AdjustmentKind.MOVED if changed else AdjustmentKind.WITHIN_HYSTERESIS,
+        verdict_kind=verdict.kind,
+        verdict=verdict,
+        autonomy=ThresholdMove(
+            current.autonomous_above, auto, bounded(ideal_auto), target.autonomous_min_success
+        ),
+        escalation=ThresholdMove(
+            current.escalate_below, esc, bounded(ideal_esc), target.escalate_max_success
+        ),
+        ideal=ideal,
+    )

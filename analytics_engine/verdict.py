@@ -117,9 +117,17 @@ def assess(
     if not n > 0:
         nan = math.nan
         return Verdict(
-            VerdictKind.INSUFFICIENT_DATA, n, nan, nan, nan, nan, nan, nan, nan,
+            VerdictKind.INSUFFICIENT_DATA,
+            n,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
             f"No outcomes yet; at least {min_n:g} are needed before judging calibration.",
-        )  # fmt: skip
+        )
     sp = spiegelhalter_test(stats)
     oe = observed_expected(stats)
     err = debiased_calibration_error(stats).error
@@ -129,9 +137,7 @@ def assess(
     )
 
     def verdict(kind: VerdictKind, reason: str) -> Verdict:
-        return Verdict(
-            kind, n, sp.z, sp.p_value, oe.z, oe.ratio, oe.lower, oe.upper, err, reason
-        )  # fmt: skip
+        return Verdict(kind, n, sp.z, sp.p_value, oe.z, oe.ratio, oe.lower, oe.upper, err, reason)
 
     if n < min_n:
         return verdict(

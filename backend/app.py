@@ -16,10 +16,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from backend.gmail.routes import gmail_routes
+from backend.handlers import open_state
 from backend.health import check_readiness, service_version
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
-from backend.state import AppState
 from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
 from graphql_schema.schema import build_schema
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = AppState.open(settings)
+        state = open_state(settings)
         app.state.app = state
         # Long-lived objects (modules, schema, engine) leave the collector's generations, so the
         # full collections that run while serving stay short (measured: bench/bench_graphql.py).

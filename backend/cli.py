@@ -15,14 +15,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, issue_token_for_email
-from backend.auth.viewer import Viewer
-from backend.database import transaction
 from backend.errors import DomainError
+from backend.handlers import open_state
 from backend.migrations import upgrade_async
 from backend.orgs.models import Organization, User
 from backend.orgs.service import agent_by_reference, organization_by_slug
 from backend.settings import Settings, SettingsError, load_settings
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 
 DEMO_ORGANIZATIONS = ("demo", "acme")
 SDL_PATH = Path(__file__).resolve().parent.parent / "graphql_schema" / "schema.graphql"
@@ -84,8 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     gmail = commands.add_parser(
         "gmail-addon-deployment", help="print the Gmail add-on's deployment descriptor (JSON)"
     )
-    gmail.add_argument("--base-url", help="where Google reaches this service (default: "
-                       "GMAIL_ADDON_BASE_URL, else PUBLIC_BASE_URL)")  # fmt: skip
+    gmail.add_argument(
+        "--base-url",
+        help="where Google reaches this service (default: "
+        "GMAIL_ADDON_BASE_URL, else PUBLIC_BASE_URL)",
+    )
     gmail.add_argument("--name", help="the add-on's name in Gmail")
     gmail.add_argument("--logo-url", help="the add-on's icon (an https URL)")
     return parser
@@ -125,7 +129,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def _with_state(settings: Settings, work: Callable[[AppState], Awaitable[int]]) -> int:
-    state = AppState.open(settings)
+    state = open_state(settings)
     try:
         return await work(state)
     finally:
@@ -229,8 +233,11 @@ def _gmail_addon_deployment(settings: Settings, args: argparse.Namespace) -> int
         raise CommandError(f"--base-url: {exc}") from None
     configured = addon_base_url(settings)
     if args.base_url and args.base_url.rstrip("/") != configured:
-        print(f"note: the server expects tokens addressed to {configured}/gmail/...; run it with "
-              f"GMAIL_ADDON_BASE_URL={args.base_url.rstrip('/')}", file=sys.stderr)  # fmt: skip
+        print(
+            f"note: the server expects tokens addressed to {configured}/gmail/...; run it with "
+            f"GMAIL_ADDON_BASE_URL={args.base_url.rstrip('/')}",
+            file=sys.stderr,
+        )
     print(json.dumps(descriptor, indent=2, ensure_ascii=False))
     return 0
 
@@ -250,10 +257,15 @@ async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
     async with transaction(state.sessions) as session:
         org = await organization_by_slug(session, args.org)
         await configure_slack(
-            session, organization_id=org.id, secret_key=state.settings.secret_key,
-            slack_team_id=team_id, signing_secret=args.signing_secret,
-            bot_token=args.bot_token, api_base_url=base_url, default_channel=args.default_channel,
-        )  # fmt: skip
+            session,
+            organization_id=org.id,
+            secret_key=state.settings.secret_key,
+            slack_team_id=team_id,
+            signing_secret=args.signing_secret,
+            bot_token=args.bot_token,
+            api_base_url=base_url,
+            default_channel=args.default_channel,
+        )
     print(f"Slack configured for {org.slug}: team {team_id}, API {base_url}")
     return 0
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,21 +103,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-@asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The unit of work: commits when the block succeeds, rolls everything back when it raises.
-
-    Services never commit; requests, jobs and CLI commands own this boundary.
-    """
-    async with sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
 def one_of(column: str, values: Any, *, name: str | None = None) -> Any:
     """A CHECK that ``column`` holds one of ``values`` (an enum's members or plain strings)."""
     from sqlalchemy import CheckConstraint
@@ -191,9 +175,14 @@ def _column_names(model: Any, keys: tuple[str, ...]) -> list[str]:
 
 
 async def insert_rows(
-    session: Any, model: Any, rows: list[dict[str, Any]], *, conflict: Sequence[str],
-    add: Sequence[str] = (), returning: Sequence[str] = (),
-) -> list[Any]:  # fmt: skip
+    session: Any,
+    model: Any,
+    rows: list[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    add: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> list[Any]:
     """Set-based INSERT of ``rows`` (all with the same keys, every column given: Python-side
     defaults are not applied). A row whose unique ``conflict`` columns match an existing row is
     skipped or, with ``add``, adds its values of those columns to the existing row's (an atomic

@@ -9,13 +9,17 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.viewer import Viewer, ViewerRole, scoped
+from backend.viewer import Viewer, ViewerRole, scoped
 
 M = TypeVar("M")
 # What an API key needs to read rows of these tables (people read by role; the agent's own key
 # reads the actions and outcomes it wrote). The lists enforce the same rule.
-READ_SCOPES = {"agent_actions": "read:actions", "outcomes": "read:outcomes",
-               "feedback": "read:feedback", "feedback_prompts": "read:feedback"}  # fmt: skip
+READ_SCOPES = {
+    "agent_actions": "read:actions",
+    "outcomes": "read:outcomes",
+    "feedback": "read:feedback",
+    "feedback_prompts": "read:feedback",
+}
 AGENT_OWN = frozenset({"agent_actions", "outcomes"})
 
 
@@ -40,9 +44,14 @@ async def rows_by_ids(
 
 
 async def rows_by_column(
-    session: AsyncSession, viewer: Viewer, model: type[M], column: str, keys: Sequence[Any],
-    *, order_by: str = "id",
-) -> dict[Any, list[M]]:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    model: type[M],
+    column: str,
+    keys: Sequence[Any],
+    *,
+    order_by: str = "id",
+) -> dict[Any, list[M]]:
     """Rows grouped by the value of ``column`` (e.g. outcomes by action id), in scope."""
     wanted = sorted(set(keys))
     grouped: dict[Any, list[M]] = {k: [] for k in wanted}

@@ -5,12 +5,7 @@ from backend.agents.models import Agent
 from backend.alerts.models import AlertEvent, AlertRule
 from backend.auth.models import ApiClient
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import (
-    AgentPolicy,
-    CalibrationStat,
-    CalibrationVerdict,
-    PolicyChange,
-)
+from backend.calibration.models import CalibrationStat, CalibrationVerdict
 from backend.coaching.models import CoachingInsight
 from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base
@@ -18,6 +13,7 @@ from backend.events.models import EventStream
 from backend.feedback.models import Feedback
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
+from backend.policy.models import AgentPolicy, PolicyChange
 from backend.prompts.models import FeedbackPrompt, PromptBudget
 from backend.reports.models import ReportRun, ReportSubscription
 from backend.reviews.models import ReviewAssignment

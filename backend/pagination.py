@@ -89,9 +89,12 @@ async def paginate(
     start = _decode(after, order) if after is not None else None  # bad input: no query at all
     total = None
     if count:
-        total = int(await session.scalar(
-            select(func.count()).select_from(statement.order_by(None).subquery())
-        ) or 0)  # fmt: skip
+        total = int(
+            await session.scalar(
+                select(func.count()).select_from(statement.order_by(None).subquery())
+            )
+            or 0
+        )
     page = statement
     if start is not None:
         # Bound with the columns' own types, so timestamps are stored-format on SQLite too.

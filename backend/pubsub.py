@@ -216,9 +216,12 @@ class RedisBroker:
             # Its own connection, never retried silently: a lost connection must end the
             # subscriptions (see the module docstring), not skip messages behind their back.
             client = aioredis.from_url(
-                self._url, decode_responses=True, client_name=self.listener_name,
-                retry=Retry(NoBackoff(), 0), socket_keepalive=True,
-            )  # fmt: skip
+                self._url,
+                decode_responses=True,
+                client_name=self.listener_name,
+                retry=Retry(NoBackoff(), 0),
+                socket_keepalive=True,
+            )
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(self._prefix + "*")
@@ -230,8 +233,9 @@ class RedisBroker:
                 lost = BrokerConnectionLost(f"cannot subscribe: {type(exc).__name__}: {exc}")
                 self._fanout.end_all(lost)
                 raise lost from exc
-            self._listener = asyncio.create_task(self._dispatch(pubsub, client),
-                                                 name="broker-dispatch")  # fmt: skip
+            self._listener = asyncio.create_task(
+                self._dispatch(pubsub, client), name="broker-dispatch"
+            )
 
     async def _dispatch(self, pubsub: Any, client: Any) -> None:
         cut = len(self._prefix)
@@ -252,8 +256,9 @@ class RedisBroker:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
             await _quietly_close(pubsub, client)
-        log.warning("broker connection lost (%s); dropping %d subscribers", reason,
-                    self._fanout.count())  # fmt: skip
+        log.warning(
+            "broker connection lost (%s); dropping %d subscribers", reason, self._fanout.count()
+        )
         self._fanout.end_all(BrokerConnectionLost(f"broker connection lost ({reason})"))
 
     async def ping(self) -> None:

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from backend.database import transaction, utcnow
 from backend.learning import close_expired_windows, expire_prompts, remind_prompts, suggest_reviews
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,13 @@ JOBS: tuple[Job, ...] = (
 
 
 async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> dict[str, int]:
-    """Run every job once; a failing job is logged and does not stop the others."""
+    """Run every job once at ``now`` (default: the state's clock); a failing job is logged and
+    does not stop the others."""
     done: dict[str, int] = {}
+    now = now or state.now()
     for job in JOBS:
         try:
-            done[job.name] = await job.run(state, now or utcnow())
+            done[job.name] = await job.run(state, now)
         except Exception:
             log.exception("job %s failed", job.name)
             done[job.name] = -1
@@ -71,11 +73,11 @@ async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> d
 
 
 async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> None:
-    """Run each job when it is due, until ``stop`` is set."""
+    """Run each job when it is due by the state's clock, until ``stop`` is set."""
     stop = stop or asyncio.Event()
-    next_run = {job.name: utcnow() for job in JOBS}
+    next_run = {job.name: state.now() for job in JOBS}
     while not stop.is_set():
-        now = utcnow()
+        now = state.now()
         for job in JOBS:
             if now >= next_run[job.name]:
                 try:
@@ -85,6 +87,6 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
                 except Exception:
                     log.exception("job %s failed; retrying at its next run", job.name)
                 next_run[job.name] = now + job.every
-        wait = max(0.5, min((t - utcnow()).total_seconds() for t in next_run.values()))
+        wait = max(0.5, min((t - state.now()).total_seconds() for t in next_run.values()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait)

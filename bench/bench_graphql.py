@@ -51,11 +51,12 @@ from strawberry.relay import GlobalID
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backend.analytics import service as analytics
-from backend.database import transaction
 from backend.demo.seed import seed_demo
+from backend.handlers import open_state
 from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.state import AppState
+from backend.unit_of_work import transaction
 from bench import strawberry_overhead
 from bench.graphql_documents import REP_DASHBOARD, signal_bodies
 from bench.http_load import HttpPool, Target, measure
@@ -110,10 +111,16 @@ async def same_dashboard(targets: dict[str, Target], bodies: dict[str, bytes]) -
         if status != 200:
             raise RuntimeError(f"{kind} dashboard: HTTP {status}: {body[:300]!r}")
     g, p = answers["graphql"], answers["plain"]
-    mine = (g["metrics"]["interactions"], g["metrics"]["roi"]["hoursSaved"],
-            [d["actions"] for d in g["daily"]])  # fmt: skip
-    theirs = (p["metrics"]["interactions"], p["metrics"]["roi"]["summary"]["hours_saved"],
-              [d["actions"] for d in p["daily"]])  # fmt: skip
+    mine = (
+        g["metrics"]["interactions"],
+        g["metrics"]["roi"]["hoursSaved"],
+        [d["actions"] for d in g["daily"]],
+    )
+    theirs = (
+        p["metrics"]["interactions"],
+        p["metrics"]["roi"]["summary"]["hours_saved"],
+        [d["actions"] for d in p["daily"]],
+    )
     if mine != theirs:
         raise RuntimeError(f"the servers disagree: GraphQL {mine}, plain {theirs}")
 
@@ -134,19 +141,24 @@ async def run(args: argparse.Namespace) -> None:
     print(raise_file_limit(2 * args.subscribers + 1024))
     async with scratch_database("bench_graphql") as url:
         settings = load_settings(
-            database_url=url, secret_key=SECRET_KEY, redis_url=None,
-            graphql_requests_per_minute=10**8, graphql_cost_budget=10**9,
+            database_url=url,
+            secret_key=SECRET_KEY,
+            redis_url=None,
+            graphql_requests_per_minute=10**8,
+            graphql_cost_budget=10**9,
             graphql_cost_refill=10**9,
-        )  # fmt: skip
+        )
         await asyncio.to_thread(upgrade, url)
-        state = AppState.open(settings)
+        state = open_state(settings)
         try:
             await bench(state, url, args)
         finally:
             await state.close()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, load average {load}")  # fmt: skip
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {load}"
+    )
 
 
 async def bench(state: AppState, url: str, args: argparse.Namespace) -> None:
@@ -157,12 +169,19 @@ async def bench(state: AppState, url: str, args: argparse.Namespace) -> None:
     world = await prepare(state, secret_key=SECRET_KEY)
     agent_gid = str(GlobalID("Agent", str(world.dashboard_agent)))
     async with state.sessions() as session:
-        dashboard = await analytics.rep_dashboard(session, world.rep_viewer,
-                                                  agent_id=world.dashboard_agent)  # fmt: skip
-    print_overhead(await strawberry_overhead.measure(
-        state.settings, world.rep_viewer, world.signals_viewer, dashboard, agent_gid,
-        count=args.overhead_count,
-    ))  # fmt: skip
+        dashboard = await analytics.rep_dashboard(
+            session, world.rep_viewer, agent_id=world.dashboard_agent
+        )
+    print_overhead(
+        await strawberry_overhead.measure(
+            state.settings,
+            world.rep_viewer,
+            world.signals_viewer,
+            dashboard,
+            agent_gid,
+            count=args.overhead_count,
+        )
+    )
     loops = {
         "clients": args.clients,
         "capacity_seconds": args.capacity_seconds,

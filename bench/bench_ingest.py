@@ -53,15 +53,16 @@ from analytics_engine.calibration_batch import LOG_EPS
 from backend.actions.models import AgentAction
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.calibration.models import CALIBRATION_BINS
-from backend.database import transaction
+from backend.handlers import open_state
 from backend.learning import submit_signals
 from backend.migrations import upgrade
 from backend.outcomes.models import Outcome
 from backend.settings import load_settings
 from backend.signals.service import SignalInput, record_signals
 from backend.state import AppState
+from backend.unit_of_work import transaction
 from tests.factories import build_world
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,10 +94,13 @@ class Reply(NamedTuple):
 
     def signal(self) -> SignalInput:
         return SignalInput(
-            kind="email.replied", source=SOURCE, external_id=self.external_id,
-            occurred_at=self.occurred_at, payload={"sentiment": self.sentiment},
+            kind="email.replied",
+            source=SOURCE,
+            external_id=self.external_id,
+            occurred_at=self.occurred_at,
+            payload={"sentiment": self.sentiment},
             action_id=self.action_id,
-        )  # fmt: skip
+        )
 
 
 async def admin(statement: str) -> None:
@@ -120,10 +124,19 @@ async def seed_replies(
     async with transaction(state.sessions) as session:
         inserted = await session.execute(
             insert(AgentAction).returning(AgentAction.idempotency_key, AgentAction.id),
-            [{"organization_id": organization_id, "agent_id": agent_id, "action_type": "email",
-              "confidence": float(p[i]), "idempotency_key": f"bench-{i}",
-              "occurred_at": occurred[i], "details": {}} for i in range(count)],
-        )  # fmt: skip
+            [
+                {
+                    "organization_id": organization_id,
+                    "agent_id": agent_id,
+                    "action_type": "email",
+                    "confidence": float(p[i]),
+                    "idempotency_key": f"bench-{i}",
+                    "occurred_at": occurred[i],
+                    "details": {},
+                }
+                for i in range(count)
+            ],
+        )
         by_key = {key: id_ for key, id_ in inserted}
         ids = [by_key[f"bench-{i}"] for i in range(count)]
         outcome_ids: dict[tuple[int, str], int] = {}
@@ -133,21 +146,38 @@ async def seed_replies(
         ):
             rows = await session.execute(
                 insert(Outcome).returning(Outcome.action_id, Outcome.id),
-                [{"organization_id": organization_id, "agent_id": agent_id, "action_id": a,
-                  "action_type": "email", "outcome_type": outcome_type, "window": window,
-                  "scale": "binary", "status": "open", "opened_at": occurred[i],
-                  "due_at": occurred[i] + length, "evidence": {}}
-                 for i, a in enumerate(ids)],
-            )  # fmt: skip
+                [
+                    {
+                        "organization_id": organization_id,
+                        "agent_id": agent_id,
+                        "action_id": a,
+                        "action_type": "email",
+                        "outcome_type": outcome_type,
+                        "window": window,
+                        "scale": "binary",
+                        "status": "open",
+                        "opened_at": occurred[i],
+                        "due_at": occurred[i] + length,
+                        "evidence": {},
+                    }
+                    for i, a in enumerate(ids)
+                ],
+            )
             outcome_ids.update({(a, outcome_type): o for a, o in rows})
     async with transaction(state.sessions) as session:  # fresh planner statistics
         await session.execute(text("ANALYZE"))
     return [
-        Reply(a, outcome_ids[(a, "email_reply")], outcome_ids[(a, "email_delivery")],
-              float(p[i]), occurred[i].date(), float(y[i]),
-              occurred[i] + dt.timedelta(hours=1))
+        Reply(
+            a,
+            outcome_ids[(a, "email_reply")],
+            outcome_ids[(a, "email_delivery")],
+            float(p[i]),
+            occurred[i].date(),
+            float(y[i]),
+            occurred[i] + dt.timedelta(hours=1),
+        )
         for i, a in enumerate(ids)
-    ]  # fmt: skip
+    ]
 
 
 # -- the raw path: the same writes, hand-written ----------------------------------------------
@@ -190,8 +220,18 @@ def rollup_rows(replies: list[Reply]) -> list[list[object]]:
     pc = np.clip(p, LOG_EPS, 1 - LOG_EPS)
     d = 1 - 2 * p
     log_loss = -(y * np.log(pc) + (1 - y) * np.log(1 - pc))
-    moments = (np.ones_like(p), p, p * p, y, y * y, p * y, (p - y) ** 2, log_loss,
-               (y - p) * d, d * d * p * (1 - p))  # fmt: skip
+    moments = (
+        np.ones_like(p),
+        p,
+        p * p,
+        y,
+        y * y,
+        p * y,
+        (p - y) ** 2,
+        log_loss,
+        (y - p) * d,
+        d * d * p * (1 - p),
+    )
     sums = [np.bincount(group, m, len(keys)) for m in moments]
     return [
         [dt.date.fromordinal(int(k)) for k in keys // CALIBRATION_BINS],
@@ -207,11 +247,15 @@ async def raw_batch(
     """One transaction: the batch's signal rows, outcome updates and rollup upserts."""
     async with connection.transaction():
         stored = await connection.fetch(
-            INSERT_SIGNALS, organization_id, SOURCE, agent_id, NOW,
+            INSERT_SIGNALS,
+            organization_id,
+            SOURCE,
+            agent_id,
+            NOW,
             [r.external_id for r in replies],
             [f'{{"sentiment": "{r.sentiment}"}}' for r in replies],
             [r.occurred_at for r in replies],
-        )  # fmt: skip
+        )
         signal_ids = {row["external_id"]: row["id"] for row in stored}
         fresh = [r for r in replies if r.external_id in signal_ids]
         ids, levels, values, at, sids = [], [], [], [], []
@@ -263,20 +307,25 @@ async def run(outcomes: int) -> None:
     raw: asyncpg.Connection | None = None
     try:
         await asyncio.to_thread(upgrade, url)
-        state = AppState.open(load_settings(database_url=url))
+        state = open_state(load_settings(database_url=url))
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             org, agent = world.orgs["north"].id, world.agents["rep_a1"].id
             key = await create_api_key(
-                session, viewer=Viewer.system(org), kind=ApiClientKind.AGENT, name="bench",
+                session,
+                viewer=Viewer.system(org),
+                kind=ApiClientKind.AGENT,
+                name="bench",
                 agent_id=agent,
-            )  # fmt: skip
+            )
             viewer = await viewer_for_api_client(session, key.client)
         raw = await asyncpg.connect(url.replace("+asyncpg", ""))
         started = time.perf_counter()
         replies = await seed_replies(state, organization_id=org, agent_id=agent, count=needed)
-        print(f"seeded {needed} actions, {2 * needed} open outcomes "
-              f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(
+            f"seeded {needed} actions, {2 * needed} open outcomes "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
 
         async def through_submit(batch: list[Reply], signals: list[SignalInput]) -> int:
             result = await submit_signals(state, viewer, signals, now=NOW)
@@ -337,14 +386,17 @@ async def check_rollup(
     )
     expected = sum(r.p for r in replies)
     if count != len(replies) or abs(sum_p - expected) > 1e-6 * len(replies):
-        raise RuntimeError(f"rollup holds {count} outcomes, Σp {sum_p}; expected "
-                           f"{len(replies)}, {expected}")  # fmt: skip
+        raise RuntimeError(
+            f"rollup holds {count} outcomes, Σp {sum_p}; expected {len(replies)}, {expected}"
+        )
 
 
 def report(timings: dict[tuple[str, int], Timing]) -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, load average {load}\n")  # fmt: skip
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {load}\n"
+    )
     print("| path | batch | replies | seconds | of which GC | replies/s | outcomes/s | vs raw |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in BATCH_SIZES:
@@ -352,22 +404,30 @@ def report(timings: dict[tuple[str, int], Timing]) -> None:
         for path in PATHS:
             t = timings[(path, size)]
             ratio = (t.replies / t.seconds) / (raw.replies / raw.seconds)
-            print(f"| {path} | {size} | {t.replies} | {t.seconds:.2f} | {t.gc_seconds:.2f} | "
-                  f"{t.replies / t.seconds:,.0f} | {t.outcomes / t.seconds:,.0f} | "
-                  f"{ratio:.2f} |")  # fmt: skip
+            print(
+                f"| {path} | {size} | {t.replies} | {t.seconds:.2f} | {t.gc_seconds:.2f} | "
+                f"{t.replies / t.seconds:,.0f} | {t.outcomes / t.seconds:,.0f} | "
+                f"{ratio:.2f} |"
+            )
     record = timings[("record_signals", 1000)]
     raw = timings[("raw asyncpg", 1000)]
     rate = record.outcomes / record.seconds
     ratio = rate / (raw.outcomes / raw.seconds)
-    print(f"\ntarget, record_signals in batches of 1000: >= 10,000 resolved outcomes/s: "
-          f"{rate:,.0f} ({'met' if rate >= 10_000 else 'NOT met'}); >= 0.5 x raw: "
-          f"{ratio:.2f} ({'met' if ratio >= 0.5 else 'NOT met'})")  # fmt: skip
+    print(
+        f"\ntarget, record_signals in batches of 1000: >= 10,000 resolved outcomes/s: "
+        f"{rate:,.0f} ({'met' if rate >= 10_000 else 'NOT met'}); >= 0.5 x raw: "
+        f"{ratio:.2f} ({'met' if ratio >= 0.5 else 'NOT met'})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--outcomes", type=int, default=20_000,
-                        help="replies per path in batches of 1000 (default 20000)")  # fmt: skip
+    parser.add_argument(
+        "--outcomes",
+        type=int,
+        default=20_000,
+        help="replies per path in batches of 1000 (default 20000)",
+    )
     args = parser.parse_args()
     if args.outcomes < 1000:
         parser.error("--outcomes must be at least 1000")

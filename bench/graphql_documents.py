@@ -97,5 +97,9 @@ def signal_bodies(action_ids: list[int], *, sentiment: bool) -> tuple[bytes, byt
         {**item, "actionId": action_gid(a)} for item, a in zip(items, action_ids, strict=True)
     ]
     plain = [{**item, "actionId": a} for item, a in zip(items, action_ids, strict=True)]
-    return (json.dumps({"query": RECORD_SIGNALS, "variables": {"input": {"signals": graphql}}})
-            .encode(), json.dumps({"signals": plain}).encode())  # fmt: skip
+    return (
+        json.dumps(
+            {"query": RECORD_SIGNALS, "variables": {"input": {"signals": graphql}}}
+        ).encode(),
+        json.dumps({"signals": plain}).encode(),
+    )

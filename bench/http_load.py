@@ -45,9 +45,13 @@ class HttpPool:
         return reader, writer, False
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 f"Content-Length: {len(body)}", "Content-Type: application/json",
-                 *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
+        lines = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Content-Length: {len(body)}",
+            "Content-Type: application/json",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         while True:
             reader, writer, reused = await self._connection()
@@ -151,8 +155,14 @@ async def _one(target: Target, body: bytes, due: float, run: Run) -> None:
         run.errors.append(problem)
 
 
-async def closed_loop(target: Target, bodies: Callable[[], bytes], *, clients: int,
-                      seconds: float, limit: int | None = None) -> Run:  # fmt: skip
+async def closed_loop(
+    target: Target,
+    bodies: Callable[[], bytes],
+    *,
+    clients: int,
+    seconds: float,
+    limit: int | None = None,
+) -> Run:
     """``clients`` loops sending the next request as soon as the previous one answered, for
     ``seconds`` (or until ``limit`` requests were sent): capacity at that concurrency."""
     run = Run()
@@ -197,17 +207,28 @@ class Workload:
     runs: dict[str, Run]
 
 
-async def measure(name: str, targets: dict[str, Target], supply: Supply, *, warm_up: int,
-                  clients: int, capacity_seconds: float, capacity_limit: int, load: float,
-                  seconds: float, order: Sequence[str] = SEGMENTS) -> Workload:  # fmt: skip
+async def measure(
+    name: str,
+    targets: dict[str, Target],
+    supply: Supply,
+    *,
+    warm_up: int,
+    clients: int,
+    capacity_seconds: float,
+    capacity_limit: int,
+    load: float,
+    seconds: float,
+    order: Sequence[str] = SEGMENTS,
+) -> Workload:
     """Warm-up, capacity with ``clients`` in a closed loop (``capacity_seconds``, at most
     ``capacity_limit`` requests), then open-loop segments of ``seconds`` in ``order`` at
     ``load`` x the slower target's capacity."""
 
     async def closed(kind: str, clients: int, seconds: float, limit: int) -> Run:
         bodies = iter(await supply(kind, limit))
-        return await closed_loop(targets[kind], lambda: next(bodies), clients=clients,
-                                 seconds=seconds, limit=limit)  # fmt: skip
+        return await closed_loop(
+            targets[kind], lambda: next(bodies), clients=clients, seconds=seconds, limit=limit
+        )
 
     for kind in targets:  # untimed: connections, prepared statements, caches
         await closed(kind, 1, 60, warm_up)
@@ -222,6 +243,7 @@ async def measure(name: str, targets: dict[str, Target], supply: Supply, *, warm
     runs = {kind: Run() for kind in targets}
     for kind in order:
         await asyncio.sleep(0.5)
-        await open_loop(targets[kind], [next(bodies[kind]) for _ in range(count)], rate=rate,
-                        run=runs[kind])  # fmt: skip
+        await open_loop(
+            targets[kind], [next(bodies[kind]) for _ in range(count)], rate=rate, run=runs[kind]
+        )
     return Workload(name, capacity, rate, runs)

@@ -58,16 +58,22 @@ class Subscriber:
         return None
 
 
-async def open_subscribers(url: str, credential: str, count: int, *,
-                           parallel: int = 50) -> list[Subscriber]:  # fmt: skip
+async def open_subscribers(
+    url: str, credential: str, count: int, *, parallel: int = 50
+) -> list[Subscriber]:
     """``count`` connections, each acknowledged and subscribed to `outcomeNeedsLabel`."""
     gate = asyncio.Semaphore(parallel)
 
     async def one() -> Subscriber:
         async with gate:
-            ws = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")],
-                               compression=None, ping_interval=None, open_timeout=60,
-                               close_timeout=2)  # fmt: skip
+            ws = await connect(
+                url,
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                compression=None,
+                ping_interval=None,
+                open_timeout=60,
+                close_timeout=2,
+            )
             await ws.send(
                 json.dumps(
                     {
@@ -98,8 +104,9 @@ async def close_subscribers(subscribers: list[Subscriber]) -> None:
     await asyncio.gather(*(s.ws.close() for s in subscribers), return_exceptions=True)
 
 
-async def wait_for_messages(subscribers: list[Subscriber], marks: list[int], *,
-                            timeout: float) -> None:  # fmt: skip
+async def wait_for_messages(
+    subscribers: list[Subscriber], marks: list[int], *, timeout: float
+) -> None:
     """Until every subscriber has a message past its mark (or ``timeout`` seconds)."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
@@ -155,9 +162,17 @@ class EventTiming:
 
 
 async def event_latency(
-    state: AppState, world: World, pool: HttpPool, *, port: int, pid: int, redis_url: str,
-    subscribers: int, events: int, idle_event: bool,
-) -> tuple[list[EventTiming], list[EventTiming], EventTiming | None]:  # fmt: skip
+    state: AppState,
+    world: World,
+    pool: HttpPool,
+    *,
+    port: int,
+    pid: int,
+    redis_url: str,
+    subscribers: int,
+    events: int,
+    idle_event: bool,
+) -> tuple[list[EventTiming], list[EventTiming], EventTiming | None]:
     """Subscribers, then events one after the other: warm-up events until every subscription
     has received one (the first also re-checks every connection's credential), the measured
     ones, and with ``idle_event`` one more after the connections' credential checks have
@@ -167,8 +182,7 @@ async def event_latency(
     clock = CommitClock(redis_url, channel)
     await clock.start()
     started = time.perf_counter()
-    opened = await open_subscribers(f"ws://127.0.0.1:{port}/graphql", world.rep_token,
-                                    subscribers)  # fmt: skip
+    opened = await open_subscribers(f"ws://127.0.0.1:{port}/graphql", world.rep_token, subscribers)
     print(f"{len(opened)} subscriptions opened in {time.perf_counter() - started:.1f} s")
     headers = {"Authorization": f"Bearer {world.dashboard_key}"}
 
@@ -183,8 +197,9 @@ async def event_latency(
         if status != 200 or json.loads(answer)["data"]["recordSignals"]["needsLabel"] != 1:
             raise RuntimeError(f"the trigger sent no outcome to labelling: {answer[:300]!r}")
         await wait_for_messages(opened, marks, timeout=20)
-        receipts = [s.receipt_of(action_gid(action_id), m)
-                    for s, m in zip(opened, marks, strict=True)]  # fmt: skip
+        receipts = [
+            s.receipt_of(action_gid(action_id), m) for s, m in zip(opened, marks, strict=True)
+        ]
         timing = EventTiming(
             sent,
             clock.published_at(action_id),
@@ -201,8 +216,9 @@ async def event_latency(
         warm_ups = [await one_event()]
         while None in warm_ups[-1].receipts:
             if len(warm_ups) == 5:
-                raise RuntimeError(f"{warm_ups[-1].receipts.count(None)} subscribers never "
-                                   "received an event")  # fmt: skip
+                raise RuntimeError(
+                    f"{warm_ups[-1].receipts.count(None)} subscribers never received an event"
+                )
             warm_ups.append(await one_event())
         measured = [await one_event() for _ in range(events)]
         idle = None

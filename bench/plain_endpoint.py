@@ -28,8 +28,9 @@ from starlette.routing import Route
 
 from backend.analytics import service as analytics
 from backend.auth.service import authenticate
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.errors import DomainError
+from backend.handlers import open_state
 from backend.learning import submit_signals
 from backend.settings import load_settings
 from backend.signals.service import SignalBatchResult, SignalInput
@@ -61,8 +62,9 @@ def json_response(data: Any, status_code: int = 200) -> Response:
 async def _viewer(state: AppState, request: Request) -> Viewer:
     """As `graphql_schema.view.viewer_for`: its own session, committed (API keys' last use)."""
     async with state.sessions() as session:
-        viewer = await authenticate(session, state.settings,
-                                    request.headers.get("authorization", ""))  # fmt: skip
+        viewer = await authenticate(
+            session, state.settings, request.headers.get("authorization", "")
+        )
         await session.commit()
         return viewer
 
@@ -78,9 +80,12 @@ async def rep_dashboard(request: Request) -> Response:
         viewer = await _viewer(state, request)
         async with state.sessions() as session:
             dashboard = await analytics.rep_dashboard(
-                session, viewer, agent_id=int(body["agentId"]), since=_date(body.get("from")),
+                session,
+                viewer,
+                agent_id=int(body["agentId"]),
+                since=_date(body.get("from")),
                 until=_date(body.get("to")),
-            )  # fmt: skip
+            )
     except DomainError as exc:
         return json_response({"error": exc.code.value, "message": exc.message}, 400)
     return json_response(dashboard)
@@ -89,13 +94,16 @@ async def rep_dashboard(request: Request) -> Response:
 def signal_input(item: dict[str, Any]) -> SignalInput:
     """One signal of the request's JSON body, as the service takes it."""
     return SignalInput(
-        kind=item["kind"], source=item["source"], external_id=item["externalId"],
+        kind=item["kind"],
+        source=item["source"],
+        external_id=item["externalId"],
         occurred_at=dt.datetime.fromisoformat(item["occurredAt"]),
-        payload=item.get("payload") or {}, action_id=item.get("actionId"),
+        payload=item.get("payload") or {},
+        action_id=item.get("actionId"),
         message_external_id=item.get("messageExternalId"),
         thread_external_id=item.get("threadExternalId"),
         deal_external_id=item.get("dealExternalId"),
-    )  # fmt: skip
+    )
 
 
 async def record_signals(request: Request) -> Response:
@@ -124,7 +132,7 @@ def create_app() -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = AppState.open(settings)
+        state = open_state(settings)
         app.state.app = state
         try:
             yield

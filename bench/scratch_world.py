@@ -21,12 +21,13 @@ from backend.agents.models import Agent
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
 from backend.auth.tokens import issue_user_token
-from backend.auth.viewer import Viewer
-from backend.database import transaction, utcnow
+from backend.viewer import Viewer
+from backend.database import utcnow
 from backend.learning import submit_action
 from backend.orgs.models import User
 from backend.outcomes.models import Outcome
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -100,18 +101,38 @@ async def prepare(state: AppState, *, secret_key: str) -> World:
         ]
         rep_viewer = await viewer_for_user(session, rep)
         signals_viewer = await viewer_for_api_client(session, keys[1].client)
-    token = issue_user_token(user_id=rep.id, organization_id=rep.organization_id,
-                             secret_key=secret_key, ttl=dt.timedelta(hours=2))  # fmt: skip
-    recorded = await submit_action(state, signals_viewer, ActionInput(
-        action_type="email", confidence=0.5, idempotency_key="bench-template",
-        occurred_at=utcnow() - dt.timedelta(hours=2)))  # fmt: skip
+    token = issue_user_token(
+        user_id=rep.id,
+        organization_id=rep.organization_id,
+        secret_key=secret_key,
+        ttl=dt.timedelta(hours=2),
+    )
+    recorded = await submit_action(
+        state,
+        signals_viewer,
+        ActionInput(
+            action_type="email",
+            confidence=0.5,
+            idempotency_key="bench-template",
+            occurred_at=utcnow() - dt.timedelta(hours=2),
+        ),
+    )
     async with state.sessions() as session:
         template = await session.get(AgentAction, recorded.action.id)
         opened = await session.scalars(select(Outcome).where(Outcome.action_id == template.id))
         outcomes = [(columns(o), (o.due_at or o.opened_at) - o.opened_at) for o in opened]
-    return World(rep.organization_id, agents[0].id, agents[1].id, token, rep_viewer,
-                 signals_viewer, keys[0].key, keys[1].key, columns(template),
-                 outcomes)  # fmt: skip
+    return World(
+        rep.organization_id,
+        agents[0].id,
+        agents[1].id,
+        token,
+        rep_viewer,
+        signals_viewer,
+        keys[0].key,
+        keys[1].key,
+        columns(template),
+        outcomes,
+    )
 
 
 async def insert_actions(state: AppState, world: World, agent_id: int, count: int) -> list[int]:
@@ -125,17 +146,35 @@ async def insert_actions(state: AppState, world: World, agent_id: int, count: in
     async with transaction(state.sessions) as session:
         rows = await session.execute(
             insert(AgentAction).returning(AgentAction.idempotency_key, AgentAction.id),
-            [{**world.template, "agent_id": agent_id, "idempotency_key": key,
-              "confidence": float(round(p, 4)), "occurred_at": at, "created_at": at}
-             for key, at, p in zip(keys, when, rng.uniform(0.05, 0.95, count), strict=True)],
-        )  # fmt: skip
+            [
+                {
+                    **world.template,
+                    "agent_id": agent_id,
+                    "idempotency_key": key,
+                    "confidence": float(round(p, 4)),
+                    "occurred_at": at,
+                    "created_at": at,
+                }
+                for key, at, p in zip(keys, when, rng.uniform(0.05, 0.95, count), strict=True)
+            ],
+        )
         ids = dict(rows.all())
         action_ids = [ids[key] for key in keys]
         for outcome, window in world.outcomes:
-            await session.execute(insert(Outcome), [
-                {**outcome, "agent_id": agent_id, "action_id": a, "opened_at": at,
-                 "due_at": at + window, "created_at": at}
-                for a, at in zip(action_ids, when, strict=True)])  # fmt: skip
+            await session.execute(
+                insert(Outcome),
+                [
+                    {
+                        **outcome,
+                        "agent_id": agent_id,
+                        "action_id": a,
+                        "opened_at": at,
+                        "due_at": at + window,
+                        "created_at": at,
+                    }
+                    for a, at in zip(action_ids, when, strict=True)
+                ],
+            )
     async with transaction(state.sessions) as session:
         await session.execute(text("ANALYZE agent_actions, outcomes"))
     return action_ids

@@ -25,22 +25,39 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def servers(url: str, logs: Path, *, redis_url: str,
-            secret_key: str) -> Iterator[dict[str, tuple[int, int]]]:  # fmt: skip
+def servers(
+    url: str, logs: Path, *, redis_url: str, secret_key: str
+) -> Iterator[dict[str, tuple[int, int]]]:
     """Both servers, ready: {name: (port, pid)}. Always stopped on the way out."""
     environment = {
-        **os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": secret_key,
-        "WORKER_IN_PROCESS": "false", "LOG_LEVEL": "WARNING", "ENV": "development",
-        "GRAPHQL_REQUESTS_PER_MINUTE": "100000000", "GRAPHQL_COST_BUDGET": "1000000000",
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secret_key,
+        "WORKER_IN_PROCESS": "false",
+        "LOG_LEVEL": "WARNING",
+        "ENV": "development",
+        "GRAPHQL_REQUESTS_PER_MINUTE": "100000000",
+        "GRAPHQL_COST_BUDGET": "1000000000",
         "GRAPHQL_COST_REFILL": "1000000000",
-    }  # fmt: skip
+    }
     ports = {"graphql": free_port(), "plain": free_port()}
     commands = {
         "graphql": [sys.executable, "-m", "backend", "serve", "--port", str(ports["graphql"])],
-        "plain": [sys.executable, "-m", "uvicorn", "bench.plain_endpoint:create_app",
-                  "--factory", "--host", "127.0.0.1", "--port", str(ports["plain"]),
-                  "--log-level", "warning"],
-    }  # fmt: skip
+        "plain": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.plain_endpoint:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["plain"]),
+            "--log-level",
+            "warning",
+        ],
+    }
     started: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():

@@ -37,7 +37,7 @@ from strawberry.extensions import (
 
 from backend.analytics import service as analytics
 from backend.analytics.service import RepDashboard
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.settings import Settings
 from backend.signals.service import SignalBatchResult
 from bench.graphql_documents import REP_DASHBOARD, signal_bodies
@@ -66,14 +66,22 @@ def _variants(settings: Settings) -> dict[str, strawberry.Schema]:
     served = build_schema(settings)
     factories = list(served.extensions)
     made = [factory() for factory in factories]
-    no_caches = [f for f, e in zip(factories, made, strict=True)
-                 if not isinstance(e, ParserCache | ValidationCache)]  # fmt: skip
-    rules = [rule for e in made if isinstance(e, QueryDepthLimiter | MaxAliasesLimiter)
-             for rule in e.validation_rules]  # fmt: skip
+    no_caches = [
+        f
+        for f, e in zip(factories, made, strict=True)
+        if not isinstance(e, ParserCache | ValidationCache)
+    ]
+    rules = [
+        rule
+        for e in made
+        if isinstance(e, QueryDepthLimiter | MaxAliasesLimiter)
+        for rule in e.validation_rules
+    ]
     once = [lambda: AddValidationRules(rules)] + [
-        f for f, e in zip(factories, made, strict=True)
+        f
+        for f, e in zip(factories, made, strict=True)
         if not isinstance(e, QueryDepthLimiter | MaxAliasesLimiter)
-    ]  # fmt: skip
+    ]
     return {
         "as served": served,
         "no caches": Schema(**ROOTS, config=CONFIG, extensions=no_caches),
@@ -101,8 +109,9 @@ def _services_returning(dashboard: RepDashboard, batch: SignalBatchResult) -> It
         analytics.rep_dashboard, signal_mutations.submit_signals = originals  # type: ignore[assignment]
 
 
-async def _per_call_ms(call: Callable[[], Awaitable[object]], count: int,
-                       repeats: int = 7) -> float:  # fmt: skip
+async def _per_call_ms(
+    call: Callable[[], Awaitable[object]], count: int, repeats: int = 7
+) -> float:
     """Best of ``repeats`` mean times of ``count`` calls, after a warm-up (the minimum is
     the least disturbed by other work on the machine)."""
     for _ in range(max(20, count // 10)):
@@ -126,24 +135,41 @@ def _validation_cache_info() -> str:
         return "unknown"
 
 
-async def measure(settings: Settings, rep: Viewer, agent: Viewer, dashboard: RepDashboard,
-                  agent_global_id: str, *, count: int = 50) -> Overhead:  # fmt: skip
+async def measure(
+    settings: Settings,
+    rep: Viewer,
+    agent: Viewer,
+    dashboard: RepDashboard,
+    agent_global_id: str,
+    *,
+    count: int = 50,
+) -> Overhead:
     """``rep`` reads the dashboard, ``agent`` (an agent key's viewer) records the signals."""
     schemas = _variants(settings)
     state = SimpleNamespace(settings=settings, sessions=contextlib.nullcontext)
-    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [],
-             "client": ("127.0.0.1", 1)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+    }
     graphql_batch, plain_batch = signal_bodies(list(range(1, BATCH + 1)), sentiment=True)
     batch = SignalBatchResult(received=BATCH, stored=BATCH, matched=BATCH, resolved=2 * BATCH)
 
-    def execute(schema: strawberry.Schema, body: bytes,
-                viewer: Viewer) -> Callable[[], Awaitable[str]]:  # fmt: skip
+    def execute(
+        schema: strawberry.Schema, body: bytes, viewer: Viewer
+    ) -> Callable[[], Awaitable[str]]:
         async def call() -> str:
             request = json.loads(body)
-            context = Context(connection=Request(scope), state=state,  # type: ignore[arg-type]
-                              viewer=viewer)  # fmt: skip
-            result = await schema.execute(request["query"], request.get("variables"),
-                                          context_value=context)  # fmt: skip
+            context = Context(
+                connection=Request(scope),
+                state=state,  # type: ignore[arg-type]
+                viewer=viewer,
+            )
+            result = await schema.execute(
+                request["query"], request.get("variables"), context_value=context
+            )
             if result.errors:
                 raise RuntimeError(f"{request['query'][:40]!r} failed: {result.errors}")
             return json.dumps({"data": result.data, "extensions": result.extensions})
@@ -151,8 +177,9 @@ async def measure(settings: Settings, rep: Viewer, agent: Viewer, dashboard: Rep
         return call
 
     trivial_body = json.dumps({"query": TRIVIAL}).encode()
-    dashboard_body = json.dumps({"query": REP_DASHBOARD,
-                                 "variables": {"agent": agent_global_id}}).encode()  # fmt: skip
+    dashboard_body = json.dumps(
+        {"query": REP_DASHBOARD, "variables": {"agent": agent_global_id}}
+    ).encode()
     trivial, whole, signals = {}, {}, {}
     served_info = "unknown"
     with _services_returning(dashboard, batch):
@@ -175,5 +202,12 @@ async def measure(settings: Settings, rep: Viewer, agent: Viewer, dashboard: Rep
     plain_dashboard_ms = await _per_call_ms(plain_dashboard, count)
     plain_signals_ms = await _per_call_ms(plain_signals, count)
     plain_answer = await plain_dashboard()
-    return Overhead(trivial, whole, signals, plain_dashboard_ms, plain_signals_ms,
-                    (len(graphql_answer), len(plain_answer)), served_info)  # fmt: skip
+    return Overhead(
+        trivial,
+        whole,
+        signals,
+        plain_dashboard_ms,
+        plain_signals_ms,
+        (len(graphql_answer), len(plain_answer)),
+        served_info,
+    )

@@ -1,8 +1,10 @@
-"""The per-request context: who is asking (the Viewer), the process state, and the request's
-own DataLoaders (never shared between requests, so one user's cache never serves another)."""
+"""The per-request context: who is asking (the Viewer), the process state (with its clock), and
+the request's own DataLoaders (never shared between requests, so one user's cache never serves
+another)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from typing import Any, TypeVar
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
 
@@ -50,6 +52,15 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
+
+    def now(self) -> dt.datetime:
+        """The process clock's "now" (``AppState.clock``): every resolver that decides by time
+        asks here, never the wall clock, so tests can run the API at any date."""
+        return self.state.now()
+
+    def today(self) -> dt.date:
+        """The UTC day of ``now()``: the default end of a range of days."""
+        return self.now().date()
 
     def require_viewer(self) -> Viewer:
         if self.viewer is None:

@@ -42,8 +42,10 @@ class UserError:
 def user_errors(error: DomainError) -> list[UserError]:
     """The user errors of a rejected mutation (every problem of an invalid input)."""
     problems = error.errors if isinstance(error, InvalidInput) else [error]
-    return [UserError(code=UserErrorCode(p.code.value), field=p.field, message=p.message)
-            for p in problems]  # fmt: skip
+    return [
+        UserError(code=UserErrorCode(p.code.value), field=p.field, message=p.message)
+        for p in problems
+    ]
 
 
 class DomainErrorsAndMasking(MaskErrors):
@@ -67,8 +69,7 @@ class DomainErrorsAndMasking(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "unknown")
-        log.error("request %s failed at %s", request_id, error.path,
-                  exc_info=error.original_error)  # fmt: skip
+        log.error("request %s failed at %s", request_id, error.path, exc_info=error.original_error)
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "internal", "requestId": request_id}
         return masked

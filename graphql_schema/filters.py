@@ -133,8 +133,11 @@ def _time_range(
     start: dt.datetime | None, end: dt.datetime | None, problems: Problems
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     for name, value in (("from", start), ("to", end)):
-        problems.require(value is None or value.tzinfo is not None, name,
-                         "needs a UTC offset, e.g. 2026-11-02T15:30:00Z")  # fmt: skip
+        problems.require(
+            value is None or value.tzinfo is not None,
+            name,
+            "needs a UTC offset, e.g. 2026-11-02T15:30:00Z",
+        )
     if start is not None and end is not None and start.tzinfo and end.tzinfo:
         problems.require(end > start, "to", "must be after `from`")
     return start, end
@@ -143,8 +146,9 @@ def _time_range(
 def _values(values: list[str] | None, name: str, problems: Problems) -> tuple[str, ...] | None:
     if values is None:
         return None
-    problems.require(len(values) <= MAX_LIST_VALUES, name,
-                     f"takes at most {MAX_LIST_VALUES} values")  # fmt: skip
+    problems.require(
+        len(values) <= MAX_LIST_VALUES, name, f"takes at most {MAX_LIST_VALUES} values"
+    )
     return tuple(values)
 
 
@@ -157,9 +161,13 @@ def action_filter(given: ActionFilter | None) -> actions.ActionFilter:
     types = _values(given.action_types, "actionTypes", problems)
     problems.raise_if_any()
     return actions.ActionFilter(
-        agent_id=agent_id, action_types=types, occurred_from=start, occurred_to=end,
-        critical=given.critical, decision=given.decision.value if given.decision else None,
-    )  # fmt: skip
+        agent_id=agent_id,
+        action_types=types,
+        occurred_from=start,
+        occurred_to=end,
+        critical=given.critical,
+        decision=given.decision.value if given.decision else None,
+    )
 
 
 def outcome_filter(given: OutcomeFilter | None) -> outcomes.OutcomeFilter:
@@ -169,14 +177,21 @@ def outcome_filter(given: OutcomeFilter | None) -> outcomes.OutcomeFilter:
     agent_id = _agent_id(given.agent_id, problems)
     start, end = _time_range(given.from_, given.to, problems)
     types = _values(given.outcome_types, "outcomeTypes", problems)
-    statuses = _values([s.value for s in given.statuses] if given.statuses is not None else None,
-                       "statuses", problems)  # fmt: skip
+    statuses = _values(
+        [s.value for s in given.statuses] if given.statuses is not None else None,
+        "statuses",
+        problems,
+    )
     problems.raise_if_any()
     return outcomes.OutcomeFilter(
-        agent_id=agent_id, action_type=given.action_type, outcome_types=types,
-        statuses=statuses, window=given.window.value if given.window else None,
-        opened_from=start, opened_to=end,
-    )  # fmt: skip
+        agent_id=agent_id,
+        action_type=given.action_type,
+        outcome_types=types,
+        statuses=statuses,
+        window=given.window.value if given.window else None,
+        opened_from=start,
+        opened_to=end,
+    )
 
 
 def feedback_filter(given: FeedbackFilter | None) -> feedback.FeedbackFilter:
@@ -190,7 +205,12 @@ def feedback_filter(given: FeedbackFilter | None) -> feedback.FeedbackFilter:
         problems.require(high >= low, "maxRating", "must be at least `minRating`")
     problems.raise_if_any()
     return feedback.FeedbackFilter(
-        agent_id=agent_id, target_type=given.target_type.value if given.target_type else None,
-        channel=given.channel.value if given.channel else None, prompted=given.prompted,
-        min_rating=low, max_rating=high, created_from=start, created_to=end,
-    )  # fmt: skip
+        agent_id=agent_id,
+        target_type=given.target_type.value if given.target_type else None,
+        channel=given.channel.value if given.channel else None,
+        prompted=given.prompted,
+        min_rating=low,
+        max_rating=high,
+        created_from=start,
+        created_to=end,
+    )

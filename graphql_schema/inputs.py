@@ -18,7 +18,7 @@ from strawberry import relay
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError, constraint_error
 from graphql_schema.errors import UserError, UserErrorCode, user_errors
 
@@ -28,8 +28,10 @@ MAX_ROW_ID = 2**63 - 1  # ids are BIGINT: a larger number names no row
 
 def with_error_paths(description: str, example: str) -> str:
     """An input's description, ending with how its user errors name fields."""
-    return (f"{description} User errors name the field at fault by its path inside this input,"
-            f" e.g. `{example}`.")  # fmt: skip
+    return (
+        f"{description} User errors name the field at fault by its path inside this input,"
+        f" e.g. `{example}`."
+    )
 
 
 def decode_id(value: str, type_name: str, field: str) -> int:
@@ -38,8 +40,7 @@ def decode_id(value: str, type_name: str, field: str) -> int:
     try:
         global_id = relay.GlobalID.from_id(value)
     except ValueError:
-        raise DomainError(ErrorCode.INVALID, f"{value!r} is not a global id",
-                          field=field) from None  # fmt: skip
+        raise DomainError(ErrorCode.INVALID, f"{value!r} is not a global id", field=field) from None
     if global_id.type_name != type_name:
         raise NotFoundError(type_name.lower(), field=field)
     try:

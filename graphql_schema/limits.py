@@ -126,10 +126,13 @@ def _is_connection(node: FieldNode, field_type: Any) -> bool:
 
 
 def requested_cost(
-    selection_set: SelectionSetNode | None, parent: Any, schema: GraphQLSchema,
-    fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any],
+    selection_set: SelectionSetNode | None,
+    parent: Any,
+    schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
     multiplier: int = 1,
-) -> int:  # fmt: skip
+) -> int:
     total = 0
     for node in _fields(selection_set, fragments):
         if node.name.value.startswith("__"):
@@ -139,16 +142,23 @@ def requested_cost(
             continue
         size = (_first(node, variables) or DEFAULT_PAGE) if _is_connection(node, field_type) else 1
         total += multiplier + requested_cost(
-            node.selection_set, get_named_type(field_type), schema, fragments, variables,
+            node.selection_set,
+            get_named_type(field_type),
+            schema,
+            fragments,
+            variables,
             multiplier * size,
-        )  # fmt: skip
+        )
     return total
 
 
 def actual_cost(
-    selection_set: SelectionSetNode | None, parent: Any, schema: GraphQLSchema,
-    fragments: Mapping[str, FragmentDefinitionNode], data: Any,
-) -> int:  # fmt: skip
+    selection_set: SelectionSetNode | None,
+    parent: Any,
+    schema: GraphQLSchema,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    data: Any,
+) -> int:
     if not isinstance(data, Mapping):
         return 0
     total = 0
@@ -162,8 +172,9 @@ def actual_cost(
             continue
         total += 1  # the field itself; what it holds is counted item by item below
         for item in value if isinstance(value, list) else [value]:
-            total += actual_cost(node.selection_set, get_named_type(field_type), schema,
-                                 fragments, item)  # fmt: skip
+            total += actual_cost(
+                node.selection_set, get_named_type(field_type), schema, fragments, item
+            )
     return total
 
 
@@ -209,13 +220,17 @@ class CostLimits(SchemaExtension):
             OperationType.SUBSCRIPTION: schema.subscription_type,
         }.get(operation.operation if operation else OperationType.QUERY, schema.query_type)
         variables = self.execution_context.variables or {}
-        cost = requested_cost(operation.selection_set if operation else None, root, schema,
-                              fragments, variables)  # fmt: skip
+        cost = requested_cost(
+            operation.selection_set if operation else None, root, schema, fragments, variables
+        )
         if operation is not None and operation.operation is OperationType.MUTATION:
             cost += MUTATION_COST * sum(1 for _ in _fields(operation.selection_set, fragments))
         budget = self.budgets(principal)
-        self.report = {"requestedQueryCost": cost, "maximumAvailable": budget.capacity,
-                       "restoreRate": budget.refill_per_second}  # fmt: skip
+        self.report = {
+            "requestedQueryCost": cost,
+            "maximumAvailable": budget.capacity,
+            "restoreRate": budget.refill_per_second,
+        }
         if cost > budget.capacity or not budget.take(cost):
             available = int(budget.available())
             self.report.update(actualQueryCost=0, currentlyAvailable=available)
@@ -230,8 +245,12 @@ class CostLimits(SchemaExtension):
         result = self.execution_context.result
         actual = cost
         if operation is not None and operation.operation is OperationType.QUERY and result:
-            actual = min(cost, actual_cost(operation.selection_set, root, schema, fragments,
-                                           getattr(result, "data", None)))  # fmt: skip
+            actual = min(
+                cost,
+                actual_cost(
+                    operation.selection_set, root, schema, fragments, getattr(result, "data", None)
+                ),
+            )
             budget.give_back(cost - actual)
         self.report.update(actualQueryCost=actual, currentlyAvailable=int(budget.available()))
 

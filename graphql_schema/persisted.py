@@ -41,21 +41,27 @@ class PersistedQueries:
         persisted = (extensions or {}).get("persistedQuery") or {}
         digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         if digest is not None and not isinstance(digest, str):
-            raise DomainError(ErrorCode.INVALID, "sha256Hash must be a string",
-                              field="extensions.persistedQuery")  # fmt: skip
+            raise DomainError(
+                ErrorCode.INVALID, "sha256Hash must be a string", field="extensions.persistedQuery"
+            )
         if query is None and digest is not None:
             known = self._known.get(digest)
             if known is None:  # the client retries with the full text (Apollo protocol)
-                raise DomainError(ErrorCode.NOT_FOUND, "PersistedQueryNotFound",
-                                  field="extensions.persistedQuery")  # fmt: skip
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, "PersistedQueryNotFound", field="extensions.persistedQuery"
+                )
             return known
         if query is not None and digest is not None and query_hash(query) != digest:
-            raise DomainError(ErrorCode.INVALID, "provided sha256Hash does not match query",
-                              field="extensions.persistedQuery")  # fmt: skip
+            raise DomainError(
+                ErrorCode.INVALID,
+                "provided sha256Hash does not match query",
+                field="extensions.persistedQuery",
+            )
         listed = self.allowlist is None or query is None or query_hash(query) in self.allowlist
         if not listed:
-            raise DomainError(ErrorCode.FORBIDDEN, "this query is not on the allow-list",
-                              field="query")  # fmt: skip
+            raise DomainError(
+                ErrorCode.FORBIDDEN, "this query is not on the allow-list", field="query"
+            )
         if query is not None and digest is not None and len(self._known) < MAX_REMEMBERED:
             self._known[digest] = query
         return query

@@ -40,8 +40,10 @@ class Connection(Generic[N]):
 
     @classmethod
     def of(cls, page: Page[Any], to_node: Callable[[Any], N]) -> Connection[N]:
-        edges = [Edge(node=to_node(item), cursor=c) for item, c in zip(page.items, page.cursors,
-                                                                      strict=True)]  # fmt: skip
+        edges = [
+            Edge(node=to_node(item), cursor=c)
+            for item, c in zip(page.items, page.cursors, strict=True)
+        ]
         return cls(
             edges=edges,
             page_info=PageInfo(

@@ -82,8 +82,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     from graphql.validation import NoSchemaIntrospectionCustomRule
 
     budgets = Buckets(settings.graphql_cost_budget, settings.graphql_cost_refill)
-    requests = Buckets(settings.graphql_requests_per_minute,
-                       settings.graphql_requests_per_minute / 60)  # fmt: skip
+    requests = Buckets(
+        settings.graphql_requests_per_minute, settings.graphql_requests_per_minute / 60
+    )
     # Validation rules are built once: ValidationCache keys on the rule classes, so rules built
     # per request (as QueryDepthLimiter/MaxAliasesLimiter factories would) never hit the cache.
     rules: list[Any] = [

@@ -64,6 +64,7 @@ class GraphQLView(GraphQL):
             try:
                 item.query = self.persisted.resolve(item.query, item.extensions)
             except DomainError as exc:
-                raise HTTPException(400 if exc.code.value != "forbidden" else 403,
-                                    exc.message) from None  # fmt: skip
+                raise HTTPException(
+                    400 if exc.code.value != "forbidden" else 403, exc.message
+                ) from None
         return data

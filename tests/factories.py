@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,30 @@ from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.orgs.models import Organization, Team, TeamManager, User
 
+# The tests' "now": a fixed instant, never the calendar's. What a test builds is placed relative
+# to it, and the state or app under test reads it through a `TestClock`, so the suite gives the
+# same answers on any date (tests that must run on the real clock, like a server in another
+# process, build their data relative to one reading of it instead).
 NOW = dt.datetime(2026, 11, 2, 15, 30, tzinfo=dt.UTC)
+
+
+class TestClock:
+    """A clock for `open_state(settings, clock=...)`: it reads `start` when made and then moves
+    with real elapsed (monotonic) time, so that timestamps taken one after another stay ordered;
+    `advance` jumps it forward (an expiry, a reminder, the next day)."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    def __init__(self, start: dt.datetime = NOW) -> None:
+        self._start = start
+        self._made = time.monotonic()
+
+    def __call__(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=time.monotonic() - self._made)
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        self._start += delta
+        return self()
 
 
 @dataclass
@@ -23,9 +47,12 @@ class World:
     actions: dict[str, list[AgentAction]] = field(default_factory=dict)
 
 
-async def build_world(session: AsyncSession, *, actions_per_agent: int = 3) -> World:
+async def build_world(
+    session: AsyncSession, *, actions_per_agent: int = 3, now: dt.datetime = NOW
+) -> World:
     """Two organisations. north: teams alpha (rep_a1, rep_a2, managed by manager_a) and beta
-    (rep_b1), an executive; south: one team with rep_s1. One agent per rep, named after it."""
+    (rep_b1), an executive; south: one team with rep_s1. One agent per rep, named after it, with
+    ``actions_per_agent`` e-mails that occurred at ``now``."""
     world = World()
     for slug in ("north", "south"):
         org = Organization(slug=slug, name=slug.title())
@@ -84,7 +111,7 @@ async def build_world(session: AsyncSession, *, actions_per_agent: int = 3) -> W
                 action_type="email",
                 confidence=0.5,
                 idempotency_key=f"{key}-{i}",
-                occurred_at=NOW,
+                occurred_at=now,
             )
             session.add(action)
             world.actions[key].append(action)

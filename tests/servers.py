@@ -50,13 +50,23 @@ def _stop(server: subprocess.Popen) -> None:
 
 @contextmanager
 def running_server(
-    database_url: str, logs: Path, *, secret_key: str, redis_url: str | None,
+    database_url: str,
+    logs: Path,
+    *,
+    secret_key: str,
+    redis_url: str | None,
     environment: Mapping[str, str] | None = None,
-) -> Iterator[tuple[str, int]]:  # fmt: skip
+) -> Iterator[tuple[str, int]]:
     """Serve on a free port; yields (base URL, process id) once /readyz answers with the
     expected broker (Redis when ``redis_url`` is given, else the in-process one)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret_key,
-           "WORKER_IN_PROCESS": "false", "LOG_LEVEL": "WARNING", **(environment or {})}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secret_key,
+        "WORKER_IN_PROCESS": "false",
+        "LOG_LEVEL": "WARNING",
+        **(environment or {}),
+    }
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import Base, OrganizationRow, between, utcnow
+
+ACTION_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # lower_snake_case, <= 40 characters
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no action or signal is older
 
 
 class ActionType(StrEnum):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.pagination import Page, paginate
+from backend.viewer import Viewer, ViewerRole, scoped
 
 ACTION_ORDER = (AgentAction.occurred_at, AgentAction.id)
 
@@ -35,9 +35,13 @@ def require_action_reader(viewer: Viewer) -> None:
 
 
 async def list_actions(
-    session: AsyncSession, viewer: Viewer, *, where: ActionFilter, first: int | None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    where: ActionFilter,
+    first: int | None,
     after: str | None,
-) -> Page[AgentAction]:  # fmt: skip
+) -> Page[AgentAction]:
     """The actions the viewer may see that match ``where``, newest first by (occurred_at, id)."""
     require_action_reader(viewer)
     statement = scoped(select(AgentAction), AgentAction, viewer)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, scoped
+from backend.viewer import Viewer, scoped
 
 MAX_AGENTS = 1000
 

@@ -19,16 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics_engine.calibration import STAT_FIELDS
 from backend.actions.models import AgentAction, Decision
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, scoped
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CalibrationStat
 from backend.crm.models import Deal, DealStage
 from backend.database import is_postgresql
 from backend.feedback.models import Feedback
-from backend.orgs.models import Organization, Team
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.rules import PIPELINE
 from backend.signals.models import Signal, SignalKind
+from backend.viewer import Viewer, scoped
 
 Key = Literal["agent", "team"]
 
@@ -88,8 +87,9 @@ def as_date(value: Any) -> dt.date:
 
 def _escalated() -> ColumnElement[bool]:
     """An escalation: the agent handed over to a person, or its policy said to."""
-    return or_(AgentAction.action_type == "escalation",
-               AgentAction.decision == Decision.ESCALATE.value)  # fmt: skip
+    return or_(
+        AgentAction.action_type == "escalation", AgentAction.decision == Decision.ESCALATE.value
+    )
 
 
 def _flag(condition: Any) -> Any:
@@ -100,43 +100,17 @@ async def _rows(session: AsyncSession, statement: Select[Any]) -> list[Mapping[s
     return list((await session.execute(statement)).mappings().all())
 
 
-# -- scope lookups --------------------------------------------------------------------------
-
-
-async def agent_in_scope(session: AsyncSession, viewer: Viewer, agent_id: int) -> Agent | None:
-    return await session.scalar(scoped(select(Agent).where(Agent.id == agent_id), Agent, viewer))
-
-
-async def team_in_scope(session: AsyncSession, viewer: Viewer, team_id: int) -> Team | None:
-    return await session.scalar(scoped(select(Team).where(Team.id == team_id), Team, viewer))
-
-
-async def agents_of_team(session: AsyncSession, viewer: Viewer, team_id: int) -> list[Agent]:
-    statement = scoped(select(Agent).where(Agent.team_id == team_id), Agent, viewer)
-    return list(await session.scalars(statement.order_by(Agent.name, Agent.id)))
-
-
-async def teams_in_scope(session: AsyncSession, viewer: Viewer) -> list[Team]:
-    statement = scoped(select(Team), Team, viewer).order_by(Team.name, Team.id)
-    return list(await session.scalars(statement))
-
-
-async def organization_config(session: AsyncSession, organization_id: int) -> dict[str, Any]:
-    config = await session.scalar(
-        select(Organization.config).where(Organization.id == organization_id)
-    )
-    return dict(config or {})
-
-
 async def baselines_in_force(
     session: AsyncSession, viewer: Viewer, team_ids: Sequence[int], until: dt.date
 ) -> dict[tuple[int, str], HumanBaseline]:
     """The human baseline in force at ``until`` per (team, action type): the latest valid."""
     statement = scoped(
-        select(HumanBaseline).where(HumanBaseline.team_id.in_(sorted(set(team_ids))),
-                                    HumanBaseline.valid_from <= until),
-        HumanBaseline, viewer,
-    ).order_by(HumanBaseline.valid_from, HumanBaseline.id)  # fmt: skip
+        select(HumanBaseline).where(
+            HumanBaseline.team_id.in_(sorted(set(team_ids))), HumanBaseline.valid_from <= until
+        ),
+        HumanBaseline,
+        viewer,
+    ).order_by(HumanBaseline.valid_from, HumanBaseline.id)
     return {(row.team_id, row.action_type): row for row in await session.scalars(statement)}
 
 
@@ -160,8 +134,9 @@ async def action_totals(
         func.sum(AgentAction.cost_tokens).label("tokens"),
     ).where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end)
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(
-        key, AgentAction.action_type, AgentAction.cost_currency))  # fmt: skip
+    return await _rows(
+        session, statement.group_by(key, AgentAction.action_type, AgentAction.cost_currency)
+    )
 
 
 async def actions_by_day(
@@ -173,15 +148,21 @@ async def actions_by_day(
             _day(session, AgentAction.occurred_at).label("day"),
             AgentAction.cost_currency.label("currency"),
             _flag(_escalated()).label("escalated"),
-            AgentAction.cost_amount, AgentAction.cost_tokens,
+            AgentAction.cost_amount,
+            AgentAction.cost_tokens,
         ).where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end),
-        viewer, scope, AgentAction,
-    ).subquery()  # fmt: skip
+        viewer,
+        scope,
+        AgentAction,
+    ).subquery()
     statement = select(
-        inner.c.day, inner.c.currency, func.count().label("actions"),
+        inner.c.day,
+        inner.c.currency,
+        func.count().label("actions"),
         func.sum(inner.c.escalated).label("escalations"),
-        func.sum(inner.c.cost_amount).label("cost"), func.sum(inner.c.cost_tokens).label("tokens"),
-    ).group_by(inner.c.day, inner.c.currency)  # fmt: skip
+        func.sum(inner.c.cost_amount).label("cost"),
+        func.sum(inner.c.cost_tokens).label("tokens"),
+    ).group_by(inner.c.day, inner.c.currency)
     return await _rows(session, statement)
 
 
@@ -196,19 +177,22 @@ async def outcome_totals(
     outcomes, the sum of their values (successes; fractions on ordinal scales) and pending."""
     statement = (
         _keyed(
-            viewer, scope, Outcome, Outcome.action_type, Outcome.outcome_type,
+            viewer,
+            scope,
+            Outcome,
+            Outcome.action_type,
+            Outcome.outcome_type,
             func.sum(_flag(_resolved())).label("resolved"),
             func.coalesce(func.sum(Outcome.value), 0.0).label("successes"),
             func.sum(_flag(~_resolved())).label("pending"),
         )
         .join(AgentAction, AgentAction.id == Outcome.action_id)
         .where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end)
-    )  # fmt: skip
+    )
     # The actions' own scope too, so the planner reads only the scope's actions in range.
     statement = _in_scope(statement, viewer, scope, AgentAction)
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(
-        key, Outcome.action_type, Outcome.outcome_type))  # fmt: skip
+    return await _rows(session, statement.group_by(key, Outcome.action_type, Outcome.outcome_type))
 
 
 async def outcomes_by_day(
@@ -219,19 +203,26 @@ async def outcomes_by_day(
     inner = _in_scope(
         select(
             _day(session, AgentAction.occurred_at).label("day"),
-            _flag(_resolved()).label("resolved"), Outcome.value,
+            _flag(_resolved()).label("resolved"),
+            Outcome.value,
         )
         .select_from(Outcome)
         .join(AgentAction, AgentAction.id == Outcome.action_id)
-        .where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end,
-               Outcome.outcome_type.in_(sorted(outcome_types))),
-        viewer, scope, Outcome,
-    )  # fmt: skip
+        .where(
+            AgentAction.occurred_at >= scope.start,
+            AgentAction.occurred_at < scope.end,
+            Outcome.outcome_type.in_(sorted(outcome_types)),
+        ),
+        viewer,
+        scope,
+        Outcome,
+    )
     inner = _in_scope(inner, viewer, scope, AgentAction).subquery()
     statement = select(
-        inner.c.day, func.sum(inner.c.resolved).label("resolved"),
+        inner.c.day,
+        func.sum(inner.c.resolved).label("resolved"),
         func.coalesce(func.sum(inner.c.value), 0.0).label("successes"),
-    ).group_by(inner.c.day)  # fmt: skip
+    ).group_by(inner.c.day)
     return await _rows(session, statement)
 
 
@@ -245,35 +236,51 @@ async def deal_impact(
     to_stage, from_stage = payload["to_stage"].as_string(), payload["from_stage"].as_string()
     positions = {stage: i for i, stage in enumerate(PIPELINE)}
     changed = kind == SignalKind.DEAL_STAGE_CHANGED.value
-    won = or_(kind == SignalKind.DEAL_WON.value,
-              and_(changed, to_stage == DealStage.CLOSED_WON.value))  # fmt: skip
-    lost = or_(kind == SignalKind.DEAL_LOST.value,
-               and_(changed, to_stage == DealStage.CLOSED_LOST.value))  # fmt: skip
+    won = or_(
+        kind == SignalKind.DEAL_WON.value, and_(changed, to_stage == DealStage.CLOSED_WON.value)
+    )
+    lost = or_(
+        kind == SignalKind.DEAL_LOST.value, and_(changed, to_stage == DealStage.CLOSED_LOST.value)
+    )
     forward = or_(
-        won, kind == SignalKind.OPPORTUNITY_CREATED.value,
+        won,
+        kind == SignalKind.OPPORTUNITY_CREATED.value,
         and_(changed, case(positions, value=to_stage) > case(positions, value=from_stage)),
-    )  # fmt: skip
-    kinds = [SignalKind.DEAL_STAGE_CHANGED, SignalKind.OPPORTUNITY_CREATED, SignalKind.DEAL_WON,
-             SignalKind.DEAL_LOST]  # fmt: skip
+    )
+    kinds = [
+        SignalKind.DEAL_STAGE_CHANGED,
+        SignalKind.OPPORTUNITY_CREATED,
+        SignalKind.DEAL_WON,
+        SignalKind.DEAL_LOST,
+    ]
     per_deal = _keyed(
-        viewer, scope, Signal, Signal.deal_id,
-        func.max(_flag(forward)).label("progressed"), func.max(_flag(won)).label("won"),
+        viewer,
+        scope,
+        Signal,
+        Signal.deal_id,
+        func.max(_flag(forward)).label("progressed"),
+        func.max(_flag(won)).label("won"),
         func.max(_flag(lost)).label("lost"),
     ).where(
-        Signal.kind.in_([k.value for k in kinds]), Signal.deal_id.is_not(None),
+        Signal.kind.in_([k.value for k in kinds]),
+        Signal.deal_id.is_not(None),
         Signal.agent_id.is_not(None),
-        Signal.occurred_at >= scope.start, Signal.occurred_at < scope.end,
-    )  # fmt: skip
+        Signal.occurred_at >= scope.start,
+        Signal.occurred_at < scope.end,
+    )
     per_deal = per_deal.group_by(per_deal.selected_columns["key"], Signal.deal_id).subquery()
     statement = (
         select(
-            per_deal.c.key, Deal.currency, func.sum(per_deal.c.progressed).label("progressed"),
-            func.sum(per_deal.c.won).label("won"), func.sum(per_deal.c.lost).label("lost"),
+            per_deal.c.key,
+            Deal.currency,
+            func.sum(per_deal.c.progressed).label("progressed"),
+            func.sum(per_deal.c.won).label("won"),
+            func.sum(per_deal.c.lost).label("lost"),
             func.sum(case((per_deal.c.won == 1, Deal.amount), else_=0)).label("amount_won"),
         )
         .join(Deal, Deal.id == per_deal.c.deal_id)
         .group_by(per_deal.c.key, Deal.currency)
-    )  # fmt: skip
+    )
     return await _rows(session, statement)
 
 
@@ -282,18 +289,26 @@ async def feedback_totals(
 ) -> list[Mapping[str, Any]]:
     """Per key and target type, for feedback given in range: count, rating sum, prompted."""
     statement = _keyed(
-        viewer, scope, Feedback, Feedback.target_type, func.count().label("count"),
+        viewer,
+        scope,
+        Feedback,
+        Feedback.target_type,
+        func.count().label("count"),
         func.sum(Feedback.rating).label("rating_sum"),
         func.sum(_flag(Feedback.prompted)).label("prompted"),
-    ).where(Feedback.created_at >= scope.start, Feedback.created_at < scope.end)  # fmt: skip
+    ).where(Feedback.created_at >= scope.start, Feedback.created_at < scope.end)
     key = statement.selected_columns["key"]
     return await _rows(session, statement.group_by(key, Feedback.target_type))
 
 
 async def calibration_totals(
-    session: AsyncSession, viewer: Viewer, scope: Scope, *,
-    matured_until: Mapping[str, dt.date], default_matured_until: dt.date,
-) -> list[Mapping[str, Any]]:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    scope: Scope,
+    *,
+    matured_until: Mapping[str, dt.date],
+    default_matured_until: dt.date,
+) -> list[Mapping[str, Any]]:
     """Per key, action type, bin and maturity: the calibration rollup's sums over the range.
 
     ``matured`` is true for days whose calibrating windows have all closed (``matured_until``
@@ -303,13 +318,25 @@ async def calibration_totals(
     matured = or_(
         *(and_(action_type == t, day <= until) for t, until in matured_until.items()),
         and_(action_type.not_in(sorted(matured_until)), day <= default_matured_until),
-    )  # fmt: skip
-    inner = _keyed(
-        viewer, scope, CalibrationStat, CalibrationStat.action_type, CalibrationStat.bin,
-        _flag(matured).label("matured"), *(getattr(CalibrationStat, n) for n in STAT_FIELDS),
-    ).where(day >= scope.since, day <= scope.until).subquery()  # fmt: skip
+    )
+    inner = (
+        _keyed(
+            viewer,
+            scope,
+            CalibrationStat,
+            CalibrationStat.action_type,
+            CalibrationStat.bin,
+            _flag(matured).label("matured"),
+            *(getattr(CalibrationStat, n) for n in STAT_FIELDS),
+        )
+        .where(day >= scope.since, day <= scope.until)
+        .subquery()
+    )
     statement = select(
-        inner.c.key, inner.c.action_type, inner.c.bin, inner.c.matured,
+        inner.c.key,
+        inner.c.action_type,
+        inner.c.bin,
+        inner.c.matured,
         *(func.sum(inner.c[n]).label(n) for n in STAT_FIELDS),
-    ).group_by(inner.c.key, inner.c.action_type, inner.c.bin, inner.c.matured)  # fmt: skip
+    ).group_by(inner.c.key, inner.c.action_type, inner.c.bin, inner.c.matured)
     return await _rows(session, statement)

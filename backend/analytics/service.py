@@ -28,24 +28,25 @@ from backend.analytics.tally import (
     tallies,
     weekly_series,
 )
-from backend.auth.viewer import Viewer, ViewerRole
 from backend.baselines.models import HumanBaseline
 from backend.calibration.service import assessment_days
 from backend.database import utcnow
-from backend.errors import NotFoundError, PermissionDeniedError, Problems
+from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
+from backend.scope import (
+    DateRange,
+    agent_in_scope,
+    agents_of_team,
+    date_range,
+    organization_config,
+    team_in_scope,
+    teams_in_scope,
+)
+from backend.viewer import Viewer, ViewerRole
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 400
 DEFAULT_CURRENCY = "USD"
 # Not a valid action type name, so it always gets the fallback (unknown type) plan.
 UNKNOWN_ACTION_TYPE = "*"
-
-
-@dataclass(frozen=True)
-class DateRange:
-    since: dt.date
-    until: dt.date  # inclusive
 
 
 @dataclass(frozen=True)
@@ -89,19 +90,6 @@ class ExecutiveDashboard:
     weekly: tuple[TrendPoint, ...]
 
 
-def date_range(since: dt.date | None, until: dt.date | None, *, today: dt.date) -> DateRange:
-    """The range asked for: the trailing 30 days by default, ``from <= to``, at most 400 days."""
-    until = until or today
-    since = since or until - dt.timedelta(days=DEFAULT_DAYS - 1)
-    problems = Problems()
-    if problems.require(since <= until, "from", f"must be on or before `to` ({until})"):
-        days = (until - since).days + 1
-        problems.require(days <= MAX_DAYS, "from",
-                         f"the range spans {days} days; at most {MAX_DAYS}")  # fmt: skip
-    problems.raise_if_any()
-    return DateRange(since, until)
-
-
 def _require_reader(viewer: Viewer, *roles: ViewerRole) -> None:
     if viewer.role is ViewerRole.AGENT:
         raise PermissionDeniedError("agent keys do not read dashboards")
@@ -120,11 +108,15 @@ class _Loaded:
 
 
 async def _load(
-    session: AsyncSession, viewer: Viewer, scope: repo.Scope, *, team_ids: Iterable[int],
+    session: AsyncSession,
+    viewer: Viewer,
+    scope: repo.Scope,
+    *,
+    team_ids: Iterable[int],
     today: dt.date,
-) -> _Loaded:  # fmt: skip
+) -> _Loaded:
     """Every metric family of the scope: a fixed number of grouped statements."""
-    config = await repo.organization_config(session, viewer.organization_id)
+    config = await organization_config(session, viewer.organization_id)
     rules = rules_for(config)
     matured = {t: assessment_days(config, t, today)[1] for t in rules.plans}
     default_matured = assessment_days(config, UNKNOWN_ACTION_TYPE, today)[1]
@@ -183,30 +175,39 @@ def _assemble(
         return out
 
     def metrics(tally: Tally, team_ids: Iterable[int]) -> Metrics:
-        return metrics_of(tally, baselines=pooled(team_ids), currency=currency,
-                          rules=loaded.rules)  # fmt: skip
+        return metrics_of(tally, baselines=pooled(team_ids), currency=currency, rules=loaded.rules)
 
     each = {key: metrics(part, [team_of[key]]) for key, part in parts.items()}
     total = metrics(merged(parts.values()), team_of.values())
-    series = daily_series(loaded.daily_actions, loaded.daily_replies, since=scope.since,
-                          until=scope.until, currency=currency, as_date=repo.as_date)  # fmt: skip
+    series = daily_series(
+        loaded.daily_actions,
+        loaded.daily_replies,
+        since=scope.since,
+        until=scope.until,
+        currency=currency,
+        as_date=repo.as_date,
+    )
     return currency, each, total, series
 
 
 async def rep_dashboard(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int, since: dt.date | None = None,
-    until: dt.date | None = None, today: dt.date | None = None,
-) -> RepDashboard:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_id: int,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    today: dt.date | None = None,
+) -> RepDashboard:
     """One agent's dashboard: its owner, their manager, or an organisation-wide reader."""
     _require_reader(viewer)
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    agent = await repo.agent_in_scope(session, viewer, agent_id)
+    agent = await agent_in_scope(session, viewer, agent_id)
     if agent is None:
         raise NotFoundError("agent", field="agentId")
     scope = repo.Scope((agent.id,), days.since, days.until, "agent")
-    loaded = await _load(session, viewer, scope, team_ids=[agent.team_id],
-                         today=today)  # fmt: skip
+    loaded = await _load(session, viewer, scope, team_ids=[agent.team_id], today=today)
     currency, _, total, series = await asyncio.to_thread(
         _assemble, loaded, {agent.id: agent.team_id}, scope
     )
@@ -214,22 +215,27 @@ async def rep_dashboard(
 
 
 async def team_dashboard(
-    session: AsyncSession, viewer: Viewer, *, team_id: int, since: dt.date | None = None,
-    until: dt.date | None = None, today: dt.date | None = None,
-) -> TeamDashboard:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    team_id: int,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    today: dt.date | None = None,
+) -> TeamDashboard:
     """A team's totals, its agents side by side, and its trend: its managers, executives,
     admins and partners."""
-    _require_reader(viewer, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN,
-                    ViewerRole.PARTNER)  # fmt: skip
+    _require_reader(
+        viewer, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN, ViewerRole.PARTNER
+    )
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    team = await repo.team_in_scope(session, viewer, team_id)
+    team = await team_in_scope(session, viewer, team_id)
     if team is None:
         raise NotFoundError("team", field="teamId")
-    agents = await repo.agents_of_team(session, viewer, team.id)
+    agents = await agents_of_team(session, viewer, team.id)
     scope = repo.Scope(tuple(a.id for a in agents), days.since, days.until, "agent")
-    loaded = await _load(session, viewer, scope, team_ids=[team.id],
-                         today=today)  # fmt: skip
+    loaded = await _load(session, viewer, scope, team_ids=[team.id], today=today)
     currency, each, total, series = await asyncio.to_thread(
         _assemble, loaded, {a.id: team.id for a in agents}, scope
     )
@@ -238,18 +244,21 @@ async def team_dashboard(
 
 
 async def executive_dashboard(
-    session: AsyncSession, viewer: Viewer, *, since: dt.date | None = None,
-    until: dt.date | None = None, today: dt.date | None = None,
-) -> ExecutiveDashboard:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    today: dt.date | None = None,
+) -> ExecutiveDashboard:
     """The organisation's totals, ROI against the human baseline, its teams side by side and
     its weekly trend: executives, admins and partners."""
     _require_reader(viewer, ViewerRole.EXECUTIVE, ViewerRole.ADMIN, ViewerRole.PARTNER)
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    teams = await repo.teams_in_scope(session, viewer)
+    teams = await teams_in_scope(session, viewer)
     scope = repo.Scope(None, days.since, days.until, "team")
-    loaded = await _load(session, viewer, scope, team_ids=[t.id for t in teams],
-                         today=today)  # fmt: skip
+    loaded = await _load(session, viewer, scope, team_ids=[t.id for t in teams], today=today)
     currency, each, total, series = await asyncio.to_thread(
         _assemble, loaded, {t.id: t.id for t in teams}, scope
     )

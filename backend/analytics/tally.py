@@ -59,23 +59,31 @@ class Tally:
     actions: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 4))
     cost: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     outcomes: dict[tuple[str, str], list[float]] = field(
-        default_factory=lambda: defaultdict(lambda: [0.0] * 3))  # fmt: skip
+        default_factory=lambda: defaultdict(lambda: [0.0] * 3)
+    )
     deals: list[int] = field(default_factory=lambda: [0, 0, 0])
     amount_won: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     feedback: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0] * 3))
     calibration: dict[tuple[str, bool], np.ndarray] = field(
-        default_factory=lambda: defaultdict(_zeros))  # fmt: skip
+        default_factory=lambda: defaultdict(_zeros)
+    )
     human_minutes: float = 0.0  # Σ minutes per task × automated tasks, where a baseline exists
     human_value: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     covered: int = 0  # interactions of action types that have a baseline
 
     def merge(self, other: Tally) -> Tally:
-        for target, source in ((self.actions, other.actions), (self.outcomes, other.outcomes),
-                               (self.feedback, other.feedback)):  # fmt: skip
+        for target, source in (
+            (self.actions, other.actions),
+            (self.outcomes, other.outcomes),
+            (self.feedback, other.feedback),
+        ):
             for k, values in source.items():
                 target[k] = [a + b for a, b in zip(target[k], values, strict=True)]
-        for target_sum, source_sum in ((self.cost, other.cost), (self.amount_won, other.amount_won),
-                                       (self.human_value, other.human_value)):  # fmt: skip
+        for target_sum, source_sum in (
+            (self.cost, other.cost),
+            (self.amount_won, other.amount_won),
+            (self.human_value, other.human_value),
+        ):
             for currency, amount in source_sum.items():
                 target_sum[currency] += amount
         for k, table in other.calibration.items():
@@ -112,8 +120,11 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
             cell[i] += float(r[name] or 0)
     for r in rows["deals"]:
         t = out[r["key"]]
-        t.deals = [t.deals[0] + int(r["progressed"] or 0), t.deals[1] + int(r["won"] or 0),
-                   t.deals[2] + int(r["lost"] or 0)]  # fmt: skip
+        t.deals = [
+            t.deals[0] + int(r["progressed"] or 0),
+            t.deals[1] + int(r["won"] or 0),
+            t.deals[2] + int(r["lost"] or 0),
+        ]
         t.amount_won[r["currency"]] += float(r["amount_won"] or 0)
     for r in rows["feedback"]:
         cell = out[r["key"]].feedback[r["target_type"]]
@@ -140,8 +151,10 @@ def _money_total(amounts: Mapping[str, float], currency: str) -> MoneyTotal:
 def _pooled_human(baselines: Iterable[HumanBaseline]) -> tuple[float, float]:
     """Human successes and count pooled over teams (each team's sample counted once)."""
     rows = list(baselines)
-    return (sum(b.response_rate * b.sample_size for b in rows),
-            float(sum(b.sample_size for b in rows)))  # fmt: skip
+    return (
+        sum(b.response_rate * b.sample_size for b in rows),
+        float(sum(b.sample_size for b in rows)),
+    )
 
 
 def _versus(successes: float, count: float, human: tuple[float, float]) -> RateComparison | None:
@@ -157,13 +170,19 @@ def _calibration(tally: Tally) -> tuple[CalibrationAccuracy, ...]:
         if n <= 0:
             continue
         verdict = assess(matured)
-        out.append(CalibrationAccuracy(
-            action_type=action_type, outcomes=n, brier=brier_decomposition(stats).brier,
-            debiased_error=debiased_calibration_error(stats).error,
-            mean_confidence=float(stats.sum_p.sum()) / n,
-            observed_rate=float(stats.sum_y.sum()) / n,
-            matured_outcomes=matured.n, verdict=verdict.kind.value, verdict_reason=verdict.reason,
-        ))  # fmt: skip
+        out.append(
+            CalibrationAccuracy(
+                action_type=action_type,
+                outcomes=n,
+                brier=brier_decomposition(stats).brier,
+                debiased_error=debiased_calibration_error(stats).error,
+                mean_confidence=float(stats.sum_p.sum()) / n,
+                observed_rate=float(stats.sum_y.sum()) / n,
+                matured_outcomes=matured.n,
+                verdict=verdict.kind.value,
+                verdict_reason=verdict.reason,
+            )
+        )
     return tuple(out)
 
 
@@ -173,12 +192,23 @@ def _feedback(tally: Tally) -> FeedbackScores:
         n, ratings, asked = tally.feedback[target]
         thumbs = target == FeedbackTarget.MESSAGE.value
         score_sum = ratings if thumbs else (ratings - n) / 4
-        by_target.append(FeedbackByTarget(target, int(n), ratings / n if n else float("nan"),
-                                          score_sum / n if n else float("nan")))  # fmt: skip
+        by_target.append(
+            FeedbackByTarget(
+                target,
+                int(n),
+                ratings / n if n else float("nan"),
+                score_sum / n if n else float("nan"),
+            )
+        )
         scored, count, prompted = scored + score_sum, count + int(n), prompted + int(asked)
     thumbs_n, thumbs_up, _ = tally.feedback.get(FeedbackTarget.MESSAGE.value, [0.0, 0.0, 0.0])
-    return FeedbackScores(count, prompted, rate_estimate(thumbs_up, thumbs_n),
-                          scored / count if count else float("nan"), tuple(by_target))  # fmt: skip
+    return FeedbackScores(
+        count,
+        prompted,
+        rate_estimate(thumbs_up, thumbs_n),
+        scored / count if count else float("nan"),
+        tuple(by_target),
+    )
 
 
 def _roi(tally: Tally, interactions: int, escalations: int, currency: str) -> Roi:
@@ -192,24 +222,33 @@ def _roi(tally: Tally, interactions: int, escalations: int, currency: str) -> Ro
     hourly = value * 60 / tally.human_minutes if tally.human_minutes else 0.0
     money = not foreign
     summary = roi_summary(
-        interactions=interactions, escalations=escalations,
-        total_cost=cost.get(currency, 0.0) if money else 0.0, human_minutes_per_task=minutes,
+        interactions=interactions,
+        escalations=escalations,
+        total_cost=cost.get(currency, 0.0) if money else 0.0,
+        human_minutes_per_task=minutes,
         human_hourly_cost=hourly if money else 0.0,
-    )  # fmt: skip
+    )
     note = None
     if not money:
-        note = (f"amounts in {', '.join(foreign)} are not converted to {currency}: money figures "
-                "and ROI are not computed")  # fmt: skip
+        note = (
+            f"amounts in {', '.join(foreign)} are not converted to {currency}: money figures "
+            "and ROI are not computed"
+        )
     elif tally.covered < interactions:
-        note = (f"{interactions - tally.covered} interactions have no human baseline for their "
-                "action type and save no time in this estimate")  # fmt: skip
+        note = (
+            f"{interactions - tally.covered} interactions have no human baseline for their "
+            "action type and save no time in this estimate"
+        )
     return Roi(summary, currency, tally.covered, money, note)
 
 
 def metrics_of(
-    tally: Tally, *, baselines: Mapping[str, list[HumanBaseline]], currency: str,
+    tally: Tally,
+    *,
+    baselines: Mapping[str, list[HumanBaseline]],
+    currency: str,
     rules: OutcomeRules,
-) -> Metrics:  # fmt: skip
+) -> Metrics:
     """The dashboard figures of a tally; ``baselines`` are the human baselines of the teams in
     scope per action type (pooled when several teams are in scope)."""
     types = sorted(tally.actions)
@@ -228,22 +267,30 @@ def metrics_of(
     attended = outcome([MEETING_ACTION], ATTENDANCE_OUTCOME)
     responses = Responses(
         emails=sum(tally.actions[t][0] for t in email_types),
-        replies=rate_estimate(replies, resolved), pending_replies=int(pending),
+        replies=rate_estimate(replies, resolved),
+        pending_replies=int(pending),
         versus_human=_versus(replies, resolved, human_reply),
         meetings_booked=tally.actions[MEETING_ACTION][0] if MEETING_ACTION in tally.actions else 0,
-        attendance=rate_estimate(attended[1], attended[0]), pending_attendance=int(attended[2]),
-    )  # fmt: skip
+        attendance=rate_estimate(attended[1], attended[0]),
+        pending_attendance=int(attended[2]),
+    )
     rates = []
     for t in types:
         outcome_type = rules.calibrating_plan(t).outcome_type
         done, successes, open_ = outcome([t], outcome_type)
         team_rows = baselines.get(t, [])
-        rates.append(ActionTypeRate(
-            t, outcome_type, int(done), int(open_), rate_estimate(successes, done),
-            _versus(successes, done, _pooled_human(team_rows)),
-            float(np.mean([b.conversion_rate for b in team_rows])) if team_rows else None,
-            float(np.mean([b.minutes_per_task for b in team_rows])) if team_rows else None,
-        ))  # fmt: skip
+        rates.append(
+            ActionTypeRate(
+                t,
+                outcome_type,
+                int(done),
+                int(open_),
+                rate_estimate(successes, done),
+                _versus(successes, done, _pooled_human(team_rows)),
+                float(np.mean([b.conversion_rate for b in team_rows])) if team_rows else None,
+                float(np.mean([b.minutes_per_task for b in team_rows])) if team_rows else None,
+            )
+        )
     progressed, won, lost = tally.deals
     costs = _money_total(tally.cost, currency)
     return Metrics(
@@ -274,9 +321,14 @@ def metrics_of(
 
 
 def daily_series(
-    actions: Iterable[Mapping[str, Any]], replies: Iterable[Mapping[str, Any]], *,
-    since: dt.date, until: dt.date, currency: str, as_date: Any,
-) -> list[TrendPoint]:  # fmt: skip
+    actions: Iterable[Mapping[str, Any]],
+    replies: Iterable[Mapping[str, Any]],
+    *,
+    since: dt.date,
+    until: dt.date,
+    currency: str,
+    as_date: Any,
+) -> list[TrendPoint]:
     """One point per day of the range (zeros where nothing happened)."""
     days = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
     cells = {d: [0, 0, 0.0, 0, 0.0, 0] for d in days}
@@ -301,8 +353,11 @@ def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:
     for p in points:
         start = p.day - dt.timedelta(days=p.day.weekday())
         cell = weeks.setdefault(start, [0, 0, 0.0, 0, 0.0, 0])
-        for i, value in enumerate((p.actions, p.escalations, p.replies, p.reply_outcomes, p.cost,
-                                   p.tokens)):  # fmt: skip
+        for i, value in enumerate(
+            (p.actions, p.escalations, p.replies, p.reply_outcomes, p.cost, p.tokens)
+        ):
             cell[i] += value
-    return [TrendPoint(d, int(c[0]), int(c[1]), c[2], int(c[3]), c[4], int(c[5]))
-            for d, c in sorted(weeks.items())]  # fmt: skip
+    return [
+        TrendPoint(d, int(c[0]), int(c[1]), c[2], int(c[3]), c[4], int(c[5]))
+        for d, c in sorted(weeks.items())
+    ]

@@ -18,11 +18,11 @@ from backend.auth.tokens import (
     new_api_key,
     read_user_token,
 )
-from backend.auth.viewer import Viewer, ViewerRole
 from backend.database import utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, flush
 from backend.orgs.models import Role, TeamManager, User
 from backend.settings import Settings
+from backend.viewer import Viewer, ViewerRole
 
 AGENT_SCOPES = frozenset({"write:actions", "write:signals", "write:outcomes", "read:policy"})
 PARTNER_SCOPES = frozenset(

@@ -1,5 +1,5 @@
-"""Read side of calibration: a scope's report (scores, tests, curves, verdict, map in force), its
-history per day or week from one grouped query, and an agent's policy with its audit trail."""
+"""Read side of calibration: a scope's report (scores, tests, curves, verdict, map in force) and
+its history per day or week from one grouped query."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics_engine import calibration as engine
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
-from backend.actions.service import ACTION_TYPE_PATTERN
+from backend.actions.models import ACTION_TYPE_PATTERN
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, ViewerRole, scoped
-from backend.calibration.models import CALIBRATION_BINS, AgentPolicy, CalibrationStat, PolicyChange
+from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
 from backend.calibration.rollup import load_stats
 from backend.calibration.service import recalibration_in_force
 from backend.database import is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.orgs.models import Team
-from backend.pagination import Page, paginate
+from backend.viewer import Viewer, ViewerRole, scoped
 
 DEFAULT_RANGE_DAYS = 90
 MAX_RANGE_DAYS = 400
@@ -95,12 +94,6 @@ class HistoryPoint:
     verdict: VerdictKind
 
 
-@dataclass(frozen=True)
-class PolicyView:
-    policy: AgentPolicy
-    recalibration: RecalibrationMap  # the calibrated-confidence map in force for the agent
-
-
 def require_calibration_reader(viewer: Viewer) -> None:
     """People read by role; the agent's key needs read:policy, a partner's read:calibration."""
     viewer.require_scope("read:policy" if viewer.role is ViewerRole.AGENT else "read:calibration")
@@ -115,24 +108,35 @@ def date_range(
     problems = Problems()
     if problems.require(since <= until, "from", f"must be on or before `to` ({until})"):
         problems.require(
-            (until - since).days < MAX_RANGE_DAYS, "from",
+            (until - since).days < MAX_RANGE_DAYS,
+            "from",
             f"the range may span at most {MAX_RANGE_DAYS} days, got {(until - since).days + 1}",
-        )  # fmt: skip
+        )
     problems.raise_if_any()
     return since, until
 
 
 def _check_action_type(action_type: str) -> str:
     if not ACTION_TYPE_PATTERN.match(action_type or ""):
-        raise DomainError(ErrorCode.INVALID, "must be a lower_snake_case action type, e.g. "
-                          "'email'", field="actionType")  # fmt: skip
+        raise DomainError(
+            ErrorCode.INVALID,
+            "must be a lower_snake_case action type, e.g. 'email'",
+            field="actionType",
+        )
     return action_type
 
 
 async def calibration_scope(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, agent_id: int | None,
-    team_id: int | None, since: dt.date | None, until: dt.date | None, today: dt.date | None,
-) -> CalibrationScope:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    action_type: str,
+    agent_id: int | None,
+    team_id: int | None,
+    since: dt.date | None,
+    until: dt.date | None,
+    today: dt.date | None,
+) -> CalibrationScope:
     """Resolve an agent, a team or (neither) everything the viewer sees. An agent or team out of
     scope is not found, exactly like one that does not exist; a rep asking for their own team
     gets their own agents only."""
@@ -143,8 +147,9 @@ async def calibration_scope(
         raise DomainError(ErrorCode.INVALID, "give agentId or teamId, not both", field="teamId")
     agent_ids: tuple[int, ...] | None
     if agent_id is not None:
-        found = await session.scalar(scoped(select(Agent.id), Agent, viewer)
-                                     .where(Agent.id == agent_id))  # fmt: skip
+        found = await session.scalar(
+            scoped(select(Agent.id), Agent, viewer).where(Agent.id == agent_id)
+        )
         if found is None:
             raise NotFoundError("agent", field="agentId")
         agent_ids = (found,)
@@ -152,8 +157,9 @@ async def calibration_scope(
         team = await session.scalar(scoped(select(Team.id), Team, viewer).where(Team.id == team_id))
         if team is None:
             raise NotFoundError("team", field="teamId")
-        rows = await session.scalars(scoped(select(Agent.id), Agent, viewer)
-                                     .where(Agent.team_id == team).order_by(Agent.id))  # fmt: skip
+        rows = await session.scalars(
+            scoped(select(Agent.id), Agent, viewer).where(Agent.team_id == team).order_by(Agent.id)
+        )
         agent_ids = tuple(rows)
     else:
         agent_ids = None if viewer.agent_ids is None else tuple(sorted(viewer.agent_ids))
@@ -166,15 +172,24 @@ def _reliability_bins(stats: engine.CalibrationStats) -> list[ReliabilityBin]:
     edges = [k / stats.n_bins for k in range(stats.n_bins + 1)]
     if stats.n > 0:
         c = engine.reliability_curve(stats)
-        columns = (c.count, c.mean_confidence, c.observed_rate, c.wilson_lower, c.wilson_upper,
-                   c.jeffreys_lower, c.jeffreys_upper)  # fmt: skip
+        columns = (
+            c.count,
+            c.mean_confidence,
+            c.observed_rate,
+            c.wilson_lower,
+            c.wilson_upper,
+            c.jeffreys_lower,
+            c.jeffreys_upper,
+        )
         return [
             ReliabilityBin(lo, hi, *(float(v) for v in values))
             for lo, hi, *values in zip(edges[:-1], edges[1:], *columns, strict=True)
         ]
     nan = math.nan
-    return [ReliabilityBin(lo, hi, 0.0, nan, nan, 0.0, 1.0, 0.0, 1.0)
-            for lo, hi in itertools.pairwise(edges)]  # fmt: skip
+    return [
+        ReliabilityBin(lo, hi, 0.0, nan, nan, 0.0, 1.0, 0.0, 1.0)
+        for lo, hi in itertools.pairwise(edges)
+    ]
 
 
 def build_report(
@@ -200,26 +215,44 @@ def build_report(
 
 
 async def calibration_report(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, agent_id: int | None = None,
-    team_id: int | None = None, since: dt.date | None = None, until: dt.date | None = None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    action_type: str,
+    agent_id: int | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
     today: dt.date | None = None,
-) -> CalibrationReport:  # fmt: skip
+) -> CalibrationReport:
     """Calibration of a scope over a range. One agent reports the map its actions are really
     calibrated with (``recalibration_in_force``); a wider scope the map fitted on its own data."""
     scope = await calibration_scope(
-        session, viewer, action_type=action_type, agent_id=agent_id, team_id=team_id,
-        since=since, until=until, today=today,
-    )  # fmt: skip
+        session,
+        viewer,
+        action_type=action_type,
+        agent_id=agent_id,
+        team_id=team_id,
+        since=since,
+        until=until,
+        today=today,
+    )
     stats = await load_stats(
-        session, organization_id=scope.organization_id, action_type=scope.action_type,
-        agent_ids=scope.agent_ids, since=scope.since, until=scope.until,
-    )  # fmt: skip
+        session,
+        organization_id=scope.organization_id,
+        action_type=scope.action_type,
+        agent_ids=scope.agent_ids,
+        since=scope.since,
+        until=scope.until,
+    )
     recalibration = None
     if scope.agent_id is not None:
         recalibration = await recalibration_in_force(
-            session, organization_id=scope.organization_id, agent_id=scope.agent_id,
+            session,
+            organization_id=scope.organization_id,
+            agent_id=scope.agent_id,
             action_type=scope.action_type,
-        )  # fmt: skip
+        )
     return build_report(scope, stats, recalibration)
 
 
@@ -230,22 +263,30 @@ def _period(session: AsyncSession, interval: Interval) -> Any:
     # Literal SQL (not bind parameters) so the SELECT and GROUP BY expressions are identical.
     if is_postgresql(session):
         return cast(func.date_trunc(literal_column("'week'"), cast(day, DateTime)), Date)
-    return type_coerce(func.date(day, literal_column("'weekday 0'"),
-                                 literal_column("'-6 days'")), Date)  # fmt: skip
+    return type_coerce(
+        func.date(day, literal_column("'weekday 0'"), literal_column("'-6 days'")), Date
+    )
 
 
-def _series_statement(session: AsyncSession, scope: CalibrationScope,
-                      interval: Interval) -> Select[Any]:  # fmt: skip
+def _series_statement(
+    session: AsyncSession, scope: CalibrationScope, interval: Interval
+) -> Select[Any]:
     period = _period(session, interval).label("period")
     statement = (
-        select(period, CalibrationStat.bin,
-               *(func.sum(getattr(CalibrationStat, n)).label(n) for n in engine.STAT_FIELDS))
-        .where(CalibrationStat.organization_id == scope.organization_id,
-               CalibrationStat.action_type == scope.action_type,
-               CalibrationStat.day >= scope.since, CalibrationStat.day <= scope.until)
+        select(
+            period,
+            CalibrationStat.bin,
+            *(func.sum(getattr(CalibrationStat, n)).label(n) for n in engine.STAT_FIELDS),
+        )
+        .where(
+            CalibrationStat.organization_id == scope.organization_id,
+            CalibrationStat.action_type == scope.action_type,
+            CalibrationStat.day >= scope.since,
+            CalibrationStat.day <= scope.until,
+        )
         .group_by(period, CalibrationStat.bin)
         .order_by(period, CalibrationStat.bin)
-    )  # fmt: skip
+    )
     if scope.agent_ids is not None:
         statement = statement.where(CalibrationStat.agent_id.in_(scope.agent_ids))
     return statement
@@ -260,10 +301,12 @@ async def period_stats(
     series = []
     for period, group in itertools.groupby(rows, key=lambda row: row["period"]):
         stats = engine.CalibrationStats.from_rows(
-            [{k: (v if k == "bin" else v or 0.0) for k, v in row.items() if k != "period"}
-             for row in group],
+            [
+                {k: (v if k == "bin" else v or 0.0) for k, v in row.items() if k != "period"}
+                for row in group
+            ],
             n_bins=CALIBRATION_BINS,
-        )  # fmt: skip
+        )
         if stats.n > 0:
             start = period if isinstance(period, dt.date) else dt.date.fromisoformat(str(period))
             series.append((start, stats))
@@ -271,71 +314,40 @@ async def period_stats(
 
 
 async def calibration_history(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, interval: Interval,
-    agent_id: int | None = None, team_id: int | None = None, since: dt.date | None = None,
-    until: dt.date | None = None, today: dt.date | None = None,
-) -> list[HistoryPoint]:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    action_type: str,
+    interval: Interval,
+    agent_id: int | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    today: dt.date | None = None,
+) -> list[HistoryPoint]:
     """Headline numbers per day or week, oldest first, for trend charts."""
     scope = await calibration_scope(
-        session, viewer, action_type=action_type, agent_id=agent_id, team_id=team_id,
-        since=since, until=until, today=today,
-    )  # fmt: skip
+        session,
+        viewer,
+        action_type=action_type,
+        agent_id=agent_id,
+        team_id=team_id,
+        since=since,
+        until=until,
+        today=today,
+    )
     points = []
     for start, stats in await period_stats(session, scope, interval):
         verdict = assess(stats)
-        points.append(HistoryPoint(
-            period_start=start, n=stats.n, brier=engine.brier_decomposition(stats).brier,
-            debiased_error=verdict.debiased_error, ece=engine.calibration_errors(stats).ece,
-            observed_expected=verdict.observed_expected, verdict=verdict.kind,
-        ))  # fmt: skip
-    return points
-
-
-def _policy_agent(viewer: Viewer, agent_id: int | None) -> int:
-    """The agent's own key may leave the agent out; everybody else names it."""
-    if agent_id is not None:
-        return agent_id
-    if viewer.role is ViewerRole.AGENT and viewer.agent_ids and len(viewer.agent_ids) == 1:
-        return next(iter(viewer.agent_ids))
-    raise DomainError(ErrorCode.REQUIRED, "name the agent", field="agentId")
-
-
-async def _policy(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, agent_id: int | None
-) -> AgentPolicy:
-    require_calibration_reader(viewer)
-    _check_action_type(action_type)
-    agent_id = _policy_agent(viewer, agent_id)
-    policy = await session.scalar(
-        scoped(select(AgentPolicy), AgentPolicy, viewer).where(
-            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
+        points.append(
+            HistoryPoint(
+                period_start=start,
+                n=stats.n,
+                brier=engine.brier_decomposition(stats).brier,
+                debiased_error=verdict.debiased_error,
+                ece=engine.calibration_errors(stats).ece,
+                observed_expected=verdict.observed_expected,
+                verdict=verdict.kind,
+            )
         )
-    )
-    if policy is None:  # no policy, or an agent out of scope: the same answer
-        raise NotFoundError("policy", field="agentId")
-    return policy
-
-
-async def agent_policy(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, agent_id: int | None
-) -> PolicyView:
-    """An agent's thresholds for an action type, with the calibrated-confidence map in force."""
-    policy = await _policy(session, viewer, action_type=action_type, agent_id=agent_id)
-    recalibration = await recalibration_in_force(
-        session, organization_id=policy.organization_id, agent_id=policy.agent_id,
-        action_type=policy.action_type,
-    )  # fmt: skip
-    return PolicyView(policy, recalibration)
-
-
-async def policy_history(
-    session: AsyncSession, viewer: Viewer, *, action_type: str, agent_id: int | None,
-    first: int | None, after: str | None,
-) -> Page[PolicyChange]:  # fmt: skip
-    """Every change of a policy, newest version first (keyset pages)."""
-    policy = await _policy(session, viewer, action_type=action_type, agent_id=agent_id)
-    statement = scoped(select(PolicyChange), PolicyChange, viewer).where(
-        PolicyChange.policy_id == policy.id
-    )
-    return await paginate(session, statement, order=[PolicyChange.version, PolicyChange.id],
-                          first=first, after=after)  # fmt: skip
+    return points

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import func, select
@@ -13,23 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analytics_engine.calibration import STAT_FIELDS, CalibrationStats
 from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
 from backend.database import insert_rows
+from backend.outcomes.resolution import ResolvedPrediction
 
 KEY_FIELDS = ("organization_id", "agent_id", "action_type", "day", "bin")
-
-
-class ResolvedPrediction(NamedTuple):
-    """One calibrating outcome: the action's stated confidence ``p`` and the outcome value ``y``.
-
-    ``sign`` is -1 to take a contribution back out (a corrected label). A named tuple: a batch
-    makes thousands, and they cost little to build and nothing to the garbage collector."""
-
-    organization_id: int
-    agent_id: int
-    action_type: str
-    day: dt.date  # the day the action was taken (the prediction's day)
-    p: float
-    y: float
-    sign: int = 1
 
 
 def _rows(predictions: Iterable[ResolvedPrediction]) -> list[dict[str, object]]:
@@ -79,11 +64,13 @@ async def load_stats(
 ) -> CalibrationStats:
     """Sum the rollup over a scope (agents, or the whole organisation when None) and days."""
     statement = (
-        select(CalibrationStat.bin, *(func.sum(getattr(CalibrationStat, n)).label(n)
-                                      for n in STAT_FIELDS))
+        select(
+            CalibrationStat.bin,
+            *(func.sum(getattr(CalibrationStat, n)).label(n) for n in STAT_FIELDS),
+        )
         .where(CalibrationStat.organization_id == organization_id)
         .group_by(CalibrationStat.bin)
-    )  # fmt: skip
+    )
     if action_type is not None:
         statement = statement.where(CalibrationStat.action_type == action_type)
     if agent_ids is not None:

@@ -1,9 +1,12 @@
-"""Use cases of calibration: re-assessing a scope after outcomes, the map in force, overrides."""
+"""Use cases of calibration: re-assessing a scope after outcomes and storing what changed, and the
+recalibration map in force.
+
+What the assessment means for the agent's policy is ``backend.policy.service``'s business."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import CalibrationStats
-from analytics_engine.policy import PolicyThresholds, adjust_policy
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
-from backend.auth.viewer import Viewer, ViewerRole, scoped
-from backend.calibration.models import AgentPolicy, CalibrationVerdict, PolicyChange
-from backend.calibration.policy import change_policy, get_or_create_policy, policy_defaults
+from backend.calibration.evidence import verdict_evidence
+from backend.calibration.models import CalibrationVerdict
 from backend.calibration.rollup import load_stats
 from backend.database import dialect_insert, utcnow
-from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.events.service import record_event
 from backend.orgs.models import Organization
 from backend.outcomes.rules import rules_for
@@ -32,31 +32,17 @@ MAP_TOLERANCE = 0.01
 
 @dataclass(frozen=True)
 class Assessment:
+    """The engine's judgement of one scope over its trailing window, and the organisation's
+    configuration it was judged under (which also holds the policy overrides)."""
+
     stats: CalibrationStats
     verdict: Verdict
     recalibration: RecalibrationMap
+    config: Mapping[str, Any] | None = None
 
 
-def assess_stats(stats: CalibrationStats) -> Assessment:
-    return Assessment(stats, assess(stats), fit_recalibration(stats))
-
-
-def verdict_evidence(verdict: Verdict) -> dict[str, Any]:
-    def number(value: float) -> float | None:
-        return None if math.isnan(value) else round(float(value), 6)
-
-    return {
-        "kind": verdict.kind.value,
-        "n": number(verdict.n),
-        "z": number(verdict.z),
-        "pValue": number(verdict.p_value),
-        "oeZ": number(verdict.oe_z),
-        "observedExpected": number(verdict.observed_expected),
-        "oeLower": number(verdict.oe_lower),
-        "oeUpper": number(verdict.oe_upper),
-        "debiasedError": number(verdict.debiased_error),
-        "reason": verdict.reason,
-    }
+def assess_stats(stats: CalibrationStats, config: Mapping[str, Any] | None = None) -> Assessment:
+    return Assessment(stats, assess(stats), fit_recalibration(stats), config)
 
 
 def maps_differ(old: dict[str, Any], new: RecalibrationMap) -> bool:
@@ -151,9 +137,10 @@ async def reassess(
     action_type: str,
     today: dt.date,
     include_organization: bool = True,
-) -> None:
+) -> Assessment:
     """Re-assess an agent's action type (and the organisation's) over the trailing window, store
-    what changed, and move the agent's policy when calibration says so (unless frozen).
+    what changed, and return the agent's assessment (for the policy to follow, in the same unit
+    of work: ``backend.policy.service.adjust_to_calibration``).
 
     Only days whose outcome windows have all closed are judged: a reply resolves within hours
     but "no reply" only when the window ends, so the open days would look underconfident.
@@ -163,41 +150,37 @@ async def reassess(
     )
     since, until = assessment_days(config, action_type, today)
     stats = await load_stats(
-        session, organization_id=organization_id, action_type=action_type,
-        agent_ids=[agent_id], since=since, until=until,
-    )  # fmt: skip
-    assessment = assess_stats(stats)
-    await _store_verdict(
-        session, organization_id=organization_id, agent_id=agent_id,
-        action_type=action_type, assessment=assessment,
-    )  # fmt: skip
-    policy = await get_or_create_policy(
-        session, organization_id=organization_id, agent_id=agent_id, action_type=action_type
+        session,
+        organization_id=organization_id,
+        action_type=action_type,
+        agent_ids=[agent_id],
+        since=since,
+        until=until,
     )
-    if not policy.frozen:
-        adjustment = adjust_policy(
-            PolicyThresholds(policy.escalate_below, policy.autonomous_above),
-            stats,
-            policy_defaults(action_type, config).target,
-            verdict=assessment.verdict,
-            recalibration=assessment.recalibration,
-            subject=f"{action_type.replace('_', ' ').capitalize()} actions of agent {agent_id}",
-        )
-        if adjustment.changed:
-            await change_policy(
-                session, policy, thresholds=adjustment.thresholds, reason=adjustment.reason,
-                evidence=verdict_evidence(assessment.verdict),
-                recalibration=assessment.recalibration.to_dict(),
-            )  # fmt: skip
+    assessment = assess_stats(stats, config)
+    await _store_verdict(
+        session,
+        organization_id=organization_id,
+        agent_id=agent_id,
+        action_type=action_type,
+        assessment=assessment,
+    )
     if include_organization:
         org_stats = await load_stats(
-            session, organization_id=organization_id, action_type=action_type,
-            since=since, until=until,
-        )  # fmt: skip
+            session,
+            organization_id=organization_id,
+            action_type=action_type,
+            since=since,
+            until=until,
+        )
         await _store_verdict(
-            session, organization_id=organization_id, agent_id=None,
-            action_type=action_type, assessment=assess_stats(org_stats),
-        )  # fmt: skip
+            session,
+            organization_id=organization_id,
+            agent_id=None,
+            action_type=action_type,
+            assessment=assess_stats(org_stats, config),
+        )
+    return assessment
 
 
 async def recalibration_in_force(
@@ -220,67 +203,3 @@ async def recalibration_in_force(
         if row is not None and row.verdict != VerdictKind.INSUFFICIENT_DATA and row.recalibration:
             return RecalibrationMap.from_dict(row.recalibration)
     return RecalibrationMap.identity()
-
-
-async def _policy_in_scope(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int, action_type: str
-) -> AgentPolicy:
-    policy = await session.scalar(
-        scoped(select(AgentPolicy), AgentPolicy, viewer).where(
-            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
-        )
-    )
-    if policy is None:
-        raise NotFoundError("policy", field="agentId")
-    return policy
-
-
-def _require_policy_editor(viewer: Viewer) -> None:
-    viewer.require_role(ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
-
-
-async def freeze_policy(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int, action_type: str, frozen: bool,
-    reason: str,
-) -> AgentPolicy:  # fmt: skip
-    """A manager pins (or releases) a policy; automation never moves a frozen policy."""
-    _require_policy_editor(viewer)
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(ErrorCode.REQUIRED, "say why the policy is (un)frozen", field="reason")
-    policy = await _policy_in_scope(session, viewer, agent_id=agent_id, action_type=action_type)
-    if policy.frozen == frozen:
-        return policy
-    verb = "frozen" if frozen else "unfrozen"
-    await change_policy(
-        session, policy,
-        thresholds=PolicyThresholds(policy.escalate_below, policy.autonomous_above),
-        reason=f"{verb} by a person: {reason}", changed_by_user_id=viewer.user_id,
-        frozen=frozen,
-    )  # fmt: skip
-    return policy
-
-
-async def rollback_policy(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int, action_type: str, version: int,
-    reason: str, freeze: bool = True,
-) -> AgentPolicy:  # fmt: skip
-    """Restore the thresholds of an earlier version (as a new version, audited). The policy is
-    frozen by default, so automation does not undo the rollback at the next outcome."""
-    _require_policy_editor(viewer)
-    policy = await _policy_in_scope(session, viewer, agent_id=agent_id, action_type=action_type)
-    target = await session.scalar(
-        select(PolicyChange).where(
-            PolicyChange.policy_id == policy.id, PolicyChange.version == version
-        )
-    )
-    if target is None:
-        raise NotFoundError(f"version {version} of the policy", field="version")
-    note = f": {reason.strip()}" if reason.strip() else ""
-    await change_policy(
-        session, policy,
-        thresholds=PolicyThresholds(target.escalate_below, target.autonomous_above),
-        reason=f"rolled back to version {version} by a person{note}",
-        changed_by_user_id=viewer.user_id, frozen=freeze,
-    )  # fmt: skip
-    return policy

@@ -50,22 +50,45 @@ async def resolve_links(
     deal_id = conversation_id = message_id = None
     if deal_external_id:
         deal_id = await _get_or_insert(
-            session, Deal, {"organization_id": org, "external_id": deal_external_id},
-            {"name": deal_external_id, "owner_id": agent.owner_id, "agent_id": agent.id,
-             "stage": "prospecting", "amount": 0, "currency": "USD",
-             "created_at": sent_at, "updated_at": sent_at},
-        )  # fmt: skip
+            session,
+            Deal,
+            {"organization_id": org, "external_id": deal_external_id},
+            {
+                "name": deal_external_id,
+                "owner_id": agent.owner_id,
+                "agent_id": agent.id,
+                "stage": "prospecting",
+                "amount": 0,
+                "currency": "USD",
+                "created_at": sent_at,
+                "updated_at": sent_at,
+            },
+        )
     if thread_external_id or message_external_id:
         thread = thread_external_id or f"message:{message_external_id}"
         conversation_id = await _get_or_insert(
-            session, Conversation, {"organization_id": org, "external_thread_id": thread},
-            {"agent_id": agent.id, "deal_id": deal_id, "channel": "email", "subject": subject,
-             "created_at": sent_at},
-        )  # fmt: skip
+            session,
+            Conversation,
+            {"organization_id": org, "external_thread_id": thread},
+            {
+                "agent_id": agent.id,
+                "deal_id": deal_id,
+                "channel": "email",
+                "subject": subject,
+                "created_at": sent_at,
+            },
+        )
     if message_external_id:
         message_id = await _get_or_insert(
-            session, Message, {"organization_id": org, "external_message_id": message_external_id},
-            {"agent_id": agent.id, "conversation_id": conversation_id, "direction": "outbound",
-             "subject": subject, "sent_at": sent_at},
-        )  # fmt: skip
+            session,
+            Message,
+            {"organization_id": org, "external_message_id": message_external_id},
+            {
+                "agent_id": agent.id,
+                "conversation_id": conversation_id,
+                "direction": "outbound",
+                "subject": subject,
+                "sent_at": sent_at,
+            },
+        )
     return Links(deal_id=deal_id, conversation_id=conversation_id, message_id=message_id)

@@ -11,11 +11,12 @@ import numpy as np
 
 from backend.alerts.models import AlertCondition, AlertRule, Severity
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import AgentPolicy, PolicyChange
-from backend.calibration.policy import policy_defaults
 from backend.demo.people import OrgPeople
 from backend.demo.simulation import KINDS
 from backend.demo.writer import BulkWriter
+from backend.policy.models import AgentPolicy, PolicyChange
+from backend.policy.service import policy_defaults
+from backend.policy.wording import INITIAL_REASON
 from backend.reports.models import Cadence, ReportKind, ReportSubscription
 
 # What a human rep achieves per action type: (response rate, conversion rate, minutes per task),
@@ -65,7 +66,7 @@ async def insert_configuration(
                 "previous_autonomous_above": None,
                 "escalate_below": p["escalate_below"],
                 "autonomous_above": p["autonomous_above"],
-                "reason": "initial policy (defaults)",
+                "reason": INITIAL_REASON,
                 "evidence": {},
                 "changed_by": "system",
                 "changed_by_user_id": None,

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from backend.calibration.policy import decide, policy_defaults
 from backend.crm.models import DealStage, MessageDirection
 from backend.demo import phrases
 from backend.demo.outcomes import (
@@ -34,6 +33,7 @@ from backend.demo.simulation import (
     Actions,
     Book,
 )
+from backend.policy.service import decide, policy_defaults
 
 STAGES = tuple(DealStage)
 

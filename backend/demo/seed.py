@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from backend.actions.models import AgentAction
 from backend.calibration.models import CalibrationStat
-from backend.database import transaction
 from backend.demo.activity import AgentActivity, insert_activity
 from backend.demo.configuration import insert_configuration
 from backend.demo.feedback import feedback_rows
@@ -37,6 +36,7 @@ from backend.feedback.models import Feedback
 from backend.orgs.models import Organization
 from backend.prompts.models import FeedbackPrompt
 from backend.prompts.service import PromptPolicy, prompt_critical_action, suggest_reviews
+from backend.unit_of_work import transaction
 
 SEED = 20261126
 PLANS: tuple[OrgPlan, ...] = (DEMO, ACME)
@@ -171,12 +171,16 @@ async def _ask_for_feedback(writer: BulkWriter, org: OrgPeople, *, now: dt.datet
     for rep in org.reps:
         critical = await session.scalars(
             select(AgentAction)
-            .where(AgentAction.agent_id == rep.agent_id, AgentAction.is_critical.is_(True),
-                   AgentAction.occurred_at >= now - dt.timedelta(days=1),
-                   ~select(Feedback.id).where(Feedback.action_id == AgentAction.id,
-                                              Feedback.author_id == rep.user_id).exists())
+            .where(
+                AgentAction.agent_id == rep.agent_id,
+                AgentAction.is_critical.is_(True),
+                AgentAction.occurred_at >= now - dt.timedelta(days=1),
+                ~select(Feedback.id)
+                .where(Feedback.action_id == AgentAction.id, Feedback.author_id == rep.user_id)
+                .exists(),
+            )
             .order_by(AgentAction.occurred_at, AgentAction.id)
-        )  # fmt: skip
+        )
         for action in list(critical):
             asked += (
                 await prompt_critical_action(session, action, policy=policy, now=now) is not None

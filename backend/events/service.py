@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.database import dialect_insert
 from backend.events.models import EventStream
 from backend.pubsub import Broker
+from backend.unit_of_work import raise_event
 
 log = logging.getLogger(__name__)
-PENDING_KEY = "pending_events"
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,8 @@ async def record_event(
     """Allocate the stream's next version and queue the event until the unit of work commits."""
     version = await next_version(session, organization_id=organization_id, stream=stream)
     event = Event(name, organization_id, stream, version, data)
-    session.info.setdefault(PENDING_KEY, []).append(event)
+    raise_event(session, event)
     return event
-
-
-def take_pending(session: AsyncSession) -> list[Event]:
-    return session.info.pop(PENDING_KEY, [])
 
 
 async def publish(broker: Broker, events: Iterable[Event]) -> int:
@@ -79,6 +75,10 @@ async def publish(broker: Broker, events: Iterable[Event]) -> int:
         except Exception as exc:  # the write stands; subscribers catch up through versions
             log.warning(
                 "event undelivered: %s %s v%s (%s: %s)",
-                event.name, event.stream, event.version, type(exc).__name__, exc,
-            )  # fmt: skip
+                event.name,
+                event.stream,
+                event.version,
+                type(exc).__name__,
+                exc,
+            )
     return delivered

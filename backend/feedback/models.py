@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -81,3 +82,9 @@ class Feedback(OrganizationRow, Base):
     external_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@dataclass(frozen=True)
+class CriterionRating:
+    name: str  # e.g. "tone", "accuracy", "next_step"
+    rating: int  # 1..5

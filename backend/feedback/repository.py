@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.viewer import Viewer, scoped
 from backend.feedback.models import Feedback
 from backend.pagination import Page, paginate
+from backend.viewer import Viewer, scoped
 
 FEEDBACK_ORDER = (Feedback.created_at, Feedback.id)
 
@@ -31,9 +31,13 @@ class FeedbackFilter:
 
 
 async def list_feedback(
-    session: AsyncSession, viewer: Viewer, *, where: FeedbackFilter, first: int | None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    where: FeedbackFilter,
+    first: int | None,
     after: str | None,
-) -> Page[Feedback]:  # fmt: skip
+) -> Page[Feedback]:
     """The feedback the viewer may see that matches ``where``, newest first by
     (created_at, id). People read by role; API keys need `read:feedback` (agent keys have
     none: ratings of the agent are for the people who coach it)."""

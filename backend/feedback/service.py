@@ -12,30 +12,38 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
 from backend.auth.service import viewer_for_user
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.crm.models import Conversation, Message
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems, constraint_error
-from backend.feedback.models import COMMENT_MAX_LENGTH, Feedback, FeedbackChannel, FeedbackTarget
+from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
+from backend.feedback.models import (
+    COMMENT_MAX_LENGTH,
+    CriterionRating,
+    Feedback,
+    FeedbackChannel,
+    FeedbackTarget,
+)
 from backend.orgs.models import User
-from backend.prompts.service import answer_prompts
-from backend.reviews.models import ReviewAssignment, ReviewStatus
-from backend.reviews.threads import assigned_threads
+from backend.unit_of_work import raise_event
+from backend.viewer import Viewer, ViewerRole, scoped
 
 CRITERION_PATTERN = re.compile(r"^[a-z_]{1,40}$")
 MAX_CRITERIA = 10
 EXTERNAL_ID_MAX_LENGTH = 200
+# The threads a person was given to review outside their own scope (a peer reviewer's): they
+# rate those like their own. Supplied by the caller, from the reviews domain.
+AssignedThreads = Callable[[Viewer], Select[Any]]
 RATERS = (ViewerRole.REP, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
 # The input field naming each target, and the column holding its id.
 TARGET_FIELDS = {
@@ -50,12 +58,6 @@ class Thumb(StrEnum):
 
     DOWN = "down"
     UP = "up"
-
-
-@dataclass(frozen=True)
-class CriterionRating:
-    name: str  # e.g. "tone", "accuracy", "next_step"
-    rating: int  # 1..5
 
 
 @dataclass(frozen=True)
@@ -90,85 +92,120 @@ class _Target:
 
 
 def _target_kind(data: FeedbackInput, problems: Problems) -> FeedbackTarget | None:
-    given = [kind for kind, value in ((FeedbackTarget.ACTION, data.action_id),
-                                      (FeedbackTarget.MESSAGE, data.message_external_id),
-                                      (FeedbackTarget.CONVERSATION, data.thread_external_id))
-             if value is not None]  # fmt: skip
+    given = [
+        kind
+        for kind, value in (
+            (FeedbackTarget.ACTION, data.action_id),
+            (FeedbackTarget.MESSAGE, data.message_external_id),
+            (FeedbackTarget.CONVERSATION, data.thread_external_id),
+        )
+        if value is not None
+    ]
     if len(given) == 1:
         return given[0]
     code, what = (ErrorCode.REQUIRED, "name") if not given else (ErrorCode.INVALID, "name only")
-    problems.errors.append(DomainError(
-        code, f"{what} one target: actionId, messageExternalId or threadExternalId"
-    ))  # fmt: skip
+    problems.errors.append(
+        DomainError(code, f"{what} one target: actionId, messageExternalId or threadExternalId")
+    )
     return None
 
 
 def _check_rating(data: FeedbackInput, kind: FeedbackTarget | None, problems: Problems) -> int:
     """The stored rating on the target's scale (0/1 for a thumb, else 1..5)."""
     if kind is FeedbackTarget.MESSAGE:
-        problems.require(data.rating is None, "rating",
-                         "a message is rated with `thumb` (up or down), not a number")  # fmt: skip
+        problems.require(
+            data.rating is None,
+            "rating",
+            "a message is rated with `thumb` (up or down), not a number",
+        )
         if data.thumb is None:
             problems.add("thumb", "rate the message: up or down", ErrorCode.REQUIRED)
             return 0
-        if problems.require(data.thumb in Thumb.__members__.values(), "thumb",
-                            f"must be up or down, got {data.thumb!r}"):  # fmt: skip
+        if problems.require(
+            data.thumb in Thumb.__members__.values(),
+            "thumb",
+            f"must be up or down, got {data.thumb!r}",
+        ):
             return 1 if Thumb(data.thumb) is Thumb.UP else 0
         return 0
     if kind is not None:
-        problems.require(data.thumb is None, "thumb",
-                         f"only messages take a thumb; rate the {kind.value} 1..5")  # fmt: skip
+        problems.require(
+            data.thumb is None, "thumb", f"only messages take a thumb; rate the {kind.value} 1..5"
+        )
         if data.rating is None:
             problems.add("rating", f"rate the {kind.value} from 1 to 5", ErrorCode.REQUIRED)
             return 0
-        problems.require(isinstance(data.rating, int) and 1 <= data.rating <= 5, "rating",
-                         f"must be 1..5 on the {kind.value} scale, got {data.rating}")  # fmt: skip
+        problems.require(
+            isinstance(data.rating, int) and 1 <= data.rating <= 5,
+            "rating",
+            f"must be 1..5 on the {kind.value} scale, got {data.rating}",
+        )
         return data.rating
     return 0
 
 
-def _check_criteria(data: FeedbackInput, kind: FeedbackTarget | None,
-                    problems: Problems) -> dict[str, int]:  # fmt: skip
+def _check_criteria(
+    data: FeedbackInput, kind: FeedbackTarget | None, problems: Problems
+) -> dict[str, int]:
     criteria = list(data.criteria)
     if not criteria:
         return {}
     if kind is not None and kind is not FeedbackTarget.CONVERSATION:
         problems.add("criteria", "only a conversation review rates criteria")
         return {}
-    problems.require(len(criteria) <= MAX_CRITERIA, "criteria",
-                     f"at most {MAX_CRITERIA} criteria, got {len(criteria)}")  # fmt: skip
+    problems.require(
+        len(criteria) <= MAX_CRITERIA,
+        "criteria",
+        f"at most {MAX_CRITERIA} criteria, got {len(criteria)}",
+    )
     seen: dict[str, int] = {}
     for i, criterion in enumerate(criteria[:MAX_CRITERIA]):
         at = f"criteria[{i}]."
-        if problems.require(bool(CRITERION_PATTERN.match(criterion.name or "")), at + "name",
-                            "must be 1..40 characters of a-z and '_', e.g. 'tone'"):  # fmt: skip
-            problems.require(criterion.name not in seen, at + "name",
-                             f"{criterion.name!r} is rated twice")  # fmt: skip
-        if problems.require(isinstance(criterion.rating, int) and 1 <= criterion.rating <= 5,
-                            at + "rating", f"must be 1..5, got {criterion.rating}"):  # fmt: skip
+        if problems.require(
+            bool(CRITERION_PATTERN.match(criterion.name or "")),
+            at + "name",
+            "must be 1..40 characters of a-z and '_', e.g. 'tone'",
+        ):
+            problems.require(
+                criterion.name not in seen, at + "name", f"{criterion.name!r} is rated twice"
+            )
+        if problems.require(
+            isinstance(criterion.rating, int) and 1 <= criterion.rating <= 5,
+            at + "rating",
+            f"must be 1..5, got {criterion.rating}",
+        ):
             seen.setdefault(criterion.name, criterion.rating)
     return seen
 
 
 def _check_text(data: FeedbackInput, problems: Problems) -> str | None:
     comment = (data.comment or "").strip() or None
-    problems.require(comment is None or len(comment) <= COMMENT_MAX_LENGTH, "comment",
-                     f"must be at most {COMMENT_MAX_LENGTH} characters, got "
-                     f"{len(comment or '')}")  # fmt: skip
-    problems.require(data.channel in FeedbackChannel.__members__.values(), "channel",
-                     "must be one of: " + ", ".join(c.value for c in FeedbackChannel))  # fmt: skip
+    problems.require(
+        comment is None or len(comment) <= COMMENT_MAX_LENGTH,
+        "comment",
+        f"must be at most {COMMENT_MAX_LENGTH} characters, got {len(comment or '')}",
+    )
+    problems.require(
+        data.channel in FeedbackChannel.__members__.values(),
+        "channel",
+        "must be one of: " + ", ".join(c.value for c in FeedbackChannel),
+    )
     problems.require(
         data.external_id is None or 0 < len(data.external_id) <= EXTERNAL_ID_MAX_LENGTH,
-        "externalId", f"must be 1..{EXTERNAL_ID_MAX_LENGTH} characters",
-    )  # fmt: skip
-    for name, value in (("messageExternalId", data.message_external_id),
-                        ("threadExternalId", data.thread_external_id)):  # fmt: skip
+        "externalId",
+        f"must be 1..{EXTERNAL_ID_MAX_LENGTH} characters",
+    )
+    for name, value in (
+        ("messageExternalId", data.message_external_id),
+        ("threadExternalId", data.thread_external_id),
+    ):
         problems.require(value is None or 0 < len(value) <= 300, name, "must be 1..300 characters")
     return comment
 
 
-async def _author(session: AsyncSession, viewer: Viewer, data: FeedbackInput,
-                  problems: Problems) -> tuple[int, Viewer] | None:  # fmt: skip
+async def _author(
+    session: AsyncSession, viewer: Viewer, data: FeedbackInput, problems: Problems
+) -> tuple[int, Viewer] | None:
     """The person whose rating it is, and the scope it is checked in."""
     if viewer.role is ViewerRole.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN, "the agent does not rate its own work")
@@ -177,9 +214,10 @@ async def _author(session: AsyncSession, viewer: Viewer, data: FeedbackInput,
         if viewer.role not in RATERS:
             raise DomainError(ErrorCode.FORBIDDEN, "only people rate the agent's work")
         problems.require(
-            data.author_email is None, "authorEmail",
+            data.author_email is None,
+            "authorEmail",
             "people rate as themselves; only integration keys name an author",
-        )  # fmt: skip
+        )
         return viewer.user_id, viewer
     if not data.author_email:
         problems.add("authorEmail", "name the person whose rating this is", ErrorCode.REQUIRED)
@@ -197,8 +235,13 @@ async def _author(session: AsyncSession, viewer: Viewer, data: FeedbackInput,
     return user.id, await viewer_for_user(session, user)
 
 
-async def _target(session: AsyncSession, scope: Viewer, data: FeedbackInput,
-                  kind: FeedbackTarget) -> _Target | None:  # fmt: skip
+async def _target(
+    session: AsyncSession,
+    scope: Viewer,
+    data: FeedbackInput,
+    kind: FeedbackTarget,
+    assigned: AssignedThreads | None,
+) -> _Target | None:
     model: Any
     if kind is FeedbackTarget.ACTION:
         model, condition = AgentAction, AgentAction.id == data.action_id
@@ -209,12 +252,13 @@ async def _target(session: AsyncSession, scope: Viewer, data: FeedbackInput,
         condition = Conversation.external_thread_id == data.thread_external_id
     statement = scoped(select(model.id, model.agent_id), model, scope).where(condition)
     row = (await session.execute(statement)).first()
-    if row is None and kind is FeedbackTarget.CONVERSATION and scope.user_id is not None:
+    if row is None and kind is FeedbackTarget.CONVERSATION and scope.user_id and assigned:
         # A thread given to the person for review, outside their own scope (a peer reviewer).
         statement = select(model.id, model.agent_id).where(
-            model.organization_id == scope.organization_id, condition,
-            model.id.in_(assigned_threads(scope)),
-        )  # fmt: skip
+            model.organization_id == scope.organization_id,
+            condition,
+            model.id.in_(assigned(scope)),
+        )
         row = (await session.execute(statement)).first()
     if row is None:
         return None
@@ -222,7 +266,12 @@ async def _target(session: AsyncSession, scope: Viewer, data: FeedbackInput,
 
 
 async def submit_feedback(
-    session: AsyncSession, viewer: Viewer, data: FeedbackInput, *, now: dt.datetime | None = None
+    session: AsyncSession,
+    viewer: Viewer,
+    data: FeedbackInput,
+    *,
+    now: dt.datetime | None = None,
+    assigned: AssignedThreads | None = None,
 ) -> SubmittedFeedback:
     """Store a person's rating of a message, an action or a thread (within their scope), or
     update their earlier rating of it. A redelivery (same channel and `externalId`) changes
@@ -235,7 +284,7 @@ async def submit_feedback(
     comment = _check_text(data, problems)
     target = None
     if author is not None and kind is not None:
-        target = await _target(session, author[1], data, kind)
+        target = await _target(session, author[1], data, kind, assigned)
         if target is None:
             problems.add(TARGET_FIELDS[kind][0], f"{kind.value} not found", ErrorCode.NOT_FOUND)
     problems.raise_if_any()
@@ -244,28 +293,44 @@ async def submit_feedback(
     column = getattr(Feedback, target.column)
     channel = FeedbackChannel(data.channel).value
     if data.external_id is not None:
-        delivered = await session.scalar(select(Feedback).where(
-            Feedback.organization_id == viewer.organization_id, Feedback.channel == channel,
-            Feedback.external_id == data.external_id,
-        ))  # fmt: skip
+        delivered = await session.scalar(
+            select(Feedback).where(
+                Feedback.organization_id == viewer.organization_id,
+                Feedback.channel == channel,
+                Feedback.external_id == data.external_id,
+            )
+        )
         if delivered is not None:
             if delivered.author_id != author_id or getattr(delivered, target.column) != target.id:
-                raise DomainError(ErrorCode.CONFLICT, "this externalId belongs to another rating",
-                                  field="externalId")  # fmt: skip
+                raise DomainError(
+                    ErrorCode.CONFLICT,
+                    "this externalId belongs to another rating",
+                    field="externalId",
+                )
             return SubmittedFeedback(delivered, created=False)
     earlier = await session.scalar(
         select(Feedback.id).where(Feedback.author_id == author_id, column == target.id)
     )
     now = now or utcnow()
-    values = {"rating": rating, "comment": comment, "criteria": criteria, "channel": channel,
-              "prompted": bool(data.prompted), "external_id": data.external_id,
-              "updated_at": now}  # fmt: skip
+    values = {
+        "rating": rating,
+        "comment": comment,
+        "criteria": criteria,
+        "channel": channel,
+        "prompted": bool(data.prompted),
+        "external_id": data.external_id,
+        "updated_at": now,
+    }
     insert = dialect_insert(session, Feedback)
     statement = (
         insert.values(
-            organization_id=viewer.organization_id, agent_id=target.agent_id,
-            target_type=target.kind.value, author_id=author_id, created_at=now,
-            **{target.column: target.id}, **values,
+            organization_id=viewer.organization_id,
+            agent_id=target.agent_id,
+            target_type=target.kind.value,
+            author_id=author_id,
+            created_at=now,
+            **{target.column: target.id},
+            **values,
         )
         # Once a rating answered a prompt of ours it stays `prompted`, however it is changed.
         .on_conflict_do_update(
@@ -273,7 +338,7 @@ async def submit_feedback(
             set_={**values, "prompted": or_(Feedback.prompted, insert.excluded.prompted)},
         )
         .returning(Feedback.id)
-    )  # fmt: skip
+    )
     try:
         feedback_id = (await session.execute(statement)).scalar_one()
     except IntegrityError as exc:  # a concurrent rating took this externalId meanwhile
@@ -286,20 +351,59 @@ async def submit_feedback(
     )
     if feedback is None:  # pragma: no cover - the row was just written in this transaction
         raise NotFoundError("feedback")
-    await _settle_requests(session, feedback, now=now)
+    raise_event(session, _given(feedback))
     return SubmittedFeedback(feedback, created=earlier is None)
 
 
-async def _settle_requests(session: AsyncSession, feedback: Feedback, *, now: dt.datetime) -> None:
-    """What the rating answers, whichever channel it came through: the author's open prompts
-    about its action (or the action that sent its message), and their open review assignment
-    of its thread."""
-    await answer_prompts(session, feedback, now=now)
-    if feedback.conversation_id is not None:
+def _given(feedback: Feedback) -> FeedbackGiven:
+    return FeedbackGiven(
+        organization_id=feedback.organization_id,
+        feedback_id=feedback.id,
+        author_id=feedback.author_id,
+        target_type=feedback.target_type,
+        action_id=feedback.action_id,
+        message_id=feedback.message_id,
+        conversation_id=feedback.conversation_id,
+        channel=feedback.channel,
+        at=feedback.updated_at,
+    )
+
+
+async def mark_prompted(session: AsyncSession, feedback_ids: Sequence[int]) -> None:
+    """The ratings answered a prompt of ours: they stay `prompted`, however they change."""
+    if feedback_ids:
         await session.execute(
-            update(ReviewAssignment)
-            .where(ReviewAssignment.conversation_id == feedback.conversation_id,
-                   ReviewAssignment.reviewer_id == feedback.author_id,
-                   ReviewAssignment.status == ReviewStatus.ASSIGNED.value)
-            .values(status=ReviewStatus.DONE.value, completed_at=now)
-        )  # fmt: skip
+            update(Feedback).where(Feedback.id.in_(sorted(set(feedback_ids)))).values(prompted=True)
+        )
+
+
+async def withdraw_feedback(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    author_id: int,
+    target: Any,
+    channel: FeedbackChannel,
+    external_id_prefix: str,
+    rating: int,
+) -> int:
+    """Delete the author's rating of ``target`` (a Feedback column compared with an id) if it is
+    still the one a channel gave (same channel, external id prefix and rating: a rating changed
+    since elsewhere stays); how many were deleted."""
+    deleted = (
+        await session.execute(
+            delete(Feedback)
+            .where(
+                Feedback.organization_id == organization_id,
+                Feedback.author_id == author_id,
+                target,
+                Feedback.channel == channel.value,
+                Feedback.external_id.startswith(external_id_prefix, autoescape=True),
+                Feedback.rating == rating,
+            )
+            .returning(Feedback.action_id, Feedback.message_id)
+        )
+    ).all()
+    for action_id, message_id in deleted:
+        raise_event(session, FeedbackWithdrawn(organization_id, author_id, action_id, message_id))
+    return len(deleted)

@@ -111,10 +111,13 @@ def action_card(
     if summary.subject:
         what.append(_text("Subject", html.escape(summary.subject)))
     what += [
-        _text("Confidence", f"{_percent(summary.confidence)} stated",
-              bottom=f"calibrated: {_percent(summary.calibrated_confidence)}"),
+        _text(
+            "Confidence",
+            f"{_percent(summary.confidence)} stated",
+            bottom=f"calibrated: {_percent(summary.calibrated_confidence)}",
+        ),
         _text("Decision", html.escape(summary.decision or "none recorded")),
-    ]  # fmt: skip
+    ]
     outcomes = [
         _text(_humanize(o.outcome_type), _outcome_text(o, zone)) for o in summary.outcomes
     ] or [_paragraph("No outcome is tracked for this action.")]
@@ -125,8 +128,10 @@ def action_card(
     if summary.yours is not None:
         buttons.append(_button("Save comment", urls.comment, ids))
     comment_input: dict[str, Any] = {
-        "name": COMMENT_INPUT, "label": "Comment (optional)", "type": "MULTIPLE_LINE",
-    }  # fmt: skip
+        "name": COMMENT_INPUT,
+        "label": "Comment (optional)",
+        "type": "MULTIPLE_LINE",
+    }
     if summary.yours is not None and summary.yours.comment:
         comment_input["value"] = summary.yours.comment
     rating = [_paragraph(_your_rating(summary))]
@@ -146,33 +151,51 @@ def action_card(
 def not_the_agents_card() -> Card:
     return {
         "header": {"title": TITLE},
-        "sections": [{"widgets": [_paragraph(
-            "This e-mail is not one the Sales Agent sent (or not one of an agent you follow), "
-            "so there is nothing to rate here."
-        )]}],
-    }  # fmt: skip
+        "sections": [
+            {
+                "widgets": [
+                    _paragraph(
+                        "This e-mail is not one the Sales Agent sent (or not one of an agent you "
+                        "follow), so there is nothing to rate here."
+                    )
+                ]
+            }
+        ],
+    }
 
 
 def link_account_card(email: str) -> Card:
     return {
         "header": {"title": TITLE},
-        "sections": [{"widgets": [_paragraph(
-            f"Your Google account <b>{html.escape(email)}</b> is not linked to a Sales Agent "
-            "user. Ask your administrator to add a user with this e-mail address; then open "
-            "the e-mail again to rate it."
-        )]}],
-    }  # fmt: skip
+        "sections": [
+            {
+                "widgets": [
+                    _paragraph(
+                        f"Your Google account <b>{html.escape(email)}</b> is not linked to a Sales "
+                        "Agent user. Ask your administrator to add a user with this e-mail "
+                        "address; then open the e-mail again to rate it."
+                    )
+                ]
+            }
+        ],
+    }
 
 
 def homepage_card(name: str) -> Card:
     return {
         "header": {"title": TITLE, "subtitle": html.escape(name)},
-        "sections": [{"widgets": [_paragraph(
-            "Open an e-mail the agent sent to see what it did, how sure it was and what came "
-            "of it, and rate it with 👍 or 👎. Your rating goes straight into the agent's "
-            "learning loop."
-        )]}],
-    }  # fmt: skip
+        "sections": [
+            {
+                "widgets": [
+                    _paragraph(
+                        "Open an e-mail the agent sent to see what it did, how sure it was and "
+                        "what came of it, and rate it with 👍 or 👎. Your rating goes straight "
+                        "into the agent's learning loop."
+                    )
+                ]
+            }
+        ],
+    }
 
 
 def push(card: Card) -> dict[str, Any]:

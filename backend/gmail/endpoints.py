@@ -19,16 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend.auth.service import viewer_for_user
-from backend.database import transaction
 from backend.errors import DomainError, InvalidInput
-from backend.events.service import take_pending
 from backend.feedback.service import Thumb
 from backend.gmail import cards
 from backend.gmail.service import OpenedMessage, opened_summary, person_by_email, rate, save_comment
 from backend.gmail.tokens import AddonTokens, GoogleKeys, KeyFetchError, TokenError
-from backend.learning import after_feedback
 from backend.settings import Settings, SettingsError
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 MAX_BODY_BYTES = 256 * 1024
 HOMEPAGE_PATH = "/gmail/homepage"
@@ -81,8 +79,10 @@ def _opened(event: dict[str, Any], *, from_parameters: bool) -> OpenedMessage:
     opened = OpenedMessage(message_id=pick("messageId"), thread_id=pick("threadId"))
     if opened.message_id is None and opened.thread_id is None:
         raise _bad_field("gmail.messageId", "required: the opened message's Gmail id")
-    for field, value in (("gmail.messageId", opened.message_id),
-                         ("gmail.threadId", opened.thread_id)):  # fmt: skip
+    for field, value in (
+        ("gmail.messageId", opened.message_id),
+        ("gmail.threadId", opened.thread_id),
+    ):
         if value is not None and len(value) > 300:
             raise _bad_field(field, "must be at most 300 characters")
     return opened
@@ -123,9 +123,13 @@ class GmailAddon:
         service_account = (settings.gmail_addon_service_account or "").strip()
         client_id = (settings.gmail_addon_client_id or "").strip()
         missing = tuple(
-            name for name, value in (("GMAIL_ADDON_SERVICE_ACCOUNT", service_account),
-                                     ("GMAIL_ADDON_CLIENT_ID", client_id)) if not value
-        )  # fmt: skip
+            name
+            for name, value in (
+                ("GMAIL_ADDON_SERVICE_ACCOUNT", service_account),
+                ("GMAIL_ADDON_CLIENT_ID", client_id),
+            )
+            if not value
+        )
         try:
             keys = keys or GoogleKeys(settings.gmail_certs_url)
         except ValueError as exc:
@@ -147,8 +151,11 @@ class GmailAddon:
             raise _refuse(503, f"the Gmail add-on is not configured: set {needed}")
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _refuse(401, "send Google's ID token as 'Authorization: Bearer <token>'",
-                          **{"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise _refuse(
+                401,
+                "send Google's ID token as 'Authorization: Bearer <token>'",
+                **{"WWW-Authenticate": "Bearer"},
+            )
         try:
             await asyncio.to_thread(
                 self.tokens.verify_caller, token.strip(), endpoint_url=self.url(path)
@@ -231,13 +238,19 @@ class GmailAddon:
         return await self._store(request, event, opened, email, thumb=None)
 
     async def _store(
-        self, request: Request, event: dict[str, Any], opened: OpenedMessage, email: str, *,
+        self,
+        request: Request,
+        event: dict[str, Any],
+        opened: OpenedMessage,
+        email: str,
+        *,
         thumb: Thumb | None,
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         state: AppState = request.app.state.app
         comment = _comment(event)
+        held: list[Any] = []
         try:
-            async with transaction(state.sessions) as session:
+            async with transaction(state.sessions, hold=held) as session:
                 user = await person_by_email(session, email)
                 if user is None:
                     rated = None
@@ -248,7 +261,6 @@ class GmailAddon:
                         if thumb is not None
                         else save_comment(session, viewer, opened, comment)
                     )
-                events = take_pending(session)
         except DomainError as exc:  # rolled back: nothing stored
             return JSONResponse(cards.notify(f"Not saved. {_problem(exc)}"))
         if user is None:
@@ -265,8 +277,9 @@ class GmailAddon:
         else:
             shown = cards.THUMB_TEXT[thumb]
             note = f"Thanks! Rated {shown}." if rated.created else f"Your rating is now {shown}."
-        # After the card is answered: publish the prompts it answered, redraw Slack messages.
-        after = BackgroundTask(after_feedback, state, events, rated.feedback)
+        # What the rating changed (prompts answered, Slack messages redrawn, ...) is handled
+        # after the card is answered.
+        after = BackgroundTask(state.bus.dispatch, held) if held else None
         return JSONResponse(cards.update(card, note), background=after)
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, scoped
 from backend.crm.models import Conversation, Message
 from backend.errors import DomainError, ErrorCode
 from backend.feedback.models import Feedback, FeedbackChannel, FeedbackTarget
@@ -26,6 +25,7 @@ from backend.feedback.service import FeedbackInput, SubmittedFeedback, Thumb, su
 from backend.orgs.models import User
 from backend.outcomes.models import Outcome
 from backend.outcomes.rules import OUTCOME_SCALES
+from backend.viewer import Viewer, scoped
 
 ACTION_RATING_FOR_THUMB = {Thumb.UP: 5, Thumb.DOWN: 1}
 
@@ -177,12 +177,19 @@ async def summarize(session: AsyncSession, viewer: Viewer, action: AgentAction) 
     target, subject = await _target(session, action)
     yours = await _yours(session, viewer.user_id, target) if viewer.user_id is not None else None
     return ActionSummary(
-        action_id=action.id, action_type=action.action_type, confidence=action.confidence,
-        calibrated_confidence=action.calibrated_confidence, decision=action.decision,
-        is_critical=action.is_critical, occurred_at=action.occurred_at,
-        agent_name=agent_name or f"agent {action.agent_id}", subject=subject,
-        outcomes=tuple(_outcome(o) for o in outcomes), target=target, yours=yours,
-    )  # fmt: skip
+        action_id=action.id,
+        action_type=action.action_type,
+        confidence=action.confidence,
+        calibrated_confidence=action.calibrated_confidence,
+        decision=action.decision,
+        is_critical=action.is_critical,
+        occurred_at=action.occurred_at,
+        agent_name=agent_name or f"agent {action.agent_id}",
+        subject=subject,
+        outcomes=tuple(_outcome(o) for o in outcomes),
+        target=target,
+        yours=yours,
+    )
 
 
 async def opened_summary(
@@ -193,26 +200,38 @@ async def opened_summary(
 
 
 async def _submit(
-    session: AsyncSession, viewer: Viewer, target: RatingTarget, *, thumb: Thumb | None,
-    rating: int | None, comment: str | None,
-) -> SubmittedFeedback:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    target: RatingTarget,
+    *,
+    thumb: Thumb | None,
+    rating: int | None,
+    comment: str | None,
+) -> SubmittedFeedback:
     if target.kind is FeedbackTarget.MESSAGE:
         data = FeedbackInput(
-            channel=FeedbackChannel.GMAIL, message_external_id=target.message_external_id,
-            thumb=thumb, comment=comment,
-        )  # fmt: skip
+            channel=FeedbackChannel.GMAIL,
+            message_external_id=target.message_external_id,
+            thumb=thumb,
+            comment=comment,
+        )
     else:
         data = FeedbackInput(
-            channel=FeedbackChannel.GMAIL, action_id=target.action_id, comment=comment,
+            channel=FeedbackChannel.GMAIL,
+            action_id=target.action_id,
+            comment=comment,
             rating=rating if rating is not None else ACTION_RATING_FOR_THUMB[thumb or Thumb.UP],
-        )  # fmt: skip
+        )
     return await submit_feedback(session, viewer, data)
 
 
 async def rate(
-    session: AsyncSession, viewer: Viewer, opened: OpenedMessage, thumb: Thumb,
+    session: AsyncSession,
+    viewer: Viewer,
+    opened: OpenedMessage,
+    thumb: Thumb,
     comment: str | None,
-) -> Rated | None:  # fmt: skip
+) -> Rated | None:
     """Store (or change) the viewer's thumb on the opened e-mail's action. A comment typed in
     the card goes with it; an empty comment field keeps the comment given before. None when
     the e-mail is not the agent's."""
@@ -239,14 +258,19 @@ async def save_comment(
     earlier = summary.yours
     if earlier is None:
         raise DomainError(
-            ErrorCode.REQUIRED, "rate it with 👍 or 👎 first; the comment goes with your rating",
+            ErrorCode.REQUIRED,
+            "rate it with 👍 or 👎 first; the comment goes with your rating",
             field="thumb",
-        )  # fmt: skip
+        )
     if not (comment or "").strip():
         raise DomainError(ErrorCode.REQUIRED, "write a comment first", field="comment")
     by_thumb = summary.target.kind is FeedbackTarget.MESSAGE
     submitted = await _submit(
-        session, viewer, summary.target, comment=comment,
-        thumb=earlier.thumb if by_thumb else None, rating=None if by_thumb else earlier.rating,
-    )  # fmt: skip
+        session,
+        viewer,
+        summary.target,
+        comment=comment,
+        thumb=earlier.thumb if by_thumb else None,
+        rating=None if by_thumb else earlier.rating,
+    )
     return Rated(await summarize(session, viewer, action), submitted.created, submitted.feedback)

@@ -87,9 +87,13 @@ class GoogleKeys:
     """
 
     def __init__(
-        self, url: str, *, clock: Callable[[], float] = time.monotonic,
-        min_refetch: float = MIN_REFETCH_SECONDS, timeout: float = FETCH_TIMEOUT_SECONDS,
-    ) -> None:  # fmt: skip
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        min_refetch: float = MIN_REFETCH_SECONDS,
+        timeout: float = FETCH_TIMEOUT_SECONDS,
+    ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"GMAIL_CERTS_URL must be an http(s) URL, got {url!r}")
         self.url = url
@@ -150,9 +154,14 @@ class GoogleKeys:
 
 
 def verify_id_token(
-    token: str, keys: GoogleKeys, *, audience: str, email: str | None = None,
-    issuers: tuple[str, ...] = GOOGLE_ISSUERS, leeway: float = LEEWAY_SECONDS,
-) -> Mapping[str, Any]:  # fmt: skip
+    token: str,
+    keys: GoogleKeys,
+    *,
+    audience: str,
+    email: str | None = None,
+    issuers: tuple[str, ...] = GOOGLE_ISSUERS,
+    leeway: float = LEEWAY_SECONDS,
+) -> Mapping[str, Any]:
     """The claims of a Google-signed ID token addressed to ``audience`` (and, when given, from
     ``email``), or TokenError saying what is wrong with it."""
     try:
@@ -167,9 +176,14 @@ def verify_id_token(
     key = keys.key(kid)
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuers, leeway=leeway,
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuers,
+            leeway=leeway,
             options={"require": ["exp", "iat", "iss", "aud", "email"]},
-        )  # fmt: skip
+        )
     except jwt.ExpiredSignatureError:
         raise TokenError("the token has expired") from None
     except jwt.InvalidAudienceError:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.service import LABELLERS
 from backend.pagination import Page, paginate
+from backend.viewer import Viewer, ViewerRole, scoped
 
 OUTCOME_ORDER = (Outcome.opened_at, Outcome.id)
 
@@ -38,9 +38,13 @@ def require_outcome_reader(viewer: Viewer) -> None:
 
 
 async def list_outcomes(
-    session: AsyncSession, viewer: Viewer, *, where: OutcomeFilter, first: int | None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    where: OutcomeFilter,
+    first: int | None,
     after: str | None,
-) -> Page[Outcome]:  # fmt: skip
+) -> Page[Outcome]:
     """The outcomes the viewer may see that match ``where``, newest first by (opened_at, id)."""
     require_outcome_reader(viewer)
     statement = scoped(select(Outcome), Outcome, viewer)
@@ -70,5 +74,6 @@ async def label_queue_page(
     statement = scoped(select(Outcome), Outcome, viewer).where(
         Outcome.status == OutcomeStatus.NEEDS_LABEL.value
     )
-    return await paginate(session, statement, order=OUTCOME_ORDER, first=first, after=after,
-                          ascending=True)  # fmt: skip
+    return await paginate(
+        session, statement, order=OUTCOME_ORDER, first=first, after=after, ascending=True
+    )

@@ -10,13 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.database import is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.orgs.models import Organization
 from backend.outcomes.models import Detection, Outcome, OutcomeLabel, OutcomeStatus
-from backend.outcomes.resolution import OutcomeState, Resolutions, outcome_columns, states_from_rows
+from backend.outcomes.resolution import (
+    OutcomeState,
+    Resolutions,
+    open_event_born,
+    outcome_columns,
+    states_from_rows,
+)
 from backend.outcomes.rules import EVENT_BORN_OUTCOMES, OUTCOME_SCALES, rules_for
+from backend.viewer import Viewer, ViewerRole, scoped
 
 NOTE_MAX_LENGTH = 1000
 LABELLERS = (ViewerRole.REP, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
@@ -68,34 +74,53 @@ def _check_level(outcome_type: str, level: str | int, note: str | None) -> None:
         "note",
         f"must be at most {NOTE_MAX_LENGTH} characters",
     )
-    problems.raise_if_any()  # fmt: skip
+    problems.raise_if_any()
 
 
 async def label_outcome(
-    session: AsyncSession, viewer: Viewer, *, outcome_id: int, level: str | int,
-    note: str | None = None, now: dt.datetime | None = None,
-) -> Labelled:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    outcome_id: int,
+    level: str | int,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> Labelled:
     """A person resolves a labelling task, or corrects a resolved outcome. Audited; a correction
     takes the old contribution out of the calibration statistics and adds the new one."""
     if viewer.role not in LABELLERS or viewer.user_id is None:
         raise DomainError(ErrorCode.FORBIDDEN, "only people label outcomes")
     outcome = await _state(session, viewer, outcome_id)
     _check_level(outcome.outcome_type, level, note)
-    return await _decide(session, outcome, level, note=note, now=now or utcnow(),
-                         user_id=viewer.user_id, api_client_id=None)  # fmt: skip
+    return await _decide(
+        session,
+        outcome,
+        level,
+        note=note,
+        now=now or utcnow(),
+        user_id=viewer.user_id,
+        api_client_id=None,
+    )
 
 
 async def record_outcome(
-    session: AsyncSession, viewer: Viewer, *, action_id: int, outcome_type: str,
-    level: str | int, note: str | None = None, now: dt.datetime | None = None,
-) -> Labelled:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    action_id: int,
+    outcome_type: str,
+    level: str | int,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> Labelled:
     """The Sales Agent states an outcome of one of its actions directly, on the type's scale."""
     viewer.require_scope("write:outcomes")
     if viewer.role not in (ViewerRole.AGENT, ViewerRole.ADMIN):
         raise DomainError(ErrorCode.FORBIDDEN, "only the agent states outcomes directly")
     if outcome_type not in OUTCOME_SCALES:
-        raise DomainError(ErrorCode.INVALID, f"unknown outcome type {outcome_type!r}",
-                          field="outcomeType")  # fmt: skip
+        raise DomainError(
+            ErrorCode.INVALID, f"unknown outcome type {outcome_type!r}", field="outcomeType"
+        )
     _check_level(outcome_type, level, note)
     action = await session.scalar(
         scoped(select(AgentAction), AgentAction, viewer).where(AgentAction.id == action_id)
@@ -114,37 +139,90 @@ async def record_outcome(
                 f"a {action.action_type} action has no {outcome_type!r} outcome",
                 field="outcomeType",
             )
-        created = Outcome(
-            organization_id=action.organization_id, agent_id=action.agent_id,
-            action_id=action.id, action_type=action.action_type, outcome_type=outcome_type,
-            window="event", scale=OUTCOME_SCALES[outcome_type].name, status="open",
-            detection="automatic", evidence={}, opened_at=now or utcnow(),
-        )  # fmt: skip
-        session.add(created)
-        await session.flush()
-        outcome_id = created.id
+        outcome_id = await open_event_born(
+            session,
+            organization_id=action.organization_id,
+            agent_id=action.agent_id,
+            action_id=action.id,
+            action_type=action.action_type,
+            outcome_type=outcome_type,
+            at=now or utcnow(),
+        )
     outcome = await _state(session, viewer, outcome_id)
-    return await _decide(session, outcome, level, note=note, now=now or utcnow(),
-                         user_id=None, api_client_id=viewer.api_client_id)  # fmt: skip
+    return await _decide(
+        session,
+        outcome,
+        level,
+        note=note,
+        now=now or utcnow(),
+        user_id=None,
+        api_client_id=viewer.api_client_id,
+    )
 
 
 async def _decide(
-    session: AsyncSession, outcome: OutcomeState, level: str | int, *, note: str | None,
-    now: dt.datetime, user_id: int | None, api_client_id: int | None,
-) -> Labelled:  # fmt: skip
+    session: AsyncSession,
+    outcome: OutcomeState,
+    level: str | int,
+    *,
+    note: str | None,
+    now: dt.datetime,
+    user_id: int | None,
+    api_client_id: int | None,
+) -> Labelled:
     previous = (outcome.status, outcome.level, outcome.value)
     correction = outcome.status == OutcomeStatus.RESOLVED
-    resolutions = Resolutions()
+    resolutions = Resolutions(now)
     detection = Detection.HUMAN if user_id is not None else Detection.AUTOMATIC
     resolutions.resolve(outcome, level, when=now, detection=detection, user_id=user_id)
     session.add(
         OutcomeLabel(
-            organization_id=outcome.organization_id, agent_id=outcome.agent_id,
-            outcome_id=outcome.id, labeled_by_id=user_id, api_client_id=api_client_id,
-            previous_status=previous[0], previous_level=previous[1], previous_value=previous[2],
-            level=int(outcome.level or 0), value=float(outcome.value or 0.0), note=note,
+            organization_id=outcome.organization_id,
+            agent_id=outcome.agent_id,
+            outcome_id=outcome.id,
+            labeled_by_id=user_id,
+            api_client_id=api_client_id,
+            previous_status=previous[0],
+            previous_level=previous[1],
+            previous_value=previous[2],
+            level=int(outcome.level or 0),
+            value=float(outcome.value or 0.0),
+            note=note,
             created_at=now,
         )
-    )  # fmt: skip
+    )
     await resolutions.apply(session)
     return Labelled(outcome.id, correction, resolutions)
+
+
+async def open_windows(session: AsyncSession, action: AgentAction) -> list[Outcome]:
+    """Open the outcome windows of an action just recorded, by its organisation's rules (in the
+    action's unit of work: an action never exists without them)."""
+    config = await session.scalar(
+        select(Organization.config).where(Organization.id == action.organization_id)
+    )
+    rules = rules_for(config)
+    outcomes = [
+        Outcome(
+            organization_id=action.organization_id,
+            agent_id=action.agent_id,
+            action_id=action.id,
+            action_type=action.action_type,
+            outcome_type=plan.outcome_type,
+            window=plan.window.value,
+            scale=plan.scale.name,
+            status=OutcomeStatus.OPEN.value,
+            detection="automatic",
+            opened_at=action.occurred_at,
+            due_at=rules.due_at(plan.window, action.occurred_at),
+            evidence={},
+        )
+        for plan in rules.plans_for(action.action_type)
+    ]
+    session.add_all(outcomes)
+    await session.flush()
+    return outcomes
+
+
+async def outcomes_of(session: AsyncSession, action_id: int) -> list[Outcome]:
+    return list(await session.scalars(select(Outcome).where(Outcome.action_id == action_id)))

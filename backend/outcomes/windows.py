@@ -34,7 +34,7 @@ async def close_expired_batch(
     if is_postgresql(session):
         statement = statement.with_for_update(of=Outcome.__table__, skip_locked=True)
     rows = (await session.execute(statement)).all()
-    resolutions = Resolutions()
+    resolutions = Resolutions(now)
     if not rows:
         return resolutions
     rules_by_org: dict[int, OutcomeRules] = {}

@@ -25,15 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.database import dialect_insert
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.events.service import record_event
+from backend.feedback.events import FeedbackGiven
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.orgs.models import User
 from backend.outcomes.models import Outcome
 from backend.pagination import Page, paginate
+from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.models import FeedbackPrompt, PromptBudget, PromptReason, PromptState
+from backend.unit_of_work import raise_event
+from backend.viewer import Viewer, ViewerRole, scoped
 
 EVENT = "feedback_prompt.changed"
 BATCH_SIZE = 500  # prompts expired or reminded per unit of work
@@ -65,16 +68,43 @@ class PromptPolicy:
         )
 
 
-async def _announce(session: AsyncSession, prompts: Sequence[FeedbackPrompt], change: str) -> None:
-    """Write the prompts' changes, then record a `feedback_prompt.changed` event for each."""
+async def _announce(
+    session: AsyncSession,
+    prompts: Sequence[FeedbackPrompt],
+    change: PromptChange,
+    *,
+    rated_action_id: int | None = None,
+) -> None:
+    """Write the prompts' changes, then record a `feedback_prompt.changed` live event and raise
+    a ``PromptChanged`` for each."""
     await session.flush()
     for prompt in prompts:
         await record_event(
-            session, name=EVENT, organization_id=prompt.organization_id,
+            session,
+            name=EVENT,
+            organization_id=prompt.organization_id,
             stream=f"prompts:user:{prompt.user_id}",
-            data={"promptId": prompt.id, "agentId": prompt.agent_id, "userId": prompt.user_id,
-                  "actionId": prompt.action_id, "state": prompt.state, "change": change},
-        )  # fmt: skip
+            data={
+                "promptId": prompt.id,
+                "agentId": prompt.agent_id,
+                "userId": prompt.user_id,
+                "actionId": prompt.action_id,
+                "state": prompt.state,
+                "change": change.value,
+            },
+        )
+        raise_event(
+            session,
+            PromptChanged(
+                prompt.organization_id,
+                prompt.id,
+                prompt.action_id,
+                prompt.user_id,
+                change,
+                prompt.feedback_id,
+                rated_action_id,
+            ),
+        )
 
 
 async def _claim(
@@ -119,24 +149,40 @@ async def budget_used(session: AsyncSession, *, user_id: int, day: dt.date) -> i
 
 
 async def _create(
-    session: AsyncSession, action: AgentAction, user_id: int, reason: PromptReason,
-    policy: PromptPolicy, now: dt.datetime,
-) -> FeedbackPrompt | None:  # fmt: skip
+    session: AsyncSession,
+    action: AgentAction,
+    user_id: int,
+    reason: PromptReason,
+    policy: PromptPolicy,
+    now: dt.datetime,
+) -> FeedbackPrompt | None:
     """The prompt, or None when the person's budget is spent or they were asked already."""
     day = now.date()
-    if not await take_budget(session, organization_id=action.organization_id, user_id=user_id,
-                             day=day, budget=policy.daily_budget):  # fmt: skip
+    if not await take_budget(
+        session,
+        organization_id=action.organization_id,
+        user_id=user_id,
+        day=day,
+        budget=policy.daily_budget,
+    ):
         return None
     # Whoever asks the same person about the same action first wins on the unique key (two
     # suggestion runs at once); the loser gives its unit of budget back.
     inserted = await session.scalar(
         dialect_insert(session, FeedbackPrompt)
-        .values(organization_id=action.organization_id, agent_id=action.agent_id,
-                action_id=action.id, user_id=user_id, reason=reason.value,
-                state=PromptState.OPEN.value, created_at=now, expires_at=now + policy.ttl)
+        .values(
+            organization_id=action.organization_id,
+            agent_id=action.agent_id,
+            action_id=action.id,
+            user_id=user_id,
+            reason=reason.value,
+            state=PromptState.OPEN.value,
+            created_at=now,
+            expires_at=now + policy.ttl,
+        )
         .on_conflict_do_nothing(index_elements=["action_id", "user_id"])
         .returning(FeedbackPrompt.id)
-    )  # fmt: skip
+    )
     if inserted is None:
         await session.execute(
             update(PromptBudget)
@@ -146,7 +192,7 @@ async def _create(
         return None
     prompt = await session.get(FeedbackPrompt, inserted)
     assert prompt is not None
-    await _announce(session, [prompt], "created")
+    await _announce(session, [prompt], PromptChange.CREATED)
     return prompt
 
 
@@ -167,38 +213,37 @@ async def prompt_critical_action(
     return await _create(session, action, owner, PromptReason.CRITICAL_ACTION, policy, now)
 
 
-async def answer_prompts(
-    session: AsyncSession, feedback: Feedback, *, now: dt.datetime
-) -> list[FeedbackPrompt]:
-    """Close the author's open prompts that ``feedback`` answers: about its action, or about
-    the action that sent its message. Called by the feedback service in the rating's unit of
-    work, whichever channel the rating came from."""
-    if feedback.target_type == FeedbackTarget.ACTION.value:
-        about = FeedbackPrompt.action_id == feedback.action_id
-    elif feedback.target_type == FeedbackTarget.MESSAGE.value:
+async def answer_prompts(session: AsyncSession, given: FeedbackGiven) -> list[FeedbackPrompt]:
+    """Close the author's open prompts that a rating answers: about its action, or about the
+    action that sent its message, whichever channel the rating came from. A prompt past its
+    expiry at the time of the rating stays open (the worker expires it)."""
+    if given.target_type == FeedbackTarget.ACTION.value:
+        about = FeedbackPrompt.action_id == given.action_id
+    elif given.target_type == FeedbackTarget.MESSAGE.value:
         about = FeedbackPrompt.action_id.in_(
-            select(AgentAction.id).where(AgentAction.message_id == feedback.message_id)
+            select(AgentAction.id).where(AgentAction.message_id == given.message_id)
         )
     else:
         return []
     prompts = list(
         await session.scalars(
-            select(FeedbackPrompt).where(
-                FeedbackPrompt.user_id == feedback.author_id,
+            select(FeedbackPrompt)
+            .where(
+                FeedbackPrompt.organization_id == given.organization_id,
+                FeedbackPrompt.user_id == given.author_id,
                 FeedbackPrompt.state == PromptState.OPEN.value,
-                FeedbackPrompt.expires_at > now,  # past it, the worker expires it
+                FeedbackPrompt.expires_at > given.at,
                 about,
             )
+            .with_for_update()
         )
     )
     for prompt in prompts:
         prompt.state = PromptState.ANSWERED.value
-        prompt.answered_at = now
-        prompt.answered_channel = feedback.channel
-        prompt.feedback_id = feedback.id
-    if prompts:
-        feedback.prompted = True
-        await _announce(session, prompts, "answered")
+        prompt.answered_at = given.at
+        prompt.answered_channel = given.channel
+        prompt.feedback_id = given.feedback_id
+    await _announce(session, prompts, PromptChange.ANSWERED, rated_action_id=given.action_id)
     return prompts
 
 
@@ -231,16 +276,23 @@ async def check_answer(
                 ErrorCode.FORBIDDEN,
                 "this prompt asks someone else; rate the action with submitFeedback instead",
                 field="promptId",
-            )  # fmt: skip
+            )
     elif author_email:
         email = await session.scalar(select(User.email).where(User.id == prompt.user_id))
-        problems.require(email == author_email.strip().lower(), "authorEmail",
-                         "must be the email of the person the prompt asks")  # fmt: skip
+        problems.require(
+            email == author_email.strip().lower(),
+            "authorEmail",
+            "must be the email of the person the prompt asks",
+        )
     if prompt.state == PromptState.EXPIRED.value or (
         prompt.state == PromptState.OPEN.value and prompt.expires_at <= now
     ):
-        problems.add("promptId", f"the prompt expired at {prompt.expires_at.isoformat()}; rate "
-                     "the action with submitFeedback instead", ErrorCode.CONFLICT)  # fmt: skip
+        problems.add(
+            "promptId",
+            f"the prompt expired at {prompt.expires_at.isoformat()}; rate "
+            "the action with submitFeedback instead",
+            ErrorCode.CONFLICT,
+        )
     problems.raise_if_any()
     return prompt
 
@@ -249,11 +301,15 @@ async def expire_prompts(
     session: AsyncSession, *, now: dt.datetime, batch_size: int = BATCH_SIZE
 ) -> list[FeedbackPrompt]:
     """Expire open prompts whose time is up (rows locked by another worker are skipped)."""
-    prompts = await _claim(session, FeedbackPrompt.expires_at <= now,
-                           order=[FeedbackPrompt.expires_at], batch_size=batch_size)  # fmt: skip
+    prompts = await _claim(
+        session,
+        FeedbackPrompt.expires_at <= now,
+        order=[FeedbackPrompt.expires_at],
+        batch_size=batch_size,
+    )
     for prompt in prompts:
         prompt.state = PromptState.EXPIRED.value
-    await _announce(session, prompts, "expired")
+    await _announce(session, prompts, PromptChange.EXPIRED)
     return prompts
 
 
@@ -272,7 +328,7 @@ async def remind_prompts(
     )
     for prompt in prompts:
         prompt.reminded_at = now
-    await _announce(session, prompts, "reminded")
+    await _announce(session, prompts, PromptChange.REMINDED)
     return prompts
 
 
@@ -361,8 +417,9 @@ async def _candidates(session: AsyncSession, user_id: int, *, now: dt.datetime) 
         .order_by(AgentAction.occurred_at.desc(), AgentAction.id.desc())
         .limit(SUGGESTION_CANDIDATES)
     )
-    return [Candidate(int(i), float(c), None if y is None else float(y), at)
-            for i, c, y, at in rows]  # fmt: skip
+    return [
+        Candidate(int(i), float(c), None if y is None else float(y), at) for i, c, y, at in rows
+    ]
 
 
 async def suggest_reviews(
@@ -420,9 +477,14 @@ PROMPT_ORDER = (FeedbackPrompt.created_at, FeedbackPrompt.id)
 
 
 async def prompts_page(
-    session: AsyncSession, viewer: Viewer, *, state: PromptState = PromptState.OPEN,
-    user_id: int | None = None, first: int | None = None, after: str | None = None,
-) -> Page[FeedbackPrompt]:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    state: PromptState = PromptState.OPEN,
+    user_id: int | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[FeedbackPrompt]:
     """The prompts ``viewer`` sees in ``state`` (of one person when given): open ones oldest
     first (a to-do list, the next to expire on top), answered and expired ones newest first.
     A rep sees the prompts about their agents, a manager their teams', executives all. API keys
@@ -435,5 +497,11 @@ async def prompts_page(
     )
     if user_id is not None:
         statement = statement.where(FeedbackPrompt.user_id == user_id)
-    return await paginate(session, statement, order=PROMPT_ORDER, first=first, after=after,
-                          ascending=state is PromptState.OPEN)  # fmt: skip
+    return await paginate(
+        session,
+        statement,
+        order=PROMPT_ORDER,
+        first=first,
+        after=after,
+        ascending=state is PromptState.OPEN,
+    )

@@ -28,12 +28,11 @@ from analytics_engine.agreement import (
     rating_agreement,
     weighted_kappa,
 )
-from backend.analytics.repository import agent_in_scope, agents_of_team, team_in_scope
-from backend.analytics.service import DateRange, date_range
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.database import utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
 from backend.feedback.models import Feedback, FeedbackTarget
+from backend.scope import DateRange, agent_in_scope, agents_of_team, date_range, team_in_scope
+from backend.viewer import Viewer, ViewerRole, scoped
 
 MIN_PAIR_THREADS = 2  # kappa needs at least two threads (of a pair, or first-two reviews)
 MAX_PAIRS = 50
@@ -98,17 +97,25 @@ def _pairs(by_thread: dict[int, list[tuple[int, int]]]) -> tuple[ReviewerPair, .
     for (a, b), ratings in shared.items():
         x, y = np.array(ratings).T
         kappa = weighted_kappa(x, y).kappa if len(ratings) >= MIN_PAIR_THREADS else float("nan")
-        pairs.append(ReviewerPair(a, b, len(ratings), float(np.abs(x - y).mean()),
-                                  float((x == y).mean()), kappa))  # fmt: skip
+        pairs.append(
+            ReviewerPair(
+                a, b, len(ratings), float(np.abs(x - y).mean()), float((x == y).mean()), kappa
+            )
+        )
     pairs.sort(key=lambda p: (-p.threads, p.reviewer_a, p.reviewer_b))
     return tuple(pairs[:MAX_PAIRS])
 
 
 async def review_agreement(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int | None = None,
-    team_id: int | None = None, since: dt.date | None = None, until: dt.date | None = None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_id: int | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
     today: dt.date | None = None,
-) -> ReviewAgreement:  # fmt: skip
+) -> ReviewAgreement:
     """Agreement between the reviews given in the range to the threads the viewer sees (of one
     agent or team when given). People by role; API keys need `read:feedback`."""
     require_feedback_reader(viewer)
@@ -118,9 +125,13 @@ async def review_agreement(
     end = dt.datetime.combine(days.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     statement = scoped(
         select(Feedback.conversation_id, Feedback.author_id, Feedback.rating),
-        Feedback, viewer,
-    ).where(Feedback.target_type == FeedbackTarget.CONVERSATION.value,
-            Feedback.created_at >= start, Feedback.created_at < end)  # fmt: skip
+        Feedback,
+        viewer,
+    ).where(
+        Feedback.target_type == FeedbackTarget.CONVERSATION.value,
+        Feedback.created_at >= start,
+        Feedback.created_at < end,
+    )
     if agents is not None:
         statement = statement.where(Feedback.agent_id.in_(agents))
     rows = (await session.execute(statement.order_by(Feedback.created_at, Feedback.id))).all()
@@ -132,5 +143,4 @@ async def review_agreement(
     first_two = weighted_kappa([f[0][1] for f in firsts], [f[1][1] for f in firsts])
     if first_two.count < MIN_PAIR_THREADS:  # one thread says nothing about chance agreement
         first_two = dataclasses.replace(first_two, kappa=float("nan"))
-    return ReviewAgreement(days, len(rows), len(by_thread), pooled, first_two,
-                           _pairs(by_thread))  # fmt: skip
+    return ReviewAgreement(days, len(rows), len(by_thread), pooled, first_two, _pairs(by_thread))

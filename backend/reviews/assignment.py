@@ -19,9 +19,6 @@ from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
-from backend.analytics.repository import agents_of_team, organization_config, teams_in_scope
-from backend.analytics.service import date_range
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.crm.models import Conversation
 from backend.database import insert_rows, utcnow
 from backend.errors import ErrorCode, InvalidInput, PermissionDeniedError, Problems
@@ -30,6 +27,8 @@ from backend.orgs.models import Role, TeamManager, User
 from backend.outcomes.rules import rules_for
 from backend.reviews.models import ReviewAssignment, ReviewReason, ReviewStatus
 from backend.reviews.selection import PRIORITY, Candidate, candidates
+from backend.scope import agents_of_team, date_range, organization_config, teams_in_scope
+from backend.viewer import Viewer, ViewerRole, scoped
 
 ASSIGNERS = (ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
 MAX_THREADS = 100
@@ -74,11 +73,17 @@ class AssignedReviews:
 
 
 def plan_reviews(
-    threads: Sequence[ThreadToAssign], *, pools: Mapping[int, Sequence[int]],
-    covered: Mapping[int, set[int]], active: Mapping[int, int], load: Mapping[int, int],
-    reviewers_per_thread: int, limit: int, reviewer_id: int | None = None,
+    threads: Sequence[ThreadToAssign],
+    *,
+    pools: Mapping[int, Sequence[int]],
+    covered: Mapping[int, set[int]],
+    active: Mapping[int, int],
+    load: Mapping[int, int],
+    reviewers_per_thread: int,
+    limit: int,
+    reviewer_id: int | None = None,
     org_wide: frozenset[int] = frozenset(),
-) -> tuple[list[PlannedReview], list[int]]:  # fmt: skip
+) -> tuple[list[PlannedReview], list[int]]:
     """Who reviews what (pure): ``pools`` are each team's reviewers, ``covered`` who already had
     or reviewed each thread, ``active`` how many reviewers each thread has (skips aside),
     ``load`` each reviewer's open assignments. With ``reviewer_id`` that person gets every
@@ -100,8 +105,9 @@ def plan_reviews(
             need = reviewers_per_thread - active.get(thread.conversation_id, 0)
             if need <= 0:
                 continue
-            pool = [u for u in pools.get(thread.team_id, ())
-                    if u != thread.owner_id and u not in taken]  # fmt: skip
+            pool = [
+                u for u in pools.get(thread.team_id, ()) if u != thread.owner_id and u not in taken
+            ]
             chosen = sorted(pool, key=lambda u: (load.get(u, 0), u))[:need]
         if not chosen:
             if len(unassigned) < MAX_THREADS:
@@ -109,26 +115,33 @@ def plan_reviews(
             continue
         for user_id in chosen:
             load[user_id] = load.get(user_id, 0) + 1
-            planned.append(PlannedReview(thread.conversation_id, thread.agent_id, user_id,
-                                         thread.reason))  # fmt: skip
+            planned.append(
+                PlannedReview(thread.conversation_id, thread.agent_id, user_id, thread.reason)
+            )
         given += 1
     return planned, unassigned
 
 
-async def _pools(session: AsyncSession, organization_id: int,
-                 team_ids: Iterable[int]) -> dict[int, list[int]]:  # fmt: skip
+async def _pools(
+    session: AsyncSession, organization_id: int, team_ids: Iterable[int]
+) -> dict[int, list[int]]:
     """Each team's reviewers: its managers and its reps, active."""
     teams = sorted(set(team_ids))
     managers = (
         select(TeamManager.team_id, TeamManager.user_id)
         .join(User, User.id == TeamManager.user_id)
-        .where(TeamManager.team_id.in_(teams), User.organization_id == organization_id,
-               User.active.is_(True))
-    )  # fmt: skip
+        .where(
+            TeamManager.team_id.in_(teams),
+            User.organization_id == organization_id,
+            User.active.is_(True),
+        )
+    )
     members = select(User.team_id, User.id).where(
-        User.organization_id == organization_id, User.team_id.in_(teams), User.active.is_(True),
+        User.organization_id == organization_id,
+        User.team_id.in_(teams),
+        User.active.is_(True),
         User.role.in_([Role.REP.value, Role.MANAGER.value]),
-    )  # fmt: skip
+    )
     pools: dict[int, set[int]] = defaultdict(set)
     for team_id, user_id in await session.execute(union(managers, members)):
         pools[team_id].add(user_id)
@@ -136,10 +149,15 @@ async def _pools(session: AsyncSession, organization_id: int,
 
 
 async def _org_wide(session: AsyncSession, organization_id: int) -> frozenset[int]:
-    return frozenset(await session.scalars(select(User.id).where(
-        User.organization_id == organization_id, User.active.is_(True),
-        User.role.in_([Role.EXECUTIVE.value, Role.ADMIN.value]),
-    )))  # fmt: skip
+    return frozenset(
+        await session.scalars(
+            select(User.id).where(
+                User.organization_id == organization_id,
+                User.active.is_(True),
+                User.role.in_([Role.EXECUTIVE.value, Role.ADMIN.value]),
+            )
+        )
+    )
 
 
 async def _threads(session: AsyncSession, found: Sequence[Candidate]) -> list[ThreadToAssign]:
@@ -147,11 +165,19 @@ async def _threads(session: AsyncSession, found: Sequence[Candidate]) -> list[Th
         select(Conversation.id, Conversation.agent_id, Agent.team_id, Agent.owner_id)
         .join(Agent, Agent.id == Conversation.agent_id)
         .where(Conversation.id.in_(sorted({c.conversation_id for c in found})))
-    )  # fmt: skip
+    )
     facts = {row.id: row for row in rows}
-    return [ThreadToAssign(c.conversation_id, facts[c.conversation_id].agent_id,
-                           facts[c.conversation_id].team_id, facts[c.conversation_id].owner_id,
-                           c.reason) for c in found if c.conversation_id in facts]  # fmt: skip
+    return [
+        ThreadToAssign(
+            c.conversation_id,
+            facts[c.conversation_id].agent_id,
+            facts[c.conversation_id].team_id,
+            facts[c.conversation_id].owner_id,
+            c.reason,
+        )
+        for c in found
+        if c.conversation_id in facts
+    ]
 
 
 async def _history(
@@ -181,10 +207,12 @@ async def _history(
 async def _load(session: AsyncSession, organization_id: int) -> dict[int, int]:
     rows = await session.execute(
         select(ReviewAssignment.reviewer_id, func.count())
-        .where(ReviewAssignment.organization_id == organization_id,
-               ReviewAssignment.status == ReviewStatus.ASSIGNED.value)
+        .where(
+            ReviewAssignment.organization_id == organization_id,
+            ReviewAssignment.status == ReviewStatus.ASSIGNED.value,
+        )
         .group_by(ReviewAssignment.reviewer_id)
-    )  # fmt: skip
+    )
     return {int(user_id): int(count) for user_id, count in rows}
 
 
@@ -192,19 +220,29 @@ def _check(data: AssignReviewsInput, problems: Problems) -> list[ReviewReason]:
     automatic = [r.value for r in PRIORITY]
     reasons = list(dict.fromkeys(data.reasons))
     if not data.conversation_ids:
-        problems.require(bool(reasons) and all(r in automatic for r in reasons), "reasons",
-                         "name one or more of: " + ", ".join(automatic))  # fmt: skip
-    problems.require(len(data.conversation_ids) <= MAX_THREADS, "threadIds",
-                     f"at most {MAX_THREADS} threads at once")  # fmt: skip
-    problems.require(1 <= data.reviewers_per_thread <= MAX_REVIEWERS_PER_THREAD,
-                     "reviewersPerThread", f"must be 1..{MAX_REVIEWERS_PER_THREAD}")  # fmt: skip
+        problems.require(
+            bool(reasons) and all(r in automatic for r in reasons),
+            "reasons",
+            "name one or more of: " + ", ".join(automatic),
+        )
+    problems.require(
+        len(data.conversation_ids) <= MAX_THREADS,
+        "threadIds",
+        f"at most {MAX_THREADS} threads at once",
+    )
+    problems.require(
+        1 <= data.reviewers_per_thread <= MAX_REVIEWERS_PER_THREAD,
+        "reviewersPerThread",
+        f"must be 1..{MAX_REVIEWERS_PER_THREAD}",
+    )
     problems.require(1 <= data.limit <= MAX_THREADS, "limit", f"must be 1..{MAX_THREADS}")
     problems.require(2 <= data.min_messages <= 1000, "minMessages", "must be 2..1000")
     return [ReviewReason(r) for r in reasons if r in automatic]
 
 
-async def _named(session: AsyncSession, viewer: Viewer, ids: Sequence[int],
-                 problems: Problems) -> list[Candidate]:  # fmt: skip
+async def _named(
+    session: AsyncSession, viewer: Viewer, ids: Sequence[int], problems: Problems
+) -> list[Candidate]:
     if not ids:
         return []
     statement = scoped(
@@ -215,15 +253,19 @@ async def _named(session: AsyncSession, viewer: Viewer, ids: Sequence[int],
         if conversation_id not in found:
             problems.add(f"threadIds[{i}]", "thread not found", ErrorCode.NOT_FOUND)
         elif found[conversation_id] is None:
-            problems.add(f"threadIds[{i}]", "this thread has no provider thread id; it cannot "
-                                            "be reviewed")  # fmt: skip
+            problems.add(
+                f"threadIds[{i}]", "this thread has no provider thread id; it cannot be reviewed"
+            )
     return [Candidate(c, ReviewReason.MANUAL) for c in dict.fromkeys(ids)]
 
 
 async def assign_thread_reviews(
-    session: AsyncSession, viewer: Viewer, data: AssignReviewsInput, *,
+    session: AsyncSession,
+    viewer: Viewer,
+    data: AssignReviewsInput,
+    *,
     now: dt.datetime | None = None,
-) -> AssignedReviews:  # fmt: skip
+) -> AssignedReviews:
     """Give threads to reviewers (managers for their teams; executives and admins for any):
     the named threads, or those worth reviewing in the range. Assignments already made stay;
     every problem of the input is reported at once."""
@@ -259,29 +301,60 @@ async def assign_thread_reviews(
         start = dt.datetime.combine(days.since, dt.time(), tzinfo=dt.UTC)
         end = dt.datetime.combine(days.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
         rules = rules_for(await organization_config(session, viewer.organization_id))
-        found = await candidates(session, viewer, agent_ids=agent_ids, start=start, end=end,
-                                 reasons=reasons, min_messages=data.min_messages,
-                                 rules=rules)  # fmt: skip
+        found = await candidates(
+            session,
+            viewer,
+            agent_ids=agent_ids,
+            start=start,
+            end=end,
+            reasons=reasons,
+            min_messages=data.min_messages,
+            rules=rules,
+        )
     threads = await _threads(session, found)
     covered, active = await _history(session, [t.conversation_id for t in threads])
     planned, unassigned = plan_reviews(
-        threads, pools=pools, covered=covered, active=active,
+        threads,
+        pools=pools,
+        covered=covered,
+        active=active,
         load=await _load(session, viewer.organization_id),
-        reviewers_per_thread=data.reviewers_per_thread, limit=data.limit,
-        reviewer_id=data.reviewer_id, org_wide=org_wide,
-    )  # fmt: skip
-    rows = [{"organization_id": viewer.organization_id, "agent_id": p.agent_id,
-             "conversation_id": p.conversation_id, "reviewer_id": p.reviewer_id,
-             "assigned_by_id": viewer.user_id, "reason": p.reason.value,
-             "status": ReviewStatus.ASSIGNED.value, "created_at": now, "completed_at": None}
-            for p in planned]  # fmt: skip
+        reviewers_per_thread=data.reviewers_per_thread,
+        limit=data.limit,
+        reviewer_id=data.reviewer_id,
+        org_wide=org_wide,
+    )
+    rows = [
+        {
+            "organization_id": viewer.organization_id,
+            "agent_id": p.agent_id,
+            "conversation_id": p.conversation_id,
+            "reviewer_id": p.reviewer_id,
+            "assigned_by_id": viewer.user_id,
+            "reason": p.reason.value,
+            "status": ReviewStatus.ASSIGNED.value,
+            "created_at": now,
+            "completed_at": None,
+        }
+        for p in planned
+    ]
     written = await insert_rows(
-        session, ReviewAssignment, rows, conflict=("conversation_id", "reviewer_id"),
+        session,
+        ReviewAssignment,
+        rows,
+        conflict=("conversation_id", "reviewer_id"),
         returning=("id",),
-    )  # fmt: skip
+    )
     ids = sorted(int(row[0]) for row in written)
-    assignments = list(await session.scalars(
-        select(ReviewAssignment).where(ReviewAssignment.id.in_(ids))
-        .order_by(ReviewAssignment.id)
-    )) if ids else []  # fmt: skip
+    assignments = (
+        list(
+            await session.scalars(
+                select(ReviewAssignment)
+                .where(ReviewAssignment.id.in_(ids))
+                .order_by(ReviewAssignment.id)
+            )
+        )
+        if ids
+        else []
+    )
     return AssignedReviews(assignments, unassigned)

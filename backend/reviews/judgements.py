@@ -24,10 +24,10 @@ from sqlalchemy import Float, and_, case, cast, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
-from backend.auth.viewer import Viewer, scoped
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.rules import OutcomeRules
+from backend.viewer import Viewer, scoped
 
 POSITIVE_RATING = 4  # on the 1..5 scale: 4 and 5 are positive (appropriate, for escalations)
 
@@ -63,9 +63,14 @@ def disagrees(judgement: Judgement) -> bool:
 
 
 async def judgements(
-    session: AsyncSession, viewer: Viewer, *, agent_ids: Sequence[int] | None,
-    start: dt.datetime, end: dt.datetime, rules: OutcomeRules,
-) -> list[Judgement]:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_ids: Sequence[int] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    rules: OutcomeRules,
+) -> list[Judgement]:
     """The actions rated (directly, or through their message) by feedback given in [start, end)
     that the viewer may see, with their three judgements."""
     normalised = case(
@@ -73,50 +78,72 @@ async def judgements(
         else_=cast(Feedback.rating - 1, Float) / 4.0,
     )
     scaled = Feedback.target_type == FeedbackTarget.ACTION.value
-    columns = (AgentAction.id.label("action_id"), normalised.label("normalised"),
-               case((scaled, 1), else_=0).label("scaled"),
-               case((scaled, Feedback.rating), else_=0).label("scaled_rating"))  # fmt: skip
+    columns = (
+        AgentAction.id.label("action_id"),
+        normalised.label("normalised"),
+        case((scaled, 1), else_=0).label("scaled"),
+        case((scaled, Feedback.rating), else_=0).label("scaled_rating"),
+    )
     parts = []
-    for condition in (AgentAction.id == Feedback.action_id,
-                      and_(AgentAction.message_id == Feedback.message_id,
-                           AgentAction.agent_id == Feedback.agent_id)):  # fmt: skip
-        part = scoped(select(*columns).select_from(Feedback).join(AgentAction, condition),
-                      Feedback, viewer).where(Feedback.created_at >= start,
-                                              Feedback.created_at < end)  # fmt: skip
+    for condition in (
+        AgentAction.id == Feedback.action_id,
+        and_(
+            AgentAction.message_id == Feedback.message_id, AgentAction.agent_id == Feedback.agent_id
+        ),
+    ):
+        part = scoped(
+            select(*columns).select_from(Feedback).join(AgentAction, condition), Feedback, viewer
+        ).where(Feedback.created_at >= start, Feedback.created_at < end)
         if agent_ids is not None:
             part = part.where(Feedback.agent_id.in_(sorted(agent_ids)))
         parts.append(part)
     ratings = union_all(*parts).subquery()
     per_action = (
-        select(ratings.c.action_id, func.sum(ratings.c.normalised).label("total"),
-               func.count().label("ratings"), func.sum(ratings.c.scaled).label("scaled"),
-               func.sum(ratings.c.scaled_rating).label("scaled_sum"))
-        .group_by(ratings.c.action_id)
-    ).subquery()  # fmt: skip
-    rows = (await session.execute(
-        select(per_action, AgentAction.agent_id, AgentAction.conversation_id,
-               AgentAction.action_type, AgentAction.confidence)
-        .join(AgentAction, AgentAction.id == per_action.c.action_id)
-        .order_by(per_action.c.action_id)
-    )).all()  # fmt: skip
+        select(
+            ratings.c.action_id,
+            func.sum(ratings.c.normalised).label("total"),
+            func.count().label("ratings"),
+            func.sum(ratings.c.scaled).label("scaled"),
+            func.sum(ratings.c.scaled_rating).label("scaled_sum"),
+        ).group_by(ratings.c.action_id)
+    ).subquery()
+    rows = (
+        await session.execute(
+            select(
+                per_action,
+                AgentAction.agent_id,
+                AgentAction.conversation_id,
+                AgentAction.action_type,
+                AgentAction.confidence,
+            )
+            .join(AgentAction, AgentAction.id == per_action.c.action_id)
+            .order_by(per_action.c.action_id)
+        )
+    ).all()
     if not rows:
         return []
     outcomes: dict[tuple[int, str], float] = {}
-    resolved = (
-        select(Outcome.action_id, Outcome.outcome_type, Outcome.value)
-        .where(Outcome.action_id.in_(select(per_action.c.action_id)),
-               Outcome.status == OutcomeStatus.RESOLVED.value)
-    )  # fmt: skip
+    resolved = select(Outcome.action_id, Outcome.outcome_type, Outcome.value).where(
+        Outcome.action_id.in_(select(per_action.c.action_id)),
+        Outcome.status == OutcomeStatus.RESOLVED.value,
+    )
     for action_id, outcome_type, value in await session.execute(resolved):
         outcomes[(action_id, outcome_type)] = float(value)
     found = []
     for row in rows:
         calibrating = rules.calibrating_plan(row.action_type).outcome_type
-        found.append(Judgement(
-            action_id=row.action_id, agent_id=row.agent_id, conversation_id=row.conversation_id,
-            action_type=row.action_type, confidence=float(row.confidence),
-            rating=float(row.total) / int(row.ratings), ratings=int(row.ratings),
-            scaled_ratings=int(row.scaled or 0), scaled_rating_sum=int(row.scaled_sum or 0),
-            outcome=outcomes.get((row.action_id, calibrating)),
-        ))  # fmt: skip
+        found.append(
+            Judgement(
+                action_id=row.action_id,
+                agent_id=row.agent_id,
+                conversation_id=row.conversation_id,
+                action_type=row.action_type,
+                confidence=float(row.confidence),
+                rating=float(row.total) / int(row.ratings),
+                ratings=int(row.ratings),
+                scaled_ratings=int(row.scaled or 0),
+                scaled_rating_sum=int(row.scaled_sum or 0),
+                outcome=outcomes.get((row.action_id, calibrating)),
+            )
+        )
     return found

@@ -27,14 +27,13 @@ from analytics_engine.agreement import pearson_correlation
 from analytics_engine.intervals import wilson_interval
 from analytics_engine.roi import RateEstimate, rate_estimate
 from backend.actions.models import ActionType, AgentAction
-from backend.analytics.repository import organization_config
-from backend.analytics.service import DateRange, date_range
-from backend.auth.viewer import Viewer, scoped
 from backend.database import utcnow
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.outcomes.rules import rules_for
 from backend.reviews.agreement import require_feedback_reader, scope_agents
 from backend.reviews.judgements import POSITIVE_RATING, Judgement, disagrees, judgements, verdict
+from backend.scope import DateRange, date_range, organization_config
+from backend.viewer import Viewer, scoped
 
 
 @dataclass(frozen=True)
@@ -93,15 +92,17 @@ def rating_mean(count: int, total: float, *, low: int, high: int) -> RatingMean:
 
 
 def _pair(
-    rated: Sequence[Judgement], first: Callable[[Judgement], float | None],
+    rated: Sequence[Judgement],
+    first: Callable[[Judgement], float | None],
     second: Callable[[Judgement], float | None],
-) -> PairAgreement:  # fmt: skip
+) -> PairAgreement:
     both = [(first(j), second(j)) for j in rated if first(j) is not None and second(j) is not None]
     sides = [(verdict(a), verdict(b)) for a, b in both]
     sided = [(a, b) for a, b in sides if a is not None and b is not None]
     correlation = pearson_correlation([a for a, _ in both], [b for _, b in both])  # type: ignore[misc]
-    return PairAgreement(len(both), rate_estimate(sum(a == b for a, b in sided), len(sided)),
-                         correlation)  # fmt: skip
+    return PairAgreement(
+        len(both), rate_estimate(sum(a == b for a, b in sided), len(sided)), correlation
+    )
 
 
 def three_way(rated: Sequence[Judgement]) -> ThreeWayAgreement:
@@ -115,26 +116,31 @@ def three_way(rated: Sequence[Judgement]) -> ThreeWayAgreement:
         return j.confidence
 
     return ThreeWayAgreement(
-        actions=len(rated), complete=sum(j.outcome is not None for j in rated),
+        actions=len(rated),
+        complete=sum(j.outcome is not None for j in rated),
         disagreements=sum(disagrees(j) for j in rated),
         rating_outcome=_pair(rated, rating, outcome),
         rating_confidence=_pair(rated, rating, confidence),
         outcome_confidence=_pair(rated, outcome, confidence),
-    )  # fmt: skip
+    )
 
 
 def escalation_appropriateness(rated: Sequence[Judgement]) -> RateEstimate:
     escalation = ActionType.ESCALATION.value
     escalations = [j for j in rated if j.action_type == escalation and j.scaled_ratings]
-    appropriate = sum(j.scaled_rating_sum >= POSITIVE_RATING * j.scaled_ratings
-                      for j in escalations)  # fmt: skip
+    appropriate = sum(
+        j.scaled_rating_sum >= POSITIVE_RATING * j.scaled_ratings for j in escalations
+    )
     return rate_estimate(appropriate, len(escalations))
 
 
 async def _groups(
-    session: AsyncSession, viewer: Viewer, agents: list[int] | None, start: dt.datetime,
+    session: AsyncSession,
+    viewer: Viewer,
+    agents: list[int] | None,
+    start: dt.datetime,
     end: dt.datetime,
-) -> list[FeedbackGroup]:  # fmt: skip
+) -> list[FeedbackGroup]:
     message = Feedback.target_type == FeedbackTarget.MESSAGE.value
     sent = aliased(AgentAction)  # the action that sent the message (not the joined one)
     of_message = (
@@ -143,38 +149,62 @@ async def _groups(
         .correlate(Feedback)
         .scalar_subquery()
     )
-    action_type = case((Feedback.target_type == FeedbackTarget.ACTION.value,
-                        AgentAction.action_type), (message, of_message), else_=None)  # fmt: skip
-    positive = case((and_(message, Feedback.rating == 1), 1),
-                    (and_(~message, Feedback.rating >= POSITIVE_RATING), 1), else_=0)  # fmt: skip
+    action_type = case(
+        (Feedback.target_type == FeedbackTarget.ACTION.value, AgentAction.action_type),
+        (message, of_message),
+        else_=None,
+    )
+    positive = case(
+        (and_(message, Feedback.rating == 1), 1),
+        (and_(~message, Feedback.rating >= POSITIVE_RATING), 1),
+        else_=0,
+    )
     inner = scoped(
-        select(Feedback.agent_id, Feedback.target_type, action_type.label("action_type"),
-               Feedback.rating, positive.label("positive"))
-        .select_from(Feedback).outerjoin(AgentAction, AgentAction.id == Feedback.action_id),
-        Feedback, viewer,
-    ).where(Feedback.created_at >= start, Feedback.created_at < end)  # fmt: skip
+        select(
+            Feedback.agent_id,
+            Feedback.target_type,
+            action_type.label("action_type"),
+            Feedback.rating,
+            positive.label("positive"),
+        )
+        .select_from(Feedback)
+        .outerjoin(AgentAction, AgentAction.id == Feedback.action_id),
+        Feedback,
+        viewer,
+    ).where(Feedback.created_at >= start, Feedback.created_at < end)
     if agents is not None:
         inner = inner.where(Feedback.agent_id.in_(agents))
     rows = inner.subquery()
     keys = (rows.c.agent_id, rows.c.target_type, rows.c.action_type)
-    statement = (select(*keys, func.count(), func.sum(rows.c.rating), func.sum(rows.c.positive))
-                 .group_by(*keys))  # fmt: skip
+    statement = select(
+        *keys, func.count(), func.sum(rows.c.rating), func.sum(rows.c.positive)
+    ).group_by(*keys)
     groups = []
     for agent_id, target, kind, count, total, positives in await session.execute(statement):
         low, high = (0, 1) if target == FeedbackTarget.MESSAGE.value else (1, 5)
-        groups.append(FeedbackGroup(
-            int(agent_id), target, kind, rating_mean(int(count), float(total), low=low, high=high),
-            rate_estimate(int(positives), int(count)),
-        ))  # fmt: skip
+        groups.append(
+            FeedbackGroup(
+                int(agent_id),
+                target,
+                kind,
+                rating_mean(int(count), float(total), low=low, high=high),
+                rate_estimate(int(positives), int(count)),
+            )
+        )
     groups.sort(key=lambda g: (g.agent_id, g.target_type, g.action_type or ""))
     return groups
 
 
 async def feedback_summary(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int | None = None,
-    team_id: int | None = None, since: dt.date | None = None, until: dt.date | None = None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_id: int | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
     today: dt.date | None = None,
-) -> FeedbackSummary:  # fmt: skip
+) -> FeedbackSummary:
     """The quality metrics of the feedback given in the range (see the module) on one agent, a
     team's agents, or every agent the viewer sees."""
     require_feedback_reader(viewer)
@@ -183,8 +213,6 @@ async def feedback_summary(
     start = dt.datetime.combine(days.since, dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(days.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     rules = rules_for(await organization_config(session, viewer.organization_id))
-    rated = await judgements(session, viewer, agent_ids=agents, start=start, end=end,
-                             rules=rules)  # fmt: skip
+    rated = await judgements(session, viewer, agent_ids=agents, start=start, end=end, rules=rules)
     groups = await _groups(session, viewer, agents, start, end)
-    return FeedbackSummary(days, tuple(groups), escalation_appropriateness(rated),
-                           three_way(rated))  # fmt: skip
+    return FeedbackSummary(days, tuple(groups), escalation_appropriateness(rated), three_way(rated))

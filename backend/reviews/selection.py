@@ -21,15 +21,19 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.viewer import Viewer, scoped
 from backend.crm.models import Conversation, Message
 from backend.outcomes.rules import OutcomeRules
 from backend.reviews.judgements import disagrees, judgements
 from backend.reviews.models import ReviewReason
 from backend.reviews.threads import DealStatus, closings
+from backend.viewer import Viewer, scoped
 
-PRIORITY = (ReviewReason.DISAGREEMENT, ReviewReason.LOST, ReviewReason.WON,
-            ReviewReason.LONG_THREAD)  # fmt: skip
+PRIORITY = (
+    ReviewReason.DISAGREEMENT,
+    ReviewReason.LOST,
+    ReviewReason.WON,
+    ReviewReason.LONG_THREAD,
+)
 CANDIDATES_PER_REASON = 500  # bounds the work of one assignment run
 
 
@@ -50,9 +54,12 @@ def reviewable(viewer: Viewer, agent_ids: Sequence[int] | None) -> Select[Any]:
 
 
 async def _closed(
-    session: AsyncSession, viewer: Viewer, base: Select[Any], start: dt.datetime,
+    session: AsyncSession,
+    viewer: Viewer,
+    base: Select[Any],
+    start: dt.datetime,
     end: dt.datetime,
-) -> dict[ReviewReason, list[int]]:  # fmt: skip
+) -> dict[ReviewReason, list[int]]:
     ended = await closings(session, viewer.organization_id, base, start=start, end=end)
     latest_first = sorted(ended.items(), key=lambda item: (item[1][1], item[0]), reverse=True)
     reasons = {DealStatus.WON: ReviewReason.WON, DealStatus.LOST: ReviewReason.LOST}
@@ -63,13 +70,21 @@ async def _closed(
 
 
 async def _disagreeing(
-    session: AsyncSession, viewer: Viewer, base: Select[Any], *,
-    agent_ids: Sequence[int] | None, start: dt.datetime, end: dt.datetime, rules: OutcomeRules,
-) -> list[int]:  # fmt: skip
-    rated = await judgements(session, viewer, agent_ids=agent_ids, start=start, end=end,
-                             rules=rules)  # fmt: skip
-    counts = Counter(j.conversation_id for j in rated
-                     if j.conversation_id is not None and disagrees(j))  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    base: Select[Any],
+    *,
+    agent_ids: Sequence[int] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    rules: OutcomeRules,
+) -> list[int]:
+    rated = await judgements(
+        session, viewer, agent_ids=agent_ids, start=start, end=end, rules=rules
+    )
+    counts = Counter(
+        j.conversation_id for j in rated if j.conversation_id is not None and disagrees(j)
+    )
     if not counts:
         return []
     allowed = set(await session.scalars(base.where(Conversation.id.in_(sorted(counts)))))
@@ -77,9 +92,13 @@ async def _disagreeing(
 
 
 async def _long(
-    session: AsyncSession, base: Select[Any], *, start: dt.datetime, end: dt.datetime,
+    session: AsyncSession,
+    base: Select[Any],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
     min_messages: int,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     in_range = case((and_(Message.sent_at >= start, Message.sent_at < end), 1), else_=0)
     count = func.count()
     statement = (
@@ -94,10 +113,16 @@ async def _long(
 
 
 async def candidates(
-    session: AsyncSession, viewer: Viewer, *, agent_ids: Sequence[int] | None,
-    start: dt.datetime, end: dt.datetime, reasons: Collection[ReviewReason], min_messages: int,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_ids: Sequence[int] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    reasons: Collection[ReviewReason],
+    min_messages: int,
     rules: OutcomeRules,
-) -> list[Candidate]:  # fmt: skip
+) -> list[Candidate]:
     """The threads worth reviewing in [start, end), in order of priority (see the module)."""
     base = reviewable(viewer, agent_ids)
     found: dict[ReviewReason, list[int]] = {}
@@ -108,8 +133,9 @@ async def candidates(
     if ReviewReason.WON in reasons or ReviewReason.LOST in reasons:
         found.update(await _closed(session, viewer, base, start, end))
     if ReviewReason.LONG_THREAD in reasons:
-        found[ReviewReason.LONG_THREAD] = await _long(session, base, start=start, end=end,
-                                                      min_messages=min_messages)  # fmt: skip
+        found[ReviewReason.LONG_THREAD] = await _long(
+            session, base, start=start, end=end, min_messages=min_messages
+        )
     listed: dict[int, ReviewReason] = {}
     for reason in PRIORITY:
         if reason not in reasons:

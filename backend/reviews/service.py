@@ -21,15 +21,16 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
-from backend.analytics.repository import team_in_scope
-from backend.auth.viewer import Viewer, ViewerRole, scoped
+from backend.crm.models import Conversation
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError, Problems
-from backend.feedback.models import COMMENT_MAX_LENGTH, Feedback, FeedbackChannel
-from backend.feedback.service import CriterionRating, FeedbackInput, submit_feedback
+from backend.feedback.events import FeedbackGiven
+from backend.feedback.models import COMMENT_MAX_LENGTH, CriterionRating, Feedback, FeedbackChannel
 from backend.pagination import Page, paginate
 from backend.reviews.models import ReviewAssignment, ReviewReason, ReviewStatus
 from backend.reviews.threads import readable_conversations
+from backend.scope import team_in_scope
+from backend.viewer import Viewer, ViewerRole, scoped
 
 # Criterion as stored in the feedback's `criteria`, and its input field.
 CRITERIA = {"tone": "tone", "accuracy": "accuracy", "timing": "timing", "next_step": "nextStep"}
@@ -83,26 +84,40 @@ def _check(data: ThreadReviewInput, problems: Problems) -> list[CriterionRating]
     criteria = []
     for name, field in CRITERIA.items():
         value = getattr(data, name)
-        if value is not None and problems.require(1 <= value <= 5, field,
-                                                  f"must be 1..5, got {value}"):  # fmt: skip
+        if value is not None and problems.require(
+            1 <= value <= 5, field, f"must be 1..5, got {value}"
+        ):
             criteria.append(CriterionRating(name, value))
     comment = (data.comment or "").strip()
     problems.require(
-        len(comment) <= COMMENT_MAX_LENGTH, "comment",
+        len(comment) <= COMMENT_MAX_LENGTH,
+        "comment",
         f"must be at most {COMMENT_MAX_LENGTH} characters, got {len(comment)}",
-    )  # fmt: skip
-    problems.require(data.channel in REVIEW_CHANNELS, "channel",
-                     "thread reviews come from: " + ", ".join(REVIEW_CHANNELS))  # fmt: skip
+    )
+    problems.require(
+        data.channel in REVIEW_CHANNELS,
+        "channel",
+        "thread reviews come from: " + ", ".join(REVIEW_CHANNELS),
+    )
     return criteria
 
 
-async def submit_thread_review(
-    session: AsyncSession, viewer: Viewer, data: ThreadReviewInput, *,
-    now: dt.datetime | None = None,
-) -> SubmittedReview:  # fmt: skip
-    """Store the viewer's review of a thread they see or were assigned, or update their earlier
-    one, and mark their assignment of it done. Every problem of the input is reported at once."""
-    user_id = _require_person(viewer)
+@dataclass(frozen=True)
+class ReviewTarget:
+    """A checked review: the thread, the scope to rate it in and the criteria's ratings."""
+
+    conversation: Conversation
+    external_thread_id: str
+    scope: Viewer  # the viewer, widened to the thread's agent when it was assigned to them
+    criteria: list[CriterionRating]
+
+
+async def review_target(
+    session: AsyncSession, viewer: Viewer, data: ThreadReviewInput
+) -> ReviewTarget:
+    """Check a review of a thread the viewer sees or was assigned; every problem of the input is
+    reported at once."""
+    _require_person(viewer)
     problems = Problems()
     criteria = _check(data, problems)
     conversation = (await readable_conversations(session, viewer, [data.conversation_id])).get(
@@ -116,53 +131,88 @@ async def submit_thread_review(
     assert conversation is not None and conversation.external_thread_id is not None
     scope = viewer
     if not viewer.can_see_agent(conversation.agent_id):  # an assigned teammate's thread
-        scope = dataclasses.replace(viewer, agent_ids=frozenset({conversation.agent_id}),
-                                    team_ids=frozenset())  # fmt: skip
-    now = now or utcnow()
-    submitted = await submit_feedback(session, scope, FeedbackInput(
-        channel=data.channel, thread_external_id=conversation.external_thread_id,
-        rating=data.rating, criteria=criteria, comment=data.comment,
-    ), now=now)  # fmt: skip
+        scope = dataclasses.replace(
+            viewer, agent_ids=frozenset({conversation.agent_id}), team_ids=frozenset()
+        )
+    return ReviewTarget(conversation, conversation.external_thread_id, scope, criteria)
+
+
+async def record_review(
+    session: AsyncSession, viewer: Viewer, target: ReviewTarget, *, now: dt.datetime
+) -> ReviewAssignment:
+    """Mark the viewer's assignment of the reviewed thread done, or record one (reason
+    "manual") when they reviewed without being asked."""
+    user_id = _require_person(viewer)
     done = {"status": ReviewStatus.DONE.value, "completed_at": now}
     statement = (
         dialect_insert(session, ReviewAssignment)
-        .values(organization_id=viewer.organization_id, agent_id=conversation.agent_id,
-                conversation_id=conversation.id, reviewer_id=user_id, assigned_by_id=user_id,
-                reason=ReviewReason.MANUAL.value, created_at=now, **done)
+        .values(
+            organization_id=viewer.organization_id,
+            agent_id=target.conversation.agent_id,
+            conversation_id=target.conversation.id,
+            reviewer_id=user_id,
+            assigned_by_id=user_id,
+            reason=ReviewReason.MANUAL.value,
+            created_at=now,
+            **done,
+        )
         .on_conflict_do_update(index_elements=["conversation_id", "reviewer_id"], set_=done)
         .returning(ReviewAssignment.id)
-    )  # fmt: skip
+    )
     assignment_id = (await session.execute(statement)).scalar_one()
     assignment = await session.scalar(
-        select(ReviewAssignment).where(ReviewAssignment.id == assignment_id)
+        select(ReviewAssignment)
+        .where(ReviewAssignment.id == assignment_id)
         .execution_options(populate_existing=True)
-    )  # fmt: skip
+    )
     assert assignment is not None
-    return SubmittedReview(submitted.feedback, assignment, submitted.created)
+    return assignment
+
+
+async def settle_assignments(session: AsyncSession, given: FeedbackGiven) -> None:
+    """A rating of a thread, from any channel, completes its author's open assignment of it."""
+    if given.conversation_id is None:
+        return
+    await session.execute(
+        update(ReviewAssignment)
+        .where(
+            ReviewAssignment.organization_id == given.organization_id,
+            ReviewAssignment.conversation_id == given.conversation_id,
+            ReviewAssignment.reviewer_id == given.author_id,
+            ReviewAssignment.status == ReviewStatus.ASSIGNED.value,
+        )
+        .values(status=ReviewStatus.DONE.value, completed_at=given.at)
+    )
 
 
 async def skip_thread_review(
-    session: AsyncSession, viewer: Viewer, conversation_id: int, *,
+    session: AsyncSession,
+    viewer: Viewer,
+    conversation_id: int,
+    *,
     now: dt.datetime | None = None,
-) -> ReviewAssignment:  # fmt: skip
+) -> ReviewAssignment:
     """Set aside the viewer's open assignment of a thread; it is not given to them again."""
     user_id = _require_person(viewer)
     statement = (
         update(ReviewAssignment)
-        .where(ReviewAssignment.organization_id == viewer.organization_id,
-               ReviewAssignment.conversation_id == conversation_id,
-               ReviewAssignment.reviewer_id == user_id,
-               ReviewAssignment.status == ReviewStatus.ASSIGNED.value)
+        .where(
+            ReviewAssignment.organization_id == viewer.organization_id,
+            ReviewAssignment.conversation_id == conversation_id,
+            ReviewAssignment.reviewer_id == user_id,
+            ReviewAssignment.status == ReviewStatus.ASSIGNED.value,
+        )
         .values(status=ReviewStatus.SKIPPED.value, completed_at=now or utcnow())
         .returning(ReviewAssignment.id)
-    )  # fmt: skip
+    )
     skipped = (await session.execute(statement)).scalar_one_or_none()
     if skipped is None:
         raise NotFoundError("open review assignment of yours on this thread", field="threadId")
     assignment = await session.scalar(
-        select(ReviewAssignment).where(ReviewAssignment.id == skipped)
+        select(ReviewAssignment)
+        .where(ReviewAssignment.id == skipped)
         .execution_options(populate_existing=True)
-    )  # fmt: skip
+    )
     assert assignment is not None
     return assignment
 
@@ -177,25 +227,32 @@ def _visible(viewer: Viewer, statement: Select[Any]) -> Select[Any]:
     if viewer.sees_whole_organization:
         return statement
     in_scope = scoped(select(ReviewAssignment.id), ReviewAssignment, viewer)
-    return statement.where(or_(ReviewAssignment.id.in_(in_scope),
-                               ReviewAssignment.reviewer_id == user_id))  # fmt: skip
+    return statement.where(
+        or_(ReviewAssignment.id.in_(in_scope), ReviewAssignment.reviewer_id == user_id)
+    )
 
 
 async def review_queue(
-    session: AsyncSession, viewer: Viewer, *, reviewer_id: int | None = None,
-    status: str = ReviewStatus.ASSIGNED.value, first: int | None = None,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    reviewer_id: int | None = None,
+    status: str = ReviewStatus.ASSIGNED.value,
+    first: int | None = None,
     after: str | None = None,
-) -> Page[ReviewAssignment]:  # fmt: skip
+) -> Page[ReviewAssignment]:
     """The assignments the viewer sees in ``status`` (open ones by default), of one reviewer
     when given, oldest first (a work queue). A thread appears at most once per reviewer."""
     if status not in ReviewStatus.__members__.values():
-        raise DomainError(ErrorCode.INVALID, "must be one of: " + ", ".join(ReviewStatus),
-                          field="status")  # fmt: skip
+        raise DomainError(
+            ErrorCode.INVALID, "must be one of: " + ", ".join(ReviewStatus), field="status"
+        )
     statement = _visible(viewer, select(ReviewAssignment)).where(ReviewAssignment.status == status)
     if reviewer_id is not None:
         statement = statement.where(ReviewAssignment.reviewer_id == reviewer_id)
-    return await paginate(session, statement, order=QUEUE_ORDER, first=first, after=after,
-                          ascending=True)  # fmt: skip
+    return await paginate(
+        session, statement, order=QUEUE_ORDER, first=first, after=after, ascending=True
+    )
 
 
 async def review_progress(
@@ -203,15 +260,21 @@ async def review_progress(
 ) -> list[ReviewerProgress]:
     """Per reviewer, over the assignments the viewer sees (of one team's threads when given):
     open, done and skipped, by reviewer id."""
-    statement = _visible(viewer, select(ReviewAssignment.reviewer_id, ReviewAssignment.status,
-                                        func.count().label("n")))  # fmt: skip
+    statement = _visible(
+        viewer,
+        select(ReviewAssignment.reviewer_id, ReviewAssignment.status, func.count().label("n")),
+    )
     if team_id is not None:
         team = await team_in_scope(session, viewer, team_id)
         if team is None:
             raise NotFoundError("team", field="teamId")
-        statement = statement.where(ReviewAssignment.agent_id.in_(
-            select(Agent.id).where(Agent.organization_id == viewer.organization_id,
-                                   Agent.team_id == team.id)))  # fmt: skip
+        statement = statement.where(
+            ReviewAssignment.agent_id.in_(
+                select(Agent.id).where(
+                    Agent.organization_id == viewer.organization_id, Agent.team_id == team.id
+                )
+            )
+        )
     rows = await session.execute(
         statement.group_by(ReviewAssignment.reviewer_id, ReviewAssignment.status)
     )

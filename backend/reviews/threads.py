@@ -19,11 +19,11 @@ from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer, ViewerRole, scoped
 from backend.crm.models import Conversation, Deal, DealStage, Message
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.reviews.models import ReviewAssignment
 from backend.signals.models import Signal, SignalKind
+from backend.viewer import Viewer, ViewerRole, scoped
 
 CLOSED = (DealStage.CLOSED_WON.value, DealStage.CLOSED_LOST.value)
 
@@ -75,32 +75,43 @@ async def readable_conversations(
 
 
 async def closings(
-    session: AsyncSession, organization_id: int, conversations: Select[Any], *,
-    start: dt.datetime | None = None, end: dt.datetime | None = None,
-) -> dict[int, tuple[DealStatus, dt.datetime]]:  # fmt: skip
+    session: AsyncSession,
+    organization_id: int,
+    conversations: Select[Any],
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> dict[int, tuple[DealStatus, dt.datetime]]:
     """How the deal of each thread among ``conversations`` (a SELECT of conversation ids) ended,
     and when: its latest closing event (the deal's own closed stage, or a `deal.won`,
     `deal.lost` or `deal.stage_changed` to a closed stage), within [start, end) when given."""
     won = SignalKind.DEAL_WON.value
     to_stage = Signal.payload["to_stage"].as_string()
     by_stage = (
-        select(Conversation.id.label("conversation_id"),
-               (Deal.stage == DealStage.CLOSED_WON.value).label("won"),
-               Deal.updated_at.label("at"))
+        select(
+            Conversation.id.label("conversation_id"),
+            (Deal.stage == DealStage.CLOSED_WON.value).label("won"),
+            Deal.updated_at.label("at"),
+        )
         .join(Deal, Deal.id == Conversation.deal_id)
         .where(Conversation.id.in_(conversations), Deal.stage.in_(CLOSED))
-    )  # fmt: skip
+    )
     by_signal = (
-        select(Conversation.id.label("conversation_id"),
-               or_(Signal.kind == won, to_stage == DealStage.CLOSED_WON.value).label("won"),
-               Signal.occurred_at.label("at"))
+        select(
+            Conversation.id.label("conversation_id"),
+            or_(Signal.kind == won, to_stage == DealStage.CLOSED_WON.value).label("won"),
+            Signal.occurred_at.label("at"),
+        )
         .join(Signal, Signal.deal_id == Conversation.deal_id)
         .where(
-            Conversation.id.in_(conversations), Signal.organization_id == organization_id,
-            or_(Signal.kind.in_([won, SignalKind.DEAL_LOST.value]),
-                (Signal.kind == SignalKind.DEAL_STAGE_CHANGED.value) & to_stage.in_(CLOSED)),
+            Conversation.id.in_(conversations),
+            Signal.organization_id == organization_id,
+            or_(
+                Signal.kind.in_([won, SignalKind.DEAL_LOST.value]),
+                (Signal.kind == SignalKind.DEAL_STAGE_CHANGED.value) & to_stage.in_(CLOSED),
+            ),
         )
-    )  # fmt: skip
+    )
     if start is not None:
         by_stage = by_stage.where(Deal.updated_at >= start)
         by_signal = by_signal.where(Signal.occurred_at >= start)
@@ -123,23 +134,35 @@ async def thread_facts(
     if not conversations:
         return {}
     wanted = sorted(conversations)
-    agents = {a.id: a for a in await session.scalars(select(Agent).where(
-        Agent.id.in_(sorted({c.agent_id for c in conversations.values()}))))}  # fmt: skip
-    counts = {c: n for c, n in await session.execute(
-        select(Message.conversation_id, func.count())
-        .where(Message.conversation_id.in_(wanted)).group_by(Message.conversation_id)
-    )}  # fmt: skip
-    ended = await closings(session, viewer.organization_id,
-                           select(Conversation.id).where(Conversation.id.in_(wanted)))  # fmt: skip
+    agents = {
+        a.id: a
+        for a in await session.scalars(
+            select(Agent).where(Agent.id.in_(sorted({c.agent_id for c in conversations.values()})))
+        )
+    }
+    counts = {
+        c: n
+        for c, n in await session.execute(
+            select(Message.conversation_id, func.count())
+            .where(Message.conversation_id.in_(wanted))
+            .group_by(Message.conversation_id)
+        )
+    }
+    ended = await closings(
+        session, viewer.organization_id, select(Conversation.id).where(Conversation.id.in_(wanted))
+    )
     facts = {}
     for conversation_id, conversation in conversations.items():
         status, at = ended.get(conversation_id, (None, None))
         if status is None and conversation.deal_id is not None:
             status = DealStatus.OPEN
         facts[conversation_id] = ThreadFacts(
-            conversation, agents[conversation.agent_id], int(counts.get(conversation_id, 0)),
-            status, at,
-        )  # fmt: skip
+            conversation,
+            agents[conversation.agent_id],
+            int(counts.get(conversation_id, 0)),
+            status,
+            at,
+        )
     return facts
 
 
@@ -159,8 +182,9 @@ async def thread_reviews(
     )
     found = {f.id: f for f in await session.scalars(scoped(base, Feedback, viewer))}
     if viewer.user_id is not None:
-        own = base.where(Feedback.organization_id == viewer.organization_id,
-                         Feedback.author_id == viewer.user_id)  # fmt: skip
+        own = base.where(
+            Feedback.organization_id == viewer.organization_id, Feedback.author_id == viewer.user_id
+        )
         found.update({f.id: f for f in await session.scalars(own)})
     for review in sorted(found.values(), key=lambda f: (f.created_at, f.id)):
         grouped[int(review.conversation_id or 0)].append(review)

@@ -13,9 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.actions.models import AgentAction
-from backend.actions.service import EARLIEST
-from backend.auth.viewer import Viewer, ViewerRole
+from backend.actions.models import EARLIEST, AgentAction
 from backend.crm.models import Conversation, Deal, Message
 from backend.database import among, insert_rows, is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, Problems
@@ -24,17 +22,19 @@ from backend.outcomes.models import Detection, Outcome
 from backend.outcomes.resolution import (
     OutcomeState,
     Resolutions,
+    ResolvedPrediction,
+    open_event_born,
     outcome_columns,
     states_from_rows,
 )
 from backend.outcomes.rules import (
     DEAL_WIDE_KINDS,
     EVENT_BORN_OUTCOMES,
-    OUTCOME_SCALES,
     Effect,
     rules_for,
 )
 from backend.signals.models import Signal, SignalKind
+from backend.viewer import Viewer, ViewerRole
 
 MAX_BATCH = 1000
 MAX_PAYLOAD_BYTES = 16_384
@@ -66,6 +66,8 @@ class SignalBatchResult:
     needs_label: int = 0
     late: int = 0  # decisive signals that arrived after their outcome was decided or expired
     scopes: set[tuple[int, int, str]] = field(default_factory=set)
+    # What the calibration rollup is to count, in the same unit of work.
+    predictions: list[ResolvedPrediction] = field(default_factory=list)
 
 
 KNOWN_KINDS = ", ".join(sorted(KINDS))
@@ -81,9 +83,10 @@ def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
         raise DomainError(ErrorCode.REQUIRED, "send at least one signal", field="signals")
     if len(signals) > MAX_BATCH:
         raise DomainError(
-            ErrorCode.INVALID, f"at most {MAX_BATCH} signals per batch, got {len(signals)}",
+            ErrorCode.INVALID,
+            f"at most {MAX_BATCH} signals per batch, got {len(signals)}",
             field="signals",
-        )  # fmt: skip
+        )
     latest = now + dt.timedelta(minutes=5)
     problems = Problems()
     for i, s in enumerate(signals):
@@ -163,9 +166,11 @@ async def _load(
     conditions = []
     if direct:
         conditions.append(among(session, AgentAction.id, direct))
-    for ids, column in ((match.messages, AgentAction.message_id),
-                        (match.threads, AgentAction.conversation_id),
-                        (match.deals, AgentAction.deal_id)):  # fmt: skip
+    for ids, column in (
+        (match.messages, AgentAction.message_id),
+        (match.threads, AgentAction.conversation_id),
+        (match.deals, AgentAction.deal_id),
+    ):
         if ids:
             conditions.append(among(session, column, ids.values()))
     if not conditions:
@@ -211,12 +216,17 @@ def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> tup
     else:
         return ()
     candidates = [
-        a for a in candidates
+        a
+        for a in candidates
         if a.occurred_at <= signal.occurred_at
-        and (not outcome_types  # a signal without effects still tells what it is about
-             or any((a.id, t) in match.outcomes or EVENT_BORN_OUTCOMES.get(t) == a.action_type
-                    for t in outcome_types))
-    ]  # fmt: skip
+        and (
+            not outcome_types  # a signal without effects still tells what it is about
+            or any(
+                (a.id, t) in match.outcomes or EVENT_BORN_OUTCOMES.get(t) == a.action_type
+                for t in outcome_types
+            )
+        )
+    ]
     if signal.kind in DEAL_WIDE_KINDS or signal.action_id is not None:
         return tuple(candidates)
     # A reply or a meeting event concerns the latest action before it in the thread.
@@ -227,61 +237,92 @@ async def _event_born(
     session: AsyncSession, organization_id: int, action: _Action, outcome_type: str, at: dt.datetime
 ) -> OutcomeState:
     """An outcome that exists only once its event happens (e.g. a meeting's feedback)."""
-    outcome = Outcome(
-        organization_id=organization_id, agent_id=action.agent_id,
-        action_id=action.id, action_type=action.action_type, outcome_type=outcome_type,
-        window="event", scale=OUTCOME_SCALES[outcome_type].name, status="open",
-        detection="automatic", opened_at=at, due_at=None, evidence={},
-    )  # fmt: skip
-    session.add(outcome)
-    await session.flush()
+    outcome_id = await open_event_born(
+        session,
+        organization_id=organization_id,
+        agent_id=action.agent_id,
+        action_id=action.id,
+        action_type=action.action_type,
+        outcome_type=outcome_type,
+        at=at,
+    )
     return OutcomeState(
-        outcome.id, organization_id, action.agent_id, action.id, action.action_type,
-        outcome_type, "open", None, None, None, {}, float(action.confidence),
-        action.occurred_at.date(), calibrates=False,
-    )  # fmt: skip
+        outcome_id,
+        organization_id,
+        action.agent_id,
+        action.id,
+        action.action_type,
+        outcome_type,
+        "open",
+        None,
+        None,
+        None,
+        {},
+        float(action.confidence),
+        action.occurred_at.date(),
+        calibrates=False,
+    )
 
 
 def _signal_row(
-    organization_id: int, signal: SignalInput, targets: tuple[_Action, ...], match: _Match,
+    organization_id: int,
+    signal: SignalInput,
+    targets: tuple[_Action, ...],
+    match: _Match,
     now: dt.datetime,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The signal's row, with what it is about: its first target's links, else its references."""
     first = targets[0] if targets else None
     return {
-        "organization_id": organization_id, "kind": signal.kind, "source": signal.source,
-        "external_id": signal.external_id, "payload": signal.payload,
-        "occurred_at": signal.occurred_at, "received_at": now, "matched": first is not None,
+        "organization_id": organization_id,
+        "kind": signal.kind,
+        "source": signal.source,
+        "external_id": signal.external_id,
+        "payload": signal.payload,
+        "occurred_at": signal.occurred_at,
+        "received_at": now,
+        "matched": first is not None,
         "agent_id": first.agent_id if first else None,
         "deal_id": first.deal_id if first else match.deals.get(signal.deal_external_id or ""),
-        "conversation_id": first.conversation_id if first else
-        match.threads.get(signal.thread_external_id or ""),
-        "message_id": first.message_id if first else
-        match.messages.get(signal.message_external_id or ""),
-    }  # fmt: skip
+        "conversation_id": first.conversation_id
+        if first
+        else match.threads.get(signal.thread_external_id or ""),
+        "message_id": first.message_id
+        if first
+        else match.messages.get(signal.message_external_id or ""),
+    }
 
 
 async def _store(
-    session: AsyncSession, organization_id: int, batch: list[SignalInput],
-    targets: list[tuple[_Action, ...]], match: _Match, now: dt.datetime,
-) -> dict[tuple[str, str], int]:  # fmt: skip
+    session: AsyncSession,
+    organization_id: int,
+    batch: list[SignalInput],
+    targets: list[tuple[_Action, ...]],
+    match: _Match,
+    now: dt.datetime,
+) -> dict[tuple[str, str], int]:
     """Insert the batch's signals, each with what it is about -> the ids of the new ones, by
     source and external id (a signal stored before is skipped)."""
     rows = [
-        _signal_row(organization_id, s, t, match, now)
-        for s, t in zip(batch, targets, strict=True)
-    ]  # fmt: skip
+        _signal_row(organization_id, s, t, match, now) for s, t in zip(batch, targets, strict=True)
+    ]
     stored = await insert_rows(
-        session, Signal, rows, conflict=["organization_id", "source", "external_id"],
+        session,
+        Signal,
+        rows,
+        conflict=["organization_id", "source", "external_id"],
         returning=["id", "source", "external_id"],
-    )  # fmt: skip
+    )
     return {(source, external): id_ for id_, source, external in stored}
 
 
 async def record_signals(
-    session: AsyncSession, viewer: Viewer, signals: Sequence[SignalInput],
-    *, now: dt.datetime | None = None,
-) -> SignalBatchResult:  # fmt: skip
+    session: AsyncSession,
+    viewer: Viewer,
+    signals: Sequence[SignalInput],
+    *,
+    now: dt.datetime | None = None,
+) -> SignalBatchResult:
     """Store a batch of signals (each once per source and external id), match each to its
     action(s) and apply the outcome rules. Unmatched signals are stored and reported."""
     if viewer.role not in (ViewerRole.AGENT, ViewerRole.PARTNER, ViewerRole.ADMIN):
@@ -312,15 +353,23 @@ async def record_signals(
     ]
     ids = await _store(session, org, batch, targets, match, now)
     result.stored, result.duplicates = len(ids), len(signals) - len(ids)
-    resolutions = Resolutions()
+    resolutions = Resolutions(now)
     for signal, signal_effects, signal_targets in zip(batch, effects, targets, strict=True):
         signal_id = ids.get((signal.source, signal.external_id))
         if signal_id is None:
             continue  # a duplicate
         await _apply_effects(
-            session, org, signal, signal_id, signal_effects, signal_targets, match,
-            resolutions, result, now,
-        )  # fmt: skip
+            session,
+            org,
+            signal,
+            signal_id,
+            signal_effects,
+            signal_targets,
+            match,
+            resolutions,
+            result,
+            now,
+        )
         if signal_targets:
             result.matched += 1
         else:
@@ -329,14 +378,22 @@ async def record_signals(
     result.resolved = resolutions.resolved
     result.needs_label = len(resolutions.labelling)
     result.scopes = resolutions.scopes()
+    result.predictions = resolutions.predictions
     return result
 
 
 async def _apply_effects(
-    session: AsyncSession, organization_id: int, signal: SignalInput, signal_id: int,
-    effects: tuple[Effect, ...], targets: tuple[_Action, ...], match: _Match,
-    resolutions: Resolutions, result: SignalBatchResult, now: dt.datetime,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    organization_id: int,
+    signal: SignalInput,
+    signal_id: int,
+    effects: tuple[Effect, ...],
+    targets: tuple[_Action, ...],
+    match: _Match,
+    resolutions: Resolutions,
+    result: SignalBatchResult,
+    now: dt.datetime,
+) -> None:
     """Let one stored signal's effects resolve, label or annotate its targets' outcomes."""
     for action in targets:
         for effect in effects:
@@ -362,6 +419,9 @@ async def _apply_effects(
                 resolutions.needs_label(outcome, reason, signal_id=signal_id)
             elif effect.level is not None:
                 resolutions.resolve(
-                    outcome, effect.level, when=signal.occurred_at,
-                    detection=Detection.AUTOMATIC, signal_id=signal_id,
-                )  # fmt: skip
+                    outcome,
+                    effect.level,
+                    when=signal.occurred_at,
+                    detection=Detection.AUTOMATIC,
+                    signal_id=signal_id,
+                )

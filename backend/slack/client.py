@@ -80,9 +80,13 @@ class SlackClient:
         return answer
 
     async def post_message(
-        self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+        self,
+        *,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """A message, or with ``thread_ts`` a reply in that message's thread."""
         arguments: dict[str, Any] = {"channel": channel, "text": text}
         if blocks is not None:

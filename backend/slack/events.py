@@ -15,10 +15,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.errors import DomainError
-from backend.events.service import take_pending
-from backend.slack.posts import redraw_after_rating
 from backend.slack.receiver import (
     Clock,
     Rejected,
@@ -28,8 +26,9 @@ from backend.slack.receiver import (
     team_of_event,
     verify_slack_request,
 )
-from backend.slack.service import Handled, record_reaction
+from backend.slack.service import record_reaction
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 PATH = "/webhooks/slack/events"
 REACTION_EVENTS = {"reaction_added": True, "reaction_removed": False}
@@ -58,9 +57,10 @@ async def _reaction(
     reaction = _string(event, "reaction", "event.")
     channel = _string(item, "channel", "event.item.")
     ts = _string(item, "ts", "event.item.")
+    held: list[Any] = []
     try:
-        async with transaction(state.sessions) as session:
-            handled = await record_reaction(
+        async with transaction(state.sessions, hold=held) as session:
+            await record_reaction(
                 session,
                 request.installation,
                 event_id=event_id,
@@ -70,14 +70,12 @@ async def _reaction(
                 reaction=reaction,
                 added=REACTION_EVENTS[str(event.get("type"))],
             )
-            events = take_pending(session)
     except DomainError as exc:  # e.g. outside the person's scope: a retry would not help
         log.info("Slack reaction %s not stored: %s", event_id, exc)
         return Response(status_code=200)
-    if handled.handled in (Handled.STORED, Handled.RETRACTED) and handled.post is not None:
-        after = BackgroundTask(redraw_after_rating, state, handled, events)
-        return Response(status_code=200, background=after)
-    return Response(status_code=200)
+    # What the reaction changed is handled once Slack has its answer (messages redrawn, ...).
+    after = BackgroundTask(state.bus.dispatch, held) if held else None
+    return Response(status_code=200, background=after)
 
 
 async def receive_event(request: Request, *, clock: Clock = utcnow) -> Response:

@@ -18,9 +18,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.errors import DomainError, InvalidInput
-from backend.events.service import Event, take_pending
 from backend.slack.blocks import (
     ADD_COMMENT,
     DECISION_RATING,
@@ -32,7 +31,7 @@ from backend.slack.blocks import (
     comment_modal,
 )
 from backend.slack.client import SlackApiError, SlackClient
-from backend.slack.posts import post_summary, redraw_after_rating
+from backend.slack.posts import post_summary
 from backend.slack.receiver import (
     Clock,
     Rejected,
@@ -55,6 +54,7 @@ from backend.slack.service import (
     submit_comment,
 )
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 PATH = "/webhooks/slack/interactions"
 CONTROLS = (THUMB_UP, THUMB_DOWN, DECISION_RATING, ADD_COMMENT)
@@ -112,8 +112,10 @@ def _ephemeral(channel: str, user: str, text: str) -> Job:
     return lambda client: client.post_ephemeral(channel=channel, user=user, text=text)
 
 
-def _refresh(state: AppState, handled: SlackFeedback, events: list[Event]) -> Job:
-    return lambda client: redraw_after_rating(state, handled, events, client=client)
+def _dispatch(state: AppState, events: list[Any]) -> Job:
+    """Hand the rating's committed events to the bus: the handlers (Slack's redraw of every
+    message about what was rated among them) run after Slack has its answer."""
+    return lambda _client: state.bus.dispatch(events)
 
 
 def _reply_jobs(handled: SlackFeedback, channel: str, user: str) -> list[Job]:
@@ -166,8 +168,9 @@ async def _block_actions(state: AppState, request: SlackRequest) -> Response:
     thumb, rating = _click_rating(control)
     # One click, one rating: Slack's trigger id (else the action's timestamp) is the external id.
     click_id = _text(payload.get("trigger_id")) or f"{channel}:{ts}:{control.get('action_ts')}"
+    held: list[Any] = []
     try:
-        async with transaction(state.sessions) as session:
+        async with transaction(state.sessions, hold=held) as session:
             handled = await record_click(
                 session,
                 installation,
@@ -178,12 +181,11 @@ async def _block_actions(state: AppState, request: SlackRequest) -> Response:
                 rating=rating,
                 external_id=f"click:{click_id}",
             )
-            events = take_pending(session)
     except DomainError as exc:
         jobs.append(_ephemeral(channel, user, problem_text(exc)))
     else:
-        if handled.handled is Handled.STORED:
-            jobs.append(_refresh(state, handled, events))
+        if held:
+            jobs.append(_dispatch(state, held))
         jobs += _reply_jobs(handled, channel, user)
     return Response(status_code=200, background=_after(state, request, jobs))
 
@@ -232,8 +234,9 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
         _state_value(view, MODAL_COMMENT_BLOCK),
     )
     view_id = _text(view.get("id")) or _text(payload.get("trigger_id")) or str(utcnow().timestamp())
+    held: list[Any] = []
     try:
-        async with transaction(state.sessions) as session:
+        async with transaction(state.sessions, hold=held) as session:
             handled = await submit_comment(
                 session,
                 request.installation,
@@ -243,7 +246,6 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
                 comment=comment,
                 external_id=f"view:{view_id}",
             )
-            events = take_pending(session)
     except InvalidInput as exc:
         errors: dict[str, str] = {}
         for error in exc.errors:
@@ -257,9 +259,7 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
     if handled.handled is Handled.UNKNOWN_POST:
         return _modal_errors({MODAL_RATING_BLOCK: UNKNOWN_POST_TEXT})
     # An empty 200 closes the modal.
-    return Response(
-        status_code=200, background=_after(state, request, [_refresh(state, handled, events)])
-    )
+    return Response(status_code=200, background=_after(state, request, [_dispatch(state, held)]))
 
 
 async def receive_interaction(request: Request, *, clock: Clock = utcnow) -> Response:

@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.crm.models import Message
-from backend.database import transaction
-from backend.events.service import Event
 from backend.feedback.models import Feedback
-from backend.learning import after_feedback
 from backend.orgs.models import User
 from backend.prompts.models import FeedbackPrompt, PromptReason
 from backend.slack.blocks import (
@@ -31,12 +28,12 @@ from backend.slack.client import SlackApiError, SlackClient
 from backend.slack.models import PostKind, PostTarget, SlackInstallation, SlackPost
 from backend.slack.secrets import SecretUnreadable
 from backend.slack.service import (
-    SlackFeedback,
     installation_for_organization,
     rated_by_thumb,
     slack_client,
 )
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -287,9 +284,12 @@ async def refresh_posts(
 
 
 async def refresh_posts_about(
-    state: AppState, organization_id: int, *, action_id: int | None = None,
+    state: AppState,
+    organization_id: int,
+    *,
+    action_id: int | None = None,
     message_id: int | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Redraw our messages about an action or a message after it was rated elsewhere (the
     dashboard, the API, Gmail, a prompt answered): the number updated, 0 when none was posted."""
     column = SlackPost.action_id if action_id is not None else SlackPost.message_id
@@ -328,15 +328,3 @@ async def remind_in_slack(state: AppState, organization_id: int, action_id: int)
         channel=post.channel, text=reminder_text(view, summary), thread_ts=post.ts
     )
     return True
-
-
-async def redraw_after_rating(
-    state: AppState, handled: SlackFeedback, events: list[Event], *,
-    client: SlackClient | None = None,
-) -> None:  # fmt: skip
-    """After a click, modal or reaction committed: publish what it changed (prompts it
-    answered, their messages redrawn too), then redraw every message about what was rated."""
-    assert handled.post is not None
-    if handled.feedback is not None:
-        await after_feedback(state, events, handled.feedback, slack_redrawn=True)
-    await refresh_posts(state, handled.post, client=client)

@@ -22,7 +22,12 @@ from backend.crm.models import Message
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, Problems, flush
 from backend.feedback.models import Feedback, FeedbackChannel
-from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
+from backend.feedback.service import (
+    FeedbackInput,
+    SubmittedFeedback,
+    submit_feedback,
+    withdraw_feedback,
+)
 from backend.orgs.models import User
 from backend.slack.blocks import DECISION_LABELS
 from backend.slack.client import SlackClient
@@ -381,17 +386,15 @@ async def retract_feedback(
     rating given or changed since by a click, a comment or another channel stays)."""
     column, target_id = _target_column(post)
     rating = (1 if thumb == "up" else 0) if rated_by_thumb(post) else DECISION_THUMB_RATING[thumb]
-    result = await session.execute(
-        delete(Feedback).where(
-            Feedback.organization_id == organization_id,
-            Feedback.author_id == author_id,
-            column == target_id,
-            Feedback.channel == FeedbackChannel.SLACK.value,
-            Feedback.external_id.startswith(REACTION_PREFIX, autoescape=True),
-            Feedback.rating == rating,
-        )
+    return await withdraw_feedback(
+        session,
+        organization_id=organization_id,
+        author_id=author_id,
+        target=column == target_id,
+        channel=FeedbackChannel.SLACK,
+        external_id_prefix=REACTION_PREFIX,
+        rating=rating,
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- comments ----------------------------------------------------------------------------------

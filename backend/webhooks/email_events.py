@@ -27,6 +27,10 @@ EMAIL_EVENTS = ProviderFormat(
 
 def email_events_route(*, clock: Clock = utcnow) -> Route:
     return signal_webhook_route(
-        PATH, EMAIL_EVENTS, name="email_events", source=DEFAULT_SOURCE, source_from_header=True,
+        PATH,
+        EMAIL_EVENTS,
+        name="email_events",
+        source=DEFAULT_SOURCE,
+        source_from_header=True,
         clock=clock,
-    )  # fmt: skip
+    )

@@ -50,9 +50,15 @@ class ProviderFormat:
         match = _SERVICE_FIELD.match(service_field or "")
         if match is None:
             return service_field
-        names = {"kind": self.type_field, "externalId": "id", "occurredAt": self.time_field,
-                 "messageExternalId": "message_id", "threadExternalId": "thread_id",
-                 "dealExternalId": "deal_id", "source": "source"}  # fmt: skip
+        names = {
+            "kind": self.type_field,
+            "externalId": "id",
+            "occurredAt": self.time_field,
+            "messageExternalId": "message_id",
+            "threadExternalId": "thread_id",
+            "dealExternalId": "deal_id",
+            "source": "source",
+        }
         name = names.get(match["name"])
         return f"events[{match['index']}]" + (f".{name}" if name else "")
 
@@ -87,9 +93,15 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
 
 
 def _read(
-    event: Mapping[str, Any], name: str, at: str, parse: Callable[[Any], Any], what: str,
-    problems: Problems, *, required: bool,
-) -> Any:  # fmt: skip
+    event: Mapping[str, Any],
+    name: str,
+    at: str,
+    parse: Callable[[Any], Any],
+    what: str,
+    problems: Problems,
+    *,
+    required: bool,
+) -> Any:
     """The parsed value of one field; a missing or unparsable value is recorded as a problem."""
     raw = event.get(name)
     if raw is None:
@@ -106,19 +118,40 @@ def _signal(
     fmt: ProviderFormat, event: Mapping[str, Any], at: str, source: str, problems: Problems
 ) -> SignalInput | None:
     before = len(problems.errors)
-    external_id = _read(event, "id", at, _text, "the provider's event id (string or number)",
-                        problems, required=True)  # fmt: skip
+    external_id = _read(
+        event,
+        "id",
+        at,
+        _text,
+        "the provider's event id (string or number)",
+        problems,
+        required=True,
+    )
     known = ", ".join(sorted(fmt.events))
-    mapping = _read(event, fmt.type_field, at, lambda t: fmt.events.get(t) if isinstance(t, str)
-                    else None, f"one of {known}", problems, required=True)  # fmt: skip
-    occurred_at = _read(event, fmt.time_field, at, parse_timestamp,
-                        "an ISO-8601 timestamp with a time zone, or unix seconds", problems,
-                        required=True)  # fmt: skip
+    mapping = _read(
+        event,
+        fmt.type_field,
+        at,
+        lambda t: fmt.events.get(t) if isinstance(t, str) else None,
+        f"one of {known}",
+        problems,
+        required=True,
+    )
+    occurred_at = _read(
+        event,
+        fmt.time_field,
+        at,
+        parse_timestamp,
+        "an ISO-8601 timestamp with a time zone, or unix seconds",
+        problems,
+        required=True,
+    )
     references = {
-        name: _read(event, name, at, _text, "a non-empty string or a number", problems,
-                    required=False)
+        name: _read(
+            event, name, at, _text, "a non-empty string or a number", problems, required=False
+        )
         for name in REFERENCES
-    }  # fmt: skip
+    }
     if mapping is None:
         return None
     event_type = event[fmt.type_field]
@@ -126,22 +159,35 @@ def _signal(
         event.get(name) is not None for name in mapping.references
     ):
         alternatives = " or ".join(mapping.references[1:])
-        problems.add(at + mapping.references[0], f"is required for {event_type!r} events"
-                     + (f" (or {alternatives})" if alternatives else ""),
-                     ErrorCode.REQUIRED)  # fmt: skip
+        problems.add(
+            at + mapping.references[0],
+            f"is required for {event_type!r} events"
+            + (f" (or {alternatives})" if alternatives else ""),
+            ErrorCode.REQUIRED,
+        )
     payload: dict[str, Any] = {}
     for name, kind in mapping.payload.items():
-        value = _read(event, name, at, lambda v, kind=kind: v if _has_type(v, kind) else None,
-                      _JSON_TYPES[kind], problems, required=name in mapping.required)  # fmt: skip
+        value = _read(
+            event,
+            name,
+            at,
+            lambda v, kind=kind: v if _has_type(v, kind) else None,
+            _JSON_TYPES[kind],
+            problems,
+            required=name in mapping.required,
+        )
         if value is not None:
             payload[name] = value
     if len(problems.errors) > before:
         return None
     return SignalInput(
-        kind=mapping.kind.value, source=source, external_id=external_id, occurred_at=occurred_at,
+        kind=mapping.kind.value,
+        source=source,
+        external_id=external_id,
+        occurred_at=occurred_at,
         payload=payload,
         **{REFERENCES[name]: references[name] for name in mapping.references},
-    )  # fmt: skip
+    )
 
 
 def signals_from_batch(fmt: ProviderFormat, document: Any, *, source: str) -> list[SignalInput]:

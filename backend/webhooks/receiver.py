@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backend.auth.viewer import Viewer
 from backend.database import utcnow
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError
 from backend.learning import submit_signals
 from backend.orgs.service import organization_by_slug
 from backend.signals.service import SOURCE_PATTERN, SignalBatchResult
 from backend.state import AppState
+from backend.viewer import Viewer
 from backend.webhooks.mapping import ProviderFormat, signals_from_batch
 from backend.webhooks.signing import SignatureError, verify_signature, webhook_secret
 
@@ -41,19 +41,24 @@ def _unauthorized(message: str) -> _Rejected:
 
 
 def _too_large() -> _Rejected:
-    return _Rejected(JSONResponse(
-        {"error": f"the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"},
-        status_code=413,
-    ))  # fmt: skip
+    return _Rejected(
+        JSONResponse(
+            {"error": f"the body is larger than {MAX_BODY_BYTES} bytes; send smaller batches"},
+            status_code=413,
+        )
+    )
 
 
 def _invalid(errors: list[DomainError], fmt: ProviderFormat | None = None) -> _Rejected:
     status = 403 if any(e.code is ErrorCode.FORBIDDEN for e in errors) else 400
     body = [
-        {"field": fmt.provider_field(e.field) if fmt else e.field, "code": e.code.value,
-         "message": e.message}
+        {
+            "field": fmt.provider_field(e.field) if fmt else e.field,
+            "code": e.code.value,
+            "message": e.message,
+        }
         for e in errors
-    ]  # fmt: skip
+    ]
     return _Rejected(JSONResponse({"errors": body}, status_code=status))
 
 
@@ -129,9 +134,13 @@ def _report(result: SignalBatchResult) -> dict[str, Any]:
 
 
 async def receive_signals(
-    request: Request, fmt: ProviderFormat, *, source: str, source_from_header: bool,
+    request: Request,
+    fmt: ProviderFormat,
+    *,
+    source: str,
+    source_from_header: bool,
     clock: Clock = utcnow,
-) -> Response:  # fmt: skip
+) -> Response:
     """Verify, map and store one batch; 200 only after it is stored, else 401/400/413 with
     nothing stored."""
     try:
@@ -155,9 +164,14 @@ async def receive_signals(
 
 
 def signal_webhook_route(
-    path: str, fmt: ProviderFormat, *, name: str, source: str, source_from_header: bool = False,
+    path: str,
+    fmt: ProviderFormat,
+    *,
+    name: str,
+    source: str,
+    source_from_header: bool = False,
     clock: Clock = utcnow,
-) -> Route:  # fmt: skip
+) -> Route:
     """A ``POST`` route that receives ``fmt``'s batches, signed per organisation."""
 
     async def endpoint(request: Request) -> Response:

@@ -76,16 +76,23 @@ class RecordActionInput:
             raise DomainError(ErrorCode.INVALID, "must be a JSON object", field="details")
         cost = self.cost or CostInput()
         return ActionInput(
-            action_type=self.action_type, confidence=self.confidence,
-            idempotency_key=self.idempotency_key, occurred_at=self.occurred_at,
-            is_critical=self.is_critical, cost_amount=Decimal(str(cost.amount)),
-            cost_currency=cost.currency, cost_tokens=cost.tokens,
-            agent_id=(decode_id(self.agent_id, "Agent", "agentId")
-                      if self.agent_id is not None else None),
-            deal_external_id=self.deal_external_id, thread_external_id=self.thread_external_id,
-            message_external_id=self.message_external_id, subject=self.subject,
+            action_type=self.action_type,
+            confidence=self.confidence,
+            idempotency_key=self.idempotency_key,
+            occurred_at=self.occurred_at,
+            is_critical=self.is_critical,
+            cost_amount=Decimal(str(cost.amount)),
+            cost_currency=cost.currency,
+            cost_tokens=cost.tokens,
+            agent_id=(
+                decode_id(self.agent_id, "Agent", "agentId") if self.agent_id is not None else None
+            ),
+            deal_external_id=self.deal_external_id,
+            thread_external_id=self.thread_external_id,
+            message_external_id=self.message_external_id,
+            subject=self.subject,
             details=dict(self.details or {}),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="The recorded action with what the agent should do, or what to fix.")
@@ -127,13 +134,16 @@ class ActionsMutation:
         "with the calibrated confidence and the policy's decision. Idempotent."
     )
     async def record_action(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[RecordActionInput, strawberry.argument(description="The action.")],
-    ) -> RecordActionPayload:  # fmt: skip
+    ) -> RecordActionPayload:
         recorded, errors = await attempt(
             info,
             input,
-            lambda viewer: submit_action(info.context.state, viewer, input.to_action_input()),
+            lambda viewer: submit_action(
+                info.context.state, viewer, input.to_action_input(), now=info.context.now()
+            ),
         )
         if recorded is None:
             return RecordActionPayload(errors=errors)

@@ -21,11 +21,15 @@ class ActionsQuery:
         "the agent's key reads its own agent's actions; other keys need `read:actions`."
     )
     async def actions(
-        self, info: Info,
-        filter: Annotated[ActionFilter | None, strawberry.argument(
-            description="Conditions the actions must meet.")] = None,
-        first: First = DEFAULT_PAGE, after: After = None,
-    ) -> Connection[ActionType]:  # fmt: skip
+        self,
+        info: Info,
+        filter: Annotated[
+            ActionFilter | None,
+            strawberry.argument(description="Conditions the actions must meet."),
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[ActionType]:
         viewer = info.context.require_viewer()
         where = action_filter(filter)
         async with info.context.state.sessions() as session:

@@ -18,8 +18,9 @@ from graphql_schema.loaders import by_column, by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.outcomes.types import OutcomeType
 
-DecisionEnum = strawberry.enum(Decision, name="Decision",
-                               description="What the policy told the agent to do.")  # fmt: skip
+DecisionEnum = strawberry.enum(
+    Decision, name="Decision", description="What the policy told the agent to do."
+)
 
 
 @strawberry.type(description="What an action cost.")
@@ -63,17 +64,22 @@ class ActionType(relay.Node):
     @classmethod
     def of(cls, row: AgentAction) -> ActionType:
         return cls(
-            id=row.id, action_type=row.action_type, confidence=row.confidence,
+            id=row.id,
+            action_type=row.action_type,
+            confidence=row.confidence,
             calibrated_confidence=row.calibrated_confidence,
             decision=Decision(row.decision) if row.decision else None,
             is_critical=row.is_critical,
-            cost=Cost(amount=float(row.cost_amount), currency=row.cost_currency,
-                      tokens=row.cost_tokens),
-            occurred_at=row.occurred_at, idempotency_key=row.idempotency_key,
+            cost=Cost(
+                amount=float(row.cost_amount), currency=row.cost_currency, tokens=row.cost_tokens
+            ),
+            occurred_at=row.occurred_at,
+            idempotency_key=row.idempotency_key,
             agent_id=row.agent_id,
-        )  # fmt: skip
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, AgentAction, node_ids, cls.of, required=required)

@@ -36,10 +36,12 @@ class AgentType(relay.Node):
 
     @classmethod
     def of(cls, row: Agent) -> AgentType:
-        return cls(id=row.id, name=row.name, active=row.active, owner_id=row.owner_id,
-                   team_id=row.team_id)  # fmt: skip
+        return cls(
+            id=row.id, name=row.name, active=row.active, owner_id=row.owner_id, team_id=row.team_id
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, Agent, node_ids, cls.of, required=required)

@@ -62,9 +62,14 @@ class RepDashboard:
 
     @classmethod
     def of(cls, d: service.RepDashboard) -> RepDashboard:
-        return cls(from_=d.range.since, to=d.range.until, currency=d.currency,
-                   metrics=DashboardMetrics.of(d.metrics),
-                   daily=[TrendPoint.of(p) for p in d.daily], agent_id=d.agent_id)  # fmt: skip
+        return cls(
+            from_=d.range.since,
+            to=d.range.until,
+            currency=d.currency,
+            metrics=DashboardMetrics.of(d.metrics),
+            daily=[TrendPoint.of(p) for p in d.daily],
+            agent_id=d.agent_id,
+        )
 
 
 @strawberry.type(description="A manager's view of one team over a date range.")
@@ -84,12 +89,17 @@ class TeamDashboard:
     @classmethod
     def of(cls, d: service.TeamDashboard) -> TeamDashboard:
         return cls(
-            from_=d.range.since, to=d.range.until, currency=d.currency,
+            from_=d.range.since,
+            to=d.range.until,
+            currency=d.currency,
             metrics=DashboardMetrics.of(d.metrics),
-            agents=[AgentComparison(metrics=DashboardMetrics.of(a.metrics), agent_id=a.agent_id)
-                    for a in d.agents],
-            daily=[TrendPoint.of(p) for p in d.daily], team_id=d.team_id,
-        )  # fmt: skip
+            agents=[
+                AgentComparison(metrics=DashboardMetrics.of(a.metrics), agent_id=a.agent_id)
+                for a in d.agents
+            ],
+            daily=[TrendPoint.of(p) for p in d.daily],
+            team_id=d.team_id,
+        )
 
 
 @strawberry.type(description="An executive's view of the organisation over a date range.")
@@ -110,9 +120,14 @@ class ExecutiveDashboard:
     @classmethod
     def of(cls, d: service.ExecutiveDashboard) -> ExecutiveDashboard:
         return cls(
-            from_=d.range.since, to=d.range.until, currency=d.currency,
+            from_=d.range.since,
+            to=d.range.until,
+            currency=d.currency,
             metrics=DashboardMetrics.of(d.metrics),
-            teams=[TeamComparison(metrics=DashboardMetrics.of(t.metrics), team_id=t.team_id)
-                   for t in d.teams],
-            weekly=[TrendPoint.of(p) for p in d.weekly], organization_id=d.organization_id,
-        )  # fmt: skip
+            teams=[
+                TeamComparison(metrics=DashboardMetrics.of(t.metrics), team_id=t.team_id)
+                for t in d.teams
+            ],
+            weekly=[TrendPoint.of(p) for p in d.weekly],
+            organization_id=d.organization_id,
+        )

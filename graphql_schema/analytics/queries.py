@@ -14,14 +14,16 @@ from graphql_schema.inputs import decode_id
 
 From = Annotated[
     dt.date | None,
-    strawberry.argument(name="from", description="First day (UTC), inclusive; default: 29 days "
-                                                 "before `to`."),
-]  # fmt: skip
+    strawberry.argument(
+        name="from", description="First day (UTC), inclusive; default: 29 days before `to`."
+    ),
+]
 To = Annotated[
     dt.date | None,
-    strawberry.argument(description="Last day (UTC), inclusive; default: today. At most 400 "
-                                    "days after `from`."),
-]  # fmt: skip
+    strawberry.argument(
+        description="Last day (UTC), inclusive; default: today. At most 400 days after `from`."
+    ),
+]
 
 
 @strawberry.type
@@ -31,15 +33,18 @@ class AnalyticsQuery:
         "organisation-wide reader; API keys need `read:analytics`."
     )
     async def rep_dashboard(
-        self, info: Info,
+        self,
+        info: Info,
         agent_id: Annotated[strawberry.ID, strawberry.argument(description="The agent.")],
-        from_: From = None, to: To = None,
-    ) -> RepDashboard:  # fmt: skip
+        from_: From = None,
+        to: To = None,
+    ) -> RepDashboard:
         viewer = info.context.require_viewer()
         agent = decode_id(agent_id, "Agent", "agentId")
         async with info.context.state.sessions() as session:
-            dashboard = await service.rep_dashboard(session, viewer, agent_id=agent, since=from_,
-                                                    until=to)  # fmt: skip
+            dashboard = await service.rep_dashboard(
+                session, viewer, agent_id=agent, since=from_, until=to, today=info.context.today()
+            )
         return RepDashboard.of(dashboard)
 
     @strawberry.field(
@@ -47,24 +52,31 @@ class AnalyticsQuery:
         "executives, admins, partners (`read:analytics`)."
     )
     async def team_dashboard(
-        self, info: Info,
+        self,
+        info: Info,
         team_id: Annotated[strawberry.ID, strawberry.argument(description="The team.")],
-        from_: From = None, to: To = None,
-    ) -> TeamDashboard:  # fmt: skip
+        from_: From = None,
+        to: To = None,
+    ) -> TeamDashboard:
         viewer = info.context.require_viewer()
         team = decode_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
-            dashboard = await service.team_dashboard(session, viewer, team_id=team, since=from_,
-                                                     until=to)  # fmt: skip
+            dashboard = await service.team_dashboard(
+                session, viewer, team_id=team, since=from_, until=to, today=info.context.today()
+            )
         return TeamDashboard.of(dashboard)
 
-    @strawberry.field(description="The organisation's dashboard: ROI versus the human baseline, "
-                                  "teams side by side, weekly trend: executives, admins, "
-                                  "partners (`read:analytics`).")  # fmt: skip
+    @strawberry.field(
+        description="The organisation's dashboard: ROI versus the human baseline, "
+        "teams side by side, weekly trend: executives, admins, "
+        "partners (`read:analytics`)."
+    )
     async def executive_dashboard(
         self, info: Info, from_: From = None, to: To = None
     ) -> ExecutiveDashboard:
         viewer = info.context.require_viewer()
         async with info.context.state.sessions() as session:
-            dashboard = await service.executive_dashboard(session, viewer, since=from_, until=to)
+            dashboard = await service.executive_dashboard(
+                session, viewer, since=from_, until=to, today=info.context.today()
+            )
         return ExecutiveDashboard.of(dashboard)

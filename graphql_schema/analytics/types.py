@@ -29,8 +29,10 @@ class Money:
     currency: str = strawberry.field(description="ISO 4217 code, e.g. `USD`.")
 
 
-@strawberry.type(description="A sum in the dashboard's currency; sums in other currencies are "
-                             "listed apart, never converted or mixed in.")  # fmt: skip
+@strawberry.type(
+    description="A sum in the dashboard's currency; sums in other currencies are "
+    "listed apart, never converted or mixed in."
+)
 class MoneyTotal:
     total: Money = strawberry.field(description="The sum in the dashboard's currency.")
     other_currencies: list[Money] = strawberry.field(
@@ -39,13 +41,18 @@ class MoneyTotal:
 
     @classmethod
     def of(cls, value: m.MoneyTotal) -> MoneyTotal:
-        return cls(total=Money(amount=value.total.amount, currency=value.total.currency),
-                   other_currencies=[Money(amount=x.amount, currency=x.currency)
-                                     for x in value.other_currencies])  # fmt: skip
+        return cls(
+            total=Money(amount=value.total.amount, currency=value.total.currency),
+            other_currencies=[
+                Money(amount=x.amount, currency=x.currency) for x in value.other_currencies
+            ],
+        )
 
 
-@strawberry.type(description="A proportion with its 95% Wilson (1927) interval; with no "
-                             "trials `rate` is null and the interval [0, 1].")  # fmt: skip
+@strawberry.type(
+    description="A proportion with its 95% Wilson (1927) interval; with no "
+    "trials `rate` is null and the interval [0, 1]."
+)
 class RateEstimate:
     successes: float = strawberry.field(description="Successes (fractions on ordinal scales).")
     count: float = strawberry.field(description="Trials.")
@@ -55,12 +62,19 @@ class RateEstimate:
 
     @classmethod
     def of(cls, r: EngineRate) -> RateEstimate:
-        return cls(successes=r.successes, count=r.count, rate=_n(r.rate), lower=_n(r.lower),
-                   upper=_n(r.upper))  # fmt: skip
+        return cls(
+            successes=r.successes,
+            count=r.count,
+            rate=_n(r.rate),
+            lower=_n(r.lower),
+            upper=_n(r.upper),
+        )
 
 
-@strawberry.type(description="The agent's rate against the human baseline's: the difference "
-                             "agent - human with Newcombe's (1998) 95% interval.")  # fmt: skip
+@strawberry.type(
+    description="The agent's rate against the human baseline's: the difference "
+    "agent - human with Newcombe's (1998) 95% interval."
+)
 class RateComparison:
     agent: RateEstimate = strawberry.field(description="The agent's rate.")
     human: RateEstimate = strawberry.field(description="The human baseline's rate.")
@@ -73,9 +87,14 @@ class RateComparison:
     def of(cls, c: EngineComparison | None) -> RateComparison | None:
         if c is None:
             return None
-        return cls(agent=RateEstimate.of(c.agent), human=RateEstimate.of(c.human),
-                   difference=_n(c.difference), difference_lower=_n(c.difference_lower),
-                   difference_upper=_n(c.difference_upper), p_value=_n(c.p_value))  # fmt: skip
+        return cls(
+            agent=RateEstimate.of(c.agent),
+            human=RateEstimate.of(c.human),
+            difference=_n(c.difference),
+            difference_lower=_n(c.difference_lower),
+            difference_upper=_n(c.difference_upper),
+            p_value=_n(c.p_value),
+        )
 
 
 @strawberry.type(description="Actions of one type in the range.")
@@ -87,8 +106,10 @@ class ActionTypeActivity:
     tokens: int = strawberry.field(description="Model tokens used.")
 
 
-@strawberry.type(description="Escalations: actions of type `escalation`, or whose policy "
-                             "decision was `escalate`.")  # fmt: skip
+@strawberry.type(
+    description="Escalations: actions of type `escalation`, or whose policy "
+    "decision was `escalate`."
+)
 class EscalationMetrics:
     count: int = strawberry.field(description="Escalations in the range.")
     rate: RateEstimate = strawberry.field(description="Escalations per action.")
@@ -110,8 +131,9 @@ class ResponseMetrics:
     pending_attendance: int = strawberry.field(description="Meetings not resolved yet.")
 
 
-@strawberry.type(description="Success of one action type (its calibrating outcome) against "
-                             "the human baseline.")  # fmt: skip
+@strawberry.type(
+    description="Success of one action type (its calibrating outcome) against the human baseline."
+)
 class ActionTypeRate:
     action_type: str = strawberry.field(description="The action type.")
     outcome_type: str = strawberry.field(description="Its success measure, e.g. email_reply.")
@@ -170,8 +192,9 @@ class CalibrationAccuracy:
     matured_outcomes: float = strawberry.field(
         description="Outcomes of matured days (all windows closed), which the verdict judges."
     )
-    verdict: str = strawberry.field(description="insufficient_data, calibrated, overconfident, "
-                                                "underconfident or miscalibrated.")  # fmt: skip
+    verdict: str = strawberry.field(
+        description="insufficient_data, calibrated, overconfident, underconfident or miscalibrated."
+    )
     verdict_reason: str = strawberry.field(description="The verdict in one sentence.")
 
 
@@ -185,9 +208,11 @@ class CostMetrics:
     tokens_per_interaction: float | None = strawberry.field(description="Tokens per action.")
 
 
-@strawberry.type(description="Return on investment against the human baseline: the human time "
-                             "the agent's non-escalated actions saved, valued at the loaded "
-                             "hourly cost, against what the agent cost.")  # fmt: skip
+@strawberry.type(
+    description="Return on investment against the human baseline: the human time "
+    "the agent's non-escalated actions saved, valued at the loaded "
+    "hourly cost, against what the agent cost."
+)
 class RoiMetrics:
     interactions: int = strawberry.field(description="Actions.")
     escalations: int = strawberry.field(description="Actions handed to a person.")
@@ -212,18 +237,24 @@ class RoiMetrics:
 
         def cash(value: float) -> Money | None:
             amount = _n(value)
-            return Money(amount=amount, currency=r.currency) if money and amount is not None \
-                else None  # fmt: skip
+            return (
+                Money(amount=amount, currency=r.currency) if money and amount is not None else None
+            )
 
         return cls(
-            interactions=int(s.interactions), escalations=int(s.escalations),
+            interactions=int(s.interactions),
+            escalations=int(s.escalations),
             automated_tasks=int(s.automated_tasks),
             interactions_with_baseline=r.interactions_with_baseline,
-            escalation=RateEstimate.of(s.escalation), hours_saved=s.hours_saved,
-            value_of_time_saved=cash(s.value_of_time_saved), total_cost=cash(s.total_cost),
-            net_value=cash(s.net_value), cost_per_interaction=cash(s.cost_per_interaction),
-            roi=_n(s.roi) if money else None, note=r.note,
-        )  # fmt: skip
+            escalation=RateEstimate.of(s.escalation),
+            hours_saved=s.hours_saved,
+            value_of_time_saved=cash(s.value_of_time_saved),
+            total_cost=cash(s.total_cost),
+            net_value=cash(s.net_value),
+            cost_per_interaction=cash(s.cost_per_interaction),
+            roi=_n(s.roi) if money else None,
+            note=r.note,
+        )
 
 
 @strawberry.type(description="The metrics of one scope (an agent, a team, the organisation).")
@@ -248,48 +279,87 @@ class DashboardMetrics:
         r, f, d, c = x.responses, x.feedback, x.deal_impact, x.costs
         return cls(
             interactions=x.interactions,
-            actions_by_type=[ActionTypeActivity(action_type=a.action_type, actions=a.actions,
-                                                escalations=a.escalations, critical=a.critical,
-                                                tokens=a.tokens) for a in x.actions_by_type],
-            escalations=EscalationMetrics(count=x.escalations.count,
-                                          rate=RateEstimate.of(x.escalations.rate),
-                                          critical=x.escalations.critical),
+            actions_by_type=[
+                ActionTypeActivity(
+                    action_type=a.action_type,
+                    actions=a.actions,
+                    escalations=a.escalations,
+                    critical=a.critical,
+                    tokens=a.tokens,
+                )
+                for a in x.actions_by_type
+            ],
+            escalations=EscalationMetrics(
+                count=x.escalations.count,
+                rate=RateEstimate.of(x.escalations.rate),
+                critical=x.escalations.critical,
+            ),
             responses=ResponseMetrics(
-                emails=r.emails, replies=RateEstimate.of(r.replies),
-                pending_replies=r.pending_replies, versus_human=RateComparison.of(r.versus_human),
-                meetings_booked=r.meetings_booked, attendance=RateEstimate.of(r.attendance),
+                emails=r.emails,
+                replies=RateEstimate.of(r.replies),
+                pending_replies=r.pending_replies,
+                versus_human=RateComparison.of(r.versus_human),
+                meetings_booked=r.meetings_booked,
+                attendance=RateEstimate.of(r.attendance),
                 pending_attendance=r.pending_attendance,
             ),
-            rates_by_action_type=[ActionTypeRate(
-                action_type=a.action_type, outcome_type=a.outcome_type, resolved=a.resolved,
-                pending=a.pending, agent=RateEstimate.of(a.agent),
-                versus_human=RateComparison.of(a.versus_human),
-                human_conversion_rate=_n(a.human_conversion_rate),
-                human_minutes_per_task=_n(a.human_minutes_per_task),
-            ) for a in x.rates_by_action_type],
-            deal_impact=DealImpact(progressed=d.progressed, won=d.won, lost=d.lost,
-                                   win_rate=RateEstimate.of(d.win_rate),
-                                   amount_won=MoneyTotal.of(d.amount_won)),
-            feedback=FeedbackScores(
-                count=f.count, prompted=f.prompted, thumbs_up=RateEstimate.of(f.thumbs_up),
-                mean_score=_n(f.mean_score),
-                by_target=[FeedbackScoreByTarget(
-                    target_type=TargetModel(t.target_type), count=t.count,
-                    mean_rating=_n(t.mean_rating), mean_score=_n(t.mean_score),
-                ) for t in f.by_target],
+            rates_by_action_type=[
+                ActionTypeRate(
+                    action_type=a.action_type,
+                    outcome_type=a.outcome_type,
+                    resolved=a.resolved,
+                    pending=a.pending,
+                    agent=RateEstimate.of(a.agent),
+                    versus_human=RateComparison.of(a.versus_human),
+                    human_conversion_rate=_n(a.human_conversion_rate),
+                    human_minutes_per_task=_n(a.human_minutes_per_task),
+                )
+                for a in x.rates_by_action_type
+            ],
+            deal_impact=DealImpact(
+                progressed=d.progressed,
+                won=d.won,
+                lost=d.lost,
+                win_rate=RateEstimate.of(d.win_rate),
+                amount_won=MoneyTotal.of(d.amount_won),
             ),
-            calibration=[CalibrationAccuracy(
-                action_type=a.action_type, outcomes=a.outcomes, brier=_n(a.brier),
-                debiased_error=_n(a.debiased_error), mean_confidence=_n(a.mean_confidence),
-                observed_rate=_n(a.observed_rate), matured_outcomes=a.matured_outcomes,
-                verdict=a.verdict, verdict_reason=a.verdict_reason,
-            ) for a in x.calibration],
+            feedback=FeedbackScores(
+                count=f.count,
+                prompted=f.prompted,
+                thumbs_up=RateEstimate.of(f.thumbs_up),
+                mean_score=_n(f.mean_score),
+                by_target=[
+                    FeedbackScoreByTarget(
+                        target_type=TargetModel(t.target_type),
+                        count=t.count,
+                        mean_rating=_n(t.mean_rating),
+                        mean_score=_n(t.mean_score),
+                    )
+                    for t in f.by_target
+                ],
+            ),
+            calibration=[
+                CalibrationAccuracy(
+                    action_type=a.action_type,
+                    outcomes=a.outcomes,
+                    brier=_n(a.brier),
+                    debiased_error=_n(a.debiased_error),
+                    mean_confidence=_n(a.mean_confidence),
+                    observed_rate=_n(a.observed_rate),
+                    matured_outcomes=a.matured_outcomes,
+                    verdict=a.verdict,
+                    verdict_reason=a.verdict_reason,
+                )
+                for a in x.calibration
+            ],
             cost=CostMetrics(
-                total=MoneyTotal.of(c.total), per_interaction=_money(c.per_interaction),
-                tokens=c.tokens, tokens_per_interaction=_n(c.tokens_per_interaction),
+                total=MoneyTotal.of(c.total),
+                per_interaction=_money(c.per_interaction),
+                tokens=c.tokens,
+                tokens_per_interaction=_n(c.tokens_per_interaction),
             ),
             roi=RoiMetrics.of(x.roi),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="One day (or week) of a trend.")
@@ -312,5 +382,12 @@ class TrendPoint:
 
     @classmethod
     def of(cls, p: m.TrendPoint) -> TrendPoint:
-        return cls(day=p.day, actions=p.actions, escalations=p.escalations, replies=p.replies,
-                   reply_outcomes=p.reply_outcomes, cost=p.cost, tokens=p.tokens)  # fmt: skip
+        return cls(
+            day=p.day,
+            actions=p.actions,
+            escalations=p.escalations,
+            replies=p.replies,
+            reply_outcomes=p.reply_outcomes,
+            cost=p.cost,
+            tokens=p.tokens,
+        )

@@ -11,12 +11,11 @@ import strawberry
 from strawberry.types import Info
 
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer
-from backend.calibration.models import AgentPolicy
-from backend.calibration.service import freeze_policy, rollback_policy
-from backend.database import transaction
-from backend.events.service import publish, take_pending
+from backend.policy.models import AgentPolicy
+from backend.policy.service import freeze_policy, rollback_policy
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from graphql_schema.agents.types import AgentType
 from graphql_schema.errors import UserError
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
@@ -44,10 +43,15 @@ class PolicyInForce:
 
     @classmethod
     def of(cls, row: AgentPolicy) -> PolicyInForce:
-        return cls(action_type=row.action_type, escalate_below=row.escalate_below,
-                   autonomous_above=row.autonomous_above, frozen=row.frozen,
-                   version=row.version, updated_at=row.updated_at,
-                   agent_id=row.agent_id)  # fmt: skip
+        return cls(
+            action_type=row.action_type,
+            escalate_below=row.escalate_below,
+            autonomous_above=row.autonomous_above,
+            frozen=row.frozen,
+            version=row.version,
+            updated_at=row.updated_at,
+            agent_id=row.agent_id,
+        )
 
 
 @strawberry.input(
@@ -97,16 +101,15 @@ class RollbackPolicyPayload:
 
 
 async def _changed(
-    state: AppState, viewer: Viewer, change: Callable[..., Awaitable[AgentPolicy]],
+    state: AppState,
+    viewer: Viewer,
+    change: Callable[..., Awaitable[AgentPolicy]],
     **arguments: Any,
-) -> AgentPolicy:  # fmt: skip
-    """One unit of work for a person's policy change; its `policy.changed` event is published
-    after commit."""
+) -> AgentPolicy:
+    """One unit of work for a person's policy change; the unit of work publishes its
+    `policy.changed` event after commit."""
     async with transaction(state.sessions) as session:
-        policy = await change(session, viewer, **arguments)
-        events = take_pending(session)
-    await publish(state.broker, events)
-    return policy
+        return await change(session, viewer, **arguments)
 
 
 @strawberry.type
@@ -116,14 +119,23 @@ class CalibrationMutation:
         "moves a frozen policy. Managers (their teams), executives and admins."
     )
     async def freeze_policy(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[FreezePolicyInput, strawberry.argument(description="What to pin.")],
-    ) -> FreezePolicyPayload:  # fmt: skip
-        policy, errors = await attempt(info, input, lambda viewer: _changed(
-            info.context.state, viewer, freeze_policy,
-            agent_id=decode_id(input.agent_id, "Agent", "agentId"),
-            action_type=input.action_type, frozen=input.frozen, reason=input.reason,
-        ))  # fmt: skip
+    ) -> FreezePolicyPayload:
+        policy, errors = await attempt(
+            info,
+            input,
+            lambda viewer: _changed(
+                info.context.state,
+                viewer,
+                freeze_policy,
+                agent_id=decode_id(input.agent_id, "Agent", "agentId"),
+                action_type=input.action_type,
+                frozen=input.frozen,
+                reason=input.reason,
+            ),
+        )
         if policy is None:
             return FreezePolicyPayload(errors=errors)
         return FreezePolicyPayload(policy=PolicyInForce.of(policy))
@@ -133,16 +145,26 @@ class CalibrationMutation:
         "by default). Managers (their teams), executives and admins."
     )
     async def rollback_policy(
-        self, info: Info,
-        input: Annotated[RollbackPolicyInput,
-                         strawberry.argument(description="Which version to restore.")],
-    ) -> RollbackPolicyPayload:  # fmt: skip
-        policy, errors = await attempt(info, input, lambda viewer: _changed(
-            info.context.state, viewer, rollback_policy,
-            agent_id=decode_id(input.agent_id, "Agent", "agentId"),
-            action_type=input.action_type, version=input.version, reason=input.reason,
-            freeze=input.freeze,
-        ))  # fmt: skip
+        self,
+        info: Info,
+        input: Annotated[
+            RollbackPolicyInput, strawberry.argument(description="Which version to restore.")
+        ],
+    ) -> RollbackPolicyPayload:
+        policy, errors = await attempt(
+            info,
+            input,
+            lambda viewer: _changed(
+                info.context.state,
+                viewer,
+                rollback_policy,
+                agent_id=decode_id(input.agent_id, "Agent", "agentId"),
+                action_type=input.action_type,
+                version=input.version,
+                reason=input.reason,
+                freeze=input.freeze,
+            ),
+        )
         if policy is None:
             return RollbackPolicyPayload(errors=errors)
         return RollbackPolicyPayload(policy=PolicyInForce.of(policy))

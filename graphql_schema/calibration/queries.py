@@ -9,13 +9,9 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from backend.calibration.repository import (
-    Interval,
-    agent_policy,
-    calibration_history,
-    calibration_report,
-    policy_history,
-)
+from backend.calibration.repository import Interval, calibration_history, calibration_report
+from backend.calibration.service import recalibration_in_force
+from backend.policy.repository import agent_policy, policy_history
 from graphql_schema.calibration.types import (
     CalibrationHistoryPoint,
     CalibrationType,
@@ -32,20 +28,30 @@ AgentArg = Annotated[
         description="One agent (an agent out of scope is not found, like an unknown one)."
     ),
 ]
-TeamArg = Annotated[strawberry.ID | None, strawberry.argument(
-    description="A team's agents, those the viewer may see (reps: their own); neither agentId nor "
-    "teamId: everything the viewer sees.")]  # fmt: skip
+TeamArg = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(
+        description="A team's agents, those the viewer may see (reps: their own); neither "
+        "agentId nor teamId: everything the viewer sees."
+    ),
+]
 FromArg = Annotated[
     dt.date | None,
     strawberry.argument(
         name="from", description="First day of the actions (default: 89 days before `to`)."
     ),
 ]
-ToArg = Annotated[dt.date | None, strawberry.argument(
-    description="Last day of the actions, inclusive (default: today, UTC). At most 400 days "
-    "after `from`.")]  # fmt: skip
-PolicyAgentArg = Annotated[strawberry.ID | None, strawberry.argument(
-    description="The agent (may be left out by the agent's own API key).")]  # fmt: skip
+ToArg = Annotated[
+    dt.date | None,
+    strawberry.argument(
+        description="Last day of the actions, inclusive (default: today, UTC). At most 400 days "
+        "after `from`."
+    ),
+]
+PolicyAgentArg = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(description="The agent (may be left out by the agent's own API key)."),
+]
 
 
 def node_id(value: str | None, type_name: str) -> int | None:
@@ -62,19 +68,32 @@ def node_id(value: str | None, type_name: str) -> int | None:
 
 @strawberry.type
 class CalibrationQuery:
-    @strawberry.field(description="Calibration of an agent, a team or everything the viewer sees, "
-                      "for one action type and range of days. Needs `read:calibration` for "
-                      "partner keys, `read:policy` for the agent's own key.")  # fmt: skip
+    @strawberry.field(
+        description="Calibration of an agent, a team or everything the viewer sees, "
+        "for one action type and range of days. Needs `read:calibration` for "
+        "partner keys, `read:policy` for the agent's own key."
+    )
     async def calibration(
-        self, info: Info, action_type: ActionTypeArg, agent_id: AgentArg = None,
-        team_id: TeamArg = None, from_: FromArg = None, to: ToArg = None,
-    ) -> CalibrationType:  # fmt: skip
+        self,
+        info: Info,
+        action_type: ActionTypeArg,
+        agent_id: AgentArg = None,
+        team_id: TeamArg = None,
+        from_: FromArg = None,
+        to: ToArg = None,
+    ) -> CalibrationType:
         viewer = info.context.require_viewer()
         async with info.context.state.sessions() as session:
             report = await calibration_report(
-                session, viewer, action_type=action_type, agent_id=node_id(agent_id, "Agent"),
-                team_id=node_id(team_id, "Team"), since=from_, until=to,
-            )  # fmt: skip
+                session,
+                viewer,
+                action_type=action_type,
+                agent_id=node_id(agent_id, "Agent"),
+                team_id=node_id(team_id, "Team"),
+                since=from_,
+                until=to,
+                today=info.context.today(),
+            )
         return CalibrationType.of(report)
 
     @strawberry.field(
@@ -82,43 +101,78 @@ class CalibrationQuery:
         "weeks without outcomes are left out), oldest first, for trend charts."
     )
     async def calibration_history(
-        self, info: Info, action_type: ActionTypeArg, agent_id: AgentArg = None,
-        team_id: TeamArg = None, from_: FromArg = None, to: ToArg = None,
-        interval: Annotated[IntervalEnum, strawberry.argument(  # type: ignore[valid-type]
-            description="DAY or WEEK (weeks start on Monday).")] = Interval.DAY,
-    ) -> list[CalibrationHistoryPoint]:  # fmt: skip
+        self,
+        info: Info,
+        action_type: ActionTypeArg,
+        agent_id: AgentArg = None,
+        team_id: TeamArg = None,
+        from_: FromArg = None,
+        to: ToArg = None,
+        interval: Annotated[
+            IntervalEnum,
+            strawberry.argument(  # type: ignore[valid-type]
+                description="DAY or WEEK (weeks start on Monday)."
+            ),
+        ] = Interval.DAY,
+    ) -> list[CalibrationHistoryPoint]:
         viewer = info.context.require_viewer()
         async with info.context.state.sessions() as session:
             points = await calibration_history(
-                session, viewer, action_type=action_type, interval=Interval(interval),
-                agent_id=node_id(agent_id, "Agent"), team_id=node_id(team_id, "Team"),
-                since=from_, until=to,
-            )  # fmt: skip
+                session,
+                viewer,
+                action_type=action_type,
+                interval=Interval(interval),
+                agent_id=node_id(agent_id, "Agent"),
+                team_id=node_id(team_id, "Team"),
+                since=from_,
+                until=to,
+                today=info.context.today(),
+            )
         return [CalibrationHistoryPoint.of(p) for p in points]
 
-    @strawberry.field(description="An agent's current policy for an action type; not found when "
-                      "the agent is out of scope or has no policy for that type yet.")  # fmt: skip
+    @strawberry.field(
+        description="An agent's current policy for an action type; not found when "
+        "the agent is out of scope or has no policy for that type yet."
+    )
     async def policy(
         self, info: Info, action_type: ActionTypeArg, agent_id: PolicyAgentArg = None
     ) -> PolicyType:
         viewer = info.context.require_viewer()
         async with info.context.state.sessions() as session:
-            view = await agent_policy(session, viewer, action_type=action_type,
-                                      agent_id=node_id(agent_id, "Agent"))  # fmt: skip
-        return PolicyType.of(view)
+            policy = await agent_policy(
+                session, viewer, action_type=action_type, agent_id=node_id(agent_id, "Agent")
+            )
+            recalibration = await recalibration_in_force(
+                session,
+                organization_id=policy.organization_id,
+                agent_id=policy.agent_id,
+                action_type=policy.action_type,
+            )
+        return PolicyType.of(policy, recalibration)
 
-    @strawberry.field(description="Every change of an agent's policy for an action type, newest "
-                      "version first.")  # fmt: skip
+    @strawberry.field(
+        description="Every change of an agent's policy for an action type, newest version first."
+    )
     async def policy_history(
-        self, info: Info, action_type: ActionTypeArg, agent_id: PolicyAgentArg = None,
-        first: Annotated[int | None, strawberry.argument(
-            description="Page size, 1..100 (default 20).")] = None,
-        after: Annotated[str | None, strawberry.argument(
-            description="The `endCursor` of the previous page.")] = None,
-    ) -> Connection[PolicyChangeType]:  # fmt: skip
+        self,
+        info: Info,
+        action_type: ActionTypeArg,
+        agent_id: PolicyAgentArg = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1..100 (default 20).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `endCursor` of the previous page.")
+        ] = None,
+    ) -> Connection[PolicyChangeType]:
         viewer = info.context.require_viewer()
         async with info.context.state.sessions() as session:
-            page = await policy_history(session, viewer, action_type=action_type,
-                                        agent_id=node_id(agent_id, "Agent"), first=first,
-                                        after=after)  # fmt: skip
+            page = await policy_history(
+                session,
+                viewer,
+                action_type=action_type,
+                agent_id=node_id(agent_id, "Agent"),
+                first=first,
+                after=after,
+            )
         return Connection.of(page, PolicyChangeType.of)

@@ -18,9 +18,9 @@ from analytics_engine.recalibration import RecalibrationMap
 from analytics_engine.verdict import Verdict, VerdictKind
 from backend.agents.models import Agent
 from backend.calibration import repository
-from backend.calibration.models import PolicyChange
-from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval, PolicyView
+from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval
 from backend.orgs.models import User
+from backend.policy.models import AgentPolicy, PolicyChange
 from graphql_schema.agents.types import AgentType
 from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType
@@ -32,13 +32,14 @@ VerdictKindEnum = strawberry.enum(
     name="CalibrationVerdictKind",
     description="What the evidence says about calibration.",
 )
-IntervalEnum = strawberry.enum(Interval, name="CalibrationInterval",
-                               description="The period of a calibration history point; weeks "
-                               "start on Monday.")  # fmt: skip
+IntervalEnum = strawberry.enum(
+    Interval,
+    name="CalibrationInterval",
+    description="The period of a calibration history point; weeks start on Monday.",
+)
 
 
-@strawberry.enum(name="CalibrationDirection",
-                 description="Which way confidence is off on average.")  # fmt: skip
+@strawberry.enum(name="CalibrationDirection", description="Which way confidence is off on average.")
 class Direction(Enum):
     OVERCONFIDENT = "overconfident"
     UNDERCONFIDENT = "underconfident"
@@ -64,14 +65,17 @@ def finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-@strawberry.type(description="Brier score and its exact decomposition (Murphy 1973; Stephenson, "
-                 "Coelho & Jolliffe 2008): score = reliability - resolution + uncertainty + "
-                 "withinBinVariance - withinBinCovariance.")  # fmt: skip
+@strawberry.type(
+    description="Brier score and its exact decomposition (Murphy 1973; Stephenson, "
+    "Coelho & Jolliffe 2008): score = reliability - resolution + uncertainty + "
+    "withinBinVariance - withinBinCovariance."
+)
 class BrierDecomposition:
     score: float | None = strawberry.field(description="Mean (p - y)²; 0 is perfect.")
     reliability: float | None = strawberry.field(description="Miscalibration term (0 is perfect).")
-    resolution: float | None = strawberry.field(description="Discrimination term (larger is "
-                                                "better).")  # fmt: skip
+    resolution: float | None = strawberry.field(
+        description="Discrimination term (larger is better)."
+    )
     uncertainty: float | None = strawberry.field(description="Variance of the outcomes.")
     within_bin_variance: float | None = strawberry.field(
         description="Spread of confidence inside the bins."
@@ -85,18 +89,25 @@ class BrierDecomposition:
 
     @classmethod
     def of(cls, b: engine.BrierDecomposition) -> BrierDecomposition:
-        return cls(score=finite(b.brier), reliability=finite(b.reliability),
-                   resolution=finite(b.resolution), uncertainty=finite(b.uncertainty),
-                   within_bin_variance=finite(b.within_bin_variance),
-                   within_bin_covariance=finite(b.within_bin_covariance),
-                   binned_score=finite(b.binned_brier))  # fmt: skip
+        return cls(
+            score=finite(b.brier),
+            reliability=finite(b.reliability),
+            resolution=finite(b.resolution),
+            uncertainty=finite(b.uncertainty),
+            within_bin_variance=finite(b.within_bin_variance),
+            within_bin_covariance=finite(b.within_bin_covariance),
+            binned_score=finite(b.binned_brier),
+        )
 
 
-@strawberry.type(description="Spiegelhalter's (1986) Z test: Z > 0 means confidence too extreme, "
-                 "Z < 0 too timid.")  # fmt: skip
+@strawberry.type(
+    description="Spiegelhalter's (1986) Z test: Z > 0 means confidence too extreme, "
+    "Z < 0 too timid."
+)
 class SpiegelhalterTest:
-    z: float | None = strawberry.field(description="The Z statistic (null when undefined, e.g. "
-                                       "every confidence is 0, 0.5 or 1).")  # fmt: skip
+    z: float | None = strawberry.field(
+        description="The Z statistic (null when undefined, e.g. every confidence is 0, 0.5 or 1)."
+    )
     p_value: float | None = strawberry.field(description="Two-sided p-value.")
 
     @classmethod
@@ -117,13 +128,22 @@ class ObservedExpected:
 
     @classmethod
     def of(cls, o: engine.ObservedExpected) -> ObservedExpected:
-        return cls(observed=finite(o.observed), expected=finite(o.expected), ratio=finite(o.ratio),
-                   lower=finite(o.lower), upper=finite(o.upper), z=finite(o.z),
-                   p_value=finite(o.p_value), direction=Direction(o.direction))  # fmt: skip
+        return cls(
+            observed=finite(o.observed),
+            expected=finite(o.expected),
+            ratio=finite(o.ratio),
+            lower=finite(o.lower),
+            upper=finite(o.upper),
+            z=finite(o.z),
+            p_value=finite(o.p_value),
+            direction=Direction(o.direction),
+        )
 
 
-@strawberry.type(description="Hosmer–Lemeshow (1980) goodness of fit on up to 10 equal-mass "
-                 "groups, for reporting.")  # fmt: skip
+@strawberry.type(
+    description="Hosmer–Lemeshow (1980) goodness of fit on up to 10 equal-mass "
+    "groups, for reporting."
+)
 class HosmerLemeshow:
     statistic: float | None = strawberry.field(description="The chi-squared statistic.")
     degrees_of_freedom: int = strawberry.field(description="Groups - 2.")
@@ -132,12 +152,18 @@ class HosmerLemeshow:
 
     @classmethod
     def of(cls, h: engine.HosmerLemeshow) -> HosmerLemeshow:
-        return cls(statistic=finite(h.statistic), degrees_of_freedom=h.df,
-                   p_value=finite(h.p_value), groups=h.n_groups)  # fmt: skip
+        return cls(
+            statistic=finite(h.statistic),
+            degrees_of_freedom=h.df,
+            p_value=finite(h.p_value),
+            groups=h.n_groups,
+        )
 
 
-@strawberry.type(description="One fixed confidence bin of the reliability curve (empty bins have "
-                 "count 0, null means and the whole [0, 1] as intervals).")  # fmt: skip
+@strawberry.type(
+    description="One fixed confidence bin of the reliability curve (empty bins have "
+    "count 0, null means and the whole [0, 1] as intervals)."
+)
 class ReliabilityBin:
     lower: float = strawberry.field(description="Lower edge of the bin (inclusive).")
     upper: float = strawberry.field(description="Upper edge (exclusive, but 1 is in the last bin).")
@@ -146,18 +172,22 @@ class ReliabilityBin:
     observed_rate: float | None = strawberry.field(description="Mean outcome value in the bin.")
     wilson_lower: float | None = strawberry.field(description="Wilson 95% interval, lower end.")
     wilson_upper: float | None = strawberry.field(description="Wilson 95% interval, upper end.")
-    jeffreys_lower: float | None = strawberry.field(description="Jeffreys 95% interval, lower "
-                                                    "end.")  # fmt: skip
-    jeffreys_upper: float | None = strawberry.field(description="Jeffreys 95% interval, upper "
-                                                    "end.")  # fmt: skip
+    jeffreys_lower: float | None = strawberry.field(description="Jeffreys 95% interval, lower end.")
+    jeffreys_upper: float | None = strawberry.field(description="Jeffreys 95% interval, upper end.")
 
     @classmethod
     def of(cls, k: repository.ReliabilityBin) -> ReliabilityBin:
-        return cls(lower=k.lower, upper=k.upper, count=round(k.count),
-                   mean_confidence=finite(k.mean_confidence), observed_rate=finite(k.observed_rate),
-                   wilson_lower=finite(k.wilson_lower), wilson_upper=finite(k.wilson_upper),
-                   jeffreys_lower=finite(k.jeffreys_lower),
-                   jeffreys_upper=finite(k.jeffreys_upper))  # fmt: skip
+        return cls(
+            lower=k.lower,
+            upper=k.upper,
+            count=round(k.count),
+            mean_confidence=finite(k.mean_confidence),
+            observed_rate=finite(k.observed_rate),
+            wilson_lower=finite(k.wilson_lower),
+            wilson_upper=finite(k.wilson_upper),
+            jeffreys_lower=finite(k.jeffreys_lower),
+            jeffreys_upper=finite(k.jeffreys_upper),
+        )
 
 
 @strawberry.type(description="A point of the CORP reliability curve (one non-empty bin).")
@@ -168,8 +198,10 @@ class CorpPoint:
     count: int = strawberry.field(description="Outcomes in the bin.")
 
 
-@strawberry.type(description="CORP reliability (Dimitriadis, Gneiting & Jordan 2021) of the binned "
-                 "forecast: score = mcb - dsc + unc.")  # fmt: skip
+@strawberry.type(
+    description="CORP reliability (Dimitriadis, Gneiting & Jordan 2021) of the binned "
+    "forecast: score = mcb - dsc + unc."
+)
 class CorpReliability:
     points: list[CorpPoint] = strawberry.field(description="The curve, by confidence.")
     score: float | None = strawberry.field(description="Brier score of the binned forecast.")
@@ -180,10 +212,17 @@ class CorpReliability:
     @classmethod
     def of(cls, c: engine.CorpReliability) -> CorpReliability:
         columns = (c.mean_confidence, c.calibrated, c.observed_rate, c.count)
-        points = [CorpPoint(mean_confidence=x, calibrated=f, observed_rate=y, count=round(n))
-                  for x, f, y, n in zip(*(a.tolist() for a in columns), strict=True)]  # fmt: skip
-        return cls(points=points, score=finite(c.score), mcb=finite(c.mcb), dsc=finite(c.dsc),
-                   unc=finite(c.unc))  # fmt: skip
+        points = [
+            CorpPoint(mean_confidence=x, calibrated=f, observed_rate=y, count=round(n))
+            for x, f, y, n in zip(*(a.tolist() for a in columns), strict=True)
+        ]
+        return cls(
+            points=points,
+            score=finite(c.score),
+            mcb=finite(c.mcb),
+            dsc=finite(c.dsc),
+            unc=finite(c.unc),
+        )
 
 
 @strawberry.type(
@@ -205,12 +244,19 @@ class VerdictType:
 
     @classmethod
     def of(cls, v: Verdict) -> VerdictType:
-        return cls(kind=v.kind, actionable=v.is_actionable, sample_size=round(v.n), z=finite(v.z),
-                   p_value=finite(v.p_value), observed_expected_z=finite(v.oe_z),
-                   observed_expected=finite(v.observed_expected),
-                   observed_expected_lower=finite(v.oe_lower),
-                   observed_expected_upper=finite(v.oe_upper),
-                   debiased_error=finite(v.debiased_error), reason=v.reason)  # fmt: skip
+        return cls(
+            kind=v.kind,
+            actionable=v.is_actionable,
+            sample_size=round(v.n),
+            z=finite(v.z),
+            p_value=finite(v.p_value),
+            observed_expected_z=finite(v.oe_z),
+            observed_expected=finite(v.observed_expected),
+            observed_expected_lower=finite(v.oe_lower),
+            observed_expected_upper=finite(v.oe_upper),
+            debiased_error=finite(v.debiased_error),
+            reason=v.reason,
+        )
 
 
 @strawberry.type(description="A raw confidence and its calibrated value.")
@@ -219,8 +265,9 @@ class RecalibrationPoint:
     calibrated: float = strawberry.field(description="What it means, calibrated.")
 
 
-@strawberry.type(name="RecalibrationMap",
-                 description="A monotone map from raw to calibrated confidence.")  # fmt: skip
+@strawberry.type(
+    name="RecalibrationMap", description="A monotone map from raw to calibrated confidence."
+)
 class RecalibrationMapType:
     method: RecalibrationMethod = strawberry.field(description="How it was fitted.")
     sample_size: int = strawberry.field(description="Outcomes it was fitted on.")
@@ -231,9 +278,14 @@ class RecalibrationMapType:
     @classmethod
     def of(cls, m: RecalibrationMap) -> RecalibrationMapType:
         raw, calibrated = m.points(MAP_POINTS)
-        return cls(method=RecalibrationMethod(m.method), sample_size=round(m.n),
-                   points=[RecalibrationPoint(raw=float(r), calibrated=float(c))
-                           for r, c in zip(raw, calibrated, strict=True)])  # fmt: skip
+        return cls(
+            method=RecalibrationMethod(m.method),
+            sample_size=round(m.n),
+            points=[
+                RecalibrationPoint(raw=float(r), calibrated=float(c))
+                for r, c in zip(raw, calibrated, strict=True)
+            ],
+        )
 
 
 @strawberry.type(
@@ -252,8 +304,9 @@ class CalibrationType:
         description="The Brier score's terms."
     )
     log_loss: float | None = strawberry.field(description="Mean log loss.")
-    ece: float | None = strawberry.field(description="Expected calibration error (plug-in, fixed "
-                                         "bins; biased up for small bins).")  # fmt: skip
+    ece: float | None = strawberry.field(
+        description="Expected calibration error (plug-in, fixed bins; biased up for small bins)."
+    )
     mce: float | None = strawberry.field(description="Maximum calibration error over bins.")
     debiased_error: float | None = strawberry.field(
         description="The headline number: debiased calibration error in probability units."
@@ -280,21 +333,27 @@ class CalibrationType:
     def of(cls, r: CalibrationReport) -> CalibrationType:
         b, e, d = r.brier, r.errors, r.debiased
         return cls(
-            action_type=r.scope.action_type, from_=r.scope.since, to=r.scope.until,
-            sample_size=round(r.n), brier_score=finite(b.brier) if b else None,
+            action_type=r.scope.action_type,
+            from_=r.scope.since,
+            to=r.scope.until,
+            sample_size=round(r.n),
+            brier_score=finite(b.brier) if b else None,
             brier_decomposition=BrierDecomposition.of(b) if b else None,
-            log_loss=finite(r.log_loss), ece=finite(e.ece) if e else None,
-            mce=finite(e.mce) if e else None, debiased_error=finite(d.error) if d else None,
+            log_loss=finite(r.log_loss),
+            ece=finite(e.ece) if e else None,
+            mce=finite(e.mce) if e else None,
+            debiased_error=finite(d.error) if d else None,
             debiased_squared_error=finite(d.squared) if d else None,
             spiegelhalter=SpiegelhalterTest.of(r.spiegelhalter) if r.spiegelhalter else None,
             observed_expected=ObservedExpected.of(r.observed_expected)
-            if r.observed_expected else None,
+            if r.observed_expected
+            else None,
             hosmer_lemeshow=HosmerLemeshow.of(r.hosmer_lemeshow) if r.hosmer_lemeshow else None,
             reliability_curve=[ReliabilityBin.of(k) for k in r.reliability],
             corp=CorpReliability.of(r.corp) if r.corp else None,
             verdict=VerdictType.of(r.verdict),
             recalibration=RecalibrationMapType.of(r.recalibration),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="The headline calibration numbers of one day or week with outcomes.")
@@ -311,14 +370,23 @@ class CalibrationHistoryPoint:
 
     @classmethod
     def of(cls, p: HistoryPoint) -> CalibrationHistoryPoint:
-        return cls(period_start=p.period_start, sample_size=round(p.n), brier_score=finite(p.brier),
-                   debiased_error=finite(p.debiased_error), ece=finite(p.ece),
-                   observed_expected=finite(p.observed_expected), verdict=p.verdict)  # fmt: skip
+        return cls(
+            period_start=p.period_start,
+            sample_size=round(p.n),
+            brier_score=finite(p.brier),
+            debiased_error=finite(p.debiased_error),
+            ece=finite(p.ece),
+            observed_expected=finite(p.observed_expected),
+            verdict=p.verdict,
+        )
 
 
-@strawberry.type(name="Policy", description="An agent's behaviour thresholds for one action type, "
-                 "in raw confidence: escalate below `escalateBelow`, act alone at or above "
-                 "`autonomousAbove`, act with review in between.")  # fmt: skip
+@strawberry.type(
+    name="Policy",
+    description="An agent's behaviour thresholds for one action type, "
+    "in raw confidence: escalate below `escalateBelow`, act alone at or above "
+    "`autonomousAbove`, act with review in between.",
+)
 class PolicyType:
     action_type: str = strawberry.field(description="The action type.")
     escalate_below: float = strawberry.field(description="Escalate to a human below this.")
@@ -337,17 +405,23 @@ class PolicyType:
         return AgentType.of(row) if row is not None else None
 
     @classmethod
-    def of(cls, view: PolicyView) -> PolicyType:
-        p = view.policy
-        return cls(action_type=p.action_type, escalate_below=p.escalate_below,
-                   autonomous_above=p.autonomous_above, frozen=p.frozen, version=p.version,
-                   updated_at=p.updated_at,
-                   calibrated_confidence=RecalibrationMapType.of(view.recalibration),
-                   agent_id=p.agent_id)  # fmt: skip
+    def of(cls, p: AgentPolicy, recalibration: RecalibrationMap) -> PolicyType:
+        return cls(
+            action_type=p.action_type,
+            escalate_below=p.escalate_below,
+            autonomous_above=p.autonomous_above,
+            frozen=p.frozen,
+            version=p.version,
+            updated_at=p.updated_at,
+            calibrated_confidence=RecalibrationMapType.of(recalibration),
+            agent_id=p.agent_id,
+        )
 
 
-@strawberry.type(name="PolicyChange", description="One version of a policy: what changed, why, "
-                 "on what evidence, and who did it.")  # fmt: skip
+@strawberry.type(
+    name="PolicyChange",
+    description="One version of a policy: what changed, why, on what evidence, and who did it.",
+)
 class PolicyChangeType:
     version: int = strawberry.field(description="The policy version this change created.")
     previous_escalate_below: float | None = strawberry.field(
@@ -359,8 +433,10 @@ class PolicyChangeType:
     escalate_below: float = strawberry.field(description="Escalation threshold after.")
     autonomous_above: float = strawberry.field(description="Autonomy threshold after.")
     reason: str = strawberry.field(description="Why, in words.")
-    evidence: JSON = strawberry.field(description="The calibration verdict's evidence behind an "
-                                      "automatic change (empty for a person's).")  # fmt: skip
+    evidence: JSON = strawberry.field(
+        description="The calibration verdict's evidence behind an "
+        "automatic change (empty for a person's)."
+    )
     changed_by: PolicyChangedBy = strawberry.field(description="The system or a person.")
     changed_at: dt.datetime = strawberry.field(description="When.")
     user_id: strawberry.Private[int | None]
@@ -374,9 +450,15 @@ class PolicyChangeType:
 
     @classmethod
     def of(cls, row: PolicyChange) -> PolicyChangeType:
-        return cls(version=row.version, previous_escalate_below=row.previous_escalate_below,
-                   previous_autonomous_above=row.previous_autonomous_above,
-                   escalate_below=row.escalate_below, autonomous_above=row.autonomous_above,
-                   reason=row.reason, evidence=row.evidence or {},
-                   changed_by=PolicyChangedBy(row.changed_by), changed_at=row.created_at,
-                   user_id=row.changed_by_user_id)  # fmt: skip
+        return cls(
+            version=row.version,
+            previous_escalate_below=row.previous_escalate_below,
+            previous_autonomous_above=row.previous_autonomous_above,
+            escalate_below=row.escalate_below,
+            autonomous_above=row.autonomous_above,
+            reason=row.reason,
+            evidence=row.evidence or {},
+            changed_by=PolicyChangedBy(row.changed_by),
+            changed_at=row.created_at,
+            user_id=row.changed_by_user_id,
+        )

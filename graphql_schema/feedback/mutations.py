@@ -8,15 +8,16 @@ import strawberry
 from strawberry.types import Info
 
 from backend.feedback import service
-from backend.feedback.models import COMMENT_MAX_LENGTH
-from backend.feedback.service import CriterionRating, FeedbackInput
+from backend.feedback.models import COMMENT_MAX_LENGTH, CriterionRating
+from backend.feedback.service import FeedbackInput
 from backend.learning import submit_rating
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
 
-Thumb = strawberry.enum(service.Thumb, name="Thumb",
-                        description="A message's rating: thumb up or down.")  # fmt: skip
+Thumb = strawberry.enum(
+    service.Thumb, name="Thumb", description="A message's rating: thumb up or down."
+)
 
 
 @strawberry.input(description="A rating of one criterion of a thread review.")
@@ -72,14 +73,21 @@ class SubmitFeedbackInput:
     def to_feedback_input(self) -> FeedbackInput:
         return FeedbackInput(
             channel=self.channel,
-            action_id=(decode_id(self.action_id, "Action", "actionId")
-                       if self.action_id is not None else None),
+            action_id=(
+                decode_id(self.action_id, "Action", "actionId")
+                if self.action_id is not None
+                else None
+            ),
             message_external_id=self.message_external_id,
-            thread_external_id=self.thread_external_id, thumb=self.thumb, rating=self.rating,
+            thread_external_id=self.thread_external_id,
+            thumb=self.thumb,
+            rating=self.rating,
             criteria=[CriterionRating(c.name, c.rating) for c in self.criteria or ()],
-            comment=self.comment, prompted=self.prompted, external_id=self.external_id,
+            comment=self.comment,
+            prompted=self.prompted,
+            external_id=self.external_id,
             author_email=self.author_email,
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="The rating as stored, or what to fix.")
@@ -104,15 +112,19 @@ class FeedbackMutation:
         "within their scope; integrations with `write:feedback` name the person."
     )
     async def submit_feedback(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[SubmitFeedbackInput, strawberry.argument(description="The rating.")],
-    ) -> SubmitFeedbackPayload:  # fmt: skip
+    ) -> SubmitFeedbackPayload:
         submitted, errors = await attempt(
             info,
             input,
-            lambda viewer: submit_rating(info.context.state, viewer, input.to_feedback_input()),
+            lambda viewer: submit_rating(
+                info.context.state, viewer, input.to_feedback_input(), now=info.context.now()
+            ),
         )
         if submitted is None:
             return SubmitFeedbackPayload(errors=errors)
-        return SubmitFeedbackPayload(feedback=FeedbackType.of(submitted.feedback),
-                                     created=submitted.created)  # fmt: skip
+        return SubmitFeedbackPayload(
+            feedback=FeedbackType.of(submitted.feedback), created=submitted.created
+        )

@@ -21,11 +21,15 @@ class FeedbackQuery:
         "need `read:feedback`."
     )
     async def feedback(
-        self, info: Info,
-        filter: Annotated[FeedbackFilter | None, strawberry.argument(
-            description="Conditions the feedback must meet.")] = None,
-        first: First = DEFAULT_PAGE, after: After = None,
-    ) -> Connection[FeedbackType]:  # fmt: skip
+        self,
+        info: Info,
+        filter: Annotated[
+            FeedbackFilter | None,
+            strawberry.argument(description="Conditions the feedback must meet."),
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[FeedbackType]:
         viewer = info.context.require_viewer()
         where = feedback_filter(filter)
         async with info.context.state.sessions() as session:

@@ -19,9 +19,11 @@ from graphql_schema.reviews.queries import AgentArgument, From, TeamArgument, To
 from graphql_schema.reviews.types import number
 
 
-@strawberry.type(description="A mean rating on its target's scale (thumbs: the share up; "
-                             "actions and threads: 1..5) with its 95% interval (Wilson on the "
-                             "rating rescaled to [0, 1], mapped back).")  # fmt: skip
+@strawberry.type(
+    description="A mean rating on its target's scale (thumbs: the share up; "
+    "actions and threads: 1..5) with its 95% interval (Wilson on the "
+    "rating rescaled to [0, 1], mapped back)."
+)
 class RatingMean:
     count: int = strawberry.field(description="Ratings.")
     mean: float | None = strawberry.field(description="Their mean; null without ratings.")
@@ -30,12 +32,18 @@ class RatingMean:
 
     @classmethod
     def of(cls, value: quality.RatingMean) -> RatingMean:
-        return cls(count=value.count, mean=number(value.mean), lower=number(value.lower),
-                   upper=number(value.upper))  # fmt: skip
+        return cls(
+            count=value.count,
+            mean=number(value.mean),
+            lower=number(value.lower),
+            upper=number(value.upper),
+        )
 
 
-@strawberry.type(description="The feedback on one agent's work of one kind: a target type and, "
-                             "for messages and actions, an action type.")  # fmt: skip
+@strawberry.type(
+    description="The feedback on one agent's work of one kind: a target type and, "
+    "for messages and actions, an action type."
+)
 class FeedbackGroupSummary:
     target_type: FeedbackTarget = strawberry.field(  # type: ignore[valid-type]
         description="What was rated: messages (thumbs), actions or threads (1..5)."
@@ -57,13 +65,19 @@ class FeedbackGroupSummary:
 
     @classmethod
     def of(cls, value: quality.FeedbackGroup) -> FeedbackGroupSummary:
-        return cls(target_type=Target(value.target_type), action_type=value.action_type,
-                   mean_rating=RatingMean.of(value.mean),
-                   positive=RateEstimate.of(value.positive), agent_id=value.agent_id)  # fmt: skip
+        return cls(
+            target_type=Target(value.target_type),
+            action_type=value.action_type,
+            mean_rating=RatingMean.of(value.mean),
+            positive=RateEstimate.of(value.positive),
+            agent_id=value.agent_id,
+        )
 
 
-@strawberry.type(description="Two of the three judgements of an action (people's rating, "
-                             "resolved outcome, agent's confidence) where both exist.")  # fmt: skip
+@strawberry.type(
+    description="Two of the three judgements of an action (people's rating, "
+    "resolved outcome, agent's confidence) where both exist."
+)
 class JudgementPair:
     paired: int = strawberry.field(description="Actions with both.")
     same_side: RateEstimate = strawberry.field(
@@ -76,13 +90,18 @@ class JudgementPair:
 
     @classmethod
     def of(cls, value: quality.PairAgreement) -> JudgementPair:
-        return cls(paired=value.paired, same_side=RateEstimate.of(value.same_side),
-                   correlation=number(value.correlation))  # fmt: skip
+        return cls(
+            paired=value.paired,
+            same_side=RateEstimate.of(value.same_side),
+            correlation=number(value.correlation),
+        )
 
 
-@strawberry.type(description="People's rating (normalised to [0, 1]: thumbs 0/1, 1..5 as "
-                             "(r - 1) / 4), the resolved calibrating outcome and the agent's "
-                             "stated confidence, over the actions rated in the range.")  # fmt: skip
+@strawberry.type(
+    description="People's rating (normalised to [0, 1]: thumbs 0/1, 1..5 as "
+    "(r - 1) / 4), the resolved calibrating outcome and the agent's "
+    "stated confidence, over the actions rated in the range."
+)
 class ThreeWayAgreement:
     actions: int = strawberry.field(description="Actions rated in the range.")
     complete: int = strawberry.field(
@@ -99,11 +118,13 @@ class ThreeWayAgreement:
     @classmethod
     def of(cls, value: quality.ThreeWayAgreement) -> ThreeWayAgreement:
         return cls(
-            actions=value.actions, complete=value.complete, disagreements=value.disagreements,
+            actions=value.actions,
+            complete=value.complete,
+            disagreements=value.disagreements,
             rating_outcome=JudgementPair.of(value.rating_outcome),
             rating_confidence=JudgementPair.of(value.rating_confidence),
             outcome_confidence=JudgementPair.of(value.outcome_confidence),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="Quality metrics of the feedback given in a range.")
@@ -124,11 +145,12 @@ class FeedbackSummary:
     @classmethod
     def of(cls, value: quality.FeedbackSummary) -> FeedbackSummary:
         return cls(
-            from_=value.range.since, to=value.range.until,
+            from_=value.range.since,
+            to=value.range.until,
             groups=[FeedbackGroupSummary.of(g) for g in value.groups],
             escalation_appropriateness=RateEstimate.of(value.escalations),
             agreement=ThreeWayAgreement.of(value.agreement),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -138,14 +160,24 @@ class FeedbackSummaryQuery:
         "agents, or all the agents you see. API keys need `read:feedback`."
     )
     async def feedback_summary(
-        self, info: Info, agent_id: AgentArgument = None, team_id: TeamArgument = None,
-        from_: From = None, to: To = None,
-    ) -> FeedbackSummary:  # fmt: skip
+        self,
+        info: Info,
+        agent_id: AgentArgument = None,
+        team_id: TeamArgument = None,
+        from_: From = None,
+        to: To = None,
+    ) -> FeedbackSummary:
         viewer = info.context.require_viewer()
         agent = optional_id(agent_id, "Agent", "agentId")
         team = optional_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
             summary = await quality.feedback_summary(
-                session, viewer, agent_id=agent, team_id=team, since=from_, until=to
+                session,
+                viewer,
+                agent_id=agent,
+                team_id=team,
+                since=from_,
+                until=to,
+                today=info.context.today(),
             )
         return FeedbackSummary.of(summary)

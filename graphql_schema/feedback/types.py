@@ -17,10 +17,12 @@ from graphql_schema.loaders import by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.orgs.types import UserType
 
-FeedbackTarget = strawberry.enum(models.FeedbackTarget, name="FeedbackTarget",
-                                 description="What a rating is about.")  # fmt: skip
-FeedbackChannel = strawberry.enum(models.FeedbackChannel, name="FeedbackChannel",
-                                  description="Where the rating was given.")  # fmt: skip
+FeedbackTarget = strawberry.enum(
+    models.FeedbackTarget, name="FeedbackTarget", description="What a rating is about."
+)
+FeedbackChannel = strawberry.enum(
+    models.FeedbackChannel, name="FeedbackChannel", description="Where the rating was given."
+)
 
 
 @strawberry.type(name="Feedback", description="A person's rating of what the agent did.")
@@ -57,14 +59,21 @@ class FeedbackType(relay.Node):
     def of(cls, row: models.Feedback) -> FeedbackType:
         target = row.message_id or row.action_id or row.conversation_id or 0
         return cls(
-            id=row.id, target_type=models.FeedbackTarget(row.target_type), rating=row.rating,
-            comment=row.comment, criteria=row.criteria or {},
-            channel=models.FeedbackChannel(row.channel), prompted=row.prompted,
-            created_at=row.created_at, agent_id=row.agent_id, author_id=row.author_id,
+            id=row.id,
+            target_type=models.FeedbackTarget(row.target_type),
+            rating=row.rating,
+            comment=row.comment,
+            criteria=row.criteria or {},
+            channel=models.FeedbackChannel(row.channel),
+            prompted=row.prompted,
+            created_at=row.created_at,
+            agent_id=row.agent_id,
+            author_id=row.author_id,
             target_id=target,
-        )  # fmt: skip
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.Feedback, node_ids, cls.of, required=required)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.auth.service import authenticate
-from backend.auth.viewer import Viewer, ViewerRole
+from backend.viewer import Viewer, ViewerRole
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
 from graphql_schema.context import Context
@@ -65,8 +65,9 @@ class CredentialChecks:
                 if not self._fresh(check, not_before):
                     await self._authenticate(state, credential, check)
         if check.viewer is None:
-            raise DomainError(ErrorCode.UNAUTHENTICATED,
-                              f"credentials no longer valid: {check.refused}")  # fmt: skip
+            raise DomainError(
+                ErrorCode.UNAUTHENTICATED, f"credentials no longer valid: {check.refused}"
+            )
         return check.viewer
 
     @staticmethod
@@ -92,8 +93,11 @@ class CredentialChecks:
         if now - self._swept_at < RECHECK_SECONDS:
             return
         self._swept_at = now
-        stale = [k for k, c in self._checks.items()
-                 if now - c.checked_at > 10 * RECHECK_SECONDS and not c.lock.locked()]  # fmt: skip
+        stale = [
+            k
+            for k, c in self._checks.items()
+            if now - c.checked_at > 10 * RECHECK_SECONDS and not c.lock.locked()
+        ]
         for key in stale:
             del self._checks[key]
 

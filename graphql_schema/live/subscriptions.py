@@ -23,7 +23,7 @@ import strawberry
 from strawberry.types import Info
 
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.errors import DomainError, NotFoundError
 from backend.events.service import channel_for
 from backend.lookup import rows_by_ids
@@ -54,12 +54,17 @@ log = logging.getLogger(__name__)
 E = TypeVar("E")
 Wanted = Callable[[Viewer, dict[str, Any]], bool]
 
-ActionTypeFilter = Annotated[str | None, strawberry.argument(
-    description="Only events of this action type, e.g. `email`.")]  # fmt: skip
-AgentFilter = Annotated[strawberry.ID | None, strawberry.argument(
-    description="Only this agent's events (an agent out of scope is not found, like an unknown "
-    "one); without it, every agent the viewer may see, and organisation-wide calibration for "
-    "organisation-wide viewers.")]  # fmt: skip
+ActionTypeFilter = Annotated[
+    str | None, strawberry.argument(description="Only events of this action type, e.g. `email`.")
+]
+AgentFilter = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(
+        description="Only this agent's events (an agent out of scope is not found, like an unknown "
+        "one); without it, every agent the viewer may see, and organisation-wide calibration for "
+        "organisation-wide viewers."
+    ),
+]
 
 
 async def _visible_agent(context: Context, viewer: Viewer, agent_id: str) -> int:
@@ -75,9 +80,13 @@ async def _visible_agent(context: Context, viewer: Viewer, agent_id: str) -> int
 
 
 async def _events(
-    context: Context, *, name: str, scope: ScopeCheck, wanted: Wanted,
+    context: Context,
+    *,
+    name: str,
+    scope: ScopeCheck,
+    wanted: Wanted,
     to_type: Callable[[dict[str, Any]], E],
-) -> AsyncGenerator[E, None]:  # fmt: skip
+) -> AsyncGenerator[E, None]:
     """Check now (a refusal answers `subscribe` with an error); then the events, each checked
     again. The broker subscription is taken when iteration starts, so an operation cancelled
     before that leaves nothing registered."""
@@ -107,21 +116,29 @@ async def _events(
 async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
     """Close the WebSocket, then wait for the handler to cancel the operation on disconnect
     (returning would make it send `complete` on a closed socket)."""
-    log.warning("request %s: closing the WebSocket (%d): %s", context.request_id,
-                SUBSCRIPTION_LOST_CLOSE, lost)  # fmt: skip
+    log.warning(
+        "request %s: closing the WebSocket (%d): %s",
+        context.request_id,
+        SUBSCRIPTION_LOST_CLOSE,
+        lost,
+    )
     with contextlib.suppress(RuntimeError):  # already closed by the client or the server
         await context.connection.close(code=SUBSCRIPTION_LOST_CLOSE, reason=str(lost)[:120])
     await asyncio.Event().wait()
 
 
-@strawberry.type(description="Live events, over `graphql-transport-ws` on `/graphql` (send "
-                 "`{\"Authorization\": \"Bearer ...\"}` in `connection_init`). Every event has "
-                 "its stream's `version`; after a reconnect, re-query what was missed. Access is "
-                 "checked again for every event.")  # fmt: skip
+@strawberry.type(
+    description="Live events, over `graphql-transport-ws` on `/graphql` (send "
+    '`{"Authorization": "Bearer ..."}` in `connection_init`). Every event has '
+    "its stream's `version`; after a reconnect, re-query what was missed. Access is "
+    "checked again for every event."
+)
 class Subscription:
-    @strawberry.subscription(description="A calibration verdict or recalibration map changed. "
-                             "Needs `read:calibration` for partner keys, `read:policy` for the "
-                             "agent's own key.")  # fmt: skip
+    @strawberry.subscription(
+        description="A calibration verdict or recalibration map changed. "
+        "Needs `read:calibration` for partner keys, `read:policy` for the "
+        "agent's own key."
+    )
     async def calibration_changed(
         self, info: Info, action_type: ActionTypeFilter = None, agent_id: AgentFilter = None
     ) -> AsyncGenerator[CalibrationChangedEvent, None]:
@@ -136,8 +153,13 @@ class Subscription:
                 and (agent is None or data.get("agentId") == agent)
             )
 
-        return await _events(info.context, name="calibration.changed", scope=calibration_scope,
-                             wanted=wanted, to_type=CalibrationChangedEvent.of)  # fmt: skip
+        return await _events(
+            info.context,
+            name="calibration.changed",
+            scope=calibration_scope,
+            wanted=wanted,
+            to_type=CalibrationChangedEvent.of,
+        )
 
     @strawberry.subscription(
         description="An agent's policy (thresholds, frozen) has a new "
@@ -152,8 +174,13 @@ class Subscription:
                 action_type is None or data["actionType"] == action_type
             )
 
-        return await _events(info.context, name="policy.changed", scope=policy_scope,
-                             wanted=wanted, to_type=PolicyChangedEvent.of)  # fmt: skip
+        return await _events(
+            info.context,
+            name="policy.changed",
+            scope=policy_scope,
+            wanted=wanted,
+            to_type=PolicyChangedEvent.of,
+        )
 
     @strawberry.subscription(
         description="An outcome of an agent the viewer may see needs a "
@@ -164,9 +191,13 @@ class Subscription:
         def wanted(current: Viewer, data: dict[str, Any]) -> bool:
             return sees_event_agent(current, data["agentId"])
 
-        return await _events(info.context, name="outcome.needs_label",
-                             scope=outcome_scope, wanted=wanted,
-                             to_type=OutcomeNeedsLabelEvent.of)  # fmt: skip
+        return await _events(
+            info.context,
+            name="outcome.needs_label",
+            scope=outcome_scope,
+            wanted=wanted,
+            to_type=OutcomeNeedsLabelEvent.of,
+        )
 
     @strawberry.subscription(
         description="A feedback prompt the viewer sees was asked, reminded, answered or "
@@ -174,10 +205,13 @@ class Subscription:
         "`read:feedback` (as the `feedbackPrompts` query)."
     )
     async def feedback_prompts(
-        self, info: Info,
-        assignee_id: Annotated[strawberry.ID | None, strawberry.argument(
-            description="Only the prompts asking this person (a User id).")] = None,
-    ) -> AsyncGenerator[FeedbackPromptEvent, None]:  # fmt: skip
+        self,
+        info: Info,
+        assignee_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the prompts asking this person (a User id)."),
+        ] = None,
+    ) -> AsyncGenerator[FeedbackPromptEvent, None]:
         prompt_scope(info.context.require_viewer())
         assignee = None if assignee_id is None else decode_id(assignee_id, "User", "assigneeId")
 
@@ -186,5 +220,10 @@ class Subscription:
                 assignee is None or data["userId"] == assignee
             )
 
-        return await _events(info.context, name="feedback_prompt.changed", scope=prompt_scope,
-                             wanted=wanted, to_type=FeedbackPromptEvent.of)  # fmt: skip
+        return await _events(
+            info.context,
+            name="feedback_prompt.changed",
+            scope=prompt_scope,
+            wanted=wanted,
+            to_type=FeedbackPromptEvent.of,
+        )

@@ -18,8 +18,10 @@ def _global_id(type_name: str, raw: Any) -> relay.GlobalID | None:
     return relay.GlobalID(type_name, str(raw)) if raw is not None else None
 
 
-@strawberry.type(description="A calibration verdict or recalibration map changed, for one agent "
-                             "or for the whole organisation, and one action type.")  # fmt: skip
+@strawberry.type(
+    description="A calibration verdict or recalibration map changed, for one agent "
+    "or for the whole organisation, and one action type."
+)
 class CalibrationChangedEvent:
     version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
     stream: str = strawberry.field(description="The stream, e.g. `calibration:agent:7:email`.")
@@ -43,11 +45,16 @@ class CalibrationChangedEvent:
     def of(cls, message: dict[str, Any]) -> CalibrationChangedEvent:
         data = message["data"]
         return cls(
-            version=message["version"], stream=message["stream"], scope=data["scope"],
-            agent_id=_global_id("Agent", data.get("agentId")), action_type=data["actionType"],
-            verdict=data["verdict"], previous_verdict=data.get("previousVerdict"),
-            sample_size=data["n"], recalibration_method=data["method"],
-        )  # fmt: skip
+            version=message["version"],
+            stream=message["stream"],
+            scope=data["scope"],
+            agent_id=_global_id("Agent", data.get("agentId")),
+            action_type=data["actionType"],
+            verdict=data["verdict"],
+            previous_verdict=data.get("previousVerdict"),
+            sample_size=data["n"],
+            recalibration_method=data["method"],
+        )
 
 
 @strawberry.type(description="An agent's policy for one action type has a new version.")
@@ -70,16 +77,22 @@ class PolicyChangedEvent:
     def of(cls, message: dict[str, Any]) -> PolicyChangedEvent:
         data = message["data"]
         return cls(
-            version=message["version"], stream=message["stream"],
-            agent_id=relay.GlobalID("Agent", str(data["agentId"])), action_type=data["actionType"],
-            policy_version=data["policyVersion"], escalate_below=data["escalateBelow"],
-            autonomous_above=data["autonomousAbove"], frozen=data["frozen"],
+            version=message["version"],
+            stream=message["stream"],
+            agent_id=relay.GlobalID("Agent", str(data["agentId"])),
+            action_type=data["actionType"],
+            policy_version=data["policyVersion"],
+            escalate_below=data["escalateBelow"],
+            autonomous_above=data["autonomousAbove"],
+            frozen=data["frozen"],
             changed_by=data["changedBy"],
-        )  # fmt: skip
+        )
 
 
-@strawberry.type(description="An outcome could not be decided automatically: a person must "
-                             "label it (it is now in `labelQueue`).")  # fmt: skip
+@strawberry.type(
+    description="An outcome could not be decided automatically: a person must "
+    "label it (it is now in `labelQueue`)."
+)
 class OutcomeNeedsLabelEvent:
     version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
     stream: str = strawberry.field(description="The stream (`labels`, one per organisation).")
@@ -94,13 +107,15 @@ class OutcomeNeedsLabelEvent:
     def of(cls, message: dict[str, Any]) -> OutcomeNeedsLabelEvent:
         data = message["data"]
         return cls(
-            version=message["version"], stream=message["stream"],
+            version=message["version"],
+            stream=message["stream"],
             outcome_id=relay.GlobalID("Outcome", str(data["outcomeId"])),
             agent_id=relay.GlobalID("Agent", str(data["agentId"])),
             action_id=relay.GlobalID("Action", str(data["actionId"])),
-            action_type=data["actionType"], outcome_type=data["outcomeType"],
+            action_type=data["actionType"],
+            outcome_type=data["outcomeType"],
             reason=data.get("reason"),
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="A feedback prompt was asked, reminded, answered or expired.")
@@ -122,9 +137,12 @@ class FeedbackPromptEvent:
     def of(cls, message: dict[str, Any]) -> FeedbackPromptEvent:
         data = message["data"]
         return cls(
-            version=message["version"], stream=message["stream"], change=data["change"],
-            state=data["state"], prompt_id=relay.GlobalID("FeedbackPrompt", str(data["promptId"])),
+            version=message["version"],
+            stream=message["stream"],
+            change=data["change"],
+            state=data["state"],
+            prompt_id=relay.GlobalID("FeedbackPrompt", str(data["promptId"])),
             action_id=relay.GlobalID("Action", str(data["actionId"])),
             agent_id=relay.GlobalID("Agent", str(data["agentId"])),
             assignee_id=relay.GlobalID("User", str(data["userId"])),
-        )  # fmt: skip
+        )

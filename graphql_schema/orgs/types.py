@@ -26,8 +26,9 @@ class OrganizationType(relay.Node):
         return cls(id=row.id, slug=row.slug, name=row.name, timezone=row.timezone)
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.Organization, node_ids, cls.of, required=required)
 
 
@@ -41,13 +42,15 @@ class TeamType(relay.Node):
         return cls(id=row.id, name=row.name)
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.Team, node_ids, cls.of, required=required)
 
 
-Role = strawberry.enum(models.Role, name="Role",
-                      description="What a person does, and so what they may see.")  # fmt: skip
+Role = strawberry.enum(
+    models.Role, name="Role", description="What a person does, and so what they may see."
+)
 
 
 @strawberry.type(name="User", description="A person: rep, manager, executive or admin.")
@@ -67,10 +70,16 @@ class UserType(relay.Node):
 
     @classmethod
     def of(cls, row: models.User) -> UserType:
-        return cls(id=row.id, email=row.email, name=row.name, role=models.Role(row.role),
-                   team_id=row.team_id)  # fmt: skip
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            role=models.Role(row.role),
+            team_id=row.team_id,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.User, node_ids, cls.of, required=required)

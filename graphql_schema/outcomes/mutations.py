@@ -92,32 +92,52 @@ class OutcomesMutation:
         "(agent key with `write:outcomes`); calibration follows."
     )
     async def record_outcome(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[RecordOutcomeInput, strawberry.argument(description="The outcome.")],
-    ) -> RecordOutcomePayload:  # fmt: skip
-        labelled, errors = await attempt(info, input, lambda viewer: submit_outcome(
-            info.context.state, viewer, action_id=decode_id(input.action_id, "Action", "actionId"),
-            outcome_type=input.outcome_type, level=_level(input.level), note=input.note,
-        ))  # fmt: skip
+    ) -> RecordOutcomePayload:
+        labelled, errors = await attempt(
+            info,
+            input,
+            lambda viewer: submit_outcome(
+                info.context.state,
+                viewer,
+                action_id=decode_id(input.action_id, "Action", "actionId"),
+                outcome_type=input.outcome_type,
+                level=_level(input.level),
+                note=input.note,
+                now=info.context.now(),
+            ),
+        )
         if labelled is None:
             return RecordOutcomePayload(errors=errors)
-        return RecordOutcomePayload(outcome=await _decided(info, labelled),
-                                    correction=labelled.correction)  # fmt: skip
+        return RecordOutcomePayload(
+            outcome=await _decided(info, labelled), correction=labelled.correction
+        )
 
     @strawberry.mutation(
         description="A person (rep, manager, executive; within scope) labels an outcome waiting "
         "for a label, or corrects a decided one; audited, and calibration follows."
     )
     async def label_outcome(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[LabelOutcomeInput, strawberry.argument(description="The label.")],
-    ) -> LabelOutcomePayload:  # fmt: skip
-        labelled, errors = await attempt(info, input, lambda viewer: submit_label(
-            info.context.state, viewer,
-            outcome_id=decode_id(input.outcome_id, "Outcome", "outcomeId"),
-            level=_level(input.level), note=input.note,
-        ))  # fmt: skip
+    ) -> LabelOutcomePayload:
+        labelled, errors = await attempt(
+            info,
+            input,
+            lambda viewer: submit_label(
+                info.context.state,
+                viewer,
+                outcome_id=decode_id(input.outcome_id, "Outcome", "outcomeId"),
+                level=_level(input.level),
+                note=input.note,
+                now=info.context.now(),
+            ),
+        )
         if labelled is None:
             return LabelOutcomePayload(errors=errors)
-        return LabelOutcomePayload(outcome=await _decided(info, labelled),
-                                   correction=labelled.correction)  # fmt: skip
+        return LabelOutcomePayload(
+            outcome=await _decided(info, labelled), correction=labelled.correction
+        )

@@ -22,11 +22,15 @@ class OutcomesQuery:
         "the agent's key reads its own agent's outcomes; other keys need `read:outcomes`."
     )
     async def outcomes(
-        self, info: Info,
-        filter: Annotated[OutcomeFilter | None, strawberry.argument(
-            description="Conditions the outcomes must meet.")] = None,
-        first: First = DEFAULT_PAGE, after: After = None,
-    ) -> Connection[OutcomeType]:  # fmt: skip
+        self,
+        info: Info,
+        filter: Annotated[
+            OutcomeFilter | None,
+            strawberry.argument(description="Conditions the outcomes must meet."),
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[OutcomeType]:
         viewer = info.context.require_viewer()
         where = outcome_filter(filter)
         async with info.context.state.sessions() as session:

@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 
 LazyAction = Annotated["ActionType", strawberry.lazy("graphql_schema.actions.types")]
 
-OutcomeWindow = strawberry.enum(models.OutcomeWindow, name="OutcomeWindow",
-                                description="The window an outcome is judged in.")  # fmt: skip
-OutcomeStatus = strawberry.enum(models.OutcomeStatus, name="OutcomeStatus",
-                                description="Whether an outcome is decided.")  # fmt: skip
-Detection = strawberry.enum(models.Detection, name="Detection",
-                            description="Who decided an outcome.")  # fmt: skip
+OutcomeWindow = strawberry.enum(
+    models.OutcomeWindow, name="OutcomeWindow", description="The window an outcome is judged in."
+)
+OutcomeStatus = strawberry.enum(
+    models.OutcomeStatus, name="OutcomeStatus", description="Whether an outcome is decided."
+)
+Detection = strawberry.enum(
+    models.Detection, name="Detection", description="Who decided an outcome."
+)
 
 
 @strawberry.type(name="Outcome", description="What came of an action for one outcome type.")
@@ -69,14 +72,24 @@ class OutcomeType(relay.Node):
     @classmethod
     def of(cls, row: models.Outcome) -> OutcomeType:
         return cls(
-            id=row.id, outcome_type=row.outcome_type, window=models.OutcomeWindow(row.window),
-            scale=row.scale, level=row.level, value=row.value,
-            status=models.OutcomeStatus(row.status), detection=models.Detection(row.detection),
-            label_reason=row.label_reason, evidence=row.evidence or {}, opened_at=row.opened_at,
-            due_at=row.due_at, resolved_at=row.resolved_at, action_id=row.action_id,
-        )  # fmt: skip
+            id=row.id,
+            outcome_type=row.outcome_type,
+            window=models.OutcomeWindow(row.window),
+            scale=row.scale,
+            level=row.level,
+            value=row.value,
+            status=models.OutcomeStatus(row.status),
+            detection=models.Detection(row.detection),
+            label_reason=row.label_reason,
+            evidence=row.evidence or {},
+            opened_at=row.opened_at,
+            due_at=row.due_at,
+            resolved_at=row.resolved_at,
+            action_id=row.action_id,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.Outcome, node_ids, cls.of, required=required)

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.feedback.models import COMMENT_MAX_LENGTH
 from backend.feedback.models import FeedbackChannel as Channel
 from backend.feedback.service import SubmittedFeedback
@@ -54,11 +54,15 @@ async def _answer(
     info: Info, viewer: Viewer, data: AnswerFeedbackPromptInput
 ) -> tuple[FeedbackPrompt, SubmittedFeedback]:
     return await answer_prompt(
-        info.context.state, viewer, prompt_id=decode_id(data.prompt_id, "FeedbackPrompt",
-                                                        "promptId"),
-        rating=data.rating, comment=data.comment, channel=Channel(data.channel).value,
+        info.context.state,
+        viewer,
+        prompt_id=decode_id(data.prompt_id, "FeedbackPrompt", "promptId"),
+        rating=data.rating,
+        comment=data.comment,
+        channel=Channel(data.channel).value,
         author_email=data.author_email,
-    )  # fmt: skip
+        now=info.context.now(),
+    )
 
 
 @strawberry.type
@@ -70,10 +74,10 @@ class PromptsMutation:
         "action with `submitFeedback` instead."
     )
     async def answer_feedback_prompt(
-        self, info: Info,
-        input: Annotated[AnswerFeedbackPromptInput, strawberry.argument(
-            description="The answer.")],
-    ) -> AnswerFeedbackPromptPayload:  # fmt: skip
+        self,
+        info: Info,
+        input: Annotated[AnswerFeedbackPromptInput, strawberry.argument(description="The answer.")],
+    ) -> AnswerFeedbackPromptPayload:
         done, errors = await attempt(info, input, lambda viewer: _answer(info, viewer, input))
         if done is None:
             return AnswerFeedbackPromptPayload(errors=errors)

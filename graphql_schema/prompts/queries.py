@@ -25,17 +25,25 @@ class PromptsQuery:
         "`read:feedback`; the agent's own key has none."
     )
     async def feedback_prompts(
-        self, info: Info,
-        state: Annotated[PromptState, strawberry.argument(  # type: ignore[valid-type]
-            description="Which prompts (default: still open).")] = State.OPEN,
-        assignee_id: Annotated[strawberry.ID | None, strawberry.argument(
-            description="Only the prompts asking this person (a User id).")] = None,
-        first: First = DEFAULT_PAGE, after: After = None,
-    ) -> Connection[FeedbackPromptType]:  # fmt: skip
+        self,
+        info: Info,
+        state: Annotated[
+            PromptState,
+            strawberry.argument(  # type: ignore[valid-type]
+                description="Which prompts (default: still open)."
+            ),
+        ] = State.OPEN,
+        assignee_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the prompts asking this person (a User id)."),
+        ] = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[FeedbackPromptType]:
         viewer = info.context.require_viewer()
         assignee = optional_id(assignee_id, "User", "assigneeId")
         async with info.context.state.sessions() as session:
-            page = await service.prompts_page(session, viewer, state=State(state),
-                                              user_id=assignee, first=first,
-                                              after=after)  # fmt: skip
+            page = await service.prompts_page(
+                session, viewer, state=State(state), user_id=assignee, first=first, after=after
+            )
         return Connection.of(page, FeedbackPromptType.of)

@@ -22,15 +22,17 @@ from graphql_schema.nodes import load_nodes
 from graphql_schema.orgs.types import UserType
 
 PromptReason = strawberry.enum(
-    models.PromptReason, name="FeedbackPromptReason",
+    models.PromptReason,
+    name="FeedbackPromptReason",
     description="Why the person was asked: a critical action (escalation, stage change), or a "
     "routine action suggested for review because the agent's calibrated confidence was near a "
     "coin flip, or because confidence and outcome disagree.",
-)  # fmt: skip
+)
 PromptState = strawberry.enum(
-    models.PromptState, name="FeedbackPromptState",
+    models.PromptState,
+    name="FeedbackPromptState",
     description="OPEN (waiting for a rating), ANSWERED (rated, from any channel) or EXPIRED.",
-)  # fmt: skip
+)
 
 
 @strawberry.type(
@@ -76,14 +78,21 @@ class FeedbackPromptType(relay.Node):
     @classmethod
     def of(cls, row: models.FeedbackPrompt) -> FeedbackPromptType:
         return cls(
-            id=row.id, reason=models.PromptReason(row.reason),
-            state=models.PromptState(row.state), created_at=row.created_at,
-            expires_at=row.expires_at, reminded_at=row.reminded_at, answered_at=row.answered_at,
+            id=row.id,
+            reason=models.PromptReason(row.reason),
+            state=models.PromptState(row.state),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            reminded_at=row.reminded_at,
+            answered_at=row.answered_at,
             answered_channel=Channel(row.answered_channel) if row.answered_channel else None,
-            action_id=row.action_id, user_id=row.user_id, feedback_id=row.feedback_id,
-        )  # fmt: skip
+            action_id=row.action_id,
+            user_id=row.user_id,
+            feedback_id=row.feedback_id,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         return await load_nodes(info, models.FeedbackPrompt, node_ids, cls.of, required=required)

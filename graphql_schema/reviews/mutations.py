@@ -8,15 +8,16 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.auth.viewer import Viewer
-from backend.database import transaction
+from backend.viewer import Viewer
 from backend.feedback.models import COMMENT_MAX_LENGTH
 from backend.feedback.models import FeedbackChannel as Channel
+from backend.learning import submit_thread_review
 from backend.reviews import assignment, service
 from backend.reviews.assignment import DEFAULT_MIN_MESSAGES, MAX_THREADS, AssignReviewsInput
 from backend.reviews.models import ReviewAssignment
 from backend.reviews.selection import PRIORITY
 from backend.reviews.service import SubmittedReview, ThreadReviewInput
+from backend.unit_of_work import transaction
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
@@ -27,11 +28,13 @@ from graphql_schema.reviews.types import ReviewAssignmentType, ReviewReason, Thr
 CRITERION = "Optional rating of this criterion: 1 (worst) .. 5 (best)."
 
 
-@strawberry.input(description=with_error_paths(
-    "A review of a whole thread: an overall rating, optional ratings of tone, accuracy, timing "
-    "and choice of next step, and a comment. Reviewing the thread again updates your review.",
-    "nextStep",
-))  # fmt: skip
+@strawberry.input(
+    description=with_error_paths(
+        "A review of a whole thread: an overall rating, optional ratings of tone, accuracy, timing "
+        "and choice of next step, and a comment. Reviewing the thread again updates your review.",
+        "nextStep",
+    )
+)
 class SubmitThreadReviewInput:
     thread_id: strawberry.ID = strawberry.field(description="The thread reviewed (Thread id).")
     rating: int = strawberry.field(description="Overall: 1 (worst) .. 5 (best).")
@@ -50,10 +53,15 @@ class SubmitThreadReviewInput:
 
     def to_input(self) -> ThreadReviewInput:
         return ThreadReviewInput(
-            conversation_id=decode_id(self.thread_id, "Thread", "threadId"), rating=self.rating,
-            tone=self.tone, accuracy=self.accuracy, timing=self.timing, next_step=self.next_step,
-            comment=self.comment, channel=Channel(self.channel).value,
-        )  # fmt: skip
+            conversation_id=decode_id(self.thread_id, "Thread", "threadId"),
+            rating=self.rating,
+            tone=self.tone,
+            accuracy=self.accuracy,
+            timing=self.timing,
+            next_step=self.next_step,
+            comment=self.comment,
+            channel=Channel(self.channel).value,
+        )
 
 
 @strawberry.type(description="The review as stored, or what to fix.")
@@ -72,10 +80,13 @@ class SubmitThreadReviewPayload:
     )
 
 
-@strawberry.input(description=with_error_paths(
-    "Which threads to give to reviewers: the named threads, or those worth reviewing in the "
-    "range (disagreements, lost and won deals, long threads, in that order).", "threadIds[0]",
-))  # fmt: skip
+@strawberry.input(
+    description=with_error_paths(
+        "Which threads to give to reviewers: the named threads, or those worth reviewing in the "
+        "range (disagreements, lost and won deals, long threads, in that order).",
+        "threadIds[0]",
+    )
+)
 class AssignThreadReviewsInput:
     team_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only this team's threads (default: all the teams you see)."
@@ -112,14 +123,19 @@ class AssignThreadReviewsInput:
     def to_input(self) -> AssignReviewsInput:
         reasons = self.reasons if self.reasons is not None else PRIORITY
         return AssignReviewsInput(
-            team_id=optional_id(self.team_id, "Team", "teamId"), since=self.from_,
-            until=self.to, reasons=tuple(str(r.value) for r in reasons),
-            conversation_ids=[decode_id(value, "Thread", f"threadIds[{i}]")
-                              for i, value in enumerate(self.thread_ids or ())],
+            team_id=optional_id(self.team_id, "Team", "teamId"),
+            since=self.from_,
+            until=self.to,
+            reasons=tuple(str(r.value) for r in reasons),
+            conversation_ids=[
+                decode_id(value, "Thread", f"threadIds[{i}]")
+                for i, value in enumerate(self.thread_ids or ())
+            ],
             reviewer_id=optional_id(self.reviewer_id, "User", "reviewerId"),
-            reviewers_per_thread=self.reviewers_per_thread, limit=self.limit,
+            reviewers_per_thread=self.reviewers_per_thread,
+            limit=self.limit,
             min_messages=self.min_messages,
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(description="The assignments made, or what to fix.")
@@ -153,21 +169,23 @@ class SkipThreadReviewPayload:
 
 async def _review(info: Info, viewer: Viewer, data: SubmitThreadReviewInput) -> SubmittedReview:
     given = data.to_input()
-    async with transaction(info.context.state.sessions) as session:
-        return await service.submit_thread_review(session, viewer, given)
+    return await submit_thread_review(info.context.state, viewer, given, now=info.context.now())
 
 
-async def _assign(info: Info, viewer: Viewer,
-                  data: AssignThreadReviewsInput) -> assignment.AssignedReviews:  # fmt: skip
+async def _assign(
+    info: Info, viewer: Viewer, data: AssignThreadReviewsInput
+) -> assignment.AssignedReviews:
     given = data.to_input()
     async with transaction(info.context.state.sessions) as session:
-        return await assignment.assign_thread_reviews(session, viewer, given)
+        return await assignment.assign_thread_reviews(
+            session, viewer, given, now=info.context.now()
+        )
 
 
 async def _skip(info: Info, viewer: Viewer, data: SkipThreadReviewInput) -> ReviewAssignment:
     thread = decode_id(data.thread_id, "Thread", "threadId")
     async with transaction(info.context.state.sessions) as session:
-        return await service.skip_thread_review(session, viewer, thread)
+        return await service.skip_thread_review(session, viewer, thread, now=info.context.now())
 
 
 @strawberry.type
@@ -177,15 +195,18 @@ class ReviewsMutation:
         "criteria, a comment. Stored as your conversation feedback; closes your assignment."
     )
     async def submit_thread_review(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[SubmitThreadReviewInput, strawberry.argument(description="The review.")],
-    ) -> SubmitThreadReviewPayload:  # fmt: skip
+    ) -> SubmitThreadReviewPayload:
         done, errors = await attempt(info, input, lambda viewer: _review(info, viewer, input))
         if done is None:
             return SubmitThreadReviewPayload(errors=errors)
-        return SubmitThreadReviewPayload(review=FeedbackType.of(done.feedback),
-                                         assignment=ReviewAssignmentType.of(done.assignment),
-                                         created=done.created)  # fmt: skip
+        return SubmitThreadReviewPayload(
+            review=FeedbackType.of(done.feedback),
+            assignment=ReviewAssignmentType.of(done.assignment),
+            created=done.created,
+        )
 
     @strawberry.mutation(
         description="Give threads to reviewers, round-robin over each thread's team (its "
@@ -193,10 +214,12 @@ class ReviewsMutation:
         "twice to one reviewer. Managers (their teams), executives and admins."
     )
     async def assign_thread_reviews(
-        self, info: Info,
-        input: Annotated[AssignThreadReviewsInput, strawberry.argument(
-            description="Which threads, and to whom.")],
-    ) -> AssignThreadReviewsPayload:  # fmt: skip
+        self,
+        info: Info,
+        input: Annotated[
+            AssignThreadReviewsInput, strawberry.argument(description="Which threads, and to whom.")
+        ],
+    ) -> AssignThreadReviewsPayload:
         done, errors = await attempt(info, input, lambda viewer: _assign(info, viewer, input))
         if done is None:
             return AssignThreadReviewsPayload(errors=errors)
@@ -208,10 +231,10 @@ class ReviewsMutation:
 
     @strawberry.mutation(description="Set aside a thread assigned to you.")
     async def skip_thread_review(
-        self, info: Info,
-        input: Annotated[SkipThreadReviewInput, strawberry.argument(
-            description="The thread.")],
-    ) -> SkipThreadReviewPayload:  # fmt: skip
+        self,
+        info: Info,
+        input: Annotated[SkipThreadReviewInput, strawberry.argument(description="The thread.")],
+    ) -> SkipThreadReviewPayload:
         done, errors = await attempt(info, input, lambda viewer: _skip(info, viewer, input))
         if done is None:
             return SkipThreadReviewPayload(errors=errors)

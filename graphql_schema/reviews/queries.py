@@ -21,10 +21,13 @@ from graphql_schema.reviews.types import (
     ReviewStatus,
 )
 
-AgentArgument = Annotated[strawberry.ID | None, strawberry.argument(
-    description="Only this agent (its global id).")]  # fmt: skip
-TeamArgument = Annotated[strawberry.ID | None, strawberry.argument(
-    description="Only this team's agents (its global id).")]  # fmt: skip
+AgentArgument = Annotated[
+    strawberry.ID | None, strawberry.argument(description="Only this agent (its global id).")
+]
+TeamArgument = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(description="Only this team's agents (its global id)."),
+]
 From = Annotated[
     dt.date | None,
     strawberry.argument(
@@ -51,19 +54,32 @@ class ReviewsQuery:
         "at most once per reviewer. People only."
     )
     async def review_queue(
-        self, info: Info,
-        reviewer_id: Annotated[strawberry.ID | None, strawberry.argument(
-            description="Only this reviewer's assignments (a User id).")] = None,
-        status: Annotated[ReviewStatus, strawberry.argument(  # type: ignore[valid-type]
-            description="Assignments in this state (default: still to review).")] = Status.ASSIGNED,
-        first: First = DEFAULT_PAGE, after: After = None,
-    ) -> Connection[ReviewAssignmentType]:  # fmt: skip
+        self,
+        info: Info,
+        reviewer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this reviewer's assignments (a User id)."),
+        ] = None,
+        status: Annotated[
+            ReviewStatus,
+            strawberry.argument(  # type: ignore[valid-type]
+                description="Assignments in this state (default: still to review)."
+            ),
+        ] = Status.ASSIGNED,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+    ) -> Connection[ReviewAssignmentType]:
         viewer = info.context.require_viewer()
         reviewer = optional_id(reviewer_id, "User", "reviewerId")
         async with info.context.state.sessions() as session:
-            page = await service.review_queue(session, viewer, reviewer_id=reviewer,
-                                              status=Status(status).value, first=first,
-                                              after=after)  # fmt: skip
+            page = await service.review_queue(
+                session,
+                viewer,
+                reviewer_id=reviewer,
+                status=Status(status).value,
+                first=first,
+                after=after,
+            )
         return Connection.of(page, ReviewAssignmentType.of)
 
     @strawberry.field(
@@ -71,10 +87,15 @@ class ReviewsQuery:
         "the viewer sees (as in `reviewQueue`). People only."
     )
     async def review_progress(
-        self, info: Info,
-        team_id: Annotated[strawberry.ID | None, strawberry.argument(
-            description="Only assignments of this team's threads (its global id).")] = None,
-    ) -> list[ReviewerProgressType]:  # fmt: skip
+        self,
+        info: Info,
+        team_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only assignments of this team's threads (its global id)."
+            ),
+        ] = None,
+    ) -> list[ReviewerProgressType]:
         viewer = info.context.require_viewer()
         team = optional_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
@@ -87,14 +108,24 @@ class ReviewsQuery:
         "kappa, per reviewer pair. API keys need `read:feedback`."
     )
     async def review_agreement(
-        self, info: Info, agent_id: AgentArgument = None, team_id: TeamArgument = None,
-        from_: From = None, to: To = None,
-    ) -> ReviewAgreementType:  # fmt: skip
+        self,
+        info: Info,
+        agent_id: AgentArgument = None,
+        team_id: TeamArgument = None,
+        from_: From = None,
+        to: To = None,
+    ) -> ReviewAgreementType:
         viewer = info.context.require_viewer()
         agent = optional_id(agent_id, "Agent", "agentId")
         team = optional_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
             result = await agreement.review_agreement(
-                session, viewer, agent_id=agent, team_id=team, since=from_, until=to
+                session,
+                viewer,
+                agent_id=agent,
+                team_id=team,
+                since=from_,
+                until=to,
+                today=info.context.today(),
             )
         return ReviewAgreementType.of(result)

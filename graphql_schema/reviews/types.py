@@ -25,10 +25,12 @@ from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType
 from graphql_schema.reviews.loaders import reviews_by_thread, threads_by_id
 
-ReviewReason = strawberry.enum(models.ReviewReason, name="ReviewReason",
-                               description="Why a thread was picked for review.")  # fmt: skip
-ReviewStatus = strawberry.enum(models.ReviewStatus, name="ReviewStatus",
-                               description="Where a review assignment stands.")  # fmt: skip
+ReviewReason = strawberry.enum(
+    models.ReviewReason, name="ReviewReason", description="Why a thread was picked for review."
+)
+ReviewStatus = strawberry.enum(
+    models.ReviewStatus, name="ReviewStatus", description="Where a review assignment stands."
+)
 DealStatusEnum = strawberry.enum(
     DealStatus, name="DealStatus", description="How a thread's deal stands: open, won or lost."
 )
@@ -38,8 +40,10 @@ def number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-@strawberry.type(description="How far the reviews of one thread agree, over every pair of its "
-                             "overall ratings (1..5).")  # fmt: skip
+@strawberry.type(
+    description="How far the reviews of one thread agree, over every pair of its "
+    "overall ratings (1..5)."
+)
 class ThreadAgreement:
     pairs: int = strawberry.field(description="Pairs of reviews of the thread.")
     mean_absolute_difference: float | None = strawberry.field(
@@ -101,15 +105,21 @@ class ThreadType(relay.Node):
     def of(cls, facts: ThreadFacts) -> ThreadType:
         thread = facts.conversation
         return cls(
-            id=thread.id, subject=thread.subject, external_thread_id=thread.external_thread_id,
-            channel=thread.channel, created_at=thread.created_at,
-            message_count=facts.message_count, deal_status=facts.deal_status,
-            deal_closed_at=facts.closed_at, agent_row=facts.agent,
-        )  # fmt: skip
+            id=thread.id,
+            subject=thread.subject,
+            external_thread_id=thread.external_thread_id,
+            channel=thread.channel,
+            created_at=thread.created_at,
+            message_count=facts.message_count,
+            deal_status=facts.deal_status,
+            deal_closed_at=facts.closed_at,
+            agent_row=facts.agent,
+        )
 
     @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-                            ) -> list[Any]:  # fmt: skip
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
         ids = [int(i) if i.isdigit() else -1 for i in node_ids]
         found = await info.context.loaders.get(threads_by_id).load_many(ids)
         nodes = [cls.of(f) if f is not None else None for f in found]
@@ -155,11 +165,14 @@ class ReviewAssignmentType:
     @classmethod
     def of(cls, row: models.ReviewAssignment) -> ReviewAssignmentType:
         return cls(
-            reason=models.ReviewReason(row.reason), status=models.ReviewStatus(row.status),
-            created_at=row.created_at, completed_at=row.completed_at,
-            conversation_id=row.conversation_id, reviewer_id=row.reviewer_id,
+            reason=models.ReviewReason(row.reason),
+            status=models.ReviewStatus(row.status),
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            conversation_id=row.conversation_id,
+            reviewer_id=row.reviewer_id,
             assigned_by_id=row.assigned_by_id,
-        )  # fmt: skip
+        )
 
 
 @strawberry.type(
@@ -178,8 +191,13 @@ class ReviewerProgressType:
 
     @classmethod
     def of(cls, value: ReviewerProgress) -> ReviewerProgressType:
-        return cls(assigned=value.assigned, done=value.done, skipped=value.skipped,
-                   total=value.total, reviewer_id=value.reviewer_id)  # fmt: skip
+        return cls(
+            assigned=value.assigned,
+            done=value.done,
+            skipped=value.skipped,
+            total=value.total,
+            reviewer_id=value.reviewer_id,
+        )
 
 
 @strawberry.type(description="Two reviewers over the threads both reviewed.")
@@ -237,13 +255,23 @@ class ReviewAgreementType:
     def of(cls, value: review_agreement.ReviewAgreement) -> ReviewAgreementType:
         pooled = value.pooled
         return cls(
-            from_=value.range.since, to=value.range.until, reviews=value.reviews,
-            threads=value.threads, threads_with_several_reviews=pooled.items, pairs=pooled.pairs,
+            from_=value.range.since,
+            to=value.range.until,
+            reviews=value.reviews,
+            threads=value.threads,
+            threads_with_several_reviews=pooled.items,
+            pairs=pooled.pairs,
             mean_absolute_difference=number(pooled.mean_absolute_difference),
-            exact_agreement=number(pooled.exact_agreement), kappa=number(value.first_two.kappa),
-            reviewer_pairs=[ReviewerPairAgreement(
-                threads=p.threads, mean_absolute_difference=number(p.mean_absolute_difference),
-                exact_agreement=number(p.exact_agreement), kappa=number(p.kappa),
-                reviewer_ids=(p.reviewer_a, p.reviewer_b),
-            ) for p in value.pairs],
-        )  # fmt: skip
+            exact_agreement=number(pooled.exact_agreement),
+            kappa=number(value.first_two.kappa),
+            reviewer_pairs=[
+                ReviewerPairAgreement(
+                    threads=p.threads,
+                    mean_absolute_difference=number(p.mean_absolute_difference),
+                    exact_agreement=number(p.exact_agreement),
+                    kappa=number(p.kappa),
+                    reviewer_ids=(p.reviewer_a, p.reviewer_b),
+                )
+                for p in value.pairs
+            ],
+        )

@@ -66,14 +66,19 @@ class RecordSignalsInput:
                     action_id = decode_id(item.action_id, "Action", f"signals[{i}].actionId")
                 except DomainError as problem:
                     problems.append(problem)
-            signals.append(SignalInput(
-                kind=item.kind, source=item.source, external_id=item.external_id,
-                occurred_at=item.occurred_at,
-                payload=item.payload if item.payload is not None else {}, action_id=action_id,
-                message_external_id=item.message_external_id,
-                thread_external_id=item.thread_external_id,
-                deal_external_id=item.deal_external_id,
-            ))  # fmt: skip
+            signals.append(
+                SignalInput(
+                    kind=item.kind,
+                    source=item.source,
+                    external_id=item.external_id,
+                    occurred_at=item.occurred_at,
+                    payload=item.payload if item.payload is not None else {},
+                    action_id=action_id,
+                    message_external_id=item.message_external_id,
+                    thread_external_id=item.thread_external_id,
+                    deal_external_id=item.deal_external_id,
+                )
+            )
         if problems:
             raise InvalidInput(problems)
         return signals
@@ -112,11 +117,15 @@ class RecordSignalsPayload:
     @classmethod
     def of(cls, result: SignalBatchResult) -> RecordSignalsPayload:
         return cls(
-            received=result.received, stored=result.stored, duplicates=result.duplicates,
-            matched=result.matched, resolved=result.resolved, needs_label=result.needs_label,
+            received=result.received,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            matched=result.matched,
+            resolved=result.resolved,
+            needs_label=result.needs_label,
             late=result.late,
             unmatched=[UnmatchedSignal(source=s, external_id=e) for s, e in result.unmatched],
-        )  # fmt: skip
+        )
 
 
 @strawberry.type
@@ -127,13 +136,16 @@ class SignalsMutation:
         "outcomes; calibration follows."
     )
     async def record_signals(
-        self, info: Info,
+        self,
+        info: Info,
         input: Annotated[RecordSignalsInput, strawberry.argument(description="The batch.")],
-    ) -> RecordSignalsPayload:  # fmt: skip
+    ) -> RecordSignalsPayload:
         result, errors = await attempt(
             info,
             input,
-            lambda viewer: submit_signals(info.context.state, viewer, input.to_signal_inputs()),
+            lambda viewer: submit_signals(
+                info.context.state, viewer, input.to_signal_inputs(), now=info.context.now()
+            ),
         )
         if result is None:
             return RecordSignalsPayload(errors=errors)

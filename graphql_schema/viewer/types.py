@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.orgs.models import Organization, User
 from graphql_schema.agents.types import AgentType
 from graphql_schema.loaders import by_id
@@ -45,8 +45,10 @@ class ViewerType:
         row = await info.context.loaders.get(by_id(User)).load(self.viewer.user_id)
         return UserType.of(row) if row is not None else None
 
-    @strawberry.field(description="The agents this viewer may see (all of the organisation's for "
-                                  "organisation-wide viewers).")  # fmt: skip
+    @strawberry.field(
+        description="The agents this viewer may see (all of the organisation's for "
+        "organisation-wide viewers)."
+    )
     async def agents(self, info: Info) -> list[AgentType]:
         from graphql_schema.agents.queries import visible_agents
 

@@ -1,5 +1,6 @@
-"""CalibrationStats: exact per-outcome contributions, vectorised batches, merge, forgetting,
-serialisation and input validation."""
+"""CalibrationStats: exact per-outcome contributions, vectorised batches (with each
+implementation of calibration_batch.batch_sums), merge, forgetting, serialisation and input
+validation."""
 
 import json
 import math
@@ -10,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics_engine import _batch_kernel
 from analytics_engine.calibration import (
     STAT_FIELDS,
     BinContribution,
@@ -20,6 +20,7 @@ from analytics_engine.calibration import (
     contribution,
     decay_factor,
 )
+from analytics_engine.calibration_batch import BLOCK, batch_sums
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 binary = st.sampled_from([0.0, 1.0])
@@ -49,6 +50,15 @@ def reference_table(p: np.ndarray, y: np.ndarray, n_bins: int = 20) -> np.ndarra
 
 def table(stats: CalibrationStats) -> np.ndarray:
     return np.stack([stats.field(name) for name in STAT_FIELDS])
+
+
+def batch_stats(p, y, n_bins: int = 20, *, implementation: str) -> CalibrationStats:
+    """The statistics ``CalibrationStats.from_arrays(p, y)`` would hold, computed by one
+    implementation of ``batch_sums``."""
+    sums = batch_sums(np.asarray(p), np.asarray(y), n_bins=n_bins, implementation=implementation)
+    return CalibrationStats.from_bin_sums(
+        n_bins=n_bins, **dict(zip(STAT_FIELDS, sums, strict=True))
+    )
 
 
 def test_stat_fields_are_the_backend_columns() -> None:
@@ -129,11 +139,11 @@ def test_bad_n_bins(n_bins) -> None:
 
 
 @SETTINGS
-@given(pairs, st.sampled_from([1, 7, 20]))
-def test_add_many_equals_repeated_add_equals_formulas(data, n_bins) -> None:
+@given(data=pairs, n_bins=st.sampled_from([1, 7, 20]))
+def test_batch_sums_equal_repeated_add_equals_formulas(data, n_bins, batch_implementation) -> None:
     p = np.array([d[0] for d in data])
     y = np.array([d[1] for d in data])
-    batch = CalibrationStats.from_arrays(p, y, n_bins=n_bins)
+    batch = batch_stats(p, y, n_bins, implementation=batch_implementation)
     one_by_one = CalibrationStats.empty(n_bins)
     for pi, yi in data:
         one_by_one.add(pi, yi)
@@ -163,14 +173,16 @@ def test_merge_equals_stats_of_the_union(first, second) -> None:
     assert (of(first) + of(second)) == merged
 
 
-def test_large_batches_cross_blocks_and_mix_binary_and_fractional_blocks() -> None:
+def test_large_batches_cross_blocks_and_mix_binary_and_fractional_blocks(
+    batch_implementation: str,
+) -> None:
     rng = np.random.default_rng(3)
-    n = 3 * _batch_kernel.BLOCK + 123
+    n = 3 * BLOCK + 123
     p = rng.random(n)
     p[:4] = [0.0, 1.0, 0.05, 0.95]
     y = (rng.random(n) < p).astype(float)
-    y[_batch_kernel.BLOCK : _batch_kernel.BLOCK + 50] = 0.25  # one fractional block
-    stats = CalibrationStats.from_arrays(p, y)
+    y[BLOCK : BLOCK + 50] = 0.25  # one fractional block
+    stats = batch_stats(p, y, implementation=batch_implementation)
     np.testing.assert_allclose(table(stats), reference_table(p, y), rtol=1e-10, atol=1e-8)
 
 
@@ -198,19 +210,21 @@ def test_bad_batches_raise_and_leave_stats_unchanged(p, y, message) -> None:
 
 @SETTINGS
 @given(
-    st.lists(unit, min_size=1, max_size=30),
-    st.sampled_from([np.nan, np.inf, -np.inf, -1e-9, 1.0 + 1e-9, 5.0]),
-    st.data(),
+    p=st.lists(unit, min_size=1, max_size=30),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, -1e-9, 1.0 + 1e-9, 5.0]),
+    data=st.data(),
 )
-def test_any_bad_value_anywhere_raises(p, bad, data) -> None:
+def test_any_bad_value_anywhere_raises(p, bad, data, batch_implementation) -> None:
     i = data.draw(st.integers(0, len(p) - 1))
     y = [1.0] * len(p)
     bad_p = list(p)
     bad_p[i] = bad
     with pytest.raises(ValueError, match=r"^p "):
-        CalibrationStats.from_arrays(bad_p, y)
+        batch_stats(bad_p, y, implementation=batch_implementation)
     with pytest.raises(ValueError, match=r"^y "):
-        CalibrationStats.from_arrays(p, bad_p)
+        batch_stats(p, bad_p, implementation=batch_implementation)
+    with pytest.raises(ValueError, match=r"^p "):
+        CalibrationStats.from_arrays(bad_p, y)
 
 
 @SETTINGS

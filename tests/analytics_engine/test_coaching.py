@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from analytics_engine import coaching
-from analytics_engine.coaching import benjamini_hochberg, find_insights
+from analytics_engine.coaching import EffectDirection, Measure, benjamini_hochberg, find_insights
 
 
 def _actions(seed: int = 1, size: int = 4000) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -35,13 +35,15 @@ def test_docstring_examples_run() -> None:
 
 def test_planted_effects_are_found_and_ranked_first() -> None:
     features, y = _actions()
-    report = find_insights(features, y, feature_phrases={"weekday": "Emails sent on {value}"})
+    report = find_insights(features, y)
     found = {(insight.feature, insight.value) for insight in report.insights}
     assert ("weekday", "Tue") in found
     assert ("has_question", "True") in found
     assert ("has_question", "False") not in found  # a two-valued feature is one candidate
     assert report.insights[0].feature == "weekday" and report.insights[0].value == "Tue"
-    assert report.insights[0].statement.startswith("Emails sent on Tue succeed ")
+    top = report.insights[0]
+    assert top.direction is EffectDirection.HIGHER and top.measure is Measure.SUCCESS_RATE
+    assert top.difference > 0 and top.ci[0] > 0 and top.confidence_level == 0.95
     assert report.candidates_tested == 5 + 4 + 1 + 3
     assert report.sample_size == 4000
     assert all(insight.q_value <= 0.05 for insight in report.insights)
@@ -62,6 +64,10 @@ def test_candidate_statistics_match_statsmodels() -> None:
         np.testing.assert_allclose(insight.ci, ref, atol=1e-12)
         assert insight.support == n1 and insight.rate == pytest.approx(x1 / n1)
         assert insight.lift == pytest.approx((x1 / n1) / (x0 / n0))
+        assert insight.difference == pytest.approx(x1 / n1 - x0 / n0)
+        assert insight.direction is (
+            EffectDirection.HIGHER if insight.difference > 0 else EffectDirection.LOWER
+        )
     p_values = np.array([insight.p_value for insight in report.insights])
     q_values = np.array([insight.q_value for insight in report.insights])
     np.testing.assert_allclose(q_values, multipletests(p_values, method="fdr_bh")[1])
@@ -91,7 +97,7 @@ def test_fractional_outcomes_use_welch() -> None:
     assert top.test == "welch_t" and top.p_value == pytest.approx(ref.pvalue, rel=1e-9)
     interval = ref.confidence_interval(0.95)
     np.testing.assert_allclose(top.ci, (interval.low, interval.high), rtol=1e-9)
-    assert "(0-1 scale)" in top.statement
+    assert top.measure is Measure.MEAN_OUTCOME and top.direction is EffectDirection.HIGHER
 
 
 def test_adjusting_for_action_type_removes_a_confounded_pattern() -> None:
@@ -173,6 +179,8 @@ def test_insight_fields_are_bounded(seed: int, fractional: bool) -> None:
     for insight in report.insights:
         assert 0 <= insight.rate <= 1 and 0 <= insight.rest_rate <= 1
         assert insight.ci[0] <= insight.difference + 1e-12 <= insight.ci[1] + 2e-12
+        assert insight.measure is (Measure.MEAN_OUTCOME if fractional else Measure.SUCCESS_RATE)
+        assert (insight.direction is EffectDirection.HIGHER) == (insight.difference > 0)
         assert 0 <= insight.p_value <= insight.q_value <= 1
         assert insight.support >= 10 and size - insight.support >= 10
 

@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import text
 
 from backend.auth.service import authenticate
-from backend.auth.viewer import ViewerRole
-from backend.database import create_engine, create_sessionmaker, transaction
+from backend.database import create_engine, create_sessionmaker
+from backend.handlers import open_state
 from backend.settings import load_settings
+from backend.unit_of_work import transaction
+from backend.viewer import ViewerRole
 from tests.factories import build_world
 
 
@@ -159,18 +161,23 @@ def test_serve_migrates_then_answers_probes(tmp_path: Path, unused_tcp_port: int
 
 async def test_worker_once_closes_expired_windows(populated_url: str) -> None:
     from backend.actions.service import ActionInput
-    from backend.auth.viewer import Viewer
     from backend.learning import submit_action
-    from backend.state import AppState
+    from backend.viewer import Viewer
 
-    state = AppState.open(load_settings(database_url=populated_url))
+    state = open_state(load_settings(database_url=populated_url))
     try:
         async with state.sessions() as session:
             agent_id = await session.scalar(text("SELECT id FROM agents WHERE name='agent_rep_a1'"))
             org_id = await session.scalar(text("SELECT id FROM organizations WHERE slug='north'"))
-        old = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
-        data = ActionInput(action_type="email", confidence=0.1, idempotency_key="old",
-                           occurred_at=old, agent_id=agent_id)  # fmt: skip
+        # old by the real clock, which the CLI's worker below runs on: every window has closed
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+        data = ActionInput(
+            action_type="email",
+            confidence=0.1,
+            idempotency_key="old",
+            occurred_at=old,
+            agent_id=agent_id,
+        )
         await submit_action(state, Viewer.system(org_id), data)
     finally:
         await state.close()

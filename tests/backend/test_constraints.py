@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.actions.models import AgentAction
-from backend.calibration.models import AgentPolicy
-from backend.database import transaction
 from backend.errors import DomainError, ErrorCode, flush
 from backend.feedback.models import Feedback
 from backend.outcomes.models import Outcome
+from backend.policy.models import AgentPolicy
 from backend.signals.models import Signal
+from backend.unit_of_work import transaction
 from tests.factories import NOW, build_world
 
 

@@ -99,10 +99,14 @@ async def test_redis_fan_out_between_processes(redis_pair) -> None:
 async def test_deployments_on_one_redis_do_not_hear_each_other(redis_url: str) -> None:
     """Each deployment's REDIS_CHANNEL_PREFIX keeps its events to itself on a shared server."""
     prefix = f"t{secrets.token_hex(4)}"
-    settings = {name: load_settings(redis_url=redis_url, redis_channel_prefix=f"{prefix}{name}:")
-                for name in ("production", "staging")}  # fmt: skip
-    brokers = {name: create_broker(s.redis_url, prefix=s.redis_channel_prefix)
-               for name, s in settings.items()}  # fmt: skip
+    settings = {
+        name: load_settings(redis_url=redis_url, redis_channel_prefix=f"{prefix}{name}:")
+        for name in ("production", "staging")
+    }
+    brokers = {
+        name: create_broker(s.redis_url, prefix=s.redis_channel_prefix)
+        for name, s in settings.items()
+    }
     try:
         heard = {name: broker.subscribe("org:1:labels") for name, broker in brokers.items()}
         await asyncio.gather(*(broker.listening() for broker in brokers.values()))

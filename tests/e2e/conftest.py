@@ -4,6 +4,10 @@ Two configurations: a SQLite file with the in-process broker, and a fresh Postgr
 with Redis; each seeded through the real services before its server starts, once per test
 module (`deployment`). With CI=true a missing PostgreSQL or Redis fails the run. Every wait is
 bounded, and every server is stopped and every database dropped even when a test fails.
+
+The server runs on the real clock, in its own process: the seed is placed relative to one
+reading of that clock (`Deployment.seeded_at`), and a test that means a range of days asks for
+it (`Deployment.range`) rather than the server's default of the last 30 days.
 """
 
 from __future__ import annotations
@@ -27,16 +31,17 @@ from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.auth.viewer import Viewer
-from backend.database import create_engine, transaction
+from backend.viewer import Viewer
+from backend.database import create_engine
 from backend.feedback.models import Feedback
+from backend.handlers import open_state
 from backend.learning import submit_action, submit_signals
 from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
-from backend.state import AppState
+from backend.unit_of_work import transaction
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
-from tests.factories import build_world
+from tests.factories import TestClock, build_world
 from tests.servers import running_server
 
 SECRET_KEY = "e2e-test-" + secrets.token_hex(16)
@@ -81,6 +86,13 @@ class Deployment:
     tokens: dict[str, str]
     ids: Seeded
     http: httpx2.Client
+    seeded_at: dt.datetime  # the real clock's reading every seeded row is placed by
+
+    @property
+    def range(self) -> dict[str, str]:
+        """`from`/`to` of a range of days holding every seeded row (the week up to the seed)."""
+        day = self.seeded_at.date()
+        return {"from": (day - dt.timedelta(days=7)).isoformat(), "to": day.isoformat()}
 
     @property
     def ws_url(self) -> str:
@@ -127,17 +139,18 @@ class Deployment:
         return asyncio.run(read())
 
 
-async def _seed(database_url: str) -> tuple[dict[str, str], Seeded]:
-    """The factories' world (two raw actions per agent), then through the learning loop, per
-    agent: an email whose reply needs a label, an email with a positive reply (a resolved,
-    calibrating outcome), the email policy they create, and its rep's rating of the first."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+async def _seed(database_url: str, now: dt.datetime) -> tuple[dict[str, str], Seeded]:
+    """The factories' world (two raw actions per agent, at ``now``), then through the learning
+    loop, per agent: an email whose reply needs a label, an email with a positive reply (a
+    resolved, calibrating outcome), the email policy they create, and its rep's rating of the
+    first; all two days before ``now``."""
     sent = now - dt.timedelta(days=2)
-    state = AppState.open(load_settings(database_url=database_url, worker_in_process=False))
+    settings = load_settings(database_url=database_url, worker_in_process=False)
+    state = open_state(settings, clock=TestClock(now))
     seeded = Seeded()
     try:
         async with transaction(state.sessions) as session:
-            world = await build_world(session, actions_per_agent=2)
+            world = await build_world(session, actions_per_agent=2, now=now)
             tokens = {
                 key: issue_user_token(
                     user_id=user.id,
@@ -245,14 +258,16 @@ def database(kind: str, workdir: Path) -> Iterator[tuple[str, str | None]]:
 def deploy(kind: str, workdir: Path) -> Iterator[Deployment]:
     """A seeded database of `kind` ("sqlite" or "postgresql") and a server on it."""
     with database(kind, workdir) as (url, redis_url):
-        tokens, seeded = asyncio.run(_seed(url))
+        # the real clock: the server, in its own process, runs on it
+        seeded_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        tokens, seeded = asyncio.run(_seed(url, seeded_at))
         with (
             running_server(
                 url, workdir, secret_key=SECRET_KEY, redis_url=redis_url, environment=UNLIMITED
             ) as (base_url, _),
             httpx2.Client(base_url=base_url, timeout=30) as http,
         ):
-            yield Deployment(kind, base_url, url, tokens, seeded, http)
+            yield Deployment(kind, base_url, url, tokens, seeded, http, seeded_at)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

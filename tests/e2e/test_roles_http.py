@@ -202,16 +202,19 @@ def test_filtering_by_a_hidden_agent_is_an_empty_page_like_an_unknown_one(
 
 # -- calibration and policy -------------------------------------------------------------------
 
-CALIBRATION = """query($a: ID, $t: ID) { calibration(actionType: "email", agentId: $a, teamId: $t)
-  { sampleSize verdict { kind } } }"""
-HISTORY = """query($a: ID, $t: ID) { calibrationHistory(actionType: "email", agentId: $a,
-  teamId: $t) { sampleSize } }"""
+# Ranges are explicit (`deployment.range`, the days of the seed): the server's default range
+# ends on its own today, which is not this test's business.
+CALIBRATION = """query($a: ID, $t: ID, $from: Date, $to: Date) { calibration(actionType: "email",
+  agentId: $a, teamId: $t, from: $from, to: $to) { sampleSize verdict { kind } } }"""
+HISTORY = """query($a: ID, $t: ID, $from: Date, $to: Date) { calibrationHistory(
+  actionType: "email", agentId: $a, teamId: $t, from: $from, to: $to) { sampleSize } }"""
 
 
 @by_role
 def test_calibration_counts_the_outcomes_in_scope(deployment: Deployment, role: str) -> None:
-    everything = answer(deployment, CALIBRATION, as_=role)
-    history = answer(deployment, HISTORY, as_=role)
+    days = deployment.range
+    everything = answer(deployment, CALIBRATION, days, as_=role)
+    history = answer(deployment, HISTORY, days, as_=role)
     if role in REFUSED["calibration"]:
         assert refused(everything) and refused(history)
     else:  # one resolved email reply per agent
@@ -227,7 +230,7 @@ def test_calibration_counts_the_outcomes_in_scope(deployment: Deployment, role: 
             ("t", "Team", hidden_teams),
         ):
             unknown = expect_same_as_unknown(
-                deployment, query, variable, type_name, hidden, as_=role
+                deployment, query, variable, type_name, hidden, as_=role, **days
             )
             if role in REFUSED["calibration"]:
                 assert refused(unknown)
@@ -241,7 +244,7 @@ def test_calibration_counts_the_outcomes_in_scope(deployment: Deployment, role: 
             continue
         for rep in SCOPE[role]:
             mine = deployment.data(
-                query, {"a": gid("Agent", deployment.ids.agents[rep])}, as_=role
+                query, {"a": gid("Agent", deployment.ids.agents[rep]), **days}, as_=role
             )[field]
             total = (
                 mine["sampleSize"] if field == "calibration" else sum(p["sampleSize"] for p in mine)
@@ -249,9 +252,9 @@ def test_calibration_counts_the_outcomes_in_scope(deployment: Deployment, role: 
             assert total == 1, (rep, mine)
         for team in TEAMS[role]:
             seen = TEAM_AGENTS[team] & SCOPE[role]  # a rep sees their own agents of the team
-            mine = deployment.data(query, {"t": gid("Team", deployment.ids.teams[team])}, as_=role)[
-                field
-            ]
+            mine = deployment.data(
+                query, {"t": gid("Team", deployment.ids.teams[team]), **days}, as_=role
+            )[field]
             total = (
                 mine["sampleSize"] if field == "calibration" else sum(p["sampleSize"] for p in mine)
             )
@@ -288,49 +291,54 @@ def test_policies_of_agents_in_scope_only(deployment: Deployment, role: str) -> 
 
 # -- dashboards -------------------------------------------------------------------------------
 
-REP_DASHBOARD = """query($a: ID!) { repDashboard(agentId: $a) { agent { name }
-  metrics { interactions feedback { count } } } }"""
-TEAM_DASHBOARD = """query($t: ID!) { teamDashboard(teamId: $t) { team { name }
-  metrics { interactions } agents { agent { name } metrics { interactions } } } }"""
-EXECUTIVE_DASHBOARD = """{ executiveDashboard { organization { slug } metrics { interactions }
-  teams { team { name } metrics { interactions } } } }"""
+# Over the days of the seed (`deployment.range`), not the server's default last 30 days.
+REP_DASHBOARD = """query($a: ID!, $from: Date, $to: Date) { repDashboard(agentId: $a, from: $from,
+  to: $to) { agent { name } metrics { interactions feedback { count } } } }"""
+TEAM_DASHBOARD = """query($t: ID!, $from: Date, $to: Date) { teamDashboard(teamId: $t, from: $from,
+  to: $to) { team { name } metrics { interactions } agents { agent { name }
+  metrics { interactions } } } }"""
+EXECUTIVE_DASHBOARD = """query($from: Date, $to: Date) { executiveDashboard(from: $from, to: $to)
+  { organization { slug } metrics { interactions } teams { team { name }
+  metrics { interactions } } } }"""
 
 
 @by_role
 def test_dashboards_of_what_is_in_scope(deployment: Deployment, role: str) -> None:
-    ids = deployment.ids
+    ids, days = deployment.ids, deployment.range
     hidden = [ids.agents[rep] for rep in REPS if rep not in SCOPE[role]]
-    unknown = expect_same_as_unknown(deployment, REP_DASHBOARD, "a", "Agent", hidden, as_=role)
+    unknown = expect_same_as_unknown(
+        deployment, REP_DASHBOARD, "a", "Agent", hidden, as_=role, **days
+    )
     if role in REFUSED["repDashboard"]:
         assert refused(unknown)
     else:
         assert unknown["errors"][0]["extensions"] == {"code": "not_found", "field": "agentId"}
         for rep in SCOPE[role]:
-            board = deployment.data(REP_DASHBOARD, {"a": gid("Agent", ids.agents[rep])}, as_=role)[
-                "repDashboard"
-            ]
+            board = deployment.data(
+                REP_DASHBOARD, {"a": gid("Agent", ids.agents[rep]), **days}, as_=role
+            )["repDashboard"]
             assert board == {
                 "agent": {"name": f"agent_{rep}"},
                 "metrics": {"interactions": 4, "feedback": {"count": 1}},
             }
     hidden_teams = [ids.teams[t] for t in TEAM_AGENTS if t not in TEAMS[role]]
     unknown = expect_same_as_unknown(
-        deployment, TEAM_DASHBOARD, "t", "Team", hidden_teams, as_=role
+        deployment, TEAM_DASHBOARD, "t", "Team", hidden_teams, as_=role, **days
     )
     if role in REFUSED["teamDashboard"]:
         assert refused(unknown)
     else:
         assert unknown["errors"][0]["extensions"] == {"code": "not_found", "field": "teamId"}
         for team in TEAMS[role]:
-            board = deployment.data(TEAM_DASHBOARD, {"t": gid("Team", ids.teams[team])}, as_=role)[
-                "teamDashboard"
-            ]
+            board = deployment.data(
+                TEAM_DASHBOARD, {"t": gid("Team", ids.teams[team]), **days}, as_=role
+            )["teamDashboard"]
             assert board["team"] == {"name": team}
             assert board["metrics"]["interactions"] == 4 * len(TEAM_AGENTS[team])
             assert sorted(a["agent"]["name"] for a in board["agents"]) == agent_names(
                 TEAM_AGENTS[team]
             )
-    executive = answer(deployment, EXECUTIVE_DASHBOARD, as_=role)
+    executive = answer(deployment, EXECUTIVE_DASHBOARD, days, as_=role)
     if role in REFUSED["executiveDashboard"]:
         assert refused(executive)
     else:

@@ -1,4 +1,5 @@
-"""GraphQL test fixtures: the real app on each database, a small world, a token per role."""
+"""GraphQL test fixtures: the real app on each database, a small world, a token per role, and
+one clock (`tests.factories.TestClock`, starting at `NOW`) that the app and the tests share."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from backend.app import create_app
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.auth.viewer import Viewer
-from backend.database import create_engine, create_sessionmaker, transaction
+from backend.viewer import Viewer
+from backend.database import create_engine, create_sessionmaker
 from backend.settings import load_settings
+from backend.unit_of_work import transaction
 from tests.conftest import empty_database
-from tests.factories import World, build_world
+from tests.factories import TestClock, World, build_world
 
 
 @dataclass
@@ -28,14 +30,20 @@ class Api:
     world: World
     tokens: dict[str, str]  # by role key: exec_n, manager_a, rep_a1, rep_a2, rep_b1, rep_s1,
     # exec_s, agent_a1 (agent key of rep_a1's agent), partner_n (read-only partner key)
+    clock: TestClock  # the app's: its "now" and "today", and what tests place their data by
 
-    def query(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None,
-              **extra: Any) -> dict[str, Any]:  # fmt: skip
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def query(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None, **extra: Any
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.tokens[as_]}"} if as_ else {}
         response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}, **extra},
+            "/graphql",
+            json={"query": query, "variables": variables or {}, **extra},
             headers=headers,
-        )  # fmt: skip
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -46,10 +54,14 @@ async def _populate(url: str, secret: str) -> tuple[World, dict[str, str]]:
         async with transaction(create_sessionmaker(engine)) as session:
             world = await build_world(session, actions_per_agent=3)
             tokens = {
-                key: issue_user_token(user_id=user.id, organization_id=user.organization_id,
-                                      secret_key=secret, ttl=dt.timedelta(hours=1))
+                key: issue_user_token(
+                    user_id=user.id,
+                    organization_id=user.organization_id,
+                    secret_key=secret,
+                    ttl=dt.timedelta(hours=1),
+                )
                 for key, user in world.users.items()
-            }  # fmt: skip
+            }
             north = Viewer.system(world.orgs["north"].id)
             agent_key = await create_api_key(
                 session,
@@ -58,8 +70,9 @@ async def _populate(url: str, secret: str) -> tuple[World, dict[str, str]]:
                 name="a1",
                 agent_id=world.agents["rep_a1"].id,
             )
-            partner = await create_api_key(session, viewer=north, kind=ApiClientKind.PARTNER,
-                                           name="p")  # fmt: skip
+            partner = await create_api_key(
+                session, viewer=north, kind=ApiClientKind.PARTNER, name="p"
+            )
             tokens["agent_a1"] = agent_key.key
             tokens["partner_n"] = partner.key
         return world, tokens
@@ -71,9 +84,12 @@ async def _populate(url: str, secret: str) -> tuple[World, dict[str, str]]:
 def api(database_url: str) -> Iterator[Api]:
     settings = load_settings(database_url=database_url, worker_in_process=False)
     world, tokens = asyncio.run(_populate(database_url, settings.secret_key))
+    clock = TestClock()
     try:
         with TestClient(create_app(settings)) as client:
-            yield Api(client, world, tokens)
+            # create_app opens its state in the lifespan, on the real clock: give it the tests'.
+            client.app.state.app.clock = clock
+            yield Api(client, world, tokens, clock)
     finally:
         engine = create_engine(database_url)
         asyncio.run(_drop(engine))

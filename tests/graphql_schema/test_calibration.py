@@ -21,14 +21,18 @@ from analytics_engine.calibration import (
 )
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_user
-from backend.auth.viewer import Viewer
 from backend.calibration.models import CalibrationVerdict
 from backend.calibration.repository import Interval, calibration_history
-from backend.calibration.rollup import ResolvedPrediction, add_predictions
-from backend.calibration.service import freeze_policy, reassess
-from backend.database import create_engine, create_sessionmaker, transaction, utcnow
+from backend.calibration.rollup import add_predictions
+from backend.calibration.service import reassess
+from backend.database import create_engine, create_sessionmaker
+from backend.outcomes.resolution import ResolvedPrediction
+from backend.policy.service import adjust_to_calibration, freeze_policy
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
+from tests.factories import NOW
 
-TODAY = utcnow().date()
+TODAY = NOW.date()  # the app's clock starts at NOW (tests/graphql_schema/conftest.py)
 # Escalations are judged after their 30-day window: these days are matured for `reassess`.
 A1_DAYS = [TODAY - dt.timedelta(days=d) for d in (40, 39, 38, 37, 36)]
 
@@ -81,10 +85,11 @@ class Outcomes:
 def _predictions(world, key: str, days: list[dt.date], p: np.ndarray, y: np.ndarray) -> list:
     agent = world.agents[key]
     return [
-        ResolvedPrediction(agent.organization_id, agent.id, "escalation", days[i % len(days)],
-                           float(pi), float(yi))
+        ResolvedPrediction(
+            agent.organization_id, agent.id, "escalation", days[i % len(days)], float(pi), float(yi)
+        )
         for i, (pi, yi) in enumerate(zip(p, y, strict=True))
-    ]  # fmt: skip
+    ]
 
 
 async def _seed(url: str, api) -> Outcomes:
@@ -116,21 +121,49 @@ async def _seed(url: str, api) -> Outcomes:
                 )
         a1 = world.agents["rep_a1"]
         async with transaction(sessions) as session:
-            await reassess(session, organization_id=a1.organization_id, agent_id=a1.id,
-                           action_type="escalation", today=TODAY)  # fmt: skip
+            assessment = await reassess(
+                session,
+                organization_id=a1.organization_id,
+                agent_id=a1.id,
+                action_type="escalation",
+                today=TODAY,
+            )
+            await adjust_to_calibration(
+                session,
+                organization_id=a1.organization_id,
+                agent_id=a1.id,
+                action_type="escalation",
+                stats=assessment.stats,
+                verdict=assessment.verdict,
+                recalibration=assessment.recalibration,
+                config=assessment.config,
+            )
         async with transaction(sessions) as session:
             manager = await viewer_for_user(session, world.users["manager_a"])
-            await freeze_policy(session, manager, agent_id=a1.id, action_type="escalation",
-                                frozen=True, reason="hold while we review")  # fmt: skip
+            await freeze_policy(
+                session,
+                manager,
+                agent_id=a1.id,
+                action_type="escalation",
+                frozen=True,
+                reason="hold while we review",
+            )
             narrow = await create_api_key(
-                session, viewer=Viewer.system(a1.organization_id), kind=ApiClientKind.AGENT,
-                name="narrow", agent_id=a1.id, scopes=["write:actions"],
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(a1.organization_id),
+                kind=ApiClientKind.AGENT,
+                name="narrow",
+                agent_id=a1.id,
+                scopes=["write:actions"],
+            )
             api.tokens["agent_a1_narrow"] = narrow.key
             partner = await create_api_key(
-                session, viewer=Viewer.system(a1.organization_id), kind=ApiClientKind.PARTNER,
-                name="actions only", scopes=["read:actions"],
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(a1.organization_id),
+                kind=ApiClientKind.PARTNER,
+                name="actions only",
+                scopes=["read:actions"],
+            )
             api.tokens["partner_narrow"] = partner.key
     finally:
         await engine.dispose()
@@ -170,8 +203,13 @@ def test_agent_calibration_equals_the_engine_on_the_same_outcomes(api, data) -> 
     assert c["from"] == str(TODAY - dt.timedelta(days=89)) and c["to"] == str(TODAY)
     assert c["brierScore"] == pytest.approx(float(np.mean((p - y) ** 2)), rel=1e-9)
     d = c["brierDecomposition"]
-    parts = (d["reliability"] - d["resolution"] + d["uncertainty"] + d["withinBinVariance"]
-             - d["withinBinCovariance"])  # fmt: skip
+    parts = (
+        d["reliability"]
+        - d["resolution"]
+        + d["uncertainty"]
+        + d["withinBinVariance"]
+        - d["withinBinCovariance"]
+    )
     assert parts == pytest.approx(c["brierScore"], abs=1e-12)
     assert c["logLoss"] == pytest.approx(log_loss(engine), rel=1e-9)
     assert c["ece"] == pytest.approx(calibration_errors(engine).ece, rel=1e-9)
@@ -227,8 +265,17 @@ def test_undefined_numbers_are_null_and_empty_scopes_have_every_bin(api, data) -
 
 
 def test_each_role_sees_its_scope(api, data) -> None:
-    expected = {"rep_a1": 300, "rep_a2": 20, "rep_b1": 40, "manager_a": 320, "exec_n": 360,
-                "partner_n": 360, "agent_a1": 300, "rep_s1": 50, "exec_s": 50}  # fmt: skip
+    expected = {
+        "rep_a1": 300,
+        "rep_a2": 20,
+        "rep_b1": 40,
+        "manager_a": 320,
+        "exec_n": 360,
+        "partner_n": 360,
+        "agent_a1": 300,
+        "rep_s1": 50,
+        "exec_s": 50,
+    }
     for who, n in expected.items():
         result = calibration(api, who)
         assert result["data"]["calibration"]["sampleSize"] == n, (who, result)
@@ -246,14 +293,18 @@ def test_each_role_sees_its_scope(api, data) -> None:
 def test_team_scope(api, data) -> None:
     alpha, beta = (gid("Team", api.world.teams[t].id) for t in ("alpha", "beta"))
     gamma = gid("Team", api.world.teams["gamma"].id)
-    for who, team, n in (("exec_n", alpha, 320), ("exec_n", beta, 40), ("manager_a", alpha, 320),
-                         ("partner_n", beta, 40), ("rep_a1", alpha, 300)):  # fmt: skip
+    for who, team, n in (
+        ("exec_n", alpha, 320),
+        ("exec_n", beta, 40),
+        ("manager_a", alpha, 320),
+        ("partner_n", beta, 40),
+        ("rep_a1", alpha, 300),
+    ):
         result = calibration(api, who, team=team)
         assert result["data"]["calibration"]["sampleSize"] == n, (who, result)
     unknown = error_of(calibration(api, "manager_a", team=gid("Team", 999999)))
     assert unknown[:2] == ("not_found", "teamId")
-    for who, team in (("manager_a", beta), ("rep_a1", beta), ("exec_n", gamma),
-                      ("exec_s", alpha)):  # fmt: skip
+    for who, team in (("manager_a", beta), ("rep_a1", beta), ("exec_n", gamma), ("exec_s", alpha)):
         assert error_of(calibration(api, who, team=team)) == unknown, who
     both = error_of(calibration(api, "exec_n", team=alpha, agent=agent(api, "rep_a1")))
     assert both[:2] == ("invalid", "teamId")
@@ -262,15 +313,23 @@ def test_team_scope(api, data) -> None:
 def test_out_of_scope_agents_are_unknown(api, data) -> None:
     unknown = error_of(calibration(api, "rep_a2", agent=gid("Agent", 999999)))
     assert unknown[:2] == ("not_found", "agentId")
-    cases = [("rep_a2", "rep_a1"), ("rep_a1", "rep_s1"), ("manager_a", "rep_b1"),
-             ("agent_a1", "rep_a2"), ("exec_s", "rep_a1")]  # fmt: skip
+    cases = [
+        ("rep_a2", "rep_a1"),
+        ("rep_a1", "rep_s1"),
+        ("manager_a", "rep_b1"),
+        ("agent_a1", "rep_a2"),
+        ("exec_s", "rep_a1"),
+    ]
     for who, whose in cases:
         assert error_of(calibration(api, who, agent=agent(api, whose))) == unknown, (who, whose)
     wrong_type = gid("Team", api.world.teams["alpha"].id)
     for malformed in (wrong_type, "garbage", str(GlobalID("Agent", "abc"))):
         assert error_of(calibration(api, "exec_n", agent=malformed)) == unknown, malformed
-    history = api.query(HISTORY, {"type": "escalation", "agent": agent(api, "rep_a1"),
-                                  "interval": "DAY"}, as_="rep_a2")  # fmt: skip
+    history = api.query(
+        HISTORY,
+        {"type": "escalation", "agent": agent(api, "rep_a1"), "interval": "DAY"},
+        as_="rep_a2",
+    )
     assert error_of(history) == unknown
 
 
@@ -285,16 +344,22 @@ def test_api_keys_need_their_read_scope(api, data) -> None:
     a1 = agent(api, "rep_a1")
     for query in (POLICY, POLICY_HISTORY, HISTORY):
         variables = {"type": "escalation", "agent": a1, "interval": "DAY"}
-        result = api.query(query, variables if query is HISTORY else
-                           {k: v for k, v in variables.items() if k != "interval"},
-                           as_="partner_narrow")  # fmt: skip
+        result = api.query(
+            query,
+            variables
+            if query is HISTORY
+            else {k: v for k, v in variables.items() if k != "interval"},
+            as_="partner_narrow",
+        )
         assert error_of(result)[0] == "forbidden"
 
 
 def test_bad_arguments_name_their_field(api, data) -> None:
     later, earlier = str(TODAY), str(TODAY - dt.timedelta(days=1))
     assert error_of(calibration(api, "exec_n", **{"from": later, "to": earlier}))[:2] == (
-        "invalid", "from")  # fmt: skip
+        "invalid",
+        "from",
+    )
     too_long = str(TODAY - dt.timedelta(days=400))
     assert error_of(calibration(api, "exec_n", **{"from": too_long}))[:2] == ("invalid", "from")
     longest = str(TODAY - dt.timedelta(days=399))
@@ -320,8 +385,9 @@ def test_history_has_one_point_per_day_with_data(api, data) -> None:
         assert pt["brierScore"] == pytest.approx(float(np.mean((p[mine] - y[mine]) ** 2)))
         assert pt["observedExpected"] == pytest.approx(y[mine].sum() / p[mine].sum())
         assert pt["verdict"] == "INSUFFICIENT_DATA"  # 60 outcomes a day
-    weeks = api.query(HISTORY, {**variables, "interval": "WEEK"},
-                      as_="rep_a1")["data"]["calibrationHistory"]  # fmt: skip
+    weeks = api.query(HISTORY, {**variables, "interval": "WEEK"}, as_="rep_a1")["data"][
+        "calibrationHistory"
+    ]
     mondays = sorted({d - dt.timedelta(days=d.weekday()) for d in A1_DAYS})
     assert [pt["periodStart"] for pt in weeks] == [str(m) for m in mondays]
     assert sum(pt["sampleSize"] for pt in weeks) == 300
@@ -335,14 +401,18 @@ def test_history_has_one_point_per_day_with_data(api, data) -> None:
 async def _statements_of_history(url: str, organization_id: int, interval: Interval) -> int:
     engine = create_engine(url)
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))  # fmt: skip
+    event.listen(
+        engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
     try:
         async with create_sessionmaker(engine)() as session:
             points = await calibration_history(
-                session, Viewer.system(organization_id), action_type="escalation",
-                interval=interval, today=TODAY,
-            )  # fmt: skip
+                session,
+                Viewer.system(organization_id),
+                action_type="escalation",
+                interval=interval,
+                today=TODAY,
+            )
         assert sum(p.n for p in points) == 360 and len(points) >= 2
         return len(statements)
     finally:
@@ -364,12 +434,17 @@ def test_policy_after_changes(api, data) -> None:
     assert policy["autonomousAbove"] > 0.75 and policy["escalateBelow"] > 0.35  # moved up
     assert policy["calibratedConfidence"]["method"] == "PLATT"
     # The agent's own key may leave its agent out; a partner reads it with read:calibration.
-    for who, variables in (("agent_a1", {}), ("partner_n", {"agent": a1}),
-                           ("manager_a", {"agent": a1}), ("exec_n", {"agent": a1})):  # fmt: skip
+    for who, variables in (
+        ("agent_a1", {}),
+        ("partner_n", {"agent": a1}),
+        ("manager_a", {"agent": a1}),
+        ("exec_n", {"agent": a1}),
+    ):
         other = api.query(POLICY, {"type": "escalation", **variables}, as_=who)
         assert other["data"]["policy"] == policy, who
-    unknown = error_of(api.query(POLICY, {"type": "escalation", "agent": gid("Agent", 999999)},
-                                 as_="rep_a2"))  # fmt: skip
+    unknown = error_of(
+        api.query(POLICY, {"type": "escalation", "agent": gid("Agent", 999999)}, as_="rep_a2")
+    )
     assert unknown[:2] == ("not_found", "agentId")
     for who, variables in (
         ("rep_a2", {"type": "escalation", "agent": a1}),
@@ -384,8 +459,9 @@ def test_policy_after_changes(api, data) -> None:
 
 def test_policy_history(api, data) -> None:
     a1 = agent(api, "rep_a1")
-    first = api.query(POLICY_HISTORY, {"type": "escalation", "agent": a1, "first": 2},
-                      as_="manager_a")["data"]["policyHistory"]  # fmt: skip
+    first = api.query(
+        POLICY_HISTORY, {"type": "escalation", "agent": a1, "first": 2}, as_="manager_a"
+    )["data"]["policyHistory"]
     assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
     frozen, moved = (edge["node"] for edge in first["edges"])
     assert (frozen["version"], frozen["changedBy"], frozen["user"]) == (
@@ -397,9 +473,11 @@ def test_policy_history(api, data) -> None:
     assert (moved["version"], moved["changedBy"], moved["user"]) == (2, "SYSTEM", None)
     assert moved["evidence"]["kind"] == "overconfident" and moved["evidence"]["n"] == 300
     assert frozen["previousAutonomousAbove"] == moved["autonomousAbove"]
-    rest = api.query(POLICY_HISTORY, {"type": "escalation", "agent": a1, "first": 2,
-                                      "after": first["pageInfo"]["endCursor"]},
-                     as_="manager_a")["data"]["policyHistory"]  # fmt: skip
+    rest = api.query(
+        POLICY_HISTORY,
+        {"type": "escalation", "agent": a1, "first": 2, "after": first["pageInfo"]["endCursor"]},
+        as_="manager_a",
+    )["data"]["policyHistory"]
     (initial,) = (edge["node"] for edge in rest["edges"])
     assert initial["version"] == 1 and initial["previousEscalateBelow"] is None
     assert (
@@ -410,8 +488,9 @@ def test_policy_history(api, data) -> None:
     assert not rest["pageInfo"]["hasNextPage"]
     denied = api.query(POLICY_HISTORY, {"type": "escalation", "agent": a1}, as_="rep_a2")
     assert error_of(denied)[:2] == ("not_found", "agentId")
-    too_many = api.query(POLICY_HISTORY, {"type": "escalation", "agent": a1, "first": 101},
-                         as_="rep_a1")  # fmt: skip
+    too_many = api.query(
+        POLICY_HISTORY, {"type": "escalation", "agent": a1, "first": 101}, as_="rep_a1"
+    )
     assert error_of(too_many)[:2] == ("invalid", "first")
 
 
@@ -432,7 +511,11 @@ def test_agent_map_is_the_stored_one_not_a_refit(api, data, database_url: str) -
     map its actions are calibrated with (fitted on all 300 matured outcomes)."""
     a1 = api.world.agents["rep_a1"]
     stored = asyncio.run(_stored_map_n(database_url, a1.id))
-    part = calibration(api, "rep_a1", agent=agent(api, "rep_a1"),
-                       **{"from": str(A1_DAYS[0]), "to": str(A1_DAYS[1])})  # fmt: skip
+    part = calibration(
+        api,
+        "rep_a1",
+        agent=agent(api, "rep_a1"),
+        **{"from": str(A1_DAYS[0]), "to": str(A1_DAYS[1])},
+    )
     c = part["data"]["calibration"]
     assert c["sampleSize"] == 120 and c["recalibration"]["sampleSize"] == stored == 300

@@ -18,14 +18,14 @@ from backend.actions.models import AgentAction
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
-from backend.auth.viewer import Viewer
+from backend.viewer import Viewer
 from backend.baselines.models import HumanBaseline
 from backend.crm.models import Deal
-from backend.database import transaction, utcnow
 from backend.feedback.models import Feedback
 from backend.learning import submit_action, submit_signals
 from backend.outcomes.models import Outcome
 from backend.signals.service import SignalInput
+from backend.unit_of_work import transaction
 
 SINCE, UNTIL = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 RANGE = {"from": SINCE.isoformat(), "to": UNTIL.isoformat()}
@@ -80,18 +80,41 @@ async def _seed(state: Any, world: Any) -> None:
     a won deal's amount, and alpha's human baselines (one not yet in force)."""
     north = Viewer.system(world.orgs["north"].id)
 
-    async def act(rep: str, key: str, action_type: str, day: int, cost: str, tokens: int,
-                  confidence: float = 0.5, **links: str) -> AgentAction:  # fmt: skip
+    async def act(
+        rep: str,
+        key: str,
+        action_type: str,
+        day: int,
+        cost: str,
+        tokens: int,
+        confidence: float = 0.5,
+        **links: str,
+    ) -> AgentAction:
         data = ActionInput(
-            action_type=action_type, confidence=confidence, idempotency_key=key,
-            occurred_at=at(day), cost_amount=cost, cost_tokens=tokens,
-            agent_id=world.agents[rep].id, **links,
-        )  # fmt: skip
+            action_type=action_type,
+            confidence=confidence,
+            idempotency_key=key,
+            occurred_at=at(day),
+            cost_amount=cost,
+            cost_tokens=tokens,
+            agent_id=world.agents[rep].id,
+            **links,
+        )
         return (await submit_action(state, north, data, now=at(day, 12))).action
 
-    a1 = [await act("rep_a1", f"a1-e{i}", "email", 5, "0.10", 100,
-                    confidence=0.01 if i == 0 else 0.5, message_external_id=f"a1-m{i}")
-          for i in range(10)]  # fmt: skip
+    a1 = [
+        await act(
+            "rep_a1",
+            f"a1-e{i}",
+            "email",
+            5,
+            "0.10",
+            100,
+            confidence=0.01 if i == 0 else 0.5,
+            message_external_id=f"a1-m{i}",
+        )
+        for i in range(10)
+    ]
     for i in range(2):
         await act("rep_a1", f"a1-x{i}", "escalation", 6, "0.20", 50)
     await act("rep_a1", "a1-meet", "meeting", 7, "0.30", 10, thread_external_id="a1-t")
@@ -102,27 +125,49 @@ async def _seed(state: Any, world: Any) -> None:
         await act("rep_b1", f"b1-e{i}", "email", 15, "0.10", 0)
 
     def signal(kind: str, ref: str, when: dt.datetime, **kw: Any) -> SignalInput:
-        return SignalInput(kind=kind, source="test", external_id=f"{kind}:{ref}",
-                           occurred_at=when, **kw)  # fmt: skip
+        return SignalInput(
+            kind=kind, source="test", external_id=f"{kind}:{ref}", occurred_at=when, **kw
+        )
 
     signals = [
-        *(signal("email.replied", f"a1-m{i}", at(6), message_external_id=f"a1-m{i}",
-                 payload={"sentiment": "positive"}) for i in (1, 2, 3)),
-        *(signal("email.bounced", f"a1-m{i}", at(5, 11), message_external_id=f"a1-m{i}")
-          for i in (4, 5)),
-        signal("email.replied", "a2-m0", at(6), message_external_id="a2-m0",
-               payload={"sentiment": "neutral"}),
+        *(
+            signal(
+                "email.replied",
+                f"a1-m{i}",
+                at(6),
+                message_external_id=f"a1-m{i}",
+                payload={"sentiment": "positive"},
+            )
+            for i in (1, 2, 3)
+        ),
+        *(
+            signal("email.bounced", f"a1-m{i}", at(5, 11), message_external_id=f"a1-m{i}")
+            for i in (4, 5)
+        ),
+        signal(
+            "email.replied",
+            "a2-m0",
+            at(6),
+            message_external_id="a2-m0",
+            payload={"sentiment": "neutral"},
+        ),
         signal("email.bounced", "a2-m1", at(5, 11), message_external_id="a2-m1"),
         signal("meeting.attended", "a1-t", at(9), thread_external_id="a1-t"),
-        signal("deal.stage_changed", "deal-1", at(10), deal_external_id="deal-1",
-               payload={"from_stage": "prospecting", "to_stage": "discovery"}),
+        signal(
+            "deal.stage_changed",
+            "deal-1",
+            at(10),
+            deal_external_id="deal-1",
+            payload={"from_stage": "prospecting", "to_stage": "discovery"},
+        ),
         signal("deal.won", "deal-1", at(12), deal_external_id="deal-1"),
-    ]  # fmt: skip
+    ]
     await submit_signals(state, north, signals, now=at(20))
     rep = world.users["rep_a1"]
     async with transaction(state.sessions) as session:
-        await session.execute(update(Deal).where(Deal.external_id == "deal-1")
-                              .values(amount=Decimal("1000.00")))  # fmt: skip
+        await session.execute(
+            update(Deal).where(Deal.external_id == "deal-1").values(amount=Decimal("1000.00"))
+        )
         ratings = [
             ("message", a1[1].message_id, None, 1, False),
             ("message", a1[2].message_id, None, 1, False),
@@ -131,11 +176,20 @@ async def _seed(state: Any, world: Any) -> None:
             ("action", None, a1[5].id, 2, True),
         ]
         for target, message_id, action_id, rating, prompted in ratings:
-            session.add(Feedback(
-                organization_id=rep.organization_id, agent_id=world.agents["rep_a1"].id,
-                target_type=target, message_id=message_id, action_id=action_id, rating=rating,
-                channel="dashboard", author_id=rep.id, prompted=prompted, created_at=at(10),
-            ))  # fmt: skip
+            session.add(
+                Feedback(
+                    organization_id=rep.organization_id,
+                    agent_id=world.agents["rep_a1"].id,
+                    target_type=target,
+                    message_id=message_id,
+                    action_id=action_id,
+                    rating=rating,
+                    channel="dashboard",
+                    author_id=rep.id,
+                    prompted=prompted,
+                    created_at=at(10),
+                )
+            )
         alpha = world.teams["alpha"]
         for action_type, minutes, valid_from in (
             ("email", 6.0, dt.date(2026, 1, 1)),
@@ -143,12 +197,20 @@ async def _seed(state: Any, world: Any) -> None:
             ("meeting", 30.0, dt.date(2026, 1, 1)),
             ("email", 600.0, dt.date(2026, 12, 1)),
         ):
-            session.add(HumanBaseline(
-                organization_id=alpha.organization_id, team_id=alpha.id,
-                action_type=action_type, response_rate=0.1, conversion_rate=0.02,
-                minutes_per_task=minutes, loaded_hourly_cost=Decimal("50.00"), currency="USD",
-                sample_size=200, valid_from=valid_from,
-            ))  # fmt: skip
+            session.add(
+                HumanBaseline(
+                    organization_id=alpha.organization_id,
+                    team_id=alpha.id,
+                    action_type=action_type,
+                    response_rate=0.1,
+                    conversion_rate=0.02,
+                    minutes_per_task=minutes,
+                    loaded_hourly_cost=Decimal("50.00"),
+                    currency="USD",
+                    sample_size=200,
+                    valid_from=valid_from,
+                )
+            )
 
 
 @pytest.fixture
@@ -171,18 +233,35 @@ async def _recompute(state: Any, agent_ids: list[int]) -> dict[str, float]:
     """The dashboard's headline numbers, recomputed in Python from the stored rows."""
     start, end = at(1, 0), dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     async with state.sessions() as session:
-        actions = list(await session.scalars(select(AgentAction).where(
-            AgentAction.agent_id.in_(agent_ids), AgentAction.occurred_at >= start,
-            AgentAction.occurred_at < end)))  # fmt: skip
+        actions = list(
+            await session.scalars(
+                select(AgentAction).where(
+                    AgentAction.agent_id.in_(agent_ids),
+                    AgentAction.occurred_at >= start,
+                    AgentAction.occurred_at < end,
+                )
+            )
+        )
         ids = [a.id for a in actions]
-        replies = list(await session.scalars(select(Outcome).where(
-            Outcome.action_id.in_(ids), Outcome.outcome_type == "email_reply",
-            Outcome.status == "resolved")))  # fmt: skip
+        replies = list(
+            await session.scalars(
+                select(Outcome).where(
+                    Outcome.action_id.in_(ids),
+                    Outcome.outcome_type == "email_reply",
+                    Outcome.status == "resolved",
+                )
+            )
+        )
     escalated = [a for a in actions if a.action_type == "escalation" or a.decision == "escalate"]
     cost = float(sum(a.cost_amount for a in actions))
-    return {"interactions": len(actions), "escalations": len(escalated), "cost": cost,
-            "per_interaction": cost / len(actions), "replies": sum(o.value for o in replies),
-            "reply_outcomes": len(replies)}  # fmt: skip
+    return {
+        "interactions": len(actions),
+        "escalations": len(escalated),
+        "cost": cost,
+        "per_interaction": cost / len(actions),
+        "replies": sum(o.value for o in replies),
+        "reply_outcomes": len(replies),
+    }
 
 
 def test_rep_dashboard_numbers_match_the_rows(seeded: Any) -> None:
@@ -198,14 +277,18 @@ def test_rep_dashboard_numbers_match_the_rows(seeded: Any) -> None:
     assert m["escalations"]["count"] == expected["escalations"] == 3
     assert m["escalations"]["rate"]["rate"] == pytest.approx(3 / 14)
     assert m["escalations"]["critical"] == 3
-    assert m["cost"]["total"]["total"] == {"amount": pytest.approx(expected["cost"]),
-                                           "currency": "USD"}  # fmt: skip
+    assert m["cost"]["total"]["total"] == {
+        "amount": pytest.approx(expected["cost"]),
+        "currency": "USD",
+    }
     assert m["cost"]["perInteraction"]["amount"] == pytest.approx(expected["per_interaction"])
     assert expected["per_interaction"] == pytest.approx(2.10 / 14)
     assert m["cost"]["tokens"] == 10 * 100 + 2 * 50 + 10
     replies = m["responses"]["replies"]
-    assert (replies["successes"], replies["count"]) == (expected["replies"],
-                                                        expected["reply_outcomes"])  # fmt: skip
+    assert (replies["successes"], replies["count"]) == (
+        expected["replies"],
+        expected["reply_outcomes"],
+    )
     assert replies["rate"] == pytest.approx(3 / 5) and replies["lower"] < 0.6 < replies["upper"]
     assert m["responses"]["pendingReplies"] == 5 and m["responses"]["emails"] == 10
     versus = m["responses"]["versusHuman"]
@@ -300,9 +383,15 @@ def test_other_currencies_are_listed_apart_never_mixed(seeded: Any) -> None:
     agent = api.world.agents["rep_b1"]
 
     async def euro_action() -> None:
-        data = ActionInput(action_type="email", confidence=0.5, idempotency_key="b1-eur",
-                           occurred_at=at(16), cost_amount="0.50", cost_currency="EUR",
-                           agent_id=agent.id)  # fmt: skip
+        data = ActionInput(
+            action_type="email",
+            confidence=0.5,
+            idempotency_key="b1-eur",
+            occurred_at=at(16),
+            cost_amount="0.50",
+            cost_currency="EUR",
+            agent_id=agent.id,
+        )
         north = Viewer.system(api.world.orgs["north"].id)
         await submit_action(api.client.app.state.app, north, data, now=at(16, 12))
 
@@ -310,8 +399,10 @@ def test_other_currencies_are_listed_apart_never_mixed(seeded: Any) -> None:
     board = data(api, REP, {"agent": gid("Agent", agent), **RANGE}, "rep_b1")
     cost = board["metrics"]["cost"]
     assert board["currency"] == "USD"  # beta has no baseline: the currency most actions used
-    assert cost["total"] == {"total": {"amount": pytest.approx(0.2), "currency": "USD"},
-                             "otherCurrencies": [{"amount": 0.5, "currency": "EUR"}]}  # fmt: skip
+    assert cost["total"] == {
+        "total": {"amount": pytest.approx(0.2), "currency": "USD"},
+        "otherCurrencies": [{"amount": 0.5, "currency": "EUR"}],
+    }
     assert cost["perInteraction"] is None
     roi = board["metrics"]["roi"]
     assert roi["roi"] is None and roi["totalCost"] is None and "EUR" in roi["note"]
@@ -329,13 +420,23 @@ def test_scope_per_role_and_foreign_ids_as_unknown(api: Any) -> None:
     w = api.world
     agent = {k: gid("Agent", a) for k, a in w.agents.items()}
     team = {k: gid("Team", t) for k, t in w.teams.items()}
-    for who, key in (("rep_a1", "rep_a1"), ("manager_a", "rep_a2"), ("exec_n", "rep_b1"),
-                     ("partner_n", "rep_a1"), ("rep_s1", "rep_s1")):  # fmt: skip
+    for who, key in (
+        ("rep_a1", "rep_a1"),
+        ("manager_a", "rep_a2"),
+        ("exec_n", "rep_b1"),
+        ("partner_n", "rep_a1"),
+        ("rep_s1", "rep_s1"),
+    ):
         assert data(api, REP, {"agent": agent[key], **RANGE}, who)["agent"] is not None
     unknown = _error(api, REP, {"agent": str(GlobalID("Agent", "999999"))}, "rep_a1")
     assert unknown["code"] == "not_found" and unknown["field"] == "agentId"
-    for who, key in (("rep_a1", "rep_a2"), ("rep_a1", "rep_s1"), ("manager_a", "rep_b1"),
-                     ("exec_s", "rep_a1"), ("exec_n", "rep_s1")):  # fmt: skip
+    for who, key in (
+        ("rep_a1", "rep_a2"),
+        ("rep_a1", "rep_s1"),
+        ("manager_a", "rep_b1"),
+        ("exec_s", "rep_a1"),
+        ("exec_n", "rep_s1"),
+    ):
         assert _error(api, REP, {"agent": agent[key]}, who) == unknown
     wrong_type = _error(api, REP, {"agent": team["alpha"]}, "exec_n")
     assert wrong_type == unknown
@@ -353,8 +454,11 @@ def test_scope_per_role_and_foreign_ids_as_unknown(api: Any) -> None:
     for who in ("manager_a", "rep_a1"):
         assert _error(api, EXECUTIVE, {}, who)["code"] == "forbidden"
     # agent keys never read dashboards, not even their own agent's
-    for query, variables in ((REP, {"agent": agent["rep_a1"]}), (TEAM, {"team": team["alpha"]}),
-                             (EXECUTIVE, {})):  # fmt: skip
+    for query, variables in (
+        (REP, {"agent": agent["rep_a1"]}),
+        (TEAM, {"team": team["alpha"]}),
+        (EXECUTIVE, {}),
+    ):
         assert _error(api, query, variables, "agent_a1")["code"] == "forbidden"
 
 
@@ -363,9 +467,12 @@ def test_partner_key_needs_read_analytics(api: Any) -> None:
         state = api.client.app.state.app
         async with transaction(state.sessions) as session:
             created = await create_api_key(
-                session, viewer=Viewer.system(api.world.orgs["north"].id),
-                kind=ApiClientKind.PARTNER, name="narrow", scopes=["read:actions"],
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(api.world.orgs["north"].id),
+                kind=ApiClientKind.PARTNER,
+                name="narrow",
+                scopes=["read:actions"],
+            )
         return created.key
 
     api.tokens["narrow"] = api.client.portal.call(narrow_key)
@@ -378,12 +485,13 @@ def test_partner_key_needs_read_analytics(api: Any) -> None:
 def test_date_range_defaults_and_errors(api: Any) -> None:
     agent = gid("Agent", api.world.agents["rep_a1"])
     board = data(api, REP, {"agent": agent}, "rep_a1")
-    today = utcnow().date()
+    today = api.now().date()  # the app's clock: NOW, whatever the calendar says
     assert board["to"] == today.isoformat()
     assert board["from"] == (today - dt.timedelta(days=29)).isoformat()
     assert len(board["daily"]) == 30
-    reversed_ = _error(api, REP, {"agent": agent, "from": "2026-10-10", "to": "2026-10-01"},
-                       "rep_a1")  # fmt: skip
+    reversed_ = _error(
+        api, REP, {"agent": agent, "from": "2026-10-10", "to": "2026-10-01"}, "rep_a1"
+    )
     assert (reversed_["code"], reversed_["field"]) == ("invalid", "from")
     too_long = _error(api, EXECUTIVE, {"from": "2025-01-01", "to": "2026-02-05"}, "exec_n")
     assert (too_long["code"], too_long["field"]) == ("invalid", "from")
@@ -396,8 +504,13 @@ def test_empty_scope_gives_nulls_not_nan(api: Any) -> None:
     board = data(api, REP, {"agent": gid("Agent", api.world.agents["rep_b1"]), **RANGE}, "exec_n")
     m = board["metrics"]
     assert m["interactions"] == 0
-    assert m["escalations"]["rate"] == {"successes": 0.0, "count": 0.0, "rate": None,
-                                        "lower": 0.0, "upper": 1.0}  # fmt: skip
+    assert m["escalations"]["rate"] == {
+        "successes": 0.0,
+        "count": 0.0,
+        "rate": None,
+        "lower": 0.0,
+        "upper": 1.0,
+    }
     assert m["cost"]["perInteraction"] is None and m["roi"]["roi"] is None
     assert m["feedback"]["meanScore"] is None and m["calibration"] == []
     assert m["responses"]["versusHuman"] is None

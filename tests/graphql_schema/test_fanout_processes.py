@@ -28,8 +28,9 @@ from websockets.sync.client import ClientConnection, connect
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.auth.viewer import Viewer
-from backend.database import create_engine, create_sessionmaker, transaction
+from backend.viewer import Viewer
+from backend.database import create_engine, create_sessionmaker
+from backend.unit_of_work import transaction
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world
@@ -60,13 +61,20 @@ async def _seed(url: str) -> tuple[dict[str, str], int, int]:
     try:
         async with transaction(create_sessionmaker(engine)) as session:
             world = await build_world(session, actions_per_agent=0)
-            tokens = {key: issue_user_token(user_id=user.id, organization_id=user.organization_id,
-                                            secret_key=SECRET_KEY, ttl=dt.timedelta(hours=1))
-                      for key, user in world.users.items()}  # fmt: skip
+            tokens = {
+                key: issue_user_token(
+                    user_id=user.id,
+                    organization_id=user.organization_id,
+                    secret_key=SECRET_KEY,
+                    ttl=dt.timedelta(hours=1),
+                )
+                for key, user in world.users.items()
+            }
             agent = world.agents["rep_a1"]
             system = Viewer.system(agent.organization_id)
-            key = await create_api_key(session, viewer=system, kind=ApiClientKind.AGENT,
-                                       name="a1", agent_id=agent.id)  # fmt: skip
+            key = await create_api_key(
+                session, viewer=system, kind=ApiClientKind.AGENT, name="a1", agent_id=agent.id
+            )
             tokens["agent_a1"] = key.key
         return tokens, agent.organization_id, agent.id
     finally:
@@ -81,25 +89,28 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     with fresh_postgres("sal_fanout") as url, ExitStack() as stack:
         tokens, organization_id, agent_id = asyncio.run(_seed(url))
         (a, _), (b, b_pid) = (
-            stack.enter_context(running_server(url, logs, secret_key=SECRET_KEY,
-                                               redis_url=REDIS_URL))
+            stack.enter_context(
+                running_server(url, logs, secret_key=SECRET_KEY, redis_url=REDIS_URL)
+            )
             for _ in range(2)
-        )  # fmt: skip
+        )
         yield Servers(a, b, b_pid, tokens, organization_id, agent_id)
 
 
 def graphql(base: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": query, "variables": variables}).encode(),
+        f"{base}/graphql",
+        data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
 @contextmanager
-def subscriber(servers: Servers, base: str, as_: str, *, receive_buffer: int | None = None,
-               **options: Any) -> Iterator[ClientConnection]:  # fmt: skip
+def subscriber(
+    servers: Servers, base: str, as_: str, *, receive_buffer: int | None = None, **options: Any
+) -> Iterator[ClientConnection]:
     """A graphql-transport-ws client, acknowledged and subscribed to `outcomeNeedsLabel`."""
     host, port = base.removeprefix("http://").split(":")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -108,8 +119,14 @@ def subscriber(servers: Servers, base: str, as_: str, *, receive_buffer: int | N
     sock.settimeout(5)
     sock.connect((host, int(port)))
     init = {"Authorization": f"Bearer {servers.tokens[as_]}"}
-    with connect(f"ws://{host}:{port}/graphql", sock=sock, subprotocols=["graphql-transport-ws"],
-                 compression=None, open_timeout=5, **options) as ws:  # fmt: skip
+    with connect(
+        f"ws://{host}:{port}/graphql",
+        sock=sock,
+        subprotocols=["graphql-transport-ws"],
+        compression=None,
+        open_timeout=5,
+        **options,
+    ) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": init}))
         assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
         ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": NEEDS_LABEL}}))
@@ -121,12 +138,22 @@ def event_message(
 ) -> str:
     """An `outcome.needs_label` message as the events module publishes it (for rep_a1's agent),
     published straight on Redis by this test process."""
-    return json.dumps({
-        "name": "outcome.needs_label", "organization_id": servers.organization_id,
-        "stream": stream, "version": version,
-        "data": {"outcomeId": version, "agentId": servers.agent_id, "actionId": version,
-                 "actionType": "email", "outcomeType": "email_reply", "reason": reason},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "name": "outcome.needs_label",
+            "organization_id": servers.organization_id,
+            "stream": stream,
+            "version": version,
+            "data": {
+                "outcomeId": version,
+                "agentId": servers.agent_id,
+                "actionId": version,
+                "actionType": "email",
+                "outcomeType": "email_reply",
+                "reason": reason,
+            },
+        }
+    )
 
 
 def wait_until_live(servers: Servers, ws: ClientConnection) -> None:
@@ -161,19 +188,45 @@ def next_real_event(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any
 def test_a_mutation_on_process_a_reaches_a_subscriber_on_process_b(servers: Servers) -> None:
     mail = "<fan-out@mail>"
     now = dt.datetime.now(dt.UTC)
-    with subscriber(servers, servers.b, "rep_a1") as on_b, \
-            subscriber(servers, servers.b, "rep_a2") as elsewhere:  # fmt: skip
+    with (
+        subscriber(servers, servers.b, "rep_a1") as on_b,
+        subscriber(servers, servers.b, "rep_a2") as elsewhere,
+    ):
         wait_until_live(servers, on_b)
-        action = graphql(servers.a, servers.tokens["agent_a1"], RECORD_ACTION, {"input": {
-            "actionType": "email", "confidence": 0.6, "idempotencyKey": "fan-out",
-            "occurredAt": (now - dt.timedelta(hours=1)).isoformat(),
-            "messageExternalId": mail}})["data"]["recordAction"]  # fmt: skip
+        action = graphql(
+            servers.a,
+            servers.tokens["agent_a1"],
+            RECORD_ACTION,
+            {
+                "input": {
+                    "actionType": "email",
+                    "confidence": 0.6,
+                    "idempotencyKey": "fan-out",
+                    "occurredAt": (now - dt.timedelta(hours=1)).isoformat(),
+                    "messageExternalId": mail,
+                }
+            },
+        )["data"]["recordAction"]
         assert action["errors"] == []
         sent = time.monotonic()
-        signals = graphql(servers.a, servers.tokens["agent_a1"], RECORD_SIGNALS, {"input": {
-            "signals": [{"kind": "email.replied", "source": "esp", "externalId": "fan-out",
-                         "occurredAt": (now - dt.timedelta(minutes=5)).isoformat(),
-                         "messageExternalId": mail}]}})["data"]["recordSignals"]  # fmt: skip
+        signals = graphql(
+            servers.a,
+            servers.tokens["agent_a1"],
+            RECORD_SIGNALS,
+            {
+                "input": {
+                    "signals": [
+                        {
+                            "kind": "email.replied",
+                            "source": "esp",
+                            "externalId": "fan-out",
+                            "occurredAt": (now - dt.timedelta(minutes=5)).isoformat(),
+                            "messageExternalId": mail,
+                        }
+                    ]
+                }
+            },
+        )["data"]["recordSignals"]
         assert signals == {"needsLabel": 1, "errors": []}
         event = next_real_event(on_b)
         assert time.monotonic() - sent < 5
@@ -193,8 +246,7 @@ def test_a_client_that_stops_reading_is_closed_and_never_holds_up_the_others(
     total = 6000
     per_round = 500
     channel = f"sal:org:{servers.organization_id}:outcome.needs_label"
-    stalled_client = subscriber(servers, servers.b, "manager_a", max_queue=4,
-                                receive_buffer=65536)  # fmt: skip
+    stalled_client = subscriber(servers, servers.b, "manager_a", max_queue=4, receive_buffer=65536)
     with stalled_client as stalled, subscriber(servers, servers.b, "manager_a") as reader:
         wait_until_live(servers, stalled)
         wait_until_live(servers, reader)
@@ -211,8 +263,9 @@ def test_a_client_that_stops_reading_is_closed_and_never_holds_up_the_others(
                 pipeline = client.pipeline(transaction=False)
                 for version in range(start, start + per_round):
                     big = secrets.token_hex(4096)
-                    pipeline.publish(channel, event_message(servers, version, stream="load",
-                                                            reason=big))  # fmt: skip
+                    pipeline.publish(
+                        channel, event_message(servers, version, stream="load", reason=big)
+                    )
                 pipeline.execute()
                 versions += [
                     next_real_event(reader, timeout=30)["version"] for _ in range(per_round)

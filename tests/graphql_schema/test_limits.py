@@ -27,8 +27,9 @@ def make_client(sqlite_database_url: str) -> Iterator:
     _, tokens = asyncio.run(_populate(sqlite_database_url, load_settings().secret_key))
 
     def make(**settings) -> tuple[TestClient, dict[str, str]]:
-        app = create_app(load_settings(database_url=sqlite_database_url,
-                                       worker_in_process=False, **settings))  # fmt: skip
+        app = create_app(
+            load_settings(database_url=sqlite_database_url, worker_in_process=False, **settings)
+        )
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
@@ -84,12 +85,16 @@ def test_depth_and_aliases_are_bounded(make_client) -> None:
 
 def test_queries_over_get_are_refused_unless_enabled(make_client) -> None:
     client, headers = make_client()
-    refused = client.get("/graphql", params={"query": "{ health { ok } }"},
-                         headers={**headers, "Accept": "application/json"})  # fmt: skip
+    refused = client.get(
+        "/graphql",
+        params={"query": "{ health { ok } }"},
+        headers={**headers, "Accept": "application/json"},
+    )
     assert refused.status_code in (400, 405)
     allowed, _ = make_client(graphql_allow_get=True)
-    ok = allowed.get("/graphql", params={"query": "{ health { ok } }"},
-                     headers={"Accept": "application/json"})  # fmt: skip
+    ok = allowed.get(
+        "/graphql", params={"query": "{ health { ok } }"}, headers={"Accept": "application/json"}
+    )
     assert ok.json()["data"]["health"]["ok"] is True
 
 
@@ -104,15 +109,18 @@ def test_persisted_queries(make_client, tmp_path) -> None:
     assert first["data"]["viewer"]["role"] == "REP"
     by_hash = client.post("/graphql", json={"extensions": persisted}, headers=headers).json()
     assert by_hash["data"]["viewer"]["role"] == "REP"
-    wrong = client.post("/graphql", json={"query": "{ health { ok } }", "extensions": persisted},
-                        headers=headers)  # fmt: skip
+    wrong = client.post(
+        "/graphql", json={"query": "{ health { ok } }", "extensions": persisted}, headers=headers
+    )
     assert wrong.status_code == 400
     allowlist = tmp_path / "allow.json"
     allowlist.write_text(json.dumps({digest: query}))
     strict, _ = make_client(graphql_allowlist=str(allowlist))
     assert post(strict, headers, query)["data"]["viewer"]["role"] == "REP"
-    assert strict.post("/graphql", json={"query": "{ health { ok } }"},
-                       headers=headers).status_code == 403  # fmt: skip
+    assert (
+        strict.post("/graphql", json={"query": "{ health { ok } }"}, headers=headers).status_code
+        == 403
+    )
 
 
 def test_introspection_is_off_in_production(make_client) -> None:

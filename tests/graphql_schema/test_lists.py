@@ -15,14 +15,15 @@ from strawberry.relay import GlobalID
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
-from backend.auth.viewer import Viewer
-from backend.database import transaction
+from backend.viewer import Viewer
 from backend.feedback.models import Feedback
+from backend.handlers import open_state
 from backend.learning import submit_action, submit_signals
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
 from backend.state import AppState
-from tests.factories import NOW
+from backend.unit_of_work import transaction
+from tests.factories import NOW, TestClock
 
 T = TypeVar("T")
 T0 = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
@@ -64,10 +65,12 @@ query($filter: FeedbackFilter, $first: Int, $after: String) {
 
 
 def run(database_url: str, work: Callable[[AppState], Awaitable[T]]) -> T:
-    """Write test data through the real services, on the api fixture's database."""
+    """Write test data through the real services, on the api fixture's database (and on a
+    clock from NOW, like the api fixture's app)."""
 
     async def go() -> T:
-        state = AppState.open(load_settings(database_url=database_url, worker_in_process=False))
+        settings = load_settings(database_url=database_url, worker_in_process=False)
+        state = open_state(settings, clock=TestClock())
         try:
             return await work(state)
         finally:
@@ -84,29 +87,54 @@ def db_id(global_id: str) -> int:
     return int(GlobalID.from_id(global_id).node_id)
 
 
-async def record(state: AppState, api, rep: str, key: str, *, action_type: str = "email",
-                 confidence: float = 0.5, at: dt.datetime = T0) -> Any:  # fmt: skip
+async def record(
+    state: AppState,
+    api,
+    rep: str,
+    key: str,
+    *,
+    action_type: str = "email",
+    confidence: float = 0.5,
+    at: dt.datetime = T0,
+) -> Any:
     agent = api.world.agents[rep]
     recorded = await submit_action(
-        state, Viewer.system(agent.organization_id),
-        ActionInput(action_type=action_type, confidence=confidence, idempotency_key=key,
-                    occurred_at=at, agent_id=agent.id, message_external_id=f"<{key}@mail>"),
+        state,
+        Viewer.system(agent.organization_id),
+        ActionInput(
+            action_type=action_type,
+            confidence=confidence,
+            idempotency_key=key,
+            occurred_at=at,
+            agent_id=agent.id,
+            message_external_id=f"<{key}@mail>",
+        ),
         now=at,
-    )  # fmt: skip
+    )
     return recorded
 
 
-async def reply(state: AppState, api, rep: str, key: str, *, at: dt.datetime,
-                sentiment: str | None = None) -> None:  # fmt: skip
+async def reply(
+    state: AppState, api, rep: str, key: str, *, at: dt.datetime, sentiment: str | None = None
+) -> None:
     """An email.replied; without a sentiment the reply outcome goes to the labelling queue."""
     organization_id = api.world.agents[rep].organization_id
     payload = {"sentiment": sentiment} if sentiment else {}
     await submit_signals(
-        state, Viewer.system(organization_id),
-        [SignalInput(kind="email.replied", source="esp", external_id=f"reply-{key}",
-                     occurred_at=at + HOUR, payload=payload, message_external_id=f"<{key}@mail>")],
+        state,
+        Viewer.system(organization_id),
+        [
+            SignalInput(
+                kind="email.replied",
+                source="esp",
+                external_id=f"reply-{key}",
+                occurred_at=at + HOUR,
+                payload=payload,
+                message_external_id=f"<{key}@mail>",
+            )
+        ],
         now=at + 2 * HOUR,
-    )  # fmt: skip
+    )
 
 
 def data_of(result: dict[str, Any], name: str) -> dict[str, Any]:
@@ -124,8 +152,9 @@ def walk(api, query: str, name: str, *, as_: str, first: int, **variables: Any) 
     nodes: list[dict] = []
     after = None
     while True:
-        page = data_of(api.query(query, {"first": first, "after": after, **variables}, as_=as_),
-                       name)  # fmt: skip
+        page = data_of(
+            api.query(query, {"first": first, "after": after, **variables}, as_=as_), name
+        )
         assert len(page["edges"]) <= first
         nodes += [e["node"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -154,8 +183,9 @@ def test_actions_walk_every_page_without_duplicates_or_gaps(api, database_url) -
     assert first_page["pageInfo"]["startCursor"] == first_page["edges"][0]["cursor"]
     nodes = walk(api, ACTIONS, "actions", as_="rep_a1", first=3)
     assert [db_id(n["id"]) for n in nodes] == expected_ids
-    second = api.query(ACTIONS, {"first": 3, "after": first_page["pageInfo"]["endCursor"]},
-                       as_="rep_a1")  # fmt: skip
+    second = api.query(
+        ACTIONS, {"first": 3, "after": first_page["pageInfo"]["endCursor"]}, as_="rep_a1"
+    )
     assert data_of(second, "actions")["pageInfo"]["hasPreviousPage"] is True
     assert data_of(second, "actions")["totalCount"] == 10
 
@@ -165,12 +195,23 @@ def test_bad_page_arguments_name_their_field(api) -> None:
         extensions = error_of(api.query(ACTIONS, {"first": first}, as_="rep_a1"))
         assert (extensions["code"], extensions["field"]) == ("invalid", "first")
     assert len(data_of(api.query(ACTIONS, {"first": 100}, as_="exec_n"), "actions")["edges"]) == 9
-    forged = [base64.urlsafe_b64encode(json.dumps(v).encode()).decode()
-              for v in (["x", 1], [NOW.isoformat()], [NOW.isoformat(), "1"],
-                        ["2026-11-02T15:30:00", 1], {"a": 1})]  # fmt: skip
+    forged = [
+        base64.urlsafe_b64encode(json.dumps(v).encode()).decode()
+        for v in (
+            ["x", 1],
+            [NOW.isoformat()],
+            [NOW.isoformat(), "1"],
+            ["2026-11-02T15:30:00", 1],
+            {"a": 1},
+        )
+    ]
     for after in ("garbage", "", "!!!", *forged):
-        for query, name in ((ACTIONS, "actions"), (OUTCOMES, "outcomes"),
-                            (FEEDBACK, "feedback"), (QUEUE, "labelQueue")):  # fmt: skip
+        for query, name in (
+            (ACTIONS, "actions"),
+            (OUTCOMES, "outcomes"),
+            (FEEDBACK, "feedback"),
+            (QUEUE, "labelQueue"),
+        ):
             extensions = error_of(api.query(query, {"after": after}, as_="manager_a"))
             assert (extensions["code"], extensions["field"]) == ("invalid", "after"), (name, after)
 
@@ -179,14 +220,25 @@ def test_bad_page_arguments_name_their_field(api) -> None:
 
 
 def test_action_filters(api, database_url) -> None:
-    kinds = {"email": ("email", 0.5), "meeting": ("meeting", 0.45),
-             "escalation": ("escalation", 0.1), "stage": ("stage_progression", 0.9)}  # fmt: skip
+    kinds = {
+        "email": ("email", 0.5),
+        "meeting": ("meeting", 0.45),
+        "escalation": ("escalation", 0.1),
+        "stage": ("stage_progression", 0.9),
+    }
 
     async def mixed(state: AppState) -> dict[str, Any]:
         made = {}
         for n, (name, (kind, confidence)) in enumerate(kinds.items()):  # one an hour from T0
-            made[name] = await record(state, api, "rep_a1", f"f-{name}", action_type=kind,
-                                      confidence=confidence, at=T0 + n * HOUR)  # fmt: skip
+            made[name] = await record(
+                state,
+                api,
+                "rep_a1",
+                f"f-{name}",
+                action_type=kind,
+                confidence=confidence,
+                at=T0 + n * HOUR,
+            )
         return made
 
     made = run(database_url, mixed)
@@ -199,15 +251,16 @@ def test_action_filters(api, database_url) -> None:
 
     world = {a.id for a in api.world.actions["rep_a1"]}
     assert listed({}) == set(ids.values()) | world
-    assert listed({"actionTypes": ["meeting", "escalation"]}) == {ids["meeting"],
-                                                                  ids["escalation"]}  # fmt: skip
+    assert listed({"actionTypes": ["meeting", "escalation"]}) == {ids["meeting"], ids["escalation"]}
     assert listed({"actionTypes": []}) == set()
     assert listed({"critical": True}) == {ids["escalation"], ids["stage"]}
     assert listed({"critical": False}) == {ids["email"], ids["meeting"]} | world
     escalated = {r.action.id for r in made.values() if r.decision.value == "escalate"}
     assert escalated and listed({"decision": "ESCALATE"}) == escalated
     assert listed({"from": (T0 + HOUR).isoformat(), "to": (T0 + 3 * HOUR).isoformat()}) == {
-        ids["meeting"], ids["escalation"]}  # fmt: skip
+        ids["meeting"],
+        ids["escalation"],
+    }
     # 10:00+01:00 is T0 itself: `from` is inclusive, and offsets are honoured.
     at_t0 = {"from": "2026-10-01T10:00:00+01:00", "actionTypes": ["email"]}
     assert listed(at_t0) == {ids["email"]} | world
@@ -238,9 +291,16 @@ def test_filter_errors_name_the_filter_field(api) -> None:
 
 
 def test_foreign_out_of_scope_or_unknown_agent_gives_an_empty_page(api) -> None:
-    empty = {"totalCount": 0, "edges": [],
-             "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None,
-                          "endCursor": None}}  # fmt: skip
+    empty = {
+        "totalCount": 0,
+        "edges": [],
+        "pageInfo": {
+            "hasNextPage": False,
+            "hasPreviousPage": False,
+            "startCursor": None,
+            "endCursor": None,
+        },
+    }
     unknown = str(GlobalID("Agent", "999999"))
     for viewer, rep in (
         ("rep_a1", "rep_s1"),
@@ -271,20 +331,33 @@ def seed_everything(api, database_url) -> dict[str, Any]:
             at = T0 + n * HOUR
             key = f"s-{rep}-{n}"
             emails.setdefault(rep, []).append((await record(state, api, rep, key, at=at)).action.id)
-            await reply(state, api, rep, key, at=at,
-                        sentiment="positive" if rep == "rep_a2" else None)  # fmt: skip
+            await reply(
+                state, api, rep, key, at=at, sentiment="positive" if rep == "rep_a2" else None
+            )
         async with transaction(state.sessions) as session:
             for n, (rep, actions) in enumerate(api.world.actions.items()):
                 agent = api.world.agents[rep]
-                session.add(Feedback(
-                    organization_id=agent.organization_id, agent_id=agent.id,
-                    target_type="action", action_id=actions[0].id, rating=1 + n,
-                    channel="slack" if n % 2 else "dashboard", prompted=bool(n % 2),
-                    author_id=api.world.users[rep].id, created_at=T0 + n * HOUR,
-                ))  # fmt: skip
+                session.add(
+                    Feedback(
+                        organization_id=agent.organization_id,
+                        agent_id=agent.id,
+                        target_type="action",
+                        action_id=actions[0].id,
+                        rating=1 + n,
+                        channel="slack" if n % 2 else "dashboard",
+                        prompted=bool(n % 2),
+                        author_id=api.world.users[rep].id,
+                        created_at=T0 + n * HOUR,
+                    )
+                )
             north = Viewer.system(api.world.orgs["north"].id)
-            narrow = await create_api_key(session, viewer=north, kind=ApiClientKind.PARTNER,
-                                          name="narrow", scopes=["read:analytics"])  # fmt: skip
+            narrow = await create_api_key(
+                session,
+                viewer=north,
+                kind=ApiClientKind.PARTNER,
+                name="narrow",
+                scopes=["read:analytics"],
+            )
             api.tokens["partner_narrow"] = narrow.key
         return emails
 
@@ -312,14 +385,16 @@ def test_each_role_sees_exactly_its_scope(api, database_url) -> None:
         outcomes = data_of(api.query(OUTCOMES, {"first": 100}, as_=viewer), "outcomes")
         names = {e["node"]["action"]["agent"]["name"] for e in outcomes["edges"]}
         assert names == agents, viewer
-        assert outcomes["totalCount"] == 2 * sum(len(emails[a.removeprefix("agent_")])
-                                                 for a in agents)  # fmt: skip
+        assert outcomes["totalCount"] == 2 * sum(
+            len(emails[a.removeprefix("agent_")]) for a in agents
+        )
     for viewer, agents in SCOPES.items():
         if viewer == "agent_a1":
             continue  # agent keys read no feedback (below)
         page = data_of(api.query(FEEDBACK, {"first": 100}, as_=viewer), "feedback")
         assert {e["node"]["author"]["name"] for e in page["edges"]} == {
-            a.removeprefix("agent_") for a in agents}, viewer  # fmt: skip
+            a.removeprefix("agent_") for a in agents
+        }, viewer
 
 
 def test_api_keys_need_their_read_scope(api, database_url) -> None:
@@ -341,7 +416,8 @@ def test_outcome_and_feedback_filters(api, database_url) -> None:
     assert {n["outcomeType"] for n in labelling} == {"email_reply"} and len(labelling) == 3
     assert len(outcome_ids({"statuses": ["NEEDS_LABEL", "RESOLVED"]})) == 8
     assert {n["outcomeType"] for n in outcome_ids({"outcomeTypes": ["email_delivery"]})} == {
-        "email_delivery"}  # fmt: skip
+        "email_delivery"
+    }
     assert len(outcome_ids({"actionType": "email", "window": "IMMEDIATE_24H"})) == 4
     assert outcome_ids({"actionType": "meeting"}) == []
     later = outcome_ids({"from": (T0 + 2 * HOUR).isoformat(), "to": (T0 + 5 * HOUR).isoformat()})
@@ -350,8 +426,9 @@ def test_outcome_and_feedback_filters(api, database_url) -> None:
     assert {db_id(n["action"]["id"]) for n in mine} == set(emails["rep_a1"])
 
     def ratings(filter: dict[str, Any]) -> list[int]:
-        page = data_of(api.query(FEEDBACK, {"filter": filter, "first": 100}, as_="exec_n"),
-                       "feedback")  # fmt: skip
+        page = data_of(
+            api.query(FEEDBACK, {"filter": filter, "first": 100}, as_="exec_n"), "feedback"
+        )
         return [e["node"]["rating"] for e in page["edges"]]
 
     assert ratings({}) == [3, 2, 1]  # newest first
@@ -375,8 +452,15 @@ def test_label_queue_is_oldest_first_and_in_scope_for_people_only(api, database_
     assert [db_id(n["id"]) for n in mine] == sorted(db_id(n["id"]) for n in mine)
     assert [n["openedAt"] for n in mine] == sorted(n["openedAt"] for n in mine) and len(mine) == 2
     assert all(n["status"] == "NEEDS_LABEL" and "sentiment" in n["labelReason"] for n in mine)
-    expected = {"rep_a1": 2, "manager_a": 2, "exec_n": 3, "exec_s": 1, "rep_s1": 1, "rep_a2": 0,
-                "rep_b1": 1}  # fmt: skip
+    expected = {
+        "rep_a1": 2,
+        "manager_a": 2,
+        "exec_n": 3,
+        "exec_s": 1,
+        "rep_s1": 1,
+        "rep_a2": 0,
+        "rep_b1": 1,
+    }
     for viewer, count in expected.items():
         page = data_of(api.query(QUEUE, {"first": 100}, as_=viewer), "labelQueue")
         assert page["totalCount"] == len(page["edges"]) == count, viewer

@@ -11,12 +11,12 @@ from strawberry.relay import GlobalID
 
 from backend.actions.service import ActionInput
 from backend.agents.models import Agent
-from backend.auth.viewer import Viewer
-from backend.database import transaction
+from backend.viewer import Viewer
 from backend.feedback.models import Feedback
 from backend.learning import submit_action, submit_signals
 from backend.orgs.models import Team, User
 from backend.signals.service import SignalInput
+from backend.unit_of_work import transaction
 
 RANGE = {"from": "2026-10-01", "to": "2026-11-20"}
 METRICS = """interactions escalations { count } responses { replies { rate } }
@@ -63,28 +63,61 @@ async def _activity(state: Any, org_id: int, agents: list[Agent], tag: str) -> N
     signals = []
     for agent in agents:
         for i in range(3):
-            data = ActionInput(action_type="email", confidence=0.4, idempotency_key=f"{tag}{i}",
-                               occurred_at=at, cost_amount="0.02", agent_id=agent.id,
-                               message_external_id=f"{tag}-{agent.id}-{i}")  # fmt: skip
+            data = ActionInput(
+                action_type="email",
+                confidence=0.4,
+                idempotency_key=f"{tag}{i}",
+                occurred_at=at,
+                cost_amount="0.02",
+                agent_id=agent.id,
+                message_external_id=f"{tag}-{agent.id}-{i}",
+            )
             recorded = await submit_action(state, system, data, now=at)
         deal = f"{tag}-deal-{agent.id}"
-        await submit_action(state, system, ActionInput(
-            action_type="stage_progression", confidence=0.6, idempotency_key=f"{tag}-s",
-            occurred_at=at, agent_id=agent.id, deal_external_id=deal), now=at)  # fmt: skip
+        await submit_action(
+            state,
+            system,
+            ActionInput(
+                action_type="stage_progression",
+                confidence=0.6,
+                idempotency_key=f"{tag}-s",
+                occurred_at=at,
+                agent_id=agent.id,
+                deal_external_id=deal,
+            ),
+            now=at,
+        )
         later = at + dt.timedelta(days=1)
         signals += [
-            SignalInput(kind="email.replied", source="t", external_id=f"{tag}-r-{agent.id}",
-                        occurred_at=later, message_external_id=f"{tag}-{agent.id}-0",
-                        payload={"sentiment": "positive"}),
-            SignalInput(kind="deal.won", source="t", external_id=f"{tag}-w-{agent.id}",
-                        occurred_at=later, deal_external_id=deal),
-        ]  # fmt: skip
+            SignalInput(
+                kind="email.replied",
+                source="t",
+                external_id=f"{tag}-r-{agent.id}",
+                occurred_at=later,
+                message_external_id=f"{tag}-{agent.id}-0",
+                payload={"sentiment": "positive"},
+            ),
+            SignalInput(
+                kind="deal.won",
+                source="t",
+                external_id=f"{tag}-w-{agent.id}",
+                occurred_at=later,
+                deal_external_id=deal,
+            ),
+        ]
         async with transaction(state.sessions) as session:
-            session.add(Feedback(
-                organization_id=org_id, agent_id=agent.id, target_type="message",
-                message_id=recorded.action.message_id, rating=1, channel="slack",
-                author_id=agent.owner_id, created_at=later,
-            ))  # fmt: skip
+            session.add(
+                Feedback(
+                    organization_id=org_id,
+                    agent_id=agent.id,
+                    target_type="message",
+                    message_id=recorded.action.message_id,
+                    rating=1,
+                    channel="slack",
+                    author_id=agent.owner_id,
+                    created_at=later,
+                )
+            )
     await submit_signals(state, system, signals, now=at + dt.timedelta(days=2))
 
 
@@ -97,12 +130,18 @@ async def _grow(state: Any, world: Any) -> None:
         await session.flush()
         agents = []
         for i, team in enumerate([world.teams["alpha"]] * 4 + [delta] * 2):
-            rep = User(organization_id=org_id, email=f"more{i}@north.example", name=f"more{i}",
-                       role="rep", team_id=team.id)  # fmt: skip
+            rep = User(
+                organization_id=org_id,
+                email=f"more{i}@north.example",
+                name=f"more{i}",
+                role="rep",
+                team_id=team.id,
+            )
             session.add(rep)
             await session.flush()
-            agent = Agent(organization_id=org_id, name=f"agent_more{i}", owner_id=rep.id,
-                          team_id=team.id)  # fmt: skip
+            agent = Agent(
+                organization_id=org_id, name=f"agent_more{i}", owner_id=rep.id, team_id=team.id
+            )
             session.add(agent)
             agents.append(agent)
         await session.flush()

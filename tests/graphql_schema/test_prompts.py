@@ -35,11 +35,19 @@ SUBSCRIBE = """subscription($assignee: ID) { feedbackPrompts(assigneeId: $assign
 
 def escalate(api, key: str, *, as_: str = "agent_a1") -> str:
     """The agent records an escalation (critical): the global id of the action."""
-    occurred = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    answer = api.query(RECORD_ACTION, {"input": {
-        "actionType": "escalation", "confidence": 0.4, "idempotencyKey": key,
-        "occurredAt": occurred.isoformat(),
-    }}, as_=as_)["data"]["recordAction"]  # fmt: skip
+    occurred = api.now() - dt.timedelta(minutes=5)
+    answer = api.query(
+        RECORD_ACTION,
+        {
+            "input": {
+                "actionType": "escalation",
+                "confidence": 0.4,
+                "idempotencyKey": key,
+                "occurredAt": occurred.isoformat(),
+            }
+        },
+        as_=as_,
+    )["data"]["recordAction"]
     assert answer["errors"] == [] and answer["action"]["isCritical"], answer
     return answer["action"]["id"]
 
@@ -65,19 +73,35 @@ def test_a_critical_action_asks_its_rep_and_people_see_prompts_by_role(api) -> N
     assert prompt["action"]["id"] == action
     assert prompt["assignee"]["email"] == api.world.users["rep_a1"].email
     assert prompt["feedback"] is None and prompt["remindedAt"] is None
-    count = {who: prompts(api, who)["data"]["feedbackPrompts"]["totalCount"]
-             for who in ("rep_a1", "manager_a", "exec_n", "partner_n", "rep_a2", "rep_b1",
-                         "exec_s")}  # fmt: skip
-    assert count == {"rep_a1": 1, "manager_a": 1, "exec_n": 1, "partner_n": 1, "rep_a2": 0,
-                     "rep_b1": 0, "exec_s": 0}  # fmt: skip
+    count = {
+        who: prompts(api, who)["data"]["feedbackPrompts"]["totalCount"]
+        for who in ("rep_a1", "manager_a", "exec_n", "partner_n", "rep_a2", "rep_b1", "exec_s")
+    }
+    assert count == {
+        "rep_a1": 1,
+        "manager_a": 1,
+        "exec_n": 1,
+        "partner_n": 1,
+        "rep_a2": 0,
+        "rep_b1": 0,
+        "exec_s": 0,
+    }
     refused = prompts(api, "agent_a1")
     assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "forbidden"
     assert prompts(api, "rep_a1", "ANSWERED")["data"]["feedbackPrompts"]["totalCount"] == 0
     # A routine action asks nobody.
-    api.query(RECORD_ACTION, {"input": {
-        "actionType": "email", "confidence": 0.5, "idempotencyKey": "mail-1",
-        "occurredAt": dt.datetime.now(dt.UTC).isoformat(),
-    }}, as_="agent_a1")  # fmt: skip
+    api.query(
+        RECORD_ACTION,
+        {
+            "input": {
+                "actionType": "email",
+                "confidence": 0.5,
+                "idempotencyKey": "mail-1",
+                "occurredAt": api.now().isoformat(),
+            }
+        },
+        as_="agent_a1",
+    )
     assert prompts(api, "exec_n")["data"]["feedbackPrompts"]["totalCount"] == 1
 
 
@@ -97,8 +121,12 @@ def test_only_the_person_asked_answers_and_bad_answers_change_nothing(api) -> No
     done = answer(api, "rep_a1", prompt_id, rating=4, comment="right call")
     assert done["errors"] == []
     assert done["prompt"] == {"id": prompt_id, "state": "ANSWERED", "answeredChannel": "DASHBOARD"}
-    assert done["feedback"] == {"rating": 4, "comment": "right call", "prompted": True,
-                                "channel": "DASHBOARD"}  # fmt: skip
+    assert done["feedback"] == {
+        "rating": 4,
+        "comment": "right call",
+        "prompted": True,
+        "channel": "DASHBOARD",
+    }
     assert prompts(api, "rep_a1")["data"]["feedbackPrompts"]["totalCount"] == 0
     [edge] = prompts(api, "manager_a", "ANSWERED")["data"]["feedbackPrompts"]["edges"]
     assert edge["node"]["feedback"]["rating"] == 4 and edge["node"]["answeredAt"] is not None
@@ -109,8 +137,9 @@ def test_only_the_person_asked_answers_and_bad_answers_change_nothing(api) -> No
 
 def test_rating_the_action_anywhere_answers_the_prompt(api) -> None:
     action = escalate(api, "esc-1")
-    rated = api.query(SUBMIT, {"input": {"actionId": action, "rating": 5, "channel": "API"}},
-                      as_="rep_a1")["data"]["submitFeedback"]  # fmt: skip
+    rated = api.query(
+        SUBMIT, {"input": {"actionId": action, "rating": 5, "channel": "API"}}, as_="rep_a1"
+    )["data"]["submitFeedback"]
     assert rated == {"feedback": {"prompted": True}, "errors": []}
     [edge] = prompts(api, "rep_a1", "ANSWERED")["data"]["feedbackPrompts"]["edges"]
     assert edge["node"]["answeredChannel"] == "API"
@@ -119,8 +148,8 @@ def test_rating_the_action_anywhere_answers_the_prompt(api) -> None:
 def test_an_expired_prompt_cannot_be_answered(api) -> None:
     escalate(api, "esc-1")
     prompt_id = open_prompt(api)["id"]
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
-    done = on_app_loop(api, lambda: run_jobs_once(state_of(api), now=later))
+    api.clock.advance(dt.timedelta(hours=25))  # the app's clock: the worker's and the API's
+    done = on_app_loop(api, lambda: run_jobs_once(state_of(api)))
     assert done["expire_feedback_prompts"] == 1
     [edge] = prompts(api, "rep_a1", "EXPIRED")["data"]["feedbackPrompts"]["edges"]
     assert edge["node"]["id"] == prompt_id
@@ -131,8 +160,12 @@ def test_an_expired_prompt_cannot_be_answered(api) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_subscription_follows_prompts_the_viewer_sees(api) -> None:
-    with connect(api, "rep_a1") as rep, connect(api, "manager_a") as manager, \
-            connect(api, "rep_b1") as other_team, connect(api, "agent_a1") as agent:  # fmt: skip
+    with (
+        connect(api, "rep_a1") as rep,
+        connect(api, "manager_a") as manager,
+        connect(api, "rep_b1") as other_team,
+        connect(api, "agent_a1") as agent,
+    ):
         agent.subscribe(SUBSCRIBE)
         refusal = agent.receive()
         assert refusal["type"] == "error", refusal
@@ -143,7 +176,10 @@ def test_the_subscription_follows_prompts_the_viewer_sees(api) -> None:
         for live in (rep, manager):
             event = live.next_event("feedbackPrompts")
             assert (event["change"], event["state"], event["actionId"]) == (
-                "created", "open", action)  # fmt: skip
+                "created",
+                "open",
+                action,
+            )
             assert event["stream"] == f"prompts:user:{api.world.users['rep_a1'].id}"
         assert event["assigneeId"].startswith("VXNlcj")  # base64 of "User:"
         assert answer(api, "rep_a1", event["promptId"])["errors"] == []

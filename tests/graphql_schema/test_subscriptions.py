@@ -23,20 +23,24 @@ from strawberry.relay import GlobalID
 import graphql_schema.live.access as access
 from backend.auth.models import ApiClient, ApiClientKind
 from backend.auth.service import create_api_key
-from backend.auth.viewer import Viewer
-from backend.database import transaction
+from backend.viewer import Viewer
 from backend.events.service import Event, channel_for, publish
 from backend.orgs.models import User
 from backend.pubsub import InProcessBroker
+from backend.unit_of_work import transaction
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PROTOCOL = "graphql-transport-ws"
-NEEDS_LABEL = "subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId " \
-    "actionType outcomeType reason } }"  # fmt: skip
-POLICY = "subscription($t: String) { policyChanged(actionType: $t) { version stream agentId " \
-    "actionType policyVersion escalateBelow autonomousAbove frozen changedBy } }"  # fmt: skip
+NEEDS_LABEL = (
+    "subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId "
+    "actionType outcomeType reason } }"
+)
+POLICY = (
+    "subscription($t: String) { policyChanged(actionType: $t) { version stream agentId "
+    "actionType policyVersion escalateBelow autonomousAbove frozen changedBy } }"
+)
 CALIBRATION = "subscription($a: ID) { calibrationChanged(agentId: $a) { version agentId } }"
 RECORD_ACTION = """mutation($input: RecordActionInput!) {
   recordAction(input: $input) { action { id } errors { code field message } } }"""
@@ -65,10 +69,16 @@ class Live:
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
         return json.loads(message["text"])
 
-    def subscribe(self, query: str, variables: dict[str, Any] | None = None, *,
-                  id: str = "1") -> None:  # fmt: skip
-        self.send({"id": id, "type": "subscribe",
-                   "payload": {"query": query, "variables": variables or {}}})  # fmt: skip
+    def subscribe(
+        self, query: str, variables: dict[str, Any] | None = None, *, id: str = "1"
+    ) -> None:
+        self.send(
+            {
+                "id": id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
 
     def next_event(self, field: str) -> dict[str, Any]:
         message = self.receive()
@@ -111,9 +121,12 @@ def agent_key(api, rep: str) -> str:
     async def create() -> str:
         async with transaction(state_of(api).sessions) as session:
             created = await create_api_key(
-                session, viewer=Viewer.system(agent.organization_id), kind=ApiClientKind.AGENT,
-                name=f"key of {rep}", agent_id=agent.id,
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(agent.organization_id),
+                kind=ApiClientKind.AGENT,
+                name=f"key of {rep}",
+                agent_id=agent.id,
+            )
         return created.key
 
     api.tokens[f"agent_{rep}"] = key = on_app_loop(api, create)
@@ -123,17 +136,39 @@ def agent_key(api, rep: str) -> str:
 def needs_label(api, as_: str, key: str) -> str:
     """Through the mutations: an email, then an ambiguous reply -> a labelling task. Returns the
     action's global id."""
-    now = dt.datetime.now(dt.UTC)
+    now = api.now()  # the app's clock
     mail = f"<{key}@mail.example>"
-    action = api.query(RECORD_ACTION, {"input": {
-        "actionType": "email", "confidence": 0.6, "idempotencyKey": key,
-        "occurredAt": (now - dt.timedelta(hours=1)).isoformat(), "messageExternalId": mail,
-    }}, as_=as_)["data"]["recordAction"]  # fmt: skip
+    action = api.query(
+        RECORD_ACTION,
+        {
+            "input": {
+                "actionType": "email",
+                "confidence": 0.6,
+                "idempotencyKey": key,
+                "occurredAt": (now - dt.timedelta(hours=1)).isoformat(),
+                "messageExternalId": mail,
+            }
+        },
+        as_=as_,
+    )["data"]["recordAction"]
     assert action["errors"] == [], action
-    signals = api.query(RECORD_SIGNALS, {"input": {"signals": [{
-        "kind": "email.replied", "source": "esp", "externalId": key,
-        "occurredAt": (now - dt.timedelta(minutes=30)).isoformat(), "messageExternalId": mail,
-    }]}}, as_=as_)["data"]["recordSignals"]  # fmt: skip
+    signals = api.query(
+        RECORD_SIGNALS,
+        {
+            "input": {
+                "signals": [
+                    {
+                        "kind": "email.replied",
+                        "source": "esp",
+                        "externalId": key,
+                        "occurredAt": (now - dt.timedelta(minutes=30)).isoformat(),
+                        "messageExternalId": mail,
+                    }
+                ]
+            }
+        },
+        as_=as_,
+    )["data"]["recordSignals"]
     assert (signals["needsLabel"], signals["errors"]) == (1, []), signals
     return action["action"]["id"]
 
@@ -143,8 +178,11 @@ def agent_gid(api, rep: str) -> str:
 
 
 def test_connection_init_without_or_with_a_bad_token_is_closed_4403(api) -> None:
-    for payload in ({}, {"Authorization": "Bearer not-a-token"},
-                    {"Authorization": api.tokens["rep_a1"][:-4] + "abcd"}):  # fmt: skip
+    for payload in (
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": api.tokens["rep_a1"][:-4] + "abcd"},
+    ):
         with connect(api, None, init=False) as live:
             live.send({"type": "connection_init", "payload": payload})
             with pytest.raises(WebSocketDisconnect) as closed:
@@ -171,9 +209,13 @@ def test_the_legacy_protocol_is_refused(api) -> None:
 def test_labelling_tasks_reach_exactly_who_may_see_the_agent(api) -> None:
     agent_key(api, "rep_a2")
     agent_key(api, "rep_s1")
-    with connect(api, "rep_a1") as rep, connect(api, "manager_a") as manager, \
-            connect(api, "rep_b1") as other_team, connect(api, "partner_n") as partner, \
-            connect(api, "exec_s") as other_org:  # fmt: skip
+    with (
+        connect(api, "rep_a1") as rep,
+        connect(api, "manager_a") as manager,
+        connect(api, "rep_b1") as other_team,
+        connect(api, "partner_n") as partner,
+        connect(api, "exec_s") as other_org,
+    ):
         for live in (rep, manager, other_team, partner, other_org):
             live.subscribe(NEEDS_LABEL)
         wait_for_subscribers(api, "outcome.needs_label", 4)
@@ -210,17 +252,21 @@ def _narrow_partner_key(api) -> str:
 
     from backend.auth.models import ApiClientKind
     from backend.auth.service import create_api_key
-    from backend.auth.viewer import Viewer
-    from backend.database import create_engine, create_sessionmaker, transaction
+    from backend.viewer import Viewer
+    from backend.database import create_engine, create_sessionmaker
+    from backend.unit_of_work import transaction
 
     async def make() -> str:
         engine = create_engine(api.client.app.state.app.settings.database_url)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
                 created = await create_api_key(
-                    session, viewer=Viewer.system(api.world.orgs["north"].id),
-                    kind=ApiClientKind.PARTNER, name="narrow", scopes=["read:analytics"],
-                )  # fmt: skip
+                    session,
+                    viewer=Viewer.system(api.world.orgs["north"].id),
+                    kind=ApiClientKind.PARTNER,
+                    name="narrow",
+                    scopes=["read:analytics"],
+                )
             return created.key
         finally:
             await engine.dispose()
@@ -230,8 +276,11 @@ def _narrow_partner_key(api) -> str:
 
 def test_scopes_and_filters_are_checked_at_subscribe(api) -> None:
     api.tokens["partner_narrow"] = _narrow_partner_key(api)
-    with connect(api, "agent_a1") as agent, connect(api, "partner_narrow") as partner, \
-            connect(api, "rep_a1") as rep:  # fmt: skip
+    with (
+        connect(api, "agent_a1") as agent,
+        connect(api, "partner_narrow") as partner,
+        connect(api, "rep_a1") as rep,
+    ):
         agent.subscribe(NEEDS_LABEL)  # the agent's own key follows its outcomes, as it lists them
         with pytest.raises(TimeoutError):
             agent.receive(timeout=0.3)  # no refusal: subscribed
@@ -244,9 +293,14 @@ def test_scopes_and_filters_are_checked_at_subscribe(api) -> None:
         assert partner.receive()["payload"][0]["extensions"]["code"] == "forbidden"
 
         answers = []
-        for n, agent_id in enumerate([agent_gid(api, "rep_a2"), agent_gid(api, "rep_s1"),
-                                      str(GlobalID("Agent", "999999")),
-                                      str(GlobalID("Team", "1"))]):  # fmt: skip
+        for n, agent_id in enumerate(
+            [
+                agent_gid(api, "rep_a2"),
+                agent_gid(api, "rep_s1"),
+                str(GlobalID("Agent", "999999")),
+                str(GlobalID("Team", "1")),
+            ]
+        ):
             rep.subscribe(CALIBRATION, {"a": agent_id}, id=f"c{n}")
             answer = rep.receive()
             assert answer["type"] == "error" and answer["id"] == f"c{n}"
@@ -259,36 +313,61 @@ def test_scopes_and_filters_are_checked_at_subscribe(api) -> None:
 def test_calibration_changes_by_scope_and_filter(api) -> None:
     # Verdicts move only after many matured outcomes (tests/backend/learning/test_policy.py);
     # here the events module publishes calibration events on the app's broker directly.
-    org, a1, a2 = (api.world.orgs["north"].id, api.world.agents["rep_a1"].id,
-                   api.world.agents["rep_a2"].id)  # fmt: skip
+    org, a1, a2 = (
+        api.world.orgs["north"].id,
+        api.world.agents["rep_a1"].id,
+        api.world.agents["rep_a2"].id,
+    )
 
     def event(version: int, agent: int | None, action_type: str) -> Event:
         scope = "agent" if agent is not None else "organization"
-        return Event("calibration.changed", org, f"calibration:{scope}:{action_type}", version, {
-            "scope": scope, "agentId": agent, "actionType": action_type,
-            "verdict": "overconfident", "previousVerdict": None, "n": 160, "method": "isotonic",
-        })  # fmt: skip
+        return Event(
+            "calibration.changed",
+            org,
+            f"calibration:{scope}:{action_type}",
+            version,
+            {
+                "scope": scope,
+                "agentId": agent,
+                "actionType": action_type,
+                "verdict": "overconfident",
+                "previousVerdict": None,
+                "n": 160,
+                "method": "isotonic",
+            },
+        )
 
-    everything = "subscription($a: ID, $t: String) { calibrationChanged(agentId: $a, " \
-        "actionType: $t) { version scope agentId actionType verdict previousVerdict " \
-        "sampleSize recalibrationMethod } }"  # fmt: skip
-    with connect(api, "rep_a1") as rep, connect(api, "exec_n") as boss, \
-            connect(api, "partner_n") as partner, connect(api, "agent_a1") as agent:  # fmt: skip
+    everything = (
+        "subscription($a: ID, $t: String) { calibrationChanged(agentId: $a, "
+        "actionType: $t) { version scope agentId actionType verdict previousVerdict "
+        "sampleSize recalibrationMethod } }"
+    )
+    with (
+        connect(api, "rep_a1") as rep,
+        connect(api, "exec_n") as boss,
+        connect(api, "partner_n") as partner,
+        connect(api, "agent_a1") as agent,
+    ):
         rep.subscribe(everything)
         rep.subscribe(everything, {"a": agent_gid(api, "rep_a1"), "t": "meeting"}, id="2")
         for live in (boss, partner, agent):
             live.subscribe(everything)
         wait_for_subscribers(api, "calibration.changed", 5)
-        events = [event(1, None, "email"), event(2, a2, "email"), event(3, a1, "email"),
-                  event(4, a1, "meeting")]  # fmt: skip
+        events = [
+            event(1, None, "email"),
+            event(2, a2, "email"),
+            event(3, a1, "email"),
+            event(4, a1, "meeting"),
+        ]
         assert on_app_loop(api, lambda: publish(state_of(api).broker, events)) == 4
 
         def heard(live: Live, count: int) -> set[tuple[str, int]]:
             messages = [live.receive() for _ in range(count)]
             with pytest.raises(TimeoutError):
                 live.receive(timeout=0.3)  # and nothing else
-            return {(m["id"], m["payload"]["data"]["calibrationChanged"]["version"])
-                    for m in messages}  # fmt: skip
+            return {
+                (m["id"], m["payload"]["data"]["calibrationChanged"]["version"]) for m in messages
+            }
 
         assert heard(rep, 3) == {("1", 3), ("1", 4), ("2", 4)}
         assert heard(agent, 2) == {("1", 3), ("1", 4)}  # its own agent, with read:policy
@@ -297,8 +376,11 @@ def test_calibration_changes_by_scope_and_filter(api) -> None:
         wait_for_subscribers(api, "calibration.changed", 6)
         on_app_loop(api, lambda: publish(state_of(api).broker, [event(5, None, "meeting")]))
         received = [boss.receive() for _ in range(6)]
-        assert [m["payload"]["data"]["calibrationChanged"]["version"] for m in received
-                if m["id"] == "1"] == [1, 2, 3, 4, 5]  # fmt: skip
+        assert [
+            m["payload"]["data"]["calibrationChanged"]["version"]
+            for m in received
+            if m["id"] == "1"
+        ] == [1, 2, 3, 4, 5]
         organization_wide = next(m for m in received if m["id"] == "3")
         assert organization_wide["payload"]["data"]["calibrationChanged"] == {
             "version": 5,
@@ -314,16 +396,28 @@ def test_calibration_changes_by_scope_and_filter(api) -> None:
 
 def test_policy_changes_reach_the_agent_key_and_the_manager(api) -> None:
     needs_label(api, "agent_a1", "make-a-policy")  # the email policy exists from here on
-    with connect(api, "manager_a") as manager, connect(api, "agent_a1") as agent, \
-            connect(api, "rep_b1") as other_team:  # fmt: skip
+    with (
+        connect(api, "manager_a") as manager,
+        connect(api, "agent_a1") as agent,
+        connect(api, "rep_b1") as other_team,
+    ):
         manager.subscribe(POLICY, {"t": "email"})
         manager.subscribe(POLICY, {"t": "meeting"}, id="2")  # a filter that never matches
         agent.subscribe(POLICY)
         other_team.subscribe(POLICY)
         wait_for_subscribers(api, "policy.changed", 4)
-        frozen = api.query(FREEZE, {"input": {"agentId": agent_gid(api, "rep_a1"),
-                                              "actionType": "email", "frozen": True,
-                                              "reason": "pilot"}}, as_="manager_a")  # fmt: skip
+        frozen = api.query(
+            FREEZE,
+            {
+                "input": {
+                    "agentId": agent_gid(api, "rep_a1"),
+                    "actionType": "email",
+                    "frozen": True,
+                    "reason": "pilot",
+                }
+            },
+            as_="manager_a",
+        )
         assert frozen["data"]["freezePolicy"]["errors"] == []
         for live in (manager, agent):
             message = live.receive()
@@ -340,8 +434,11 @@ def test_policy_changes_reach_the_agent_key_and_the_manager(api) -> None:
 
 def test_a_deactivated_user_or_revoked_key_ends_the_subscription(api, monkeypatch) -> None:
     monkeypatch.setattr(access, "RECHECK_SECONDS", 0.0)  # re-check the credential every event
-    with connect(api, "rep_a1") as rep, connect(api, "partner_n") as partner, \
-            connect(api, "manager_a") as manager:  # fmt: skip
+    with (
+        connect(api, "rep_a1") as rep,
+        connect(api, "partner_n") as partner,
+        connect(api, "manager_a") as manager,
+    ):
         for live in (rep, partner, manager):
             live.subscribe(NEEDS_LABEL)
         wait_for_subscribers(api, "outcome.needs_label", 3)
@@ -351,10 +448,14 @@ def test_a_deactivated_user_or_revoked_key_ends_the_subscription(api, monkeypatc
 
         async def revoke() -> None:
             async with transaction(state_of(api).sessions) as session:
-                await session.execute(update(User).where(
-                    User.id == api.world.users["rep_a1"].id).values(active=False))  # fmt: skip
-                await session.execute(update(ApiClient).where(ApiClient.kind == "partner")
-                                      .values(revoked_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+                await session.execute(
+                    update(User).where(User.id == api.world.users["rep_a1"].id).values(active=False)
+                )
+                await session.execute(
+                    update(ApiClient)
+                    .where(ApiClient.kind == "partner")
+                    .values(revoked_at=dt.datetime.now(dt.UTC))
+                )
 
         on_app_loop(api, revoke)
         needs_label(api, "agent_a1", "after")
@@ -379,16 +480,21 @@ def test_connections_on_one_credential_share_one_check(api, monkeypatch) -> None
         return await real(session, settings, credential)
 
     monkeypatch.setattr(access, "authenticate", counted)
-    with connect(api, "manager_a") as a, connect(api, "manager_a") as b, \
-            connect(api, "manager_a") as c, connect(api, "exec_n") as other:  # fmt: skip
+    with (
+        connect(api, "manager_a") as a,
+        connect(api, "manager_a") as b,
+        connect(api, "manager_a") as c,
+        connect(api, "exec_n") as other,
+    ):
         for live in (a, b, c, other):
             live.subscribe(NEEDS_LABEL)
         wait_for_subscribers(api, "outcome.needs_label", 4)
         needs_label(api, "agent_a1", "shared-1")
         for live in (a, b, c, other):
             live.next_event("outcomeNeedsLabel")
-        assert sorted(checked) == sorted([f"Bearer {api.tokens['manager_a']}",
-                                          f"Bearer {api.tokens['exec_n']}"])  # fmt: skip
+        assert sorted(checked) == sorted(
+            [f"Bearer {api.tokens['manager_a']}", f"Bearer {api.tokens['exec_n']}"]
+        )
         needs_label(api, "agent_a1", "shared-2")  # within the window: no check at all
         for live in (a, b, c, other):
             live.next_event("outcomeNeedsLabel")
@@ -398,8 +504,11 @@ def test_connections_on_one_credential_share_one_check(api, monkeypatch) -> None
 
         async def deactivate() -> None:
             async with transaction(state_of(api).sessions) as session:
-                await session.execute(update(User).where(
-                    User.id == api.world.users["manager_a"].id).values(active=False))  # fmt: skip
+                await session.execute(
+                    update(User)
+                    .where(User.id == api.world.users["manager_a"].id)
+                    .values(active=False)
+                )
 
         on_app_loop(api, deactivate)
         needs_label(api, "agent_a1", "shared-3")
@@ -414,7 +523,7 @@ def test_a_dropped_subscriber_is_closed_1013_and_may_come_back(api) -> None:
     # two events: the subscriber is dropped as if it had stopped reading. (A client that really
     # stops reading is in test_fanout_processes.py, through real servers.)
     state = state_of(api)
-    state.broker = InProcessBroker(queue_size=1)
+    state.broker = state.bus.broker = InProcessBroker(queue_size=1)
     org = api.world.orgs["north"].id
     channel = channel_for(org, "outcome.needs_label")
     event = {"name": "outcome.needs_label", "organization_id": org, "stream": "labels", "data": {}}

@@ -9,8 +9,8 @@ from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
-from backend.auth.viewer import Viewer, scoped
 from backend.orgs.models import Organization, Team, User
+from backend.viewer import Viewer, scoped
 from tests.factories import build_world
 
 

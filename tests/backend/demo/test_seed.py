@@ -25,8 +25,7 @@ from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.alerts.models import AlertRule
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import AgentPolicy, CalibrationStat, PolicyChange
-from backend.calibration.policy import policy_defaults
+from backend.calibration.models import CalibrationStat
 from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base, create_engine, create_sessionmaker
 from backend.demo import DatabaseNotEmptyError, SeedReport, seed_demo
@@ -37,6 +36,8 @@ from backend.migrations import upgrade, upgrade_async
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.outcomes.rules import OutcomeRules
+from backend.policy.models import AgentPolicy, PolicyChange
+from backend.policy.service import policy_defaults
 from backend.prompts.models import FeedbackPrompt
 from backend.prompts.service import PromptPolicy
 from backend.reports.models import ReportSubscription
@@ -493,7 +494,10 @@ async def test_reps_have_today_s_prompts_by_the_product_s_rules(small: AsyncSess
     assert prompts and all(p.state == "open" and p.created_at == NOW for p in prompts)
     assert all(p.user_id == owner[p.agent_id] for p in prompts)  # the rep who owns the agent
     assert {p.reason for p in prompts} == {
-        "critical_action", "uncertain_confidence", "outcome_disagreement"}  # fmt: skip
+        "critical_action",
+        "uncertain_confidence",
+        "outcome_disagreement",
+    }
     for p in prompts:
         assert critical[p.action_id] == (p.reason == "critical_action")
     per_rep: dict[int, list[FeedbackPrompt]] = defaultdict(list)

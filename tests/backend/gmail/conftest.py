@@ -28,12 +28,14 @@ from backend.actions.service import ActionInput
 from backend.app import create_app
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client
-from backend.auth.viewer import Viewer
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.feedback.models import Feedback
+from backend.handlers import open_state
 from backend.learning import submit_action
 from backend.settings import load_settings
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.conftest import empty_database
 from tests.factories import World, build_world
 
@@ -73,11 +75,15 @@ def pem_certificate(key: rsa.RSAPrivateKey) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken.test")])
     now = dt.datetime.now(dt.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -142,19 +148,34 @@ class Google:
     kid: str = KID
 
     def token(
-        self, *, aud: str, email: str, key: rsa.RSAPrivateKey | None = None,
-        kid: str | None = None, expires_in: int = 3600, issued_ago: int = 5,
-        algorithm: str = "RS256", **claims: Any,
-    ) -> str:  # fmt: skip
+        self,
+        *,
+        aud: str,
+        email: str,
+        key: rsa.RSAPrivateKey | None = None,
+        kid: str | None = None,
+        expires_in: int = 3600,
+        issued_ago: int = 5,
+        algorithm: str = "RS256",
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
-        payload = {"iss": ISSUER, "aud": aud, "sub": "1100" + str(abs(hash(email)) % 10**8),
-                   "email": email, "email_verified": True, "iat": now - issued_ago,
-                   "exp": now + expires_in, **claims}  # fmt: skip
+        payload = {
+            "iss": ISSUER,
+            "aud": aud,
+            "sub": "1100" + str(abs(hash(email)) % 10**8),
+            "email": email,
+            "email_verified": True,
+            "iat": now - issued_ago,
+            "exp": now + expires_in,
+            **claims,
+        }
         signing_key: Any = key or self.key
         if algorithm.startswith("HS"):
             signing_key = "a-shared-secret-that-is-long-enough-for-hmac-256-bits"
-        return jwt.encode(payload, signing_key, algorithm=algorithm,
-                          headers={"kid": kid or self.kid})  # fmt: skip
+        return jwt.encode(
+            payload, signing_key, algorithm=algorithm, headers={"kid": kid or self.kid}
+        )
 
     def caller(self, path: str, **overrides: Any) -> str:
         """The `Authorization` token Google sends to ``path`` of the add-on."""
@@ -171,15 +192,22 @@ def google(google_key: rsa.RSAPrivateKey) -> Google:
 
 
 def event(
-    google: Google, email: str, *, message_id: str | None = EMAIL_MESSAGE_ID,
-    thread_id: str | None = EMAIL_THREAD_ID, parameters: dict[str, str] | None = None,
-    comment: str | None = None, user_token: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    google: Google,
+    email: str,
+    *,
+    message_id: str | None = EMAIL_MESSAGE_ID,
+    thread_id: str | None = EMAIL_THREAD_ID,
+    parameters: dict[str, str] | None = None,
+    comment: str | None = None,
+    user_token: str | None = None,
+) -> dict[str, Any]:
     """An add-on event object as Google posts it from Gmail."""
     common: dict[str, Any] = {
-        "hostApp": "GMAIL", "platform": "WEB", "userLocale": "en",
+        "hostApp": "GMAIL",
+        "platform": "WEB",
+        "userLocale": "en",
         "timeZone": {"id": "Europe/Paris", "offset": 3600000},
-    }  # fmt: skip
+    }
     if parameters is not None:
         common["parameters"] = parameters
     if comment is not None:
@@ -198,8 +226,9 @@ def event(
     return body
 
 
-def rate_parameters(thumb: str, *, message_id: str = EMAIL_MESSAGE_ID,
-                    thread_id: str = EMAIL_THREAD_ID) -> dict[str, str]:  # fmt: skip
+def rate_parameters(
+    thumb: str, *, message_id: str = EMAIL_MESSAGE_ID, thread_id: str = EMAIL_THREAD_ID
+) -> dict[str, str]:
     return {"messageId": message_id, "threadId": thread_id, "thumb": thumb}
 
 
@@ -213,8 +242,14 @@ class Addon:
     email_action_id: int
     escalation_action_id: int
 
-    def post(self, path: str, body: Any, *, token: str | None = None,
-             headers: dict[str, str] | None = None) -> httpx2.Response:  # fmt: skip
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx2.Response:
         """POST ``body`` as Google does: JSON with its ID token for ``path``."""
         bearer = self.google.caller(path) if token is None else token
         sent = {"Authorization": f"Bearer {bearer}", **(headers or {})}
@@ -233,32 +268,56 @@ class Addon:
 @pytest.fixture
 async def addon(database_url: str, key_server: KeyServer, google: Google) -> AsyncIterator[Addon]:
     settings = load_settings(
-        database_url=database_url, worker_in_process=False,
-        gmail_addon_service_account=SERVICE_ACCOUNT, gmail_addon_client_id=CLIENT_ID,
-        gmail_addon_base_url=BASE_URL + "/", gmail_certs_url=key_server.url("/jwks"),
-    )  # fmt: skip
-    state = AppState.open(settings)
+        database_url=database_url,
+        worker_in_process=False,
+        gmail_addon_service_account=SERVICE_ACCOUNT,
+        gmail_addon_client_id=CLIENT_ID,
+        gmail_addon_base_url=BASE_URL + "/",
+        gmail_certs_url=key_server.url("/jwks"),
+    )
+    state = open_state(settings)
     try:
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             key = await create_api_key(
-                session, viewer=Viewer.system(world.orgs["north"].id), kind=ApiClientKind.AGENT,
-                name="agent", agent_id=world.agents["rep_a1"].id,
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(world.orgs["north"].id),
+                kind=ApiClientKind.AGENT,
+                name="agent",
+                agent_id=world.agents["rep_a1"].id,
+            )
             agent = await viewer_for_api_client(session, key.client)
         now = utcnow()
-        email = await submit_action(state, agent, ActionInput(
-            action_type="email", confidence=0.42, idempotency_key="gmail-email-1",
-            occurred_at=now - dt.timedelta(hours=3), message_external_id=EMAIL_MESSAGE_ID,
-            thread_external_id=EMAIL_THREAD_ID, subject="Pricing for <Acme> & friends",
-        ), now=now)  # fmt: skip
-        escalation = await submit_action(state, agent, ActionInput(
-            action_type="escalation", confidence=0.3, idempotency_key="gmail-escalation-1",
-            occurred_at=now - dt.timedelta(hours=1), thread_external_id=ESCALATION_THREAD_ID,
-        ), now=now)  # fmt: skip
+        email = await submit_action(
+            state,
+            agent,
+            ActionInput(
+                action_type="email",
+                confidence=0.42,
+                idempotency_key="gmail-email-1",
+                occurred_at=now - dt.timedelta(hours=3),
+                message_external_id=EMAIL_MESSAGE_ID,
+                thread_external_id=EMAIL_THREAD_ID,
+                subject="Pricing for <Acme> & friends",
+            ),
+            now=now,
+        )
+        escalation = await submit_action(
+            state,
+            agent,
+            ActionInput(
+                action_type="escalation",
+                confidence=0.3,
+                idempotency_key="gmail-escalation-1",
+                occurred_at=now - dt.timedelta(hours=1),
+                thread_external_id=ESCALATION_THREAD_ID,
+            ),
+            now=now,
+        )
         with TestClient(create_app(settings)) as client:
-            yield Addon(client, state, google, key_server, world, email.action.id,
-                        escalation.action.id)  # fmt: skip
+            yield Addon(
+                client, state, google, key_server, world, email.action.id, escalation.action.id
+            )
     finally:
         await empty_database(state.engine)
         await state.close()

@@ -20,15 +20,23 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment.update(LOG_LEVEL="WARNING", **env)
     return subprocess.run(
         [sys.executable, "-m", "backend", "gmail-addon-deployment", *args],
-        capture_output=True, text=True, env=environment, timeout=120,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
         cwd=Path(__file__).resolve().parents[3],
-    )  # fmt: skip
+    )
 
 
 def test_the_cli_prints_the_descriptor(tmp_path: Path) -> None:
-    result = run_cli("--base-url", "https://feedback.example.com/", "--name", "Rate the agent",
-                     DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
-                     PUBLIC_BASE_URL="https://feedback.example.com")  # fmt: skip
+    result = run_cli(
+        "--base-url",
+        "https://feedback.example.com/",
+        "--name",
+        "Rate the agent",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        PUBLIC_BASE_URL="https://feedback.example.com",
+    )
     assert result.returncode == 0, result.stderr
     descriptor = json.loads(result.stdout)
     assert descriptor["oauthScopes"] == [

@@ -21,8 +21,11 @@ from tests.backend.gmail.conftest import (
 )
 
 MESSAGE, RATE, COMMENT, HOMEPAGE = (
-    "/gmail/message", "/gmail/actions/rate", "/gmail/actions/comment", "/gmail/homepage"
-)  # fmt: skip
+    "/gmail/message",
+    "/gmail/actions/rate",
+    "/gmail/actions/comment",
+    "/gmail/homepage",
+)
 
 
 def pushed(response: Any) -> dict[str, Any]:
@@ -51,8 +54,11 @@ def widgets(card: dict[str, Any]) -> list[dict[str, Any]]:
 
 def labelled(card: dict[str, Any]) -> dict[str, str]:
     """{topLabel: text} of the card's decorated texts."""
-    return {w["decoratedText"]["topLabel"]: w["decoratedText"]["text"]
-            for w in widgets(card) if "decoratedText" in w}  # fmt: skip
+    return {
+        w["decoratedText"]["topLabel"]: w["decoratedText"]["text"]
+        for w in widgets(card)
+        if "decoratedText" in w
+    }
 
 
 def paragraphs(card: dict[str, Any]) -> str:
@@ -108,13 +114,20 @@ async def test_rating_is_stored_and_the_card_updated(addon: Addon) -> None:
     assert "Save comment" in buttons(card)
     (stored,) = await addon.feedback()
     assert (stored.target_type, stored.rating, stored.channel, stored.author_id) == (
-        "message", 1, "gmail", rep.id,
-    )  # fmt: skip
+        "message",
+        1,
+        "gmail",
+        rep.id,
+    )
     assert stored.message_id is not None and stored.action_id is None and stored.comment is None
 
     # A second click (with a comment typed) changes the same rating: still one row.
-    body = event(addon.google, rep.email, parameters=rate_parameters("down"),
-                 comment="  Too pushy on price.  ")  # fmt: skip
+    body = event(
+        addon.google,
+        rep.email,
+        parameters=rate_parameters("down"),
+        comment="  Too pushy on price.  ",
+    )
     card, note = updated(addon.post(RATE, body))
     assert note == "Your rating is now 👎."
     assert "Your comment: Too pushy on price." in paragraphs(card)
@@ -132,14 +145,16 @@ async def test_rating_is_stored_and_the_card_updated(addon: Addon) -> None:
 async def test_a_comment_goes_with_the_rating(addon: Addon) -> None:
     email = addon.email_of("rep_a1")
     ids = {"messageId": EMAIL_MESSAGE_ID, "threadId": EMAIL_THREAD_ID}
-    note = notified(addon.post(COMMENT, event(addon.google, email, parameters=ids,
-                                              comment="Nice tone")))  # fmt: skip
+    note = notified(
+        addon.post(COMMENT, event(addon.google, email, parameters=ids, comment="Nice tone"))
+    )
     assert note.startswith("Not saved. thumb: rate it with 👍 or 👎 first")
     assert await addon.feedback() == []
 
     updated(addon.post(RATE, event(addon.google, email, parameters=rate_parameters("down"))))
-    card, note = updated(addon.post(COMMENT, event(addon.google, email, parameters=ids,
-                                                   comment="Nice tone")))  # fmt: skip
+    card, note = updated(
+        addon.post(COMMENT, event(addon.google, email, parameters=ids, comment="Nice tone"))
+    )
     assert note == "Comment saved."
     (stored,) = await addon.feedback()
     assert (stored.rating, stored.comment) == (0, "Nice tone")  # the thumb is kept
@@ -161,12 +176,24 @@ async def test_a_thread_decision_without_an_email_is_rated_on_the_action_scale(
     assert "👍 counts 5 of 5" in paragraphs(card)
     params = buttons(card)["👎 Poor"]["parameters"]
     assert params == {"threadId": ESCALATION_THREAD_ID, "thumb": "down"}
-    updated(addon.post(RATE, event(addon.google, email, message_id=None,
-                                   thread_id=ESCALATION_THREAD_ID, parameters=params)))  # fmt: skip
+    updated(
+        addon.post(
+            RATE,
+            event(
+                addon.google,
+                email,
+                message_id=None,
+                thread_id=ESCALATION_THREAD_ID,
+                parameters=params,
+            ),
+        )
+    )
     (stored,) = await addon.feedback()
     assert (stored.target_type, stored.action_id, stored.rating) == (
-        "action", addon.escalation_action_id, 1,
-    )  # fmt: skip
+        "action",
+        addon.escalation_action_id,
+        1,
+    )
 
 
 async def test_a_manager_rates_their_teams_email(addon: Addon) -> None:
@@ -182,15 +209,20 @@ async def test_an_email_outside_ones_scope_is_not_the_agents(addon: Addon, who: 
     email = addon.email_of(who)
     card = pushed(addon.post(MESSAGE, event(addon.google, email)))
     assert "not one the Sales Agent sent" in paragraphs(card)
-    card, note = updated(addon.post(RATE, event(addon.google, email,
-                                                parameters=rate_parameters("up"))))  # fmt: skip
+    card, note = updated(
+        addon.post(RATE, event(addon.google, email, parameters=rate_parameters("up")))
+    )
     assert "nothing was saved" in note
     assert await addon.feedback() == []
 
 
 async def test_an_unknown_message_gets_the_short_card(addon: Addon) -> None:
-    body = event(addon.google, addon.email_of("rep_a1"), message_id="19000000000000aa",
-                 thread_id="19000000000000aa")  # fmt: skip
+    body = event(
+        addon.google,
+        addon.email_of("rep_a1"),
+        message_id="19000000000000aa",
+        thread_id="19000000000000aa",
+    )
     card = pushed(addon.post(MESSAGE, body))
     assert "not one the Sales Agent sent" in paragraphs(card)
     assert buttons(card) == {}
@@ -204,11 +236,13 @@ async def test_an_unmapped_gmail_user_is_asked_to_link_their_account(addon: Addo
     stranger = "someone@gmail.example"
     card = pushed(addon.post(MESSAGE, event(addon.google, stranger)))
     assert "<b>someone@gmail.example</b> is not linked" in paragraphs(card)
-    card = pushed(addon.post(HOMEPAGE, event(addon.google, stranger, message_id=None,
-                                             thread_id=None)))  # fmt: skip
+    card = pushed(
+        addon.post(HOMEPAGE, event(addon.google, stranger, message_id=None, thread_id=None))
+    )
     assert "is not linked" in paragraphs(card)
-    card, note = updated(addon.post(RATE, event(addon.google, stranger,
-                                                parameters=rate_parameters("up"))))  # fmt: skip
+    card, note = updated(
+        addon.post(RATE, event(addon.google, stranger, parameters=rate_parameters("up")))
+    )
     assert note == "Link your account first; nothing was saved."
     assert "is not linked" in paragraphs(card)
     assert await addon.feedback() == []
@@ -332,8 +366,9 @@ def test_an_unconfigured_add_on_answers_503(sqlite_database_url: str, google: An
     from backend.app import create_app
     from backend.settings import load_settings
 
-    settings = load_settings(database_url=sqlite_database_url, worker_in_process=False,
-                             gmail_addon_client_id=CLIENT_ID)  # fmt: skip
+    settings = load_settings(
+        database_url=sqlite_database_url, worker_in_process=False, gmail_addon_client_id=CLIENT_ID
+    )
     with TestClient(create_app(settings)) as client:
         response = client.post(MESSAGE, json={}, headers={"Authorization": "Bearer x"})
     assert response.status_code == 503

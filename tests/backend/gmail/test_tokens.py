@@ -128,8 +128,13 @@ def test_documents_without_a_usable_key_are_refused(google: Google, other_key: A
     for document in ({"keys": []}, {"keys": [{"kty": "EC", "kid": "x"}]}, {"a": "b"}, [1]):
         with pytest.raises(KeyFetchError, match="holds no usable RSA signing key"):
             parse_keys(document)
-    mixed = {"keys": [{"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
-                      jwk(google.key, KID), {"kty": "RSA", "n": "no kid"}]}  # fmt: skip
+    mixed = {
+        "keys": [
+            {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
+            jwk(google.key, KID),
+            {"kty": "RSA", "n": "no kid"},
+        ]
+    }
     assert set(parse_keys(mixed)) == {KID}
     assert set(parse_keys({"k2": pem_certificate(other_key), "bad": "-----BEGIN CERTIFICATE"})) == {
         "k2"

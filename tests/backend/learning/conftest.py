@@ -10,10 +10,11 @@ import pytest
 
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
-from backend.auth.viewer import Viewer
-from backend.database import transaction
+from backend.handlers import open_state
 from backend.settings import load_settings
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.factories import build_world
 
 T0 = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
@@ -32,16 +33,21 @@ class Loop:
 
 @pytest.fixture
 async def loop(database_url: str) -> AsyncIterator[Loop]:
-    state = AppState.open(load_settings(database_url=database_url))
+    state = open_state(load_settings(database_url=database_url))
     try:
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             system = Viewer.system(world.orgs["north"].id)
             keys = [
-                await create_api_key(session, viewer=system, kind=ApiClientKind.AGENT, name=k,
-                                     agent_id=world.agents[k].id)
+                await create_api_key(
+                    session,
+                    viewer=system,
+                    kind=ApiClientKind.AGENT,
+                    name=k,
+                    agent_id=world.agents[k].id,
+                )
                 for k in ("rep_a1", "rep_a2")
-            ]  # fmt: skip
+            ]
             viewers = [await viewer_for_api_client(session, k.client) for k in keys]
             rep = await viewer_for_user(session, world.users["rep_a1"])
             manager = await viewer_for_user(session, world.users["manager_a"])

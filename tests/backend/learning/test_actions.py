@@ -16,9 +16,15 @@ from tests.backend.learning.conftest import T0
 
 
 def email(key: str, confidence: float = 0.5, **extra) -> ActionInput:
-    return ActionInput(action_type="email", confidence=confidence, idempotency_key=key,
-                       occurred_at=T0, message_external_id=f"<{key}@mail>",
-                       thread_external_id=f"thread-{key}", **extra)  # fmt: skip
+    return ActionInput(
+        action_type="email",
+        confidence=confidence,
+        idempotency_key=key,
+        occurred_at=T0,
+        message_external_id=f"<{key}@mail>",
+        thread_external_id=f"thread-{key}",
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,24 +57,43 @@ async def test_retry_returns_the_first_record(loop) -> None:
 
 async def test_critical_by_type_and_links(loop) -> None:
     recorded = await submit_action(
-        loop.state, loop.agent,
-        ActionInput(action_type="escalation", confidence=0.7, idempotency_key="e1",
-                    occurred_at=T0, deal_external_id="D-1"),
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="escalation",
+            confidence=0.7,
+            idempotency_key="e1",
+            occurred_at=T0,
+            deal_external_id="D-1",
+        ),
         now=T0,
-    )  # fmt: skip
+    )
     assert recorded.action.is_critical and recorded.action.deal_id is not None
     assert [o.outcome_type for o in recorded.outcomes] == ["escalation_quality"]
 
 
 async def test_bad_input_names_every_field_and_changes_nothing(loop) -> None:
-    bad = ActionInput(action_type="Email!", confidence=1.5, idempotency_key="",
-                      occurred_at=T0 + dt.timedelta(days=2), cost_amount=-1, cost_currency="usd",
-                      cost_tokens=-3)  # fmt: skip
+    bad = ActionInput(
+        action_type="Email!",
+        confidence=1.5,
+        idempotency_key="",
+        occurred_at=T0 + dt.timedelta(days=2),
+        cost_amount=-1,
+        cost_currency="usd",
+        cost_tokens=-3,
+    )
     with pytest.raises(InvalidInput) as raised:
         await submit_action(loop.state, loop.agent, bad, now=T0)
     fields = {e.field for e in raised.value.errors}
-    assert fields == {"actionType", "confidence", "idempotencyKey", "occurredAt", "cost.amount",
-                      "cost.currency", "cost.tokens"}  # fmt: skip
+    assert fields == {
+        "actionType",
+        "confidence",
+        "idempotencyKey",
+        "occurredAt",
+        "cost.amount",
+        "cost.currency",
+        "cost.tokens",
+    }
     async with loop.state.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AgentAction)) == 0
 

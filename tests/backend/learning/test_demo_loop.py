@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from backend.agents.models import Agent
-from backend.calibration.models import AgentPolicy, CalibrationVerdict
+from backend.calibration.models import CalibrationVerdict
 from backend.demo.seed import seed_demo
+from backend.handlers import open_state
 from backend.learning import refresh_calibration
 from backend.orgs.models import Organization
+from backend.policy.models import AgentPolicy
 from backend.settings import load_settings
-from backend.state import AppState
 from tests.conftest import empty_database
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -22,7 +23,7 @@ NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_demo_escalations_move_their_policy_and_emails_do_not(database_url: str) -> None:
-    state = AppState.open(load_settings(database_url=database_url))
+    state = open_state(load_settings(database_url=database_url))
     try:
         await seed_demo(state.sessions, progress=False, now=NOW)
         async with state.sessions() as session:

@@ -12,38 +12,70 @@ from sqlalchemy import func, insert, select
 from backend.actions.models import AgentAction
 from backend.actions.service import ActionInput
 from backend.calibration.models import CalibrationStat
-from backend.database import transaction
 from backend.errors import NotFoundError
 from backend.learning import submit_action, submit_label, submit_signals
 from backend.outcomes.models import Outcome, OutcomeLabel
-from backend.signals.service import SignalInput, record_signals
+from backend.signals.service import SignalInput
+from backend.unit_of_work import transaction
 from tests.backend.learning.conftest import T0
 
 NOW = T0 + dt.timedelta(hours=3)
 
 
 async def needs_label(loop) -> int:
-    recorded = await submit_action(loop.state, loop.agent, ActionInput(
-        action_type="email", confidence=0.7, idempotency_key="l", occurred_at=T0,
-        message_external_id="<l@m>"), now=T0)  # fmt: skip
-    await submit_signals(loop.state, loop.agent, [SignalInput(
-        kind="email.replied", source="esp", external_id="r", occurred_at=T0 + dt.timedelta(hours=1),
-        message_external_id="<l@m>")], now=NOW)  # fmt: skip
+    recorded = await submit_action(
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="email",
+            confidence=0.7,
+            idempotency_key="l",
+            occurred_at=T0,
+            message_external_id="<l@m>",
+        ),
+        now=T0,
+    )
+    await submit_signals(
+        loop.state,
+        loop.agent,
+        [
+            SignalInput(
+                kind="email.replied",
+                source="esp",
+                external_id="r",
+                occurred_at=T0 + dt.timedelta(hours=1),
+                message_external_id="<l@m>",
+            )
+        ],
+        now=NOW,
+    )
     return next(o.id for o in recorded.outcomes if o.outcome_type == "email_reply")
 
 
 async def rollup(loop) -> tuple[int, float, float]:
     async with loop.state.sessions() as session:
-        row = (await session.execute(select(
-            func.sum(CalibrationStat.count), func.sum(CalibrationStat.sum_y),
-            func.sum(CalibrationStat.sum_sq_err)))).one()  # fmt: skip
+        row = (
+            await session.execute(
+                select(
+                    func.sum(CalibrationStat.count),
+                    func.sum(CalibrationStat.sum_y),
+                    func.sum(CalibrationStat.sum_sq_err),
+                )
+            )
+        ).one()
         return int(row[0] or 0), float(row[1] or 0), float(row[2] or 0)
 
 
 async def test_label_resolves_then_a_correction_replaces_the_contribution(loop) -> None:
     outcome_id = await needs_label(loop)
-    first = await submit_label(loop.state, loop.rep, outcome_id=outcome_id, level="positive",
-                               note="they asked for a demo", now=NOW)  # fmt: skip
+    first = await submit_label(
+        loop.state,
+        loop.rep,
+        outcome_id=outcome_id,
+        level="positive",
+        note="they asked for a demo",
+        now=NOW,
+    )
     assert not first.correction
     assert await rollup(loop) == pytest.approx((1, 1.0, 0.09))
     second = await submit_label(
@@ -91,27 +123,60 @@ async def test_concurrent_writers_lose_no_increment(loop) -> None:
     total = WRITERS * PER_WRITER
     confidences = [round(rng.random(), 3) for _ in range(total)]
     async with transaction(loop.state.sessions) as session:
-        ids = list((await session.execute(insert(AgentAction).returning(AgentAction.id), [
-            {"organization_id": org, "agent_id": agent, "action_type": "email", "confidence": p,
-             "idempotency_key": f"k{i}", "occurred_at": T0, "details": {}}
-            for i, p in enumerate(confidences)])).scalars())  # fmt: skip
-        await session.execute(insert(Outcome), [
-            {"organization_id": org, "agent_id": agent, "action_id": action_id,
-             "action_type": "email", "outcome_type": "email_reply", "window": "engagement_7d",
-             "scale": "binary", "status": "open", "due_at": T0 + dt.timedelta(days=7),
-             "evidence": {}} for action_id in ids])  # fmt: skip
+        ids = list(
+            (
+                await session.execute(
+                    insert(AgentAction).returning(AgentAction.id),
+                    [
+                        {
+                            "organization_id": org,
+                            "agent_id": agent,
+                            "action_type": "email",
+                            "confidence": p,
+                            "idempotency_key": f"k{i}",
+                            "occurred_at": T0,
+                            "details": {},
+                        }
+                        for i, p in enumerate(confidences)
+                    ],
+                )
+            ).scalars()
+        )
+        await session.execute(
+            insert(Outcome),
+            [
+                {
+                    "organization_id": org,
+                    "agent_id": agent,
+                    "action_id": action_id,
+                    "action_type": "email",
+                    "outcome_type": "email_reply",
+                    "window": "engagement_7d",
+                    "scale": "binary",
+                    "status": "open",
+                    "due_at": T0 + dt.timedelta(days=7),
+                    "evidence": {},
+                }
+                for action_id in ids
+            ],
+        )
     replies = [rng.random() < p for p in confidences]
 
     async def writer(w: int) -> None:
         mine = range(w * PER_WRITER, (w + 1) * PER_WRITER)
         for start in range(mine.start, mine.stop, BATCH):
-            batch = [SignalInput(
-                kind="email.replied", source="esp", external_id=f"s{i}", action_id=ids[i],
-                occurred_at=T0 + dt.timedelta(hours=1),
-                payload={"sentiment": "positive" if replies[i] else "negative"},
-            ) for i in range(start, start + BATCH)]  # fmt: skip
-            async with transaction(loop.state.sessions) as session:
-                await record_signals(session, loop.admin, batch, now=NOW)
+            batch = [
+                SignalInput(
+                    kind="email.replied",
+                    source="esp",
+                    external_id=f"s{i}",
+                    action_id=ids[i],
+                    occurred_at=T0 + dt.timedelta(hours=1),
+                    payload={"sentiment": "positive" if replies[i] else "negative"},
+                )
+                for i in range(start, start + BATCH)
+            ]
+            await submit_signals(loop.state, loop.admin, batch, now=NOW)
 
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
     count, sum_y, sum_sq_err = await rollup(loop)

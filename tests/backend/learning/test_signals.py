@@ -23,19 +23,31 @@ HOUR = dt.timedelta(hours=1)
 
 async def send_email(loop, key: str, confidence: float = 0.4) -> int:
     recorded = await submit_action(
-        loop.state, loop.agent,
-        ActionInput(action_type="email", confidence=confidence, idempotency_key=key,
-                    occurred_at=T0, message_external_id=f"<{key}@mail>",
-                    thread_external_id=f"thread-{key}"),
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="email",
+            confidence=confidence,
+            idempotency_key=key,
+            occurred_at=T0,
+            message_external_id=f"<{key}@mail>",
+            thread_external_id=f"thread-{key}",
+        ),
         now=T0,
-    )  # fmt: skip
+    )
     return recorded.action.id
 
 
 def signal(kind: str, external_id: str, *, at: dt.timedelta = HOUR, **refs) -> SignalInput:
     payload = refs.pop("payload", {})
-    return SignalInput(kind=kind, source="esp", external_id=external_id, occurred_at=T0 + at,
-                       payload=payload, **refs)  # fmt: skip
+    return SignalInput(
+        kind=kind,
+        source="esp",
+        external_id=external_id,
+        occurred_at=T0 + at,
+        payload=payload,
+        **refs,
+    )
 
 
 async def outcomes_of(loop, action_id: int) -> dict[str, Outcome]:
@@ -46,17 +58,27 @@ async def outcomes_of(loop, action_id: int) -> dict[str, Outcome]:
 
 async def rollup_totals(loop) -> tuple[int, float]:
     async with loop.state.sessions() as session:
-        row = (await session.execute(
-            select(func.coalesce(func.sum(CalibrationStat.count), 0),
-                   func.coalesce(func.sum(CalibrationStat.sum_y), 0.0))
-        )).one()  # fmt: skip
+        row = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(CalibrationStat.count), 0),
+                    func.coalesce(func.sum(CalibrationStat.sum_y), 0.0),
+                )
+            )
+        ).one()
         return int(row[0]), float(row[1])
 
 
 async def test_reply_resolves_reply_and_delivery_and_counts_once(loop) -> None:
     action_id = await send_email(loop, "m1")
-    batch = [signal("email.replied", "r1", message_external_id="<m1@mail>",
-                    payload={"sentiment": "positive"})]  # fmt: skip
+    batch = [
+        signal(
+            "email.replied",
+            "r1",
+            message_external_id="<m1@mail>",
+            payload={"sentiment": "positive"},
+        )
+    ]
     first = await submit_signals(loop.state, loop.agent, batch, now=T0 + 2 * HOUR)
     assert (first.stored, first.matched, first.resolved) == (1, 1, 2)
     again = await submit_signals(loop.state, loop.agent, batch, now=T0 + 2 * HOUR)
@@ -77,11 +99,18 @@ async def test_reply_resolves_reply_and_delivery_and_counts_once(loop) -> None:
 async def test_thread_reply_matches_the_latest_email_in_the_thread(loop) -> None:
     await send_email(loop, "t1")
     result = await submit_signals(
-        loop.state, loop.agent,
-        [signal("email.replied", "r2", thread_external_id="thread-t1",
-                payload={"sentiment": "negative"})],
+        loop.state,
+        loop.agent,
+        [
+            signal(
+                "email.replied",
+                "r2",
+                thread_external_id="thread-t1",
+                payload={"sentiment": "negative"},
+            )
+        ],
         now=T0 + 2 * HOUR,
-    )  # fmt: skip
+    )
     assert result.resolved == 2
     assert await rollup_totals(loop) == (1, 0.0)
 
@@ -104,9 +133,11 @@ async def test_unknown_sentiment_goes_to_labelling_and_is_announced(loop) -> Non
     received = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.01)
     result = await submit_signals(
-        loop.state, loop.agent, [signal("email.replied", "u", message_external_id="<u1@mail>")],
+        loop.state,
+        loop.agent,
+        [signal("email.replied", "u", message_external_id="<u1@mail>")],
         now=T0 + 2 * HOUR,
-    )  # fmt: skip
+    )
     assert result.needs_label == 1
     event = await asyncio.wait_for(received, 5)
     reply = (await outcomes_of(loop, action_id))["email_reply"]
@@ -119,10 +150,11 @@ async def test_unknown_sentiment_goes_to_labelling_and_is_announced(loop) -> Non
 
 async def test_unmatched_signals_are_stored_and_reported(loop) -> None:
     result = await submit_signals(
-        loop.state, loop.agent,
+        loop.state,
+        loop.agent,
         [signal("email.replied", "lost", message_external_id="<nobody@mail>")],
         now=T0 + 2 * HOUR,
-    )  # fmt: skip
+    )
     assert result.unmatched == [("esp", "lost")] and result.stored == 1
     async with loop.state.sessions() as session:
         stored = await session.scalar(select(Signal))
@@ -132,45 +164,65 @@ async def test_unmatched_signals_are_stored_and_reported(loop) -> None:
 async def test_another_agents_key_cannot_resolve_my_outcomes(loop) -> None:
     action_id = await send_email(loop, "mine")
     result = await submit_signals(
-        loop.state, loop.other_agent,
+        loop.state,
+        loop.other_agent,
         [signal("email.bounced", "b1", message_external_id="<mine@mail>")],
         now=T0 + 2 * HOUR,
-    )  # fmt: skip
+    )
     assert result.unmatched == [("esp", "b1")]
     assert (await outcomes_of(loop, action_id))["email_reply"].status == "open"
 
 
 async def stage_action(loop, key: str) -> int:
     recorded = await submit_action(
-        loop.state, loop.agent,
-        ActionInput(action_type="stage_progression", confidence=0.6, idempotency_key=key,
-                    occurred_at=T0, deal_external_id=f"deal-{key}"),
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="stage_progression",
+            confidence=0.6,
+            idempotency_key=key,
+            occurred_at=T0,
+            deal_external_id=f"deal-{key}",
+        ),
         now=T0,
-    )  # fmt: skip
+    )
     return recorded.action.id
 
 
 def stage(external_id: str, deal: str, from_stage: str, to_stage: str, hours: int) -> SignalInput:
-    return SignalInput(kind="deal.stage_changed", source="crm", external_id=external_id,
-                       occurred_at=T0 + hours * HOUR, deal_external_id=deal,
-                       payload={"from_stage": from_stage, "to_stage": to_stage})  # fmt: skip
+    return SignalInput(
+        kind="deal.stage_changed",
+        source="crm",
+        external_id=external_id,
+        occurred_at=T0 + hours * HOUR,
+        deal_external_id=deal,
+        payload={"from_stage": from_stage, "to_stage": to_stage},
+    )
 
 
 async def test_forward_stage_change_resolves_by_distance(loop) -> None:
     action_id = await stage_action(loop, "s1")
-    await submit_signals(loop.state, loop.agent,
-                         [stage("x1", "deal-s1", "prospecting", "discovery", 5)],
-                         now=T0 + 6 * HOUR)  # fmt: skip
+    await submit_signals(
+        loop.state,
+        loop.agent,
+        [stage("x1", "deal-s1", "prospecting", "discovery", 5)],
+        now=T0 + 6 * HOUR,
+    )
     progression = (await outcomes_of(loop, action_id))["deal_progression"]
     assert (progression.status, progression.level, progression.value) == ("resolved", 2, 0.5)
 
 
 async def test_backward_then_forward_is_ambiguous(loop) -> None:
     action_id = await stage_action(loop, "s2")
-    await submit_signals(loop.state, loop.agent, [
-        stage("y1", "deal-s2", "discovery", "qualified", 5),
-        stage("y2", "deal-s2", "qualified", "proposal", 9),
-    ], now=T0 + 10 * HOUR)  # fmt: skip
+    await submit_signals(
+        loop.state,
+        loop.agent,
+        [
+            stage("y1", "deal-s2", "discovery", "qualified", 5),
+            stage("y2", "deal-s2", "qualified", "proposal", 9),
+        ],
+        now=T0 + 10 * HOUR,
+    )
     progression = (await outcomes_of(loop, action_id))["deal_progression"]
     assert progression.status == "needs_label"
     assert progression.evidence == {"backward_moves": 1}
@@ -178,29 +230,52 @@ async def test_backward_then_forward_is_ambiguous(loop) -> None:
 
 async def test_meeting_feedback_is_born_with_its_event(loop) -> None:
     recorded = await submit_action(
-        loop.state, loop.agent,
-        ActionInput(action_type="meeting", confidence=0.5, idempotency_key="mt",
-                    occurred_at=T0, thread_external_id="thread-mt"),
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="meeting",
+            confidence=0.5,
+            idempotency_key="mt",
+            occurred_at=T0,
+            thread_external_id="thread-mt",
+        ),
         now=T0,
-    )  # fmt: skip
-    await submit_signals(loop.state, loop.agent, [
-        signal("meeting.attended", "ma", thread_external_id="thread-mt"),
-        signal("meeting.feedback", "mf", thread_external_id="thread-mt",
-               payload={"rating": "positive"}),
-    ], now=T0 + 2 * HOUR)  # fmt: skip
+    )
+    await submit_signals(
+        loop.state,
+        loop.agent,
+        [
+            signal("meeting.attended", "ma", thread_external_id="thread-mt"),
+            signal(
+                "meeting.feedback",
+                "mf",
+                thread_external_id="thread-mt",
+                payload={"rating": "positive"},
+            ),
+        ],
+        now=T0 + 2 * HOUR,
+    )
     outcomes = await outcomes_of(loop, recorded.action.id)
     assert outcomes["meeting_attendance"].value == 1.0
     assert outcomes["meeting_feedback"].value == 1.0 and outcomes["meeting_feedback"].level == 2
 
 
 async def test_bad_batch_names_the_signal_and_field_and_stores_nothing(loop) -> None:
-    batch = [signal("email.replied", "ok"), signal("email.teleported", ""),
-             SignalInput(kind="deal.won", source="CRM!", external_id="z",
-                         occurred_at=dt.datetime(2026, 1, 1))]  # fmt: skip
+    batch = [
+        signal("email.replied", "ok"),
+        signal("email.teleported", ""),
+        SignalInput(
+            kind="deal.won", source="CRM!", external_id="z", occurred_at=dt.datetime(2026, 1, 1)
+        ),
+    ]
     with pytest.raises(InvalidInput) as raised:
         await submit_signals(loop.state, loop.agent, batch, now=T0 + 2 * HOUR)
     fields = {e.field for e in raised.value.errors}
-    assert fields == {"signals[1].kind", "signals[1].externalId", "signals[2].source",
-                      "signals[2].occurredAt"}  # fmt: skip
+    assert fields == {
+        "signals[1].kind",
+        "signals[1].externalId",
+        "signals[2].source",
+        "signals[2].occurredAt",
+    }
     async with loop.state.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Signal)) == 0

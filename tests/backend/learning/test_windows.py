@@ -10,19 +10,21 @@ from sqlalchemy import func, select, text
 
 from backend.actions.service import ActionInput
 from backend.calibration.models import CalibrationStat
+from backend.calibration.rollup import add_predictions
+from backend.handlers import open_state
 from backend.learning import close_expired_windows, submit_action, submit_signals
 from backend.outcomes.models import Outcome
 from backend.outcomes.windows import close_expired_batch
 from backend.signals.service import SignalInput
-from backend.state import AppState
 from tests.backend.learning.conftest import T0
 
 DAY = dt.timedelta(days=1)
 
 
 async def record(loop, key: str, action_type: str = "email", **extra) -> int:
-    data = ActionInput(action_type=action_type, confidence=0.3, idempotency_key=key,
-                       occurred_at=T0, **extra)  # fmt: skip
+    data = ActionInput(
+        action_type=action_type, confidence=0.3, idempotency_key=key, occurred_at=T0, **extra
+    )
     return (await submit_action(loop.state, loop.agent, data, now=T0)).action.id
 
 
@@ -48,10 +50,21 @@ async def test_windows_close_by_their_rules(loop) -> None:
 
 async def test_a_decisive_signal_before_expiry_wins(loop) -> None:
     email = await record(loop, "e2", message_external_id="<e2@m>")
-    await submit_signals(loop.state, loop.agent, [SignalInput(
-        kind="email.replied", source="esp", external_id="r", occurred_at=T0 + 3 * DAY,
-        message_external_id="<e2@m>", payload={"sentiment": "positive"})],
-        now=T0 + 3 * DAY)  # fmt: skip
+    await submit_signals(
+        loop.state,
+        loop.agent,
+        [
+            SignalInput(
+                kind="email.replied",
+                source="esp",
+                external_id="r",
+                occurred_at=T0 + 3 * DAY,
+                message_external_id="<e2@m>",
+                payload={"sentiment": "positive"},
+            )
+        ],
+        now=T0 + 3 * DAY,
+    )
     await close_expired_windows(loop.state, now=T0 + 8 * DAY)
     assert (await statuses(loop))[(email, "email_reply")] == ("resolved", 1.0)
 
@@ -88,8 +101,9 @@ async def test_a_crashed_batch_leaves_nothing_half_done(loop) -> None:
 
         session.execute = crash_on_rollup  # type: ignore[method-assign]
         with pytest.raises(Crash):
-            async with session.begin():
-                await close_expired_batch(session, now=T0 + 8 * DAY)
+            async with session.begin():  # the worker's unit of work: resolve, then count
+                resolutions = await close_expired_batch(session, now=T0 + 8 * DAY)
+                await add_predictions(session, resolutions.predictions)
     assert calls > 1  # it got as far as updating outcomes before dying
     assert {s for s, _ in (await statuses(loop)).values()} == {"open"}
     assert await close_expired_windows(loop.state, now=T0 + 8 * DAY) == 10
@@ -101,7 +115,7 @@ async def test_a_crashed_batch_leaves_nothing_half_done(loop) -> None:
 async def test_concurrent_workers_resolve_each_outcome_once(loop) -> None:
     for i in range(60):
         await record(loop, f"w{i}")
-    states = [AppState.open(loop.state.settings) for _ in range(4)]
+    states = [open_state(loop.state.settings) for _ in range(4)]
     try:
         counts = await asyncio.gather(
             *(close_expired_windows(s, now=T0 + 8 * DAY, batch_size=7) for s in states)

@@ -19,10 +19,9 @@ from sqlalchemy import select
 from backend.actions.service import ActionInput, RecordedAction
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
-from backend.auth.viewer import Viewer
-from backend.database import transaction
 from backend.events.service import channel_for
 from backend.feedback.models import Feedback
+from backend.handlers import open_state
 from backend.learning import submit_action
 from backend.prompts.models import FeedbackPrompt, PromptBudget
 from backend.prompts.service import EVENT
@@ -30,6 +29,8 @@ from backend.pubsub import Subscription
 from backend.settings import load_settings
 from backend.slack.models import SlackPost
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.backend.gmail.conftest import addon, google, google_key, key_server  # noqa: F401
 from tests.backend.learning.conftest import T0
 from tests.backend.reviews.conftest import reviews  # noqa: F401
@@ -56,14 +57,28 @@ class Prompts:
         return self.world.orgs["north"].id
 
     async def record(
-        self, key: str, action_type: str = "escalation", *, now: dt.datetime = T0,
-        confidence: float = 0.5, ago: dt.timedelta = dt.timedelta(minutes=1), **extra: Any,
-    ) -> RecordedAction:  # fmt: skip
+        self,
+        key: str,
+        action_type: str = "escalation",
+        *,
+        now: dt.datetime = T0,
+        confidence: float = 0.5,
+        ago: dt.timedelta = dt.timedelta(minutes=1),
+        **extra: Any,
+    ) -> RecordedAction:
         """An action of rep_a1's agent (idempotency key ``key``), recorded at ``now``."""
-        return await submit_action(self.state, self.agent, ActionInput(
-            action_type=action_type, confidence=confidence, idempotency_key=key,
-            occurred_at=now - ago, **extra,
-        ), now=now)  # fmt: skip
+        return await submit_action(
+            self.state,
+            self.agent,
+            ActionInput(
+                action_type=action_type,
+                confidence=confidence,
+                idempotency_key=key,
+                occurred_at=now - ago,
+                **extra,
+            ),
+            now=now,
+        )
 
     async def rows(self, model: Any) -> list[Any]:
         return await rows(self.state, model)
@@ -117,23 +132,32 @@ def prompt_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 async def prompts(database_url: str, prompt_settings: dict[str, Any]) -> AsyncIterator[Prompts]:
     settings = load_settings(
-        database_url=database_url, redis_url=None, worker_in_process=False,
-        public_base_url="http://dashboard.test", **prompt_settings,
-    )  # fmt: skip
-    state = AppState.open(settings)
+        database_url=database_url,
+        redis_url=None,
+        worker_in_process=False,
+        public_base_url="http://dashboard.test",
+        **prompt_settings,
+    )
+    state = open_state(settings)
     try:
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             people = {k: await viewer_for_user(session, u) for k, u in world.users.items()}
             system = Viewer.system(world.orgs["north"].id)
             agent_key = await create_api_key(
-                session, viewer=system, kind=ApiClientKind.AGENT, name="agent",
+                session,
+                viewer=system,
+                kind=ApiClientKind.AGENT,
+                name="agent",
                 agent_id=world.agents["rep_a1"].id,
-            )  # fmt: skip
+            )
             partner_key = await create_api_key(
-                session, viewer=system, kind=ApiClientKind.PARTNER, name="crm-app",
+                session,
+                viewer=system,
+                kind=ApiClientKind.PARTNER,
+                name="crm-app",
                 scopes=["write:feedback", "read:feedback"],
-            )  # fmt: skip
+            )
             agent = await viewer_for_api_client(session, agent_key.client)
             partner = await viewer_for_api_client(session, partner_key.client)
         yield Prompts(state, world, people, agent, partner)

@@ -37,9 +37,16 @@ async def _answered_by(prompts: Prompts, channel: str, prompt: FeedbackPrompt) -
         rating = FeedbackInput(channel="dashboard", action_id=prompt.action_id, rating=4)
         await submit_rating(prompts.state, prompts.people["rep_a1"], rating, now=T0 + 2 * HOUR)
     else:
-        await answer_prompt(prompts.state, prompts.partner, prompt_id=prompt.id, rating=4,
-                            comment="Right call", channel="api",
-                            author_email=" Rep_A1@North.example ", now=T0 + 2 * HOUR)  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.partner,
+            prompt_id=prompt.id,
+            rating=4,
+            comment="Right call",
+            channel="api",
+            author_email=" Rep_A1@North.example ",
+            now=T0 + 2 * HOUR,
+        )
     return await prompts.prompt(prompt.id)
 
 
@@ -52,10 +59,17 @@ async def test_the_prompted_persons_rating_answers_the_prompt(
     answered = await _answered_by(prompts, channel, prompt)
     [rating] = await prompts.feedback()
     assert (rating.author_id, rating.action_id, rating.rating, rating.channel) == (
-        prompts.user_id("rep_a1"), prompt.action_id, 4, channel)  # fmt: skip
+        prompts.user_id("rep_a1"),
+        prompt.action_id,
+        4,
+        channel,
+    )
     assert rating.prompted is True
     assert (answered.state, answered.answered_at, answered.answered_channel) == (
-        "answered", T0 + 2 * HOUR, channel)  # fmt: skip
+        "answered",
+        T0 + 2 * HOUR,
+        channel,
+    )
     assert answered.feedback_id == rating.id
     assert await changes(events) == [(prompt.id, "answered", "answered")]
     await events.aclose()
@@ -64,47 +78,85 @@ async def test_the_prompted_persons_rating_answers_the_prompt(
 async def test_answering_again_changes_the_rating_not_the_answer(prompts: Prompts) -> None:
     prompt = await _critical(prompts)
     rep = prompts.people["rep_a1"]
-    first, submitted = await answer_prompt(prompts.state, rep, prompt_id=prompt.id, rating=2,
-                                           comment=None, channel="dashboard",
-                                           now=T0 + HOUR)  # fmt: skip
+    first, submitted = await answer_prompt(
+        prompts.state,
+        rep,
+        prompt_id=prompt.id,
+        rating=2,
+        comment=None,
+        channel="dashboard",
+        now=T0 + HOUR,
+    )
     assert (first.state, first.answered_channel) == ("answered", "dashboard")
     assert submitted.created and submitted.feedback.prompted
-    again, changed = await answer_prompt(prompts.state, rep, prompt_id=prompt.id, rating=5,
-                                         comment="on second thought", channel="api",
-                                         now=T0 + 3 * HOUR)  # fmt: skip
+    again, changed = await answer_prompt(
+        prompts.state,
+        rep,
+        prompt_id=prompt.id,
+        rating=5,
+        comment="on second thought",
+        channel="api",
+        now=T0 + 3 * HOUR,
+    )
     assert changed.created is False and changed.feedback.id == submitted.feedback.id
     [rating] = await prompts.feedback()
     assert (rating.rating, rating.comment, rating.prompted) == (5, "on second thought", True)
     assert (again.state, again.answered_at, again.answered_channel) == (
-        "answered", T0 + HOUR, "dashboard")  # fmt: skip
+        "answered",
+        T0 + HOUR,
+        "dashboard",
+    )
 
 
 async def test_someone_elses_rating_leaves_the_prompt_open(prompts: Prompts) -> None:
     prompt = await _critical(prompts)
     events = prompts.subscribe()
-    rated = await submit_rating(prompts.state, prompts.people["manager_a"], FeedbackInput(
-        channel="dashboard", action_id=prompt.action_id, rating=1), now=T0 + HOUR)  # fmt: skip
+    rated = await submit_rating(
+        prompts.state,
+        prompts.people["manager_a"],
+        FeedbackInput(channel="dashboard", action_id=prompt.action_id, rating=1),
+        now=T0 + HOUR,
+    )
     assert rated.feedback.prompted is False
     assert (await prompts.prompt(prompt.id)).state == "open"
     assert await changes(events) == []
 
     with pytest.raises(DomainError) as raised:  # the manager sees the prompt, but it is not theirs
-        await answer_prompt(prompts.state, prompts.people["manager_a"], prompt_id=prompt.id,
-                            rating=2, comment=None, channel="dashboard")  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.people["manager_a"],
+            prompt_id=prompt.id,
+            rating=2,
+            comment=None,
+            channel="dashboard",
+        )
     assert (raised.value.code, raised.value.field) == (ErrorCode.FORBIDDEN, "promptId")
     with pytest.raises(DomainError) as raised:  # a teammate does not even see it
-        await answer_prompt(prompts.state, prompts.people["rep_a2"], prompt_id=prompt.id,
-                            rating=2, comment=None, channel="dashboard")  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.people["rep_a2"],
+            prompt_id=prompt.id,
+            rating=2,
+            comment=None,
+            channel="dashboard",
+        )
     assert (raised.value.code, raised.value.field) == (ErrorCode.NOT_FOUND, "promptId")
     with pytest.raises(DomainError) as raised:
-        await answer_prompt(prompts.state, prompts.agent, prompt_id=prompt.id, rating=5,
-                            comment=None, channel="api")  # fmt: skip
+        await answer_prompt(
+            prompts.state, prompts.agent, prompt_id=prompt.id, rating=5, comment=None, channel="api"
+        )
     assert raised.value.code is ErrorCode.FORBIDDEN
     with pytest.raises(InvalidInput) as raised:  # the partner names someone else
-        await answer_prompt(prompts.state, prompts.partner, prompt_id=prompt.id, rating=5,
-                            comment=None, channel="api",
-                            author_email=prompts.world.users["rep_a2"].email,
-                            now=T0 + HOUR)  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.partner,
+            prompt_id=prompt.id,
+            rating=5,
+            comment=None,
+            channel="api",
+            author_email=prompts.world.users["rep_a2"].email,
+            now=T0 + HOUR,
+        )
     assert [e.field for e in raised.value.errors] == ["authorEmail"]
 
     [only] = await prompts.feedback()  # the manager's rating, unchanged
@@ -117,8 +169,9 @@ async def test_someone_elses_rating_leaves_the_prompt_open(prompts: Prompts) -> 
 # -- Slack: the prompt's message follows it -------------------------------------------------
 
 
-async def _posted_prompt(prompts: Prompts, stand_in: SlackStandIn) -> tuple[FeedbackPrompt,
-                                                                           SlackPost]:  # fmt: skip
+async def _posted_prompt(
+    prompts: Prompts, stand_in: SlackStandIn
+) -> tuple[FeedbackPrompt, SlackPost]:
     await configure_north(prompts.state, prompts.world, stand_in.base_url)
     prompt = await _critical(prompts)
     [post] = await prompts.slack_posts()
@@ -156,7 +209,9 @@ async def test_the_reminder_replies_in_the_thread_and_expiry_redraws(
     await run_jobs_once(prompts.state, now=T0 + 13 * HOUR)
     [reminder] = stand_in.of("chat.postMessage")
     assert (reminder.arguments["channel"], reminder.arguments["thread_ts"]) == (
-        post.channel, post.ts)  # fmt: skip
+        post.channel,
+        post.ts,
+    )
     assert reminder.arguments["text"].startswith(
         "Reminder: your rating of this is still wanted until 2026-10-02 09:00 UTC. Escalation by"
     )
@@ -176,8 +231,9 @@ async def test_a_thumb_on_the_mirrored_email_answers_the_prompt_on_its_action(
     message instead: the rating of the message answers the prompt about the action."""
     await configure_north(prompts.state, prompts.world, stand_in.base_url)
     now = utcnow()  # Slack's click below is handled on the real clock, within the prompt's time
-    email = await prompts.record("email-1", "email", message_external_id="<e1@mail>",
-                                 subject="Intro", now=now)  # fmt: skip
+    email = await prompts.record(
+        "email-1", "email", message_external_id="<e1@mail>", subject="Intro", now=now
+    )
     assert await suggest_reviews(prompts.state, now=now) == 1
     [prompt] = await prompts.prompts()
     email_post, prompt_post = await prompts.slack_posts()
@@ -186,16 +242,30 @@ async def test_a_thumb_on_the_mirrored_email_answers_the_prompt_on_its_action(
     assert prompt.reason == "uncertain_confidence"
     stand_in.clear()
     with TestClient(create_app(prompts.state.settings)) as client:
-        slack = SlackWorld(client, prompts.state, prompts.world, stand_in, email_post,
-                           prompt_post, email.action.message_id)  # fmt: skip
+        slack = SlackWorld(
+            client,
+            prompts.state,
+            prompts.world,
+            stand_in,
+            email_post,
+            prompt_post,
+            email.action.message_id,
+        )
         response = slack.interact(click("UREPA1", email_post, "feedback_up", value="up"))
     assert response.status_code == 200
     [rating] = await prompts.feedback()
     assert (rating.target_type, rating.message_id, rating.channel, rating.prompted) == (
-        "message", email.action.message_id, "slack", True)  # fmt: skip
+        "message",
+        email.action.message_id,
+        "slack",
+        True,
+    )
     answered = await prompts.prompt(prompt.id)
     assert (answered.state, answered.answered_channel, answered.feedback_id) == (
-        "answered", "slack", rating.id)  # fmt: skip
+        "answered",
+        "slack",
+        rating.id,
+    )
     assert _heading(stand_in, prompt_post).startswith(
         "✅ *Thanks, answered* via slack. You can still change your rating of this action "
         "(suggested for review)"
@@ -223,15 +293,28 @@ async def test_gmail_ratings_answer_prompts_and_redraw_them_in_slack(
 
     thumb_up = event(addon.google, rep.email, parameters=rate_parameters("up"))
     assert addon.post(RATE, thumb_up).status_code == 200
-    thumb_down = event(addon.google, rep.email, message_id=None, thread_id=ESCALATION_THREAD_ID,
-                       parameters={"threadId": ESCALATION_THREAD_ID, "thumb": "down"})  # fmt: skip
+    thumb_down = event(
+        addon.google,
+        rep.email,
+        message_id=None,
+        thread_id=ESCALATION_THREAD_ID,
+        parameters={"threadId": ESCALATION_THREAD_ID, "thumb": "down"},
+    )
     assert addon.post(RATE, thumb_down).status_code == 200
 
     thumb, rating = await addon.feedback()
     assert (thumb.target_type, thumb.rating, thumb.channel, thumb.prompted) == (
-        "message", 1, "gmail", True)  # fmt: skip
+        "message",
+        1,
+        "gmail",
+        True,
+    )
     assert (rating.target_type, rating.action_id, rating.rating, rating.prompted) == (
-        "action", addon.escalation_action_id, 1, True)  # fmt: skip
+        "action",
+        addon.escalation_action_id,
+        1,
+        True,
+    )
     answered = {p.action_id: p for p in await rows(state, FeedbackPrompt)}
     assert {a: (p.state, p.answered_channel, p.feedback_id) for a, p in answered.items()} == {
         addon.email_action_id: ("answered", "gmail", thumb.id),

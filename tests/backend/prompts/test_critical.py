@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.database import transaction
 from backend.orgs.models import User
+from backend.unit_of_work import transaction
 from tests.backend.prompts.conftest import HOUR, T0, Prompts, changes
 
 
@@ -20,9 +20,11 @@ async def test_a_critical_action_prompts_the_agents_owner_once(
     assert recorded.created and recorded.action.is_critical
     [prompt] = await prompts.prompts()
     assert (prompt.user_id, prompt.agent_id, prompt.action_id, prompt.organization_id) == (
-        prompts.user_id("rep_a1"), prompts.world.agents["rep_a1"].id, recorded.action.id,
+        prompts.user_id("rep_a1"),
+        prompts.world.agents["rep_a1"].id,
+        recorded.action.id,
         prompts.org,
-    )  # fmt: skip
+    )
     assert (prompt.reason, prompt.state) == ("critical_action", "open")
     assert (prompt.created_at, prompt.expires_at) == (T0, T0 + 24 * HOUR)
     assert prompt.reminded_at is prompt.answered_at is prompt.answered_channel is None
@@ -49,9 +51,13 @@ async def test_the_event_names_the_prompt_its_person_and_stream(prompts: Prompts
     assert message["organization_id"] == prompts.org
     assert message["stream"] == f"prompts:user:{rep}" and message["version"] == 1
     assert message["data"] == {
-        "promptId": prompt.id, "agentId": prompts.world.agents["rep_a1"].id, "userId": rep,
-        "actionId": recorded.action.id, "state": "open", "change": "created",
-    }  # fmt: skip
+        "promptId": prompt.id,
+        "agentId": prompts.world.agents["rep_a1"].id,
+        "userId": rep,
+        "actionId": recorded.action.id,
+        "state": "open",
+        "change": "created",
+    }
     await events.aclose()
 
 

@@ -65,11 +65,22 @@ async def test_a_prompt_past_its_time_is_not_answered_before_the_worker_expires_
     [prompt] = await prompts.prompts()
     late = T0 + 24 * HOUR + SECOND  # past expires_at; the worker has not run yet
     with pytest.raises(InvalidInput) as raised:
-        await answer_prompt(prompts.state, prompts.people["rep_a1"], prompt_id=prompt.id,
-                            rating=4, comment=None, channel="dashboard", now=late)  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.people["rep_a1"],
+            prompt_id=prompt.id,
+            rating=4,
+            comment=None,
+            channel="dashboard",
+            now=late,
+        )
     assert [(e.field, e.code) for e in raised.value.errors] == [("promptId", ErrorCode.CONFLICT)]
-    rated = await submit_rating(prompts.state, prompts.people["rep_a1"], FeedbackInput(
-        channel="dashboard", action_id=prompt.action_id, rating=4), now=late)  # fmt: skip
+    rated = await submit_rating(
+        prompts.state,
+        prompts.people["rep_a1"],
+        FeedbackInput(channel="dashboard", action_id=prompt.action_id, rating=4),
+        now=late,
+    )
     assert rated.feedback.prompted is False
     assert (await prompts.prompt(prompt.id)).state == "open"  # until the worker comes by
     assert (await run_worker(prompts, late))["expire_feedback_prompts"] == 1
@@ -81,17 +92,27 @@ async def test_an_expired_prompt_cannot_be_answered(prompts: Prompts) -> None:
     await run_worker(prompts, T0 + 25 * HOUR)
     events = prompts.subscribe()
     with pytest.raises(InvalidInput) as raised:
-        await answer_prompt(prompts.state, prompts.people["rep_a1"], prompt_id=prompt.id,
-                            rating=4, comment="late", channel="dashboard",
-                            now=T0 + 26 * HOUR)  # fmt: skip
+        await answer_prompt(
+            prompts.state,
+            prompts.people["rep_a1"],
+            prompt_id=prompt.id,
+            rating=4,
+            comment="late",
+            channel="dashboard",
+            now=T0 + 26 * HOUR,
+        )
     assert [(e.field, e.code) for e in raised.value.errors] == [("promptId", ErrorCode.CONFLICT)]
     assert "expired at" in raised.value.errors[0].message
     assert await prompts.feedback() == []  # nothing stored
     assert (await prompts.prompt(prompt.id)).state == "expired"
     assert await changes(events) == []
     # The action itself can still be rated; the expired prompt stays expired.
-    rated = await submit_rating(prompts.state, prompts.people["rep_a1"], FeedbackInput(
-        channel="dashboard", action_id=prompt.action_id, rating=4), now=T0 + 26 * HOUR)  # fmt: skip
+    rated = await submit_rating(
+        prompts.state,
+        prompts.people["rep_a1"],
+        FeedbackInput(channel="dashboard", action_id=prompt.action_id, rating=4),
+        now=T0 + 26 * HOUR,
+    )
     assert rated.feedback.prompted is False
     assert (await prompts.prompt(prompt.id)).state == "expired"
     await events.aclose()
@@ -100,15 +121,22 @@ async def test_an_expired_prompt_cannot_be_answered(prompts: Prompts) -> None:
 async def test_an_answered_prompt_is_neither_reminded_nor_expired(prompts: Prompts) -> None:
     await prompts.record("esc-1")
     [prompt] = await prompts.prompts()
-    await submit_rating(prompts.state, prompts.people["rep_a1"], FeedbackInput(
-        channel="dashboard", action_id=prompt.action_id, rating=5), now=T0 + HOUR)  # fmt: skip
+    await submit_rating(
+        prompts.state,
+        prompts.people["rep_a1"],
+        FeedbackInput(channel="dashboard", action_id=prompt.action_id, rating=5),
+        now=T0 + HOUR,
+    )
     events = prompts.subscribe()
     for hours in (13, 25):
         done = await run_worker(prompts, T0 + hours * HOUR)
         assert (done["remind_feedback_prompts"], done["expire_feedback_prompts"]) == (0, 0)
     answered = await prompts.prompt(prompt.id)
     assert (answered.state, answered.reminded_at, answered.answered_at) == (
-        "answered", None, T0 + HOUR)  # fmt: skip
+        "answered",
+        None,
+        T0 + HOUR,
+    )
     assert await changes(events) == []
     await events.aclose()
 

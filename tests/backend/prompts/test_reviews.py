@@ -8,11 +8,13 @@ import datetime as dt
 
 import pytest
 
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.errors import InvalidInput
-from backend.feedback.service import FeedbackInput, submit_feedback
+from backend.feedback.service import FeedbackInput
+from backend.learning import submit_rating
 from backend.reviews.assignment import AssignReviewsInput, assign_thread_reviews
 from backend.reviews.models import ReviewAssignment
+from backend.unit_of_work import transaction
 from tests.backend.prompts.conftest import rows
 from tests.backend.reviews.conftest import Reviews
 
@@ -20,21 +22,32 @@ from tests.backend.reviews.conftest import Reviews
 async def _assign(reviews: Reviews, thread_id: int, *reviewers: str) -> None:
     async with transaction(reviews.state.sessions) as session:
         for reviewer in reviewers:
-            await assign_thread_reviews(session, reviews.people["manager_a"], AssignReviewsInput(
-                conversation_ids=[thread_id], reviewer_id=reviews.user_id(reviewer)))  # fmt: skip
+            await assign_thread_reviews(
+                session,
+                reviews.people["manager_a"],
+                AssignReviewsInput(
+                    conversation_ids=[thread_id], reviewer_id=reviews.user_id(reviewer)
+                ),
+            )
 
 
-async def _rate_thread(reviews: Reviews, who: str, thread: str, rating: int,
-                       now: dt.datetime | None = None) -> None:  # fmt: skip
-    async with transaction(reviews.state.sessions) as session:
-        await submit_feedback(session, reviews.people[who], FeedbackInput(
-            channel="slack", thread_external_id=thread, rating=rating), now=now)  # fmt: skip
+async def _rate_thread(
+    reviews: Reviews, who: str, thread: str, rating: int, now: dt.datetime | None = None
+) -> None:
+    await submit_rating(
+        reviews.state,
+        reviews.people[who],
+        FeedbackInput(channel="slack", thread_external_id=thread, rating=rating),
+        now=now,
+    )
 
 
 async def _states(reviews: Reviews) -> dict[tuple[int, str], tuple[str, object]]:
     names = {u.id: k for k, u in reviews.world.users.items()}
-    return {(a.conversation_id, names[a.reviewer_id]): (a.status, a.completed_at)
-            for a in await rows(reviews.state, ReviewAssignment)}  # fmt: skip
+    return {
+        (a.conversation_id, names[a.reviewer_id]): (a.status, a.completed_at)
+        for a in await rows(reviews.state, ReviewAssignment)
+    }
 
 
 async def test_the_reviewers_rating_of_the_thread_marks_their_assignment_done(

@@ -52,9 +52,10 @@ DAY = dt.timedelta(days=1)
         (0.6, 0.0, (0.8, UNCERTAIN)),
         (0.5, 0.0, (1.0, UNCERTAIN)),
     ],
-)  # fmt: skip
-def test_worth_by_hand(confidence: float, outcome: float | None,
-                       expected: tuple[float, PromptReason] | None) -> None:  # fmt: skip
+)
+def test_worth_by_hand(
+    confidence: float, outcome: float | None, expected: tuple[float, PromptReason] | None
+) -> None:
     assert worth(Candidate(1, confidence, outcome, T0)) == expected
 
 
@@ -68,8 +69,12 @@ def test_rank_by_hand() -> None:
         Candidate(6, 0.55, None, T0),  # 0.9, as new as 3: the higher id first
     ]
     assert [(x.action_id, reason) for x, reason in rank(c)] == [
-        (5, UNCERTAIN), (4, DISAGREES), (6, UNCERTAIN), (3, UNCERTAIN), (2, UNCERTAIN),
-    ]  # fmt: skip
+        (5, UNCERTAIN),
+        (4, DISAGREES),
+        (6, UNCERTAIN),
+        (3, UNCERTAIN),
+        (2, UNCERTAIN),
+    ]
     assert rank([]) == [] and rank(c[:1]) == []
 
 
@@ -80,11 +85,14 @@ candidates = st.lists(
         action_id=st.integers(1, 10**6),
         confidence=unit,
         outcome=st.none() | unit,
-        occurred_at=st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(
-            2026, 12, 31), timezones=st.just(dt.UTC)),
+        occurred_at=st.datetimes(
+            min_value=dt.datetime(2026, 1, 1),
+            max_value=dt.datetime(2026, 12, 31),
+            timezones=st.just(dt.UTC),
+        ),
     ),
     max_size=30,
-)  # fmt: skip
+)
 
 
 @given(candidates)
@@ -117,11 +125,13 @@ def test_worth_is_in_range_and_names_the_larger_reason(c: float, y: float | None
 # -- the suggestion run ---------------------------------------------------------------------
 
 
-async def _routine(prompts: Prompts, key: str, confidence: float, *,
-                   ago: dt.timedelta = HOUR) -> int:  # fmt: skip
+async def _routine(
+    prompts: Prompts, key: str, confidence: float, *, ago: dt.timedelta = HOUR
+) -> int:
     """A sent e-mail of rep_a1's agent, recorded at T0."""
-    recorded = await prompts.record(key, "email", confidence=confidence, ago=ago,
-                                    message_external_id=f"<{key}@mail>")  # fmt: skip
+    recorded = await prompts.record(
+        key, "email", confidence=confidence, ago=ago, message_external_id=f"<{key}@mail>"
+    )
     return recorded.action.id
 
 
@@ -140,8 +150,14 @@ async def test_suggestions_pick_the_most_valuable_unrated_unasked_routine_action
 ) -> None:
     coin_flip = await _routine(prompts, "coin-flip", 0.5)  # worth 1.0
     wrong = await _routine(prompts, "wrong", 0.95)  # its reply failed: disagreement 0.95
-    await submit_outcome(prompts.state, prompts.agent, action_id=wrong, outcome_type="email_reply",
-                         level="negative", now=T0)  # fmt: skip
+    await submit_outcome(
+        prompts.state,
+        prompts.agent,
+        action_id=wrong,
+        outcome_type="email_reply",
+        level="negative",
+        now=T0,
+    )
     unsure = await _routine(prompts, "unsure", 0.45, ago=2 * HOUR)  # 0.9
     later = await _routine(prompts, "later", 0.41)  # 0.82: fourth
     await _routine(prompts, "sure", 0.9)  # worth nothing
@@ -149,20 +165,30 @@ async def test_suggestions_pick_the_most_valuable_unrated_unasked_routine_action
     rated = await _routine(prompts, "rated", 0.5)
     await _routine(prompts, "thumbed", 0.5)
     rep = prompts.people["rep_a1"]
-    await submit_rating(prompts.state, rep, FeedbackInput(channel="dashboard", action_id=rated,
-                                                          rating=3), now=T0)  # fmt: skip
-    await submit_rating(prompts.state, rep, FeedbackInput(
-        channel="gmail", message_external_id="<thumbed@mail>", thumb="up"), now=T0)  # fmt: skip
+    await submit_rating(
+        prompts.state, rep, FeedbackInput(channel="dashboard", action_id=rated, rating=3), now=T0
+    )
+    await submit_rating(
+        prompts.state,
+        rep,
+        FeedbackInput(channel="gmail", message_external_id="<thumbed@mail>", thumb="up"),
+        now=T0,
+    )
     critical = (await prompts.record("esc-1", confidence=0.5)).action.id  # asked already
     # Someone else's rating does not make the action rated for the rep.
-    await submit_rating(prompts.state, prompts.people["manager_a"], FeedbackInput(
-        channel="dashboard", action_id=later, rating=2), now=T0)  # fmt: skip
+    await submit_rating(
+        prompts.state,
+        prompts.people["manager_a"],
+        FeedbackInput(channel="dashboard", action_id=later, rating=2),
+        now=T0,
+    )
 
     now = T0 + HOUR
     assert await _suggested(prompts, now) == [
-        (coin_flip, "uncertain_confidence"), (wrong, "outcome_disagreement"),
+        (coin_flip, "uncertain_confidence"),
+        (wrong, "outcome_disagreement"),
         (unsure, "uncertain_confidence"),
-    ]  # fmt: skip
+    ]
     assert await _suggested(prompts, now + HOUR) == []  # three a day
     assert await _suggested(prompts, now + DAY) == [(later, "uncertain_confidence")]
     assert await _suggested(prompts, now + 2 * DAY) == []  # nothing left worth asking
@@ -179,8 +205,9 @@ async def test_suggestions_use_only_what_is_left_of_the_budget(prompts: Prompts)
     routine = [await _routine(prompts, f"e-{i}", 0.5, ago=i * HOUR + HOUR) for i in range(4)]
     for i in range(2):  # two critical actions take two of the four
         await prompts.record(f"esc-{i}")
-    assert await _suggested(prompts, T0 + HOUR) == [(a, "uncertain_confidence")
-                                                    for a in routine[:2]]  # fmt: skip
+    assert await _suggested(prompts, T0 + HOUR) == [
+        (a, "uncertain_confidence") for a in routine[:2]
+    ]
     third = await prompts.record("esc-2", now=T0 + 2 * HOUR)  # the budget is spent
     assert third.created and third.action.id not in {p.action_id for p in await prompts.prompts()}
     assert await prompts.budgets() == {(prompts.user_id("rep_a1"), T0.date()): 4}

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from backend.auth.viewer import Viewer, ViewerRole
-from backend.database import transaction
 from backend.errors import DomainError
 from backend.reviews.agreement import review_agreement, thread_agreement
 from backend.reviews.assignment import AssignReviewsInput, assign_thread_reviews
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer, ViewerRole
 
 # Four threads of rep_a1's agent. manager_a and rep_a2 (a peer, by assignment) review all four,
 # the executive the first one only; in this order, so each thread's first two reviews are
@@ -37,8 +37,11 @@ EXECUTIVE_ON_FIRST = 3
 async def _reviewed(reviews) -> list[int]:
     threads = [(await reviews.thread(f"t-{i}"))[0] for i in range(4)]
     async with transaction(reviews.state.sessions) as session:
-        await assign_thread_reviews(session, reviews.people["manager_a"], AssignReviewsInput(
-            conversation_ids=threads, reviewer_id=reviews.user_id("rep_a2")))  # fmt: skip
+        await assign_thread_reviews(
+            session,
+            reviews.people["manager_a"],
+            AssignReviewsInput(conversation_ids=threads, reviewer_id=reviews.user_id("rep_a2")),
+        )
     for thread, rating in zip(threads, MANAGER, strict=True):
         await reviews.review("manager_a", thread, rating)
     for thread, rating in zip(threads, PEER, strict=True):
@@ -66,8 +69,11 @@ async def test_agreement_figures_equal_the_hand_worked_example(reviews) -> None:
         assert result.first_two.kappa == pytest.approx(5 / 6, abs=1e-12)
     ids = {k: reviews.user_id(k) for k in ("exec_n", "manager_a", "rep_a2")}
     pairs = {(p.reviewer_a, p.reviewer_b): p for p in result.pairs}
-    assert list(pairs) == [(ids["manager_a"], ids["rep_a2"]), (ids["exec_n"], ids["manager_a"]),
-                           (ids["exec_n"], ids["rep_a2"])]  # fmt: skip
+    assert list(pairs) == [
+        (ids["manager_a"], ids["rep_a2"]),
+        (ids["exec_n"], ids["manager_a"]),
+        (ids["exec_n"], ids["rep_a2"]),
+    ]
     both = pairs[(ids["manager_a"], ids["rep_a2"])]
     assert (both.threads, both.mean_absolute_difference, both.exact_agreement) == (4, 0.5, 0.5)
     assert both.kappa == pytest.approx(5 / 6, abs=1e-12)
@@ -84,23 +90,43 @@ async def test_agreement_is_scoped_and_filtered(reviews) -> None:
     assert (await _agreement(reviews, reviews.people["rep_a2"])).reviews == 0
     assert (await _agreement(reviews, reviews.people["exec_s"])).reviews == 0
     world = reviews.world
-    other = await _agreement(reviews, reviews.people["manager_a"],
-                             agent_id=world.agents["rep_a2"].id)  # fmt: skip
+    other = await _agreement(
+        reviews, reviews.people["manager_a"], agent_id=world.agents["rep_a2"].id
+    )
     assert other.reviews == 0 and math.isnan(other.first_two.kappa)
     team = await _agreement(reviews, reviews.people["manager_a"], team_id=world.teams["alpha"].id)
     assert team.reviews == 9
-    partner = Viewer(world.orgs["north"].id, ViewerRole.PARTNER, api_client_id=1, team_ids=None,
-                     agent_ids=None, scopes=frozenset({"read:feedback"}))  # fmt: skip
+    partner = Viewer(
+        world.orgs["north"].id,
+        ViewerRole.PARTNER,
+        api_client_id=1,
+        team_ids=None,
+        agent_ids=None,
+        scopes=frozenset({"read:feedback"}),
+    )
     assert (await _agreement(reviews, partner)).reviews == 9
     for viewer, options, expected in (
         (reviews.people["manager_a"], {"team_id": world.teams["beta"].id}, ("not_found", "teamId")),
-        (reviews.people["manager_a"], {"agent_id": world.agents["rep_s1"].id},
-         ("not_found", "agentId")),
+        (
+            reviews.people["manager_a"],
+            {"agent_id": world.agents["rep_s1"].id},
+            ("not_found", "agentId"),
+        ),
         (reviews.people["manager_a"], {"agent_id": 1, "team_id": 1}, ("invalid", "teamId")),
         (reviews.keys["rep_a1"], {}, ("forbidden", None)),
-        (Viewer(world.orgs["north"].id, ViewerRole.PARTNER, api_client_id=1, team_ids=None,
-                agent_ids=None, scopes=frozenset({"read:actions"})), {}, ("forbidden", None)),
-    ):  # fmt: skip
+        (
+            Viewer(
+                world.orgs["north"].id,
+                ViewerRole.PARTNER,
+                api_client_id=1,
+                team_ids=None,
+                agent_ids=None,
+                scopes=frozenset({"read:actions"}),
+            ),
+            {},
+            ("forbidden", None),
+        ),
+    ):
         with pytest.raises(DomainError) as error:
             await _agreement(reviews, viewer, **options)
         assert (error.value.code, error.value.field) == expected

@@ -10,7 +10,6 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from backend.database import transaction
 from backend.errors import DomainError, InvalidInput
 from backend.reviews.assignment import (
     AssignedReviews,
@@ -20,6 +19,7 @@ from backend.reviews.assignment import (
     plan_reviews,
 )
 from backend.reviews.models import ReviewAssignment, ReviewReason
+from backend.unit_of_work import transaction
 
 # --- the plan (pure) --------------------------------------------------------------------------
 
@@ -30,18 +30,28 @@ def _threads(n: int, *, team: int = 1, owner: int = 99) -> list[ThreadToAssign]:
 
 def test_plan_takes_turns_and_skips_the_agents_owner() -> None:
     planned, unassigned = plan_reviews(
-        _threads(6, owner=3), pools={1: [1, 2, 3]}, covered={}, active={}, load={},
-        reviewers_per_thread=1, limit=10,
-    )  # fmt: skip
+        _threads(6, owner=3),
+        pools={1: [1, 2, 3]},
+        covered={},
+        active={},
+        load={},
+        reviewers_per_thread=1,
+        limit=10,
+    )
     assert [p.reviewer_id for p in planned] == [1, 2, 1, 2, 1, 2]
     assert unassigned == []
 
 
 def test_plan_balances_existing_load_and_fills_each_thread_up_to_its_target() -> None:
     planned, _ = plan_reviews(
-        _threads(2), pools={1: [1, 2, 3]}, covered={100: {2}}, active={100: 1},
-        load={1: 5, 2: 0, 3: 1}, reviewers_per_thread=2, limit=10,
-    )  # fmt: skip
+        _threads(2),
+        pools={1: [1, 2, 3]},
+        covered={100: {2}},
+        active={100: 1},
+        load={1: 5, 2: 0, 3: 1},
+        reviewers_per_thread=2,
+        limit=10,
+    )
     # Thread 100 has reviewer 2 already: one more, the least loaded other (3). Thread 101: two,
     # 2 (load 1 now) and 3 (load 2) before 1 (load 5).
     assert [(p.conversation_id, p.reviewer_id) for p in planned] == [(100, 3), (101, 2), (101, 3)]
@@ -49,9 +59,14 @@ def test_plan_balances_existing_load_and_fills_each_thread_up_to_its_target() ->
 
 def test_plan_never_repeats_a_reviewer_and_reports_threads_nobody_is_left_for() -> None:
     planned, unassigned = plan_reviews(
-        _threads(2), pools={1: [1, 2]}, covered={100: {1, 2}}, active={100: 1}, load={},
-        reviewers_per_thread=2, limit=10,
-    )  # fmt: skip
+        _threads(2),
+        pools={1: [1, 2]},
+        covered={100: {1, 2}},
+        active={100: 1},
+        load={},
+        reviewers_per_thread=2,
+        limit=10,
+    )
     assert [(p.conversation_id, p.reviewer_id) for p in planned] == [(101, 1), (101, 2)]
     assert unassigned == [100]
 
@@ -59,13 +74,20 @@ def test_plan_never_repeats_a_reviewer_and_reports_threads_nobody_is_left_for() 
 def test_plan_with_one_reviewer_and_a_limit() -> None:
     threads = [*_threads(3), ThreadToAssign(200, 8, 2, 99, ReviewReason.LOST)]
     planned, unassigned = plan_reviews(
-        threads, pools={1: [1, 2], 2: [5]}, covered={101: {2}}, active={}, load={},
-        reviewers_per_thread=1, limit=10, reviewer_id=2,
-    )  # fmt: skip
+        threads,
+        pools={1: [1, 2], 2: [5]},
+        covered={101: {2}},
+        active={},
+        load={},
+        reviewers_per_thread=1,
+        limit=10,
+        reviewer_id=2,
+    )
     # 101 was theirs already; team 2 is not theirs.
     assert [p.conversation_id for p in planned] == [100, 102] and unassigned == [200]
-    planned, _ = plan_reviews(_threads(5), pools={1: [1]}, covered={}, active={}, load={},
-                              reviewers_per_thread=1, limit=2)  # fmt: skip
+    planned, _ = plan_reviews(
+        _threads(5), pools={1: [1]}, covered={}, active={}, load={}, reviewers_per_thread=1, limit=2
+    )
     assert len(planned) == 2
 
 
@@ -74,8 +96,9 @@ def test_plan_with_one_reviewer_and_a_limit() -> None:
 
 async def _assign(reviews, who: str = "manager_a", **options) -> AssignedReviews:
     async with transaction(reviews.state.sessions) as session:
-        return await assign_thread_reviews(session, reviews.people[who],
-                                           AssignReviewsInput(**options))  # fmt: skip
+        return await assign_thread_reviews(
+            session, reviews.people[who], AssignReviewsInput(**options)
+        )
 
 
 async def _rows(reviews) -> list[ReviewAssignment]:
@@ -113,9 +136,13 @@ async def test_threads_worth_reviewing_are_picked_in_order_and_shared_round_robi
     # Disagreements (newest thread first on ties), lost, won (latest first), long threads; a
     # thread matching two reasons (lost and disagreement) is listed once, under the first.
     assert picked == [
-        (t["both"], "disagreement"), (t["disagree"], "disagreement"), (t["lost"], "lost"),
-        (t["a2_won"], "won"), (t["won"], "won"), (t["long"], "long_thread"),
-    ]  # fmt: skip
+        (t["both"], "disagreement"),
+        (t["disagree"], "disagreement"),
+        (t["lost"], "lost"),
+        (t["a2_won"], "won"),
+        (t["won"], "won"),
+        (t["long"], "long_thread"),
+    ]
     users = {reviews.user_id(k): k for k in ("manager_a", "rep_a1", "rep_a2")}
     given = [users[a.reviewer_id] for a in done.assignments]
     # Nobody reviews their own agent: rep_a1's threads go to manager_a or rep_a2 in turn,
@@ -137,9 +164,9 @@ async def test_several_reviewers_per_thread_and_never_one_twice(reviews) -> None
     rows = await _rows(reviews)
     pairs = Counter((r.conversation_id, r.reviewer_id) for r in rows)
     assert max(pairs.values()) == 1
-    assert Counter(r.conversation_id for r in rows) == {t[k]: 2 for k in
-                                                        ("both", "disagree", "lost", "a2_won",
-                                                         "won", "long")}  # fmt: skip
+    assert Counter(r.conversation_id for r in rows) == {
+        t[k]: 2 for k in ("both", "disagree", "lost", "a2_won", "won", "long")
+    }
     # Three reviewers each: only two people may review each thread (its owner may not).
     third = await _assign(reviews, reviewers_per_thread=3)
     assert third.assignments == [] and len(third.unassigned) == 6
@@ -154,7 +181,10 @@ async def test_one_reason_a_team_a_limit_and_an_explicit_reviewer(reviews) -> No
     executive = reviews.user_id("exec_n")
     mine = await _assign(reviews, reasons=["long_thread", "lost"], reviewer_id=executive)
     assert [(a.conversation_id, a.reviewer_id) for a in mine.assignments] == [
-        (t["lost"], executive), (t["both"], executive), (t["long"], executive)]  # fmt: skip
+        (t["lost"], executive),
+        (t["both"], executive),
+        (t["long"], executive),
+    ]
     again = await _assign(reviews, reviewer_id=executive, reasons=["long_thread", "lost"])
     assert again.assignments == []
 
@@ -165,17 +195,22 @@ async def test_named_threads_and_a_team_with_nobody_else_to_review(reviews) -> N
     # owns the agent: nobody may review it, which is reported; t-plain goes round-robin.
     named = await _assign(reviews, "exec_n", conversation_ids=[t["beta"], t["plain"]])
     assert [(a.conversation_id, a.reason, a.reviewer_id) for a in named.assignments] == [
-        (t["plain"], "manual", reviews.user_id("manager_a"))]  # fmt: skip
+        (t["plain"], "manual", reviews.user_id("manager_a"))
+    ]
     assert named.unassigned == [t["beta"]]
 
 
 async def test_concurrent_runs_never_give_a_thread_twice_to_one_reviewer(reviews) -> None:
     t = await _world(reviews)
     executive = reviews.user_id("exec_n")
-    runs = await asyncio.gather(*(
-        _assign(reviews, conversation_ids=[t["won"], t["lost"], t["long"]], reviewer_id=executive)
-        for _ in range(4)
-    ))  # fmt: skip
+    runs = await asyncio.gather(
+        *(
+            _assign(
+                reviews, conversation_ids=[t["won"], t["lost"], t["long"]], reviewer_id=executive
+            )
+            for _ in range(4)
+        )
+    )
     assert sum(len(r.assignments) for r in runs) == 3
     assert len(await _rows(reviews)) == 3
 
@@ -192,17 +227,28 @@ async def test_who_may_assign_and_what_they_may_name(reviews) -> None:
     assert error.value.code == "forbidden"
     with pytest.raises(InvalidInput) as error:
         await _assign(
-            reviews, reasons=["manual"], limit=0, reviewers_per_thread=6, min_messages=1,
-            team_id=reviews.world.teams["beta"].id, reviewer_id=reviews.user_id("rep_b1"),
-        )  # fmt: skip
+            reviews,
+            reasons=["manual"],
+            limit=0,
+            reviewers_per_thread=6,
+            min_messages=1,
+            team_id=reviews.world.teams["beta"].id,
+            reviewer_id=reviews.user_id("rep_b1"),
+        )
     assert {e.field: e.code for e in error.value.errors} == {
-        "reasons": "invalid", "limit": "invalid", "reviewersPerThread": "invalid",
-        "minMessages": "invalid", "teamId": "not_found", "reviewerId": "not_found",
-    }  # fmt: skip
+        "reasons": "invalid",
+        "limit": "invalid",
+        "reviewersPerThread": "invalid",
+        "minMessages": "invalid",
+        "teamId": "not_found",
+        "reviewerId": "not_found",
+    }
     # A thread of another team is unknown to manager_a, like one of another organisation.
     with pytest.raises(InvalidInput) as error:
         await _assign(reviews, conversation_ids=[t["won"], t["beta"], 10**9])
     assert {e.field: e.code for e in error.value.errors} == {
-        "threadIds[1]": "not_found", "threadIds[2]": "not_found"}  # fmt: skip
+        "threadIds[1]": "not_found",
+        "threadIds[2]": "not_found",
+    }
     async with reviews.state.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ReviewAssignment)) == 0

@@ -11,20 +11,29 @@ import pytest
 from scipy.stats import pearsonr
 from statsmodels.stats.proportion import proportion_confint
 
-from backend.auth.viewer import Viewer, ViewerRole
 from backend.database import utcnow
 from backend.errors import DomainError
 from backend.learning import submit_signals
 from backend.reviews.quality import feedback_summary
 from backend.signals.service import SignalInput
+from backend.viewer import Viewer, ViewerRole
 
 
 async def _replied(reviews, message: str) -> None:
-    result = await submit_signals(reviews.state, reviews.keys["rep_a1"], [SignalInput(
-        kind="email.replied", source="esp", external_id=f"reply-{message}",
-        occurred_at=utcnow() - dt.timedelta(minutes=30), message_external_id=message,
-        payload={"sentiment": "positive"},
-    )])  # fmt: skip
+    result = await submit_signals(
+        reviews.state,
+        reviews.keys["rep_a1"],
+        [
+            SignalInput(
+                kind="email.replied",
+                source="esp",
+                external_id=f"reply-{message}",
+                occurred_at=utcnow() - dt.timedelta(minutes=30),
+                message_external_id=message,
+                payload={"sentiment": "positive"},
+            )
+        ],
+    )
     assert result.resolved >= 1
 
 
@@ -40,8 +49,10 @@ async def _rated(reviews) -> None:
     _, (e3,) = await reviews.thread("e3", confidence=0.9)
     await reviews.rate_action("manager_a", e3, 5)
     await _replied(reviews, "<e3-0@mail>")  # all three say yes
-    escalations = [(await reviews.thread(f"x{i}", action_type="escalation",
-                                         confidence=0.6))[1][0] for i in range(3)]  # fmt: skip
+    escalations = [
+        (await reviews.thread(f"x{i}", action_type="escalation", confidence=0.6))[1][0]
+        for i in range(3)
+    ]
     await reviews.rate_action("manager_a", escalations[0], 5)
     await reviews.rate_action("rep_a1", escalations[0], 4)  # mean 4.5: appropriate
     await reviews.rate_action("manager_a", escalations[1], 3)  # 3: not; rating neutral
@@ -53,8 +64,10 @@ async def _rated(reviews) -> None:
 
 def _interval(successes: float, count: int, low: float = 0, high: float = 1) -> tuple:
     lower, upper = proportion_confint(successes, count, alpha=0.05, method="wilson")
-    return (pytest.approx(low + (high - low) * lower, abs=1e-9),
-            pytest.approx(low + (high - low) * upper, abs=1e-9))  # fmt: skip
+    return (
+        pytest.approx(low + (high - low) * lower, abs=1e-9),
+        pytest.approx(low + (high - low) * upper, abs=1e-9),
+    )
 
 
 async def _summary(reviews, viewer, **options):
@@ -93,8 +106,9 @@ async def test_ratings_per_agent_target_and_action_type(reviews) -> None:
 
 async def test_three_way_view_of_rating_outcome_and_confidence(reviews) -> None:
     await _rated(reviews)
-    summary = await _summary(reviews, reviews.people["manager_a"],
-                             agent_id=reviews.world.agents["rep_a1"].id)  # fmt: skip
+    summary = await _summary(
+        reviews, reviews.people["manager_a"], agent_id=reviews.world.agents["rep_a1"].id
+    )
     view = summary.agreement
     # Ratings (normalised): e1 (0 + 0.25)/2 = 0.125, e2 1, e3 1, x1 (1 + 0.75)/2 = 0.875,
     # x2 0.5 (takes no side), x3 0.75. Outcomes: e1 1, e3 1 (replies), the rest open.
@@ -119,21 +133,35 @@ async def test_who_reads_the_summary(reviews) -> None:
     mine = await _summary(reviews, reviews.people["rep_a2"])
     assert {g.agent_id for g in mine.groups} == {world.agents["rep_a2"].id}
     assert (await _summary(reviews, reviews.people["exec_s"])).groups == ()
-    partner = Viewer(world.orgs["north"].id, ViewerRole.PARTNER, api_client_id=1, team_ids=None,
-                     agent_ids=None, scopes=frozenset({"read:feedback"}))  # fmt: skip
+    partner = Viewer(
+        world.orgs["north"].id,
+        ViewerRole.PARTNER,
+        api_client_id=1,
+        team_ids=None,
+        agent_ids=None,
+        scopes=frozenset({"read:feedback"}),
+    )
     assert len((await _summary(reviews, partner)).groups) == 5
     team = await _summary(reviews, reviews.people["manager_a"], team_id=world.teams["alpha"].id)
     assert len(team.groups) == 5
-    old = await _summary(reviews, reviews.people["manager_a"], since=dt.date(2026, 1, 1),
-                         until=dt.date(2026, 1, 31))  # fmt: skip
+    before = utcnow().date() - dt.timedelta(days=60)  # a month well before the ratings
+    old = await _summary(
+        reviews, reviews.people["manager_a"], since=before - dt.timedelta(days=30), until=before
+    )
     assert old.groups == () and old.agreement.actions == 0 and math.isnan(old.escalations.rate)
     for viewer, options, expected in (
         (reviews.keys["rep_a1"], {}, ("forbidden", None)),
-        (reviews.people["rep_a2"], {"agent_id": world.agents["rep_a1"].id},
-         ("not_found", "agentId")),
-        (reviews.people["manager_a"], {"since": dt.date(2026, 2, 1), "until": dt.date(2026, 1, 1)},
-         ("invalid", "from")),
-    ):  # fmt: skip
+        (
+            reviews.people["rep_a2"],
+            {"agent_id": world.agents["rep_a1"].id},
+            ("not_found", "agentId"),
+        ),
+        (
+            reviews.people["manager_a"],
+            {"since": dt.date(2026, 2, 1), "until": dt.date(2026, 1, 1)},
+            ("invalid", "from"),
+        ),
+    ):
         with pytest.raises(DomainError) as error:
             await _summary(reviews, viewer, **options)
         assert (error.value.code, error.value.field) == expected

@@ -24,9 +24,9 @@ from backend.actions.service import ActionInput
 from backend.app import create_app
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client
-from backend.auth.viewer import Viewer
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.feedback.models import Feedback
+from backend.handlers import open_state
 from backend.learning import submit_action
 from backend.orgs.models import User
 from backend.settings import load_settings
@@ -34,6 +34,8 @@ from backend.slack.models import SlackEventReceipt, SlackPost
 from backend.slack.posts import mirror_action
 from backend.slack.service import configure_slack
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.backend.slack.standin import SlackStandIn
 from tests.factories import World, build_world
 
@@ -62,14 +64,20 @@ class SlackWorld:
         self, payload: dict[str, Any], *, secret: str | None = None, timestamp: int | None = None
     ) -> httpx2.Response:
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   **signed_headers(body, secret, timestamp)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **signed_headers(body, secret, timestamp),
+        }
         return self.client.post("/webhooks/slack/interactions", content=body, headers=headers)
 
     def event(
-        self, envelope: dict[str, Any], *, secret: str | None = None,
-        timestamp: int | None = None, retry: int | None = None,
-    ) -> httpx2.Response:  # fmt: skip
+        self,
+        envelope: dict[str, Any],
+        *,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        retry: int | None = None,
+    ) -> httpx2.Response:
         body = json.dumps(envelope).encode()
         headers = {"Content-Type": "application/json", **signed_headers(body, secret, timestamp)}
         if retry is not None:
@@ -104,42 +112,70 @@ def signed_headers(
 
 
 def click(
-    user: str, post: SlackPost, action_id: str, *, value: str | None = None,
-    selected: str | None = None, trigger: str = "13345224609.738474920.8088930838d88f008e0",
+    user: str,
+    post: SlackPost,
+    action_id: str,
+    *,
+    value: str | None = None,
+    selected: str | None = None,
+    trigger: str = "13345224609.738474920.8088930838d88f008e0",
     team: str = TEAM_ID,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A ``block_actions`` payload: ``user`` clicked ``action_id`` on our message ``post``."""
-    action: dict[str, Any] = {"action_id": action_id, "block_id": "feedback",
-                              "action_ts": "1700000100.123456"}  # fmt: skip
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": "feedback",
+        "action_ts": "1700000100.123456",
+    }
     if selected is not None:
-        action |= {"type": "static_select",
-                   "selected_option": {"text": {"type": "plain_text", "text": selected},
-                                       "value": selected}}  # fmt: skip
+        action |= {
+            "type": "static_select",
+            "selected_option": {
+                "text": {"type": "plain_text", "text": selected},
+                "value": selected,
+            },
+        }
     else:
-        action |= {"type": "button", "value": value or "",
-                   "text": {"type": "plain_text", "text": action_id}}  # fmt: skip
+        action |= {
+            "type": "button",
+            "value": value or "",
+            "text": {"type": "plain_text", "text": action_id},
+        }
     return {
         "type": "block_actions",
         "team": {"id": team, "domain": "north"},
         "user": {"id": user, "username": user.lower(), "team_id": team},
         "api_app_id": "A0APP",
         "token": "verification-token-unused",
-        "container": {"type": "message", "message_ts": post.ts, "channel_id": post.channel,
-                      "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "message_ts": post.ts,
+            "channel_id": post.channel,
+            "is_ephemeral": False,
+        },
         "trigger_id": trigger,
         "channel": {"id": post.channel, "name": "directmessage"},
         "message": {"type": "message", "ts": post.ts, "text": "..."},
         "response_url": "https://hooks.slack.invalid/actions/T0NORTH01/1/abc",
         "actions": [action],
-    }  # fmt: skip
+    }
 
 
 def view_submission(
-    user: str, private_metadata: str, *, rating: str | None, comment: str | None,
-    view_id: str = "VMHU10V25", team: str = TEAM_ID,
-) -> dict[str, Any]:  # fmt: skip
-    rating_state = {"type": "static_select", "selected_option": None if rating is None else
-                    {"text": {"type": "plain_text", "text": rating}, "value": rating}}  # fmt: skip
+    user: str,
+    private_metadata: str,
+    *,
+    rating: str | None,
+    comment: str | None,
+    view_id: str = "VMHU10V25",
+    team: str = TEAM_ID,
+) -> dict[str, Any]:
+    rating_state = {
+        "type": "static_select",
+        "selected_option": None
+        if rating is None
+        else {"text": {"type": "plain_text", "text": rating}, "value": rating},
+    }
     return {
         "type": "view_submission",
         "team": {"id": team, "domain": "north"},
@@ -147,21 +183,31 @@ def view_submission(
         "api_app_id": "A0APP",
         "trigger_id": "12466734323.1395872398.cc8e4d4a8a9b1a9d9e4a4c0b5e1ba5e9",
         "view": {
-            "id": view_id, "type": "modal", "callback_id": "feedback_comment",
-            "private_metadata": private_metadata, "hash": "156772938.1827394",
-            "state": {"values": {
-                "rating": {"rating": rating_state},
-                "comment": {"comment": {"type": "plain_text_input", "value": comment}},
-            }},
+            "id": view_id,
+            "type": "modal",
+            "callback_id": "feedback_comment",
+            "private_metadata": private_metadata,
+            "hash": "156772938.1827394",
+            "state": {
+                "values": {
+                    "rating": {"rating": rating_state},
+                    "comment": {"comment": {"type": "plain_text_input", "value": comment}},
+                }
+            },
         },
         "response_urls": [],
-    }  # fmt: skip
+    }
 
 
 def reaction(
-    event_id: str, user: str, post: SlackPost | tuple[str, str], name: str, *,
-    added: bool = True, team: str = TEAM_ID,
-) -> dict[str, Any]:  # fmt: skip
+    event_id: str,
+    user: str,
+    post: SlackPost | tuple[str, str],
+    name: str,
+    *,
+    added: bool = True,
+    team: str = TEAM_ID,
+) -> dict[str, Any]:
     channel, ts = (post.channel, post.ts) if isinstance(post, SlackPost) else post
     return {
         "token": "verification-token-unused",
@@ -169,7 +215,9 @@ def reaction(
         "api_app_id": "A0APP",
         "event": {
             "type": "reaction_added" if added else "reaction_removed",
-            "user": user, "reaction": name, "item_user": "UBOT",
+            "user": user,
+            "reaction": name,
+            "item_user": "UBOT",
             "item": {"type": "message", "channel": channel, "ts": ts},
             "event_ts": "1700000200.000100",
         },
@@ -177,26 +225,46 @@ def reaction(
         "event_id": event_id,
         "event_time": 1700000200,
         "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
-    }  # fmt: skip
+    }
 
 
 async def _record_actions(state: AppState, world: World) -> tuple[int, int, int]:
     async with transaction(state.sessions) as session:
         key = await create_api_key(
-            session, viewer=Viewer.system(world.orgs["north"].id), kind=ApiClientKind.AGENT,
-            name="agent", agent_id=world.agents["rep_a1"].id,
-        )  # fmt: skip
+            session,
+            viewer=Viewer.system(world.orgs["north"].id),
+            kind=ApiClientKind.AGENT,
+            name="agent",
+            agent_id=world.agents["rep_a1"].id,
+        )
         agent = await viewer_for_api_client(session, key.client)
     now = utcnow()
-    email = await submit_action(state, agent, ActionInput(
-        action_type="email", confidence=0.72, idempotency_key="email-1",
-        occurred_at=now - dt.timedelta(hours=1), message_external_id="<intro-1@mail>",
-        thread_external_id="thread-1", subject="Intro to Acme",
-    ), now=now)  # fmt: skip
-    stage = await submit_action(state, agent, ActionInput(
-        action_type="stage_progression", confidence=0.6, idempotency_key="stage-1",
-        occurred_at=now - dt.timedelta(hours=1), deal_external_id="deal-1",
-    ), now=now)  # fmt: skip
+    email = await submit_action(
+        state,
+        agent,
+        ActionInput(
+            action_type="email",
+            confidence=0.72,
+            idempotency_key="email-1",
+            occurred_at=now - dt.timedelta(hours=1),
+            message_external_id="<intro-1@mail>",
+            thread_external_id="thread-1",
+            subject="Intro to Acme",
+        ),
+        now=now,
+    )
+    stage = await submit_action(
+        state,
+        agent,
+        ActionInput(
+            action_type="stage_progression",
+            confidence=0.6,
+            idempotency_key="stage-1",
+            occurred_at=now - dt.timedelta(hours=1),
+            deal_external_id="deal-1",
+        ),
+        now=now,
+    )
     assert email.action.message_id is not None
     return email.action.id, stage.action.id, email.action.message_id
 
@@ -208,10 +276,14 @@ async def configure_north(state: AppState, world: World, base_url: str) -> None:
             assert user is not None
             user.slack_user_id = slack_id
         await configure_slack(
-            session, organization_id=world.orgs["north"].id,
-            secret_key=state.settings.secret_key, slack_team_id=TEAM_ID,
-            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, api_base_url=base_url,
-        )  # fmt: skip
+            session,
+            organization_id=world.orgs["north"].id,
+            secret_key=state.settings.secret_key,
+            slack_team_id=TEAM_ID,
+            signing_secret=SIGNING_SECRET,
+            bot_token=BOT_TOKEN,
+            api_base_url=base_url,
+        )
 
 
 @pytest.fixture
@@ -224,10 +296,13 @@ def stand_in() -> Iterator[SlackStandIn]:
 async def state(database_url: str) -> AsyncIterator[AppState]:
     # No prompt budget: the stage change is mirrored as a plain decision here; prompts have
     # their own tests (tests/backend/prompts).
-    settings = load_settings(database_url=database_url, worker_in_process=False,
-                             public_base_url="http://dashboard.test",
-                             prompt_daily_budget=0)  # fmt: skip
-    state = AppState.open(settings)
+    settings = load_settings(
+        database_url=database_url,
+        worker_in_process=False,
+        public_base_url="http://dashboard.test",
+        prompt_daily_budget=0,
+    )
+    state = open_state(settings)
     try:
         yield state
     finally:

@@ -67,18 +67,32 @@ class SlackStandIn:
         if method in self.failures:
             return {"ok": False, "error": self.failures[method]}
         if method == "auth.test":
-            return {"ok": True, "url": "https://example.slack.com/", "team": "Example",
-                    "team_id": self.team_id, "user_id": "UBOT", "bot_id": "BBOT"}  # fmt: skip
+            return {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "Example",
+                "team_id": self.team_id,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+            }
         if method == "chat.postMessage":
             channel = arguments["channel"]
             # A message to a user id lands in the DM channel with them, as in Slack.
             channel = "D" + channel[1:] if channel.startswith("U") else channel
             ts = f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": channel, "ts": ts,
-                    "message": {"text": arguments.get("text"), "ts": ts}}  # fmt: skip
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"text": arguments.get("text"), "ts": ts},
+            }
         if method == "chat.update":
-            return {"ok": True, "channel": arguments["channel"], "ts": arguments["ts"],
-                    "text": arguments.get("text")}  # fmt: skip
+            return {
+                "ok": True,
+                "channel": arguments["channel"],
+                "ts": arguments["ts"],
+                "text": arguments.get("text"),
+            }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "views.open":

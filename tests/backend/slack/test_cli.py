@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from backend.database import create_engine, create_sessionmaker, transaction
+from backend.database import create_engine, create_sessionmaker
 from backend.migrations import upgrade_async
 from backend.orgs.models import Organization
 from backend.slack.secrets import decrypt_secret
+from backend.unit_of_work import transaction
 from tests.backend.slack.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
 from tests.backend.slack.standin import SlackStandIn
 
@@ -24,8 +25,12 @@ def slack_config(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SECRET_KEY": KEY}
     return subprocess.run(
         [sys.executable, "-m", "backend", "slack-config", *arguments],
-        capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 async def test_slack_config_asks_slack_for_the_team_and_stores_secrets_encrypted(
@@ -53,10 +58,15 @@ async def test_slack_config_asks_slack_for_the_team_and_stores_secrets_encrypted
     assert BOT_TOKEN not in done.stdout + done.stderr
     assert stand_in.methods() == ["auth.test"]
     async with engine.connect() as connection:
-        row = (await connection.execute(text(
-            "SELECT slack_team_id, signing_secret_encrypted, bot_token_encrypted, api_base_url "
-            "FROM slack_installations"
-        ))).one()  # fmt: skip
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT slack_team_id, signing_secret_encrypted, bot_token_encrypted, "
+                    "api_base_url "
+                    "FROM slack_installations"
+                )
+            )
+        ).one()
     assert (row[0], row[3]) == (TEAM_ID, stand_in.base_url)
     assert decrypt_secret(KEY, row[1]) == SIGNING_SECRET
     assert decrypt_secret(KEY, row[2]) == BOT_TOKEN

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from backend.actions.models import AgentAction
 from backend.auth.service import viewer_for_user
-from backend.database import transaction, utcnow
+from backend.database import utcnow
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, submit_feedback
 from backend.prompts.models import FeedbackPrompt
@@ -15,6 +15,7 @@ from backend.prompts.service import PromptPolicy, prompt_critical_action
 from backend.slack.client import SlackApiError, SlackClient
 from backend.slack.models import PostKind, SlackPost
 from backend.slack.posts import mirror_action, refresh_posts, refresh_posts_about
+from backend.unit_of_work import transaction
 from tests.backend.slack.conftest import BOT_TOKEN, SlackWorld, click
 from tests.backend.slack.standin import SlackStandIn
 
@@ -72,8 +73,10 @@ async def _ask_about_decision(slack: SlackWorld) -> FeedbackPrompt:
 
 
 async def test_a_prompt_is_posted_only_when_someone_was_asked(slack: SlackWorld) -> None:
-    assert await mirror_action(slack.state, slack.decision_post.action_id,
-                               kind=PostKind.PROMPT) is None  # fmt: skip
+    assert (
+        await mirror_action(slack.state, slack.decision_post.action_id, kind=PostKind.PROMPT)
+        is None
+    )
     assert slack.slack.calls == []
 
 
@@ -99,7 +102,10 @@ async def test_a_rating_on_a_prompt_is_marked_prompted_and_answers_it(slack: Sla
         answered = await session.get(FeedbackPrompt, asked.id)
     assert answered is not None
     assert (answered.state, answered.answered_channel, answered.feedback_id) == (
-        "answered", "slack", row.id)  # fmt: skip
+        "answered",
+        "slack",
+        row.id,
+    )
     [shown] = [c for c in slack.slack.of("chat.update") if c.arguments["ts"] == prompt.ts]
     assert "Thanks, answered* via slack" in shown.arguments["blocks"][0]["text"]["text"]
     # Both messages about the decision show the rating.
@@ -167,15 +173,22 @@ async def test_a_rating_given_elsewhere_is_shown_in_slack(slack: SlackWorld) -> 
     manager = slack.world.users["manager_a"]
     async with transaction(slack.state.sessions) as session:
         viewer = await viewer_for_user(session, manager)
-        await submit_feedback(session, viewer, FeedbackInput(
-            channel="dashboard", action_id=slack.decision_post.action_id, rating=4,
-        ))  # fmt: skip
-    org = slack.world.orgs["north"].id
-    assert await refresh_posts_about(slack.state, org, action_id=slack.decision_post.action_id) == 1
+        await submit_feedback(
+            session,
+            viewer,
+            FeedbackInput(
+                channel="dashboard",
+                action_id=slack.decision_post.action_id,
+                rating=4,
+            ),
+        )
+    # Redrawn once the rating committed (the `FeedbackGiven` handler), whatever the channel.
     [update] = slack.slack.of("chat.update")
     assert update.arguments["ts"] == slack.decision_post.ts
     context = next(b for b in update.arguments["blocks"] if b["type"] == "context")
     assert context["elements"][0]["text"] == "Rated: <@UMGRA> 4/5"
+    org = slack.world.orgs["north"].id
+    assert await refresh_posts_about(slack.state, org, action_id=slack.decision_post.action_id) == 1
     assert await refresh_posts_about(slack.state, org, message_id=10**9) == 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from backend.database import transaction
 from backend.errors import DomainError, InvalidInput
 from backend.slack.secrets import SecretUnreadable, decrypt_secret, encrypt_secret
 from backend.slack.service import (
@@ -15,6 +14,7 @@ from backend.slack.service import (
     slack_client,
 )
 from backend.state import AppState
+from backend.unit_of_work import transaction
 from tests.backend.slack.conftest import BOT_TOKEN, SIGNING_SECRET, configure_north
 from tests.factories import World
 
@@ -37,10 +37,15 @@ def test_a_secret_decrypts_back_only_with_its_key() -> None:
 async def test_the_database_holds_only_ciphertext(state: AppState, world: World) -> None:
     await configure_north(state, world, "http://127.0.0.1:9/api/")
     async with state.sessions() as session:
-        row = (await session.execute(text(
-            "SELECT slack_team_id, signing_secret_encrypted, bot_token_encrypted, api_base_url "
-            "FROM slack_installations"
-        ))).one()  # fmt: skip
+        row = (
+            await session.execute(
+                text(
+                    "SELECT slack_team_id, signing_secret_encrypted, bot_token_encrypted, "
+                    "api_base_url "
+                    "FROM slack_installations"
+                )
+            )
+        ).one()
     team, stored_secret, stored_token, base_url = row
     assert (team, base_url) == ("T0NORTH01", "http://127.0.0.1:9/api/")
     assert SIGNING_SECRET not in stored_secret and BOT_TOKEN not in stored_token
@@ -62,21 +67,31 @@ async def test_configuring_again_replaces_the_installation(state: AppState, worl
     await configure_north(state, world, "http://127.0.0.1:9/api/")
     async with transaction(state.sessions) as session:
         await configure_slack(
-            session, organization_id=world.orgs["north"].id, secret_key=KEY,
-            slack_team_id="T0NORTH02", signing_secret="s2", bot_token="xoxb-2",
-        )  # fmt: skip
+            session,
+            organization_id=world.orgs["north"].id,
+            secret_key=KEY,
+            slack_team_id="T0NORTH02",
+            signing_secret="s2",
+            bot_token="xoxb-2",
+        )
     async with state.sessions() as session:
-        rows = (await session.execute(text(
-            "SELECT slack_team_id, api_base_url FROM slack_installations"
-        ))).all()  # fmt: skip
+        rows = (
+            await session.execute(
+                text("SELECT slack_team_id, api_base_url FROM slack_installations")
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [("T0NORTH02", "https://slack.com/api/")]
     with pytest.raises(InvalidInput) as caught:
         async with transaction(state.sessions) as session:
             await configure_slack(
-                session, organization_id=world.orgs["south"].id, secret_key=KEY,
-                slack_team_id="nope", signing_secret=" ", bot_token="xoxp-user",
+                session,
+                organization_id=world.orgs["south"].id,
+                secret_key=KEY,
+                slack_team_id="nope",
+                signing_secret=" ",
+                bot_token="xoxp-user",
                 api_base_url="ftp://slack",
-            )  # fmt: skip
+            )
     assert {e.field for e in caught.value.errors} == {
         "slackTeamId",
         "signingSecret",
@@ -86,7 +101,11 @@ async def test_configuring_again_replaces_the_installation(state: AppState, worl
     with pytest.raises(DomainError) as taken:  # one workspace, one organisation
         async with transaction(state.sessions) as session:
             await configure_slack(
-                session, organization_id=world.orgs["south"].id, secret_key=KEY,
-                slack_team_id="T0NORTH02", signing_secret="s3", bot_token="xoxb-3",
-            )  # fmt: skip
+                session,
+                organization_id=world.orgs["south"].id,
+                secret_key=KEY,
+                slack_team_id="T0NORTH02",
+                signing_secret="s3",
+                bot_token="xoxb-3",
+            )
     assert (taken.value.code.value, taken.value.field) == ("conflict", "slack_team_id")

@@ -14,11 +14,13 @@ from backend.slack.signing import (
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # The example of Slack's "Verifying requests from Slack" guide.
-BODY = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="
-        b"G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook"
-        b"-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F3977"
-        b"00885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d"
-        b"10d2c447fce8b6703c")  # fmt: skip
+BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="
+    b"G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook"
+    b"-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F3977"
+    b"00885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d"
+    b"10d2c447fce8b6703c"
+)
 TIMESTAMP = "1531420618"
 
 
@@ -36,7 +38,13 @@ def test_the_timestamp_must_be_within_five_minutes() -> None:
     now = 1531420618.0
     assert check_timestamp("1531420618", now=now + 300) == "1531420618"
     assert check_timestamp("1531420618", now=now - 300) == "1531420618"
-    for header, at in (("1531420618", now + 301), ("1531420618", now - 301), (None, now),
-                       ("", now), ("15314e5", now), ("-1531420618", now)):  # fmt: skip
+    for header, at in (
+        ("1531420618", now + 301),
+        ("1531420618", now - 301),
+        (None, now),
+        ("", now),
+        ("15314e5", now),
+        ("-1531420618", now),
+    ):
         with pytest.raises(SlackSignatureError):
             check_timestamp(header, now=at)

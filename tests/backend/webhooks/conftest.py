@@ -19,13 +19,15 @@ from backend.actions.service import ActionInput
 from backend.app import create_app
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client
-from backend.auth.viewer import Viewer
-from backend.database import transaction, utcnow
+from backend.database import utcnow
+from backend.handlers import open_state
 from backend.learning import submit_action
 from backend.outcomes.models import Outcome
 from backend.settings import load_settings
 from backend.signals.models import Signal
 from backend.state import AppState
+from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from backend.webhooks.signing import signature_header, webhook_secret
 from tests.conftest import empty_database
 from tests.factories import build_world
@@ -42,30 +44,50 @@ class Hooks:
         return webhook_secret(self.state.settings.secret_key, slug)
 
     def post(
-        self, path: str, body: Any, *, org: str = "north", secret: str | None = None,
-        timestamp: int | None = None, headers: dict[str, str] | None = None,
-    ) -> httpx2.Response:  # fmt: skip
+        self,
+        path: str,
+        body: Any,
+        *,
+        org: str = "north",
+        secret: str | None = None,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx2.Response:
         """POST ``body`` (a document, or raw bytes) signed as organisation ``org``'s sender."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         signed_at = int(time.time()) if timestamp is None else timestamp
         signature = signature_header(secret or self.secret(org), raw, timestamp=signed_at)
-        sent = {"X-Organization": org, "X-Signature": signature,
-                "Content-Type": "application/json", **(headers or {})}  # fmt: skip
+        sent = {
+            "X-Organization": org,
+            "X-Signature": signature,
+            "Content-Type": "application/json",
+            **(headers or {}),
+        }
         return self.client.post(path, content=raw, headers=sent)
 
     async def email(self, key: str) -> int:
         """Record an e-mail of the agent, two hours before ``now``, with Message-ID <key@mail>."""
-        return await self._act(ActionInput(
-            action_type="email", confidence=0.4, idempotency_key=key,
-            occurred_at=self.now - dt.timedelta(hours=2), message_external_id=f"<{key}@mail>",
-            thread_external_id=f"thread-{key}",
-        ))  # fmt: skip
+        return await self._act(
+            ActionInput(
+                action_type="email",
+                confidence=0.4,
+                idempotency_key=key,
+                occurred_at=self.now - dt.timedelta(hours=2),
+                message_external_id=f"<{key}@mail>",
+                thread_external_id=f"thread-{key}",
+            )
+        )
 
     async def stage_change(self, key: str) -> int:
-        return await self._act(ActionInput(
-            action_type="stage_progression", confidence=0.6, idempotency_key=key,
-            occurred_at=self.now - dt.timedelta(hours=2), deal_external_id=f"deal-{key}",
-        ))  # fmt: skip
+        return await self._act(
+            ActionInput(
+                action_type="stage_progression",
+                confidence=0.6,
+                idempotency_key=key,
+                occurred_at=self.now - dt.timedelta(hours=2),
+                deal_external_id=f"deal-{key}",
+            )
+        )
 
     async def _act(self, data: ActionInput) -> int:
         recorded = await submit_action(self.state, self.agent, data, now=self.now)
@@ -106,14 +128,17 @@ async def hooks(database_url: str) -> AsyncIterator[Hooks]:
     # The in-process worker would close windows on its own clock meanwhile; these tests do not
     # need it.
     settings = load_settings(database_url=database_url, worker_in_process=False)
-    state = AppState.open(settings)
+    state = open_state(settings)
     try:
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             key = await create_api_key(
-                session, viewer=Viewer.system(world.orgs["north"].id), kind=ApiClientKind.AGENT,
-                name="agent", agent_id=world.agents["rep_a1"].id,
-            )  # fmt: skip
+                session,
+                viewer=Viewer.system(world.orgs["north"].id),
+                kind=ApiClientKind.AGENT,
+                name="agent",
+                agent_id=world.agents["rep_a1"].id,
+            )
             agent = await viewer_for_api_client(session, key.client)
         with TestClient(create_app(settings)) as client:
             yield Hooks(client, state, agent, utcnow())

@@ -14,8 +14,13 @@ PATH = "/webhooks/email-events"
 
 
 def reply(hooks: Hooks, event_id: str, message: str, **extra: object) -> dict[str, object]:
-    return {"id": event_id, "type": "replied", "message_id": message,
-            "timestamp": at(hooks.now), **extra}  # fmt: skip
+    return {
+        "id": event_id,
+        "type": "replied",
+        "message_id": message,
+        "timestamp": at(hooks.now),
+        **extra,
+    }
 
 
 async def test_signed_reply_resolves_the_email_and_is_stored_before_the_answer(hooks) -> None:
@@ -23,9 +28,15 @@ async def test_signed_reply_resolves_the_email_and_is_stored_before_the_answer(h
     response = hooks.post(PATH, events(reply(hooks, "ev-1", "<m1@mail>", sentiment="positive")))
     assert response.status_code == 200
     assert response.json() == {
-        "received": 1, "stored": 1, "duplicates": 0, "matched": 1, "unmatched": [],
-        "resolved": 2, "needsLabel": 0, "late": 0,
-    }  # fmt: skip
+        "received": 1,
+        "stored": 1,
+        "duplicates": 0,
+        "matched": 1,
+        "unmatched": [],
+        "resolved": 2,
+        "needsLabel": 0,
+        "late": 0,
+    }
     outcomes = await hooks.outcomes(action_id)
     assert (outcomes["email_reply"].status, outcomes["email_reply"].value) == ("resolved", 1.0)
     assert outcomes["email_delivery"].status == "resolved"
@@ -41,9 +52,15 @@ async def test_signed_reply_resolves_the_email_and_is_stored_before_the_answer(h
 
 async def test_a_retried_delivery_counts_once(hooks) -> None:
     action_id = await hooks.email("m2")
-    batch = events(reply(hooks, "ev-2", "<m2@mail>", sentiment="negative"),
-                   {"id": "ev-3", "type": "opened", "message_id": "<m2@mail>",
-                    "timestamp": int(hooks.now.timestamp()) - 1800})  # fmt: skip
+    batch = events(
+        reply(hooks, "ev-2", "<m2@mail>", sentiment="negative"),
+        {
+            "id": "ev-3",
+            "type": "opened",
+            "message_id": "<m2@mail>",
+            "timestamp": int(hooks.now.timestamp()) - 1800,
+        },
+    )
     first = hooks.post(PATH, batch).json()
     again = hooks.post(PATH, batch).json()  # signed anew, as a provider's retry is
     assert (first["stored"], first["resolved"]) == (2, 2)
@@ -54,10 +71,18 @@ async def test_a_retried_delivery_counts_once(hooks) -> None:
 
 async def test_provider_header_names_the_source_and_unknown_messages_are_unmatched(hooks) -> None:
     response = hooks.post(
-        PATH, events({"id": "b-9", "type": "bounced", "message_id": "<nobody@mail>",
-                      "timestamp": at(hooks.now), "bounce_type": "hard"}),
+        PATH,
+        events(
+            {
+                "id": "b-9",
+                "type": "bounced",
+                "message_id": "<nobody@mail>",
+                "timestamp": at(hooks.now),
+                "bounce_type": "hard",
+            }
+        ),
         headers={"X-Provider": "sendgrid"},
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["stored"], body["matched"]) == (1, 0)
@@ -71,8 +96,9 @@ async def test_provider_header_names_the_source_and_unknown_messages_are_unmatch
 
 
 async def test_an_invalid_provider_header_is_refused(hooks) -> None:
-    response = hooks.post(PATH, events(reply(hooks, "p", "<x@mail>")),
-                          headers={"X-Provider": "Send Grid"})  # fmt: skip
+    response = hooks.post(
+        PATH, events(reply(hooks, "p", "<x@mail>")), headers={"X-Provider": "Send Grid"}
+    )
     assert response.status_code == 400 and fields(response) == {"X-Provider"}
     assert await hooks.signal_count() == 0
 
@@ -128,10 +154,15 @@ async def test_malformed_json_is_400_naming_the_body(hooks, raw: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("document", "field", "code"),
-    [([], "body", "invalid"), ({}, "events", "required"), ({"events": {}}, "events", "invalid"),
-     ({"events": []}, "events", "required"), ({"events": [1]}, "events[0]", "invalid"),
-     ({"events": [{}] * 1001}, "events", "invalid")],
-)  # fmt: skip
+    [
+        ([], "body", "invalid"),
+        ({}, "events", "required"),
+        ({"events": {}}, "events", "invalid"),
+        ({"events": []}, "events", "required"),
+        ({"events": [1]}, "events[0]", "invalid"),
+        ({"events": [{}] * 1001}, "events", "invalid"),
+    ],
+)
 async def test_a_badly_shaped_batch_is_400(hooks, document: object, field: str, code: str) -> None:
     response = hooks.post(PATH, document)
     assert response.status_code == 400 and fields(response) == {field}
@@ -152,9 +183,14 @@ async def test_bad_events_are_named_by_index_and_field_and_nothing_is_stored(hoo
     response = hooks.post(PATH, batch)
     assert response.status_code == 400
     assert fields(response) == {
-        "events[1].timestamp", "events[2].type", "events[2].timestamp", "events[3].id",
-        "events[3].message_id", "events[3].url", "events[4].timestamp",
-    }  # fmt: skip
+        "events[1].timestamp",
+        "events[2].type",
+        "events[2].timestamp",
+        "events[3].id",
+        "events[3].message_id",
+        "events[3].url",
+        "events[4].timestamp",
+    }
     assert await hooks.signal_count() == 0
 
 
@@ -184,8 +220,9 @@ async def test_an_oversize_body_is_413_and_stores_nothing(hooks, declared: bool)
 
 async def test_another_organisation_cannot_resolve_our_emails(hooks) -> None:
     action_id = await hooks.email("m6")
-    response = hooks.post(PATH, events(reply(hooks, "ev-13", "<m6@mail>", sentiment="positive")),
-                          org="south")  # fmt: skip
+    response = hooks.post(
+        PATH, events(reply(hooks, "ev-13", "<m6@mail>", sentiment="positive")), org="south"
+    )
     assert response.status_code == 200
     assert response.json()["unmatched"] == [{"source": "email_provider", "externalId": "ev-13"}]
     assert (await hooks.outcomes(action_id))["email_reply"].status == "open"

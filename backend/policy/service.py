@@ -1,4 +1,6 @@
-"""Agent policies: the thresholds in force, decisions from them, and every change audited."""
+"""Use cases of agent policies: the defaults per action type and the decision a policy takes,
+get-or-create, every change audited (with its `policy.changed` event), the adjustment a
+calibration assessment calls for, freeze and rollback by a person."""
 
 from __future__ import annotations
 
@@ -9,13 +11,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics_engine.policy import PolicyTarget, PolicyThresholds
+from analytics_engine.calibration import CalibrationStats
+from analytics_engine.policy import PolicyTarget, PolicyThresholds, adjust_policy
+from analytics_engine.recalibration import RecalibrationMap
+from analytics_engine.verdict import Verdict
 from backend.actions.models import Decision
-from backend.calibration.models import AgentPolicy, PolicyChange
+from backend.calibration.evidence import verdict_evidence
 from backend.database import dialect_insert, utcnow
-from backend.errors import DomainError, ErrorCode
+from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.events.service import record_event
 from backend.orgs.models import Organization
+from backend.policy import wording
+from backend.policy.models import AgentPolicy, PolicyChange
+from backend.viewer import Viewer, ViewerRole, scoped
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,20 @@ def decide(policy: AgentPolicy | PolicyThresholds, raw_confidence: float) -> Dec
     return Decision.REVIEW
 
 
+async def _find(session: AsyncSession, agent_id: int, action_type: str) -> AgentPolicy | None:
+    return await session.scalar(
+        select(AgentPolicy).where(
+            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
+        )
+    )
+
+
 async def get_or_create_policy(
     session: AsyncSession, *, organization_id: int, agent_id: int, action_type: str
 ) -> AgentPolicy:
     """The policy of an agent for an action type, created with the defaults on first use (once,
     even when two writers race: the insert does nothing on conflict)."""
-    policy = await session.scalar(
-        select(AgentPolicy).where(
-            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
-        )
-    )
+    policy = await _find(session, agent_id, action_type)
     if policy is not None:
         return policy
     config = await session.scalar(
@@ -121,15 +133,11 @@ async def get_or_create_policy(
                 version=1,
                 escalate_below=defaults.escalate_below,
                 autonomous_above=defaults.autonomous_above,
-                reason="initial policy (defaults)",
+                reason=wording.INITIAL_REASON,
                 changed_by="system",
             )
         )
-    policy = await session.scalar(
-        select(AgentPolicy).where(
-            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
-        )
-    )
+    policy = await _find(session, agent_id, action_type)
     assert policy is not None
     return policy
 
@@ -187,3 +195,119 @@ async def change_policy(
         },
     )
     return change
+
+
+async def adjust_to_calibration(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    agent_id: int,
+    action_type: str,
+    stats: CalibrationStats,
+    verdict: Verdict,
+    recalibration: RecalibrationMap,
+    config: Mapping[str, Any] | None,
+) -> PolicyChange | None:
+    """Move the agent's policy where its calibration says (``adjust_policy`` towards the action
+    type's targets, ``config`` overriding them), audited with the verdict's evidence. A frozen
+    policy stays; so does one the evidence does not justify moving. Returns the change, if any.
+    """
+    policy = await get_or_create_policy(
+        session, organization_id=organization_id, agent_id=agent_id, action_type=action_type
+    )
+    if policy.frozen:
+        return None
+    adjustment = adjust_policy(
+        PolicyThresholds(policy.escalate_below, policy.autonomous_above),
+        stats,
+        policy_defaults(action_type, config).target,
+        verdict=verdict,
+        recalibration=recalibration,
+    )
+    if not adjustment.changed:
+        return None
+    return await change_policy(
+        session,
+        policy,
+        thresholds=adjustment.thresholds,
+        reason=wording.adjustment_reason(adjustment, action_type=action_type, agent_id=agent_id),
+        evidence=verdict_evidence(verdict),
+        recalibration=recalibration.to_dict(),
+    )
+
+
+async def _policy_in_scope(
+    session: AsyncSession, viewer: Viewer, *, agent_id: int, action_type: str
+) -> AgentPolicy:
+    policy = await session.scalar(
+        scoped(select(AgentPolicy), AgentPolicy, viewer).where(
+            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
+        )
+    )
+    if policy is None:
+        raise NotFoundError("policy", field="agentId")
+    return policy
+
+
+def _require_policy_editor(viewer: Viewer) -> None:
+    viewer.require_role(ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
+
+
+async def freeze_policy(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_id: int,
+    action_type: str,
+    frozen: bool,
+    reason: str,
+) -> AgentPolicy:
+    """A manager pins (or releases) a policy; automation never moves a frozen policy."""
+    _require_policy_editor(viewer)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(ErrorCode.REQUIRED, "say why the policy is (un)frozen", field="reason")
+    policy = await _policy_in_scope(session, viewer, agent_id=agent_id, action_type=action_type)
+    if policy.frozen == frozen:
+        return policy
+    await change_policy(
+        session,
+        policy,
+        thresholds=PolicyThresholds(policy.escalate_below, policy.autonomous_above),
+        reason=wording.freeze_reason(frozen=frozen, why=reason),
+        changed_by_user_id=viewer.user_id,
+        frozen=frozen,
+    )
+    return policy
+
+
+async def rollback_policy(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    agent_id: int,
+    action_type: str,
+    version: int,
+    reason: str,
+    freeze: bool = True,
+) -> AgentPolicy:
+    """Restore the thresholds of an earlier version (as a new version, audited). The policy is
+    frozen by default, so automation does not undo the rollback at the next outcome."""
+    _require_policy_editor(viewer)
+    policy = await _policy_in_scope(session, viewer, agent_id=agent_id, action_type=action_type)
+    target = await session.scalar(
+        select(PolicyChange).where(
+            PolicyChange.policy_id == policy.id, PolicyChange.version == version
+        )
+    )
+    if target is None:
+        raise NotFoundError(f"version {version} of the policy", field="version")
+    await change_policy(
+        session,
+        policy,
+        thresholds=PolicyThresholds(target.escalate_below, target.autonomous_above),
+        reason=wording.rollback_reason(version=version, why=reason.strip()),
+        changed_by_user_id=viewer.user_id,
+        frozen=freeze,
+    )
+    return policy

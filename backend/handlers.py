@@ -1,0 +1,97 @@
+"""Who reacts to what: the handlers of the learning loop's events, subscribed to a process's
+event bus. Each runs after the unit of work that raised its events has committed, in the order
+below, and anything it writes is its own unit of work (whose events are dispatched in turn).
+
+- ActionRecorded (actions): Slack mirrors sent messages and decisions to the rep.
+- OutcomeResolved (outcomes: signals, labels, windows closing): calibration re-assesses the
+  scopes it moved and the policy follows (``learning.refresh_calibration``).
+- FeedbackGiven (feedback, from any channel): the author's prompts about the target are
+  answered; their review assignment of the thread is completed; Slack redraws its messages.
+- FeedbackWithdrawn (feedback: a Slack reaction removed): Slack redraws its messages.
+- PromptChanged (prompts: created, answered, expired, reminded): the answering rating is marked
+  `prompted`; Slack posts the prompt, redraws it or reminds in its thread.
+
+Live events (``backend.events.service.Event``) go to the broker before any handler runs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+from backend.actions.events import ActionRecorded
+from backend.database import utcnow
+from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
+from backend.feedback.service import mark_prompted
+from backend.learning import Scope, refresh_calibration
+from backend.outcomes.events import OutcomeResolved
+from backend.prompts.events import PromptChange, PromptChanged
+from backend.prompts.service import answer_prompts
+from backend.reviews.service import settle_assignments
+from backend.settings import Settings
+from backend.slack.subscribers import mirror_recorded_actions, show_prompt_changes, show_ratings
+from backend.state import AppState, Clock
+from backend.unit_of_work import transaction
+
+
+async def reassess_calibration(state: AppState, events: Sequence[OutcomeResolved]) -> None:
+    """Re-assess the scopes whose calibrating outcomes were decided, as of the day they were."""
+    by_day: dict[Any, set[Scope]] = defaultdict(set)
+    for event in events:
+        if event.calibrates:
+            by_day[event.at.date()].add((event.organization_id, event.agent_id, event.action_type))
+    for today, scopes in sorted(by_day.items()):
+        await refresh_calibration(state, scopes, today=today)
+
+
+async def settle_prompts(state: AppState, events: Sequence[FeedbackGiven]) -> None:
+    """A rating answers its author's open prompts about what it rated, from any channel."""
+    async with transaction(state.sessions) as session:
+        for event in events:
+            await answer_prompts(session, event)
+
+
+async def settle_review_assignments(state: AppState, events: Sequence[FeedbackGiven]) -> None:
+    """A rating of a thread completes its author's open assignment to review it."""
+    if any(e.conversation_id is not None for e in events):
+        async with transaction(state.sessions) as session:
+            for event in events:
+                await settle_assignments(session, event)
+
+
+async def mark_answering_ratings(state: AppState, events: Sequence[PromptChanged]) -> None:
+    """A rating that answered a prompt stays `prompted`, however it is changed later."""
+    answering = [
+        e.feedback_id
+        for e in events
+        if e.change is PromptChange.ANSWERED and e.feedback_id is not None
+    ]
+    if answering:
+        async with transaction(state.sessions) as session:
+            await mark_prompted(session, answering)
+
+
+def register_handlers(state: AppState) -> None:
+    """Subscribe every handler to ``state.bus``, in the order they run."""
+
+    def on(event_type: type, handler: Callable[[AppState, Sequence[Any]], Awaitable[None]]) -> None:
+        state.bus.subscribe(event_type, partial(handler, state))
+
+    on(ActionRecorded, mirror_recorded_actions)
+    on(OutcomeResolved, reassess_calibration)
+    on(FeedbackGiven, settle_prompts)
+    on(FeedbackGiven, settle_review_assignments)
+    on(FeedbackGiven, show_ratings)
+    on(FeedbackWithdrawn, show_ratings)
+    on(PromptChanged, mark_answering_ratings)
+    on(PromptChanged, show_prompt_changes)
+
+
+def open_state(settings: Settings, *, clock: Clock = utcnow) -> AppState:
+    """A process's state with every handler registered: what the server, the worker, the CLI
+    and tests run on."""
+    state = AppState.open(settings, clock=clock)
+    register_handlers(state)
+    return state
