@@ -29,7 +29,7 @@ from backend.analytics.tally import (
     weekly_series,
 )
 from backend.baselines.models import HumanBaseline
-from backend.calibration.service import assessment_days
+from backend.calibration.maturity import assessment_days
 from backend.database import utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for

@@ -1,1 +1,2 @@
-"""Calibration of the agent's confidence per action type, and the policy it drives."""
+"""Calibration of the agent's confidence per action type: sufficient statistics, verdicts and
+the recalibration map in force (the policy it drives lives in backend/policy)."""

@@ -18,14 +18,13 @@ from analytics_engine.calibration import CalibrationStats
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
 from backend.calibration.evidence import verdict_evidence
+from backend.calibration.maturity import assessment_days
 from backend.calibration.models import CalibrationVerdict
 from backend.calibration.rollup import load_stats
 from backend.database import dialect_insert, utcnow
 from backend.events.service import record_event
 from backend.orgs.models import Organization
-from backend.outcomes.rules import rules_for
 
-TRAILING_DAYS = 90
 # A map "changes" when it moves some confidence by more than this (or changes method).
 MAP_TOLERANCE = 0.01
 
@@ -116,17 +115,6 @@ async def _store_verdict(
         },
     )
     return True
-
-
-def assessment_days(
-    config: dict[str, Any] | None, action_type: str, today: dt.date
-) -> tuple[dt.date, dt.date]:
-    """The trailing window of matured days: ending the day before the calibrating outcome's
-    window could still be open, reaching back TRAILING_DAYS from there."""
-    rules = rules_for(config)
-    lag = rules.windows[rules.calibrating_plan(action_type).window]
-    until = today - dt.timedelta(days=lag.days + (1 if lag.seconds == 0 else 2))
-    return until - dt.timedelta(days=TRAILING_DAYS), until
 
 
 async def reassess(

@@ -23,7 +23,7 @@ def test_closed_loop_corrects_only_the_miscalibrated_action_type() -> None:
             y = (rng.random(100) < rate(p)).astype(float)
             for pi, yi in zip(p.tolist(), y.tolist(), strict=True):
                 stats[kind].add(pi, yi)  # the hot path: one outcome at a time
-            adjustment = adjust_policy(policy[kind], stats[kind], target, subject=kind)
+            adjustment = adjust_policy(policy[kind], stats[kind], target)
             moves[kind] += adjustment.changed
             policy[kind] = adjustment.thresholds
 
