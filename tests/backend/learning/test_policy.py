@@ -23,7 +23,7 @@ from backend.policy.service import rollback_policy
 from backend.pubsub import RedisBroker
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
-from tests.backend.learning.conftest import T0
+from tests.backend.conftest import T0
 
 NOW = T0 + dt.timedelta(days=40)  # every window of T0's actions has closed
 

@@ -31,8 +31,8 @@ from backend.slack.models import SlackPost
 from backend.state import AppState
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
+from tests.backend.conftest import T0
 from tests.backend.gmail.conftest import addon, google, google_key, key_server  # noqa: F401
-from tests.backend.learning.conftest import T0
 from tests.backend.reviews.conftest import reviews  # noqa: F401
 from tests.backend.slack.conftest import stand_in  # noqa: F401
 from tests.conftest import empty_database

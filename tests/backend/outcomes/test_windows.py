@@ -16,7 +16,7 @@ from backend.learning import close_expired_windows, submit_action, submit_signal
 from backend.outcomes.models import Outcome
 from backend.outcomes.windows import close_expired_batch
 from backend.signals.service import SignalInput
-from tests.backend.learning.conftest import T0
+from tests.backend.conftest import T0
 
 DAY = dt.timedelta(days=1)
 

@@ -16,7 +16,7 @@ from backend.learning import submit_action, submit_signals
 from backend.outcomes.models import Outcome
 from backend.signals.models import Signal
 from backend.signals.service import SignalInput
-from tests.backend.learning.conftest import T0
+from tests.backend.conftest import T0
 
 HOUR = dt.timedelta(hours=1)
 

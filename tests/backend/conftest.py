@@ -1,4 +1,5 @@
-"""Fixtures for the learning loop: an AppState on each database, an agent key's viewer."""
+"""Fixtures shared by the backend tests: the learning loop (a state with every handler) on each
+database, with agent keys and people of the factories' world."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from backend.actions.service import ActionInput
 from backend.errors import DomainError, InvalidInput, NotFoundError
 from backend.learning import submit_action
 from backend.outcomes.models import Outcome
-from tests.backend.learning.conftest import T0
+from tests.backend.conftest import T0
 
 
 def email(key: str, confidence: float = 0.5, **extra) -> ActionInput:
