@@ -125,10 +125,12 @@ def dialect_insert(session_or_connection: Any, table: Any) -> Any:
     """An INSERT that supports ON CONFLICT on the session's database (PostgreSQL or SQLite)."""
     name = session_or_connection.bind.dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def is_postgresql(session: Any) -> bool:

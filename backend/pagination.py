@@ -74,7 +74,7 @@ def check_first(first: int | None) -> int:
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[Any],
+    statement: Select,
     *,
     order: Sequence[Any],
     first: int | None,

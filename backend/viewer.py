@@ -10,7 +10,8 @@ from sqlalchemy import Select, false, or_
 
 from backend.errors import PermissionDeniedError
 
-S = TypeVar("S", bound=Select[Any])
+# Bare `Select`: a select of any columns (SQLAlchemy 2.1 types Select by its column types).
+S = TypeVar("S", bound=Select)
 
 
 class ViewerRole(StrEnum):
@@ -83,10 +84,11 @@ def scoped(statement: S, model: Any, viewer: Viewer) -> S:
     statement = statement.where(model.organization_id == viewer.organization_id)
     if kind == "org" or viewer.sees_whole_organization:
         return statement
-    column = getattr(model, getattr(model, "__scope_column__", f"{kind}_id"), None)
+    column_name = getattr(model, "__scope_column__", f"{kind}_id")
     if kind == "agent":
-        return statement.where(column.in_(sorted(viewer.agent_ids or ())))
+        return statement.where(getattr(model, column_name).in_(sorted(viewer.agent_ids or ())))
     if kind == "team":
+        column = getattr(model, column_name)
         conditions = [column.in_(sorted(viewer.team_ids or ()))]
         if hasattr(model, "agent_id") and column is not model.agent_id:
             conditions.append(model.agent_id.in_(sorted(viewer.agent_ids or ())))

@@ -6,9 +6,10 @@ agent, N email actions are bulk-inserted with their open ``email_reply`` (calibr
 referring to its action by id) resolves both outcomes and adds the reply to the calibration
 rollup. Measured, for batches of 1000, 100 and 1 signals, each path on its own actions:
 
-- submit_signals: ``backend.learning.submit_signals``, the whole loop (one transaction, events,
-  then ``refresh_calibration`` of the touched scope after commit);
-- record_signals: ``backend.signals.service.record_signals`` in its own transaction;
+- submit_signals: ``backend.learning.submit_signals``, the whole loop (one unit of work, then
+  after commit its events: the ``OutcomeResolved`` handler re-assesses the touched scope);
+- record_signals: ``backend.signals.service.record_signals`` and the rollup increment
+  (``add_predictions``) in their own transaction, without the events' handlers;
 - raw asyncpg: the same writes with hand-written SQL in one transaction per batch: insert the
   signal rows (already matched), update the same outcome rows, and the same rollup upserts
   with increments; set-based (``unnest``) per batch, so a batch of 1 is one transaction per
@@ -53,8 +54,8 @@ from analytics_engine.calibration_batch import LOG_EPS
 from backend.actions.models import AgentAction
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client
-from backend.viewer import Viewer
 from backend.calibration.models import CALIBRATION_BINS
+from backend.calibration.rollup import add_predictions
 from backend.handlers import open_state
 from backend.learning import submit_signals
 from backend.migrations import upgrade
@@ -63,6 +64,7 @@ from backend.settings import load_settings
 from backend.signals.service import SignalInput, record_signals
 from backend.state import AppState
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.factories import build_world
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -332,8 +334,9 @@ async def run(outcomes: int) -> None:
             return result.resolved
 
         async def through_record(batch: list[Reply], signals: list[SignalInput]) -> int:
-            async with transaction(state.sessions) as session:
+            async with transaction(state.sessions, hold=[]) as session:  # no handlers
                 result = await record_signals(session, viewer, signals, now=NOW)
+                await add_predictions(session, result.predictions)
             return result.resolved
 
         async def through_raw(batch: list[Reply], signals: list[SignalInput]) -> int:

@@ -28,13 +28,13 @@ from starlette.routing import Route
 
 from backend.analytics import service as analytics
 from backend.auth.service import authenticate
-from backend.viewer import Viewer
 from backend.errors import DomainError
 from backend.handlers import open_state
 from backend.learning import submit_signals
 from backend.settings import load_settings
 from backend.signals.service import SignalBatchResult, SignalInput
 from backend.state import AppState
+from backend.viewer import Viewer
 
 
 def plain(value: Any) -> Any:
@@ -119,7 +119,7 @@ async def record_signals(request: Request) -> Response:
 
 def batch_answer(result: SignalBatchResult) -> dict[str, Any]:
     answer = dataclasses.asdict(result)
-    answer.pop("scopes")  # internal: what to re-assess, not part of the answer
+    answer.pop("predictions")  # internal: what the rollup counted
     return answer
 
 

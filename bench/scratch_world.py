@@ -21,13 +21,13 @@ from backend.agents.models import Agent
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
 from backend.auth.tokens import issue_user_token
-from backend.viewer import Viewer
 from backend.database import utcnow
 from backend.learning import submit_action
 from backend.orgs.models import User
 from backend.outcomes.models import Outcome
 from backend.state import AppState
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

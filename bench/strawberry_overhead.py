@@ -37,9 +37,9 @@ from strawberry.extensions import (
 
 from backend.analytics import service as analytics
 from backend.analytics.service import RepDashboard
-from backend.viewer import Viewer
 from backend.settings import Settings
 from backend.signals.service import SignalBatchResult
+from backend.viewer import Viewer
 from bench.graphql_documents import REP_DASHBOARD, signal_bodies
 from bench.plain_endpoint import batch_answer, plain, signal_input
 from graphql_schema.context import Context

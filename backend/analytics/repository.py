@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +52,7 @@ class Scope:
         return dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
-def _keyed(viewer: Viewer, scope: Scope, model: Any, *columns: Any) -> Select[Any]:
+def _keyed(viewer: Viewer, scope: Scope, model: Any, *columns: Any) -> Select:
     """``SELECT key, *columns FROM model`` in the viewer's scope and the dashboard's agents,
     where key is the row's agent or its agent's team."""
     if scope.key == "agent":
@@ -66,7 +66,7 @@ def _keyed(viewer: Viewer, scope: Scope, model: Any, *columns: Any) -> Select[An
     return _in_scope(statement, viewer, scope, model)
 
 
-def _in_scope(statement: Select[Any], viewer: Viewer, scope: Scope, model: Any) -> Select[Any]:
+def _in_scope(statement: Select, viewer: Viewer, scope: Scope, model: Any) -> Select:
     statement = scoped(statement, model, viewer)
     if scope.agent_ids is not None:
         statement = statement.where(model.agent_id.in_(scope.agent_ids))
@@ -96,8 +96,10 @@ def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
 
 
-async def _rows(session: AsyncSession, statement: Select[Any]) -> list[Mapping[str, Any]]:
-    return list((await session.execute(statement)).mappings().all())
+async def _rows(session: AsyncSession, statement: Select) -> list[Mapping[str, Any]]:
+    rows = (await session.execute(statement)).mappings().all()
+    # RowMapping is typed Mapping[str | Column, Any] but its keys() are the labels: read by name
+    return cast(list[Mapping[str, Any]], list(rows))
 
 
 async def baselines_in_force(
@@ -200,7 +202,7 @@ async def outcomes_by_day(
 ) -> list[Mapping[str, Any]]:
     """Per UTC day of the action, over the whole scope: resolved outcomes of ``outcome_types``
     and their successes (e.g. replies)."""
-    inner = _in_scope(
+    per_outcome = _in_scope(
         select(
             _day(session, AgentAction.occurred_at).label("day"),
             _flag(_resolved()).label("resolved"),
@@ -217,7 +219,7 @@ async def outcomes_by_day(
         scope,
         Outcome,
     )
-    inner = _in_scope(inner, viewer, scope, AgentAction).subquery()
+    inner = _in_scope(per_outcome, viewer, scope, AgentAction).subquery()
     statement = select(
         inner.c.day,
         func.sum(inner.c.resolved).label("resolved"),
@@ -253,7 +255,7 @@ async def deal_impact(
         SignalKind.DEAL_WON,
         SignalKind.DEAL_LOST,
     ]
-    per_deal = _keyed(
+    deal_signals = _keyed(
         viewer,
         scope,
         Signal,
@@ -268,7 +270,8 @@ async def deal_impact(
         Signal.occurred_at >= scope.start,
         Signal.occurred_at < scope.end,
     )
-    per_deal = per_deal.group_by(per_deal.selected_columns["key"], Signal.deal_id).subquery()
+    key = deal_signals.selected_columns["key"]
+    per_deal = deal_signals.group_by(key, Signal.deal_id).subquery()
     statement = (
         select(
             per_deal.c.key,

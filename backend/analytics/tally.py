@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -52,6 +52,16 @@ def _zeros() -> np.ndarray:
     return np.zeros((len(STAT_FIELDS), CALIBRATION_BINS))
 
 
+_Key = TypeVar("_Key")
+_Number = TypeVar("_Number", int, float)
+
+
+def _add_cells(target: dict[_Key, list[_Number]], source: Mapping[_Key, list[_Number]]) -> None:
+    """``target[k] += source[k]`` element-wise, for every key of ``source``."""
+    for k, values in source.items():
+        target[k] = [a + b for a, b in zip(target[k], values, strict=True)]
+
+
 @dataclass
 class Tally:
     """Additive sums of one agent or team (or, merged, of a whole scope)."""
@@ -72,13 +82,9 @@ class Tally:
     covered: int = 0  # interactions of action types that have a baseline
 
     def merge(self, other: Tally) -> Tally:
-        for target, source in (
-            (self.actions, other.actions),
-            (self.outcomes, other.outcomes),
-            (self.feedback, other.feedback),
-        ):
-            for k, values in source.items():
-                target[k] = [a + b for a, b in zip(target[k], values, strict=True)]
+        _add_cells(self.actions, other.actions)
+        _add_cells(self.outcomes, other.outcomes)
+        _add_cells(self.feedback, other.feedback)
         for target_sum, source_sum in (
             (self.cost, other.cost),
             (self.amount_won, other.amount_won),
@@ -115,9 +121,9 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
             cell[i] += int(r[name] or 0)
         t.cost[r["currency"]] += float(r["cost"] or 0)
     for r in rows["outcomes"]:
-        cell = out[r["key"]].outcomes[(r["action_type"], r["outcome_type"])]
+        sums = out[r["key"]].outcomes[(r["action_type"], r["outcome_type"])]
         for i, name in enumerate(("resolved", "successes", "pending")):
-            cell[i] += float(r[name] or 0)
+            sums[i] += float(r[name] or 0)
     for r in rows["deals"]:
         t = out[r["key"]]
         t.deals = [
@@ -127,9 +133,9 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
         ]
         t.amount_won[r["currency"]] += float(r["amount_won"] or 0)
     for r in rows["feedback"]:
-        cell = out[r["key"]].feedback[r["target_type"]]
+        sums = out[r["key"]].feedback[r["target_type"]]
         for i, name in enumerate(("count", "rating_sum", "prompted")):
-            cell[i] += float(r[name] or 0)
+            sums[i] += float(r[name] or 0)
     for r in rows["calibration"]:
         table = out[r["key"]].calibration[(r["action_type"], bool(r["matured"]))]
         table[:, int(r["bin"])] += [float(r[n] or 0) for n in STAT_FIELDS]

@@ -268,9 +268,7 @@ def _period(session: AsyncSession, interval: Interval) -> Any:
     )
 
 
-def _series_statement(
-    session: AsyncSession, scope: CalibrationScope, interval: Interval
-) -> Select[Any]:
+def _series_statement(session: AsyncSession, scope: CalibrationScope, interval: Interval) -> Select:
     period = _period(session, interval).label("period")
     statement = (
         select(

@@ -22,7 +22,7 @@ def _rows(predictions: Iterable[ResolvedPrediction]) -> list[dict[str, object]]:
 
     Each (row key, sign) sums its predictions in a ``CalibrationStats`` (``add`` is the same
     arithmetic as ``contribution``, a few microseconds each); corrections are taken back."""
-    groups: dict[tuple[object, ...], dict[int, CalibrationStats]] = {}
+    groups: dict[tuple[int, int, str, dt.date], dict[int, CalibrationStats]] = {}
     for item in predictions:
         key = (item.organization_id, item.agent_id, item.action_type, item.day)
         by_sign = groups.setdefault(key, {})

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
 from backend.crm.models import Conversation, Deal, Message
-from backend.database import dialect_insert
+from backend.database import OrganizationRow, dialect_insert
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,9 @@ class Links:
     message_id: int | None = None
 
 
-async def _get_or_insert(session: AsyncSession, model: type, key: dict, values: dict) -> int:
+async def _get_or_insert(
+    session: AsyncSession, model: type[OrganizationRow], key: dict[str, Any], values: dict[str, Any]
+) -> int:
     """Insert unless a row with ``key`` exists (racing writers create it once); return its id."""
     insert = dialect_insert(session, model)
     await session.execute(

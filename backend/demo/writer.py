@@ -6,12 +6,20 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.database import Base
 
 CHUNK_ROWS = 5000
+
+
+def _table_of(model: type[Base]) -> Table:
+    """The model's ``Table`` (declarative mapping types ``__table__`` as any ``FromClause``)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
 
 
 class BulkWriter:
@@ -23,7 +31,7 @@ class BulkWriter:
 
     async def insert(self, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
         """Insert ``rows`` (Core executemany: one multi-row INSERT per page of rows)."""
-        table = model.__table__
+        table = _table_of(model)
         for start in range(0, len(rows), CHUNK_ROWS):
             await self.session.execute(insert(table), list(rows[start : start + CHUNK_ROWS]))
         self.counts[table.name] += len(rows)
@@ -37,7 +45,7 @@ class BulkWriter:
         them. (SQLAlchemy's ``sort_by_parameter_order`` does the same but, on SQLite, inserts
         one row per statement and is ten times slower.)
         """
-        table = model.__table__
+        table = _table_of(model)
         statement = insert(table).returning(table.c.id, *(table.c[name] for name in key))
         ids: list[int] = []
         for start in range(0, len(rows), CHUNK_ROWS):

@@ -43,7 +43,7 @@ MAX_CRITERIA = 10
 EXTERNAL_ID_MAX_LENGTH = 200
 # The threads a person was given to review outside their own scope (a peer reviewer's): they
 # rate those like their own. Supplied by the caller, from the reviews domain.
-AssignedThreads = Callable[[Viewer], Select[Any]]
+AssignedThreads = Callable[[Viewer], Select]
 RATERS = (ViewerRole.REP, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
 # The input field naming each target, and the column holding its id.
 TARGET_FIELDS = {

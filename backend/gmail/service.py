@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,7 +96,10 @@ async def person_by_email(session: AsyncSession, email: str) -> User | None:
     )
 
 
-def _latest(statement: Select[tuple[AgentAction]]) -> Select[tuple[AgentAction]]:
+_Actions = TypeVar("_Actions", bound=Select)  # a select of agent actions
+
+
+def _latest(statement: _Actions) -> _Actions:
     return statement.order_by(AgentAction.occurred_at.desc(), AgentAction.id.desc()).limit(1)
 
 

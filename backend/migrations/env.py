@@ -15,7 +15,10 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("Alembic has no database URL: neither database_url nor sqlalchemy.url")
+    return str(url)
 
 
 def _run(connection: Connection) -> None:

@@ -177,10 +177,6 @@ class Resolutions:
         for outcome in changed:
             outcome.changes = {}
 
-    def scopes(self) -> set[tuple[int, int, str]]:
-        """(organisation, agent, action type) whose calibration moved: to re-assess."""
-        return {(p.organization_id, p.agent_id, p.action_type) for p in self.predictions}
-
 
 def states_from_rows(
     rows: Iterable[Any],

@@ -35,6 +35,7 @@ from backend.outcomes.models import Outcome
 from backend.pagination import Page, paginate
 from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.models import FeedbackPrompt, PromptBudget, PromptReason, PromptState
+from backend.settings import Settings
 from backend.unit_of_work import raise_event
 from backend.viewer import Viewer, ViewerRole, scoped
 
@@ -59,7 +60,7 @@ class PromptPolicy:
     daily_suggestions: int = 3
 
     @classmethod
-    def of(cls, settings: object) -> PromptPolicy:
+    def of(cls, settings: Settings) -> PromptPolicy:
         return cls(
             ttl=dt.timedelta(hours=settings.prompt_ttl_hours),
             remind_after=dt.timedelta(hours=settings.prompt_remind_after_hours),

@@ -136,9 +136,12 @@ async def review_agreement(
         statement = statement.where(Feedback.agent_id.in_(agents))
     rows = (await session.execute(statement.order_by(Feedback.created_at, Feedback.id))).all()
     by_thread: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    thread_ids: list[int] = []
     for conversation_id, author_id, rating in rows:
+        assert conversation_id is not None  # a thread review names it (CHECK target_type__...)
+        thread_ids.append(conversation_id)
         by_thread[int(conversation_id)].append((int(author_id), int(rating)))
-    pooled = rating_agreement([r[0] for r in rows], [r[2] for r in rows])
+    pooled = rating_agreement(thread_ids, [r[2] for r in rows])
     firsts = [reviews[:2] for reviews in by_thread.values() if len(reviews) >= 2]
     first_two = weighted_kappa([f[0][1] for f in firsts], [f[1][1] for f in firsts])
     if first_two.count < MIN_PAIR_THREADS:  # one thread says nothing about chance agreement

@@ -143,6 +143,8 @@ async def _pools(
         User.role.in_([Role.REP.value, Role.MANAGER.value]),
     )
     pools: dict[int, set[int]] = defaultdict(set)
+    team_id: int  # members are selected by team: never NULL here
+    user_id: int
     for team_id, user_id in await session.execute(union(managers, members)):
         pools[team_id].add(user_id)
     return {team_id: sorted(users) for team_id, users in pools.items()}
@@ -198,9 +200,10 @@ async def _history(
         Feedback.target_type == FeedbackTarget.CONVERSATION.value,
         Feedback.conversation_id.in_(ids),
     )
-    for conversation_id, author_id in await session.execute(reviewed):
-        covered[conversation_id].add(author_id)
-        counting[conversation_id].add(author_id)
+    for review_thread_id, author_id in await session.execute(reviewed):
+        assert review_thread_id is not None  # selected by conversation_id IN (...)
+        covered[review_thread_id].add(author_id)
+        counting[review_thread_id].add(author_id)
     return covered, {c: len(users) for c, users in counting.items()}
 
 

@@ -128,6 +128,7 @@ async def judgements(
         Outcome.status == OutcomeStatus.RESOLVED.value,
     )
     for action_id, outcome_type, value in await session.execute(resolved):
+        assert value is not None  # a resolved outcome has its value (CHECK value__resolved)
         outcomes[(action_id, outcome_type)] = float(value)
     found = []
     for row in rows:

@@ -16,7 +16,6 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +42,7 @@ class Candidate:
     reason: ReviewReason
 
 
-def reviewable(viewer: Viewer, agent_ids: Sequence[int] | None) -> Select[Any]:
+def reviewable(viewer: Viewer, agent_ids: Sequence[int] | None) -> Select:
     """The ids of the threads the viewer may have reviewed (of ``agent_ids`` when given)."""
     statement = scoped(select(Conversation.id), Conversation, viewer).where(
         Conversation.external_thread_id.is_not(None)
@@ -56,7 +55,7 @@ def reviewable(viewer: Viewer, agent_ids: Sequence[int] | None) -> Select[Any]:
 async def _closed(
     session: AsyncSession,
     viewer: Viewer,
-    base: Select[Any],
+    base: Select,
     start: dt.datetime,
     end: dt.datetime,
 ) -> dict[ReviewReason, list[int]]:
@@ -72,7 +71,7 @@ async def _closed(
 async def _disagreeing(
     session: AsyncSession,
     viewer: Viewer,
-    base: Select[Any],
+    base: Select,
     *,
     agent_ids: Sequence[int] | None,
     start: dt.datetime,
@@ -93,7 +92,7 @@ async def _disagreeing(
 
 async def _long(
     session: AsyncSession,
-    base: Select[Any],
+    base: Select,
     *,
     start: dt.datetime,
     end: dt.datetime,

@@ -15,7 +15,6 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,7 +216,7 @@ async def skip_thread_review(
     return assignment
 
 
-def _visible(viewer: Viewer, statement: Select[Any]) -> Select[Any]:
+def _visible(viewer: Viewer, statement: Select) -> Select:
     """Assignments a person sees: a rep their own; managers those of their teams' threads and
     their own; executives and admins all of the organisation."""
     user_id = _require_person(viewer)

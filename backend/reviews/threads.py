@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +46,7 @@ def _ids(ids: Iterable[int]) -> list[int]:
     return sorted({int(i) for i in ids})
 
 
-def assigned_threads(viewer: Viewer) -> Select[Any]:
+def assigned_threads(viewer: Viewer) -> Select:
     """The ids of the threads given to the viewer (a person) for review, whatever their scope."""
     return select(ReviewAssignment.conversation_id).where(
         ReviewAssignment.organization_id == viewer.organization_id,
@@ -77,7 +76,7 @@ async def readable_conversations(
 async def closings(
     session: AsyncSession,
     organization_id: int,
-    conversations: Select[Any],
+    conversations: Select,
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,

@@ -12,10 +12,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.actions.models import EARLIEST, AgentAction
 from backend.crm.models import Conversation, Deal, Message
-from backend.database import among, insert_rows, is_postgresql, utcnow
+from backend.database import OrganizationRow, among, insert_rows, is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, Problems
 from backend.orgs.models import Organization
 from backend.outcomes.models import Detection, Outcome
@@ -65,7 +66,6 @@ class SignalBatchResult:
     resolved: int = 0
     needs_label: int = 0
     late: int = 0  # decisive signals that arrived after their outcome was decided or expired
-    scopes: set[tuple[int, int, str]] = field(default_factory=set)
     # What the calibration rollup is to count, in the same unit of work.
     predictions: list[ResolvedPrediction] = field(default_factory=list)
 
@@ -148,7 +148,8 @@ async def _load(
 ) -> _Match:
     org = viewer.organization_id
     match = _Match()
-    refs = {
+    # model, its column of provider ids, the signal's attribute that carries one
+    refs: dict[str, tuple[type[OrganizationRow], InstrumentedAttribute[str | None], str]] = {
         "messages": (Message, Message.external_message_id, "message_external_id"),
         "threads": (Conversation, Conversation.external_thread_id, "thread_external_id"),
         "deals": (Deal, Deal.external_id, "deal_external_id"),
@@ -166,13 +167,13 @@ async def _load(
     conditions = []
     if direct:
         conditions.append(among(session, AgentAction.id, direct))
-    for ids, column in (
+    for ids, link_column in (
         (match.messages, AgentAction.message_id),
         (match.threads, AgentAction.conversation_id),
         (match.deals, AgentAction.deal_id),
     ):
         if ids:
-            conditions.append(among(session, column, ids.values()))
+            conditions.append(among(session, link_column, ids.values()))
     if not conditions:
         return match
     # Core columns (no ORM entities): plain rows, without the ORM's per-row bookkeeping.
@@ -377,7 +378,6 @@ async def record_signals(
     await resolutions.apply(session)
     result.resolved = resolutions.resolved
     result.needs_label = len(resolutions.labelling)
-    result.scopes = resolutions.scopes()
     result.predictions = resolutions.predictions
     return result
 

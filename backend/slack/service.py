@@ -302,7 +302,8 @@ async def record_click(
     person, post = found
     if thumb is not None and not rated_by_thumb(post):
         # A thumb on a decision (only reachable through a reaction) takes the scale's ends.
-        thumb, rating = None, DECISION_THUMB_RATING[thumb]
+        rating = DECISION_THUMB_RATING[thumb]
+        thumb = None
     submitted = await _submit(
         session,
         person,
@@ -366,7 +367,8 @@ async def record_reaction(
         return SlackFeedback(Handled.RETRACTED if removed else Handled.IGNORED, post=post)
     rating = None
     if not rated_by_thumb(post):
-        thumb, rating = None, DECISION_THUMB_RATING[thumb]
+        rating = DECISION_THUMB_RATING[thumb]
+        thumb = None
     submitted = await _submit(
         session,
         person,
