@@ -82,20 +82,22 @@ def _to_date(epoch_day: int) -> dt.date:
     return dt.date.fromordinal(int(epoch_day) + _ORDINAL_OF_EPOCH)
 
 
-def _on_grid(offsets: NDArray, values: NDArray, length: int, fill: float) -> NDArray:
+def _on_grid(
+    offsets: NDArray[np.int64], values: NDArray[np.float64], length: int, fill: float
+) -> NDArray[np.float64]:
     grid = np.full(length, fill)
     grid[offsets] = values
     return grid
 
 
-def _trailing_sum(grid: NDArray, days: int) -> NDArray:
+def _trailing_sum(grid: NDArray[np.float64], days: int) -> NDArray[np.float64]:
     """Sum of the ``days`` grid cells before each cell (the cell itself excluded)."""
     cumulative = np.concatenate([[0.0], np.cumsum(grid)])
     index = np.arange(grid.size)
     return cumulative[index] - cumulative[np.maximum(index - days, 0)]
 
 
-def _trailing_same_weekday_sum(grid: NDArray, weeks: int) -> NDArray:
+def _trailing_same_weekday_sum(grid: NDArray[np.float64], weeks: int) -> NDArray[np.float64]:
     """Sum of the cells 7, 14, ..., 7*weeks days before each cell."""
     weeks_grid = np.concatenate([grid, np.zeros((-grid.size) % 7)]).reshape(-1, 7)
     cumulative = np.vstack([np.zeros((1, 7)), np.cumsum(weeks_grid, axis=0)])
@@ -103,7 +105,9 @@ def _trailing_same_weekday_sum(grid: NDArray, weeks: int) -> NDArray:
     return cumulative[week, weekday] - cumulative[np.maximum(week - weeks, 0), weekday]
 
 
-def _severity(level: NDArray, thresholds: tuple[float, float, float]) -> NDArray:
+def _severity(
+    level: NDArray[np.float64], thresholds: tuple[float, float, float]
+) -> NDArray[np.intp]:
     """0 none, 1 info, 2 warning, 3 critical, for ``level`` where larger is more extreme."""
     return (level[:, None] >= np.asarray(thresholds)[None, :]).sum(axis=1)
 
@@ -249,17 +253,17 @@ def detect_rate_anomalies(
 
 
 def _cusum_shifts(
-    epoch: NDArray,
-    n: NDArray,
-    x: NDArray,
-    expected: NDArray,
-    z: NDArray,
-    tested: NDArray,
+    epoch: NDArray[np.int64],
+    n: NDArray[np.float64],
+    x: NDArray[np.float64],
+    expected: NDArray[np.float64],
+    z: NDArray[np.float64],
+    tested: NDArray[np.bool_],
     k: float,
     h: float,
     clip: float,
     min_relative_change: float,
-    variance: NDArray,
+    variance: NDArray[np.float64],
 ) -> list[RateAnomaly]:
     """Crossings of ``h`` by the upper and lower CUSUMs ``S_t = max(0, S_{t-1} + w_t)``,
     computed without a loop as ``C_t - min(0, min_{s<=t} C_s)`` with ``C`` the cumsum of ``w``."""
@@ -269,7 +273,8 @@ def _cusum_shifts(
     cum_n = np.concatenate([[0.0], np.cumsum(np.where(tested, n, 0.0))])
     cum_e = np.concatenate([[0.0], np.cumsum(np.where(tested, n * expected, 0.0))])
     cum_v = np.concatenate([[0.0], np.cumsum(np.where(tested, variance, 0.0))])
-    for direction, sign in (("spike", 1.0), ("drop", -1.0)):
+    signs: tuple[tuple[Direction, float], ...] = (("spike", 1.0), ("drop", -1.0))
+    for direction, sign in signs:
         c = np.cumsum(np.where(tested, np.clip(sign * z, -clip, clip) - k, 0.0))
         s = c - np.minimum.accumulate(np.minimum(c, 0.0))
         crossing = np.flatnonzero((s >= h) & (np.concatenate([[0.0], s[:-1]]) < h))

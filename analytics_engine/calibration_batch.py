@@ -26,7 +26,6 @@ from numpy.typing import ArrayLike, NDArray
 try:
     from analytics_engine import _batch_kernel
 except ImportError as exc:  # installed without a C compiler: setuptools skipped the kernel
-    _batch_kernel = None
     _KERNEL_MISSING = f"analytics_engine._batch_kernel is not built ({exc})"
 else:
     _KERNEL_MISSING = ""
@@ -78,11 +77,11 @@ def _check_unit_intervals(p: NDArray[np.float64], y: NDArray[np.float64]) -> Non
     raise ValueError(_BAD_P if block_p <= block_y else _BAD_Y)
 
 
-def _chunk_sums(p: NDArray[np.float64], y: NDArray[np.float64], n_bins: int) -> NDArray:
+def _chunk_sums(p: NDArray[np.float64], y: NDArray[np.float64], n_bins: int) -> NDArray[np.float64]:
     """``STAT_FIELDS`` sums per bin of one chunk of valid outcomes, plainly summed. The terms
     are those of ``calibration_stats._values``, computed in place (fewer temporaries)."""
     # int32 where rows 2·bin + 1 fit: numpy converts float64 to int32 far faster than to int64
-    k = (p * n_bins).astype(np.int32 if n_bins < 2**30 else np.intp)
+    k: NDArray[np.signedinteger] = (p * n_bins).astype(np.int32 if n_bins < 2**30 else np.intp)
     np.minimum(k, n_bins - 1, out=k)  # p = 1 belongs to the last bin
     e = p - y
     d = p * -2.0
@@ -117,7 +116,9 @@ def _chunk_sums(p: NDArray[np.float64], y: NDArray[np.float64], n_bins: int) -> 
     return np.stack((count, sp, sp2, sy, sy2, spy, ssq, -slog, snum, svar))
 
 
-def _add_compensated(total: NDArray, comp: NDArray, part: NDArray) -> None:
+def _add_compensated(
+    total: NDArray[np.float64], comp: NDArray[np.float64], part: NDArray[np.float64]
+) -> None:
     """``total += part``, keeping the rounding error of each addition in ``comp`` (Neumaier)."""
     t = total + part
     comp += np.where(np.abs(total) >= np.abs(part), (total - t) + part, (part - t) + total)
@@ -126,10 +127,10 @@ def _add_compensated(total: NDArray, comp: NDArray, part: NDArray) -> None:
 
 IMPLEMENTATIONS: Mapping[str, BatchSums] = MappingProxyType(
     {"numpy": _numpy_batch_sums}
-    if _batch_kernel is None
+    if _KERNEL_MISSING
     else {"compiled": _compiled_batch_sums, "numpy": _numpy_batch_sums}
 )
-DEFAULT_IMPLEMENTATION = "numpy" if _batch_kernel is None else "compiled"
+DEFAULT_IMPLEMENTATION = "numpy" if _KERNEL_MISSING else "compiled"
 
 
 def batch_sums(

@@ -163,7 +163,9 @@ def equal_mass_bins(
     group = np.minimum((mid * g / n).astype(np.intp), g - 1)
     _, labels = np.unique(group[nz], return_inverse=True)
     k = int(labels.max()) + 1
-    table = np.stack([np.bincount(labels, stats.field(f)[nz], k) for f in STAT_FIELDS])
+    # bincount with weights gives float64 (numpy's stubs say intp): dtype= states it, no copy
+    sums = [np.bincount(labels, stats.field(f)[nz], k) for f in STAT_FIELDS]
+    table = np.stack(sums, dtype=np.float64)
     return CalibrationStats(table)
 
 

@@ -55,7 +55,7 @@ def _check_n_bins(n_bins: int) -> int:
     return int(n_bins)
 
 
-def _check_unit_scalar(value: float, name: str) -> float:
+def _check_unit_scalar(value: Any, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -77,7 +77,7 @@ def bin_index(p: float | ArrayLike, *, n_bins: int = DEFAULT_N_BINS) -> int | ND
     """
     n_bins = _check_n_bins(n_bins)
     if np.ndim(p) == 0:
-        v = _check_unit_scalar(p, "p")  # type: ignore[arg-type]
+        v = _check_unit_scalar(p, "p")
         return min(int(v * n_bins), n_bins - 1)
     arr = np.asarray(p, dtype=np.float64)
     if arr.size and not (arr.min() >= 0.0 and arr.max() <= 1.0):

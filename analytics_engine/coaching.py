@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
@@ -95,7 +96,7 @@ def benjamini_hochberg(p_values: ArrayLike) -> NDArray[np.float64]:
     return q
 
 
-def _categorical(name: str, values: ArrayLike, n: int) -> tuple[NDArray, NDArray[np.intp]]:
+def _categorical(name: str, values: ArrayLike, n: int) -> tuple[NDArray[Any], NDArray[np.intp]]:
     array = np.asarray(values)
     if array.ndim != 1 or array.shape[0] != n:
         raise ValueError(f"feature {name!r} must be one-dimensional of length {n}")
@@ -106,7 +107,12 @@ def _categorical(name: str, values: ArrayLike, n: int) -> tuple[NDArray, NDArray
     return np.unique(array, return_inverse=True)
 
 
-def _binary_p_values(x1: NDArray, n1: NDArray, x0: NDArray, n0: NDArray) -> tuple[NDArray, NDArray]:
+def _binary_p_values(
+    x1: NDArray[np.float64],
+    n1: NDArray[np.float64],
+    x0: NDArray[np.float64],
+    n0: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.str_]]:
     """Pooled two-proportion z-test; Fisher's exact test where an expected cell is below 5."""
     pooled = (x1 + x0) / (n1 + n0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -121,8 +127,14 @@ def _binary_p_values(x1: NDArray, n1: NDArray, x0: NDArray, n0: NDArray) -> tupl
 
 
 def _welch(
-    s1: NDArray, ss1: NDArray, n1: NDArray, s0: NDArray, ss0: NDArray, n0: NDArray, alpha: float
-) -> tuple[NDArray, NDArray, NDArray]:
+    s1: NDArray[np.float64],
+    ss1: NDArray[np.float64],
+    n1: NDArray[np.float64],
+    s0: NDArray[np.float64],
+    ss0: NDArray[np.float64],
+    n0: NDArray[np.float64],
+    alpha: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Welch's t-test and interval for a difference of means, from sums and sums of squares."""
     m1, m0 = s1 / n1, s0 / n0
     v1 = np.maximum(ss1 - n1 * m1**2, 0.0) / (n1 - 1) / n1
@@ -137,7 +149,7 @@ def _welch(
 
 
 def _adjusted_odds_ratio(
-    y: NDArray, indicator: NDArray, type_codes: NDArray, n_types: int
+    y: NDArray[np.float64], indicator: NDArray[np.intp], type_codes: NDArray[np.intp], n_types: int
 ) -> tuple[float | None, float | None]:
     """Odds ratio of ``indicator`` in a binomial GLM ``y ~ C(action_type) + indicator``.
 

@@ -25,7 +25,9 @@ class ProportionInterval:
     upper: NDArray[np.float64]
 
 
-def _validated(successes: ArrayLike, count: ArrayLike, alpha: float) -> tuple[NDArray, NDArray]:
+def _validated(
+    successes: ArrayLike, count: ArrayLike, alpha: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     x = np.asarray(successes, dtype=np.float64)

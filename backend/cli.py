@@ -281,13 +281,14 @@ async def _print_demo_logins(state: AppState) -> None:
         ).all()
         if not rows:
             return
-        rows.sort(
+        rows = sorted(
+            rows,
             key=lambda r: (
                 DEMO_ORGANIZATIONS.index(r[1]),
                 ROLE_ORDER.get(r[0].role, 9),
                 len(r[0].email),
                 r[0].email,
-            )
+            ),
         )
         print("\nDemo logins (use as 'Authorization: Bearer <token>'):")
         for user, slug in rows:

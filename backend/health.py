@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -47,9 +48,9 @@ async def _ping_database(state: AppState) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         return f"timed out after {CHECK_TIMEOUT_SECONDS:g}s"
     except Exception as exc:  # a readiness probe reports any failure instead of raising

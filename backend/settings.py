@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -159,10 +160,10 @@ class Settings(BaseSettings):
         return self.is_sqlite if self.worker_in_process is None else self.worker_in_process
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning validation errors into one message per variable at fault."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
-from backend.viewer import Viewer
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
+from backend.viewer import Viewer
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -54,7 +54,7 @@ class ActionFilter:
     critical: bool | None = strawberry.field(
         default=None, description="Only critical (true) or only non-critical (false) actions."
     )
-    decision: DecisionEnum | None = strawberry.field(  # type: ignore[valid-type]
+    decision: DecisionEnum | None = strawberry.field(
         default=None, description="Only actions the policy gave this decision."
     )
 
@@ -70,10 +70,10 @@ class OutcomeFilter:
     outcome_types: list[str] | None = strawberry.field(
         default=None, description=f"Only these outcome types (at most {MAX_LIST_VALUES})."
     )
-    statuses: list[OutcomeStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    statuses: list[OutcomeStatus] | None = strawberry.field(
         default=None, description="Only outcomes in one of these statuses."
     )
-    window: OutcomeWindow | None = strawberry.field(  # type: ignore[valid-type]
+    window: OutcomeWindow | None = strawberry.field(
         default=None, description="Only outcomes judged in this window."
     )
     from_: dt.datetime | None = strawberry.field(
@@ -89,10 +89,10 @@ class FeedbackFilter:
     agent_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only feedback on this agent (its global id)."
     )
-    target_type: FeedbackTarget | None = strawberry.field(  # type: ignore[valid-type]
+    target_type: FeedbackTarget | None = strawberry.field(
         default=None, description="Only ratings of this kind of target."
     )
-    channel: FeedbackChannel | None = strawberry.field(  # type: ignore[valid-type]
+    channel: FeedbackChannel | None = strawberry.field(
         default=None, description="Only feedback given in this channel."
     )
     prompted: bool | None = strawberry.field(

@@ -18,8 +18,8 @@ from strawberry import relay
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
-from backend.viewer import Viewer
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError, constraint_error
+from backend.viewer import Viewer
 from graphql_schema.errors import UserError, UserErrorCode, user_errors
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ def by_id(model: type) -> Callable[[Context], DataLoader[int, Any]]:
 
         async def load(ids: list[int]) -> list[Any]:
             async with context.state.sessions() as session:
-                found = await rows_by_ids(session, viewer, model, ids)
+                found: dict[int, Any] = await rows_by_ids(session, viewer, model, ids)
             return [found.get(i) for i in ids]
 
         return DataLoader(load_fn=load)
@@ -38,7 +38,9 @@ def by_column(model: type, column: str) -> Callable[[Context], DataLoader[Any, l
 
         async def load(keys: list[Any]) -> list[list[Any]]:
             async with context.state.sessions() as session:
-                grouped = await rows_by_column(session, viewer, model, column, keys)
+                grouped: dict[Any, list[Any]] = await rows_by_column(
+                    session, viewer, model, column, keys
+                )
             return [grouped.get(k, []) for k in keys]
 
         return DataLoader(load_fn=load)

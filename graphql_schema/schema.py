@@ -6,7 +6,7 @@ per-deployment guards: limits, cost budgets, caches, introspection and error mas
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import strawberry
 from graphql import GraphQLError
@@ -56,7 +56,15 @@ class Query(
     pass
 
 
-ROOTS = {"query": Query, "mutation": Mutation, "subscription": Subscription}
+class Roots(TypedDict):
+    """The root types, as keyword arguments of ``Schema``."""
+
+    query: type
+    mutation: type
+    subscription: type
+
+
+ROOTS = Roots(query=Query, mutation=Mutation, subscription=Subscription)
 CONFIG = StrawberryConfig(auto_camel_case=True)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -26,7 +27,7 @@ async def viewer_for(state: AppState, credential: str) -> Any:
         return viewer
 
 
-class GraphQLView(GraphQL):
+class GraphQLView(GraphQL[Context, None]):
     def __init__(self, schema: Any, settings: Settings) -> None:
         super().__init__(
             schema,
@@ -37,7 +38,9 @@ class GraphQLView(GraphQL):
         )
         self.persisted = PersistedQueries.from_file(settings.graphql_allowlist)
 
-    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
+    ) -> Context:
         context = Context(connection=request, state=request.app.state.app, response=response)
         credential = request.headers.get("authorization")
         if credential and isinstance(request, Request):

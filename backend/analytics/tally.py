@@ -350,7 +350,10 @@ def daily_series(
         if cell is not None:
             cell[2] += float(r["successes"] or 0)
             cell[3] += int(r["resolved"] or 0)
-    return [TrendPoint(d, *cells[d]) for d in days]  # type: ignore[arg-type]
+    return [
+        TrendPoint(d, int(c[0]), int(c[1]), c[2], int(c[3]), c[4], int(c[5]))
+        for d, c in cells.items()
+    ]
 
 
 def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:

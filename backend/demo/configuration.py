@@ -35,7 +35,7 @@ async def insert_configuration(
 ) -> None:
     """Insert the configuration of ``org``, as in force since ``since``."""
     org_id = org.organization_id
-    policies = [
+    policies: list[dict[str, Any]] = [
         {
             "organization_id": org_id,
             "agent_id": rep.agent_id,

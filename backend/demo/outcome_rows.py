@@ -33,7 +33,7 @@ from backend.outcomes.rules import OutcomePlan, OutcomeRules
 
 RULES = OutcomeRules()
 CALIBRATING: tuple[OutcomePlan, ...] = tuple(RULES.calibrating_plan(kind.value) for kind in KINDS)
-DELIVERY: OutcomePlan = RULES.plan("email", "email_delivery")  # type: ignore[assignment]
+DELIVERY = next(p for p in RULES.plans_for("email") if p.outcome_type == "email_delivery")
 # The rules' own words for why a person is asked (in outcomes.AMBIGUOUS_REPLY.. order).
 LABEL_REASONS: tuple[str | None, ...] = (
     next(e.label_reason for e in RULES.effects("email.replied", {}) if e.label_reason),

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analytics_engine.calibration import STAT_FIELDS, bin_index
-from analytics_engine.calibration_stats import LOG_EPS
+from analytics_engine.calibration_batch import LOG_EPS
 from backend.calibration.models import CALIBRATION_BINS
 from backend.demo.simulation import DAY, KINDS
 

@@ -91,7 +91,7 @@ def _opened(event: dict[str, Any], *, from_parameters: bool) -> OpenedMessage:
 def _thumb(event: dict[str, Any]) -> Thumb:
     parameters = _section(_section(event, "commonEventObject"), "parameters")
     value = parameters.get("thumb")
-    if value not in Thumb.__members__.values():
+    if not isinstance(value, str) or value not in Thumb.__members__.values():
         raise _bad_field("commonEventObject.parameters.thumb", f"must be up or down, got {value!r}")
     return Thumb(value)
 

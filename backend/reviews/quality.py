@@ -96,10 +96,14 @@ def _pair(
     first: Callable[[Judgement], float | None],
     second: Callable[[Judgement], float | None],
 ) -> PairAgreement:
-    both = [(first(j), second(j)) for j in rated if first(j) is not None and second(j) is not None]
+    both: list[tuple[float, float]] = []
+    for j in rated:
+        a, b = first(j), second(j)
+        if a is not None and b is not None:
+            both.append((a, b))
     sides = [(verdict(a), verdict(b)) for a, b in both]
     sided = [(a, b) for a, b in sides if a is not None and b is not None]
-    correlation = pearson_correlation([a for a, _ in both], [b for _, b in both])  # type: ignore[misc]
+    correlation = pearson_correlation([a for a, _ in both], [b for _, b in both])
     return PairAgreement(
         len(both), rate_estimate(sum(a == b for a, b in sided), len(sided)), correlation
     )

@@ -76,6 +76,11 @@ def _has_type(value: Any, kind: type) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
+def _of_type(kind: type) -> Callable[[Any], Any]:
+    """A parser that keeps a value of type ``kind`` and turns any other into None."""
+    return lambda value: value if _has_type(value, kind) else None
+
+
 def parse_timestamp(value: Any) -> dt.datetime | None:
     """An ISO-8601 timestamp with a zone, or unix seconds; None when it is neither."""
     if isinstance(value, str):
@@ -171,7 +176,7 @@ def _signal(
             event,
             name,
             at,
-            lambda v, kind=kind: v if _has_type(v, kind) else None,
+            _of_type(kind),
             _JSON_TYPES[kind],
             problems,
             required=name in mapping.required,

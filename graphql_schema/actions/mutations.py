@@ -106,7 +106,7 @@ class RecordActionPayload:
     calibrated_confidence: float | None = strawberry.field(
         default=None, description="What the confidence is worth, through the map in force."
     )
-    decision: DecisionEnum | None = strawberry.field(  # type: ignore[valid-type]
+    decision: DecisionEnum | None = strawberry.field(
         default=None, description="What the policy says: act, review or escalate."
     )
     policy: PolicyInForce | None = strawberry.field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -18,9 +18,10 @@ from graphql_schema.loaders import by_column, by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.outcomes.types import OutcomeType
 
-DecisionEnum = strawberry.enum(
-    Decision, name="Decision", description="What the policy told the agent to do."
-)
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(Decision, name="Decision", description="What the policy told the agent to do.")
+DecisionEnum: TypeAlias = Decision
 
 
 @strawberry.type(description="What an action cost.")
@@ -40,7 +41,7 @@ class ActionType(relay.Node):
     calibrated_confidence: float | None = strawberry.field(
         description="That confidence through the recalibration map in force when recorded."
     )
-    decision: DecisionEnum | None = strawberry.field(  # type: ignore[valid-type]
+    decision: DecisionEnum | None = strawberry.field(
         description="What the policy said at that confidence: act, review or escalate."
     )
     is_critical: bool = strawberry.field(

@@ -162,7 +162,7 @@ class DealImpact:
 
 @strawberry.type(description="Feedback on one kind of target.")
 class FeedbackScoreByTarget:
-    target_type: FeedbackTarget = strawberry.field(description="What was rated.")  # type: ignore[valid-type]
+    target_type: FeedbackTarget = strawberry.field(description="What was rated.")
     count: int = strawberry.field(description="Ratings given.")
     mean_rating: float | None = strawberry.field(description="Mean rating on the target's scale.")
     mean_score: float | None = strawberry.field(

@@ -110,9 +110,7 @@ class CalibrationQuery:
         to: ToArg = None,
         interval: Annotated[
             IntervalEnum,
-            strawberry.argument(  # type: ignore[valid-type]
-                description="DAY or WEEK (weeks start on Monday)."
-            ),
+            strawberry.argument(description="DAY or WEEK (weeks start on Monday)."),
         ] = Interval.DAY,
     ) -> list[CalibrationHistoryPoint]:
         viewer = info.context.require_viewer()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from enum import Enum
+from typing import TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -27,16 +28,20 @@ from graphql_schema.orgs.types import UserType
 
 MAP_POINTS = 21
 
-VerdictKindEnum = strawberry.enum(
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(
     VerdictKind,
     name="CalibrationVerdictKind",
     description="What the evidence says about calibration.",
 )
-IntervalEnum = strawberry.enum(
+VerdictKindEnum: TypeAlias = VerdictKind
+strawberry.enum(
     Interval,
     name="CalibrationInterval",
     description="The period of a calibration history point; weeks start on Monday.",
 )
+IntervalEnum: TypeAlias = Interval
 
 
 @strawberry.enum(name="CalibrationDirection", description="Which way confidence is off on average.")
@@ -230,7 +235,7 @@ class CorpReliability:
     description="The verdict of analytics_engine.assess with its evidence.",
 )
 class VerdictType:
-    kind: VerdictKindEnum = strawberry.field(description="The verdict.")  # type: ignore[valid-type]
+    kind: VerdictKindEnum = strawberry.field(description="The verdict.")
     actionable: bool = strawberry.field(description="Whether it justifies moving the policy.")
     sample_size: int = strawberry.field(description="Outcomes judged.")
     z: float | None = strawberry.field(description="Spiegelhalter's Z.")
@@ -364,7 +369,7 @@ class CalibrationHistoryPoint:
     debiased_error: float | None = strawberry.field(description="Debiased calibration error.")
     ece: float | None = strawberry.field(description="Expected calibration error (plug-in).")
     observed_expected: float | None = strawberry.field(description="O/E ratio.")
-    verdict: VerdictKindEnum = strawberry.field(  # type: ignore[valid-type]
+    verdict: VerdictKindEnum = strawberry.field(
         description="The verdict on that period alone (often insufficient data for a day)."
     )
 
@@ -457,7 +462,7 @@ class PolicyChangeType:
             escalate_below=row.escalate_below,
             autonomous_above=row.autonomous_above,
             reason=row.reason,
-            evidence=row.evidence or {},
+            evidence=JSON(row.evidence or {}),
             changed_by=PolicyChangedBy(row.changed_by),
             changed_at=row.created_at,
             user_id=row.changed_by_user_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -15,9 +15,10 @@ from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
 
-Thumb = strawberry.enum(
-    service.Thumb, name="Thumb", description="A message's rating: thumb up or down."
-)
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(service.Thumb, name="Thumb", description="A message's rating: thumb up or down.")
+Thumb: TypeAlias = service.Thumb
 
 
 @strawberry.input(description="A rating of one criterion of a thread review.")
@@ -44,7 +45,7 @@ class SubmitFeedbackInput:
     thread_external_id: str | None = strawberry.field(
         default=None, description="The provider's id of the thread reviewed."
     )
-    thumb: Thumb | None = strawberry.field(  # type: ignore[valid-type]
+    thumb: Thumb | None = strawberry.field(
         default=None, description="A message's rating: UP or DOWN."
     )
     rating: int | None = strawberry.field(
@@ -56,7 +57,7 @@ class SubmitFeedbackInput:
     comment: str | None = strawberry.field(
         default=None, description=f"Optional free text, at most {COMMENT_MAX_LENGTH} characters."
     )
-    channel: FeedbackChannel = strawberry.field(description="Where it was given.")  # type: ignore[valid-type]
+    channel: FeedbackChannel = strawberry.field(description="Where it was given.")
     prompted: bool = strawberry.field(
         default=False, description="Whether it answered a prompt of ours."
     )

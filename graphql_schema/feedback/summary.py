@@ -45,7 +45,7 @@ class RatingMean:
     "for messages and actions, an action type."
 )
 class FeedbackGroupSummary:
-    target_type: FeedbackTarget = strawberry.field(  # type: ignore[valid-type]
+    target_type: FeedbackTarget = strawberry.field(
         description="What was rated: messages (thumbs), actions or threads (1..5)."
     )
     action_type: str | None = strawberry.field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -17,18 +17,20 @@ from graphql_schema.loaders import by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.orgs.types import UserType
 
-FeedbackTarget = strawberry.enum(
-    models.FeedbackTarget, name="FeedbackTarget", description="What a rating is about."
-)
-FeedbackChannel = strawberry.enum(
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(models.FeedbackTarget, name="FeedbackTarget", description="What a rating is about.")
+FeedbackTarget: TypeAlias = models.FeedbackTarget
+strawberry.enum(
     models.FeedbackChannel, name="FeedbackChannel", description="Where the rating was given."
 )
+FeedbackChannel: TypeAlias = models.FeedbackChannel
 
 
 @strawberry.type(name="Feedback", description="A person's rating of what the agent did.")
 class FeedbackType(relay.Node):
     id: relay.NodeID[int]
-    target_type: FeedbackTarget = strawberry.field(  # type: ignore[valid-type]
+    target_type: FeedbackTarget = strawberry.field(
         description="message (thumbs: 0 down, 1 up), action (1..5) or conversation (1..5)."
     )
     rating: int = strawberry.field(description="The rating on the target's scale.")
@@ -36,7 +38,7 @@ class FeedbackType(relay.Node):
     criteria: JSON = strawberry.field(
         description="Per-criterion ratings of a thread review, e.g. `{tone: 4, accuracy: 5}`."
     )
-    channel: FeedbackChannel = strawberry.field(description="Where it was given.")  # type: ignore[valid-type]
+    channel: FeedbackChannel = strawberry.field(description="Where it was given.")
     prompted: bool = strawberry.field(description="Whether it answered a prompt from us.")
     created_at: dt.datetime = strawberry.field(description="When it was given.")
     agent_id: strawberry.Private[int]
@@ -63,7 +65,7 @@ class FeedbackType(relay.Node):
             target_type=models.FeedbackTarget(row.target_type),
             rating=row.rating,
             comment=row.comment,
-            criteria=row.criteria or {},
+            criteria=JSON(row.criteria or {}),
             channel=models.FeedbackChannel(row.channel),
             prompted=row.prompted,
             created_at=row.created_at,

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.auth.service import authenticate
-from backend.viewer import Viewer, ViewerRole
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
+from backend.viewer import Viewer, ViewerRole
 from graphql_schema.context import Context
 
 RECHECK_SECONDS = 30.0

@@ -20,14 +20,15 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
 from backend.agents.models import Agent
-from backend.viewer import Viewer
 from backend.errors import DomainError, NotFoundError
 from backend.events.service import channel_for
 from backend.lookup import rows_by_ids
 from backend.pubsub import SubscriptionLost
+from backend.viewer import Viewer
 from graphql_schema.context import Context
 from graphql_schema.inputs import decode_id
 from graphql_schema.live.access import (
@@ -116,6 +117,9 @@ async def _events(
 async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
     """Close the WebSocket, then wait for the handler to cancel the operation on disconnect
     (returning would make it send `complete` on a closed socket)."""
+    connection = context.connection
+    if not isinstance(connection, WebSocket):  # a subscription over HTTP ends with the error
+        raise lost
     log.warning(
         "request %s: closing the WebSocket (%d): %s",
         context.request_id,
@@ -123,7 +127,7 @@ async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
         lost,
     )
     with contextlib.suppress(RuntimeError):  # already closed by the client or the server
-        await context.connection.close(code=SUBSCRIPTION_LOST_CLOSE, reason=str(lost)[:120])
+        await connection.close(code=SUBSCRIPTION_LOST_CLOSE, reason=str(lost)[:120])
     await asyncio.Event().wait()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -22,27 +22,30 @@ if TYPE_CHECKING:
 
 LazyAction = Annotated["ActionType", strawberry.lazy("graphql_schema.actions.types")]
 
-OutcomeWindow = strawberry.enum(
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(
     models.OutcomeWindow, name="OutcomeWindow", description="The window an outcome is judged in."
 )
-OutcomeStatus = strawberry.enum(
+OutcomeWindow: TypeAlias = models.OutcomeWindow
+strawberry.enum(
     models.OutcomeStatus, name="OutcomeStatus", description="Whether an outcome is decided."
 )
-Detection = strawberry.enum(
-    models.Detection, name="Detection", description="Who decided an outcome."
-)
+OutcomeStatus: TypeAlias = models.OutcomeStatus
+strawberry.enum(models.Detection, name="Detection", description="Who decided an outcome.")
+Detection: TypeAlias = models.Detection
 
 
 @strawberry.type(name="Outcome", description="What came of an action for one outcome type.")
 class OutcomeType(relay.Node):
     id: relay.NodeID[int]
     outcome_type: str = strawberry.field(description="e.g. `email_reply`, `deal_progression`.")
-    window: OutcomeWindow = strawberry.field(description="The window it is judged in.")  # type: ignore[valid-type]
+    window: OutcomeWindow = strawberry.field(description="The window it is judged in.")
     scale: str = strawberry.field(description="The scale its level is on, e.g. `binary`.")
     level: int | None = strawberry.field(description="Level on the scale, 0 = worst.")
     value: float | None = strawberry.field(description="The level normalised to [0, 1].")
-    status: OutcomeStatus = strawberry.field(description="Open, resolved or needs a label.")  # type: ignore[valid-type]
-    detection: Detection = strawberry.field(description="Automatic, human or pending a label.")  # type: ignore[valid-type]
+    status: OutcomeStatus = strawberry.field(description="Open, resolved or needs a label.")
+    detection: Detection = strawberry.field(description="Automatic, human or pending a label.")
     label_reason: str | None = strawberry.field(description="Why a person must label it.")
     evidence: JSON = strawberry.field(
         description="Weak evidence that never resolves it alone, e.g. `{opens: 2, clicks: 1}`."
@@ -81,7 +84,7 @@ class OutcomeType(relay.Node):
             status=models.OutcomeStatus(row.status),
             detection=models.Detection(row.detection),
             label_reason=row.label_reason,
-            evidence=row.evidence or {},
+            evidence=JSON(row.evidence or {}),
             opened_at=row.opened_at,
             due_at=row.due_at,
             resolved_at=row.resolved_at,

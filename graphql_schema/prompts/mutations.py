@@ -7,12 +7,12 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.viewer import Viewer
 from backend.feedback.models import COMMENT_MAX_LENGTH
 from backend.feedback.models import FeedbackChannel as Channel
 from backend.feedback.service import SubmittedFeedback
 from backend.learning import answer_prompt
 from backend.prompts.models import FeedbackPrompt
+from backend.viewer import Viewer
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id
@@ -28,7 +28,7 @@ class AnswerFeedbackPromptInput:
     comment: str | None = strawberry.field(
         default=None, description=f"Optional free text, at most {COMMENT_MAX_LENGTH} characters."
     )
-    channel: FeedbackChannel = strawberry.field(  # type: ignore[valid-type]
+    channel: FeedbackChannel = strawberry.field(
         default=Channel.DASHBOARD, description="Where it was given: DASHBOARD (default) or API."
     )
     author_email: str | None = strawberry.field(

@@ -29,9 +29,7 @@ class PromptsQuery:
         info: Info,
         state: Annotated[
             PromptState,
-            strawberry.argument(  # type: ignore[valid-type]
-                description="Which prompts (default: still open)."
-            ),
+            strawberry.argument(description="Which prompts (default: still open)."),
         ] = State.OPEN,
         assignee_id: Annotated[
             strawberry.ID | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -21,18 +21,22 @@ from graphql_schema.loaders import by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.orgs.types import UserType
 
-PromptReason = strawberry.enum(
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(
     models.PromptReason,
     name="FeedbackPromptReason",
     description="Why the person was asked: a critical action (escalation, stage change), or a "
     "routine action suggested for review because the agent's calibrated confidence was near a "
     "coin flip, or because confidence and outcome disagree.",
 )
-PromptState = strawberry.enum(
+PromptReason: TypeAlias = models.PromptReason
+strawberry.enum(
     models.PromptState,
     name="FeedbackPromptState",
     description="OPEN (waiting for a rating), ANSWERED (rated, from any channel) or EXPIRED.",
 )
+PromptState: TypeAlias = models.PromptState
 
 
 @strawberry.type(
@@ -43,15 +47,15 @@ PromptState = strawberry.enum(
 )
 class FeedbackPromptType(relay.Node):
     id: relay.NodeID[int]
-    reason: PromptReason = strawberry.field(description="Why it was asked.")  # type: ignore[valid-type]
-    state: PromptState = strawberry.field(description="Where it stands.")  # type: ignore[valid-type]
+    reason: PromptReason = strawberry.field(description="Why it was asked.")
+    state: PromptState = strawberry.field(description="Where it stands.")
     created_at: dt.datetime = strawberry.field(description="When it was asked.")
     expires_at: dt.datetime = strawberry.field(description="When it expires unanswered.")
     reminded_at: dt.datetime | None = strawberry.field(
         description="When the one reminder went out; null before."
     )
     answered_at: dt.datetime | None = strawberry.field(description="When it was answered.")
-    answered_channel: FeedbackChannel | None = strawberry.field(  # type: ignore[valid-type]
+    answered_channel: FeedbackChannel | None = strawberry.field(
         description="Where the answer came from."
     )
     action_id: strawberry.Private[int]

@@ -8,7 +8,6 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.viewer import Viewer
 from backend.feedback.models import COMMENT_MAX_LENGTH
 from backend.feedback.models import FeedbackChannel as Channel
 from backend.learning import submit_thread_review
@@ -18,6 +17,7 @@ from backend.reviews.models import ReviewAssignment
 from backend.reviews.selection import PRIORITY
 from backend.reviews.service import SubmittedReview, ThreadReviewInput
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from graphql_schema.errors import UserError
 from graphql_schema.feedback.types import FeedbackChannel, FeedbackType
 from graphql_schema.inputs import attempt, decode_id, with_error_paths
@@ -47,7 +47,7 @@ class SubmitThreadReviewInput:
     comment: str | None = strawberry.field(
         default=None, description=f"Optional free text, at most {COMMENT_MAX_LENGTH} characters."
     )
-    channel: FeedbackChannel = strawberry.field(  # type: ignore[valid-type]
+    channel: FeedbackChannel = strawberry.field(
         default=Channel.DASHBOARD, description="DASHBOARD (default) or API."
     )
 
@@ -99,7 +99,7 @@ class AssignThreadReviewsInput:
     to: dt.date | None = strawberry.field(
         default=None, description="Last day (UTC), inclusive; default: today."
     )
-    reasons: list[ReviewReason] | None = strawberry.field(  # type: ignore[valid-type]
+    reasons: list[ReviewReason] | None = strawberry.field(
         default=None, description="Which threads are worth it (default: all but MANUAL)."
     )
     thread_ids: list[strawberry.ID] | None = strawberry.field(

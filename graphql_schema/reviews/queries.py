@@ -62,7 +62,7 @@ class ReviewsQuery:
         ] = None,
         status: Annotated[
             ReviewStatus,
-            strawberry.argument(  # type: ignore[valid-type]
+            strawberry.argument(
                 description="Assignments in this state (default: still to review)."
             ),
         ] = Status.ASSIGNED,

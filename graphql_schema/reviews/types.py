@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -25,15 +25,20 @@ from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType
 from graphql_schema.reviews.loaders import reviews_by_thread, threads_by_id
 
-ReviewReason = strawberry.enum(
+# Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
+# in annotations (a call's result is no type to mypy).
+strawberry.enum(
     models.ReviewReason, name="ReviewReason", description="Why a thread was picked for review."
 )
-ReviewStatus = strawberry.enum(
+ReviewReason: TypeAlias = models.ReviewReason
+strawberry.enum(
     models.ReviewStatus, name="ReviewStatus", description="Where a review assignment stands."
 )
-DealStatusEnum = strawberry.enum(
+ReviewStatus: TypeAlias = models.ReviewStatus
+strawberry.enum(
     DealStatus, name="DealStatus", description="How a thread's deal stands: open, won or lost."
 )
+DealStatusEnum: TypeAlias = DealStatus
 
 
 def number(value: float | None) -> float | None:
@@ -74,7 +79,7 @@ class ThreadType(relay.Node):
     channel: str = strawberry.field(description="Where it happens, e.g. `email`.")
     created_at: dt.datetime = strawberry.field(description="When it started.")
     message_count: int = strawberry.field(description="Messages in the thread.")
-    deal_status: DealStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+    deal_status: DealStatusEnum | None = strawberry.field(
         description="Its deal: open, won or lost; null when it belongs to no deal."
     )
     deal_closed_at: dt.datetime | None = strawberry.field(
@@ -139,8 +144,8 @@ async def _user(info: Info, user_id: int | None) -> UserType | None:
 
 @strawberry.type(name="ReviewAssignment", description="A thread given to a person to review.")
 class ReviewAssignmentType:
-    reason: ReviewReason = strawberry.field(description="Why it was picked.")  # type: ignore[valid-type]
-    status: ReviewStatus = strawberry.field(description="Assigned, done or skipped.")  # type: ignore[valid-type]
+    reason: ReviewReason = strawberry.field(description="Why it was picked.")
+    status: ReviewStatus = strawberry.field(description="Assigned, done or skipped.")
     created_at: dt.datetime = strawberry.field(description="When it was assigned.")
     completed_at: dt.datetime | None = strawberry.field(
         description="When it was reviewed or skipped."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -72,7 +72,8 @@ class RecordSignalsInput:
                     source=item.source,
                     external_id=item.external_id,
                     occurred_at=item.occurred_at,
-                    payload=item.payload if item.payload is not None else {},
+                    # any JSON value: record_signals reports one that is not an object
+                    payload=cast(dict[str, Any], item.payload) if item.payload is not None else {},
                     action_id=action_id,
                     message_external_id=item.message_external_id,
                     thread_external_id=item.thread_external_id,

@@ -7,8 +7,8 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from backend.viewer import Viewer
 from backend.orgs.models import Organization, User
+from backend.viewer import Viewer
 from graphql_schema.agents.types import AgentType
 from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import OrganizationType, UserType

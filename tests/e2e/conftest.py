@@ -31,7 +31,6 @@ from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.viewer import Viewer
 from backend.database import create_engine
 from backend.feedback.models import Feedback
 from backend.handlers import open_state
@@ -40,6 +39,7 @@ from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import TestClock, build_world
 from tests.servers import running_server

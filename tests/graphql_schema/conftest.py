@@ -16,10 +16,10 @@ from backend.app import create_app
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.viewer import Viewer
 from backend.database import create_engine, create_sessionmaker
 from backend.settings import load_settings
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.conftest import empty_database
 from tests.factories import TestClock, World, build_world
 

@@ -18,7 +18,6 @@ from backend.actions.models import AgentAction
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
-from backend.viewer import Viewer
 from backend.baselines.models import HumanBaseline
 from backend.crm.models import Deal
 from backend.feedback.models import Feedback
@@ -26,6 +25,7 @@ from backend.learning import submit_action, submit_signals
 from backend.outcomes.models import Outcome
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 
 SINCE, UNTIL = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 RANGE = {"from": SINCE.isoformat(), "to": UNTIL.isoformat()}

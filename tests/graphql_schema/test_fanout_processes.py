@@ -28,9 +28,9 @@ from websockets.sync.client import ClientConnection, connect
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
 from backend.auth.tokens import issue_user_token
-from backend.viewer import Viewer
 from backend.database import create_engine, create_sessionmaker
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world

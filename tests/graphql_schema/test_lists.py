@@ -15,7 +15,6 @@ from strawberry.relay import GlobalID
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
-from backend.viewer import Viewer
 from backend.feedback.models import Feedback
 from backend.handlers import open_state
 from backend.learning import submit_action, submit_signals
@@ -23,6 +22,7 @@ from backend.settings import load_settings
 from backend.signals.service import SignalInput
 from backend.state import AppState
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from tests.factories import NOW, TestClock
 
 T = TypeVar("T")

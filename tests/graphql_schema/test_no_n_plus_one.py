@@ -11,12 +11,12 @@ from strawberry.relay import GlobalID
 
 from backend.actions.service import ActionInput
 from backend.agents.models import Agent
-from backend.viewer import Viewer
 from backend.feedback.models import Feedback
 from backend.learning import submit_action, submit_signals
 from backend.orgs.models import Team, User
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 
 RANGE = {"from": "2026-10-01", "to": "2026-11-20"}
 METRICS = """interactions escalations { count } responses { replies { rate } }

@@ -23,11 +23,11 @@ from strawberry.relay import GlobalID
 import graphql_schema.live.access as access
 from backend.auth.models import ApiClient, ApiClientKind
 from backend.auth.service import create_api_key
-from backend.viewer import Viewer
 from backend.events.service import Event, channel_for, publish
 from backend.orgs.models import User
 from backend.pubsub import InProcessBroker
 from backend.unit_of_work import transaction
+from backend.viewer import Viewer
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -252,9 +252,9 @@ def _narrow_partner_key(api) -> str:
 
     from backend.auth.models import ApiClientKind
     from backend.auth.service import create_api_key
-    from backend.viewer import Viewer
     from backend.database import create_engine, create_sessionmaker
     from backend.unit_of_work import transaction
+    from backend.viewer import Viewer
 
     async def make() -> str:
         engine = create_engine(api.client.app.state.app.settings.database_url)
