@@ -15,11 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
 from backend.health import check_readiness, service_version
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
+from backend.state import Clock
 from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
 from graphql_schema.schema import build_schema
@@ -44,12 +46,13 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Starlette:
+    """The app; ``clock`` is its "now" (tests inject one)."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = open_state(settings)
+        state = open_state(settings, clock=clock)
         app.state.app = state
         # Long-lived objects (modules, schema, engine) leave the collector's generations, so the
         # full collections that run while serving stay short (measured: bench/bench_graphql.py).

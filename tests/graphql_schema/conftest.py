@@ -86,9 +86,7 @@ def api(database_url: str) -> Iterator[Api]:
     world, tokens = asyncio.run(_populate(database_url, settings.secret_key))
     clock = TestClock()
     try:
-        with TestClient(create_app(settings)) as client:
-            # create_app opens its state in the lifespan, on the real clock: give it the tests'.
-            client.app.state.app.clock = clock
+        with TestClient(create_app(settings, clock=clock)) as client:
             yield Api(client, world, tokens, clock)
     finally:
         engine = create_engine(database_url)
