@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
-from backend.errors import Problems
+from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.orgs.models import Organization, Team
 from backend.viewer import Viewer, scoped
 
@@ -63,3 +63,21 @@ async def organization_config(session: AsyncSession, organization_id: int) -> di
         select(Organization.config).where(Organization.id == organization_id)
     )
     return dict(config or {})
+
+
+async def scope_agents(
+    session: AsyncSession, viewer: Viewer, *, agent_id: int | None, team_id: int | None
+) -> list[int] | None:
+    """The agents asked for: one agent, a team's agents, or (None) all the viewer sees. Out of
+    scope is not found, like unknown."""
+    if agent_id is not None and team_id is not None:
+        raise DomainError(ErrorCode.INVALID, "name an agent or a team, not both", field="teamId")
+    if agent_id is not None:
+        if await agent_in_scope(session, viewer, agent_id) is None:
+            raise NotFoundError("agent", field="agentId")
+        return [agent_id]
+    if team_id is not None:
+        if await team_in_scope(session, viewer, team_id) is None:
+            raise NotFoundError("team", field="teamId")
+        return [a.id for a in await agents_of_team(session, viewer, team_id)]
+    return None

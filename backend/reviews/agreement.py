@@ -29,10 +29,10 @@ from analytics_engine.agreement import (
     weighted_kappa,
 )
 from backend.database import utcnow
-from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
 from backend.feedback.models import Feedback, FeedbackTarget
-from backend.scope import DateRange, agent_in_scope, agents_of_team, date_range, team_in_scope
-from backend.viewer import Viewer, ViewerRole, scoped
+from backend.feedback.summary import require_feedback_reader
+from backend.scope import DateRange, date_range, scope_agents
+from backend.viewer import Viewer, scoped
 
 MIN_PAIR_THREADS = 2  # kappa needs at least two threads (of a pair, or first-two reviews)
 MAX_PAIRS = 50
@@ -61,30 +61,6 @@ class ReviewAgreement:
 def thread_agreement(ratings: Sequence[int]) -> RatingAgreement:
     """Agreement of one thread's overall ratings (pairs of its reviews)."""
     return rating_agreement(np.zeros(len(ratings), dtype=np.int64), list(ratings))
-
-
-def require_feedback_reader(viewer: Viewer) -> None:
-    if viewer.role is ViewerRole.AGENT:
-        raise PermissionDeniedError("ratings of the agent are for the people who coach it")
-    viewer.require_scope("read:feedback")
-
-
-async def scope_agents(
-    session: AsyncSession, viewer: Viewer, *, agent_id: int | None, team_id: int | None
-) -> list[int] | None:
-    """The agents asked for: one agent, a team's agents, or (None) all the viewer sees. Out of
-    scope is not found, like unknown."""
-    if agent_id is not None and team_id is not None:
-        raise DomainError(ErrorCode.INVALID, "name an agent or a team, not both", field="teamId")
-    if agent_id is not None:
-        if await agent_in_scope(session, viewer, agent_id) is None:
-            raise NotFoundError("agent", field="agentId")
-        return [agent_id]
-    if team_id is not None:
-        if await team_in_scope(session, viewer, team_id) is None:
-            raise NotFoundError("team", field="teamId")
-        return [a.id for a in await agents_of_team(session, viewer, team_id)]
-    return None
 
 
 def _pairs(by_thread: dict[int, list[tuple[int, int]]]) -> tuple[ReviewerPair, ...]:

@@ -21,8 +21,8 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.crm.models import Conversation, Message
+from backend.feedback.judgements import disagrees, judgements
 from backend.outcomes.rules import OutcomeRules
-from backend.reviews.judgements import disagrees, judgements
 from backend.reviews.models import ReviewReason
 from backend.reviews.threads import DealStatus, closings
 from backend.viewer import Viewer, scoped

@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from backend.agents.models import Agent
+from backend.feedback import summary as metrics
 from backend.feedback.models import FeedbackTarget as Target
-from backend.reviews import quality
 from graphql_schema.agents.types import AgentType
 from graphql_schema.analytics.types import RateEstimate
 from graphql_schema.feedback.types import FeedbackTarget
@@ -31,7 +31,7 @@ class RatingMean:
     upper: float | None = strawberry.field(description="Upper end of the 95% interval.")
 
     @classmethod
-    def of(cls, value: quality.RatingMean) -> RatingMean:
+    def of(cls, value: metrics.RatingMean) -> RatingMean:
         return cls(
             count=value.count,
             mean=number(value.mean),
@@ -64,7 +64,7 @@ class FeedbackGroupSummary:
         return AgentType.of(row) if row is not None else None
 
     @classmethod
-    def of(cls, value: quality.FeedbackGroup) -> FeedbackGroupSummary:
+    def of(cls, value: metrics.FeedbackGroup) -> FeedbackGroupSummary:
         return cls(
             target_type=Target(value.target_type),
             action_type=value.action_type,
@@ -89,7 +89,7 @@ class JudgementPair:
     )
 
     @classmethod
-    def of(cls, value: quality.PairAgreement) -> JudgementPair:
+    def of(cls, value: metrics.PairAgreement) -> JudgementPair:
         return cls(
             paired=value.paired,
             same_side=RateEstimate.of(value.same_side),
@@ -116,7 +116,7 @@ class ThreeWayAgreement:
     outcome_confidence: JudgementPair = strawberry.field(description="Outcome against confidence.")
 
     @classmethod
-    def of(cls, value: quality.ThreeWayAgreement) -> ThreeWayAgreement:
+    def of(cls, value: metrics.ThreeWayAgreement) -> ThreeWayAgreement:
         return cls(
             actions=value.actions,
             complete=value.complete,
@@ -143,7 +143,7 @@ class FeedbackSummary:
     )
 
     @classmethod
-    def of(cls, value: quality.FeedbackSummary) -> FeedbackSummary:
+    def of(cls, value: metrics.FeedbackSummary) -> FeedbackSummary:
         return cls(
             from_=value.range.since,
             to=value.range.until,
@@ -171,7 +171,7 @@ class FeedbackSummaryQuery:
         agent = optional_id(agent_id, "Agent", "agentId")
         team = optional_id(team_id, "Team", "teamId")
         async with info.context.state.sessions() as session:
-            summary = await quality.feedback_summary(
+            summary = await metrics.feedback_summary(
                 session,
                 viewer,
                 agent_id=agent,

@@ -28,12 +28,18 @@ from analytics_engine.intervals import wilson_interval
 from analytics_engine.roi import RateEstimate, rate_estimate
 from backend.actions.models import ActionType, AgentAction
 from backend.database import utcnow
+from backend.errors import PermissionDeniedError
+from backend.feedback.judgements import POSITIVE_RATING, Judgement, disagrees, judgements, verdict
 from backend.feedback.models import Feedback, FeedbackTarget
 from backend.outcomes.rules import rules_for
-from backend.reviews.agreement import require_feedback_reader, scope_agents
-from backend.reviews.judgements import POSITIVE_RATING, Judgement, disagrees, judgements, verdict
-from backend.scope import DateRange, date_range, organization_config
-from backend.viewer import Viewer, scoped
+from backend.scope import DateRange, date_range, organization_config, scope_agents
+from backend.viewer import Viewer, ViewerRole, scoped
+
+
+def require_feedback_reader(viewer: Viewer) -> None:
+    if viewer.role is ViewerRole.AGENT:
+        raise PermissionDeniedError("ratings of the agent are for the people who coach it")
+    viewer.require_scope("read:feedback")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from backend.database import utcnow
 from backend.errors import DomainError
+from backend.feedback.summary import feedback_summary
 from backend.learning import submit_signals
-from backend.reviews.quality import feedback_summary
 from backend.signals.service import SignalInput
 from backend.viewer import Viewer, ViewerRole
 
