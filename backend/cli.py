@@ -16,7 +16,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, issue_token_for_email
 from backend.errors import DomainError
-from backend.handlers import open_state
 from backend.migrations import upgrade_async
 from backend.orgs.models import Organization, User
 from backend.orgs.service import agent_by_reference, organization_by_slug
@@ -129,6 +128,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def _with_state(settings: Settings, work: Callable[[AppState], Awaitable[int]]) -> int:
+    # Here, not at the top: the handlers bring the whole learning loop and the engine
+    # (statsmodels: about 2 s), which `--help`, `migrate` and key commands do not need.
+    from backend.handlers import open_state
+
     state = open_state(settings)
     try:
         return await work(state)
