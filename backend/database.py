@@ -137,6 +137,28 @@ def is_postgresql(session: Any) -> bool:
     return session.bind.dialect.name == "postgresql"
 
 
+def utc_day(dialect_name: str, column: Any) -> Any:
+    """SQL for the UTC day of a timestamp column (SQLite stores UTC text; PostgreSQL a
+    timestamptz, whose day depends on the session's time zone unless asked for UTC)."""
+    from sqlalchemy import func, literal_column
+
+    if dialect_name == "postgresql":
+        return func.date(func.timezone(literal_column("'UTC'"), column))
+    return func.date(column)
+
+
+def utc_date(moment: dt.datetime) -> dt.date:
+    """The UTC day of an aware timestamp (naive ones are taken as UTC, as SQLite returns them)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.date()
+
+
+def as_date(value: Any) -> dt.date:
+    """A day as the driver returns it (a date on PostgreSQL, ISO text on SQLite)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def among(session: Any, column: Any, values: Any) -> Any:
     """``column IN values``; on PostgreSQL ``column = ANY(:array)``: one bind parameter, so the
     statement's text (and its prepared plan) is the same whatever the number of values."""

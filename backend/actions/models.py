@@ -9,12 +9,15 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
 )
@@ -64,6 +67,9 @@ class AgentAction(OrganizationRow, Base):
         # Action types are lower_snake identifiers; the list itself can grow without migration.
         CheckConstraint("length(action_type) BETWEEN 1 AND 40", name="action_type"),
         Index(None, "organization_id", "agent_id", "action_type", "occurred_at"),
+        # Lists and ranges of one agent's actions, newest first; then the organisation's.
+        Index(None, "organization_id", "agent_id", "occurred_at", "id"),
+        Index(None, "organization_id", "occurred_at", "id"),
     )
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
@@ -88,3 +94,27 @@ class AgentAction(OrganizationRow, Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActionStat(Base):
+    """Daily sums of one agent's actions of one type and cost currency (by the UTC day they were
+    taken): what the dashboards read instead of the actions. ``backend.actions.rollup`` adds to
+    them in each action's own unit of work."""
+
+    __tablename__ = "action_stats"
+    __scope__ = "agent"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "currency"),
+        Index(None, "organization_id", "day"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    action_type: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    actions: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    critical: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), default=Decimal(0))
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)

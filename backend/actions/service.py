@@ -24,6 +24,7 @@ from backend.actions.models import (
     AgentAction,
     Decision,
 )
+from backend.actions.rollup import add_action
 from backend.agents.models import Agent
 from backend.crm.links import resolve_links
 from backend.database import dialect_insert, utcnow
@@ -223,6 +224,7 @@ async def record_action(
         assert raced is not None
         return await _answer(raced, judge, created=False)
     action = await session.get_one(AgentAction, action_id)
+    await add_action(session, action)
     raise_event(
         session,
         ActionRecorded(

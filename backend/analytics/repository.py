@@ -1,9 +1,12 @@
-"""Set-based aggregates behind the dashboards.
+"""Set-based aggregates behind the dashboards, read from the daily rollups.
 
-Each metric family is ONE grouped statement for every agent (or team) in scope at once, keyed
-by agent or by team (``Scope.key``); never one query per agent, so the number of statements a
-dashboard issues does not grow with its agents, teams or rows. Days are UTC days, as in the
-calibration rollup.
+Each metric family is ONE grouped statement over one daily rollup (actions, outcomes, ratings,
+deal activity, calibration: each kept by its own domain in the unit of work that changes what
+it sums) for every agent (or team) in scope at once, keyed by agent or by team
+(``Scope.key``). So the number of statements a dashboard issues does not grow with its agents,
+teams or rows, and what each reads grows with the days of its range, not with the history
+behind them. Days are UTC days: the day an action was taken (its outcomes count there too), a
+rating first given, a deal signal occurred.
 """
 
 from __future__ import annotations
@@ -13,20 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS
-from backend.actions.models import AgentAction, Decision
+from backend.actions.models import ActionStat
+from backend.actions.rollup import SUMS as ACTION_SUMS
 from backend.agents.models import Agent
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CalibrationStat
-from backend.crm.models import Deal, DealStage
-from backend.database import is_postgresql
-from backend.feedback.models import Feedback
-from backend.outcomes.models import Outcome, OutcomeStatus
-from backend.outcomes.rules import PIPELINE
-from backend.signals.models import Signal, SignalKind
+from backend.crm.models import Deal
+from backend.feedback.models import FeedbackStat
+from backend.feedback.rollup import SUMS as FEEDBACK_SUMS
+from backend.outcomes.models import OutcomeStat
+from backend.outcomes.rollup import SUMS as OUTCOME_SUMS
+from backend.signals.models import DealActivity
+from backend.signals.rollup import SUMS as DEAL_SUMS
 from backend.viewer import Viewer, scoped
 
 Key = Literal["agent", "team"]
@@ -73,25 +78,6 @@ def _in_scope(statement: Select, viewer: Viewer, scope: Scope, model: Any) -> Se
     return statement
 
 
-def _day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
-    """The UTC day of a timestamp (SQLite stores UTC text; PostgreSQL a timestamptz)."""
-    if is_postgresql(session):
-        return func.date(func.timezone(literal_column("'UTC'"), column))
-    return func.date(column)
-
-
-def as_date(value: Any) -> dt.date:
-    """A day as the driver returns it (a date on PostgreSQL, ISO text on SQLite)."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _escalated() -> ColumnElement[bool]:
-    """An escalation: the agent handed over to a person, or its policy said to."""
-    return or_(
-        AgentAction.action_type == "escalation", AgentAction.decision == Decision.ESCALATE.value
-    )
-
-
 def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
 
@@ -116,60 +102,54 @@ async def baselines_in_force(
     return {(row.team_id, row.action_type): row for row in await session.scalars(statement)}
 
 
-# -- metric families: one grouped statement each --------------------------------------------
+# -- metric families: one grouped statement each over a daily rollup --------------------------
+
+
+def _days(statement: Select, model: Any, scope: Scope) -> Select:
+    return statement.where(model.day >= scope.since, model.day <= scope.until)
 
 
 async def action_totals(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
     """Per key, action type and cost currency: actions, escalations, critical, cost, tokens."""
-    statement = _keyed(
-        viewer,
+    a = ActionStat
+    statement = _days(
+        _keyed(
+            viewer,
+            scope,
+            a,
+            a.action_type,
+            a.currency,
+            *(func.sum(getattr(a, n)).label(n) for n in ACTION_SUMS),
+        ),
+        a,
         scope,
-        AgentAction,
-        AgentAction.action_type,
-        AgentAction.cost_currency.label("currency"),
-        func.count().label("actions"),
-        func.sum(_flag(_escalated())).label("escalations"),
-        func.sum(_flag(AgentAction.is_critical)).label("critical"),
-        func.sum(AgentAction.cost_amount).label("cost"),
-        func.sum(AgentAction.cost_tokens).label("tokens"),
-    ).where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end)
-    key = statement.selected_columns["key"]
-    return await _rows(
-        session, statement.group_by(key, AgentAction.action_type, AgentAction.cost_currency)
     )
+    key = statement.selected_columns["key"]
+    return await _rows(session, statement.group_by(key, a.action_type, a.currency))
 
 
 async def actions_by_day(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per UTC day and cost currency, over the whole scope: actions, escalations, cost, tokens."""
-    inner = _in_scope(
-        select(
-            _day(session, AgentAction.occurred_at).label("day"),
-            AgentAction.cost_currency.label("currency"),
-            _flag(_escalated()).label("escalated"),
-            AgentAction.cost_amount,
-            AgentAction.cost_tokens,
-        ).where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end),
-        viewer,
+    """Per day and cost currency, over the whole scope: actions, escalations, cost, tokens."""
+    a = ActionStat
+    statement = _days(
+        _in_scope(
+            select(
+                a.day,
+                a.currency,
+                *(func.sum(getattr(a, n)).label(n) for n in ACTION_SUMS if n != "critical"),
+            ),
+            viewer,
+            scope,
+            a,
+        ),
+        a,
         scope,
-        AgentAction,
-    ).subquery()
-    statement = select(
-        inner.c.day,
-        inner.c.currency,
-        func.count().label("actions"),
-        func.sum(inner.c.escalated).label("escalations"),
-        func.sum(inner.c.cost_amount).label("cost"),
-        func.sum(inner.c.cost_tokens).label("tokens"),
-    ).group_by(inner.c.day, inner.c.currency)
-    return await _rows(session, statement)
-
-
-def _resolved() -> Any:
-    return Outcome.status == OutcomeStatus.RESOLVED.value
+    )
+    return await _rows(session, statement.group_by(a.day, a.currency))
 
 
 async def outcome_totals(
@@ -177,55 +157,44 @@ async def outcome_totals(
 ) -> list[Mapping[str, Any]]:
     """Per key, action type and outcome type, for the actions taken in range: resolved
     outcomes, the sum of their values (successes; fractions on ordinal scales) and pending."""
-    statement = (
+    o = OutcomeStat
+    statement = _days(
         _keyed(
             viewer,
             scope,
-            Outcome,
-            Outcome.action_type,
-            Outcome.outcome_type,
-            func.sum(_flag(_resolved())).label("resolved"),
-            func.coalesce(func.sum(Outcome.value), 0.0).label("successes"),
-            func.sum(_flag(~_resolved())).label("pending"),
-        )
-        .join(AgentAction, AgentAction.id == Outcome.action_id)
-        .where(AgentAction.occurred_at >= scope.start, AgentAction.occurred_at < scope.end)
+            o,
+            o.action_type,
+            o.outcome_type,
+            *(func.sum(getattr(o, n)).label(n) for n in OUTCOME_SUMS),
+        ),
+        o,
+        scope,
     )
-    # The actions' own scope too, so the planner reads only the scope's actions in range.
-    statement = _in_scope(statement, viewer, scope, AgentAction)
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, Outcome.action_type, Outcome.outcome_type))
+    return await _rows(session, statement.group_by(key, o.action_type, o.outcome_type))
 
 
 async def outcomes_by_day(
     session: AsyncSession, viewer: Viewer, scope: Scope, *, outcome_types: Sequence[str]
 ) -> list[Mapping[str, Any]]:
-    """Per UTC day of the action, over the whole scope: resolved outcomes of ``outcome_types``
-    and their successes (e.g. replies)."""
-    per_outcome = _in_scope(
-        select(
-            _day(session, AgentAction.occurred_at).label("day"),
-            _flag(_resolved()).label("resolved"),
-            Outcome.value,
-        )
-        .select_from(Outcome)
-        .join(AgentAction, AgentAction.id == Outcome.action_id)
-        .where(
-            AgentAction.occurred_at >= scope.start,
-            AgentAction.occurred_at < scope.end,
-            Outcome.outcome_type.in_(sorted(outcome_types)),
+    """Per day the actions were taken, over the whole scope: resolved outcomes of
+    ``outcome_types`` and their successes (e.g. replies)."""
+    o = OutcomeStat
+    statement = _days(
+        _in_scope(
+            select(
+                o.day,
+                func.sum(o.resolved).label("resolved"),
+                func.sum(o.successes).label("successes"),
+            ).where(o.outcome_type.in_(sorted(outcome_types))),
+            viewer,
+            scope,
+            o,
         ),
-        viewer,
+        o,
         scope,
-        Outcome,
     )
-    inner = _in_scope(per_outcome, viewer, scope, AgentAction).subquery()
-    statement = select(
-        inner.c.day,
-        func.sum(inner.c.resolved).label("resolved"),
-        func.coalesce(func.sum(inner.c.value), 0.0).label("successes"),
-    ).group_by(inner.c.day)
-    return await _rows(session, statement)
+    return await _rows(session, statement.group_by(o.day))
 
 
 async def deal_impact(
@@ -234,44 +203,20 @@ async def deal_impact(
     """Per key and deal currency: deals that moved forward, were won or lost in range (by the
     CRM signals matched to the agent's actions), and the amount of the deals won. A deal counts
     once per key however many signals it had."""
-    kind, payload = Signal.kind, Signal.payload
-    to_stage, from_stage = payload["to_stage"].as_string(), payload["from_stage"].as_string()
-    positions = {stage: i for i, stage in enumerate(PIPELINE)}
-    changed = kind == SignalKind.DEAL_STAGE_CHANGED.value
-    won = or_(
-        kind == SignalKind.DEAL_WON.value, and_(changed, to_stage == DealStage.CLOSED_WON.value)
-    )
-    lost = or_(
-        kind == SignalKind.DEAL_LOST.value, and_(changed, to_stage == DealStage.CLOSED_LOST.value)
-    )
-    forward = or_(
-        won,
-        kind == SignalKind.OPPORTUNITY_CREATED.value,
-        and_(changed, case(positions, value=to_stage) > case(positions, value=from_stage)),
-    )
-    kinds = [
-        SignalKind.DEAL_STAGE_CHANGED,
-        SignalKind.OPPORTUNITY_CREATED,
-        SignalKind.DEAL_WON,
-        SignalKind.DEAL_LOST,
-    ]
-    deal_signals = _keyed(
-        viewer,
+    d = DealActivity
+    deal_rows = _days(
+        _keyed(
+            viewer,
+            scope,
+            d,
+            d.deal_id,
+            *(func.max(_flag(getattr(d, n) > 0)).label(n) for n in DEAL_SUMS),
+        ),
+        d,
         scope,
-        Signal,
-        Signal.deal_id,
-        func.max(_flag(forward)).label("progressed"),
-        func.max(_flag(won)).label("won"),
-        func.max(_flag(lost)).label("lost"),
-    ).where(
-        Signal.kind.in_([k.value for k in kinds]),
-        Signal.deal_id.is_not(None),
-        Signal.agent_id.is_not(None),
-        Signal.occurred_at >= scope.start,
-        Signal.occurred_at < scope.end,
     )
-    key = deal_signals.selected_columns["key"]
-    per_deal = deal_signals.group_by(key, Signal.deal_id).subquery()
+    key = deal_rows.selected_columns["key"]
+    per_deal = deal_rows.group_by(key, d.deal_id).subquery()
     statement = (
         select(
             per_deal.c.key,
@@ -290,18 +235,22 @@ async def deal_impact(
 async def feedback_totals(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key and target type, for feedback given in range: count, rating sum, prompted."""
-    statement = _keyed(
-        viewer,
+    """Per key and target type, for ratings first given in range: count, rating sum,
+    prompted."""
+    f = FeedbackStat
+    statement = _days(
+        _keyed(
+            viewer,
+            scope,
+            f,
+            f.target_type,
+            *(func.sum(getattr(f, n)).label(n) for n in FEEDBACK_SUMS),
+        ),
+        f,
         scope,
-        Feedback,
-        Feedback.target_type,
-        func.count().label("count"),
-        func.sum(Feedback.rating).label("rating_sum"),
-        func.sum(_flag(Feedback.prompted)).label("prompted"),
-    ).where(Feedback.created_at >= scope.start, Feedback.created_at < scope.end)
+    )
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, Feedback.target_type))
+    return await _rows(session, statement.group_by(key, f.target_type))
 
 
 async def calibration_totals(

@@ -30,7 +30,7 @@ from backend.analytics.tally import (
 )
 from backend.baselines.models import HumanBaseline
 from backend.calibration.maturity import assessment_days
-from backend.database import utcnow
+from backend.database import as_date, utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
 from backend.scope import (
@@ -185,7 +185,7 @@ def _assemble(
         since=scope.since,
         until=scope.until,
         currency=currency,
-        as_date=repo.as_date,
+        as_date=as_date,
     )
     return currency, each, total, series
 

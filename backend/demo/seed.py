@@ -36,6 +36,7 @@ from backend.feedback.models import Feedback
 from backend.orgs.models import Organization
 from backend.prompts.models import FeedbackPrompt
 from backend.prompts.service import PromptPolicy, prompt_critical_action, suggest_reviews
+from backend.rollups import rebuild_all
 from backend.unit_of_work import transaction
 
 SEED = 20261126
@@ -107,6 +108,9 @@ async def seed_demo(
                     writer, org_index, plan, now=now, scale=scale, bar=bar
                 )
                 logins.extend(org.logins)
+        # The dashboards' daily rollups, summed from the rows just written in bulk.
+        for statement in rebuild_all(session.bind.dialect.name):
+            await session.execute(statement)
     return SeedReport(
         organizations=tuple(plan.slug for plan in PLANS),
         counts=MappingProxyType(dict(sorted(writer.counts.items()))),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from backend.feedback.models import (
     FeedbackChannel,
     FeedbackTarget,
 )
+from backend.feedback.rollup import Change, add_changes
 from backend.orgs.models import User
 from backend.unit_of_work import raise_event
 from backend.viewer import Viewer, ViewerRole, scoped
@@ -308,9 +309,6 @@ async def submit_feedback(
                     field="externalId",
                 )
             return SubmittedFeedback(delivered, created=False)
-    earlier = await session.scalar(
-        select(Feedback.id).where(Feedback.author_id == author_id, column == target.id)
-    )
     now = now or utcnow()
     values = {
         "rating": rating,
@@ -321,9 +319,9 @@ async def submit_feedback(
         "external_id": data.external_id,
         "updated_at": now,
     }
-    insert = dialect_insert(session, Feedback)
     statement = (
-        insert.values(
+        dialect_insert(session, Feedback)
+        .values(
             organization_id=viewer.organization_id,
             agent_id=target.agent_id,
             target_type=target.kind.value,
@@ -332,27 +330,73 @@ async def submit_feedback(
             **{target.column: target.id},
             **values,
         )
-        # Once a rating answered a prompt of ours it stays `prompted`, however it is changed.
-        .on_conflict_do_update(
-            index_elements=["author_id", target.column],
-            set_={**values, "prompted": or_(Feedback.prompted, insert.excluded.prompted)},
-        )
+        .on_conflict_do_nothing(index_elements=["author_id", target.column])
         .returning(Feedback.id)
     )
     try:
-        feedback_id = (await session.execute(statement)).scalar_one()
+        feedback_id = (await session.execute(statement)).scalar_one_or_none()
+        created = feedback_id is not None
+        if created:
+            prompted = int(bool(data.prompted))
+            change = Change(
+                viewer.organization_id, target.agent_id, now, target.kind.value, 1, rating, prompted
+            )
+        else:  # the author rated it before: change that rating (locked until commit)
+            feedback_id, change = await _rerate(session, author_id, column == target.id, values)
     except IntegrityError as exc:  # a concurrent rating took this externalId meanwhile
         error = constraint_error(exc)
         if error.field == "external_id":
             error.field = "externalId"
         raise error from exc
+    await add_changes(session, [change])
     feedback = await session.scalar(
         select(Feedback).where(Feedback.id == feedback_id).execution_options(populate_existing=True)
     )
     if feedback is None:  # pragma: no cover - the row was just written in this transaction
         raise NotFoundError("feedback")
     raise_event(session, _given(feedback))
-    return SubmittedFeedback(feedback, created=earlier is None)
+    return SubmittedFeedback(feedback, created=created)
+
+
+async def _rerate(
+    session: AsyncSession, author_id: int, target: Any, values: dict[str, Any]
+) -> tuple[int, Change]:
+    """Replace the author's earlier rating of ``target`` with ``values``, the row locked first so
+    that concurrent changes count their differences one after the other; its id and the
+    difference it makes to the rollup. Once a rating answered a prompt of ours it stays
+    `prompted`, however it is changed."""
+    earlier = (
+        await session.execute(
+            select(
+                Feedback.id,
+                Feedback.organization_id,
+                Feedback.agent_id,
+                Feedback.created_at,
+                Feedback.target_type,
+                Feedback.rating,
+                Feedback.prompted,
+            )
+            .where(Feedback.author_id == author_id, target)
+            .with_for_update()
+        )
+    ).one()
+    prompted = bool(earlier.prompted or values["prompted"])
+    await session.execute(
+        update(Feedback)
+        .where(Feedback.id == earlier.id)
+        .values(**{**values, "prompted": prompted})
+        .execution_options(synchronize_session=False)
+    )
+    change = Change(
+        earlier.organization_id,
+        earlier.agent_id,
+        earlier.created_at,
+        earlier.target_type,
+        0,
+        values["rating"] - earlier.rating,
+        int(prompted) - int(bool(earlier.prompted)),
+    )
+    return earlier.id, change
 
 
 def _given(feedback: Feedback) -> FeedbackGiven:
@@ -372,9 +416,19 @@ def _given(feedback: Feedback) -> FeedbackGiven:
 async def mark_prompted(session: AsyncSession, feedback_ids: Sequence[int]) -> None:
     """The ratings answered a prompt of ours: they stay `prompted`, however they change."""
     if feedback_ids:
-        await session.execute(
-            update(Feedback).where(Feedback.id.in_(sorted(set(feedback_ids)))).values(prompted=True)
+        marked = await session.execute(
+            update(Feedback)
+            .where(Feedback.id.in_(sorted(set(feedback_ids))), Feedback.prompted.is_(False))
+            .values(prompted=True)
+            .returning(
+                Feedback.organization_id,
+                Feedback.agent_id,
+                Feedback.created_at,
+                Feedback.target_type,
+            )
+            .execution_options(synchronize_session=False)
         )
+        await add_changes(session, [Change(*row, 0, 0, 1) for row in marked])
 
 
 async def withdraw_feedback(
@@ -401,9 +455,34 @@ async def withdraw_feedback(
                 Feedback.external_id.startswith(external_id_prefix, autoescape=True),
                 Feedback.rating == rating,
             )
-            .returning(Feedback.action_id, Feedback.message_id)
+            .returning(
+                Feedback.action_id,
+                Feedback.message_id,
+                Feedback.agent_id,
+                Feedback.created_at,
+                Feedback.target_type,
+                Feedback.rating,
+                Feedback.prompted,
+            )
         )
     ).all()
-    for action_id, message_id in deleted:
-        raise_event(session, FeedbackWithdrawn(organization_id, author_id, action_id, message_id))
+    await add_changes(
+        session,
+        [
+            Change(
+                organization_id,
+                r.agent_id,
+                r.created_at,
+                r.target_type,
+                -1,
+                -r.rating,
+                -int(r.prompted),
+            )
+            for r in deleted
+        ],
+    )
+    for r in deleted:
+        raise_event(
+            session, FeedbackWithdrawn(organization_id, author_id, r.action_id, r.message_id)
+        )
     return len(deleted)

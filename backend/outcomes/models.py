@@ -6,7 +6,17 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import Base, OrganizationRow, between, one_of, utcnow
@@ -50,6 +60,10 @@ class Outcome(OrganizationRow, Base):
         # The worker's claim query: open windows by due time.
         Index(None, "status", "due_at"),
         Index(None, "organization_id", "agent_id", "status"),
+        # Lists and ranges by the outcome's own time (an action's windows open when it is
+        # taken), one agent's and the organisation's.
+        Index(None, "organization_id", "agent_id", "opened_at", "id"),
+        Index(None, "organization_id", "opened_at", "id"),
     )
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
@@ -104,3 +118,26 @@ class OutcomeLabel(OrganizationRow, Base):
     value: Mapped[float] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeStat(Base):
+    """Daily sums of one agent's outcomes of one action and outcome type, by the UTC day the
+    action was taken: decided outcomes (count, sum of values) apart from those still open or
+    waiting for a label, so a day whose windows are still open reads as provisional.
+    ``backend.outcomes.rollup`` keeps them in each outcome change's own unit of work."""
+
+    __tablename__ = "outcome_stats"
+    __scope__ = "agent"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "outcome_type"),
+        Index(None, "organization_id", "day"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    action_type: Mapped[str] = mapped_column(String(40))
+    outcome_type: Mapped[str] = mapped_column(String(40))
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    successes: Mapped[float] = mapped_column(Float, default=0.0)
+    pending: Mapped[int] = mapped_column(Integer, default=0)

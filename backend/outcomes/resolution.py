@@ -11,8 +11,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.database import update_rows_by_id
+from backend.database import update_rows_by_id, utc_date
 from backend.events.service import record_event
+from backend.outcomes import rollup
 from backend.outcomes.events import OutcomeResolved
 from backend.outcomes.models import Detection, Outcome, OutcomeStatus
 from backend.outcomes.rules import OUTCOME_SCALES
@@ -55,10 +56,27 @@ class OutcomeState:
     action_day: dt.date
     calibrates: bool
     changes: dict[str, Any] = field(default_factory=dict)
+    # (status, value) as last written: what the outcome rollup counts it for until `apply`.
+    written: tuple[str, float | None] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.written is None:
+            self.written = (self.status, self.value)
 
     @property
     def is_open(self) -> bool:
         return self.status == OutcomeStatus.OPEN
+
+    @property
+    def cell(self) -> rollup.Cell:
+        """Its row of the outcome rollup."""
+        return rollup.Cell(
+            self.organization_id,
+            self.agent_id,
+            self.action_day,
+            self.action_type,
+            self.outcome_type,
+        )
 
     def prediction(self, value: float, sign: int = 1) -> ResolvedPrediction:
         return ResolvedPrediction(
@@ -144,6 +162,9 @@ class Resolutions:
         calibration rollup in the same unit of work."""
         changed = sorted((o for o in self.touched if o.changes), key=lambda o: o.id)
         await update_rows_by_id(session, Outcome, [{"id": o.id, **o.changes} for o in changed])
+        await rollup.add_changes(
+            session, [(o.cell, o.written, (o.status, o.value)) for o in changed]
+        )
         for outcome in changed:
             if outcome.changes.get("status") == RESOLVED:
                 raise_event(
@@ -176,6 +197,7 @@ class Resolutions:
             )
         for outcome in changed:
             outcome.changes = {}
+            outcome.written = (outcome.status, outcome.value)
 
 
 def states_from_rows(
@@ -225,7 +247,7 @@ def states_from_rows(
             due_at,
             evidence or {},  # a fresh dict per row; `note` replaces it, never changes it
             confidence,
-            action_occurred_at.date(),
+            utc_date(action_occurred_at),
             calibrates=calibrating_types[action_type] == outcome_type,
         )
         states.append(state)
@@ -269,9 +291,10 @@ async def open_event_born(
     action_type: str,
     outcome_type: str,
     at: dt.datetime,
+    acted_at: dt.datetime,
 ) -> int:
-    """Open an outcome that exists only once its event happens (e.g. a meeting's feedback);
-    its id."""
+    """Open an outcome that exists only once its event happens (e.g. a meeting's feedback), of
+    an action taken at ``acted_at``; its id."""
     outcome = Outcome(
         organization_id=organization_id,
         agent_id=agent_id,
@@ -288,4 +311,6 @@ async def open_event_born(
     )
     session.add(outcome)
     await session.flush()
+    cell = rollup.Cell(organization_id, agent_id, utc_date(acted_at), action_type, outcome_type)
+    await rollup.add_changes(session, [(cell, None, (outcome.status, None))])
     return outcome.id

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
-from backend.database import is_postgresql, utcnow
+from backend.database import is_postgresql, utc_date, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.orgs.models import Organization
+from backend.outcomes import rollup
 from backend.outcomes.models import Detection, Outcome, OutcomeLabel, OutcomeStatus
 from backend.outcomes.resolution import (
     OutcomeState,
@@ -21,6 +22,7 @@ from backend.outcomes.resolution import (
     outcome_columns,
     states_from_rows,
 )
+from backend.outcomes.rollup import Cell
 from backend.outcomes.rules import EVENT_BORN_OUTCOMES, OUTCOME_SCALES, rules_for
 from backend.viewer import Viewer, ViewerRole, scoped
 
@@ -147,6 +149,7 @@ async def record_outcome(
             action_type=action.action_type,
             outcome_type=outcome_type,
             at=now or utcnow(),
+            acted_at=action.occurred_at,
         )
     outcome = await _state(session, viewer, outcome_id)
     return await _decide(
@@ -221,6 +224,18 @@ async def open_windows(session: AsyncSession, action: AgentAction) -> list[Outco
     ]
     session.add_all(outcomes)
     await session.flush()
+    day = utc_date(action.occurred_at)
+    await rollup.add_changes(
+        session,
+        [
+            (
+                Cell(o.organization_id, o.agent_id, day, o.action_type, o.outcome_type),
+                None,
+                (o.status, None),
+            )
+            for o in outcomes
+        ],
+    )
     return outcomes
 
 

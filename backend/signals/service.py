@@ -16,7 +16,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.actions.models import EARLIEST, AgentAction
 from backend.crm.models import Conversation, Deal, Message
-from backend.database import OrganizationRow, among, insert_rows, is_postgresql, utcnow
+from backend.database import (
+    OrganizationRow,
+    among,
+    insert_rows,
+    is_postgresql,
+    utc_date,
+    utcnow,
+)
 from backend.errors import DomainError, ErrorCode, Problems
 from backend.orgs.models import Organization
 from backend.outcomes.models import Detection, Outcome
@@ -34,6 +41,7 @@ from backend.outcomes.rules import (
     Effect,
     rules_for,
 )
+from backend.signals import rollup
 from backend.signals.models import Signal, SignalKind
 from backend.viewer import Viewer, ViewerRole
 
@@ -246,6 +254,7 @@ async def _event_born(
         action_type=action.action_type,
         outcome_type=outcome_type,
         at=at,
+        acted_at=action.occurred_at,
     )
     return OutcomeState(
         outcome_id,
@@ -260,7 +269,7 @@ async def _event_born(
         None,
         {},
         float(action.confidence),
-        action.occurred_at.date(),
+        utc_date(action.occurred_at),
         calibrates=False,
     )
 
@@ -314,7 +323,9 @@ async def _store(
         conflict=["organization_id", "source", "external_id"],
         returning=["id", "source", "external_id"],
     )
-    return {(source, external): id_ for id_, source, external in stored}
+    ids = {(source, external): id_ for id_, source, external in stored}
+    await rollup.add_signals(session, (r for r in rows if (r["source"], r["external_id"]) in ids))
+    return ids
 
 
 async def record_signals(

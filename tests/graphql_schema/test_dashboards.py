@@ -17,11 +17,11 @@ from analytics_engine.roi import compare_rates
 from backend.actions.models import AgentAction
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
-from backend.auth.service import create_api_key
+from backend.auth.service import create_api_key, viewer_for_user
 from backend.baselines.models import HumanBaseline
 from backend.crm.models import Deal
-from backend.feedback.models import Feedback
-from backend.learning import submit_action, submit_signals
+from backend.feedback.service import FeedbackInput
+from backend.learning import submit_action, submit_rating, submit_signals
 from backend.outcomes.models import Outcome
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
@@ -168,28 +168,6 @@ async def _seed(state: Any, world: Any) -> None:
         await session.execute(
             update(Deal).where(Deal.external_id == "deal-1").values(amount=Decimal("1000.00"))
         )
-        ratings = [
-            ("message", a1[1].message_id, None, 1, False),
-            ("message", a1[2].message_id, None, 1, False),
-            ("message", a1[3].message_id, None, 0, False),
-            ("action", None, a1[4].id, 4, True),
-            ("action", None, a1[5].id, 2, True),
-        ]
-        for target, message_id, action_id, rating, prompted in ratings:
-            session.add(
-                Feedback(
-                    organization_id=rep.organization_id,
-                    agent_id=world.agents["rep_a1"].id,
-                    target_type=target,
-                    message_id=message_id,
-                    action_id=action_id,
-                    rating=rating,
-                    channel="dashboard",
-                    author_id=rep.id,
-                    prompted=prompted,
-                    created_at=at(10),
-                )
-            )
         alpha = world.teams["alpha"]
         for action_type, minutes, valid_from in (
             ("email", 6.0, dt.date(2026, 1, 1)),
@@ -211,6 +189,30 @@ async def _seed(state: Any, world: Any) -> None:
                     valid_from=valid_from,
                 )
             )
+
+    # Ratings through the service that keeps the ratings' rollup (as the channels give them).
+    async with state.sessions() as session:
+        author = await viewer_for_user(session, rep)
+    for thumb_or_rating, target in (
+        ("up", {"message_external_id": "a1-m1"}),
+        ("up", {"message_external_id": "a1-m2"}),
+        ("down", {"message_external_id": "a1-m3"}),
+        (4, {"action_id": a1[4].id}),
+        (2, {"action_id": a1[5].id}),
+    ):
+        scored = isinstance(thumb_or_rating, int)
+        await submit_rating(
+            state,
+            author,
+            FeedbackInput(
+                channel="dashboard",
+                thumb=None if scored else thumb_or_rating,
+                rating=thumb_or_rating if scored else None,
+                prompted=scored,
+                **target,
+            ),
+            now=at(10),
+        )
 
 
 @pytest.fixture

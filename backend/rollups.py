@@ -1,0 +1,27 @@
+"""The daily rollups the dashboards read, each kept by its own domain next to the rows it sums
+(actions, outcomes, ratings, deal signals; calibration has its own): ``rebuild_all`` recomputes
+them all from those rows, for the migration that created them and for the demo seed, which
+writes rows in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Delete, Insert
+
+from backend.actions import rollup as actions
+from backend.feedback import rollup as feedback
+from backend.outcomes import rollup as outcomes
+from backend.signals import rollup as signals
+
+REBUILDS: tuple[Callable[[str], tuple[Delete, Insert]], ...] = (
+    actions.rebuild,
+    outcomes.rebuild,
+    feedback.rebuild,
+    signals.rebuild,
+)
+
+
+def rebuild_all(dialect: str) -> list[Delete | Insert]:
+    """Every statement that recomputes the rollups, in order (run them in one transaction)."""
+    return [statement for rebuild in REBUILDS for statement in rebuild(dialect)]
