@@ -11,10 +11,10 @@ rollup. Measured, for batches of 1000, 100 and 1 signals, each path on its own a
 - record_signals: ``backend.signals.service.record_signals`` and the rollup increment
   (``add_predictions``) in their own transaction, without the events' handlers;
 - raw asyncpg: the same writes with hand-written SQL in one transaction per batch: insert the
-  signal rows (already matched), update the same outcome rows, and the same rollup upserts
-  with increments; set-based (``unnest``) per batch, so a batch of 1 is one transaction per
-  row. It skips what the service must also do: validate, lock and read the outcomes, apply
-  the rules, re-assess.
+  signal rows (already matched), update the same outcome rows, and the same upserts with
+  increments of both rollups (calibration; the outcomes' daily sums); set-based (``unnest``)
+  per batch, so a batch of 1 is one transaction per row. It skips what the service must also
+  do: validate, lock and read the outcomes, apply the rules, re-assess.
 
 The paths run interleaved batch by batch (so load on this shared machine hits all of them
 alike), after one untimed warm-up batch each; the signals are built before the clock starts.
@@ -49,7 +49,7 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics_engine.calibration import STAT_FIELDS
+from analytics_engine.calibration import STAT_FIELDS, bin_index
 from analytics_engine.calibration_batch import LOG_EPS
 from backend.actions.models import AgentAction
 from backend.auth.models import ApiClientKind
@@ -211,13 +211,43 @@ ON CONFLICT (organization_id, agent_id, action_type, day, bin) DO UPDATE SET
 {", ".join(f"{n} = calibration_stats.{n} + excluded.{n}" for n in STAT_FIELDS)}"""
 
 
+UPSERT_OUTCOME_STATS = """
+INSERT INTO outcome_stats (organization_id, agent_id, day, action_type, outcome_type, resolved,
+                           successes, pending)
+SELECT $1, $2, v.day, 'email', v.outcome_type, v.resolved, v.successes, -v.resolved
+FROM unnest($3::date[], $4::text[], $5::int[], $6::float8[]) AS v(day, outcome_type, resolved,
+                                                                 successes)
+ON CONFLICT (organization_id, agent_id, day, action_type, outcome_type) DO UPDATE SET
+resolved = outcome_stats.resolved + excluded.resolved,
+successes = outcome_stats.successes + excluded.successes,
+pending = outcome_stats.pending + excluded.pending"""
+
+
+def outcome_stats_rows(replies: list[Reply]) -> list[list[object]]:
+    """Per (day, outcome type): outcomes resolved and the sum of their values, sorted by key:
+    one array per column of UPSERT_OUTCOME_STATS (each leaves the pending count)."""
+    sums: dict[tuple[dt.date, str], list[float]] = {}
+    for r in replies:
+        for outcome_type, value in (("email_delivery", 1.0), ("email_reply", r.y)):
+            cell = sums.setdefault((r.day, outcome_type), [0, 0.0])
+            cell[0] += 1
+            cell[1] += value
+    keys = sorted(sums)
+    return [
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [int(sums[k][0]) for k in keys],
+        [sums[k][1] for k in keys],
+    ]
+
+
 def rollup_rows(replies: list[Reply]) -> list[list[object]]:
     """Per (day, bin) sums of the replies' contributions (as in ``analytics_engine``), sorted
     by key: one array per column of UPSERT_ROLLUP."""
     p = np.array([r.p for r in replies])
     y = np.array([r.y for r in replies])
     days = np.array([r.day.toordinal() for r in replies])
-    bins = np.minimum((p * CALIBRATION_BINS).astype(np.intp), CALIBRATION_BINS - 1)
+    bins = np.asarray(bin_index(p, n_bins=CALIBRATION_BINS))
     keys, group = np.unique(days * CALIBRATION_BINS + bins, return_inverse=True)
     pc = np.clip(p, LOG_EPS, 1 - LOG_EPS)
     d = 1 - 2 * p
@@ -246,7 +276,8 @@ def rollup_rows(replies: list[Reply]) -> list[list[object]]:
 async def raw_batch(
     connection: asyncpg.Connection, replies: list[Reply], *, organization_id: int, agent_id: int
 ) -> int:
-    """One transaction: the batch's signal rows, outcome updates and rollup upserts."""
+    """One transaction: the batch's signal rows, outcome updates and the upserts of both
+    rollups (calibration, and the outcomes' daily sums the dashboards read)."""
     async with connection.transaction():
         stored = await connection.fetch(
             INSERT_SIGNALS,
@@ -271,6 +302,9 @@ async def raw_batch(
         await connection.execute(UPDATE_OUTCOMES, ids, levels, values, at, sids)
         if fresh:
             await connection.execute(UPSERT_ROLLUP, organization_id, agent_id, *rollup_rows(fresh))
+            await connection.execute(
+                UPSERT_OUTCOME_STATS, organization_id, agent_id, *outcome_stats_rows(fresh)
+            )
     return 2 * len(fresh)
 
 
@@ -328,6 +362,11 @@ async def run(outcomes: int) -> None:
             f"seeded {needed} actions, {2 * needed} open outcomes "
             f"in {time.perf_counter() - started:.1f} s"
         )
+        # As the server does once started (``backend.app``'s lifespan): what is alive now
+        # (modules, engine, and here the harness's replies) leaves the collector's generations,
+        # so the full collections that run during the batches do not walk it again.
+        gc.collect()
+        gc.freeze()
 
         async def through_submit(batch: list[Reply], signals: list[SignalInput]) -> int:
             result = await submit_signals(state, viewer, signals, now=NOW)
