@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -45,12 +45,14 @@ class BrokerConnectionLost(SubscriptionLost):
     """The broker's connection failed: what was published meanwhile may be missing."""
 
 
-_END = object()  # queued last, wakes a subscriber whose subscription has ended
+_END: Any = object()  # queued last, wakes a subscriber whose subscription has ended
 
 Starter = Callable[[], Awaitable[None]]
+Message = dict[str, Any]  # what the brokers carry: a JSON object
+T = TypeVar("T")
 
 
-class Subscription:
+class Subscription(Generic[T]):
     """One local subscriber of one channel: an async iterator over its bounded queue.
 
     It is registered when created, before the first ``anext`` (which first makes sure the broker
@@ -58,7 +60,7 @@ class Subscription:
     yet is discarded and its iterator raises the reason (`SubscriptionLost`) or stops.
     """
 
-    def __init__(self, fanout: Fanout, channel: str, start: Starter) -> None:
+    def __init__(self, fanout: Fanout[T], channel: str, start: Starter) -> None:
         self.channel = channel
         self._fanout = fanout
         self._start: Starter | None = start
@@ -66,15 +68,19 @@ class Subscription:
         self._finished = False
         self._error: SubscriptionLost | None = None
 
-    def __aiter__(self) -> Subscription:
+    def __aiter__(self) -> Subscription[T]:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    @property
+    def ended(self) -> bool:
+        return self._finished
+
+    async def __anext__(self) -> T:
         if self._start is not None:
             start, self._start = self._start, None
             if not self._finished:
                 await start()
-        item = await self._queue.get()
+        item: T = await self._queue.get()
         if item is _END:
             self._queue.put_nowait(_END)  # stays ended for any later call
             if self._error is not None:
@@ -86,8 +92,10 @@ class Subscription:
         self._finish(None)
         self._error = None
 
-    def offer(self, message: dict[str, Any]) -> None:
+    def offer(self, message: T) -> None:
         """Queue without waiting; a full queue ends the subscription instead."""
+        if self._finished:  # nothing more is read after its end: hold nothing for it
+            return
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -110,28 +118,28 @@ class Subscription:
         self._queue.put_nowait(_END)
 
 
-class Fanout:
+class Fanout(Generic[T]):
     """The local subscribers by channel; `dispatch` never waits on any of them."""
 
     def __init__(self, queue_size: int) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         self.queue_size = queue_size
-        self._subscribers: dict[str, set[Subscription]] = {}
+        self._subscribers: dict[str, set[Subscription[T]]] = {}
 
-    def add(self, channel: str, start: Starter) -> Subscription:
+    def add(self, channel: str, start: Starter) -> Subscription[T]:
         subscription = Subscription(self, channel, start)
         self._subscribers.setdefault(channel, set()).add(subscription)
         return subscription
 
-    def discard(self, subscription: Subscription) -> None:
+    def discard(self, subscription: Subscription[T]) -> None:
         subscribers = self._subscribers.get(subscription.channel)
         if subscribers is not None:
             subscribers.discard(subscription)
             if not subscribers:
                 del self._subscribers[subscription.channel]
 
-    def dispatch(self, channel: str, message: dict[str, Any]) -> None:
+    def dispatch(self, channel: str, message: T) -> None:
         for subscription in list(self._subscribers.get(channel, ())):
             subscription.offer(message)
 
@@ -149,7 +157,7 @@ class Fanout:
 class Broker(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
-    def subscribe(self, channel: str) -> Subscription: ...
+    def subscribe(self, channel: str) -> Subscription[Message]: ...
 
     async def ping(self) -> None: ...
 
@@ -160,13 +168,13 @@ class InProcessBroker:
     """Fan-out to the subscribers of this process."""
 
     def __init__(self, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
-        self._fanout = Fanout(queue_size)
+        self._fanout: Fanout[Message] = Fanout(queue_size)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         # The same shape as over Redis (ISO dates, plain types), parsed once for everyone.
         self._fanout.dispatch(channel, json.loads(json.dumps(message, default=str)))
 
-    def subscribe(self, channel: str) -> Subscription:
+    def subscribe(self, channel: str) -> Subscription[Message]:
         return self._fanout.add(channel, self.listening)
 
     async def listening(self) -> None:
@@ -191,7 +199,7 @@ class RedisBroker:
         self._url = url
         self._redis = aioredis.from_url(url, decode_responses=True)
         self._prefix = prefix
-        self._fanout = Fanout(queue_size)
+        self._fanout: Fanout[Message] = Fanout(queue_size)
         self._listener: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         # Named so operators (and tests) can find each process's one subscription in CLIENT LIST.
@@ -200,7 +208,7 @@ class RedisBroker:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message, default=str))
 
-    def subscribe(self, channel: str) -> Subscription:
+    def subscribe(self, channel: str) -> Subscription[Message]:
         return self._fanout.add(channel, self.listening)
 
     def subscriber_count(self, channel: str | None = None) -> int:

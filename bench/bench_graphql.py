@@ -21,7 +21,8 @@ and measures, in this order:
 4. event latency: ``--subscribers`` WebSocket subscriptions to ``outcomeNeedsLabel`` (the rep's
    token), then ``--events`` mutations each sending one outcome to labelling, and one more after
    30 s of quiet (when every connection re-checks its credential); latency from the commit (the
-   event seen on Redis by the bench) to each subscriber's receipt.
+   event seen on Redis by the bench, on this run's own channel prefix) to each subscriber's
+   receipt. The same across two server processes: ``bench/bench_fanout.py``.
 
 Latency is measured open-loop (``bench/http_load.py``): from each request's scheduled start to
 its response, so queueing counts. Client and servers share this machine's cores; the servers'
@@ -60,7 +61,7 @@ from backend.unit_of_work import transaction
 from bench import strawberry_overhead
 from bench.graphql_documents import REP_DASHBOARD, signal_bodies
 from bench.http_load import HttpPool, Target, measure
-from bench.live_events import event_latency
+from bench.live_events import event_latency, run_prefix
 from bench.reporting import print_events, print_overhead, print_workload
 from bench.scratch_world import insert_actions, prepare, scratch_database
 from bench.servers import servers
@@ -189,9 +190,12 @@ async def bench(state: AppState, url: str, args: argparse.Namespace) -> None:
         "load": args.load,
         "seconds": args.seconds,
     }
+    prefix = run_prefix()  # this run's own channels (REDIS_CHANNEL_PREFIX of its server)
     with (
         tempfile.TemporaryDirectory(prefix="bench_graphql_") as logs,
-        servers(url, Path(logs), redis_url=REDIS_URL, secret_key=SECRET_KEY) as running,
+        servers(
+            url, Path(logs), redis_url=REDIS_URL, secret_key=SECRET_KEY, channel_prefix=prefix
+        ) as running,
     ):
         pools = {kind: HttpPool("127.0.0.1", running[kind][0]) for kind in running}
         try:
@@ -248,6 +252,7 @@ async def bench(state: AppState, url: str, args: argparse.Namespace) -> None:
                 port=port,
                 pid=pid,
                 redis_url=REDIS_URL,
+                channel_prefix=prefix,
                 subscribers=args.subscribers,
                 events=args.events,
                 idle_event=args.idle_event,

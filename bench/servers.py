@@ -1,6 +1,7 @@
-"""The two servers `bench_graphql.py` compares, each one uvicorn process on 127.0.0.1: the real
-app (`python -m backend serve`, with the Redis broker and its limits raised so that they never
-refuse the load) and `bench/plain_endpoint.py`. Their output goes to files."""
+"""The servers the benches start, each one uvicorn process on 127.0.0.1: the real app
+(`python -m backend serve`, with the Redis broker and its limits raised so that they never
+refuse the load) and, for `bench_graphql.py`, `bench/plain_endpoint.py`. Their output goes to
+files."""
 
 from __future__ import annotations
 
@@ -24,12 +25,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def servers(
-    url: str, logs: Path, *, redis_url: str, secret_key: str
-) -> Iterator[dict[str, tuple[int, int]]]:
-    """Both servers, ready: {name: (port, pid)}. Always stopped on the way out."""
-    environment = {
+def app_environment(url: str, *, redis_url: str, secret_key: str) -> dict[str, str]:
+    """The environment of the real app under load: no worker, limits that never refuse."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "REDIS_URL": redis_url,
@@ -41,6 +39,42 @@ def servers(
         "GRAPHQL_COST_BUDGET": "1000000000",
         "GRAPHQL_COST_REFILL": "1000000000",
     }
+
+
+@contextlib.contextmanager
+def app_server(
+    url: str, log: Path, *, redis_url: str, secret_key: str, channel_prefix: str | None = None
+) -> Iterator[tuple[int, int]]:
+    """One real app (``python -m backend serve``) on ``url``, ready: (port, pid). Its output
+    goes to ``log``; ``channel_prefix`` keeps its Redis channels apart from other runs'.
+    Always stopped on the way out."""
+    environment = app_environment(url, redis_url=redis_url, secret_key=secret_key)
+    if channel_prefix is not None:
+        environment["REDIS_CHANNEL_PREFIX"] = channel_prefix
+    port = free_port()
+    with log.open("w") as output:  # a file, never an unread pipe
+        server = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", server, log)
+        yield port, server.pid
+    finally:
+        stop(server)
+
+
+@contextlib.contextmanager
+def servers(
+    url: str, logs: Path, *, redis_url: str, secret_key: str, channel_prefix: str | None = None
+) -> Iterator[dict[str, tuple[int, int]]]:
+    """Both servers, ready: {name: (port, pid)}. Always stopped on the way out."""
+    environment = app_environment(url, redis_url=redis_url, secret_key=secret_key)
+    if channel_prefix is not None:
+        environment["REDIS_CHANNEL_PREFIX"] = channel_prefix
     ports = {"graphql": free_port(), "plain": free_port()}
     commands = {
         "graphql": [sys.executable, "-m", "backend", "serve", "--port", str(ports["graphql"])],

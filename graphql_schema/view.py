@@ -17,6 +17,7 @@ from backend.errors import DomainError
 from backend.settings import Environment, Settings
 from backend.state import AppState
 from graphql_schema.context import Context
+from graphql_schema.live.transport import LiveTransportWSHandler
 from graphql_schema.persisted import PersistedQueries
 
 
@@ -28,6 +29,8 @@ async def viewer_for(state: AppState, credential: str) -> Any:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
     def __init__(self, schema: Any, settings: Settings) -> None:
         super().__init__(
             schema,

@@ -4,7 +4,7 @@ A WebSocket lives for hours: the user may be deactivated, the key revoked, the t
 rep moved to another team meanwhile. So each delivery re-reads the viewer from the credential of
 `connection_init` (at most every `RECHECK_SECONDS`; one check per credential and process, shared
 by every connection that presented it) and checks the event's organisation, agent and the scope
-it needs against that fresh viewer.
+it needs against that fresh viewer, once per event and principal (`graphql_schema.live.hub`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from backend.auth.service import authenticate
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
 from backend.viewer import Viewer, ViewerRole
-from graphql_schema.context import Context
 
 RECHECK_SECONDS = 30.0
-_GUARD_KEY = "live.credential_guard"
 _CHECKS_KEY = "live.credential_checks"
 
 
@@ -100,38 +98,6 @@ class CredentialChecks:
         ]
         for key in stale:
             del self._checks[key]
-
-
-class CredentialGuard:
-    """The viewer of one WebSocket connection: its credential re-checked at most every
-    RECHECK_SECONDS, the check shared with the process's other connections on it."""
-
-    def __init__(self, context: Context) -> None:
-        self._context = context
-        # The first event re-checks what `connection_init` proved (or a check made since).
-        self._connected_at = time.monotonic()
-
-    @classmethod
-    def of(cls, context: Context) -> CredentialGuard:
-        guard = context.extensions.get(_GUARD_KEY)
-        if guard is None:
-            guard = context.extensions[_GUARD_KEY] = cls(context)
-        return guard
-
-    async def viewer(self) -> Viewer:
-        """The current viewer; raises `unauthenticated` once the credential stopped working."""
-        params = self._context.connection_params or {}
-        credential = str(params.get("Authorization") or params.get("authorization") or "")
-        state = self._context.state
-        try:
-            viewer = await CredentialChecks.of(state).viewer(
-                state, credential, not_before=self._connected_at
-            )
-        except DomainError:
-            self._context.viewer = None
-            raise
-        self._context.viewer = viewer
-        return viewer
 
 
 ScopeCheck = Callable[[Viewer], None]

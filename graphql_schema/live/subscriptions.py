@@ -1,8 +1,9 @@
 """GraphQL subscriptions over `graphql-transport-ws`: calibration, policy, outcomes to label,
 feedback prompts.
 
-Each operation subscribes to its organisation's channel on the process's broker and checks
-every event before delivering it (`graphql_schema.live.access`). Endings:
+Each operation joins its organisation's channel in the process's live hub
+(`graphql_schema.live.hub`), which checks every event once per principal before delivering it
+(`graphql_schema.live.access`) and encodes it once for all who receive it. Endings:
 
 - the credential stopped working, or an API key lost the scope: the operation ends with an
   error (`unauthenticated` / `forbidden`), then `complete`;
@@ -20,7 +21,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.types import Info
 
 from backend.agents.models import Agent
@@ -32,14 +33,14 @@ from backend.viewer import Viewer
 from graphql_schema.context import Context
 from graphql_schema.inputs import decode_id
 from graphql_schema.live.access import (
-    CredentialGuard,
     ScopeCheck,
     calibration_scope,
     outcome_scope,
     policy_scope,
     prompt_scope,
-    sees_event_agent,
 )
+from graphql_schema.live.hub import Filter, LiveHub, Topic
+from graphql_schema.live.transport import next_frame_start
 from graphql_schema.live.types import (
     CalibrationChangedEvent,
     FeedbackPromptEvent,
@@ -53,7 +54,6 @@ SUBSCRIPTION_LOST_CLOSE = 1013
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
-Wanted = Callable[[Viewer, dict[str, Any]], bool]
 
 ActionTypeFilter = Annotated[
     str | None, strawberry.argument(description="Only events of this action type, e.g. `email`.")
@@ -66,6 +66,10 @@ AgentFilter = Annotated[
         "organisation-wide viewers."
     ),
 ]
+
+
+def _every(data: dict[str, Any]) -> bool:
+    return True
 
 
 async def _visible_agent(context: Context, viewer: Viewer, agent_id: str) -> int:
@@ -81,37 +85,57 @@ async def _visible_agent(context: Context, viewer: Viewer, agent_id: str) -> int
 
 
 async def _events(
-    context: Context,
+    info: Info,
     *,
     name: str,
     scope: ScopeCheck,
-    wanted: Wanted,
+    wanted: Filter,
     to_type: Callable[[dict[str, Any]], E],
 ) -> AsyncGenerator[E, None]:
-    """Check now (a refusal answers `subscribe` with an error); then the events, each checked
-    again. The broker subscription is taken when iteration starts, so an operation cancelled
+    """Check now (a refusal answers `subscribe` with an error); then the events that the
+    process's hub lets through. Over graphql-transport-ws the hub's shared `next` payloads are
+    sent as they are; elsewhere (or when a shared execution failed) the events are yielded to
+    Strawberry. The hub registration is taken when iteration starts, so an operation cancelled
     before that leaves nothing registered."""
+    context: Context = info.context
     viewer = context.require_viewer()
     scope(viewer)
-    guard = CredentialGuard.of(context)
     channel = channel_for(viewer.organization_id, name)
+    socket = context.connection if isinstance(context.connection, WebSocket) else None
+    frame_start = next_frame_start() if socket is not None else None
+    topic = Topic(scope=scope, to_type=to_type)
 
     async def deliver() -> AsyncGenerator[E, None]:
-        subscription = context.state.broker.subscribe(channel)
+        member = LiveHub.of(context.state).join(
+            context,
+            channel=channel,
+            topic=topic,
+            wanted=wanted,
+            # graphql-core's own info: the operation, fragments and variables to share
+            info=info._raw_info if frame_start is not None else None,
+        )
         try:
-            async for message in subscription:
-                current = await guard.viewer()
-                scope(current)
-                if message.get("organization_id") == current.organization_id and wanted(
-                    current, message["data"]
-                ):
-                    yield to_type(message)
+            async for delivery in member.queue:
+                if socket is None or frame_start is None or delivery.payload is None:
+                    yield delivery.event
+                elif not await _send(socket, frame_start + delivery.payload + "}"):
+                    await asyncio.Event().wait()  # disconnected: the handler cancels us
         except SubscriptionLost as lost:
             await _close_connection(context, lost)
         finally:
-            await subscription.aclose()
+            await member.leave()
+        if member.refused is not None:  # shared by the principal's members: a fresh traceback
+            raise member.refused.with_traceback(None)
 
     return deliver()
+
+
+async def _send(connection: WebSocket, frame: str) -> bool:
+    try:
+        await connection.send_text(frame)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return False
+    return True
 
 
 async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
@@ -150,15 +174,13 @@ class Subscription:
         calibration_scope(viewer)
         agent = None if agent_id is None else await _visible_agent(info.context, viewer, agent_id)
 
-        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
-            return (
-                sees_event_agent(current, data.get("agentId"))
-                and (action_type is None or data["actionType"] == action_type)
-                and (agent is None or data.get("agentId") == agent)
+        def wanted(data: dict[str, Any]) -> bool:
+            return (action_type is None or data["actionType"] == action_type) and (
+                agent is None or data.get("agentId") == agent
             )
 
         return await _events(
-            info.context,
+            info,
             name="calibration.changed",
             scope=calibration_scope,
             wanted=wanted,
@@ -173,13 +195,11 @@ class Subscription:
     async def policy_changed(
         self, info: Info, action_type: ActionTypeFilter = None
     ) -> AsyncGenerator[PolicyChangedEvent, None]:
-        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
-            return sees_event_agent(current, data["agentId"]) and (
-                action_type is None or data["actionType"] == action_type
-            )
+        def wanted(data: dict[str, Any]) -> bool:
+            return action_type is None or data["actionType"] == action_type
 
         return await _events(
-            info.context,
+            info,
             name="policy.changed",
             scope=policy_scope,
             wanted=wanted,
@@ -192,14 +212,11 @@ class Subscription:
         "API keys need `read:outcomes` (as the `outcomes` query)."
     )
     async def outcome_needs_label(self, info: Info) -> AsyncGenerator[OutcomeNeedsLabelEvent, None]:
-        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
-            return sees_event_agent(current, data["agentId"])
-
         return await _events(
-            info.context,
+            info,
             name="outcome.needs_label",
             scope=outcome_scope,
-            wanted=wanted,
+            wanted=_every,
             to_type=OutcomeNeedsLabelEvent.of,
         )
 
@@ -219,13 +236,11 @@ class Subscription:
         prompt_scope(info.context.require_viewer())
         assignee = None if assignee_id is None else decode_id(assignee_id, "User", "assigneeId")
 
-        def wanted(current: Viewer, data: dict[str, Any]) -> bool:
-            return sees_event_agent(current, data["agentId"]) and (
-                assignee is None or data["userId"] == assignee
-            )
+        def wanted(data: dict[str, Any]) -> bool:
+            return assignee is None or data["userId"] == assignee
 
         return await _events(
-            info.context,
+            info,
             name="feedback_prompt.changed",
             scope=prompt_scope,
             wanted=wanted,

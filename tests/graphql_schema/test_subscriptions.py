@@ -28,6 +28,7 @@ from backend.orgs.models import User
 from backend.pubsub import InProcessBroker
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
+from graphql_schema.live.hub import LiveHub
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -109,7 +110,7 @@ def on_app_loop(api, work: Callable[[], Any]) -> Any:
 def wait_for_subscribers(api, name: str, count: int, *, org: str = "north") -> None:
     channel = channel_for(api.world.orgs[org].id, name)
     deadline = time.monotonic() + 5
-    while state_of(api).broker.subscriber_count(channel) < count:
+    while LiveHub.of(state_of(api)).subscriber_count(channel) < count:
         assert time.monotonic() < deadline, f"{count} subscribers of {channel} never came"
         time.sleep(0.01)
 

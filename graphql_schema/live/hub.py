@@ -1,0 +1,259 @@
+"""The live hub of one process: for each channel with local subscribers, ONE broker subscription
+and ONE dispatcher task, however many subscribers.
+
+For each event the dispatcher decides once per principal (the credential of `connection_init`,
+re-checked at most every RECHECK_SECONDS, then its scope, organisation and whether it sees the
+event's agent), applies each subscription's own filter, executes and encodes the event once per
+distinct query document (`SharedDocument`), and queues that shared delivery on each subscriber's
+bounded queue without waiting. Each subscriber's operation task then only sends the frame.
+
+A subscriber whose queue fills is dropped alone (`SubscriberTooSlow`); if the channel's broker
+subscription is lost, every subscriber of the channel is dropped with the reason. When its last
+subscriber leaves, a channel closes its broker subscription and is forgotten: nothing is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from backend.errors import DomainError
+from backend.pubsub import SUBSCRIBER_QUEUE_SIZE, Fanout, Message, Subscription, SubscriptionLost
+from backend.state import AppState
+from backend.viewer import Viewer
+from graphql_schema.context import Context
+from graphql_schema.live.access import CredentialChecks, ScopeCheck, sees_event_agent
+from graphql_schema.live.documents import DocumentKey, SharedDocument
+
+log = logging.getLogger(__name__)
+
+_HUB_KEY = "live.hub"
+_CONNECTED_KEY = "live.connected_at"
+
+Filter = Callable[[dict[str, Any]], bool]  # a subscription's own arguments, on the event's data
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What the subscriptions of one channel need: the scope to hold and the event's type."""
+
+    scope: ScopeCheck
+    to_type: Callable[[Message], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event as delivered to every subscriber of one document: the event object (for a
+    subscriber without a shared document) and its `next` payload encoded once, if any."""
+
+    event: Any
+    payload: str | None
+
+
+def credential_of(context: Context) -> str:
+    params = context.connection_params or {}
+    return str(params.get("Authorization") or params.get("authorization") or "")
+
+
+class Member:
+    """One subscription operation: its queue, its filter, its document, its principal."""
+
+    def __init__(
+        self,
+        channel: LiveChannel,
+        principal: Principal,
+        context: Context,
+        queue: Subscription[Delivery],
+        wanted: Filter,
+        document: SharedDocument | None,
+    ) -> None:
+        self.channel = channel
+        self.principal = principal
+        self.context = context
+        self.queue = queue
+        self.wanted = wanted
+        self.document = document
+        self.refused: Exception | None = None  # why its principal may no longer receive
+
+    def refuse(self, error: Exception) -> None:
+        """End it with ``error`` (raised by its subscription), once it read what it holds."""
+        self.refused = error
+        self.queue.end(None)
+
+    async def leave(self) -> None:
+        await self.queue.aclose()
+        await self.channel.remove(self)
+
+
+@dataclass
+class Principal:
+    """The members of one channel that presented one credential (in any connection)."""
+
+    key: str  # the credential's digest
+    credential: str
+    not_before: float  # re-check what was proved before the newest member joined
+    members: set[Member]
+
+
+class LiveChannel:
+    def __init__(self, hub: LiveHub, name: str, topic: Topic) -> None:
+        self.hub = hub
+        self.name = name
+        self.topic = topic
+        self.principals: dict[str, Principal] = {}
+        self.documents: dict[DocumentKey, tuple[SharedDocument, int]] = {}
+        self._source = hub.state.broker.subscribe(name)
+        self._closed = False
+        self._task = asyncio.create_task(self._run(), name=f"live:{name}")
+
+    def add(
+        self, context: Context, wanted: Filter, info: GraphQLResolveInfo | None, not_before: float
+    ) -> Member:
+        credential = credential_of(context)
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        principal = self.principals.get(key)
+        if principal is None:
+            principal = self.principals[key] = Principal(key, credential, not_before, set())
+        principal.not_before = max(principal.not_before, not_before)
+        document = None
+        if info is not None:
+            shared, users = self.documents.get(SharedDocument.key_of(info), (None, 0))
+            document = shared or SharedDocument.of(info)
+            self.documents[document.key] = (document, users + 1)
+        queue = self.hub.queues.add(self.name, _nothing_to_start)
+        member = Member(self, principal, context, queue, wanted, document)
+        principal.members.add(member)
+        return member
+
+    async def remove(self, member: Member) -> None:
+        principal = member.principal
+        principal.members.discard(member)
+        if not principal.members and self.principals.get(principal.key) is principal:
+            del self.principals[principal.key]
+        if member.document is not None:
+            shared, users = self.documents[member.document.key]
+            if users > 1:
+                self.documents[member.document.key] = (shared, users - 1)
+            else:
+                del self.documents[member.document.key]
+        if not self.principals:
+            await self.close()
+
+    async def close(self) -> None:
+        """Forget the channel and end its broker subscription (its task then ends)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.hub.forget(self)
+        await self._source.aclose()
+
+    async def _run(self) -> None:
+        lost: SubscriptionLost | None = None
+        try:
+            async for message in self._source:
+                try:
+                    await self._deliver(message)
+                except Exception:  # a malformed event must not stop the channel
+                    log.exception("live event on %s not delivered: %s", self.name, message)
+        except SubscriptionLost as exc:
+            lost = exc
+        finally:
+            self.hub.forget(self)
+            self._closed = True
+            for principal in list(self.principals.values()):
+                for member in list(principal.members):
+                    member.queue.end(lost)
+            await self._source.aclose()
+
+    async def _deliver(self, message: Message) -> None:
+        data = message.get("data") or {}
+        organization = message.get("organization_id")
+        event: Any = None
+        deliveries: dict[DocumentKey | None, Delivery] = {}
+        for principal in list(self.principals.values()):
+            viewer = await self._authorise(principal)
+            if viewer is None or viewer.organization_id != organization:
+                continue
+            if not sees_event_agent(viewer, data.get("agentId")):
+                continue
+            for member in list(principal.members):
+                member.context.viewer = viewer
+                if member.queue.ended or not member.wanted(data):
+                    continue
+                if event is None:
+                    event = self.topic.to_type(message)
+                key = None if member.document is None else member.document.key
+                delivery = deliveries.get(key)
+                if delivery is None:
+                    payload = None if member.document is None else member.document.payload(event)
+                    delivery = deliveries[key] = Delivery(event, payload)
+                member.queue.offer(delivery)
+
+    async def _authorise(self, principal: Principal) -> Viewer | None:
+        """The principal's current viewer holding the channel's scope; None (and its members
+        ended with the reason) when it may no longer receive."""
+        state = self.hub.state
+        try:
+            viewer = await CredentialChecks.of(state).viewer(
+                state, principal.credential, not_before=principal.not_before
+            )
+            self.topic.scope(viewer)
+            return viewer
+        except Exception as refused:  # DomainError: an answer; anything else: masked as a bug
+            if not isinstance(refused, DomainError):
+                log.exception("live check of a credential failed on %s", self.name)
+            for member in list(principal.members):
+                member.context.viewer = None
+                member.refuse(refused)
+            return None
+
+
+async def _nothing_to_start() -> None:
+    return None  # a member's queue is filled by its channel's task, already listening
+
+
+class LiveHub:
+    """Per process (one per `AppState`): the channels with local subscribers."""
+
+    def __init__(self, state: AppState, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
+        self.state = state
+        self.queues: Fanout[Delivery] = Fanout(queue_size)
+        self.channels: dict[str, LiveChannel] = {}
+
+    @classmethod
+    def of(cls, state: AppState) -> LiveHub:
+        hub = state.caches.get(_HUB_KEY)
+        if hub is None:
+            hub = state.caches[_HUB_KEY] = cls(state)
+        return hub
+
+    def join(
+        self,
+        context: Context,
+        *,
+        channel: str,
+        topic: Topic,
+        wanted: Filter,
+        info: GraphQLResolveInfo | None,
+    ) -> Member:
+        """Register a subscriber now (it receives every event dispatched from here on)."""
+        live = self.channels.get(channel)
+        if live is None:
+            live = self.channels[channel] = LiveChannel(self, channel, topic)
+        # The first event re-checks what `connection_init` proved (or a check made since).
+        connected_at = context.extensions.setdefault(_CONNECTED_KEY, time.monotonic())
+        return live.add(context, wanted, info, connected_at)
+
+    def forget(self, channel: LiveChannel) -> None:
+        if self.channels.get(channel.name) is channel:
+            del self.channels[channel.name]
+
+    def subscriber_count(self, channel: str | None = None) -> int:
+        return self.queues.count(channel)
