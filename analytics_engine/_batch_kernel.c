@@ -93,15 +93,32 @@ VECTOR_CLONES static int validate_block(const double *restrict p, const double *
     return !ok_p ? STATUS_BAD_P : !ok_y ? STATUS_BAD_Y : STATUS_OK;
 }
 
-/* floor(p · n_bins) in [0, n_bins − 1]. p = 1 belongs to the last bin; both clamps also keep a
-   p changed by another thread since validation (negative, above 1, NaN: to the last bin)
-   inside the rows: the conversion of a negative or NaN double to int32 is undefined. */
-static inline int32_t bin_of(double p, int n_bins)
+/* floor(p · n_bins) in [0, n_bins − 1]: the vectorised first guess at p's bin, which bin_of
+   corrects. Both clamps also keep a p changed by another thread since validation (negative,
+   above 1, NaN: to the last bin) inside the rows: the conversion of a negative or NaN double to
+   int32 is undefined. */
+static inline int32_t floor_bin(double p, int n_bins)
 {
     double kf = p * n_bins;
     kf = kf < n_bins - 1 ? kf : n_bins - 1;
     kf = kf > 0.0 ? kf : 0.0;
     return (int32_t)kf;
+}
+
+/* The bin of p as scikit-learn's calibration_curve gives it: bin k is (edge k, edge k + 1], and
+   p = 0 is in bin 0, with edge k = k · step, step = 1 / n_bins, as numpy's linspace computes it
+   (see analytics_engine/binning.py). The guess floor(p · n_bins) is at most one bin off: moved
+   down when p is at or below that bin's lower edge, up when above its upper edge. Scalar, in the
+   scatter loop (the selects keep gcc from vectorising the loop that computes the guess; these
+   branches are almost never taken, so they cost about nothing here). The result stays in
+   [0, n_bins − 1] whatever p (NaN fails both comparisons). */
+static inline int32_t bin_of(int32_t k, double p, int n_bins, double step)
+{
+    if (k > 0 && p <= (double)k * step)
+        return k - 1;
+    if (k < n_bins - 1 && p > (double)(k + 1) * step)
+        return k + 1;
+    return k;
 }
 
 static inline double clip_for_log(double p)
@@ -110,7 +127,7 @@ static inline double clip_for_log(double p)
     return pc > 1.0 - LOG_EPS ? 1.0 - LOG_EPS : pc;
 }
 
-/* Binary y: row 2·bin + y and log(p_c) if y = 1, else log(1 − p_c). */
+/* Binary y: row 2·floor_bin + y (bin_of corrects it) and log(p_c) if y = 1, else log(1 − p_c). */
 VECTOR_CLONES static void prepare_binary(const double *restrict p, const double *restrict y,
                                          int n, int n_bins, int32_t *restrict row,
                                          double *restrict log_term)
@@ -118,19 +135,19 @@ VECTOR_CLONES static void prepare_binary(const double *restrict p, const double 
     for (int i = 0; i < n; i++) {
         double pc = clip_for_log(p[i]);
         int32_t one = y[i] == 1.0;
-        row[i] = 2 * bin_of(p[i], n_bins) + one;
+        row[i] = 2 * floor_bin(p[i], n_bins) + one;
         log_term[i] = log_normal(one ? pc : 1.0 - pc);
     }
 }
 
-/* Fractional y: row 2·bin and y·log(p_c) + (1 − y)·log(1 − p_c). */
+/* Fractional y: row 2·floor_bin (bin_of corrects it) and y·log(p_c) + (1 − y)·log(1 − p_c). */
 VECTOR_CLONES static void prepare_fractional(const double *restrict p, const double *restrict y,
                                              int n, int n_bins, int32_t *restrict row,
                                              double *restrict log_term)
 {
     for (int i = 0; i < n; i++) {
         double pc = clip_for_log(p[i]);
-        row[i] = 2 * bin_of(p[i], n_bins);
+        row[i] = 2 * floor_bin(p[i], n_bins);
         log_term[i] = y[i] * log_normal(pc) + (1.0 - y[i]) * log_normal(1.0 - pc);
     }
 }
@@ -151,19 +168,24 @@ static inline void add_terms(double *restrict m, double p, double y, double log_
 }
 
 static void scatter_binary(Row *restrict acc, const double *restrict p,
-                           const int32_t *restrict row, const double *restrict log_term, int n)
+                           const int32_t *restrict row, const double *restrict log_term, int n,
+                           int n_bins)
 {
-    for (int i = 0; i < n; i++)
-        add_terms(acc[row[i]].m, p[i], (double)(row[i] & 1), log_term[i]);
+    double step = 1.0 / n_bins;
+    for (int i = 0; i < n; i++) {
+        int32_t r = 2 * bin_of(row[i] >> 1, p[i], n_bins, step) + (row[i] & 1);
+        add_terms(acc[r].m, p[i], (double)(r & 1), log_term[i]);
+    }
 }
 
 static void scatter_fractional(Row *restrict acc, const double *restrict p,
                                const double *restrict y, const int32_t *restrict row,
-                               const double *restrict log_term, int n)
+                               const double *restrict log_term, int n, int n_bins)
 {
+    double step = 1.0 / n_bins;
     for (int i = 0; i < n; i++) {
         double pi = p[i], yi = y[i];
-        double *m = acc[row[i]].m;
+        double *m = acc[2 * bin_of(row[i] >> 1, pi, n_bins, step)].m;
         add_terms(m, pi, yi, log_term[i]);
         m[M_Y] += yi;
         m[M_Y2] += yi * yi;
@@ -232,11 +254,11 @@ static int batch_sums_c(const double *p, const double *y, Py_ssize_t n, Py_ssize
             return status;
         if (binary) {
             prepare_binary(pb, yb, len, (int)n_bins, row, log_term);
-            scatter_binary(part, pb, row, log_term, len);
+            scatter_binary(part, pb, row, log_term, len, (int)n_bins);
         }
         else {
             prepare_fractional(pb, yb, len, (int)n_bins, row, log_term);
-            scatter_fractional(part, pb, yb, row, log_term, len);
+            scatter_fractional(part, pb, yb, row, log_term, len, (int)n_bins);
         }
         if (++blocks % flush_every == 0)
             flush(total, comp, part, n_rows);

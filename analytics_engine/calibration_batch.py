@@ -23,6 +23,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from analytics_engine.binning import bins_of
+
 try:
     from analytics_engine import _batch_kernel
 except ImportError as exc:  # installed without a C compiler: setuptools skipped the kernel
@@ -80,9 +82,7 @@ def _check_unit_intervals(p: NDArray[np.float64], y: NDArray[np.float64]) -> Non
 def _chunk_sums(p: NDArray[np.float64], y: NDArray[np.float64], n_bins: int) -> NDArray[np.float64]:
     """``STAT_FIELDS`` sums per bin of one chunk of valid outcomes, plainly summed. The terms
     are those of ``calibration_stats._values``, computed in place (fewer temporaries)."""
-    # int32 where rows 2·bin + 1 fit: numpy converts float64 to int32 far faster than to int64
-    k: NDArray[np.signedinteger] = (p * n_bins).astype(np.int32 if n_bins < 2**30 else np.intp)
-    np.minimum(k, n_bins - 1, out=k)  # p = 1 belongs to the last bin
+    k: NDArray[np.signedinteger] = bins_of(p, n_bins)  # scikit-learn's bins
     e = p - y
     d = p * -2.0
     d += 1.0  # 1 − 2p

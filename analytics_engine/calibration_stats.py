@@ -2,7 +2,8 @@
 metric is computed from.
 
 One outcome ``(p, y)`` with ``p`` the confidence and ``y`` the outcome normalised to [0, 1]
-contributes to its equal-width confidence bin (``bin_index``):
+contributes to its equal-width confidence bin (``bin_index``: scikit-learn's edges, each bin
+holding its upper edge, see ``binning``):
 
 =================  =====================================================
 ``count``          1
@@ -24,6 +25,7 @@ statistics of its parts: the backend keeps them as SQL counters and adds them up
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -31,6 +33,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from analytics_engine.binning import bin_of, bins_of
 from analytics_engine.calibration_batch import LOG_EPS, batch_sums
 
 STAT_FIELDS: tuple[str, ...] = (
@@ -46,6 +49,7 @@ STAT_FIELDS: tuple[str, ...] = (
     "sum_spieg_var",
 )
 DEFAULT_N_BINS = 20
+_PENDING_LIMIT = 1 << 14  # outcomes ``add`` keeps before summing them (128 KiB per array)
 _F = {name: i for i, name in enumerate(STAT_FIELDS)}
 
 
@@ -66,23 +70,24 @@ def _check_unit_scalar(value: Any, name: str) -> float:
 
 
 def bin_index(p: float | ArrayLike, *, n_bins: int = DEFAULT_N_BINS) -> int | NDArray[np.intp]:
-    """Equal-width bin of confidence ``p``: ``floor(p · n_bins)``, with ``p = 1`` in the last bin.
+    """Equal-width bin of confidence ``p``, as scikit-learn's ``calibration_curve`` bins it:
+    bin ``k`` is ``(edges[k], edges[k + 1]]`` with ``edges = np.linspace(0, 1, n_bins + 1)``,
+    and ``p = 0`` is in bin 0 (``np.searchsorted(edges[1:-1], p, side="left")``).
 
     Returns an ``int`` for a scalar and an integer array for an array.
 
-    >>> bin_index(0.0), bin_index(0.049), bin_index(0.05), bin_index(1.0)
-    (0, 0, 1, 19)
+    >>> bin_index(0.0), bin_index(0.05), bin_index(0.0500001), bin_index(0.7), bin_index(1.0)
+    (0, 0, 1, 13, 19)
     >>> bin_index([0.1, 0.55], n_bins=10).tolist()
-    [1, 5]
+    [0, 5]
     """
     n_bins = _check_n_bins(n_bins)
     if np.ndim(p) == 0:
-        v = _check_unit_scalar(p, "p")
-        return min(int(v * n_bins), n_bins - 1)
+        return bin_of(_check_unit_scalar(p, "p"), n_bins)
     arr = np.asarray(p, dtype=np.float64)
     if arr.size and not (arr.min() >= 0.0 and arr.max() <= 1.0):
         raise ValueError("p has values outside [0, 1] or NaN")
-    return np.minimum((arr * n_bins).astype(np.intp), n_bins - 1)
+    return bins_of(arr, n_bins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +133,12 @@ def contribution(p: float, y: float, *, n_bins: int = DEFAULT_N_BINS) -> BinCont
 
     >>> c = contribution(0.8, 1.0)
     >>> c.bin, c.count, round(c.sum_sq_err, 4), round(c.sum_log_loss, 4)
-    (16, 1.0, 0.04, 0.2231)
+    (15, 1.0, 0.04, 0.2231)
     """
     n_bins = _check_n_bins(n_bins)
     pv = _check_unit_scalar(p, "p")
     yv = _check_unit_scalar(y, "y")
-    return BinContribution(min(int(pv * n_bins), n_bins - 1), *_values(pv, yv))
+    return BinContribution(bin_of(pv, n_bins), *_values(pv, yv))
 
 
 def _as_unit_array(values: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -154,13 +159,13 @@ class CalibrationStats:
     fractional weights; every metric then reads the counts as weights.
 
     >>> s = CalibrationStats.empty(n_bins=10)
-    >>> s.add(0.9, 1.0)
-    >>> s.add_many([0.9, 0.2], [0.0, 0.0])
+    >>> s.add(0.95, 1.0)
+    >>> s.add_many([0.95, 0.2], [0.0, 0.0])
     >>> s.n, s.count.tolist()[9], s.sum_y.tolist()[9]
     (3.0, 2.0, 1.0)
     """
 
-    __slots__ = ("_table",)
+    __slots__ = ("_pending_p", "_pending_y", "_sums")
 
     def __init__(self, table: NDArray[np.float64]) -> None:
         table = np.array(table, dtype=np.float64)  # owned copy
@@ -170,7 +175,10 @@ class CalibrationStats:
             raise ValueError("statistics contain NaN or infinite values")
         if (table[0] < 0).any():
             raise ValueError("count has negative values")
-        self._table = table
+        self._sums = table
+        # Outcomes given to ``add`` and not summed yet: summed in one batch when read.
+        self._pending_p = array("d")
+        self._pending_y = array("d")
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod
@@ -235,8 +243,20 @@ class CalibrationStats:
 
     # -- access -------------------------------------------------------------------------------
     @property
+    def _table(self) -> NDArray[np.float64]:
+        """The sums, outcomes pending from ``add`` included."""
+        if self._pending_p:
+            self._sum_pending()
+        return self._sums
+
+    def _sum_pending(self) -> None:
+        p, y = self._pending_p, self._pending_y
+        self._pending_p, self._pending_y = array("d"), array("d")
+        self._sums += batch_sums(np.frombuffer(p), np.frombuffer(y), n_bins=self.n_bins)
+
+    @property
     def n_bins(self) -> int:
-        return self._table.shape[1]
+        return self._sums.shape[1]
 
     @property
     def n(self) -> float:
@@ -278,16 +298,16 @@ class CalibrationStats:
 
     # -- updates ------------------------------------------------------------------------------
     def add(self, p: float, y: float) -> None:
-        """Add one outcome in O(1) (plain floats: a few microseconds)."""
+        """Add one outcome in O(1): checked now, summed with the next read (in one batch by
+        ``calibration_batch.batch_sums``, as ``add_many``), so a call costs about a microsecond."""
         if type(p) is not float or not 0.0 <= p <= 1.0:  # NaN fails the comparison too
             p = _check_unit_scalar(p, "p")
         if type(y) is not float or not 0.0 <= y <= 1.0:
             y = _check_unit_scalar(y, "y")
-        n_bins = self._table.shape[1]
-        b = int(p * n_bins)
-        if b == n_bins:
-            b -= 1
-        self._table[:, b] += _values(p, y)
+        self._pending_p.append(p)
+        self._pending_y.append(y)
+        if len(self._pending_p) >= _PENDING_LIMIT:
+            self._sum_pending()
 
     def add_many(self, p: ArrayLike, y: ArrayLike) -> None:
         """Add a batch of outcomes in one vectorised pass (``calibration_batch.batch_sums``: the
@@ -302,7 +322,7 @@ class CalibrationStats:
             raise ValueError(f"p and y have different lengths: {pa.size} and {ya.size}")
         if pa.size == 0:
             raise ValueError("empty input: p and y have no values")
-        self._table += batch_sums(pa, ya, n_bins=self.n_bins)
+        self._sums += batch_sums(pa, ya, n_bins=self.n_bins)
 
     def merge(self, other: CalibrationStats) -> CalibrationStats:
         """Statistics of the union of both sets of outcomes (a new object)."""

@@ -6,17 +6,16 @@ test, and Benjamini-Hochberg control of false discoveries across all candidates.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as _st
+from scipy.special import ndtr, stdtr, stdtrit
 
+from analytics_engine.logistic import fit_logistic
 from analytics_engine.roi import newcombe_difference_interval
 
 
@@ -107,6 +106,12 @@ def _categorical(name: str, values: ArrayLike, n: int) -> tuple[NDArray[Any], ND
     return np.unique(array, return_inverse=True)
 
 
+def _fisher_exact_p_value(table: NDArray[np.intp]) -> float:
+    from scipy.stats import fisher_exact  # here, where needed: scipy.stats weighs about 50 MiB
+
+    return float(fisher_exact(table).pvalue)
+
+
 def _binary_p_values(
     x1: NDArray[np.float64],
     n1: NDArray[np.float64],
@@ -117,12 +122,12 @@ def _binary_p_values(
     pooled = (x1 + x0) / (n1 + n0)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (x1 / n1 - x0 / n0) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    p = np.where(np.isnan(z), 1.0, 2 * _st.norm.sf(np.abs(z)))
+    p = np.where(np.isnan(z), 1.0, 2 * ndtr(-np.abs(z)))  # scipy.stats.norm.sf
     expected = np.stack([n1 * pooled, n1 * (1 - pooled), n0 * pooled, n0 * (1 - pooled)])
     small = expected.min(axis=0) < 5
     for i in np.flatnonzero(small):  # loops over candidate groups, not samples
         table = np.array([[x1[i], n1[i] - x1[i]], [x0[i], n0[i] - x0[i]]]).round().astype(int)
-        p[i] = _st.fisher_exact(table).pvalue
+        p[i] = _fisher_exact_p_value(table)
     return p, np.where(small, "fisher_exact", "two_proportion_z")
 
 
@@ -143,8 +148,10 @@ def _welch(
     with np.errstate(invalid="ignore", divide="ignore"):
         df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
         t = (m1 - m0) / se
-    p = np.where(se > 0, 2 * _st.t.sf(np.abs(t), np.where(se > 0, df, 1.0)), (m1 == m0) * 1.0)
-    half = np.where(se > 0, _st.t.isf(alpha / 2, np.where(se > 0, df, 1.0)) * se, 0.0)
+    usable_df = np.where(se > 0, df, 1.0)
+    # scipy.stats.t.sf(x, df) is stdtr(df, -x) and t.isf(q, df) is -stdtrit(df, q)
+    p = np.where(se > 0, 2 * stdtr(usable_df, -np.abs(t)), (m1 == m0) * 1.0)
+    half = np.where(se > 0, -stdtrit(usable_df, alpha / 2) * se, 0.0)
     return p, m1 - m0 - half, m1 - m0 + half
 
 
@@ -166,21 +173,15 @@ def _adjusted_odds_ratio(
     design = np.column_stack([np.ones(present.size), dummies, cell_indicator.astype(float)])
     if np.linalg.matrix_rank(design) < design.shape[1]:
         return None, None  # the feature value coincides with an action type: not separable
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = sm.GLM(
-                sums[present] / sizes[present],
-                design,
-                family=sm.families.Binomial(),
-                var_weights=sizes[present],
-            ).fit()
-        except (np.linalg.LinAlgError, ValueError):
-            return None, None
-    # Convergence or perfect-separation warnings mean the estimate is not trustworthy.
-    if caught or not np.isfinite(fit.params[-1]) or not np.isfinite(fit.bse[-1]):
+    try:
+        fit = fit_logistic(design, sums[present] / sizes[present], sizes[present])
+    except (np.linalg.LinAlgError, ValueError):
         return None, None
-    return float(np.exp(fit.params[-1])), float(fit.pvalues[-1])
+    coefficient, se = float(fit.params[-1]), float(fit.bse[-1])
+    # A perfect prediction (separation) or a fit that did not converge is not trustworthy.
+    if fit.perfect_prediction or not fit.converged or not (np.isfinite(coefficient) and se > 0):
+        return None, None
+    return float(np.exp(coefficient)), float(2 * ndtr(-abs(coefficient / se)))  # Wald test
 
 
 def _direction(difference: float) -> EffectDirection:

@@ -8,18 +8,17 @@ assumption). Maps are non-decreasing, clipped to [0, 1] and serialisable.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 
 from analytics_engine.calibration_stats import CalibrationStats
 from analytics_engine.isotonic import pool_adjacent_violators
+from analytics_engine.logistic import fit_logistic
 
 Method = Literal["identity", "histogram", "platt", "isotonic"]
 _METHODS = ("identity", "histogram", "platt", "isotonic")
@@ -172,7 +171,8 @@ def fit_recalibration(
       towards the identity with ``m = prior_strength`` pseudo-outcomes (a Beta prior centred
       on the bin's mean confidence), made monotone by PAV (Zadrozny & Elkan 2001 binning).
     - ``platt``: ``logit q = a + b · logit p̄_k``, a binomial GLM of the bin rates ``ȳ_k`` with
-      ``var_weights = n_k`` (statsmodels; Platt 1999, Cox 1958). Fitting on bin means
+      ``var_weights = n_k`` (``logistic.fit_logistic``, statsmodels' IRLS; Platt 1999, Cox
+      1958). Fitting on bin means
       approximates the per-outcome fit and equals it when each bin holds one confidence
       value. ``b < 0`` (no usable signal) falls back to the constant ``ȳ``; a failed fit (e.g.
       separation) or fewer than 3 non-empty bins falls back to ``histogram``.
@@ -223,13 +223,10 @@ def _fit_platt(
     z = logit(np.clip(x, _LOGIT_EPS, 1.0 - _LOGIT_EPS))
     exog = np.column_stack((np.ones_like(z), z))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # separation / convergence: checked below
-            with np.errstate(all="ignore"):
-                result = sm.GLM(rate, exog, family=sm.families.Binomial(), var_weights=weight).fit()
-        a, b = (float(v) for v in result.params)
-    except (ValueError, np.linalg.LinAlgError, RuntimeError, FloatingPointError):
+        fit = fit_logistic(exog, rate, weight)
+    except (ValueError, np.linalg.LinAlgError):
         return None
+    a, b = (float(v) for v in fit.params)
     if not (math.isfinite(a) and math.isfinite(b)) or abs(a) > 50 or abs(b) > 50:
         return None
     if b < 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from analytics_engine.binning import bin_edges
 from analytics_engine.calibration_stats import CalibrationStats, require_outcomes
 from analytics_engine.intervals import jeffreys_interval, wilson_interval
 from analytics_engine.isotonic import pool_adjacent_violators
@@ -17,7 +18,8 @@ from analytics_engine.isotonic import pool_adjacent_violators
 class ReliabilityCurve:
     """Per fixed bin (all ``n_bins``, empty ones included), arrays of shape ``(n_bins,)``.
 
-    - ``bin_lower``, ``bin_upper``: bin edges ``[k / n_bins, (k + 1) / n_bins)``.
+    - ``bin_lower``, ``bin_upper``: bin edges, ``np.linspace(0, 1, n_bins + 1)``; bin ``k`` holds
+      ``(bin_lower, bin_upper]``, the first one 0 too (scikit-learn's bins, ``binning``).
     - ``count``: outcomes in the bin (weights if decayed); 0 for empty bins.
     - ``mean_confidence``: ``Σp / count``; ``observed_rate``: ``Σy / count`` (NaN if empty).
     - ``wilson_lower``/``wilson_upper`` and ``jeffreys_lower``/``jeffreys_upper``: ``1 - alpha``
@@ -53,7 +55,7 @@ def reliability_curve(stats: CalibrationStats, *, alpha: float = 0.05) -> Reliab
         mean_p = np.where(c > 0, stats.sum_p / c, np.nan)
     wilson = wilson_interval(sy, c, alpha=alpha)
     jeffreys = jeffreys_interval(sy, c, alpha=alpha)
-    edges = np.linspace(0.0, 1.0, stats.n_bins + 1)
+    edges = bin_edges(stats.n_bins)
     return ReliabilityCurve(
         bin_lower=edges[:-1],
         bin_upper=edges[1:],

@@ -109,7 +109,7 @@ async def seed_demo(
                 )
                 logins.extend(org.logins)
         # The dashboards' daily rollups, summed from the rows just written in bulk.
-        for statement in rebuild_all(session.bind.dialect.name):
+        for statement in rebuild_all(session.get_bind().dialect.name):
             await session.execute(statement)
     return SeedReport(
         organizations=tuple(plan.slug for plan in PLANS),

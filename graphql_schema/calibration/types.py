@@ -170,8 +170,11 @@ class HosmerLemeshow:
     "count 0, null means and the whole [0, 1] as intervals)."
 )
 class ReliabilityBin:
-    lower: float = strawberry.field(description="Lower edge of the bin (inclusive).")
-    upper: float = strawberry.field(description="Upper edge (exclusive, but 1 is in the last bin).")
+    lower: float = strawberry.field(
+        description="Lower edge of the bin (exclusive; 0 is in the first bin), as scikit-learn's "
+        "calibration_curve."
+    )
+    upper: float = strawberry.field(description="Upper edge (inclusive).")
     count: int = strawberry.field(description="Outcomes in the bin.")
     mean_confidence: float | None = strawberry.field(description="Mean confidence in the bin.")
     observed_rate: float | None = strawberry.field(description="Mean outcome value in the bin.")

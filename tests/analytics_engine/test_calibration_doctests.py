@@ -9,6 +9,8 @@ MODULES = [
     "analytics_engine.calibration",
     "analytics_engine.calibration_stats",
     "analytics_engine.calibration_batch",
+    "analytics_engine.binning",
+    "analytics_engine.logistic",
     "analytics_engine.calibration_metrics",
     "analytics_engine.reliability",
     "analytics_engine.isotonic",

@@ -30,8 +30,9 @@ SETTINGS = settings(max_examples=60, deadline=None)
 
 
 def reference_table(p: np.ndarray, y: np.ndarray, n_bins: int = 20) -> np.ndarray:
-    """Each STAT_FIELDS formula summed per bin, written out directly."""
-    k = np.minimum(np.floor(p * n_bins).astype(int), n_bins - 1)
+    """Each STAT_FIELDS formula summed per bin, written out directly; the bins are scikit-learn's
+    (sklearn/calibration.py calibration_curve, strategy="uniform")."""
+    k = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], p, side="left")
     pc = np.clip(p, 1e-15, 1 - 1e-15)
     per_outcome = [
         np.ones_like(p),
@@ -79,7 +80,7 @@ def test_stat_fields_are_the_backend_columns() -> None:
 def test_contribution_of_one_outcome_by_hand() -> None:
     c = contribution(0.8, 1.0)
     assert isinstance(c, BinContribution)
-    assert c.bin == 16
+    assert c.bin == 15  # (0.75, 0.8]: scikit-learn's bins hold their upper edge
     expected = {
         "count": 1.0,
         "sum_p": 0.8,
@@ -99,7 +100,7 @@ def test_contribution_of_one_outcome_by_hand() -> None:
 
 def test_contribution_of_a_fractional_outcome_and_clipped_log() -> None:
     c = contribution(0.3, 0.5, n_bins=10)
-    assert c.bin == 3
+    assert c.bin == 2  # (0.2, 0.30000000000000004]
     assert c.sum_y2 == 0.25
     assert c.sum_log_loss == pytest.approx(-(0.5 * math.log(0.3) + 0.5 * math.log(0.7)))
     assert contribution(1.0, 0.0).sum_log_loss == pytest.approx(-math.log(1e-15), rel=1e-3)
@@ -107,13 +108,15 @@ def test_contribution_of_a_fractional_outcome_and_clipped_log() -> None:
 
 
 def test_bin_index_edges() -> None:
+    # Each bin holds its upper edge (scikit-learn's calibration_curve), the first one 0 too.
     assert bin_index(0.0) == 0
     assert bin_index(0.0499) == 0
-    assert bin_index(0.05) == 1
+    assert bin_index(0.05) == 0
+    assert bin_index(math.nextafter(0.05, 1.0)) == 1
     assert bin_index(0.999) == 19
     assert bin_index(1.0) == 19
     assert bin_index(1.0, n_bins=1) == 0
-    assert bin_index(np.array([0.0, 0.5, 1.0]), n_bins=4).tolist() == [0, 2, 3]
+    assert bin_index(np.array([0.0, 0.5, 1.0]), n_bins=4).tolist() == [0, 1, 3]
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.1, float("nan"), float("inf"), "x", None])

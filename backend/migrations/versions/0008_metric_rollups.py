@@ -2,7 +2,7 @@
 rows already there; indexes that start with the scope and the time for lists and ranges
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 00:12:29.908476
 """
 
@@ -16,7 +16,7 @@ from backend.rollups import rebuild_all
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
