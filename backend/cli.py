@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,7 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default=str(SDL_PATH), help=f"default: {SDL_PATH}")
 
     commands.add_parser("migrate", help="bring the database schema up to date")
-    commands.add_parser("seed-demo", help="fill an empty database with the demo organisations")
+    seed = commands.add_parser(
+        "seed-demo",
+        help="fill an empty database with the demo organisations",
+        description="Fill an empty database with the demo organisations (shows progress).",
+    )
+    seed.add_argument(
+        "--scale",
+        type=_positive_scale,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply each agent's number of actions (and so outcomes, signals, feedback) "
+        "by FACTOR, a positive number (default 1: about 35,000 actions; 10: about 350,000)",
+    )
 
     key = commands.add_parser("create-api-key", help="create an API key; prints it once, last")
     key.add_argument("--org", required=True, help="organisation slug")
@@ -92,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     gmail.add_argument("--name", help="the add-on's name in Gmail")
     gmail.add_argument("--logo-url", help="the add-on's icon (an https URL)")
     return parser
+
+
+def _positive_scale(text: str) -> float:
+    """argparse type of ``--scale``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -163,12 +187,12 @@ async def _migrate(state: AppState, _: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed_demo(state: AppState, _: argparse.Namespace) -> int:
+async def _seed_demo(state: AppState, args: argparse.Namespace) -> int:
     from backend.demo.seed import DatabaseNotEmptyError, seed_demo
 
     await upgrade_async(state.settings.database_url)
     try:
-        report = await seed_demo(state.sessions, progress=True)
+        report = await seed_demo(state.sessions, progress=True, scale=args.scale)
     except DatabaseNotEmptyError as exc:
         print(f"seed-demo did nothing: {exc}")
         return 0

@@ -1,6 +1,7 @@
-"""The GraphQL documents `bench_graphql.py` sends: a rep's whole dashboard (every field of
-`RepDashboard` except `agent`, which would add a lookup the plain endpoint does not make),
-`recordSignals` (and a batch's request bodies), and the `outcomeNeedsLabel` subscription."""
+"""The GraphQL documents the benches send: a rep's whole dashboard (every field of
+`RepDashboard` except `agent`, which would add a lookup the plain endpoint does not make), a
+team's and the organisation's whole dashboards (`bench_dashboards.py`), `recordSignals` (and a
+batch's request bodies), and the `outcomeNeedsLabel` subscription."""
 
 from __future__ import annotations
 
@@ -10,11 +11,8 @@ from typing import Any
 
 from strawberry.relay import GlobalID
 
-REP_DASHBOARD = """
-query RepDashboard($agent: ID!, $from: Date, $to: Date) {
-  repDashboard(agentId: $agent, from: $from, to: $to) {
-    from to currency
-    metrics {
+# Every field of `DashboardMetrics`, and the fragments it uses.
+METRICS = """
       interactions
       actionsByType { actionType actions escalations critical tokens }
       escalations { count critical rate { ...Rate } }
@@ -44,12 +42,9 @@ query RepDashboard($agent: ID!, $from: Date, $to: Date) {
         totalCost { amount currency } netValue { amount currency }
         costPerInteraction { amount currency }
       }
-    }
-    daily {
-      day actions escalations replies replyOutcomes cost tokens escalationRate replyRate
-    }
-  }
-}
+"""
+TREND = "day actions escalations replies replyOutcomes cost tokens escalationRate replyRate"
+METRIC_FRAGMENTS = """
 fragment Rate on RateEstimate { successes count rate lower upper }
 fragment Comparison on RateComparison {
   difference differenceLower differenceUpper pValue agent { ...Rate } human { ...Rate }
@@ -58,6 +53,41 @@ fragment Total on MoneyTotal {
   total { amount currency } otherCurrencies { amount currency }
 }
 """
+
+REP_DASHBOARD = f"""
+query RepDashboard($agent: ID!, $from: Date, $to: Date) {{
+  repDashboard(agentId: $agent, from: $from, to: $to) {{
+    from to currency
+    metrics {{ {METRICS} }}
+    daily {{ {TREND} }}
+  }}
+}}
+{METRIC_FRAGMENTS}"""
+
+# A manager's and an executive's whole dashboard: every metric of the scope and of each row.
+TEAM_DASHBOARD = f"""
+query TeamDashboard($team: ID!, $from: Date, $to: Date) {{
+  teamDashboard(teamId: $team, from: $from, to: $to) {{
+    from to currency team {{ name }}
+    metrics {{ ...Metrics }}
+    agents {{ agent {{ name owner {{ name }} }} metrics {{ ...Metrics }} }}
+    daily {{ {TREND} }}
+  }}
+}}
+fragment Metrics on DashboardMetrics {{ {METRICS} }}
+{METRIC_FRAGMENTS}"""
+
+EXECUTIVE_DASHBOARD = f"""
+query ExecutiveDashboard($from: Date, $to: Date) {{
+  executiveDashboard(from: $from, to: $to) {{
+    from to currency organization {{ name }}
+    metrics {{ ...Metrics }}
+    teams {{ team {{ name }} metrics {{ ...Metrics }} }}
+    weekly {{ {TREND} }}
+  }}
+}}
+fragment Metrics on DashboardMetrics {{ {METRICS} }}
+{METRIC_FRAGMENTS}"""
 
 RECORD_SIGNALS = """
 mutation RecordSignals($input: RecordSignalsInput!) {

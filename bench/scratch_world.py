@@ -55,15 +55,30 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+def database_url(name: str) -> str:
+    """The SQLAlchemy URL of the database ``name`` on the local server."""
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def create_database(prefix: str) -> str:
+    """A new, empty PostgreSQL database named ``{prefix}_{8 hex digits}``: its name."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return name
+
+
+async def drop_database(name: str) -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(prefix: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (its SQLAlchemy URL), dropped on the way out."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    name = await create_database(prefix)
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        yield database_url(name)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
 
 
 def columns(row: Any) -> dict[str, Any]:

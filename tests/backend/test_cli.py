@@ -17,6 +17,8 @@ from sqlalchemy import text
 
 from backend.auth.service import authenticate
 from backend.database import create_engine, create_sessionmaker
+from backend.demo.people import ACME, DEMO
+from backend.demo.seed import MIN_ACTIONS_PER_AGENT
 from backend.handlers import open_state
 from backend.settings import load_settings
 from backend.unit_of_work import transaction
@@ -187,3 +189,50 @@ async def test_worker_once_closes_expired_windows(populated_url: str) -> None:
     again = run_cli("worker", "--once", database_url=populated_url)
     assert "close_expired_windows: 0" in again.stdout
     assert "prune_slack_event_receipts: 0" in again.stdout
+
+
+def test_seed_demo_help_documents_scale() -> None:
+    result = run_cli("seed-demo", "--help", database_url="sqlite+aiosqlite:///unused.db")
+    assert result.returncode == 0, result.stderr
+    assert "--scale FACTOR" in result.stdout and "positive number" in result.stdout
+    assert "default 1" in result.stdout
+
+
+@pytest.mark.parametrize("scale", ["0", "-0.5", "nan", "inf", "ten"])
+def test_seed_demo_refuses_a_scale_that_is_not_positive(tmp_path: Path, scale: str) -> None:
+    database = tmp_path / "refused.db"
+    result = run_cli("seed-demo", "--scale", scale, database_url=f"sqlite+aiosqlite:///{database}")
+    assert result.returncode == 2
+    assert "error: argument --scale:" in result.stderr and "positive number" in result.stderr
+    assert repr(scale) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not database.exists()  # refused before touching the database
+
+
+def _actions_at(scale: float) -> tuple[int, int]:
+    """Fewest and most actions the demo can hold at ``scale``: each agent's count is drawn
+    from its organisation's range at scale 1, times ``scale``, never under the minimum."""
+    low = high = 0
+    for plan in (DEMO, ACME):
+        agents = sum(team.reps for team in plan.teams)
+        least, most = plan.actions_per_agent
+        low += agents * max(MIN_ACTIONS_PER_AGENT, round(least * scale))
+        high += agents * max(MIN_ACTIONS_PER_AGENT, round(most * scale))
+    return low, high
+
+
+async def test_seed_demo_at_a_small_scale_seeds_that_many_actions(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'small.db'}"
+    result = run_cli("seed-demo", "--scale", "0.05", database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert "seeded demo, acme in" in result.stdout
+    assert "seed-demo: 100%" in result.stderr  # the progress bar, to its end
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            actions = await connection.scalar(text("SELECT count(*) FROM agent_actions"))
+    finally:
+        await engine.dispose()
+    low, high = _actions_at(0.05)
+    assert low <= actions <= high
+    assert high < _actions_at(1.0)[0]  # so the count tells the scale was passed on
