@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy import Row, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import DomainError, ErrorCode
@@ -64,6 +64,11 @@ def _key_value(value: Any, column: Any) -> Any:
     return value
 
 
+def first_entity(row: Row[Any]) -> Any:
+    """The item of a row of ``select(Model)``: the ORM object."""
+    return row[0]
+
+
 def check_first(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
@@ -81,10 +86,15 @@ async def paginate(
     after: str | None,
     count: bool = True,
     ascending: bool = False,
-) -> Page[Any]:
+    item: Callable[[Row[Any]], T] = first_entity,
+) -> Page[T]:
     """Newest first by ``order`` (columns, the last one unique, e.g. (occurred_at, id)), or
     oldest first with ``ascending`` (work queues); the page after ``after``; ``total`` counts
-    the whole (scoped, filtered) list when asked."""
+    the whole (scoped, filtered) list when asked (a second statement: ask only when needed).
+
+    ``item`` maps each result row (the statement's columns, then the sort key) to a page item;
+    by default the row's first entity, for ``select(Model)``. Lists on a hot path select
+    columns and map them to frozen dataclasses, without the ORM's identity map."""
     size = check_first(first)
     start = _decode(after, order) if after is not None else None  # bad input: no query at all
     total = None
@@ -108,7 +118,7 @@ async def paginate(
     rows = rows[:size]
     width = len(order)
     return Page(
-        items=[row[0] for row in rows],
+        items=[item(row) for row in rows],
         cursors=[_encode(list(row[-width:])) for row in rows],
         has_next=has_next,
         has_previous=after is not None,

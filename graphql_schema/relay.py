@@ -1,11 +1,16 @@
-"""Relay building blocks: connections with opaque keyset cursors over backend pages."""
+"""Relay building blocks: connections with opaque keyset cursors over backend pages, and what
+a query selects of them (so a list reads only what is asked: no count unless `totalCount`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from backend.pagination import Page
 
@@ -54,3 +59,35 @@ class Connection(Generic[N]):
             ),
             total_count=page.total,
         )
+
+
+def selects(info: Info, *path: str) -> bool:
+    """Whether the query selects the field at ``path`` (GraphQL names) below the field being
+    resolved, through fragments: ``selects(info, "edges", "node", "outcomes")``. Directives
+    are not evaluated: a field under ``@skip`` counts as selected (it is then read for
+    nothing, never missed)."""
+    return any(_selects(field.selections, path) for field in info.selected_fields)
+
+
+def _selects(selections: Sequence[Selection], path: Sequence[str]) -> bool:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == path[0] and (
+                len(path) == 1 or _selects(selection.selections, path[1:])
+            ):
+                return True
+        elif _selects(selection.selections, path):  # a fragment: its fields are ours
+            return True
+    return False
+
+
+@contextlib.asynccontextmanager
+async def page_session(info: Info) -> AsyncIterator[AsyncSession]:
+    """A session for reading one page: on an autocommit connection, so a page read in one
+    statement costs one round trip (no BEGIN and ROLLBACK around it). Each statement still
+    reads one consistent snapshot; a page with its count is two, as under READ COMMITTED."""
+    state = info.context.state
+    async with state.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with state.sessions(bind=connection) as session:
+            yield session

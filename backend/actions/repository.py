@@ -1,11 +1,14 @@
-"""Queries over actions: the viewer's actions, newest first, one keyset page at a time."""
+"""Queries over actions: the viewer's actions, newest first, one keyset page at a time, read as
+plain rows (columns mapped to frozen dataclasses, no ORM identity map on this hot path)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
@@ -13,6 +16,33 @@ from backend.pagination import Page, paginate
 from backend.viewer import Viewer, ViewerRole, scoped
 
 ACTION_ORDER = (AgentAction.occurred_at, AgentAction.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    """What a list shows of an action (the columns of ``ACTION_COLUMNS``, in their order)."""
+
+    id: int
+    agent_id: int
+    action_type: str
+    confidence: float
+    calibrated_confidence: float | None
+    decision: str | None
+    is_critical: bool
+    cost_amount: Decimal
+    cost_currency: str
+    cost_tokens: int
+    occurred_at: dt.datetime
+    idempotency_key: str
+
+
+ACTION_COLUMNS = tuple(getattr(AgentAction, name) for name in ActionRow.__dataclass_fields__)
+WIDTH = len(ACTION_COLUMNS)
+
+
+def action_row(row: Row[Any]) -> ActionRow:
+    """The action of a result row whose first columns are ``ACTION_COLUMNS``."""
+    return ActionRow(*row[:WIDTH])
 
 
 @dataclass(frozen=True)
@@ -34,17 +64,12 @@ def require_action_reader(viewer: Viewer) -> None:
         viewer.require_scope("read:actions")
 
 
-async def list_actions(
-    session: AsyncSession,
-    viewer: Viewer,
-    *,
-    where: ActionFilter,
-    first: int | None,
-    after: str | None,
-) -> Page[AgentAction]:
-    """The actions the viewer may see that match ``where``, newest first by (occurred_at, id)."""
+def actions_query(viewer: Viewer, where: ActionFilter) -> Select[Any]:
+    """``ACTION_COLUMNS`` of the actions the viewer may see that match ``where`` (unordered).
+    With an agent, newest first, PostgreSQL reads the index (organization_id, agent_id,
+    occurred_at, id) backwards."""
     require_action_reader(viewer)
-    statement = scoped(select(AgentAction), AgentAction, viewer)
+    statement = scoped(select(*ACTION_COLUMNS), AgentAction, viewer)
     if where.agent_id is not None:
         statement = statement.where(AgentAction.agent_id == where.agent_id)
     if where.action_types is not None:
@@ -57,4 +82,26 @@ async def list_actions(
         statement = statement.where(AgentAction.is_critical == where.critical)
     if where.decision is not None:
         statement = statement.where(AgentAction.decision == where.decision)
-    return await paginate(session, statement, order=ACTION_ORDER, first=first, after=after)
+    return statement
+
+
+async def list_actions(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    where: ActionFilter,
+    first: int | None,
+    after: str | None,
+    count: bool = True,
+) -> Page[ActionRow]:
+    """The actions the viewer may see that match ``where``, newest first by (occurred_at, id);
+    ``count``: also how many match in all (one more statement)."""
+    return await paginate(
+        session,
+        actions_query(viewer, where),
+        order=ACTION_ORDER,
+        first=first,
+        after=after,
+        count=count,
+        item=action_row,
+    )

@@ -1,20 +1,72 @@
-"""Queries over outcomes: the viewer's outcomes, newest first, and the labelling queue, oldest
-first; one keyset page at a time."""
+"""Queries over outcomes: the viewer's outcomes, newest first, the labelling queue, oldest
+first, and pages of actions with their outcomes; one keyset page at a time, read as plain rows
+(columns mapped to frozen dataclasses, no ORM identity map on these hot paths)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.actions.models import AgentAction
+from backend.actions.repository import (
+    ACTION_ORDER,
+    ActionFilter,
+    ActionRow,
+    action_row,
+    actions_query,
+    list_actions,
+)
+from backend.actions.repository import WIDTH as ACTION_WIDTH
+from backend.lookup import may_read
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.service import LABELLERS
 from backend.pagination import Page, paginate
 from backend.viewer import Viewer, ViewerRole, scoped
 
 OUTCOME_ORDER = (Outcome.opened_at, Outcome.id)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """What a list shows of an outcome (the columns of ``OUTCOME_COLUMNS``, in their order)."""
+
+    id: int
+    action_id: int
+    outcome_type: str
+    window: str
+    scale: str
+    level: int | None
+    value: float | None
+    status: str
+    detection: str
+    label_reason: str | None
+    evidence: dict[str, Any] | None
+    opened_at: dt.datetime
+    due_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+
+
+OUTCOME_COLUMNS = tuple(getattr(Outcome, name) for name in OutcomeRow.__dataclass_fields__)
+WIDTH = len(OUTCOME_COLUMNS)
+_TIMES = tuple(i for i, name in enumerate(OutcomeRow.__dataclass_fields__) if name.endswith("_at"))
+
+
+def outcome_row(row: Row[Any]) -> OutcomeRow:
+    """The outcome of a result row whose first columns are ``OUTCOME_COLUMNS``."""
+    return OutcomeRow(*row[:WIDTH])
+
+
+@dataclass(frozen=True, slots=True)
+class ActionWithOutcomes:
+    action: ActionRow
+    outcomes: tuple[OutcomeRow, ...]  # by id
 
 
 @dataclass(frozen=True)
@@ -44,10 +96,12 @@ async def list_outcomes(
     where: OutcomeFilter,
     first: int | None,
     after: str | None,
-) -> Page[Outcome]:
-    """The outcomes the viewer may see that match ``where``, newest first by (opened_at, id)."""
+    count: bool = True,
+) -> Page[OutcomeRow]:
+    """The outcomes the viewer may see that match ``where``, newest first by (opened_at, id);
+    ``count``: also how many match in all (one more statement)."""
     require_outcome_reader(viewer)
-    statement = scoped(select(Outcome), Outcome, viewer)
+    statement = scoped(select(*OUTCOME_COLUMNS), Outcome, viewer)
     if where.agent_id is not None:
         statement = statement.where(Outcome.agent_id == where.agent_id)
     if where.action_type is not None:
@@ -62,18 +116,120 @@ async def list_outcomes(
         statement = statement.where(Outcome.opened_at >= where.opened_from)
     if where.opened_to is not None:
         statement = statement.where(Outcome.opened_at < where.opened_to)
-    return await paginate(session, statement, order=OUTCOME_ORDER, first=first, after=after)
+    return await paginate(
+        session,
+        statement,
+        order=OUTCOME_ORDER,
+        first=first,
+        after=after,
+        count=count,
+        item=outcome_row,
+    )
 
 
 async def label_queue_page(
-    session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None
-) -> Page[Outcome]:
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    first: int | None,
+    after: str | None,
+    count: bool = True,
+) -> Page[OutcomeRow]:
     """Outcomes waiting for a person's label within the viewer's scope, oldest first by
     (opened_at, id): a work queue is worked from its oldest task. People only."""
     viewer.require_role(*LABELLERS)
-    statement = scoped(select(Outcome), Outcome, viewer).where(
+    statement = scoped(select(*OUTCOME_COLUMNS), Outcome, viewer).where(
         Outcome.status == OutcomeStatus.NEEDS_LABEL.value
     )
     return await paginate(
-        session, statement, order=OUTCOME_ORDER, first=first, after=after, ascending=True
+        session,
+        statement,
+        order=OUTCOME_ORDER,
+        first=first,
+        after=after,
+        count=count,
+        ascending=True,
+        item=outcome_row,
     )
+
+
+async def outcomes_of_actions(
+    session: AsyncSession, viewer: Viewer, action_ids: Iterable[int]
+) -> dict[int, list[OutcomeRow]]:
+    """The outcomes of these actions that the viewer may read, by action, each list by id."""
+    wanted = sorted(set(action_ids))
+    grouped: dict[int, list[OutcomeRow]] = {a: [] for a in wanted}
+    if not wanted or not may_read(viewer, Outcome):
+        return grouped
+    statement = scoped(
+        select(*OUTCOME_COLUMNS).where(Outcome.action_id.in_(wanted)).order_by(Outcome.id),
+        Outcome,
+        viewer,
+    )
+    for row in await session.execute(statement):
+        grouped[row[1]].append(outcome_row(row))
+    return grouped
+
+
+async def list_actions_with_outcomes(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    where: ActionFilter,
+    first: int | None,
+    after: str | None,
+    count: bool = True,
+) -> Page[ActionWithOutcomes]:
+    """`list_actions` with each action's outcomes (those the viewer may read, by id).
+
+    On PostgreSQL one statement: each action of the page carries its outcomes as a JSON array
+    (a correlated `json_agg` over the unique (action_id, outcome_type) index). Elsewhere two:
+    the page, then the outcomes of its actions."""
+    readable = may_read(viewer, Outcome)
+    if session.get_bind().dialect.name == "postgresql" and readable:
+        return await paginate(
+            session,
+            actions_query(viewer, where).add_columns(_outcomes_json(viewer)),
+            order=ACTION_ORDER,
+            first=first,
+            after=after,
+            count=count,
+            item=_action_with_json_outcomes,
+        )
+    page = await list_actions(session, viewer, where=where, first=first, after=after, count=count)
+    found = await outcomes_of_actions(session, viewer, (a.id for a in page.items))
+    return Page(
+        items=[ActionWithOutcomes(a, tuple(found.get(a.id, ()))) for a in page.items],
+        cursors=page.cursors,
+        has_next=page.has_next,
+        has_previous=page.has_previous,
+        total=page.total,
+    )
+
+
+def _outcomes_json(viewer: Viewer) -> Any:
+    """The outcomes of the enclosing statement's action, as a JSON array of arrays (the columns
+    of ``OUTCOME_COLUMNS``) by id, or NULL when it has none."""
+    fields = func.json_build_array(*OUTCOME_COLUMNS)
+    outcomes = select(func.json_agg(aggregate_order_by(fields, Outcome.id))).where(
+        Outcome.action_id == AgentAction.id
+    )
+    return scoped(outcomes, Outcome, viewer).scalar_subquery().label("outcomes")
+
+
+def _action_with_json_outcomes(row: Row[Any]) -> ActionWithOutcomes:
+    found = row[ACTION_WIDTH]
+    if isinstance(found, str):
+        found = json.loads(found)
+    return ActionWithOutcomes(
+        action_row(row), tuple(_outcome_of_json(o) for o in found) if found else ()
+    )
+
+
+def _outcome_of_json(values: Sequence[Any]) -> OutcomeRow:
+    """An outcome from its JSON array: timestamps come as ISO 8601 text."""
+    plain = list(values)
+    for i in _TIMES:
+        if plain[i] is not None:
+            plain[i] = dt.datetime.fromisoformat(plain[i]).astimezone(dt.UTC)
+    return OutcomeRow(*plain)

@@ -8,10 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 from backend.actions.repository import list_actions
+from backend.outcomes.repository import list_actions_with_outcomes
 from backend.pagination import DEFAULT_PAGE
 from graphql_schema.actions.types import ActionType
 from graphql_schema.filters import ActionFilter, After, First, action_filter
-from graphql_schema.relay import Connection
+from graphql_schema.relay import Connection, page_session, selects
 
 
 @strawberry.type
@@ -32,6 +33,14 @@ class ActionsQuery:
     ) -> Connection[ActionType]:
         viewer = info.context.require_viewer()
         where = action_filter(filter)
-        async with info.context.state.sessions() as session:
-            page = await list_actions(session, viewer, where=where, first=first, after=after)
+        count = selects(info, "totalCount")
+        async with page_session(info) as session:
+            if selects(info, "edges", "node", "outcomes"):  # read with the page, not by loader
+                with_outcomes = await list_actions_with_outcomes(
+                    session, viewer, where=where, first=first, after=after, count=count
+                )
+                return Connection.of(with_outcomes, ActionType.with_outcomes)
+            page = await list_actions(
+                session, viewer, where=where, first=first, after=after, count=count
+            )
         return Connection.of(page, ActionType.of)

@@ -11,8 +11,10 @@ from strawberry import relay
 from strawberry.types import Info
 
 from backend.actions.models import AgentAction, Decision
+from backend.actions.repository import ActionRow
 from backend.agents.models import Agent
 from backend.outcomes.models import Outcome
+from backend.outcomes.repository import ActionWithOutcomes
 from graphql_schema.agents.types import AgentType
 from graphql_schema.loaders import by_column, by_id
 from graphql_schema.nodes import load_nodes
@@ -51,6 +53,8 @@ class ActionType(relay.Node):
     occurred_at: dt.datetime = strawberry.field(description="When the agent acted.")
     idempotency_key: str = strawberry.field(description="The agent's key for this action.")
     agent_id: strawberry.Private[int]
+    # Read with the page (`actions` when its nodes' outcomes are selected); else by loader.
+    prefetched_outcomes: strawberry.Private[list[OutcomeType] | None] = None
 
     @strawberry.field(description="The agent that acted.")
     async def agent(self, info: Info) -> AgentType | None:
@@ -58,12 +62,22 @@ class ActionType(relay.Node):
         return AgentType.of(row) if row is not None else None
 
     @strawberry.field(description="Its outcomes, one per outcome type.")
-    async def outcomes(self, info: Info) -> list[OutcomeType]:
+    def outcomes(self, info: Info) -> list[OutcomeType]:
+        # Synchronous when read with the page: graphql-core then completes the whole page
+        # without one awaitable per action. Otherwise the loader's awaitable, which
+        # graphql-core awaits like an async resolver's.
+        if self.prefetched_outcomes is not None:
+            return self.prefetched_outcomes
+        return self._load_outcomes(info)  # type: ignore[return-value]
+
+    async def _load_outcomes(self, info: Info) -> list[OutcomeType]:
         rows = await info.context.loaders.get(by_column(Outcome, "action_id")).load(self.id)
         return [OutcomeType.of(row) for row in rows]
 
     @classmethod
-    def of(cls, row: AgentAction) -> ActionType:
+    def of(
+        cls, row: AgentAction | ActionRow, outcomes: list[OutcomeType] | None = None
+    ) -> ActionType:
         return cls(
             id=row.id,
             action_type=row.action_type,
@@ -77,7 +91,12 @@ class ActionType(relay.Node):
             occurred_at=row.occurred_at,
             idempotency_key=row.idempotency_key,
             agent_id=row.agent_id,
+            prefetched_outcomes=outcomes,
         )
+
+    @classmethod
+    def with_outcomes(cls, item: ActionWithOutcomes) -> ActionType:
+        return cls.of(item.action, [OutcomeType.of(o) for o in item.outcomes])
 
     @classmethod
     async def resolve_nodes(

@@ -12,7 +12,7 @@ from backend.outcomes.repository import label_queue_page, list_outcomes
 from backend.pagination import DEFAULT_PAGE
 from graphql_schema.filters import After, First, OutcomeFilter, outcome_filter
 from graphql_schema.outcomes.types import OutcomeType
-from graphql_schema.relay import Connection
+from graphql_schema.relay import Connection, page_session, selects
 
 
 @strawberry.type
@@ -33,8 +33,15 @@ class OutcomesQuery:
     ) -> Connection[OutcomeType]:
         viewer = info.context.require_viewer()
         where = outcome_filter(filter)
-        async with info.context.state.sessions() as session:
-            page = await list_outcomes(session, viewer, where=where, first=first, after=after)
+        async with page_session(info) as session:
+            page = await list_outcomes(
+                session,
+                viewer,
+                where=where,
+                first=first,
+                after=after,
+                count=selects(info, "totalCount"),
+            )
         return Connection.of(page, OutcomeType.of)
 
     @strawberry.field(
@@ -46,6 +53,8 @@ class OutcomesQuery:
         self, info: Info, first: First = DEFAULT_PAGE, after: After = None
     ) -> Connection[OutcomeType]:
         viewer = info.context.require_viewer()
-        async with info.context.state.sessions() as session:
-            page = await label_queue_page(session, viewer, first=first, after=after)
+        async with page_session(info) as session:
+            page = await label_queue_page(
+                session, viewer, first=first, after=after, count=selects(info, "totalCount")
+            )
         return Connection.of(page, OutcomeType.of)

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from backend.actions.models import AgentAction
 from backend.outcomes import models
+from backend.outcomes.repository import OutcomeRow
 from backend.outcomes.rules import OUTCOME_SCALES
 from graphql_schema.loaders import by_id
 from graphql_schema.nodes import load_nodes
@@ -73,7 +74,7 @@ class OutcomeType(relay.Node):
         return ActionType.of(row) if row is not None else None
 
     @classmethod
-    def of(cls, row: models.Outcome) -> OutcomeType:
+    def of(cls, row: models.Outcome | OutcomeRow) -> OutcomeType:
         return cls(
             id=row.id,
             outcome_type=row.outcome_type,
