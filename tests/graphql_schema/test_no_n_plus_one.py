@@ -11,8 +11,9 @@ from strawberry.relay import GlobalID
 
 from backend.actions.service import ActionInput
 from backend.agents.models import Agent
-from backend.feedback.models import Feedback
-from backend.learning import submit_action, submit_signals
+from backend.auth.service import viewer_for_user
+from backend.feedback.service import FeedbackInput
+from backend.learning import submit_action, submit_rating, submit_signals
 from backend.orgs.models import Team, User
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
@@ -72,7 +73,7 @@ async def _activity(state: Any, org_id: int, agents: list[Agent], tag: str) -> N
                 agent_id=agent.id,
                 message_external_id=f"{tag}-{agent.id}-{i}",
             )
-            recorded = await submit_action(state, system, data, now=at)
+            await submit_action(state, system, data, now=at)
         deal = f"{tag}-deal-{agent.id}"
         await submit_action(
             state,
@@ -105,19 +106,14 @@ async def _activity(state: Any, org_id: int, agents: list[Agent], tag: str) -> N
                 deal_external_id=deal,
             ),
         ]
-        async with transaction(state.sessions) as session:
-            session.add(
-                Feedback(
-                    organization_id=org_id,
-                    agent_id=agent.id,
-                    target_type="message",
-                    message_id=recorded.action.message_id,
-                    rating=1,
-                    channel="slack",
-                    author_id=agent.owner_id,
-                    created_at=later,
-                )
-            )
+        async with state.sessions() as session:
+            author = await viewer_for_user(session, await session.get_one(User, agent.owner_id))
+        await submit_rating(
+            state,
+            author,
+            FeedbackInput(channel="slack", message_external_id=f"{tag}-{agent.id}-2", thumb="up"),
+            now=later,
+        )
     await submit_signals(state, system, signals, now=at + dt.timedelta(days=2))
 
 
