@@ -15,7 +15,9 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -31,19 +33,18 @@ class CalibrationStat(Base):
     __tablename__ = "calibration_stats"
     __scope__ = "agent"
     __table_args__ = (
+        # Scope, then time: one agent's or the organisation's days are a range of an index.
+        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "bin"),
+        Index(None, "organization_id", "day"),
         CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
         CheckConstraint("count >= 0", name="count"),
     )
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    agent_id: Mapped[int] = mapped_column(
-        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
-    )
-    action_type: Mapped[str] = mapped_column(String(40), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    bin: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    action_type: Mapped[str] = mapped_column(String(40))
+    day: Mapped[dt.date] = mapped_column(Date)
+    bin: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer, default=0)
     sum_p: Mapped[float] = mapped_column(Float, default=0.0)
     sum_p2: Mapped[float] = mapped_column(Float, default=0.0)
