@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -72,8 +75,20 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+# A pooled PostgreSQL connection idle longer than this is pinged before use.
+PING_IDLE_AFTER = 5.0  # seconds
+
+
+def create_engine(
+    url: str | URL, *, echo: bool = False, ping_idle_after: float = PING_IDLE_AFTER
+) -> AsyncEngine:
+    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+    PostgreSQL connections are checked before use only when they sat idle in the pool for more
+    than ``ping_idle_after`` seconds, where a server restart, a failover or a firewall may have
+    cut them: a dead one is replaced before the request sees it. A connection in steady use is
+    known alive; checking it on every checkout (``pool_pre_ping``) cost three round trips
+    (BEGIN, ping, ROLLBACK) per checkout, twice per request."""
     url_text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
     is_sqlite = url_text.startswith("sqlite")
     options: dict[str, Any] = {"echo": echo}
@@ -83,11 +98,31 @@ def create_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 30}
     else:
-        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        options.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url_text, **options)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        pool = engine.sync_engine.pool
+        event.listen(pool, "checkin", _note_idle)
+        event.listen(pool, "checkout", functools.partial(_ping_if_idle, ping_idle_after))
     return engine
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(limit: float, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle over ``limit`` seconds; if it is dead, the pool
+    discards it and checks out another (``DisconnectionError``)."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since <= limit:
+        return  # new, or in steady use
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:
+        raise DisconnectionError("a pooled connection was found dead") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
