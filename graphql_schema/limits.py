@@ -159,23 +159,40 @@ def actual_cost(
     fragments: Mapping[str, FragmentDefinitionNode],
     data: Any,
 ) -> int:
-    if not isinstance(data, Mapping):
-        return 0
-    total = 0
-    for node in _fields(selection_set, fragments):
-        key = node.alias.value if node.alias else node.name.value
-        field_type = _field_type(parent, node.name.value, schema)
-        if key.startswith("__") or field_type is None or is_leaf_type(get_named_type(field_type)):
-            continue
-        value = data.get(key)
-        if value is None:
-            continue
-        total += 1  # the field itself; what it holds is counted item by item below
-        for item in value if isinstance(value, list) else [value]:
-            total += actual_cost(
-                node.selection_set, get_named_type(field_type), schema, fragments, item
-            )
-    return total
+    """What the result ``data`` really cost: 1 per object returned, each connection counted by
+    the edges it holds. Which fields hold objects is worked out once per selection set, not
+    once per item of every list."""
+    plans: dict[tuple[int, str], list[tuple[str, SelectionSetNode | None, Any]]] = {}
+
+    def plan(selection: SelectionSetNode | None, parent: Any) -> list[tuple[str, Any, Any]]:
+        key = (id(selection), parent.name)
+        found = plans.get(key)
+        if found is None:
+            found = plans[key] = []
+            for node in _fields(selection, fragments):
+                name = node.alias.value if node.alias else node.name.value
+                field_type = _field_type(parent, node.name.value, schema)
+                if name.startswith("__") or field_type is None:
+                    continue
+                named = get_named_type(field_type)
+                if not is_leaf_type(named):
+                    found.append((name, node.selection_set, named))
+        return found
+
+    def walk(selection: SelectionSetNode | None, parent: Any, value: Any) -> int:
+        if not isinstance(value, Mapping):
+            return 0
+        total = 0
+        for name, child, child_type in plan(selection, parent):
+            held = value.get(name)
+            if held is None:
+                continue
+            total += 1  # the field itself; what it holds is counted item by item below
+            for item in held if isinstance(held, list) else (held,):
+                total += walk(child, child_type, item)
+        return total
+
+    return walk(selection_set, parent, data)
 
 
 class CostLimits(SchemaExtension):
