@@ -14,7 +14,7 @@
    Brier score of −5.8e-16 for 1e5 outcomes at p = 1 − 1e-9, y = 1), and sums of squares must
    never be negative. The GIL is released during the pass, so another thread may change p or
    y meanwhile: the values are read again after validation, and nothing read then may index
-   out of the rows (bin_of clamps). Plain C and the buffer protocol: no numpy headers, no
+   out of the rows (floor_bin clamps). Plain C and the buffer protocol: no numpy headers, no
    libm. */
 
 #define PY_SSIZE_T_CLEAN
@@ -93,10 +93,10 @@ VECTOR_CLONES static int validate_block(const double *restrict p, const double *
     return !ok_p ? STATUS_BAD_P : !ok_y ? STATUS_BAD_Y : STATUS_OK;
 }
 
-/* floor(p · n_bins) in [0, n_bins − 1]: the vectorised first guess at p's bin, which bin_of
-   corrects. Both clamps also keep a p changed by another thread since validation (negative,
-   above 1, NaN: to the last bin) inside the rows: the conversion of a negative or NaN double to
-   int32 is undefined. */
+/* floor(p · n_bins) in [0, n_bins − 1]: the vectorised first guess at p's bin, which
+   bin_near_edge corrects. Both clamps also keep a p changed by another thread since validation
+   (negative, above 1, NaN: to the last bin) inside the rows: the conversion of a negative or
+   NaN double to int32 is undefined. */
 static inline int32_t floor_bin(double p, int n_bins)
 {
     double kf = p * n_bins;
@@ -107,13 +107,26 @@ static inline int32_t floor_bin(double p, int n_bins)
 
 /* The bin of p as scikit-learn's calibration_curve gives it: bin k is (edge k, edge k + 1], and
    p = 0 is in bin 0, with edge k = k · step, step = 1 / n_bins, as numpy's linspace computes it
-   (see analytics_engine/binning.py). The guess floor(p · n_bins) is at most one bin off: moved
-   down when p is at or below that bin's lower edge, up when above its upper edge. Scalar, in the
-   scatter loop (the selects keep gcc from vectorising the loop that computes the guess; these
-   branches are almost never taken, so they cost about nothing here). The result stays in
-   [0, n_bins − 1] whatever p (NaN fails both comparisons). */
-static inline int32_t bin_of(int32_t k, double p, int n_bins, double step)
+   (see analytics_engine/binning.py). The guess floor(p · n_bins) can only be wrong when
+   p · n_bins is within rounding of a whole number, i.e. p at or next to an edge: the vectorised
+   loop marks those rows (NEAR_EDGE, a bit above every row index) and the scatter loop redoes
+   only them, from the floor, moving at most one bin: down when p is at or below that bin's
+   lower edge, up when above its upper edge. Away from an edge (p · n_bins more than 1e-6 from a whole number, far beyond rounding
+   for any n_bins ≤ MAX_BINS) the guess is the bin. The result stays in [0, n_bins − 1] whatever
+   p (NaN fails both comparisons). */
+#define NEAR_EDGE (1 << 30)
+
+static inline int32_t near_edge(double p, int n_bins)
 {
+    double x = p * n_bins;
+    double d = x - __builtin_floor(x + 0.5);
+    return (d < 1e-6 && d > -1e-6) ? NEAR_EDGE : 0;
+}
+
+static inline int32_t bin_near_edge(double p, int n_bins, double step)
+{
+    int32_t k = floor_bin(p, n_bins); /* from p as read now: whatever another thread did to it
+                                         since, the bin is that value's */
     if (k > 0 && p <= (double)k * step)
         return k - 1;
     if (k < n_bins - 1 && p > (double)(k + 1) * step)
@@ -127,7 +140,7 @@ static inline double clip_for_log(double p)
     return pc > 1.0 - LOG_EPS ? 1.0 - LOG_EPS : pc;
 }
 
-/* Binary y: row 2·floor_bin + y (bin_of corrects it) and log(p_c) if y = 1, else log(1 − p_c). */
+/* Binary y: row 2·floor_bin + y (bin_near_edge redoes it near an edge) and log(p_c) if y = 1, else log(1 − p_c). */
 VECTOR_CLONES static void prepare_binary(const double *restrict p, const double *restrict y,
                                          int n, int n_bins, int32_t *restrict row,
                                          double *restrict log_term)
@@ -135,19 +148,19 @@ VECTOR_CLONES static void prepare_binary(const double *restrict p, const double 
     for (int i = 0; i < n; i++) {
         double pc = clip_for_log(p[i]);
         int32_t one = y[i] == 1.0;
-        row[i] = 2 * floor_bin(p[i], n_bins) + one;
+        row[i] = (2 * floor_bin(p[i], n_bins) + one) | near_edge(p[i], n_bins);
         log_term[i] = log_normal(one ? pc : 1.0 - pc);
     }
 }
 
-/* Fractional y: row 2·floor_bin (bin_of corrects it) and y·log(p_c) + (1 − y)·log(1 − p_c). */
+/* Fractional y: row 2·floor_bin (bin_near_edge redoes it near an edge) and y·log(p_c) + (1 − y)·log(1 − p_c). */
 VECTOR_CLONES static void prepare_fractional(const double *restrict p, const double *restrict y,
                                              int n, int n_bins, int32_t *restrict row,
                                              double *restrict log_term)
 {
     for (int i = 0; i < n; i++) {
         double pc = clip_for_log(p[i]);
-        row[i] = 2 * floor_bin(p[i], n_bins);
+        row[i] = 2 * floor_bin(p[i], n_bins) | near_edge(p[i], n_bins);
         log_term[i] = y[i] * log_normal(pc) + (1.0 - y[i]) * log_normal(1.0 - pc);
     }
 }
@@ -173,8 +186,11 @@ static void scatter_binary(Row *restrict acc, const double *restrict p,
 {
     double step = 1.0 / n_bins;
     for (int i = 0; i < n; i++) {
-        int32_t r = 2 * bin_of(row[i] >> 1, p[i], n_bins, step) + (row[i] & 1);
-        add_terms(acc[r].m, p[i], (double)(r & 1), log_term[i]);
+        double pi = p[i];
+        int32_t r = row[i];
+        if (__builtin_expect(r & NEAR_EDGE, 0))
+            r = 2 * bin_near_edge(pi, n_bins, step) + (r & 1);
+        add_terms(acc[r].m, pi, (double)(r & 1), log_term[i]);
     }
 }
 
@@ -185,7 +201,10 @@ static void scatter_fractional(Row *restrict acc, const double *restrict p,
     double step = 1.0 / n_bins;
     for (int i = 0; i < n; i++) {
         double pi = p[i], yi = y[i];
-        double *m = acc[2 * bin_of(row[i] >> 1, pi, n_bins, step)].m;
+        int32_t r = row[i];
+        if (__builtin_expect(r & NEAR_EDGE, 0))
+            r = 2 * bin_near_edge(pi, n_bins, step);
+        double *m = acc[r].m;
         add_terms(m, pi, yi, log_term[i]);
         m[M_Y] += yi;
         m[M_Y2] += yi * yi;
