@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import chdtrc
 
 from analytics_engine.calibration_stats import STAT_FIELDS, CalibrationStats, require_outcomes
-from analytics_engine.intervals import wilson_interval
+from analytics_engine.intervals import wilson_bounds
 
 
 def _two_sided_p(z: float) -> float:
@@ -137,6 +138,34 @@ def calibration_errors(stats: CalibrationStats) -> CalibrationErrors:
     )
 
 
+def _grouped_table(
+    stats: CalibrationStats, n: float, max_groups: int, min_group_count: float
+) -> NDArray[np.float64]:
+    """The ``STAT_FIELDS`` sums of ``equal_mass_bins``' groups, one column per group."""
+    if isinstance(max_groups, bool) or not isinstance(max_groups, int) or max_groups < 1:
+        raise ValueError(f"max_groups must be a positive integer, got {max_groups!r}")
+    if not min_group_count > 0:
+        raise ValueError(f"min_group_count must be positive, got {min_group_count!r}")
+    c = stats.count
+    nz = c > 0
+    used = int(np.count_nonzero(nz))
+    g = max(1, min(max_groups, used, int(n // min_group_count)))
+    mid = np.cumsum(c) - c / 2.0
+    group = np.minimum((mid * g / n).astype(np.intp), g - 1)[nz]
+    # ``mid`` rises from one non-empty bin to the next, so ``group`` never falls: the rank of
+    # each bin's group among the groups used (np.unique's inverse) counts the steps up to it.
+    labels = np.zeros(used, dtype=np.intp)
+    np.cumsum(group[1:] != group[:-1], out=labels[1:])
+    k = int(labels[-1]) + 1
+    # One bincount over every statistic at once (row f's groups at f·k ... f·k + k - 1): each
+    # group's sum still adds its bins one by one in bin order, as a bincount per row would.
+    rows = np.arange(len(STAT_FIELDS), dtype=np.intp)[:, None] * k
+    weights = np.stack([stats.field(f) for f in STAT_FIELDS])[:, nz]
+    sums = np.bincount((labels + rows).ravel(), weights.ravel(), k * len(STAT_FIELDS))
+    # with weights bincount gives float64 (numpy's stubs say intp): astype states it, no copy
+    return sums.reshape(len(STAT_FIELDS), k).astype(np.float64, copy=False)
+
+
 def equal_mass_bins(
     stats: CalibrationStats, *, max_groups: int = 10, min_group_count: float = 10.0
 ) -> CalibrationStats:
@@ -152,21 +181,7 @@ def equal_mass_bins(
     [50.0, 50.0]
     """
     n = require_outcomes(stats)
-    if isinstance(max_groups, bool) or not isinstance(max_groups, int) or max_groups < 1:
-        raise ValueError(f"max_groups must be a positive integer, got {max_groups!r}")
-    if not min_group_count > 0:
-        raise ValueError(f"min_group_count must be positive, got {min_group_count!r}")
-    c = stats.count
-    nz = c > 0
-    g = max(1, min(max_groups, int(nz.sum()), int(n // min_group_count)))
-    mid = np.cumsum(c) - c / 2.0
-    group = np.minimum((mid * g / n).astype(np.intp), g - 1)
-    _, labels = np.unique(group[nz], return_inverse=True)
-    k = int(labels.max()) + 1
-    # bincount with weights gives float64 (numpy's stubs say intp): dtype= states it, no copy
-    sums = [np.bincount(labels, stats.field(f)[nz], k) for f in STAT_FIELDS]
-    table = np.stack(sums, dtype=np.float64)
-    return CalibrationStats(table)
+    return CalibrationStats(_grouped_table(stats, n, max_groups, min_group_count))
 
 
 @dataclass(frozen=True)
@@ -201,13 +216,12 @@ def debiased_calibration_error(
     (0.09, 0.0622)
     """
     n = require_outcomes(stats)
-    groups = equal_mass_bins(stats, max_groups=max_groups, min_group_count=min_group_count)
-    c = groups.count
-    sy = groups.sum_y
-    gap2 = (groups.sum_p / c - sy / c) ** 2
+    groups = _grouped_table(stats, n, max_groups, min_group_count)
+    c, sum_p, sy, sum_y2 = groups[0], groups[1], groups[3], groups[4]
+    gap2 = (sum_p / c - sy / c) ** 2
     big = c > 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_mean = np.where(big, (groups.sum_y2 - sy * sy / c) / (c * (c - 1.0)), 0.0)
+    # every group holds outcomes (c > 0); the variance needs c > 1, elsewhere it is 0
+    var_mean = np.where(big, (sum_y2 - sy * sy / c) / np.where(big, c * (c - 1.0), 1.0), 0.0)
     var_mean = np.maximum(var_mean, 0.0)
     terms = np.where(big, gap2 - var_mean, 0.0)
     squared = float(np.sum(c * terms)) / n
@@ -215,7 +229,7 @@ def debiased_calibration_error(
         squared=squared,
         error=math.sqrt(max(squared, 0.0)),
         plugin_squared=float(np.sum(c * gap2)) / n,
-        n_groups=groups.n_bins,
+        n_groups=groups.shape[1],
         n=n,
     )
 
@@ -288,9 +302,9 @@ def observed_expected(stats: CalibrationStats, *, alpha: float = 0.05) -> Observ
     o = float(stats.sum_y.sum())
     e = float(stats.sum_p.sum())
     var = e - float(stats.sum_p2.sum())  # Σ p(1 - p)
-    ci = wilson_interval([min(o, n)], [n], alpha=alpha)
+    _, low, high = wilson_bounds(min(o, n), n, alpha=alpha)
     if e > 0:
-        ratio, lower, upper = o / e, float(ci.lower[0]) * n / e, float(ci.upper[0]) * n / e
+        ratio, lower, upper = o / e, low * n / e, high * n / e
     else:
         ratio, lower, upper = (math.inf if o > 0 else math.nan), math.nan, math.nan
     if var > 1e-300:

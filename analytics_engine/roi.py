@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-from analytics_engine.intervals import wilson_interval
+from analytics_engine.intervals import wilson_bounds, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,7 @@ def rate_estimate(successes: float, count: float, *, alpha: float = 0.05) -> Rat
     n = _non_negative("count", count)
     if x > n:
         raise ValueError(f"successes ({x:g}) exceeds count ({n:g})")
-    ci = wilson_interval([x], [n], alpha=alpha)
-    return RateEstimate(x, n, float(ci.estimate[0]), float(ci.lower[0]), float(ci.upper[0]))
+    return RateEstimate(x, n, *wilson_bounds(x, n, alpha=alpha))
 
 
 def newcombe_difference_interval(
@@ -127,6 +126,20 @@ def newcombe_difference_interval(
     return lower, np.clip(np.where(undefined, 1.0, upper), -1.0, 1.0)
 
 
+def _newcombe_bounds(agent: RateEstimate, human: RateEstimate) -> tuple[float, float]:
+    """``newcombe_difference_interval`` of two rates already estimated with their Wilson
+    intervals, in plain floats: the same operations in the same order (numpy's ``** 2`` is
+    ``x * x``), so the same bits."""
+    d = agent.rate - human.rate
+    if math.isnan(d):
+        return -1.0, 1.0
+    a_low, h_high = agent.rate - agent.lower, human.upper - human.rate
+    a_high, h_low = agent.upper - agent.rate, human.rate - human.lower
+    lower = d - math.sqrt(a_low * a_low + h_high * h_high)
+    upper = d + math.sqrt(a_high * a_high + h_low * h_low)
+    return min(max(lower, -1.0), 1.0), min(max(upper, -1.0), 1.0)
+
+
 def _pooled_z_p_value(x1: float, n1: float, x2: float, n2: float) -> float:
     """Two-sided pooled two-proportion z-test (``statsmodels`` ``proportions_ztest``)."""
     if n1 == 0 or n2 == 0:
@@ -155,15 +168,13 @@ def compare_rates(
     """
     agent = rate_estimate(agent_successes, agent_count, alpha=alpha)
     human = rate_estimate(human_successes, human_count, alpha=alpha)
-    lower, upper = newcombe_difference_interval(
-        [agent.successes], [agent.count], [human.successes], [human.count], alpha=alpha
-    )
+    lower, upper = _newcombe_bounds(agent, human)
     return RateComparison(
         agent=agent,
         human=human,
         difference=agent.rate - human.rate,
-        difference_lower=float(lower[0]),
-        difference_upper=float(upper[0]),
+        difference_lower=lower,
+        difference_upper=upper,
         p_value=_pooled_z_p_value(agent.successes, agent.count, human.successes, human.count),
     )
 

@@ -83,7 +83,10 @@ def _flag(condition: Any) -> Any:
 
 
 async def _rows(session: AsyncSession, statement: Select) -> list[Mapping[str, Any]]:
-    rows = (await session.execute(statement)).mappings().all()
+    # Core execution on the session's connection: these are sums, not entities, so the ORM's
+    # per-statement machinery (compile state, identity map, events) would be pure cost.
+    connection = await session.connection()
+    rows = (await connection.execute(statement)).mappings().all()
     # RowMapping is typed Mapping[str | Column, Any] but its keys() are the labels: read by name
     return cast(list[Mapping[str, Any]], list(rows))
 

@@ -11,6 +11,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
 from analytics_engine.calibration import (
+    STAT_FIELDS,
     CalibrationStats,
     brier_decomposition,
     calibration_errors,
@@ -227,3 +228,48 @@ def test_decayed_statistics_are_weights() -> None:
     assert observed_expected(half).ratio == pytest.approx(observed_expected(stats).ratio)
     # half the weight, so the evidence shrinks by sqrt(2)
     assert spiegelhalter_test(half).z == pytest.approx(spiegelhalter_test(stats).z / math.sqrt(2))
+
+
+def _grouped_by_unique(stats: CalibrationStats, max_groups: int) -> np.ndarray:
+    """Equal-mass groups as first written (np.unique's inverse, one bincount per statistic):
+    the oracle of the single-bincount version."""
+    n = stats.n
+    c = stats.count
+    nz = c > 0
+    g = max(1, min(max_groups, int(nz.sum()), int(n // 10.0)))
+    mid = np.cumsum(c) - c / 2.0
+    group = np.minimum((mid * g / n).astype(np.intp), g - 1)
+    _, labels = np.unique(group[nz], return_inverse=True)
+    k = int(labels.max()) + 1
+    return np.stack([np.bincount(labels, stats.field(f)[nz], k) for f in STAT_FIELDS])
+
+
+def _debiased_as_first_written(groups: np.ndarray, n: float) -> tuple[float, float]:
+    c, sy = groups[0], groups[3]
+    gap2 = (groups[1] / c - sy / c) ** 2
+    big = c > 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_mean = np.where(big, (groups[4] - sy * sy / c) / (c * (c - 1.0)), 0.0)
+    terms = np.where(big, gap2 - np.maximum(var_mean, 0.0), 0.0)
+    return float(np.sum(c * terms)) / n, float(np.sum(c * gap2)) / n
+
+
+@SETTINGS
+@given(
+    data=pairs,
+    n_bins=st.sampled_from([5, 20, 37]),
+    max_groups=st.integers(1, 12),
+    factor=st.sampled_from([1.0, 0.5, 0.37]),
+)
+def test_equal_mass_groups_and_debiased_error_as_first_written_bit_for_bit(
+    data, n_bins, max_groups, factor
+) -> None:
+    # fractional (decayed) counts, empty bins and single-outcome groups included
+    p, y = (np.array(v) for v in zip(*data, strict=True))
+    stats = CalibrationStats.from_arrays(p, y, n_bins=n_bins).decayed(factor)
+    expected = _grouped_by_unique(stats, max_groups)
+    grouped = equal_mass_bins(stats, max_groups=max_groups)
+    assert np.array_equal(np.stack([grouped.field(f) for f in STAT_FIELDS]), expected)
+    d = debiased_calibration_error(stats, max_groups=max_groups)
+    assert (d.squared, d.plugin_squared) == _debiased_as_first_written(expected, stats.n)
+    assert d.n_groups == expected.shape[1]

@@ -1,10 +1,14 @@
 """Proportion intervals against statsmodels ``proportion_confint`` (the oracle)."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
-from analytics_engine.intervals import jeffreys_interval, wilson_interval
+from analytics_engine.intervals import jeffreys_interval, wilson_bounds, wilson_interval
 
 CASES = [(0, 10), (1, 10), (8, 10), (10, 10), (2.5, 10), (0.3, 1.7), (37, 120), (5, 5000)]
 
@@ -69,3 +73,31 @@ def test_bad_input_raises_naming_the_argument(successes, count, alpha, message) 
     for interval in (wilson_interval, jeffreys_interval):
         with pytest.raises(ValueError, match=message):
             interval(successes, count, alpha=alpha)
+    if len(successes) == len(count):  # the scalar path has no shapes to disagree
+        with pytest.raises(ValueError, match=message):
+            wilson_bounds(successes[0], count[0], alpha=alpha)
+
+
+def _same_bits(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    count=st.one_of(st.integers(0, 10**7).map(float), st.floats(0, 1e9)),
+    share=st.floats(0, 1),
+    alpha=st.sampled_from([0.05, 0.01, 0.1, 0.32]),
+)
+def test_scalar_wilson_is_the_array_path_bit_for_bit(count, share, alpha) -> None:
+    # fractional successes and counts too (ordinal outcomes); the oracle is the numpy path,
+    # itself checked against statsmodels above
+    successes = min(share * count, count)
+    ci = wilson_interval([successes], [count], alpha=alpha)
+    scalar = wilson_bounds(successes, count, alpha=alpha)
+    array = (float(ci.estimate[0]), float(ci.lower[0]), float(ci.upper[0]))
+    assert all(_same_bits(a, b) for a, b in zip(scalar, array, strict=True)), (scalar, array)
+
+
+def test_scalar_wilson_takes_successes_a_rounding_above_count_as_count() -> None:
+    assert wilson_bounds(10 * (1 + 1e-13), 10) == wilson_bounds(10, 10)
+    assert wilson_bounds(10, 10)[0] == 1.0

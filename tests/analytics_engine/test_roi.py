@@ -14,6 +14,7 @@ from statsmodels.stats.proportion import (
 )
 
 from analytics_engine import roi
+from analytics_engine.intervals import wilson_interval
 from analytics_engine.roi import (
     compare_rates,
     newcombe_difference_interval,
@@ -205,3 +206,31 @@ def test_bad_numbers_always_raise(value: float) -> None:
     for name in ("interactions", "total_cost", "human_minutes_per_task", "human_hourly_cost"):
         with pytest.raises(ValueError, match=name):
             roi_summary(**{**BASELINE, name: value})
+
+
+def _same_bits(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.one_of(st.integers(0, 10**6).map(float), st.floats(0, 1e7)),
+    share=st.floats(0, 1),
+    other_n=st.one_of(st.integers(0, 10**6).map(float), st.floats(0, 1e7)),
+    other_share=st.floats(0, 1),
+    alpha=st.sampled_from([0.05, 0.01, 0.2]),
+)
+def test_compare_rates_scalar_path_is_the_array_path_bit_for_bit(
+    n, share, other_n, other_share, alpha
+) -> None:
+    # compare_rates works on plain floats; the vectorised functions are the oracle (they are
+    # checked against statsmodels above)
+    x, other_x = min(share * n, n), min(other_share * other_n, other_n)
+    c = compare_rates(x, n, other_x, other_n, alpha=alpha)
+    lower, upper = newcombe_difference_interval([x], [n], [other_x], [other_n], alpha=alpha)
+    assert _same_bits(c.difference_lower, float(lower[0]))
+    assert _same_bits(c.difference_upper, float(upper[0]))
+    for rate, (successes, count) in ((c.agent, (x, n)), (c.human, (other_x, other_n))):
+        ci = wilson_interval([successes], [count], alpha=alpha)
+        assert _same_bits(rate.rate, float(ci.estimate[0]))
+        assert (rate.lower, rate.upper) == (float(ci.lower[0]), float(ci.upper[0]))
