@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.orgs.models import Organization, Team, TeamManager, User
+from backend.rollups import rebuild_all
 
 # The tests' "now": a fixed instant, never the calendar's. What a test builds is placed relative
 # to it, and the state or app under test reads it through a `TestClock`, so the suite gives the
@@ -52,7 +53,7 @@ async def build_world(
 ) -> World:
     """Two organisations. north: teams alpha (rep_a1, rep_a2, managed by manager_a) and beta
     (rep_b1), an executive; south: one team with rep_s1. One agent per rep, named after it, with
-    ``actions_per_agent`` e-mails that occurred at ``now``."""
+    ``actions_per_agent`` e-mails that occurred at ``now`` (rows only: no outcome windows)."""
     world = World()
     for slug in ("north", "south"):
         org = Organization(slug=slug, name=slug.title())
@@ -116,4 +117,7 @@ async def build_world(
             session.add(action)
             world.actions[key].append(action)
     await session.flush()
+    # Rows written directly, as the demo seed writes them: the dashboards' rollups summed anew.
+    for statement in rebuild_all(session.get_bind().dialect.name):
+        await session.execute(statement)
     return world

@@ -29,12 +29,12 @@ from strawberry.relay import GlobalID
 import backend.models as models
 from backend.actions.service import ActionInput
 from backend.auth.models import ApiClientKind
-from backend.auth.service import create_api_key
+from backend.auth.service import create_api_key, viewer_for_user
 from backend.auth.tokens import issue_user_token
 from backend.database import create_engine
-from backend.feedback.models import Feedback
+from backend.feedback.service import FeedbackInput
 from backend.handlers import open_state
-from backend.learning import submit_action, submit_signals
+from backend.learning import submit_action, submit_rating, submit_signals
 from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
@@ -222,20 +222,15 @@ async def _seed(database_url: str, now: dt.datetime) -> tuple[dict[str, str], Se
                 target[rep] = next(
                     o.id for o in recorded[kind].outcomes if o.outcome_type == "email_reply"
                 )
-            async with transaction(state.sessions) as session:
-                rating = Feedback(
-                    organization_id=agent.organization_id,
-                    agent_id=agent.id,
-                    target_type="action",
-                    action_id=recorded["label"].action.id,
-                    rating=4,
-                    channel="dashboard",
-                    author_id=world.users[rep].id,
-                    created_at=sent + dt.timedelta(hours=3),
-                )
-                session.add(rating)
-                await session.flush()
-                seeded.feedback[rep] = rating.id
+            async with state.sessions() as session:
+                author = await viewer_for_user(session, world.users[rep])
+            rated = await submit_rating(
+                state,
+                author,
+                FeedbackInput(channel="dashboard", action_id=recorded["label"].action.id, rating=4),
+                now=sent + dt.timedelta(hours=3),
+            )
+            seeded.feedback[rep] = rated.feedback.id
     finally:
         await state.close()
     return tokens, seeded
