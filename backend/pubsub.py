@@ -40,6 +40,10 @@ class SubscriptionLost(Exception):
 class SubscriberTooSlow(SubscriptionLost):
     """The subscriber fell more than its queue's size behind and was dropped."""
 
+    @classmethod
+    def behind(cls, channel: str, size: int) -> SubscriberTooSlow:
+        return cls(f"subscriber of {channel!r} fell {size} messages behind")
+
 
 class BrokerConnectionLost(SubscriptionLost):
     """The broker's connection failed: what was published meanwhile may be missing."""
@@ -99,11 +103,7 @@ class Subscription(Generic[T]):
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
-            self._finish(
-                SubscriberTooSlow(
-                    f"subscriber of {self.channel!r} fell {self._queue.maxsize} messages behind"
-                )
-            )
+            self._finish(SubscriberTooSlow.behind(self.channel, self._queue.maxsize))
 
     def end(self, error: SubscriptionLost | None) -> None:
         self._finish(error)

@@ -13,9 +13,10 @@ token), half on each, then alternates, ``--events`` times:
   subscriber, and to each WebSocket subscriber's receipt (fan-out without the database).
 
 Resident memory (VmRSS) of each server: before any subscription, with them (after the events),
-and after they closed (``--settle`` seconds later).
+after they closed (``--settle`` seconds later), and after as many were opened and closed again.
 
-Run: ``.venv/bin/python bench/bench_fanout.py`` (about 3 minutes). Talks only to 127.0.0.1.
+Run: ``.venv/bin/python bench/bench_fanout.py [--pythonmalloc malloc]`` (about 3 minutes). Talks
+only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ async def run(args: argparse.Namespace) -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, load average {load}"
+        f"{platform.python_version()}, load average {load}, servers' PYTHONMALLOC "
+        f"{os.environ.get('PYTHONMALLOC', '(default: pymalloc)')}"
     )
 
 
@@ -225,7 +227,27 @@ async def bench(url: str, world: World, action_ids: list[int], args: argparse.Na
             await pool.close()
         await asyncio.sleep(args.settle)
         after = [resident_mib(p) for p in pids]
-    report(args, warm_ups, events, raw, probed, before, during, after)
+        again = await reopen_and_close(started, world, args)
+    report(args, warm_ups, events, raw, probed, before, during, after, again)
+
+
+async def reopen_and_close(
+    started: list[tuple[int, int]], world: World, args: argparse.Namespace
+) -> list[float]:
+    """Open and close as many subscriptions again: the servers' RSS after that second cycle
+    (freed memory kept by the allocator is reused, not added to)."""
+    half = args.subscribers // 2
+    opened: list[Subscriber] = []
+    try:
+        for (port, _), count in zip(started, (half, args.subscribers - half), strict=True):
+            opened += await open_subscribers(
+                f"ws://127.0.0.1:{port}/graphql", world.rep_token, count
+            )
+        await asyncio.sleep(1.0)
+    finally:
+        await close_subscribers(opened)
+    await asyncio.sleep(args.settle)
+    return [resident_mib(pid) for _, pid in started]
 
 
 def report(
@@ -237,6 +259,7 @@ def report(
     before: list[float],
     during: list[float],
     after: list[float],
+    again: list[float],
 ) -> None:
     print(f"\n{args.subscribers} subscribers on 2 processes, {args.events} events of each kind\n")
     print("| event | received | commit->receipt p50 ms | p99 ms | max ms | server CPU ms |")
@@ -256,10 +279,13 @@ def report(
     print(f"baseline, publish -> raw Redis receipt ({len(raw)}): {percentiles(raw)}")
     p99 = np.percentile(pooled, 99) / np.percentile(raw, 99)
     print(f"p99 of real events / p99 of the raw Redis baseline: {p99:.1f}x")
-    print("\n| server | RSS before MiB | with subscribers | after they closed | not returned |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, b, d, a in zip("ab", before, during, after, strict=True):
-        print(f"| {name} | {b:.0f} | {d:.0f} | {a:.0f} | {a - b:+.0f} |")
+    print(
+        "\n| server | RSS before MiB | with subscribers | after they closed | not returned "
+        "| after a 2nd open/close |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, b, d, a, g in zip("ab", before, during, after, again, strict=True):
+        print(f"| {name} | {b:.0f} | {d:.0f} | {a:.0f} | {a - b:+.0f} | {g:.0f} |")
 
 
 def main() -> None:
@@ -269,7 +295,16 @@ def main() -> None:
     parser.add_argument(
         "--settle", type=float, default=5.0, help="seconds from closing to the last RSS reading"
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--pythonmalloc",
+        choices=["pymalloc", "malloc"],
+        help="PYTHONMALLOC of the servers (default: this environment's); with malloc, freed "
+        "memory can go back to the system",
+    )
+    args = parser.parse_args()
+    if args.pythonmalloc is not None:  # the servers inherit this process's environment
+        os.environ["PYTHONMALLOC"] = args.pythonmalloc
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

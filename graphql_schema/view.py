@@ -17,6 +17,7 @@ from backend.errors import DomainError
 from backend.settings import Environment, Settings
 from backend.state import AppState
 from graphql_schema.context import Context
+from graphql_schema.live.access import CredentialChecks
 from graphql_schema.live.transport import LiveTransportWSHandler
 from graphql_schema.persisted import PersistedQueries
 
@@ -59,7 +60,7 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(credential, str) or not credential:
             raise ConnectionRejectionError({"message": "send Authorization in connection_init"})
         try:
-            context.viewer = await viewer_for(context.state, credential)
+            context.viewer = await CredentialChecks.of(context.state).connect(context, credential)
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None

@@ -5,6 +5,10 @@ rep moved to another team meanwhile. So each delivery re-reads the viewer from t
 `connection_init` (at most every `RECHECK_SECONDS`; one check per credential and process, shared
 by every connection that presented it) and checks the event's organisation, agent and the scope
 it needs against that fresh viewer, once per event and principal (`graphql_schema.live.hub`).
+
+`connection_init` itself is checked here too, by a check that started after the connection asked
+(`CredentialChecks.connect`): a thousand dashboards connecting at once on one credential share a
+few database reads, and the first event needs no new check (the connection's is fresh).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from backend.auth.service import authenticate
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
 from backend.viewer import Viewer, ViewerRole
+from graphql_schema.context import Context
 
 RECHECK_SECONDS = 30.0
 _CHECKS_KEY = "live.credential_checks"
+CHECKED_AT_KEY = "live.checked_at"  # in a connection's context: when its credential was checked
 
 
 @dataclass
@@ -53,6 +59,24 @@ class CredentialChecks:
     async def viewer(self, state: AppState, credential: str, *, not_before: float) -> Viewer:
         """The viewer of ``credential`` as checked at ``not_before`` or later (re-checked here
         when older than RECHECK_SECONDS); raises `unauthenticated` when it stopped working."""
+        check = await self._latest(state, credential, not_before)
+        if check.viewer is None:
+            raise DomainError(
+                ErrorCode.UNAUTHENTICATED, f"credentials no longer valid: {check.refused}"
+            )
+        return check.viewer
+
+    async def connect(self, context: Context, credential: str) -> Viewer:
+        """The viewer of a WebSocket's `connection_init` credential, by a check that started
+        after this call (connections arriving while one runs share the next); its start is
+        kept in the connection's context, where the hub finds its first ``not_before``."""
+        check = await self._latest(context.state, credential, time.monotonic())
+        if check.viewer is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, check.refused or "invalid credentials")
+        context.extensions[CHECKED_AT_KEY] = check.checked_at
+        return check.viewer
+
+    async def _latest(self, state: AppState, credential: str, not_before: float) -> _Check:
         key = hashlib.sha256(credential.encode()).hexdigest()
         check = self._checks.get(key)
         if check is None:
@@ -62,11 +86,7 @@ class CredentialChecks:
             async with check.lock:  # one check at a time per credential
                 if not self._fresh(check, not_before):
                     await self._authenticate(state, credential, check)
-        if check.viewer is None:
-            raise DomainError(
-                ErrorCode.UNAUTHENTICATED, f"credentials no longer valid: {check.refused}"
-            )
-        return check.viewer
+        return check
 
     @staticmethod
     def _fresh(check: _Check, not_before: float) -> bool:
@@ -76,6 +96,7 @@ class CredentialChecks:
 
     @staticmethod
     async def _authenticate(state: AppState, credential: str, check: _Check) -> None:
+        started = time.monotonic()  # what it reads is at least as new as this
         try:
             async with state.sessions() as session:
                 check.viewer = await authenticate(session, state.settings, credential)
@@ -83,7 +104,7 @@ class CredentialChecks:
             check.refused = None
         except DomainError as exc:
             check.viewer, check.refused = None, exc.message
-        check.checked_at = time.monotonic()
+        check.checked_at = started
 
     def _sweep(self) -> None:
         """Forget checks nobody renewed for a while (at most once per RECHECK_SECONDS)."""

@@ -4,12 +4,15 @@ and ONE dispatcher task, however many subscribers.
 For each event the dispatcher decides once per principal (the credential of `connection_init`,
 re-checked at most every RECHECK_SECONDS, then its scope, organisation and whether it sees the
 event's agent), applies each subscription's own filter, executes and encodes the event once per
-distinct query document (`SharedDocument`), and queues that shared delivery on each subscriber's
-bounded queue without waiting. Each subscriber's operation task then only sends the frame.
+distinct query document (`SharedDocument`), and sends each subscriber its `next` frame from the
+dispatcher's own loop (`FrameSender`: one synchronous step of the ASGI send, no wake-up of the
+subscriber's task). A subscriber without a shared frame (not over `graphql-transport-ws`, or the
+shared execution failed) gets the event on its bounded queue, and Strawberry sends it.
 
-A subscriber whose queue fills is dropped alone (`SubscriberTooSlow`); if the channel's broker
-subscription is lost, every subscriber of the channel is dropped with the reason. When its last
-subscriber leaves, a channel closes its broker subscription and is forgotten: nothing is kept.
+A subscriber whose queue or backlog of frames fills is dropped alone (`SubscriberTooSlow`); if
+the channel's broker subscription is lost, every subscriber of the channel is dropped with the
+reason. When its last subscriber leaves, a channel closes its broker subscription and is
+forgotten: nothing is kept.
 """
 
 from __future__ import annotations
@@ -23,21 +26,39 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLResolveInfo
+from starlette.websockets import WebSocket
 
 from backend.errors import DomainError
-from backend.pubsub import SUBSCRIBER_QUEUE_SIZE, Fanout, Message, Subscription, SubscriptionLost
+from backend.pubsub import (
+    SUBSCRIBER_QUEUE_SIZE,
+    Fanout,
+    Message,
+    SubscriberTooSlow,
+    Subscription,
+    SubscriptionLost,
+)
 from backend.state import AppState
 from backend.viewer import Viewer
 from graphql_schema.context import Context
-from graphql_schema.live.access import CredentialChecks, ScopeCheck, sees_event_agent
+from graphql_schema.live import release
+from graphql_schema.live.access import (
+    CHECKED_AT_KEY,
+    CredentialChecks,
+    ScopeCheck,
+    sees_event_agent,
+)
 from graphql_schema.live.documents import DocumentKey, SharedDocument
+from graphql_schema.live.sender import FrameSender
+from graphql_schema.live.transport import OperationFrames
 
 log = logging.getLogger(__name__)
 
 _HUB_KEY = "live.hub"
-_CONNECTED_KEY = "live.connected_at"
+RELEASE_AFTER = 100  # subscribers gone before freed memory is returned to the system
+RELEASE_DELAY_SECONDS = 2.0  # for their connections to close too
 
 Filter = Callable[[dict[str, Any]], bool]  # a subscription's own arguments, on the event's data
+Frames = tuple[WebSocket, OperationFrames]  # where to send shared `next` frames, and which
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,8 @@ def credential_of(context: Context) -> str:
 
 
 class Member:
-    """One subscription operation: its queue, its filter, its document, its principal."""
+    """One subscription operation: its queue, its filter, its document, its principal, and the
+    sender of its shared frames when it has one."""
 
     def __init__(
         self,
@@ -73,6 +95,7 @@ class Member:
         queue: Subscription[Delivery],
         wanted: Filter,
         document: SharedDocument | None,
+        sender: FrameSender | None,
     ) -> None:
         self.channel = channel
         self.principal = principal
@@ -80,7 +103,14 @@ class Member:
         self.queue = queue
         self.wanted = wanted
         self.document = document
+        self.sender = sender
         self.refused: Exception | None = None  # why its principal may no longer receive
+
+    def receive(self, delivery: Delivery) -> None:
+        if self.sender is not None and delivery.payload is not None:
+            self.sender.send(delivery.payload)
+        else:
+            self.queue.offer(delivery)
 
     def refuse(self, error: Exception) -> None:
         """End it with ``error`` (raised by its subscription), once it read what it holds."""
@@ -88,6 +118,8 @@ class Member:
         self.queue.end(None)
 
     async def leave(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
         await self.queue.aclose()
         await self.channel.remove(self)
 
@@ -114,7 +146,12 @@ class LiveChannel:
         self._task = asyncio.create_task(self._run(), name=f"live:{name}")
 
     def add(
-        self, context: Context, wanted: Filter, info: GraphQLResolveInfo | None, not_before: float
+        self,
+        context: Context,
+        wanted: Filter,
+        info: GraphQLResolveInfo | None,
+        not_before: float,
+        frames: Frames | None,
     ) -> Member:
         credential = credential_of(context)
         key = hashlib.sha256(credential.encode()).hexdigest()
@@ -128,7 +165,16 @@ class LiveChannel:
             document = shared or SharedDocument.of(info)
             self.documents[document.key] = (document, users + 1)
         queue = self.hub.queues.add(self.name, _nothing_to_start)
-        member = Member(self, principal, context, queue, wanted, document)
+        sender = None
+        if frames is not None and document is not None:
+            socket, operation = frames
+            limit = self.hub.queues.queue_size
+
+            def too_slow() -> None:
+                queue.end(SubscriberTooSlow.behind(self.name, limit))
+
+            sender = FrameSender(socket, operation, limit=limit, on_too_slow=too_slow)
+        member = Member(self, principal, context, queue, wanted, document, sender)
         principal.members.add(member)
         return member
 
@@ -145,6 +191,7 @@ class LiveChannel:
                 del self.documents[member.document.key]
         if not self.principals:
             await self.close()
+        self.hub.left()
 
     async def close(self) -> None:
         """Forget the channel and end its broker subscription (its task then ends)."""
@@ -194,7 +241,7 @@ class LiveChannel:
                 if delivery is None:
                     payload = None if member.document is None else member.document.payload(event)
                     delivery = deliveries[key] = Delivery(event, payload)
-                member.queue.offer(delivery)
+                member.receive(delivery)
 
     async def _authorise(self, principal: Principal) -> Viewer | None:
         """The principal's current viewer holding the channel's scope; None (and its members
@@ -220,12 +267,18 @@ async def _nothing_to_start() -> None:
 
 
 class LiveHub:
-    """Per process (one per `AppState`): the channels with local subscribers."""
+    """Per process (one per `AppState`): the channels with local subscribers.
+
+    When the subscribers fall to half of their peak or fewer, at least RELEASE_AFTER of them
+    gone, the memory they freed is returned to the system RELEASE_DELAY_SECONDS later (once
+    their connections are closed too: `graphql_schema.live.release`)."""
 
     def __init__(self, state: AppState, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
         self.state = state
         self.queues: Fanout[Delivery] = Fanout(queue_size)
         self.channels: dict[str, LiveChannel] = {}
+        self._peak = 0  # subscribers, since memory was last released
+        self._release: asyncio.TimerHandle | None = None
 
     @classmethod
     def of(cls, state: AppState) -> LiveHub:
@@ -242,14 +295,33 @@ class LiveHub:
         topic: Topic,
         wanted: Filter,
         info: GraphQLResolveInfo | None,
+        frames: Frames | None,
     ) -> Member:
-        """Register a subscriber now (it receives every event dispatched from here on)."""
+        """Register a subscriber now (it receives every event dispatched from here on); its
+        shared frames go straight to ``frames``' WebSocket when given."""
         live = self.channels.get(channel)
         if live is None:
             live = self.channels[channel] = LiveChannel(self, channel, topic)
-        # The first event re-checks what `connection_init` proved (or a check made since).
-        connected_at = context.extensions.setdefault(_CONNECTED_KEY, time.monotonic())
-        return live.add(context, wanted, info, connected_at)
+        # Events need a check at least as new as the connection's (`CredentialChecks.connect`);
+        # a connection checked elsewhere is re-checked at its first event.
+        checked_at = context.extensions.setdefault(CHECKED_AT_KEY, time.monotonic())
+        member = live.add(context, wanted, info, checked_at, frames)
+        self._peak = max(self._peak, self.queues.count())
+        return member
+
+    def left(self) -> None:
+        """A subscriber left: release freed memory after a large enough fall."""
+        count = self.queues.count()
+        if self._peak - count < RELEASE_AFTER or count > self._peak // 2:
+            return
+        self._peak = count
+        if self._release is None:
+            loop = asyncio.get_running_loop()
+            self._release = loop.call_later(RELEASE_DELAY_SECONDS, self._release_now)
+
+    def _release_now(self) -> None:
+        self._release = None
+        release.release_freed_memory()
 
     def forget(self, channel: LiveChannel) -> None:
         if self.channels.get(channel.name) is channel:

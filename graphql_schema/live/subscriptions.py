@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
 from backend.agents.models import Agent
@@ -40,7 +40,7 @@ from graphql_schema.live.access import (
     prompt_scope,
 )
 from graphql_schema.live.hub import Filter, LiveHub, Topic
-from graphql_schema.live.transport import next_frame_start
+from graphql_schema.live.transport import current_operation_frames
 from graphql_schema.live.types import (
     CalibrationChangedEvent,
     FeedbackPromptEvent,
@@ -93,16 +93,17 @@ async def _events(
     to_type: Callable[[dict[str, Any]], E],
 ) -> AsyncGenerator[E, None]:
     """Check now (a refusal answers `subscribe` with an error); then the events that the
-    process's hub lets through. Over graphql-transport-ws the hub's shared `next` payloads are
-    sent as they are; elsewhere (or when a shared execution failed) the events are yielded to
-    Strawberry. The hub registration is taken when iteration starts, so an operation cancelled
-    before that leaves nothing registered."""
+    process's hub lets through. Over graphql-transport-ws the hub sends its shared `next` frames
+    itself, and this generator only waits for the end; elsewhere (or when a shared execution
+    failed) the events are yielded to Strawberry. The hub registration is taken when iteration
+    starts, so an operation cancelled before that leaves nothing registered."""
     context: Context = info.context
     viewer = context.require_viewer()
     scope(viewer)
     channel = channel_for(viewer.organization_id, name)
     socket = context.connection if isinstance(context.connection, WebSocket) else None
-    frame_start = next_frame_start() if socket is not None else None
+    operation = current_operation_frames() if socket is not None else None
+    frames = (socket, operation) if socket is not None and operation is not None else None
     topic = Topic(scope=scope, to_type=to_type)
 
     async def deliver() -> AsyncGenerator[E, None]:
@@ -112,14 +113,12 @@ async def _events(
             topic=topic,
             wanted=wanted,
             # graphql-core's own info: the operation, fragments and variables to share
-            info=info._raw_info if frame_start is not None else None,
+            info=info._raw_info if frames is not None else None,
+            frames=frames,
         )
         try:
             async for delivery in member.queue:
-                if socket is None or frame_start is None or delivery.payload is None:
-                    yield delivery.event
-                elif not await _send(socket, frame_start + delivery.payload + "}"):
-                    await asyncio.Event().wait()  # disconnected: the handler cancels us
+                yield delivery.event
         except SubscriptionLost as lost:
             await _close_connection(context, lost)
         finally:
@@ -128,14 +127,6 @@ async def _events(
             raise member.refused.with_traceback(None)
 
     return deliver()
-
-
-async def _send(connection: WebSocket, frame: str) -> bool:
-    try:
-        await connection.send_text(frame)
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return False
-    return True
 
 
 async def _close_connection(context: Context, lost: SubscriptionLost) -> None:
