@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import chdtrc
 
 from analytics_engine.calibration_stats import STAT_FIELDS, CalibrationStats, require_outcomes
 from analytics_engine.intervals import wilson_bounds
@@ -351,5 +350,7 @@ def hosmer_lemeshow(stats: CalibrationStats, *, n_groups: int = 10) -> HosmerLem
     statistic = float(np.sum((o[ok] - e[ok]) ** 2 / denom[ok]))
     used = int(ok.sum())
     df = used - 2
+    from scipy.special import chdtrc
+
     p_value = float(chdtrc(df, statistic)) if df >= 1 else math.nan
     return HosmerLemeshow(statistic, max(df, 0), p_value, used, n)

@@ -6,6 +6,7 @@ test, and Benjamini-Hochberg control of false discoveries across all candidates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr, stdtr, stdtrit
 
 from analytics_engine.logistic import fit_logistic
 from analytics_engine.roi import newcombe_difference_interval
@@ -122,6 +122,8 @@ def _binary_p_values(
     pooled = (x1 + x0) / (n1 + n0)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (x1 / n1 - x0 / n0) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    from scipy.special import ndtr  # on first use: a server idles without scipy
+
     p = np.where(np.isnan(z), 1.0, 2 * ndtr(-np.abs(z)))  # scipy.stats.norm.sf
     expected = np.stack([n1 * pooled, n1 * (1 - pooled), n0 * pooled, n0 * (1 - pooled)])
     small = expected.min(axis=0) < 5
@@ -150,6 +152,8 @@ def _welch(
         t = (m1 - m0) / se
     usable_df = np.where(se > 0, df, 1.0)
     # scipy.stats.t.sf(x, df) is stdtr(df, -x) and t.isf(q, df) is -stdtrit(df, q)
+    from scipy.special import stdtr, stdtrit
+
     p = np.where(se > 0, 2 * stdtr(usable_df, -np.abs(t)), (m1 == m0) * 1.0)
     half = np.where(se > 0, -stdtrit(usable_df, alpha / 2) * se, 0.0)
     return p, m1 - m0 - half, m1 - m0 + half
@@ -181,7 +185,8 @@ def _adjusted_odds_ratio(
     # A perfect prediction (separation) or a fit that did not converge is not trustworthy.
     if fit.perfect_prediction or not fit.converged or not (np.isfinite(coefficient) and se > 0):
         return None, None
-    return float(np.exp(coefficient)), float(2 * ndtr(-abs(coefficient / se)))  # Wald test
+    wald = math.erfc(abs(coefficient / se) / math.sqrt(2))  # 2·ndtr(-|z|): the Wald test
+    return float(np.exp(coefficient)), wald
 
 
 def _direction(difference: float) -> EffectDirection:

@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import betaincinv, ndtri
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ def _check_alpha(alpha: float) -> None:
 @lru_cache(maxsize=16)
 def _z(alpha: float) -> float:
     """The two-sided normal quantile ``z_{1 - alpha/2}`` (1.959963984540054 for 0.05)."""
+    from scipy.special import ndtri  # on first use: a server idles without scipy
+
     return -float(ndtri(alpha / 2.0))
 
 
@@ -135,6 +136,8 @@ def jeffreys_interval(
     a = x + 0.5
     b = n - x + 0.5
     # scipy.special directly: the same quantiles as scipy.stats.beta.ppf, without its overhead
+    from scipy.special import betaincinv
+
     lower = np.where(x <= 0, 0.0, betaincinv(a, b, alpha / 2.0))
     upper = np.where(x >= n, 1.0, betaincinv(a, b, 1.0 - alpha / 2.0))
     empty = n == 0

@@ -14,7 +14,6 @@ from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit, logit
 
 from analytics_engine.calibration_stats import CalibrationStats
 from analytics_engine.isotonic import pool_adjacent_violators
@@ -77,6 +76,8 @@ class RecalibrationMap:
         """
         arr = _unit_array(p, "p")
         if self.method == "platt":
+            from scipy.special import expit, logit  # on first use: a server idles without scipy
+
             z = logit(np.clip(arr, _LOGIT_EPS, 1.0 - _LOGIT_EPS))
             out = expit(self.intercept + self.slope * z)
         else:
@@ -99,6 +100,8 @@ class RecalibrationMap:
         lo, hi = self.apply(0.0), self.apply(1.0)
         if self.method == "platt":
             if self.slope > 0:
+                from scipy.special import expit, logit
+
                 zq = logit(np.clip(qa, _LOGIT_EPS, 1.0 - _LOGIT_EPS))
                 with np.errstate(over="ignore"):  # tiny slopes: expit handles ±inf
                     out = expit((zq - self.intercept) / self.slope)
@@ -220,6 +223,8 @@ def _fit_platt(
 ) -> RecalibrationMap | None:
     if x.size < 3:
         return None
+    from scipy.special import logit
+
     z = logit(np.clip(x, _LOGIT_EPS, 1.0 - _LOGIT_EPS))
     exog = np.column_stack((np.ones_like(z), z))
     try:
