@@ -203,9 +203,10 @@ async def outcomes_by_day(
 async def deal_impact(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key and deal currency: deals that moved forward, were won or lost in range (by the
-    CRM signals matched to the agent's actions), and the amount of the deals won. A deal counts
-    once per key however many signals it had."""
+    """Per key and the currency of the deals won (None for the rows of deals not won): deals
+    that moved forward, were won or lost in range (by the CRM signals matched to the agent's
+    actions), and the amount of the deals won. A deal counts once per key however many signals
+    it had."""
     d = DealActivity
     deal_rows = _days(
         _keyed(
@@ -227,9 +228,11 @@ async def deal_impact(
             func.sum(per_deal.c.progressed).label("progressed"),
             func.sum(per_deal.c.won).label("won"),
             func.sum(per_deal.c.lost).label("lost"),
-            func.sum(case((per_deal.c.won == 1, Deal.amount), else_=0)).label("amount_won"),
+            func.coalesce(func.sum(Deal.amount), 0).label("amount_won"),
         )
-        .join(Deal, Deal.id == per_deal.c.deal_id)
+        # Only the deals won are looked up (their amount and currency): the others are counted
+        # without reading the deals table, which grows with history.
+        .outerjoin(Deal, and_(Deal.id == per_deal.c.deal_id, per_deal.c.won == 1))
         .group_by(per_deal.c.key, Deal.currency)
     )
     return await _rows(session, statement)

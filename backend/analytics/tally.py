@@ -131,7 +131,8 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
             t.deals[1] + int(r["won"] or 0),
             t.deals[2] + int(r["lost"] or 0),
         ]
-        t.amount_won[r["currency"]] += float(r["amount_won"] or 0)
+        if r["currency"] is not None:  # None: deals not won, no amount
+            t.amount_won[r["currency"]] += float(r["amount_won"] or 0)
     for r in rows["feedback"]:
         sums = out[r["key"]].feedback[r["target_type"]]
         for i, name in enumerate(("count", "rating_sum", "prompted")):
