@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS
@@ -277,24 +277,17 @@ async def calibration_totals(
         *(and_(action_type == t, day <= until) for t, until in matured_until.items()),
         and_(action_type.not_in(sorted(matured_until)), day <= default_matured_until),
     )
-    inner = (
-        _keyed(
-            viewer,
-            scope,
-            CalibrationStat,
-            CalibrationStat.action_type,
-            CalibrationStat.bin,
-            _flag(matured).label("matured"),
-            *(getattr(CalibrationStat, n) for n in STAT_FIELDS),
-        )
-        .where(day >= scope.since, day <= scope.until)
-        .subquery()
-    )
-    statement = select(
-        inner.c.key,
-        inner.c.action_type,
-        inner.c.bin,
-        inner.c.matured,
-        *(func.sum(inner.c[n]).label(n) for n in STAT_FIELDS),
-    ).group_by(inner.c.key, inner.c.action_type, inner.c.bin, inner.c.matured)
+    statement = _keyed(
+        viewer,
+        scope,
+        CalibrationStat,
+        action_type,
+        CalibrationStat.bin,
+        _flag(matured).label("matured"),
+        *(func.sum(getattr(CalibrationStat, n)).label(n) for n in STAT_FIELDS),
+    ).where(day >= scope.since, day <= scope.until)
+    key = statement.selected_columns["key"]
+    # grouped by the output column `matured` (its CASE holds bound values: naming it again
+    # would bind them twice, which PostgreSQL would not recognise as the same expression)
+    statement = statement.group_by(key, action_type, CalibrationStat.bin, literal_column("matured"))
     return await _rows(session, statement)

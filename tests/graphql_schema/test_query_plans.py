@@ -24,6 +24,7 @@ from tests.graphql_schema.test_no_n_plus_one import EXECUTIVE, RANGE, REP, TEAM
 # Tables that grow with history (the rollups grow with days): never read by a sequential scan.
 GROWING = {
     "agent_actions",
+    "deals",
     "outcomes",
     "signals",
     "feedback",
