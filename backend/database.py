@@ -5,11 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, TypeDecorator, event
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    TypeDecorator,
+    event,
+    func,
+    literal_column,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -69,6 +80,22 @@ class OrganizationRow:
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
+
+
+class DailyRollupRow:
+    """Mixin of the daily rollups: sums over one agent's rows of one UTC day. Each declares its
+    primary key, scope then time: (organization_id, agent_id, day, its own keys...)."""
+
+    __scope__ = "agent"
+
+    # First in the table, in the primary key's order.
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), sort_order=-3
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), sort_order=-2
+    )
+    day: Mapped[dt.date] = mapped_column(Date, sort_order=-1)
 
 
 def utcnow() -> dt.datetime:
@@ -175,8 +202,6 @@ def is_postgresql(session: Any) -> bool:
 def utc_day(dialect_name: str, column: Any) -> Any:
     """SQL for the UTC day of a timestamp column (SQLite stores UTC text; PostgreSQL a
     timestamptz, whose day depends on the session's time zone unless asked for UTC)."""
-    from sqlalchemy import func, literal_column
-
     if dialect_name == "postgresql":
         return func.date(func.timezone(literal_column("'UTC'"), column))
     return func.date(column)
@@ -288,6 +313,32 @@ async def insert_rows(
         return []
     sql += f" RETURNING {', '.join(_column_names(model, tuple(returning)))}"
     return list(await session.execute(text(sql), params))
+
+
+async def add_to_rollup(
+    session: Any,
+    model: Any,
+    increments: Iterable[tuple[tuple[Any, ...], Sequence[Any]]],
+    *,
+    key: Sequence[str],
+    sums: Sequence[str],
+) -> None:
+    """Add each ``(key values, amounts)`` to the rollup row of that key (``key`` and ``sums``
+    name the columns): the amounts of one key summed first, rows whose amounts are all zero
+    dropped, the rest written in key order (so concurrent writers lock rows in the same order:
+    no deadlocks) with one atomic upsert (`insert_rows` with ``add``)."""
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    for values, amounts in increments:
+        held = totals.get(values)
+        totals[values] = (
+            list(amounts) if held is None else [a + b for a, b in zip(held, amounts, strict=True)]
+        )
+    rows = [
+        {**dict(zip(key, values, strict=True)), **dict(zip(sums, amounts, strict=True))}
+        for values, amounts in sorted(totals.items())
+        if any(amounts)
+    ]
+    await insert_rows(session, model, rows, conflict=key, add=sums)
 
 
 async def update_rows_by_id(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -59,19 +59,11 @@ from bench.live_events import (
     wait_for_messages,
 )
 from bench.scratch_world import World, insert_actions, prepare, scratch_database
-from bench.servers import app_server
+from bench.servers import app_server, resident_mib
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET_KEY = "bench-fanout-" + secrets.token_hex(16)
 PROBE_IDS = 10**9  # action ids of probes: never a real action's
-
-
-def resident_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def probe_message(world: World, action_id: int) -> str:

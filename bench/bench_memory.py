@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.servers import free_port
+from bench.servers import free_port, resident_mib, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -53,27 +53,6 @@ REQUEST = """{ executiveDashboard { metrics { interactions roi { roi } calibrati
   calibration(actionType: "email") { __typename } }"""
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    started = time.perf_counter()
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            if time.perf_counter() - started > 120:
-                raise
-            time.sleep(0.2)
-
-
 def post(port: int, token: str, query: str) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
@@ -86,19 +65,22 @@ def post(port: int, token: str, query: str) -> dict[str, object]:
     return dict(answer)
 
 
-def measure(command: list[str], env: dict[str, str], port: int, token: str | None) -> list[float]:
+def measure(
+    command: list[str], env: dict[str, str], port: int, token: str | None, log: Path
+) -> list[float]:
     """[idle] or [idle, after the requests] in MiB."""
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with log.open("w") as output:  # a file, never an unread pipe
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
-        wait_ready(port, process)
+        wait_ready(f"http://127.0.0.1:{port}/healthz", process, log)
         time.sleep(2)
-        figures = [rss_mib(process.pid)]
+        figures = [resident_mib(process.pid)]
         if token is not None:
             post(port, token, REQUEST)
             time.sleep(1)
-            figures.append(rss_mib(process.pid))
+            figures.append(resident_mib(process.pid))
         return figures
     finally:
         process.terminate()
@@ -131,12 +113,14 @@ def main() -> None:
         if found is None:
             raise RuntimeError(f"no executive login in the seed's output:\n{seeded}")
         token = found.group(1)
+        logs = Path(workdir)
         rows = []
         for _ in range(2):  # interleaved: app, bare, app, bare
             port = free_port()
-            app = measure([*cli, "serve", "--port", str(port)], env, port, token)
+            app = measure([*cli, "serve", "--port", str(port)], env, port, token, logs / "app.log")
             port = free_port()
-            bare = measure([PYTHON, "-c", BARE_APP.format(port=port)], env, port, None)
+            bare_app = [PYTHON, "-c", BARE_APP.format(port=port)]
+            bare = measure(bare_app, env, port, None, logs / "bare.log")
             rows.append((app, bare[0]))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(

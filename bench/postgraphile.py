@@ -17,12 +17,11 @@ import shutil
 import struct
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.servers import free_port, stop
+from bench.servers import free_port, stop, wait_ready
 
 PACKAGE = "postgraphile@4"
 CACHE = (
@@ -74,28 +73,15 @@ def postgraphile_server(cli: Path, postgres_url: str, log: Path) -> Iterator[tup
     with log.open("w") as output:  # a file, never an unread pipe
         server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
     try:
-        _wait_answering(f"http://127.0.0.1:{port}/graphql", server, log)
+        query = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=json.dumps({"query": "{ __typename }"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        wait_ready(query, server, log)
         yield port, server.pid
     finally:
         stop(server)
-
-
-def _wait_answering(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    body = json.dumps({"query": "{ __typename }"}).encode()
-    while True:
-        request = urllib.request.Request(
-            url, data=body, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
 
 
 # -- round trips -------------------------------------------------------------------------------

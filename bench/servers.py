@@ -107,7 +107,11 @@ def servers(
             stop(server)
 
 
-def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def wait_ready(
+    url: str | urllib.request.Request, server: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Until ``url`` (or the request) answers 200: the server is up. Fails with the end of its
+    log when it exits or takes over a minute."""
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -117,8 +121,18 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
         except OSError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+            where = url if isinstance(url, str) else url.full_url
+            raise RuntimeError(f"{where} did not come up:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
+
+
+def resident_mib(pid: int) -> float:
+    """A process's resident memory (VmRSS) in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

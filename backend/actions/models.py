@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, between, utcnow
+from backend.database import Base, DailyRollupRow, OrganizationRow, between, utcnow
 
 ACTION_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # lower_snake_case, <= 40 characters
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no action or signal is older
@@ -96,21 +95,17 @@ class AgentAction(OrganizationRow, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class ActionStat(Base):
+class ActionStat(DailyRollupRow, Base):
     """Daily sums of one agent's actions of one type and cost currency (by the UTC day they were
     taken): what the dashboards read instead of the actions. ``backend.actions.rollup`` adds to
     them in each action's own unit of work."""
 
     __tablename__ = "action_stats"
-    __scope__ = "agent"
     __table_args__ = (
         PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "currency"),
         Index(None, "organization_id", "day"),
     )
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    day: Mapped[dt.date] = mapped_column(Date)
     action_type: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
     actions: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,7 +11,7 @@ from sqlalchemy import Delete, Insert, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import ActionStat, AgentAction, Decision
-from backend.database import insert_rows, utc_date, utc_day
+from backend.database import add_to_rollup, utc_date, utc_day
 
 KEY = ("organization_id", "agent_id", "day", "action_type", "currency")
 SUMS = ("actions", "escalations", "critical", "cost", "tokens")
@@ -25,19 +25,21 @@ def escalated(action_type: str, decision: str | None) -> bool:
 
 async def add_action(session: AsyncSession, action: AgentAction) -> None:
     """Count an action just recorded in its day's row."""
-    row = {
-        "organization_id": action.organization_id,
-        "agent_id": action.agent_id,
-        "day": utc_date(action.occurred_at),
-        "action_type": action.action_type,
-        "currency": action.cost_currency,
-        "actions": 1,
-        "escalations": int(escalated(action.action_type, action.decision)),
-        "critical": int(action.is_critical),
-        "cost": Decimal(action.cost_amount),
-        "tokens": action.cost_tokens,
-    }
-    await insert_rows(session, ActionStat, [row], conflict=KEY, add=SUMS)
+    cell = (
+        action.organization_id,
+        action.agent_id,
+        utc_date(action.occurred_at),
+        action.action_type,
+        action.cost_currency,
+    )
+    amounts = (
+        1,
+        int(escalated(action.action_type, action.decision)),
+        int(action.is_critical),
+        Decimal(action.cost_amount),
+        action.cost_tokens,
+    )
+    await add_to_rollup(session, ActionStat, [(cell, amounts)], key=KEY, sums=SUMS)
 
 
 def _count_if(condition: Any) -> Any:

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -24,14 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, utcnow
+from backend.database import Base, DailyRollupRow, OrganizationRow, utcnow
 
 CALIBRATION_BINS = 20
 
 
-class CalibrationStat(Base):
+class CalibrationStat(DailyRollupRow, Base):
     __tablename__ = "calibration_stats"
-    __scope__ = "agent"
     __table_args__ = (
         # Scope, then time: one agent's or the organisation's days are a range of an index.
         PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "bin"),
@@ -40,10 +38,7 @@ class CalibrationStat(Base):
         CheckConstraint("count >= 0", name="count"),
     )
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_type: Mapped[str] = mapped_column(String(40))
-    day: Mapped[dt.date] = mapped_column(Date)
     bin: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer, default=0)
     sum_p: Mapped[float] = mapped_column(Float, default=0.0)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, one_of, utcnow
+from backend.database import Base, DailyRollupRow, OrganizationRow, one_of, utcnow
 
 COMMENT_MAX_LENGTH = 2000
 
@@ -100,21 +99,17 @@ class CriterionRating:
     rating: int  # 1..5
 
 
-class FeedbackStat(Base):
+class FeedbackStat(DailyRollupRow, Base):
     """Daily sums of the ratings of one agent's work on one target type (by the UTC day each
     rating was first given): count, sum of ratings, how many answered a prompt.
     ``backend.feedback.rollup`` keeps them in each rating's own unit of work."""
 
     __tablename__ = "feedback_stats"
-    __scope__ = "agent"
     __table_args__ = (
         PrimaryKeyConstraint("organization_id", "agent_id", "day", "target_type"),
         Index(None, "organization_id", "day"),
     )
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    day: Mapped[dt.date] = mapped_column(Date)
     target_type: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)

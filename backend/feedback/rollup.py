@@ -5,14 +5,13 @@ upsert in its own unit of work; ``rebuild`` sums the table anew from the ratings
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlalchemy import Delete, Insert, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.database import insert_rows, utc_date, utc_day
+from backend.database import add_to_rollup, utc_date, utc_day
 from backend.feedback.models import Feedback, FeedbackStat
 
 KEY = ("organization_id", "agent_id", "day", "target_type")
@@ -33,16 +32,14 @@ class Change(NamedTuple):
 
 
 async def add_changes(session: AsyncSession, changes: Iterable[Change]) -> None:
-    sums: dict[tuple[int, int, dt.date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in changes:
-        cell = sums[(c.organization_id, c.agent_id, utc_date(c.created_at), c.target_type)]
-        cell[0], cell[1], cell[2] = cell[0] + c.ratings, cell[1] + c.rating, cell[2] + c.prompted
-    rows = [
-        {**dict(zip(KEY, key, strict=True)), **dict(zip(SUMS, d, strict=True))}
-        for key, d in sorted(sums.items())  # one lock order for every writer
-        if any(d)
+    increments = [
+        (
+            (c.organization_id, c.agent_id, utc_date(c.created_at), c.target_type),
+            (c.ratings, c.rating, c.prompted),
+        )
+        for c in changes
     ]
-    await insert_rows(session, FeedbackStat, rows, conflict=KEY, add=SUMS)
+    await add_to_rollup(session, FeedbackStat, increments, key=KEY, sums=SUMS)
 
 
 def rebuild(dialect: str) -> tuple[Delete, Insert]:

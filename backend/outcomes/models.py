@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, between, one_of, utcnow
+from backend.database import Base, DailyRollupRow, OrganizationRow, between, one_of, utcnow
 
 
 class OutcomeWindow(StrEnum):
@@ -120,22 +119,18 @@ class OutcomeLabel(OrganizationRow, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class OutcomeStat(Base):
+class OutcomeStat(DailyRollupRow, Base):
     """Daily sums of one agent's outcomes of one action and outcome type, by the UTC day the
     action was taken: decided outcomes (count, sum of values) apart from those still open or
     waiting for a label, so a day whose windows are still open reads as provisional.
     ``backend.outcomes.rollup`` keeps them in each outcome change's own unit of work."""
 
     __tablename__ = "outcome_stats"
-    __scope__ = "agent"
     __table_args__ = (
         PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "outcome_type"),
         Index(None, "organization_id", "day"),
     )
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    day: Mapped[dt.date] = mapped_column(Date)
     action_type: Mapped[str] = mapped_column(String(40))
     outcome_type: Mapped[str] = mapped_column(String(40))
     resolved: Mapped[int] = mapped_column(Integer, default=0)

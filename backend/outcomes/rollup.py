@@ -6,7 +6,6 @@ still open or waiting for a label: pending) with one atomic upsert in its own un
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -14,7 +13,7 @@ from sqlalchemy import Delete, Insert, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
-from backend.database import insert_rows, utc_day
+from backend.database import add_to_rollup, utc_day
 from backend.outcomes.models import Outcome, OutcomeStat, OutcomeStatus
 
 KEY = ("organization_id", "agent_id", "day", "action_type", "outcome_type")
@@ -43,18 +42,11 @@ async def add_changes(
 ) -> None:
     """Count outcomes that moved from one state (None: did not exist) to another, each as
     ``(cell, before, after)``."""
-    sums: dict[Cell, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    increments = []
     for cell, before, after in changes:
         then = tally(*before) if before is not None else (0, 0.0, 0)
-        for i, (new, old) in enumerate(zip(tally(*after), then, strict=True)):
-            sums[cell][i] += new - old
-    # A fixed order keeps concurrent writers locking rows in the same order (no deadlocks).
-    rows = [
-        {**cell._asdict(), "resolved": int(d[0]), "successes": d[1], "pending": int(d[2])}
-        for cell, d in sorted(sums.items())
-        if any(d)
-    ]
-    await insert_rows(session, OutcomeStat, rows, conflict=KEY, add=SUMS)
+        increments.append((cell, [new - old for new, old in zip(tally(*after), then, strict=True)]))
+    await add_to_rollup(session, OutcomeStat, increments, key=KEY, sums=SUMS)
 
 
 def rebuild(dialect: str) -> tuple[Delete, Insert]:

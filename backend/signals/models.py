@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, utcnow
+from backend.database import Base, DailyRollupRow, OrganizationRow, utcnow
 
 
 class SignalKind(StrEnum):
@@ -66,22 +65,18 @@ class Signal(OrganizationRow, Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class DealActivity(Base):
+class DealActivity(DailyRollupRow, Base):
     """What the CRM signals matched to one agent said of one deal on one UTC day: how many moved
     it forward, won it, lost it. A dashboard counts a deal once per agent or team over its range
     (``backend.signals.rollup`` keeps the counts in each signal batch's unit of work)."""
 
     __tablename__ = "deal_activity"
-    __scope__ = "agent"
     __table_args__ = (
         PrimaryKeyConstraint("organization_id", "agent_id", "day", "deal_id"),
         Index(None, "organization_id", "day"),
         Index(None, "deal_id"),
     )
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
-    day: Mapped[dt.date] = mapped_column(Date)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
     progressed: Mapped[int] = mapped_column(Integer, default=0)
     won: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,6 @@ range, however many signals it had."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy import Delete, Insert, and_, case, delete, func, insert, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.crm.models import DealStage
-from backend.database import insert_rows, utc_date, utc_day
+from backend.database import add_to_rollup, utc_date, utc_day
 from backend.outcomes.rules import PIPELINE
 from backend.signals.models import DealActivity, Signal, SignalKind
 
@@ -50,19 +49,15 @@ def deal_moves(kind: str, payload: Mapping[str, Any]) -> tuple[int, int, int]:
 
 async def add_signals(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> None:
     """Count the deal signals among ``rows`` (signal rows just stored, as dicts)."""
-    sums: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for r in rows:
-        if r["kind"] not in DEAL_KINDS or r["deal_id"] is None or r["agent_id"] is None:
-            continue
-        moves = deal_moves(r["kind"], r["payload"] or {})
-        if any(moves):
-            key = (r["organization_id"], r["agent_id"], utc_date(r["occurred_at"]), r["deal_id"])
-            sums[key] = [a + b for a, b in zip(sums[key], moves, strict=True)]
-    rows_out = [
-        {**dict(zip(KEY, key, strict=True)), **dict(zip(SUMS, d, strict=True))}
-        for key, d in sorted(sums.items())  # one lock order for every writer
+    increments = [
+        (
+            (r["organization_id"], r["agent_id"], utc_date(r["occurred_at"]), r["deal_id"]),
+            deal_moves(r["kind"], r["payload"] or {}),
+        )
+        for r in rows
+        if r["kind"] in DEAL_KINDS and r["deal_id"] is not None and r["agent_id"] is not None
     ]
-    await insert_rows(session, DealActivity, rows_out, conflict=KEY, add=SUMS)
+    await add_to_rollup(session, DealActivity, increments, key=KEY, sums=SUMS)
 
 
 def rebuild(dialect: str) -> tuple[Delete, Insert]:

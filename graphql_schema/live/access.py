@@ -77,7 +77,7 @@ class CredentialChecks:
         return check.viewer
 
     async def _latest(self, state: AppState, credential: str, not_before: float) -> _Check:
-        key = hashlib.sha256(credential.encode()).hexdigest()
+        key = credential_digest(credential)
         check = self._checks.get(key)
         if check is None:
             self._sweep()
@@ -119,6 +119,11 @@ class CredentialChecks:
         ]
         for key in stale:
             del self._checks[key]
+
+
+def credential_digest(credential: str) -> str:
+    """What a credential is known by in this process (never the credential itself)."""
+    return hashlib.sha256(credential.encode()).hexdigest()
 
 
 ScopeCheck = Callable[[Viewer], None]

@@ -18,7 +18,6 @@ forgotten: nothing is kept.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from graphql_schema.live.access import (
     CHECKED_AT_KEY,
     CredentialChecks,
     ScopeCheck,
+    credential_digest,
     sees_event_agent,
 )
 from graphql_schema.live.documents import DocumentKey, SharedDocument
@@ -154,7 +154,7 @@ class LiveChannel:
         frames: Frames | None,
     ) -> Member:
         credential = credential_of(context)
-        key = hashlib.sha256(credential.encode()).hexdigest()
+        key = credential_digest(credential)
         principal = self.principals.get(key)
         if principal is None:
             principal = self.principals[key] = Principal(key, credential, not_before, set())
