@@ -3,8 +3,9 @@ broker and the event bus that runs after each unit of work commits."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,17 @@ class AppState:
         bus = EventBus(broker)
         bind_events(sessions, bus)
         return cls(settings, engine, sessions, broker, bus, clock)
+
+    @contextlib.asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads on an autocommit connection: a read in one statement costs one
+        round trip (no BEGIN and ROLLBACK around it). Each statement reads one consistent
+        snapshot; several statements are several snapshots, as under READ COMMITTED. Nothing
+        written through it is part of a unit of work: use `sessions` for writes."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with self.sessions(bind=connection) as session:
+                yield session
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -3,12 +3,10 @@ a query selects of them (so a list reads only what is asked: no count unless `to
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
@@ -79,15 +77,3 @@ def _selects(selections: Sequence[Selection], path: Sequence[str]) -> bool:
         elif _selects(selection.selections, path):  # a fragment: its fields are ours
             return True
     return False
-
-
-@contextlib.asynccontextmanager
-async def page_session(info: Info) -> AsyncIterator[AsyncSession]:
-    """A session for reading one page: on an autocommit connection, so a page read in one
-    statement costs one round trip (no BEGIN and ROLLBACK around it). Each statement still
-    reads one consistent snapshot; a page with its count is two, as under READ COMMITTED."""
-    state = info.context.state
-    async with state.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        async with state.sessions(bind=connection) as session:
-            yield session

@@ -27,6 +27,7 @@ from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.errors import DomainErrorsAndMasking
+from graphql_schema.execution import PlainFieldsExecution
 from graphql_schema.feedback.queries import FeedbackQuery
 from graphql_schema.feedback.summary import FeedbackSummaryQuery
 from graphql_schema.health.queries import HealthQuery
@@ -110,4 +111,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: CostLimits(budgets=budgets, requests=requests),
         DomainErrorsAndMasking,
     ]
-    return Schema(**ROOTS, config=CONFIG, extensions=extensions)
+    return Schema(
+        **ROOTS,
+        config=CONFIG,
+        extensions=extensions,
+        execution_context_class=PlainFieldsExecution,
+    )

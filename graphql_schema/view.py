@@ -12,7 +12,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from backend.auth.service import authenticate
+from backend.auth.service import authenticate, writes_on_use
 from backend.errors import DomainError
 from backend.settings import Environment, Settings
 from backend.state import AppState
@@ -23,6 +23,9 @@ from graphql_schema.persisted import PersistedQueries
 
 
 async def viewer_for(state: AppState, credential: str) -> Any:
+    if not writes_on_use(credential):  # a user token: one read, one round trip
+        async with state.reads() as session:
+            return await authenticate(session, state.settings, credential)
     async with state.sessions() as session:
         viewer = await authenticate(session, state.settings, credential)
         await session.commit()  # last_used_at of API keys

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
@@ -43,40 +43,64 @@ DEFAULT_SCOPES = {
 
 
 async def viewer_for_user(session: AsyncSession, user: User) -> Viewer:
-    role = Role(user.role)
-    if role in (Role.EXECUTIVE, Role.ADMIN):
-        return Viewer(
-            user.organization_id, ViewerRole(role), user_id=user.id, team_ids=None, agent_ids=None
-        )
-    if role is Role.MANAGER:
-        managed = await session.scalars(
-            select(TeamManager.team_id).where(TeamManager.user_id == user.id)
-        )
-        team_ids = frozenset(managed)
-        agents = await session.scalars(
-            select(Agent.id).where(
-                Agent.organization_id == user.organization_id, Agent.team_id.in_(sorted(team_ids))
+    viewer = await viewer_of_user(session, user.id, active_only=False)
+    if viewer is None:
+        raise NotFoundError(f"user {user.id}")
+    return viewer
+
+
+async def viewer_of_user(
+    session: AsyncSession, user_id: int, *, active_only: bool = True
+) -> Viewer | None:
+    """The viewer of a user, in one statement (the user joined with the teams they manage and
+    the agents they see), or None for an unknown user (or an inactive one, by default).
+
+    A rep sees the agents they own and their team; a manager the agents of the teams they
+    manage; executives and administrators the whole organisation."""
+    rep = User.role == Role.REP.value
+    manager = User.role == Role.MANAGER.value
+    rows = (
+        await session.execute(
+            select(User.organization_id, User.role, User.team_id, TeamManager.team_id, Agent.id)
+            .select_from(User)
+            .outerjoin(TeamManager, and_(manager, TeamManager.user_id == User.id))
+            .outerjoin(
+                Agent,
+                and_(
+                    Agent.organization_id == User.organization_id,
+                    or_(
+                        and_(rep, Agent.owner_id == User.id),
+                        and_(manager, Agent.team_id == TeamManager.team_id),
+                    ),
+                ),
             )
+            .where(User.id == user_id, User.active.is_(True) if active_only else true())
         )
-        return Viewer(
-            user.organization_id,
-            ViewerRole.MANAGER,
-            user_id=user.id,
-            team_ids=team_ids,
-            agent_ids=frozenset(agents),
-        )
-    agents = await session.scalars(
-        select(Agent.id).where(
-            Agent.organization_id == user.organization_id, Agent.owner_id == user.id
-        )
-    )
-    team_ids = frozenset({user.team_id}) if user.team_id is not None else frozenset()
+    ).all()
+    if not rows:
+        return None
+    organization_id, role, team_id = rows[0][:3]
+    agents = frozenset(r[4] for r in rows if r[4] is not None)
+    match Role(role):
+        case Role.EXECUTIVE | Role.ADMIN:
+            return Viewer(
+                organization_id, ViewerRole(role), user_id=user_id, team_ids=None, agent_ids=None
+            )
+        case Role.MANAGER:
+            teams = frozenset(r[3] for r in rows if r[3] is not None)
+            return Viewer(
+                organization_id,
+                ViewerRole.MANAGER,
+                user_id=user_id,
+                team_ids=teams,
+                agent_ids=agents,
+            )
     return Viewer(
-        user.organization_id,
+        organization_id,
         ViewerRole.REP,
-        user_id=user.id,
-        team_ids=team_ids,
-        agent_ids=frozenset(agents),
+        user_id=user_id,
+        team_ids=frozenset({team_id}) if team_id is not None else frozenset(),
+        agent_ids=agents,
     )
 
 
@@ -102,11 +126,24 @@ async def viewer_for_api_client(session: AsyncSession, client: ApiClient) -> Vie
     )
 
 
-async def authenticate(session: AsyncSession, settings: Settings, credential: str) -> Viewer:
-    """Turn a bearer credential (user token or API key) into a Viewer, or refuse."""
+def bare_credential(credential: str) -> str:
+    """The credential without its "Bearer " scheme."""
     credential = credential.strip()
     if credential.lower().startswith("bearer "):
         credential = credential[7:].strip()
+    return credential
+
+
+def writes_on_use(credential: str) -> bool:
+    """Whether authenticating ``credential`` writes (an API key records its last use); a user
+    token is only read, so it needs no transaction."""
+    return api_key_prefix(bare_credential(credential)) is not None
+
+
+async def authenticate(session: AsyncSession, settings: Settings, credential: str) -> Viewer:
+    """Turn a bearer credential (user token or API key) into a Viewer, or refuse. An API key's
+    use is written to ``session``: commit it (see `writes_on_use`)."""
+    credential = bare_credential(credential)
     if not credential:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "missing credentials")
     prefix = api_key_prefix(credential)
@@ -121,10 +158,10 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
         )
         return await viewer_for_api_client(session, client)
     claims = read_user_token(credential, secret_key=settings.secret_key)
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.active or user.organization_id != claims.organization_id:
+    viewer = await viewer_of_user(session, claims.user_id)
+    if viewer is None or viewer.organization_id != claims.organization_id:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token")
-    return await viewer_for_user(session, user)
+    return viewer
 
 
 async def issue_token_for_email(session: AsyncSession, settings: Settings, email: str) -> str:

@@ -12,7 +12,7 @@ from backend.outcomes.repository import list_actions_with_outcomes
 from backend.pagination import DEFAULT_PAGE
 from graphql_schema.actions.types import ActionType
 from graphql_schema.filters import ActionFilter, After, First, action_filter
-from graphql_schema.relay import Connection, page_session, selects
+from graphql_schema.relay import Connection, selects
 
 
 @strawberry.type
@@ -34,7 +34,7 @@ class ActionsQuery:
         viewer = info.context.require_viewer()
         where = action_filter(filter)
         count = selects(info, "totalCount")
-        async with page_session(info) as session:
+        async with info.context.state.reads() as session:
             if selects(info, "edges", "node", "outcomes"):  # read with the page, not by loader
                 with_outcomes = await list_actions_with_outcomes(
                     session, viewer, where=where, first=first, after=after, count=count

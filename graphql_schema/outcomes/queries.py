@@ -12,7 +12,7 @@ from backend.outcomes.repository import label_queue_page, list_outcomes
 from backend.pagination import DEFAULT_PAGE
 from graphql_schema.filters import After, First, OutcomeFilter, outcome_filter
 from graphql_schema.outcomes.types import OutcomeType
-from graphql_schema.relay import Connection, page_session, selects
+from graphql_schema.relay import Connection, selects
 
 
 @strawberry.type
@@ -33,7 +33,7 @@ class OutcomesQuery:
     ) -> Connection[OutcomeType]:
         viewer = info.context.require_viewer()
         where = outcome_filter(filter)
-        async with page_session(info) as session:
+        async with info.context.state.reads() as session:
             page = await list_outcomes(
                 session,
                 viewer,
@@ -53,7 +53,7 @@ class OutcomesQuery:
         self, info: Info, first: First = DEFAULT_PAGE, after: After = None
     ) -> Connection[OutcomeType]:
         viewer = info.context.require_viewer()
-        async with page_session(info) as session:
+        async with info.context.state.reads() as session:
             page = await label_queue_page(
                 session, viewer, first=first, after=after, count=selects(info, "totalCount")
             )

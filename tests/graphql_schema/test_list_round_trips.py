@@ -1,15 +1,16 @@
 """The `actions` list reads only what the query selects: no COUNT unless `totalCount` is asked,
 the page and its actions' outcomes in one statement on PostgreSQL (two elsewhere), and the same
-answers as the per-relation loaders give."""
+answers as the per-relation loaders give. Authenticating a person's token is one statement."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
+from backend.orgs.models import User
 from backend.state import AppState
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
@@ -179,3 +180,39 @@ def test_outcomes_follow_the_read_scope_and_the_viewer(api, database_url) -> Non
     for viewer in ("rep_s1", "exec_s", "rep_a2"):  # another organisation, or out of scope
         foreign = data_of(api.query(COUNTED, mine, as_=viewer), "actions")
         assert foreign["edges"] == [] and foreign["totalCount"] == 0, viewer
+
+
+def test_a_user_token_is_authenticated_in_one_statement(api, database_url) -> None:
+    """A person's viewer (role, teams, agents) is one read, outside any transaction; an API key
+    also records its use."""
+    for person in ("rep_a1", "manager_a", "exec_n"):
+        seen, result = statements(api, "{ __typename }", {}, person)
+        assert "errors" not in result and len(seen) == 1, (person, seen)
+        assert "users" in seen[0] and "update" not in seen[0].lower()
+    seen, _ = statements(api, "{ __typename }", {}, "partner_n")
+    assert any(s.lower().startswith("update api_clients") for s in seen), seen
+
+
+def test_the_viewer_of_a_token_is_its_users_scope_now(api, database_url) -> None:
+    """Each request reads the user afresh: a deactivated user's token is refused at once, and
+    a rep's agents are theirs."""
+    query = "{ viewer { role agents { id } } }"
+    mine = data_of(api.query(query, as_="rep_a1"), "viewer")
+    assert mine["role"] == "REP"
+    assert [db_id(a["id"]) for a in mine["agents"]] == [api.world.agents["rep_a1"].id]
+    managed = data_of(api.query(query, as_="manager_a"), "viewer")["agents"]
+    assert {db_id(a["id"]) for a in managed} >= {
+        api.world.agents["rep_a1"].id,
+        api.world.agents["rep_a2"].id,
+    }
+
+    async def deactivate(state: AppState) -> None:
+        async with transaction(state.sessions) as session:
+            await session.execute(
+                update(User).where(User.id == api.world.users["rep_a1"].id).values(active=False)
+            )
+
+    run(database_url, deactivate)
+    refused = api.query(query, as_="rep_a1")
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "unauthenticated", refused
