@@ -1,14 +1,23 @@
 """The executor: graphql-core's, with plain fields read straight off their objects.
 
-Most fields of a page are plain: a scalar or enum attribute of a Strawberry type (no resolver,
-no arguments, no field extension), a relay node's `id` with Strawberry's default `resolve_id`
-and `resolve_typename`, or `__typename`. graphql-core resolves each one like any field: it builds a
-resolve info, calls Strawberry's default resolver, checks for an awaitable and completes the
-value through the generic dispatch, about ten times the work of reading the attribute.
-`PlainFieldsExecution.execute_field` reads such a field directly and coerces it with its type's
-own `coerce_output_value`. Anything else, and any plain field whose value is not a clean
-answer (null where null is not allowed, a value its scalar refuses), goes the general way,
-which reports it exactly as before: reading an attribute twice has no effect.
+Most fields of a page need no resolver call. graphql-core resolves each one like any field: it
+builds a resolve info, calls Strawberry's resolver wrapper (for a field with a resolver:
+Strawberry's `Info`, its arguments, its extension chain), checks for an awaitable and completes
+the value through the generic dispatch, about ten times the work of reading an attribute.
+`PlainFieldsExecution` reads these fields directly:
+
+- a *leaf*: a scalar or enum attribute of a Strawberry type (no resolver, no arguments, no
+  field extension), a relay node's `id` with Strawberry's default `resolve_id` and
+  `resolve_typename`, and `__typename`; coerced with its type's own `coerce_output_value`.
+  A leaf whose value is not a clean answer (null where null is not allowed, a value its
+  scalar refuses) goes the general way, which reports it exactly as before (reading an
+  attribute twice has no effect);
+- a *value*: any other attribute without a resolver (an object, a list): read, then completed
+  by graphql-core (`complete_value`, which checks nulls and reports errors as usual);
+- a *prefetched* field: a resolver field that declares, in its metadata under `PREFETCHED`, the
+  attribute that holds its answer when it was read ahead (a page's outcomes): when that
+  attribute is not None it is the answer, completed by graphql-core, and the resolver is not
+  called; when it is None the resolver runs. Its resolver must answer the same way.
 
 Schema middleware (an extension with a ``resolve`` hook) must see every field: with one
 installed, every field goes the general way.
@@ -16,6 +25,7 @@ installed, every field goes the general way.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -35,43 +45,49 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 MISSING = object()
+# Metadata key of a resolver field: the attribute holding its answer when read ahead.
+PREFETCHED = "prefetched"
+LEAF, NODE_ID, TYPENAME_KIND, VALUE, PREFETCHED_KIND = range(5)
 
 
 class Plain(NamedTuple):
-    """How to answer a plain field: the attribute to read, the coercion, whether null is allowed.
-    ``kind`` is "attribute", "node_id" (a relay node's `id`, from its `NodeID` attribute) or
-    "typename" (``__typename``: the parent type's name)."""
+    """How to answer a field without calling its resolver: what ``kind`` of read (see the
+    module's docstring), the attribute read, the leaf's coercion, whether null is allowed."""
 
+    kind: int
     attribute: str
-    coerce: Any
-    nullable: bool
-    kind: str = "attribute"
+    coerce: Any = None
+    nullable: bool = True
 
 
-TYPENAME = Plain("__typename", None, False, "typename")
+TYPENAME = Plain(TYPENAME_KIND, "__typename")
 NODE_ID_RESOLVER = relay.Node._id.__func__  # Strawberry's resolver of a node's `id`
 
 
 def plain_field(field: GraphQLField) -> Plain | None:
     """How to read ``field`` directly, or None when it must be resolved."""
     definition = field.extensions.get("strawberry-definition")
-    named = get_named_type(field.type)
-    if not isinstance(definition, StrawberryField) or not is_leaf_type(named) or field.args:
+    if not isinstance(definition, StrawberryField) or field.args or definition.extensions:
         return None
+    basic = bool(getattr(field.resolve, "_is_default", False) and definition.python_name)
+    resolver = definition.base_resolver
+    named = get_named_type(field.type)
     nullable = not isinstance(field.type, GraphQLNonNull)
     inner = field.type if nullable else field.type.of_type  # type: ignore[union-attr]
-    if inner is not named:
-        return None  # a list of leaves: the general way
-    coerce = named.coerce_output_value
-    if getattr(field.resolve, "_is_default", False) and definition.python_name:
-        return Plain(definition.python_name, coerce, nullable)
-    resolver = definition.base_resolver
-    if (
-        resolver is not None
-        and getattr(resolver.wrapped_func, "__func__", MISSING) is NODE_ID_RESOLVER
-        and not definition.extensions
-    ):
-        return Plain("", coerce, nullable, "node_id")
+    if inner is named and is_leaf_type(named):
+        coerce = named.coerce_output_value
+        if basic:
+            return Plain(LEAF, definition.python_name, coerce, nullable)
+        if resolver is not None and (
+            getattr(resolver.wrapped_func, "__func__", MISSING) is NODE_ID_RESOLVER
+        ):
+            return Plain(NODE_ID, "", coerce, nullable)
+        return None
+    if basic:
+        return Plain(VALUE, definition.python_name)
+    prefetched = definition.metadata.get(PREFETCHED)
+    if resolver is not None and isinstance(prefetched, str):
+        return Plain(PREFETCHED_KIND, prefetched)
     return None
 
 
@@ -93,11 +109,11 @@ def node_id_attribute(cls: type) -> str | None:
     return NODE_ID_ATTRIBUTES[cls]
 
 
-def read(plain: Plain, parent_type: GraphQLObjectType, source: Any) -> Any:
-    """The plain field's answer, or MISSING when it must go the general way."""
-    if plain.kind == "typename":
+def read_leaf(plain: Plain, parent_type: GraphQLObjectType, source: Any) -> Any:
+    """A leaf's answer, or MISSING when it must go the general way."""
+    if plain.kind == TYPENAME_KIND:
         return parent_type.name
-    if plain.kind == "node_id":
+    if plain.kind == NODE_ID:
         attribute = node_id_attribute(type(source))
         if attribute is None:
             return MISSING
@@ -122,7 +138,8 @@ def read(plain: Plain, parent_type: GraphQLObjectType, source: Any) -> Any:
 # fields live as long as it does).
 PLAIN: WeakKeyDictionary[GraphQLSchema, dict[int, Plain | None]] = WeakKeyDictionary()
 
-Step = tuple[str, Plain | None, Any]  # response key, how to read it directly, its field nodes
+# Response key, the field (None for `__typename`), how to read it directly, its field nodes.
+Step = tuple[str, GraphQLField | None, Plain | None, Any]
 
 
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
@@ -152,7 +169,7 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                 if id(field) not in self.plain:
                     self.plain[id(field)] = plain_field(field)
                 plain = self.plain[id(field)]
-            steps.append((name, plain, details))
+            steps.append((name, field, plain, details))
         self.steps[key] = (grouped_field_set, steps)
         return steps
 
@@ -169,19 +186,26 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for name, plain, details in self.steps_of(parent_type, grouped_field_set):
-                if plain is not None:
-                    answer = read(plain, parent_type, source_value)
+            for name, field, plain, details in self.steps_of(parent_type, grouped_field_set):
+                if plain is not None and plain.kind < VALUE:
+                    answer = read_leaf(plain, parent_type, source_value)
                     if answer is not MISSING:
                         results[name] = answer
                         continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    details,
-                    Path(path, name, parent_type.name),
-                    position_context,
-                )
+                field_path = Path(path, name, parent_type.name)
+                value = MISSING
+                if plain is not None and plain.kind >= VALUE:
+                    value = getattr(source_value, plain.attribute, MISSING)
+                    if (plain.kind == PREFETCHED_KIND and value is None) or is_awaitable(value):
+                        value = MISSING
+                if value is MISSING:
+                    result = self.execute_field(
+                        parent_type, source_value, details, field_path, position_context
+                    )
+                else:
+                    result = self.complete_read(
+                        parent_type, field, details, field_path, value, position_context
+                    )
                 if result is not Undefined:
                     results[name] = result
                     if is_awaitable(result):
@@ -202,3 +226,35 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def complete_read(
+        self,
+        parent_type: GraphQLObjectType,
+        field: Any,
+        details: Any,
+        path: Path,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's `execute_field` for a value read directly: completed, with errors
+        handled as that field's."""
+        return_type = field.type
+        info = self.build_resolve_info(field, [d.node for d in details], parent_type, path)
+        try:
+            completed = self.complete_value(
+                return_type, details, info, path, value, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed(completed: Awaitable[Any]) -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, details, path)
+                return None
+
+        return await_completed(completed)

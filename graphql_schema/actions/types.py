@@ -16,6 +16,7 @@ from backend.agents.models import Agent
 from backend.outcomes.models import Outcome
 from backend.outcomes.repository import ActionWithOutcomes
 from graphql_schema.agents.types import AgentType
+from graphql_schema.execution import PREFETCHED
 from graphql_schema.loaders import by_column, by_id
 from graphql_schema.nodes import load_nodes
 from graphql_schema.outcomes.types import OutcomeType
@@ -61,11 +62,14 @@ class ActionType(relay.Node):
         row = await info.context.loaders.get(by_id(Agent)).load(self.agent_id)
         return AgentType.of(row) if row is not None else None
 
-    @strawberry.field(description="Its outcomes, one per outcome type.")
+    @strawberry.field(
+        description="Its outcomes, one per outcome type.",
+        metadata={PREFETCHED: "prefetched_outcomes"},
+    )
     def outcomes(self, info: Info) -> list[OutcomeType]:
-        # Synchronous when read with the page: graphql-core then completes the whole page
-        # without one awaitable per action. Otherwise the loader's awaitable, which
-        # graphql-core awaits like an async resolver's.
+        # Read with the page: the executor takes them without calling this (PREFETCHED);
+        # here too, synchronously. Otherwise the loader's awaitable, which graphql-core awaits
+        # like an async resolver's.
         if self.prefetched_outcomes is not None:
             return self.prefetched_outcomes
         return self._load_outcomes(info)  # type: ignore[return-value]

@@ -18,7 +18,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from backend.settings import load_settings
-from graphql_schema.execution import PlainFieldsExecution, plain_field
+from graphql_schema.execution import (
+    LEAF,
+    NODE_ID,
+    PREFETCHED,
+    PREFETCHED_KIND,
+    VALUE,
+    PlainFieldsExecution,
+    plain_field,
+)
 from graphql_schema.schema import build_schema
 
 
@@ -60,9 +68,20 @@ class Thing(relay.Node):
     detail: Detail | None
     code: Code
 
+    known_details: strawberry.Private[list[Any] | None] = None
+
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field(metadata={PREFETCHED: "known_details"})
+    def details(self) -> list[Detail]:
+        RESOLVED.append(self.id)
+        return (
+            self.known_details
+            if self.known_details is not None
+            else [Detail(size=0, label="loaded")]
+        )
 
     @strawberry.field
     async def later(self) -> int:
@@ -90,6 +109,7 @@ class Coded(relay.Node):
 
 
 THINGS: list[Any] = []
+RESOLVED: list[int] = []  # the things whose `details` resolver ran
 
 
 @strawberry.type
@@ -149,6 +169,7 @@ QUERY = """query($withNote: Boolean!) {
     id name alias: name note @include(if: $withNote) kind when count ratio tags shout later
     __typename code
     detail { size label }
+    details { size label }
     ... on Thing { count name }
   }
   coded { id }
@@ -173,6 +194,7 @@ def thing(number: int, **changes: Any) -> Thing:
         "tags": ["a", "b"][: number % 3],
         "detail": Detail(size=number, label=None) if number % 2 else None,
         "code": f"c{number}",
+        "known_details": [Detail(size=number, label="known")] if number % 2 == 0 else None,
     }
     return Thing(**(base | changes))
 
@@ -180,13 +202,18 @@ def thing(number: int, **changes: Any) -> Thing:
 def test_same_answer_as_graphql_core_and_only_resolvers_go_the_general_way() -> None:
     THINGS[:] = [thing(n) for n in range(1, 6)]
     CountsInfos.built = 0
+    RESOLVED.clear()
     fast = run(FAST)
     built = CountsInfos.built
+    assert RESOLVED == [1, 3, 5]  # only where the details were not read ahead
+    RESOLVED.clear()
     assert fast == run(GENERAL)
+    assert RESOLVED == [1, 2, 3, 4, 5]
     assert fast[1] == []
-    # things, coded, coded.id (not Strawberry's default id), and per thing: tags (a list),
-    # shout and later (resolvers), detail (an object); nothing else builds a resolve info.
-    assert built == 3 + 4 * len(THINGS)
+    assert fast[0]["things"][1]["details"] == [{"size": 2, "label": "known"}]
+    # things, coded, coded.id (not Strawberry's default id), and per thing: tags, detail and
+    # details (completed by graphql-core), shout and later (resolvers); leaves build none.
+    assert built == 3 + 5 * len(THINGS)
     assert fast[0]["things"][0]["id"] == str(relay.GlobalID("Thing", "1"))
 
 
@@ -208,7 +235,17 @@ def test_a_null_where_none_is_allowed_is_the_same_error() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"count": 2**40}, {"ratio": "many"}, {"kind": "fax"}, {"code": "none"}, {"name": 3}],
+    [
+        {"count": 2**40},
+        {"ratio": "many"},
+        {"kind": "fax"},
+        {"code": "none"},
+        {"name": 3},
+        {"known_details": [None]},
+        {"known_details": [Detail(size=None, label="a")]},
+        {"detail": "x"},
+        {"tags": [1, None]},
+    ],
     ids=repr,
 )
 def test_a_value_the_scalar_refuses_is_the_same_error(changes: dict[str, Any]) -> None:
@@ -232,29 +269,63 @@ def test_middleware_sees_every_field() -> None:
 
 def test_which_fields_are_plain() -> None:
     fields = FAST._schema.type_map["Thing"].fields  # type: ignore[attr-defined]
-    plain = {name for name, f in fields.items() if plain_field(f) is not None}
-    assert plain == {"id", "name", "note", "kind", "when", "count", "ratio", "code"}
+    kinds = {name: plain.kind for name, f in fields.items() if (plain := plain_field(f))}
+    assert kinds == {
+        **dict.fromkeys(["name", "note", "kind", "when", "count", "ratio", "code"], LEAF),
+        "id": NODE_ID,
+        "tags": VALUE,
+        "detail": VALUE,
+        "details": PREFETCHED_KIND,
+    }
     served = build_schema(load_settings(secret_key="x" * 32, database_url="sqlite+aiosqlite://"))
     action = served._schema.type_map["Action"].fields  # type: ignore[attr-defined]
-    assert {"id", "actionType", "confidence", "occurredAt"} <= {
+    assert {"id", "actionType", "confidence", "occurredAt", "outcomes"} <= {
         name for name, f in action.items() if plain_field(f) is not None
     }
-    assert plain_field(action["outcomes"]) is None
+    assert plain_field(action["agent"]) is None
 
 
 names = st.one_of(st.none(), st.text(max_size=5))
 numbers = st.one_of(st.none(), st.integers(min_value=-(2**40), max_value=2**40))
 ratios = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=2))
 kinds = st.one_of(st.none(), st.sampled_from([Kind.EMAIL, Kind.MEETING, "email", 3]))
+details = st.sampled_from(
+    [None, [], [Detail(size=1, label=None)], [None], "x", [Detail(size=None, label="a")]]
+)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
-    st.lists(st.tuples(names, names, numbers, ratios, kinds, st.booleans()), min_size=0, max_size=4)
+    st.lists(
+        st.tuples(
+            names,
+            names,
+            numbers,
+            ratios,
+            kinds,
+            st.sampled_from(["a", "none"]),
+            details,
+            details,
+            st.booleans(),
+        ),
+        max_size=4,
+    )
 )
 def test_any_data_gets_the_same_answer(rows: list[Any]) -> None:
     THINGS[:] = [
-        thing(i + 1, name=name, note=note, count=count, ratio=ratio, kind=kind) if keep else None
-        for i, (name, note, count, ratio, kind, keep) in enumerate(rows)
+        thing(
+            i + 1,
+            name=name,
+            note=note,
+            count=count,
+            ratio=ratio,
+            kind=kind,
+            code=code,
+            detail=detail[0] if isinstance(detail, list) and detail else None,
+            known_details=known,
+        )
+        if keep
+        else None
+        for i, (name, note, count, ratio, kind, code, detail, known, keep) in enumerate(rows)
     ]
     assert run(FAST) == run(GENERAL)
