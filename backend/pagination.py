@@ -26,10 +26,15 @@ DEFAULT_PAGE = 20
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    cursors: list[str]
+    keys: list[tuple[Any, ...]]  # each item's sort key, what its cursor encodes
     has_next: bool
     has_previous: bool
     total: int | None
+
+    def cursor(self, index: int) -> str:
+        """The opaque cursor of the item at ``index`` (encoded when asked: a page whose
+        cursors are not selected encodes only its first and last)."""
+        return _encode(self.keys[index])
 
 
 def _encode(values: Sequence[Any]) -> str:
@@ -119,7 +124,7 @@ async def paginate(
     width = len(order)
     return Page(
         items=[item(row) for row in rows],
-        cursors=[_encode(list(row[-width:])) for row in rows],
+        keys=[tuple(row[-width:]) for row in rows],
         has_next=has_next,
         has_previous=after is not None,
         total=total,

@@ -42,18 +42,21 @@ class Connection(Generic[N]):
     )
 
     @classmethod
-    def of(cls, page: Page[Any], to_node: Callable[[Any], N]) -> Connection[N]:
+    def of(cls, page: Page[Any], to_node: Callable[[Any], N], info: Info) -> Connection[N]:
+        """The connection of ``page``; each edge's cursor only when the query selects it."""
+        keyed = selects(info, "edges", "cursor")
         edges = [
-            Edge(node=to_node(item), cursor=c)
-            for item, c in zip(page.items, page.cursors, strict=True)
+            Edge(node=to_node(item), cursor=page.cursor(i) if keyed else "")  # "": not asked
+            for i, item in enumerate(page.items)
         ]
+        last = len(page.items) - 1
         return cls(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
+                start_cursor=page.cursor(0) if page.items else None,
+                end_cursor=page.cursor(last) if page.items else None,
             ),
             total_count=page.total,
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -67,6 +69,19 @@ class GraphQLView(GraphQL[Context, None]):
         except DomainError as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None
+
+    def encode_json(self, data: object) -> str:
+        """Answers in compact JSON, by orjson (the standard library's encoder is several
+        times slower on a page of nodes); an integer beyond 64 bits (JSON data stored as
+        evidence) falls back to the standard encoder. Text, not bytes: WebSocket messages
+        must be text frames."""
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its JSONDecodeError is the standard library's
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)

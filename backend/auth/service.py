@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import Select, and_, bindparam, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
@@ -42,6 +42,33 @@ DEFAULT_SCOPES = {
 }
 
 
+def _viewer_of_user(*, active_only: bool) -> Select:
+    """One user's role and team, with the teams they manage and the agents they see, as
+    rows (user_id bound when executed; built once, so a request only binds it)."""
+    rep = User.role == Role.REP.value
+    manager = User.role == Role.MANAGER.value
+    return (
+        select(User.organization_id, User.role, User.team_id, TeamManager.team_id, Agent.id)
+        .select_from(User)
+        .outerjoin(TeamManager, and_(manager, TeamManager.user_id == User.id))
+        .outerjoin(
+            Agent,
+            and_(
+                Agent.organization_id == User.organization_id,
+                or_(
+                    and_(rep, Agent.owner_id == User.id),
+                    and_(manager, Agent.team_id == TeamManager.team_id),
+                ),
+            ),
+        )
+        .where(User.id == bindparam("user_id"), User.active.is_(True) if active_only else true())
+    )
+
+
+VIEWER_OF_USER = _viewer_of_user(active_only=False)
+VIEWER_OF_ACTIVE_USER = _viewer_of_user(active_only=True)
+
+
 async def viewer_for_user(session: AsyncSession, user: User) -> Viewer:
     viewer = await viewer_of_user(session, user.id, active_only=False)
     if viewer is None:
@@ -57,26 +84,8 @@ async def viewer_of_user(
 
     A rep sees the agents they own and their team; a manager the agents of the teams they
     manage; executives and administrators the whole organisation."""
-    rep = User.role == Role.REP.value
-    manager = User.role == Role.MANAGER.value
-    rows = (
-        await session.execute(
-            select(User.organization_id, User.role, User.team_id, TeamManager.team_id, Agent.id)
-            .select_from(User)
-            .outerjoin(TeamManager, and_(manager, TeamManager.user_id == User.id))
-            .outerjoin(
-                Agent,
-                and_(
-                    Agent.organization_id == User.organization_id,
-                    or_(
-                        and_(rep, Agent.owner_id == User.id),
-                        and_(manager, Agent.team_id == TeamManager.team_id),
-                    ),
-                ),
-            )
-            .where(User.id == user_id, User.active.is_(True) if active_only else true())
-        )
-    ).all()
+    statement = VIEWER_OF_ACTIVE_USER if active_only else VIEWER_OF_USER
+    rows = (await session.execute(statement, {"user_id": user_id})).all()
     if not rows:
         return None
     organization_id, role, team_id = rows[0][:3]

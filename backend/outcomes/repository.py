@@ -200,7 +200,7 @@ async def list_actions_with_outcomes(
     found = await outcomes_of_actions(session, viewer, (a.id for a in page.items))
     return Page(
         items=[ActionWithOutcomes(a, tuple(found.get(a.id, ()))) for a in page.items],
-        cursors=page.cursors,
+        keys=page.keys,
         has_next=page.has_next,
         has_previous=page.has_previous,
         total=page.total,

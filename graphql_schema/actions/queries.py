@@ -39,8 +39,8 @@ class ActionsQuery:
                 with_outcomes = await list_actions_with_outcomes(
                     session, viewer, where=where, first=first, after=after, count=count
                 )
-                return Connection.of(with_outcomes, ActionType.with_outcomes)
+                return Connection.of(with_outcomes, ActionType.with_outcomes, info)
             page = await list_actions(
                 session, viewer, where=where, first=first, after=after, count=count
             )
-        return Connection.of(page, ActionType.of)
+        return Connection.of(page, ActionType.of, info)

@@ -173,4 +173,4 @@ class CalibrationQuery:
                 first=first,
                 after=after,
             )
-        return Connection.of(page, PolicyChangeType.of)
+        return Connection.of(page, PolicyChangeType.of, info)

@@ -34,4 +34,4 @@ class FeedbackQuery:
         where = feedback_filter(filter)
         async with info.context.state.sessions() as session:
             page = await list_feedback(session, viewer, where=where, first=first, after=after)
-        return Connection.of(page, FeedbackType.of)
+        return Connection.of(page, FeedbackType.of, info)

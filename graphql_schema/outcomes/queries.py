@@ -42,7 +42,7 @@ class OutcomesQuery:
                 after=after,
                 count=selects(info, "totalCount"),
             )
-        return Connection.of(page, OutcomeType.of)
+        return Connection.of(page, OutcomeType.of, info)
 
     @strawberry.field(
         description="Outcomes waiting for a person's label (status NEEDS_LABEL) in the "
@@ -57,4 +57,4 @@ class OutcomesQuery:
             page = await label_queue_page(
                 session, viewer, first=first, after=after, count=selects(info, "totalCount")
             )
-        return Connection.of(page, OutcomeType.of)
+        return Connection.of(page, OutcomeType.of, info)

@@ -44,4 +44,4 @@ class PromptsQuery:
             page = await service.prompts_page(
                 session, viewer, state=State(state), user_id=assignee, first=first, after=after
             )
-        return Connection.of(page, FeedbackPromptType.of)
+        return Connection.of(page, FeedbackPromptType.of, info)

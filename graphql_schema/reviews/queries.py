@@ -80,7 +80,7 @@ class ReviewsQuery:
                 first=first,
                 after=after,
             )
-        return Connection.of(page, ReviewAssignmentType.of)
+        return Connection.of(page, ReviewAssignmentType.of, info)
 
     @strawberry.field(
         description="Per reviewer: assignments open, done and skipped, over the assignments "

@@ -188,6 +188,14 @@ def test_actions_walk_every_page_without_duplicates_or_gaps(api, database_url) -
     )
     assert data_of(second, "actions")["pageInfo"]["hasPreviousPage"] is True
     assert data_of(second, "actions")["totalCount"] == 10
+    # Every edge's cursor (encoded only when selected) resumes right after its edge.
+    for index, edge in enumerate(first_page["edges"]):
+        after = data_of(
+            api.query(ACTIONS, {"first": 2, "after": edge["cursor"]}, as_="rep_a1"), "actions"
+        )
+        assert [db_id(e["node"]["id"]) for e in after["edges"]] == expected_ids[
+            index + 1 : index + 3
+        ]
 
 
 def test_bad_page_arguments_name_their_field(api) -> None:
