@@ -80,9 +80,6 @@ class GraphQLView(GraphQL[Context, None]):
         except TypeError:
             return json.dumps(data, separators=(",", ":"))
 
-    def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)  # its JSONDecodeError is the standard library's
-
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:

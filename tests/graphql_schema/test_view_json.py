@@ -1,13 +1,14 @@
-"""The endpoint's JSON: any JSON value comes back as itself, as text (WebSocket frames are
+"""The endpoint's JSON: any JSON value is encoded as itself, as text (WebSocket frames are
 text), big integers included; a body that is not JSON is refused as before."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from cross_web import HTTPException
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backend.settings import load_settings
@@ -21,7 +22,8 @@ VIEW = GraphQLView(
 values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()  # beyond 64 bits too: the standard encoder takes over
+    | st.integers()
+    | st.integers(min_value=2**63)  # beyond 64 bits: the standard encoder takes over
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -31,10 +33,12 @@ values = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(values)
-def test_any_json_value_round_trips_as_text(value: Any) -> None:
+@example(2**70 + 1)
+@example({"evidence": [1.5, -(2**65), "é"]})
+def test_any_json_value_is_encoded_as_itself_in_text(value: Any) -> None:
     encoded = VIEW.encode_json({"data": value})
     assert isinstance(encoded, str)
-    assert VIEW.decode_json(encoded) == {"data": value}
+    assert json.loads(encoded) == {"data": value}
 
 
 def test_a_body_that_is_not_json_is_refused() -> None:
