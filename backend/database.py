@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -163,6 +165,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+T = TypeVar("T")
+# Where reads get their sessions (`AppState.reads`: autocommit; or `sessions`).
+Reads = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+READ_LANES = 4  # at most this many connections for one request's concurrent reads
+
+
+async def read_concurrently(
+    session: AsyncSession, reads: Reads, work: Mapping[str, Callable[[AsyncSession], Awaitable[T]]]
+) -> dict[str, T]:
+    """Each read of ``work`` by name. On PostgreSQL each in its own session from ``reads``, at
+    most `READ_LANES` at a time, so the request waits for the slowest rather than for their
+    sum (each statement reads its own snapshot, as under READ COMMITTED in one transaction);
+    on SQLite one after the other on ``session`` (one writer file, one connection)."""
+    if not is_postgresql(session):
+        return {name: await read(session) for name, read in work.items()}
+    lanes = asyncio.Semaphore(READ_LANES)
+
+    async def one(read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with lanes, reads() as own:
+            return await read(own)
+
+    values = await asyncio.gather(*(one(read) for read in work.values()))
+    return dict(zip(work, values, strict=True))
 
 
 def one_of(column: str, values: Any, *, name: str | None = None) -> Any:

@@ -169,10 +169,9 @@ async def bench(state: AppState, url: str, args: argparse.Namespace) -> None:
         await session.execute(text("ANALYZE"))
     world = await prepare(state, secret_key=SECRET_KEY)
     agent_gid = str(GlobalID("Agent", str(world.dashboard_agent)))
-    async with state.sessions() as session:
-        dashboard = await analytics.rep_dashboard(
-            session, world.rep_viewer, agent_id=world.dashboard_agent
-        )
+    dashboard = await analytics.rep_dashboard(
+        state.reads, world.rep_viewer, agent_id=world.dashboard_agent
+    )
     print_overhead(
         await strawberry_overhead.measure(
             state.settings,

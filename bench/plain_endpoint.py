@@ -78,14 +78,13 @@ async def rep_dashboard(request: Request) -> Response:
     body = await request.json()
     try:
         viewer = await _viewer(state, request)
-        async with state.sessions() as session:
-            dashboard = await analytics.rep_dashboard(
-                session,
-                viewer,
-                agent_id=int(body["agentId"]),
-                since=_date(body.get("from")),
-                until=_date(body.get("to")),
-            )
+        dashboard = await analytics.rep_dashboard(
+            state.reads,
+            viewer,
+            agent_id=int(body["agentId"]),
+            since=_date(body.get("from")),
+            until=_date(body.get("to")),
+        )
     except DomainError as exc:
         return json_response({"error": exc.code.value, "message": exc.message}, 400)
     return json_response(dashboard)

@@ -4,7 +4,9 @@ Who may read what: people by role (a rep their own agents, a manager their teams
 and admins the organisation); API keys need ``read:analytics``; agent keys never read
 dashboards. An agent or team out of scope is not found, exactly like an unknown one.
 Every dashboard issues a fixed number of set-based statements (see ``repository``), whatever
-the number of agents, teams or rows.
+the number of agents, teams or rows; they are only reads, so the use cases take where reads
+get their sessions (`Reads`, e.g. `AppState.reads`: no transaction) and, on PostgreSQL, run
+the metric families concurrently on a few connections.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +32,7 @@ from backend.analytics.tally import (
 )
 from backend.baselines.models import HumanBaseline
 from backend.calibration.maturity import assessment_days
-from backend.database import as_date, utcnow
+from backend.database import Reads, as_date, read_concurrently, utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
 from backend.scope import (
@@ -109,33 +111,40 @@ class _Loaded:
 
 async def _load(
     session: AsyncSession,
+    reads: Reads,
     viewer: Viewer,
     scope: repo.Scope,
     *,
     team_ids: Iterable[int],
     today: dt.date,
 ) -> _Loaded:
-    """Every metric family of the scope: a fixed number of grouped statements."""
+    """Every metric family of the scope: a fixed number of grouped statements, read
+    concurrently (`read_concurrently`)."""
     config = await organization_config(session, viewer.organization_id)
     rules = rules_for(config)
     matured = {t: assessment_days(config, t, today)[1] for t in rules.plans}
     default_matured = assessment_days(config, UNKNOWN_ACTION_TYPE, today)[1]
-    rows = {
-        "actions": await repo.action_totals(session, viewer, scope),
-        "outcomes": await repo.outcome_totals(session, viewer, scope),
-        "deals": await repo.deal_impact(session, viewer, scope),
-        "feedback": await repo.feedback_totals(session, viewer, scope),
-        "calibration": await repo.calibration_totals(
-            session, viewer, scope, matured_until=matured, default_matured_until=default_matured
+    teams = list(team_ids)
+    families: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
+        "calibration": lambda s: repo.calibration_totals(
+            s, viewer, scope, matured_until=matured, default_matured_until=default_matured
         ),
+        "deals": lambda s: repo.deal_impact(s, viewer, scope),
+        "actions": lambda s: repo.action_totals(s, viewer, scope),
+        "outcomes": lambda s: repo.outcome_totals(s, viewer, scope),
+        "feedback": lambda s: repo.feedback_totals(s, viewer, scope),
+        "daily_actions": lambda s: repo.actions_by_day(s, viewer, scope),
+        "daily_replies": lambda s: repo.outcomes_by_day(
+            s, viewer, scope, outcome_types=[REPLY_OUTCOME]
+        ),
+        "baselines": lambda s: repo.baselines_in_force(s, viewer, teams, scope.until),
     }
+    read = await read_concurrently(session, reads, families)
     return _Loaded(
-        rows=rows,
-        daily_actions=await repo.actions_by_day(session, viewer, scope),
-        daily_replies=await repo.outcomes_by_day(
-            session, viewer, scope, outcome_types=[REPLY_OUTCOME]
-        ),
-        baselines=await repo.baselines_in_force(session, viewer, list(team_ids), scope.until),
+        rows={k: read[k] for k in ("actions", "outcomes", "deals", "feedback", "calibration")},
+        daily_actions=read["daily_actions"],
+        daily_replies=read["daily_replies"],
+        baselines=read["baselines"],
         rules=rules,
     )
 
@@ -191,7 +200,7 @@ def _assemble(
 
 
 async def rep_dashboard(
-    session: AsyncSession,
+    reads: Reads,
     viewer: Viewer,
     *,
     agent_id: int,
@@ -203,11 +212,12 @@ async def rep_dashboard(
     _require_reader(viewer)
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    agent = await agent_in_scope(session, viewer, agent_id)
-    if agent is None:
-        raise NotFoundError("agent", field="agentId")
-    scope = repo.Scope((agent.id,), days.since, days.until, "agent")
-    loaded = await _load(session, viewer, scope, team_ids=[agent.team_id], today=today)
+    async with reads() as session:
+        agent = await agent_in_scope(session, viewer, agent_id)
+        if agent is None:
+            raise NotFoundError("agent", field="agentId")
+        scope = repo.Scope((agent.id,), days.since, days.until, "agent")
+        loaded = await _load(session, reads, viewer, scope, team_ids=[agent.team_id], today=today)
     currency, _, total, series = await asyncio.to_thread(
         _assemble, loaded, {agent.id: agent.team_id}, scope
     )
@@ -215,7 +225,7 @@ async def rep_dashboard(
 
 
 async def team_dashboard(
-    session: AsyncSession,
+    reads: Reads,
     viewer: Viewer,
     *,
     team_id: int,
@@ -230,12 +240,13 @@ async def team_dashboard(
     )
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    team = await team_in_scope(session, viewer, team_id)
-    if team is None:
-        raise NotFoundError("team", field="teamId")
-    agents = await agents_of_team(session, viewer, team.id)
-    scope = repo.Scope(tuple(a.id for a in agents), days.since, days.until, "agent")
-    loaded = await _load(session, viewer, scope, team_ids=[team.id], today=today)
+    async with reads() as session:
+        team = await team_in_scope(session, viewer, team_id)
+        if team is None:
+            raise NotFoundError("team", field="teamId")
+        agents = await agents_of_team(session, viewer, team.id)
+        scope = repo.Scope(tuple(a.id for a in agents), days.since, days.until, "agent")
+        loaded = await _load(session, reads, viewer, scope, team_ids=[team.id], today=today)
     currency, each, total, series = await asyncio.to_thread(
         _assemble, loaded, {a.id: team.id for a in agents}, scope
     )
@@ -244,7 +255,7 @@ async def team_dashboard(
 
 
 async def executive_dashboard(
-    session: AsyncSession,
+    reads: Reads,
     viewer: Viewer,
     *,
     since: dt.date | None = None,
@@ -256,9 +267,12 @@ async def executive_dashboard(
     _require_reader(viewer, ViewerRole.EXECUTIVE, ViewerRole.ADMIN, ViewerRole.PARTNER)
     today = today or utcnow().date()
     days = date_range(since, until, today=today)
-    teams = await teams_in_scope(session, viewer)
-    scope = repo.Scope(None, days.since, days.until, "team")
-    loaded = await _load(session, viewer, scope, team_ids=[t.id for t in teams], today=today)
+    async with reads() as session:
+        teams = await teams_in_scope(session, viewer)
+        scope = repo.Scope(None, days.since, days.until, "team")
+        loaded = await _load(
+            session, reads, viewer, scope, team_ids=[t.id for t in teams], today=today
+        )
     currency, each, total, series = await asyncio.to_thread(
         _assemble, loaded, {t.id: t.id for t in teams}, scope
     )

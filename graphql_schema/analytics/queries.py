@@ -41,10 +41,14 @@ class AnalyticsQuery:
     ) -> RepDashboard:
         viewer = info.context.require_viewer()
         agent = decode_id(agent_id, "Agent", "agentId")
-        async with info.context.state.sessions() as session:
-            dashboard = await service.rep_dashboard(
-                session, viewer, agent_id=agent, since=from_, until=to, today=info.context.today()
-            )
+        dashboard = await service.rep_dashboard(
+            info.context.state.reads,
+            viewer,
+            agent_id=agent,
+            since=from_,
+            until=to,
+            today=info.context.today(),
+        )
         return RepDashboard.of(dashboard)
 
     @strawberry.field(
@@ -60,10 +64,14 @@ class AnalyticsQuery:
     ) -> TeamDashboard:
         viewer = info.context.require_viewer()
         team = decode_id(team_id, "Team", "teamId")
-        async with info.context.state.sessions() as session:
-            dashboard = await service.team_dashboard(
-                session, viewer, team_id=team, since=from_, until=to, today=info.context.today()
-            )
+        dashboard = await service.team_dashboard(
+            info.context.state.reads,
+            viewer,
+            team_id=team,
+            since=from_,
+            until=to,
+            today=info.context.today(),
+        )
         return TeamDashboard.of(dashboard)
 
     @strawberry.field(
@@ -75,8 +83,7 @@ class AnalyticsQuery:
         self, info: Info, from_: From = None, to: To = None
     ) -> ExecutiveDashboard:
         viewer = info.context.require_viewer()
-        async with info.context.state.sessions() as session:
-            dashboard = await service.executive_dashboard(
-                session, viewer, since=from_, until=to, today=info.context.today()
-            )
+        dashboard = await service.executive_dashboard(
+            info.context.state.reads, viewer, since=from_, until=to, today=info.context.today()
+        )
         return ExecutiveDashboard.of(dashboard)

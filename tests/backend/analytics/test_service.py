@@ -28,19 +28,18 @@ async def test_a_reps_dashboard_counts_the_range_asked(loop: Loop) -> None:
     await _act(loop, "c", "escalation", T0 + DAY)
     await _act(loop, "d", "email", T0 + 5 * DAY)  # outside the range below
     agent_id = loop.world.agents["rep_a1"].id
-    async with loop.state.sessions() as session:
-        board = await rep_dashboard(
-            session,
-            loop.rep,
-            agent_id=agent_id,
-            since=T0.date(),
-            until=(T0 + DAY).date(),
-            today=(T0 + 30 * DAY).date(),
-        )
-        # By default, the 30 days up to the day given as today.
-        default = await rep_dashboard(
-            session, loop.rep, agent_id=agent_id, today=(T0 + 29 * DAY).date()
-        )
+    board = await rep_dashboard(
+        loop.state.reads,
+        loop.rep,
+        agent_id=agent_id,
+        since=T0.date(),
+        until=(T0 + DAY).date(),
+        today=(T0 + 30 * DAY).date(),
+    )
+    # By default, the 30 days up to the day given as today.
+    default = await rep_dashboard(
+        loop.state.reads, loop.rep, agent_id=agent_id, today=(T0 + 29 * DAY).date()
+    )
     activity = {a.action_type: (a.actions, a.critical) for a in board.metrics.actions_by_type}
     assert activity == {"email": (2, 0), "escalation": (1, 1)}
     assert (board.range.since, board.range.until) == (T0.date(), (T0 + DAY).date())
@@ -51,17 +50,17 @@ async def test_a_reps_dashboard_counts_the_range_asked(loop: Loop) -> None:
 async def test_another_reps_agent_is_unknown_and_a_bad_range_is_named(loop: Loop) -> None:
     async with loop.state.sessions() as session:
         other = await viewer_for_user(session, loop.world.users["rep_a2"])
-        with pytest.raises(NotFoundError):
-            await rep_dashboard(
-                session, other, agent_id=loop.world.agents["rep_a1"].id, today=T0.date()
-            )
-        with pytest.raises(InvalidInput) as bad:
-            await rep_dashboard(
-                session,
-                loop.rep,
-                agent_id=loop.world.agents["rep_a1"].id,
-                since=T0.date(),
-                until=T0.date() - DAY,
-                today=T0.date(),
-            )
+    with pytest.raises(NotFoundError):
+        await rep_dashboard(
+            loop.state.reads, other, agent_id=loop.world.agents["rep_a1"].id, today=T0.date()
+        )
+    with pytest.raises(InvalidInput) as bad:
+        await rep_dashboard(
+            loop.state.reads,
+            loop.rep,
+            agent_id=loop.world.agents["rep_a1"].id,
+            since=T0.date(),
+            until=T0.date() - DAY,
+            today=T0.date(),
+        )
     assert bad.value.errors[0].field == "from"
