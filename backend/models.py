@@ -5,7 +5,7 @@ from backend.agents.models import Agent
 from backend.alerts.models import AlertEvent, AlertRule
 from backend.auth.models import ApiClient
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import CalibrationStat, CalibrationVerdict
+from backend.calibration.models import CalibrationStat, CalibrationTeamStat, CalibrationVerdict
 from backend.coaching.models import CoachingInsight
 from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base
@@ -29,6 +29,7 @@ __all__ = [
     "ApiClient",
     "Base",
     "CalibrationStat",
+    "CalibrationTeamStat",
     "CalibrationVerdict",
     "CoachingInsight",
     "Contact",

@@ -1,7 +1,7 @@
 """The daily rollups the dashboards read, each kept by its own domain next to the rows it sums
-(actions, outcomes, ratings, deal signals; calibration has its own): ``rebuild_all`` recomputes
-them all from those rows, for the migration that created them and for the demo seed, which
-writes rows in bulk."""
+(actions, outcomes, ratings, deal signals; the calibration rollup per team, from the one per
+agent, which the engine's contributions fill): ``rebuild_all`` recomputes them all from those
+rows, for the demo seed and the test factories, which write rows in bulk."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import Delete, Insert
 
 from backend.actions import rollup as actions
+from backend.calibration import rollup as calibration
 from backend.feedback import rollup as feedback
 from backend.outcomes import rollup as outcomes
 from backend.signals import rollup as signals
@@ -19,6 +20,7 @@ REBUILDS: tuple[Callable[[str], tuple[Delete, Insert]], ...] = (
     outcomes.rebuild,
     feedback.rebuild,
     signals.rebuild,
+    calibration.rebuild_teams,
 )
 
 

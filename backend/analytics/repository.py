@@ -24,7 +24,7 @@ from backend.actions.models import ActionStat
 from backend.actions.rollup import SUMS as ACTION_SUMS
 from backend.agents.models import Agent
 from backend.baselines.models import HumanBaseline
-from backend.calibration.models import CalibrationStat
+from backend.calibration.models import CalibrationStat, CalibrationTeamStat
 from backend.crm.models import Deal
 from backend.feedback.models import FeedbackStat
 from backend.feedback.rollup import SUMS as FEEDBACK_SUMS
@@ -271,23 +271,30 @@ async def calibration_totals(
 
     ``matured`` is true for days whose calibrating windows have all closed (``matured_until``
     per action type, ``default_matured_until`` for the others): verdicts are judged on those
-    only, as in ``backend.calibration.service.reassess``."""
-    day, action_type = CalibrationStat.day, CalibrationStat.action_type
+    only, as in ``backend.calibration.service.reassess``. The whole organisation team by team
+    reads the team rollup (one row per team and day, not one per agent)."""
+    by_team = scope.key == "team" and scope.agent_ids is None
+    model: Any = CalibrationTeamStat if by_team else CalibrationStat
+    day, action_type = model.day, model.action_type
     matured = or_(
         *(and_(action_type == t, day <= until) for t, until in matured_until.items()),
         and_(action_type.not_in(sorted(matured_until)), day <= default_matured_until),
     )
-    statement = _keyed(
-        viewer,
-        scope,
-        CalibrationStat,
+    columns = (
         action_type,
-        CalibrationStat.bin,
+        model.bin,
         _flag(matured).label("matured"),
-        *(func.sum(getattr(CalibrationStat, n)).label(n) for n in STAT_FIELDS),
-    ).where(day >= scope.since, day <= scope.until)
+        *(func.sum(getattr(model, n)).label(n) for n in STAT_FIELDS),
+    )
+    if by_team:
+        statement = scoped(
+            select(model.team_id.label("key"), *columns).select_from(model), model, viewer
+        )
+    else:
+        statement = _keyed(viewer, scope, model, *columns)
+    statement = statement.where(day >= scope.since, day <= scope.until)
     key = statement.selected_columns["key"]
     # grouped by the output column `matured` (its CASE holds bound values: naming it again
     # would bind them twice, which PostgreSQL would not recognise as the same expression)
-    statement = statement.group_by(key, action_type, CalibrationStat.bin, literal_column("matured"))
+    statement = statement.group_by(key, action_type, model.bin, literal_column("matured"))
     return await _rows(session, statement)

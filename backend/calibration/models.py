@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -28,15 +29,9 @@ from backend.database import Base, DailyRollupRow, OrganizationRow, utcnow
 CALIBRATION_BINS = 20
 
 
-class CalibrationStat(DailyRollupRow, Base):
-    __tablename__ = "calibration_stats"
-    __table_args__ = (
-        # Scope, then time: one agent's or the organisation's days are a range of an index.
-        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "bin"),
-        Index(None, "organization_id", "day"),
-        CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
-        CheckConstraint("count >= 0", name="count"),
-    )
+class CalibrationSums:
+    """The calibration rollups' key within a scope and day (action type, bin) and their sums:
+    exactly ``analytics_engine.calibration.STAT_FIELDS``."""
 
     action_type: Mapped[str] = mapped_column(String(40))
     bin: Mapped[int] = mapped_column(SmallInteger)
@@ -50,6 +45,40 @@ class CalibrationStat(DailyRollupRow, Base):
     sum_log_loss: Mapped[float] = mapped_column(Float, default=0.0)
     sum_spieg_num: Mapped[float] = mapped_column(Float, default=0.0)
     sum_spieg_var: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CalibrationStat(DailyRollupRow, CalibrationSums, Base):
+    __tablename__ = "calibration_stats"
+    __table_args__ = (
+        # Scope, then time: one agent's or the organisation's days are a range of an index.
+        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "bin"),
+        Index(None, "organization_id", "day"),
+        CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
+        CheckConstraint("count >= 0", name="count"),
+    )
+
+
+class CalibrationTeamStat(CalibrationSums, Base):
+    """``calibration_stats`` summed over each team's agents: what organisation-wide reads
+    (the executive dashboard, team by team) sum, one row per team where the agent rollup has
+    one per agent. Written with it, in the same statement batch; each agent's rows go to the
+    team the agent belongs to when they are written (no API moves an agent to another team;
+    `backend.calibration.rollup.rebuild_teams` recomputes the table from ``calibration_stats``)."""
+
+    __tablename__ = "calibration_team_stats"
+    __scope__ = "team"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "team_id", "day", "action_type", "bin"),
+        Index(None, "organization_id", "day"),
+        CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
+        CheckConstraint("count >= 0", name="count"),
+    )
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), sort_order=-3
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), sort_order=-2)
+    day: Mapped[dt.date] = mapped_column(Date, sort_order=-1)
 
 
 class CalibrationVerdict(OrganizationRow, Base):

@@ -1,23 +1,27 @@
-"""The calibration statistics rollup: atomic increments on write, sums by bin on read."""
+"""The calibration statistics rollups (per agent, and per team for organisation-wide reads):
+atomic increments on write, sums by bin on read."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Delete, Insert, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS, CalibrationStats
-from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
+from backend.agents.models import Agent
+from backend.calibration.models import CALIBRATION_BINS, CalibrationStat, CalibrationTeamStat
 from backend.database import insert_rows
 from backend.outcomes.resolution import ResolvedPrediction
 
 KEY_FIELDS = ("organization_id", "agent_id", "action_type", "day", "bin")
+TEAM_KEY_FIELDS = ("organization_id", "team_id", "action_type", "day", "bin")
 
 
-def _rows(predictions: Iterable[ResolvedPrediction]) -> list[dict[str, object]]:
+def _rows(predictions: Iterable[ResolvedPrediction]) -> list[dict[str, Any]]:
     """One row of summed contributions per touched (organisation, agent, action type, day, bin).
 
     Each (row key, sign) sums its predictions in a ``CalibrationStats`` (``add`` is the same
@@ -45,12 +49,55 @@ def _rows(predictions: Iterable[ResolvedPrediction]) -> list[dict[str, object]]:
     return rows
 
 
+async def _team_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` summed per team of their agents (one lookup of the agents' teams)."""
+    agents = sorted({r["agent_id"] for r in rows})
+    found = await session.execute(select(Agent.id, Agent.team_id).where(Agent.id.in_(agents)))
+    team_of: dict[Any, int] = {agent: team for agent, team in found}
+    sums: dict[tuple[Any, ...], np.ndarray] = {}
+    for r in rows:
+        key = (r["organization_id"], team_of[r["agent_id"]], r["action_type"], r["day"], r["bin"])
+        values = np.array([r[name] for name in STAT_FIELDS], dtype=float)
+        sums[key] = sums[key] + values if key in sums else values
+    out: list[dict[str, Any]] = []
+    for key in sorted(sums):  # the same fixed order as the agent rows: no deadlocks
+        row: dict[str, Any] = dict(zip(STAT_FIELDS, sums[key].tolist(), strict=True))
+        row["count"] = round(row["count"])
+        out.append({**dict(zip(TEAM_KEY_FIELDS, key, strict=True)), **row})
+    return out
+
+
 async def add_predictions(session: AsyncSession, predictions: Iterable[ResolvedPrediction]) -> int:
-    """Add (or take back) contributions with one atomic upsert per touched row: the database
-    adds to what is there, so concurrent writers never lose an increment."""
+    """Add (or take back) contributions with one atomic upsert per touched row of the agent
+    rollup and of the team rollup: the database adds to what is there, so concurrent writers
+    never lose an increment."""
     rows = _rows(predictions)
     await insert_rows(session, CalibrationStat, rows, conflict=KEY_FIELDS, add=STAT_FIELDS)
+    teams = await _team_rows(session, rows) if rows else []
+    await insert_rows(
+        session, CalibrationTeamStat, teams, conflict=TEAM_KEY_FIELDS, add=STAT_FIELDS
+    )
     return len(rows)
+
+
+def rebuild_teams(_dialect: str) -> tuple[Delete, Insert]:
+    """The statements that recount the team rollup from ``calibration_stats`` (each agent's
+    rows to its team), on any database."""
+    c = CalibrationStat
+    sums = (
+        select(
+            c.organization_id,
+            Agent.team_id,
+            c.day,
+            c.action_type,
+            c.bin,
+            *(func.sum(getattr(c, name)) for name in STAT_FIELDS),
+        )
+        .join(Agent, Agent.id == c.agent_id)
+        .group_by(c.organization_id, Agent.team_id, c.day, c.action_type, c.bin)
+    )
+    columns = ["organization_id", "team_id", "day", "action_type", "bin", *STAT_FIELDS]
+    return delete(CalibrationTeamStat), insert(CalibrationTeamStat).from_select(columns, sums)
 
 
 async def load_stats(

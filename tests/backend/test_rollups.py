@@ -1,7 +1,8 @@
 """The daily rollups the dashboards read, kept live by each domain in its own unit of work,
 equal what ``rebuild_all`` sums from the rows themselves (the migration's backfill), whatever
 path changed the rows: actions, outcomes opened, resolved, sent to labelling, labelled and
-corrected, event-born outcomes, deal signals, ratings given, changed, prompted and withdrawn."""
+corrected, event-born outcomes, deal signals, ratings given, changed, prompted and withdrawn;
+and the calibration rollup per team equals the one per agent summed by team."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from backend.actions.models import ActionStat
 from backend.actions.service import ActionInput
+from backend.calibration.models import CalibrationTeamStat
 from backend.feedback.models import Feedback, FeedbackChannel, FeedbackStat
 from backend.feedback.service import FeedbackInput, mark_prompted, withdraw_feedback
 from backend.learning import (
@@ -31,7 +33,7 @@ from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
 from tests.backend.conftest import T0, Loop
 
-ROLLUPS = (ActionStat, OutcomeStat, FeedbackStat, DealActivity)
+ROLLUPS = (ActionStat, OutcomeStat, FeedbackStat, DealActivity, CalibrationTeamStat)
 
 
 async def _snapshot(loop: Loop) -> dict[str, list[tuple[Any, ...]]]:

@@ -67,7 +67,9 @@ EXECUTIVE = f"""query($from: Date, $to: Date) {{
   executiveDashboard(from: $from, to: $to) {{
     from to currency organization {{ slug }} metrics {{ {METRICS} }}
     teams {{ team {{ name }} metrics {{ interactions roi {{ roi hoursSaved }}
-             responses {{ replies {{ rate }} }} }} }}
+             responses {{ replies {{ rate }} }}
+             calibration {{ actionType outcomes brier debiasedError meanConfidence
+                            observedRate maturedOutcomes verdict verdictReason }} }} }}
     weekly {{ {TREND} }} }} }}"""
 
 
@@ -369,6 +371,16 @@ def test_team_and_executive_dashboards_compare_agents_and_teams(seeded: Any) -> 
     weekly = org["weekly"]
     assert weekly[0]["day"] == "2026-09-28"  # the Monday of the week holding October 1
     assert sum(w["actions"] for w in weekly) == 20
+    # Team by team, the organisation's calibration (the rollup per team) is each team's own
+    # (the rollup per agent, as its dashboard reads it).
+    assert teams["alpha"]["calibration"], "no calibration to compare"
+    for by_team, own in zip(
+        teams["alpha"]["calibration"], board["metrics"]["calibration"], strict=True
+    ):
+        assert by_team.keys() == own.keys()
+        for name, value in own.items():
+            numeric = isinstance(value, float) and not isinstance(value, bool)
+            assert by_team[name] == (pytest.approx(value) if numeric else value), name
     rates = {r["actionType"]: r for r in org["metrics"]["ratesByActionType"]}
     assert rates["email"]["resolved"] == 7 and rates["email"]["versusHuman"] is not None
     assert rates["stage_progression"]["versusHuman"] is None  # no baseline for it

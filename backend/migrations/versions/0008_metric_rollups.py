@@ -11,7 +11,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from backend.rollups import rebuild_all
+from backend.actions import rollup as actions
+from backend.feedback import rollup as feedback
+from backend.outcomes import rollup as outcomes
+from backend.signals import rollup as signals
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -211,8 +214,11 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     # The sums of what is already there (the application keeps them from now on).
-    for statement in rebuild_all(op.get_bind().dialect.name):
-        op.execute(statement)
+    # (The four rollups this revision creates, not `rebuild_all`: later revisions add more.)
+    dialect = op.get_bind().dialect.name
+    for rebuild in (actions.rebuild, outcomes.rebuild, feedback.rebuild, signals.rebuild):
+        for statement in rebuild(dialect):
+            op.execute(statement)
 
 
 def downgrade() -> None:
