@@ -16,7 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS
@@ -200,40 +211,51 @@ async def outcomes_by_day(
     return await _rows(session, statement.group_by(o.day))
 
 
-async def deal_impact(
+async def deal_counts(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key and the currency of the deals won (None for the rows of deals not won): deals
-    that moved forward, were won or lost in range (by the CRM signals matched to the agent's
-    actions), and the amount of the deals won. A deal counts once per key however many signals
-    it had."""
+    """Per key: how many deals moved forward, were won or were lost in range (by the CRM
+    signals matched to the agent's actions), each deal once per key however many signals it
+    had. Rows as `deal_impact`'s, with no currency and no amount."""
     d = DealActivity
-    deal_rows = _days(
+    counted = [
+        func.count(distinct(d.deal_id)).filter(getattr(d, name) > 0).label(name)
+        for name in DEAL_SUMS
+    ]
+    statement = _days(
         _keyed(
             viewer,
             scope,
             d,
-            d.deal_id,
-            *(func.max(_flag(getattr(d, n) > 0)).label(n) for n in DEAL_SUMS),
+            literal(None, String).label("currency"),
+            *counted,
+            literal(0).label("amount_won"),
         ),
         d,
         scope,
     )
-    key = deal_rows.selected_columns["key"]
-    per_deal = deal_rows.group_by(key, d.deal_id).subquery()
+    return await _rows(session, statement.group_by(statement.selected_columns["key"]))
+
+
+async def deal_amounts(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per key and currency: the amount of the deals won in range, each deal once per key.
+    Rows as `deal_impact`'s, with no counts. Only the deals won are looked up (the deals table
+    grows with history)."""
+    d = DealActivity
+    won = (
+        _days(_keyed(viewer, scope, d, d.deal_id).where(d.won > 0), d, scope).distinct().subquery()
+    )
     statement = (
         select(
-            per_deal.c.key,
+            won.c.key,
             Deal.currency,
-            func.sum(per_deal.c.progressed).label("progressed"),
-            func.sum(per_deal.c.won).label("won"),
-            func.sum(per_deal.c.lost).label("lost"),
+            *(literal(0).label(name) for name in DEAL_SUMS),
             func.coalesce(func.sum(Deal.amount), 0).label("amount_won"),
         )
-        # Only the deals won are looked up (their amount and currency): the others are counted
-        # without reading the deals table, which grows with history.
-        .outerjoin(Deal, and_(Deal.id == per_deal.c.deal_id, per_deal.c.won == 1))
-        .group_by(per_deal.c.key, Deal.currency)
+        .join(Deal, Deal.id == won.c.deal_id)
+        .group_by(won.c.key, Deal.currency)
     )
     return await _rows(session, statement)
 

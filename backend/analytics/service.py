@@ -129,7 +129,10 @@ async def _load(
         "calibration": lambda s: repo.calibration_totals(
             s, viewer, scope, matured_until=matured, default_matured_until=default_matured
         ),
-        "deals": lambda s: repo.deal_impact(s, viewer, scope),
+        # Deal impact in two statements that run side by side: distinct deals per key are
+        # the one family whose rows grow with the activity in range.
+        "deal_counts": lambda s: repo.deal_counts(s, viewer, scope),
+        "deal_amounts": lambda s: repo.deal_amounts(s, viewer, scope),
         "actions": lambda s: repo.action_totals(s, viewer, scope),
         "outcomes": lambda s: repo.outcome_totals(s, viewer, scope),
         "feedback": lambda s: repo.feedback_totals(s, viewer, scope),
@@ -141,7 +144,10 @@ async def _load(
     }
     read = await read_concurrently(session, reads, families)
     return _Loaded(
-        rows={k: read[k] for k in ("actions", "outcomes", "deals", "feedback", "calibration")},
+        rows={
+            **{k: read[k] for k in ("actions", "outcomes", "feedback", "calibration")},
+            "deals": [*read["deal_counts"], *read["deal_amounts"]],
+        },
         daily_actions=read["daily_actions"],
         daily_replies=read["daily_replies"],
         baselines=read["baselines"],
