@@ -12,8 +12,8 @@ rollup. Measured, for batches of 1000, 100 and 1 signals, each path on its own a
   (``add_predictions``) in their own transaction, without the events' handlers;
 - raw asyncpg: the same writes with hand-written SQL in one transaction per batch: insert the
   signal rows (already matched), update the same outcome rows, and the same upserts with
-  increments of both rollups (calibration; the outcomes' daily sums); set-based (``unnest``)
-  per batch, so a batch of 1 is one transaction per row. It skips what the service must also
+  increments of the rollups (calibration per agent and per team; the outcomes' daily sums);
+  set-based (``unnest``) per batch, so a batch of 1 is one transaction per row. It skips what the service must also
   do: validate, lock and read the outcomes, apply the rules, re-assess.
 
 The paths run interleaved batch by batch (so load on this shared machine hits all of them
@@ -211,6 +211,11 @@ ON CONFLICT (organization_id, agent_id, action_type, day, bin) DO UPDATE SET
 {", ".join(f"{n} = calibration_stats.{n} + excluded.{n}" for n in STAT_FIELDS)}"""
 
 
+# The same sums to the agent's team (the calibration rollup per team).
+UPSERT_TEAM_ROLLUP = UPSERT_ROLLUP.replace("calibration_stats", "calibration_team_stats").replace(
+    "organization_id, agent_id, action_type", "organization_id, team_id, action_type"
+)
+
 UPSERT_OUTCOME_STATS = """
 INSERT INTO outcome_stats (organization_id, agent_id, day, action_type, outcome_type, resolved,
                            successes, pending)
@@ -274,10 +279,16 @@ def rollup_rows(replies: list[Reply]) -> list[list[object]]:
 
 
 async def raw_batch(
-    connection: asyncpg.Connection, replies: list[Reply], *, organization_id: int, agent_id: int
+    connection: asyncpg.Connection,
+    replies: list[Reply],
+    *,
+    organization_id: int,
+    agent_id: int,
+    team_id: int,
 ) -> int:
-    """One transaction: the batch's signal rows, outcome updates and the upserts of both
-    rollups (calibration, and the outcomes' daily sums the dashboards read)."""
+    """One transaction: the batch's signal rows, outcome updates and the upserts of the
+    rollups (calibration per agent and per team, and the outcomes' daily sums the dashboards
+    read)."""
     async with connection.transaction():
         stored = await connection.fetch(
             INSERT_SIGNALS,
@@ -301,7 +312,9 @@ async def raw_batch(
                 sids.append(signal_ids[r.external_id])
         await connection.execute(UPDATE_OUTCOMES, ids, levels, values, at, sids)
         if fresh:
-            await connection.execute(UPSERT_ROLLUP, organization_id, agent_id, *rollup_rows(fresh))
+            sums = rollup_rows(fresh)
+            await connection.execute(UPSERT_ROLLUP, organization_id, agent_id, *sums)
+            await connection.execute(UPSERT_TEAM_ROLLUP, organization_id, team_id, *sums)
             await connection.execute(
                 UPSERT_OUTCOME_STATS, organization_id, agent_id, *outcome_stats_rows(fresh)
             )
@@ -347,6 +360,7 @@ async def run(outcomes: int) -> None:
         async with transaction(state.sessions) as session:
             world = await build_world(session, actions_per_agent=0)
             org, agent = world.orgs["north"].id, world.agents["rep_a1"].id
+            team = world.agents["rep_a1"].team_id
             key = await create_api_key(
                 session,
                 viewer=Viewer.system(org),
@@ -379,7 +393,7 @@ async def run(outcomes: int) -> None:
             return result.resolved
 
         async def through_raw(batch: list[Reply], signals: list[SignalInput]) -> int:
-            return await raw_batch(raw, batch, organization_id=org, agent_id=agent)
+            return await raw_batch(raw, batch, organization_id=org, agent_id=agent, team_id=team)
 
         paths: dict[str, Callable[[list[Reply], list[SignalInput]], Awaitable[int]]] = {
             "submit_signals": through_submit,
