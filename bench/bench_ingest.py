@@ -13,8 +13,8 @@ rollup. Measured, for batches of 1000, 100 and 1 signals, each path on its own a
 - raw asyncpg: the same writes with hand-written SQL in one transaction per batch: insert the
   signal rows (already matched), update the same outcome rows, and the same upserts with
   increments of the rollups (calibration per agent and per team; the outcomes' daily sums);
-  set-based (``unnest``) per batch, so a batch of 1 is one transaction per row. It skips what the service must also
-  do: validate, lock and read the outcomes, apply the rules, re-assess.
+  set-based (``unnest``) per batch, so a batch of 1 is one transaction per row. It skips what
+  the service must also do: validate, lock and read the outcomes, apply the rules, re-assess.
 
 The paths run interleaved batch by batch (so load on this shared machine hits all of them
 alike), after one untimed warm-up batch each; the signals are built before the clock starts.

@@ -5,14 +5,14 @@ first, and pages of actions with their outcomes; one keyset page at a time, read
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from backend.actions.models import AgentAction
 from backend.actions.repository import (
@@ -55,7 +55,6 @@ class OutcomeRow:
 
 OUTCOME_COLUMNS = tuple(getattr(Outcome, name) for name in OutcomeRow.__dataclass_fields__)
 WIDTH = len(OUTCOME_COLUMNS)
-_TIMES = tuple(i for i, name in enumerate(OutcomeRow.__dataclass_fields__) if name.endswith("_at"))
 
 
 def outcome_row(row: Row[Any]) -> OutcomeRow:
@@ -182,19 +181,20 @@ async def list_actions_with_outcomes(
 ) -> Page[ActionWithOutcomes]:
     """`list_actions` with each action's outcomes (those the viewer may read, by id).
 
-    On PostgreSQL one statement: each action of the page carries its outcomes as a JSON array
-    (a correlated `json_agg` over the unique (action_id, outcome_type) index). Elsewhere two:
+    On PostgreSQL one statement: each action of the page carries its outcomes as an array of
+    records (a correlated `array_agg` over the unique (action_id, outcome_type) index).
+    Elsewhere two:
     the page, then the outcomes of its actions."""
     readable = may_read(viewer, Outcome)
     if session.get_bind().dialect.name == "postgresql" and readable:
         return await paginate(
             session,
-            actions_query(viewer, where).add_columns(_outcomes_json(viewer)),
+            actions_query(viewer, where).add_columns(_outcome_records(viewer)),
             order=ACTION_ORDER,
             first=first,
             after=after,
             count=count,
-            item=_action_with_json_outcomes,
+            item=_action_with_outcomes,
         )
     page = await list_actions(session, viewer, where=where, first=first, after=after, count=count)
     found = await outcomes_of_actions(session, viewer, (a.id for a in page.items))
@@ -207,29 +207,17 @@ async def list_actions_with_outcomes(
     )
 
 
-def _outcomes_json(viewer: Viewer) -> Any:
-    """The outcomes of the enclosing statement's action, as a JSON array of arrays (the columns
-    of ``OUTCOME_COLUMNS``) by id, or NULL when it has none."""
-    fields = func.json_build_array(*OUTCOME_COLUMNS)
-    outcomes = select(func.json_agg(aggregate_order_by(fields, Outcome.id))).where(
-        Outcome.action_id == AgentAction.id
-    )
+def _outcome_records(viewer: Viewer) -> Any:
+    """The outcomes of the enclosing statement's action, as an array of anonymous records (the
+    columns of ``OUTCOME_COLUMNS``) by id, or NULL when it has none. asyncpg decodes records
+    in binary, each value of its own type: no JSON to parse, no timestamps as text."""
+    records = func.array_agg(aggregate_order_by(tuple_(*OUTCOME_COLUMNS), Outcome.id))
+    outcomes = select(type_coerce(records, NullType())).where(Outcome.action_id == AgentAction.id)
     return scoped(outcomes, Outcome, viewer).scalar_subquery().label("outcomes")
 
 
-def _action_with_json_outcomes(row: Row[Any]) -> ActionWithOutcomes:
+def _action_with_outcomes(row: Row[Any]) -> ActionWithOutcomes:
     found = row[ACTION_WIDTH]
-    if isinstance(found, str):
-        found = json.loads(found)
     return ActionWithOutcomes(
-        action_row(row), tuple(_outcome_of_json(o) for o in found) if found else ()
+        action_row(row), tuple(OutcomeRow(*record) for record in found) if found else ()
     )
-
-
-def _outcome_of_json(values: Sequence[Any]) -> OutcomeRow:
-    """An outcome from its JSON array: timestamps come as ISO 8601 text."""
-    plain = list(values)
-    for i in _TIMES:
-        if plain[i] is not None:
-            plain[i] = dt.datetime.fromisoformat(plain[i]).astimezone(dt.UTC)
-    return OutcomeRow(*plain)
