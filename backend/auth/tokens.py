@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -37,18 +39,37 @@ class UserClaims:
 
 
 def read_user_token(token: str, *, secret_key: str) -> UserClaims:
-    """Verify a user token; any defect is 'unauthenticated' without saying which."""
+    """Verify a user token; any defect is 'unauthenticated' without saying which.
+
+    A token whose signature was verified is remembered (the last `VERIFIED_TOKENS`, by the
+    exact token and key): its claims cannot change, so checking it again is only checking
+    that it has not expired since. Who the user is now (active, role, agents) is still read
+    on every request."""
     try:
-        claims = jwt.decode(
-            token,
-            secret_key,
-            algorithms=["HS256"],
-            issuer=TOKEN_ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
-        )
-        return UserClaims(user_id=int(claims["sub"]), organization_id=int(claims["org"]))
+        claims, expires = _verified(token, secret_key)
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token") from None
+    if expires <= time.time():
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token")
+    return claims
+
+
+VERIFIED_TOKENS = 4096
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(token: str, secret_key: str) -> tuple[UserClaims, float]:
+    """The claims of a token whose signature, issuer and expiry hold, and when it expires
+    (a token that fails raises, and nothing is remembered)."""
+    claims = jwt.decode(
+        token,
+        secret_key,
+        algorithms=["HS256"],
+        issuer=TOKEN_ISSUER,
+        options={"require": ["exp", "iat", "sub", "iss"]},
+    )
+    user = UserClaims(user_id=int(claims["sub"]), organization_id=int(claims["org"]))
+    return user, float(claims["exp"])
 
 
 @dataclass(frozen=True)
