@@ -99,7 +99,8 @@ async def paginate(
 
     ``item`` maps each result row (the statement's columns, then the sort key) to a page item;
     by default the row's first entity, for ``select(Model)``. Lists on a hot path select
-    columns and map them to frozen dataclasses, without the ORM's identity map."""
+    columns and map them to frozen dataclasses, executed without the ORM (no identity map, no
+    ORM compile state)."""
     size = check_first(first)
     start = _decode(after, order) if after is not None else None  # bad input: no query at all
     total = None
@@ -118,7 +119,10 @@ async def paginate(
         page = page.where(key > bound if ascending else key < bound)
     page = page.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(size + 1)
     keyed = page.add_columns(*(c.label(f"_k{i}") for i, c in enumerate(order)))
-    rows = (await session.execute(keyed)).all()
+    if item is first_entity:  # ORM entities: through the session
+        rows = list((await session.execute(keyed)).all())
+    else:  # columns: Core execution on the session's connection, without the ORM's machinery
+        rows = list((await (await session.connection()).execute(keyed)).all())
     has_next = len(rows) > size
     rows = rows[:size]
     width = len(order)

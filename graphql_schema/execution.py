@@ -19,6 +19,10 @@ the value through the generic dispatch, about ten times the work of reading an a
   attribute is not None it is the answer, completed by graphql-core, and the resolver is not
   called; when it is None the resolver runs. Its resolver must answer the same way.
 
+Completing an object its type accepts skips graphql-core's generic dispatch (`complete_value`
+goes straight to its fields); nulls, lists, leaves, abstract types and refusals are dispatched
+as before.
+
 Schema middleware (an extension with a ``resolve`` hook) must see every field: with one
 installed, every field goes the general way.
 """
@@ -226,6 +230,33 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's `complete_value`, with the common case of a page first: an object
+        (non-null or not) that its type accepts goes straight to its fields, without the
+        generic dispatch (nulls, lists, leaves, abstract types and refusals go that way)."""
+        inner = return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+        if (
+            type(inner) is GraphQLObjectType
+            and result is not None
+            and result is not Undefined
+            and not isinstance(result, Exception)
+            and (inner.is_type_of is None or inner.is_type_of(result, info) is True)
+        ):
+            return self.collect_and_execute_subfields(
+                inner, field_details_list, path, result, position_context
+            )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
 
     def complete_read(
         self,

@@ -207,13 +207,20 @@ async def list_actions_with_outcomes(
     )
 
 
+# The outcomes of the enclosing statement's action, as an array of anonymous records (the
+# columns of ``OUTCOME_COLUMNS``) by id, or NULL when it has none (built once: expressions are
+# immutable). asyncpg decodes records in binary, each value of its own type: no JSON to parse,
+# no timestamps as text.
+_RECORDS = select(
+    type_coerce(
+        func.array_agg(aggregate_order_by(tuple_(*OUTCOME_COLUMNS), Outcome.id)), NullType()
+    )
+).where(Outcome.action_id == AgentAction.id)
+
+
 def _outcome_records(viewer: Viewer) -> Any:
-    """The outcomes of the enclosing statement's action, as an array of anonymous records (the
-    columns of ``OUTCOME_COLUMNS``) by id, or NULL when it has none. asyncpg decodes records
-    in binary, each value of its own type: no JSON to parse, no timestamps as text."""
-    records = func.array_agg(aggregate_order_by(tuple_(*OUTCOME_COLUMNS), Outcome.id))
-    outcomes = select(type_coerce(records, NullType())).where(Outcome.action_id == AgentAction.id)
-    return scoped(outcomes, Outcome, viewer).scalar_subquery().label("outcomes")
+    """The outcomes of the enclosing statement's action that ``viewer`` may read (`_RECORDS`)."""
+    return scoped(_RECORDS, Outcome, viewer).scalar_subquery().label("outcomes")
 
 
 def _action_with_outcomes(row: Row[Any]) -> ActionWithOutcomes:
