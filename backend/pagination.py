@@ -99,7 +99,7 @@ async def paginate(
 
     ``item`` maps each result row (the statement's columns, then the sort key) to a page item;
     by default the row's first entity, for ``select(Model)``. Lists on a hot path select
-    columns and map them to frozen dataclasses, executed without the ORM (no identity map, no
+    columns and map them to named tuples, executed without the ORM (no identity map, no
     ORM compile state)."""
     size = check_first(first)
     start = _decode(after, order) if after is not None else None  # bad input: no query at all

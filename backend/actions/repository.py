@@ -1,12 +1,12 @@
 """Queries over actions: the viewer's actions, newest first, one keyset page at a time, read as
-plain rows (columns mapped to frozen dataclasses, no ORM identity map on this hot path)."""
+plain rows (columns mapped to named tuples, no ORM identity map on this hot path)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +18,7 @@ from backend.viewer import Viewer, ViewerRole, scoped
 ACTION_ORDER = (AgentAction.occurred_at, AgentAction.id)
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRow:
+class ActionRow(NamedTuple):
     """What a list shows of an action (the columns of ``ACTION_COLUMNS``, in their order)."""
 
     id: int
@@ -36,13 +35,13 @@ class ActionRow:
     idempotency_key: str
 
 
-ACTION_COLUMNS = tuple(getattr(AgentAction, name) for name in ActionRow.__dataclass_fields__)
+ACTION_COLUMNS = tuple(getattr(AgentAction, name) for name in ActionRow._fields)
 WIDTH = len(ACTION_COLUMNS)
 
 
 def action_row(row: Row[Any]) -> ActionRow:
     """The action of a result row whose first columns are ``ACTION_COLUMNS``."""
-    return ActionRow(*row[:WIDTH])
+    return ActionRow._make(row[:WIDTH])
 
 
 @dataclass(frozen=True)

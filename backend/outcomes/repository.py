@@ -1,13 +1,13 @@
 """Queries over outcomes: the viewer's outcomes, newest first, the labelling queue, oldest
 first, and pages of actions with their outcomes; one keyset page at a time, read as plain rows
-(columns mapped to frozen dataclasses, no ORM identity map on these hot paths)."""
+(columns mapped to named tuples, no ORM identity map on these hot paths)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, func, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -33,8 +33,7 @@ from backend.viewer import Viewer, ViewerRole, scoped
 OUTCOME_ORDER = (Outcome.opened_at, Outcome.id)
 
 
-@dataclass(frozen=True, slots=True)
-class OutcomeRow:
+class OutcomeRow(NamedTuple):
     """What a list shows of an outcome (the columns of ``OUTCOME_COLUMNS``, in their order)."""
 
     id: int
@@ -53,13 +52,13 @@ class OutcomeRow:
     resolved_at: dt.datetime | None
 
 
-OUTCOME_COLUMNS = tuple(getattr(Outcome, name) for name in OutcomeRow.__dataclass_fields__)
+OUTCOME_COLUMNS = tuple(getattr(Outcome, name) for name in OutcomeRow._fields)
 WIDTH = len(OUTCOME_COLUMNS)
 
 
 def outcome_row(row: Row[Any]) -> OutcomeRow:
     """The outcome of a result row whose first columns are ``OUTCOME_COLUMNS``."""
-    return OutcomeRow(*row[:WIDTH])
+    return OutcomeRow._make(row[:WIDTH])
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +224,4 @@ def _outcome_records(viewer: Viewer) -> Any:
 
 def _action_with_outcomes(row: Row[Any]) -> ActionWithOutcomes:
     found = row[ACTION_WIDTH]
-    return ActionWithOutcomes(
-        action_row(row), tuple(OutcomeRow(*record) for record in found) if found else ()
-    )
+    return ActionWithOutcomes(action_row(row), tuple(map(OutcomeRow._make, found)) if found else ())
