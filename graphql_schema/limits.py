@@ -180,7 +180,7 @@ def actual_cost(
         return found
 
     def walk(selection: SelectionSetNode | None, parent: Any, value: Any) -> int:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):  # answers are plain dicts (a type check, not an ABC)
             return 0
         total = 0
         for name, child, child_type in plan(selection, parent):
