@@ -47,12 +47,14 @@ class Escalations:
 @dataclass(frozen=True)
 class Responses:
     emails: int  # e-mail actions whose success is a reply (email, follow_up)
-    replies: RateEstimate  # positive replies of the resolved reply outcomes
-    pending_replies: int
+    replies: RateEstimate  # positive replies of the decided reply outcomes of matured days
+    pending_replies: int  # matured days' reply outcomes waiting for a label
+    maturing_replies: int  # reply outcomes of days whose windows are still open
     versus_human: RateComparison | None  # None without a human baseline
     meetings_booked: int
     attendance: RateEstimate
     pending_attendance: int
+    maturing_attendance: int
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,9 @@ class ActionTypeRate:
 
     action_type: str
     outcome_type: str
-    resolved: int
-    pending: int
+    resolved: int  # decided outcomes of matured days: what the rate counts
+    pending: int  # matured days' outcomes waiting for a label
+    maturing: int  # outcomes of days whose windows are still open: not in the rate
     agent: RateEstimate
     versus_human: RateComparison | None
     human_conversion_rate: float | None
@@ -153,3 +156,5 @@ class TrendPoint:
     reply_outcomes: int
     cost: float  # in the dashboard's currency
     tokens: int
+    maturing_replies: int = 0  # reply outcomes of provisional days, not counted in `replies`
+    provisional: bool = False  # some of its reply windows are still open

@@ -22,9 +22,11 @@ from sqlalchemy import (
     and_,
     case,
     distinct,
+    false,
     func,
     literal,
     literal_column,
+    not_,
     or_,
     select,
 )
@@ -166,11 +168,32 @@ async def actions_by_day(
     return await _rows(session, statement.group_by(a.day, a.currency))
 
 
+def _matured(model: Any, matured_until: Mapping[tuple[str, str], dt.date], default: dt.date) -> Any:
+    """Whether a row's day has matured for its (action type, outcome type): every outcome of
+    that day has had its window close (``matured_until``; ``default`` for other pairs)."""
+    pairs = [(model.action_type == t, model.outcome_type == o) for t, o in matured_until]
+    listed = or_(*(and_(*pair) for pair in pairs)) if pairs else false()
+    return or_(
+        *(
+            and_(*pair, model.day <= until)
+            for pair, until in zip(pairs, matured_until.values(), strict=True)
+        ),
+        and_(not_(listed), model.day <= default),
+    )
+
+
 async def outcome_totals(
-    session: AsyncSession, viewer: Viewer, scope: Scope
+    session: AsyncSession,
+    viewer: Viewer,
+    scope: Scope,
+    *,
+    matured_until: Mapping[tuple[str, str], dt.date],
+    default_matured_until: dt.date,
 ) -> list[Mapping[str, Any]]:
-    """Per key, action type and outcome type, for the actions taken in range: resolved
-    outcomes, the sum of their values (successes; fractions on ordinal scales) and pending."""
+    """Per key, action type, outcome type and maturity, for the actions taken in range:
+    resolved outcomes, the sum of their values (successes; fractions on ordinal scales) and
+    pending. ``matured`` is 1 for the days whose outcomes have all had their window close
+    (`_matured`): rates count those days only."""
     o = OutcomeStat
     statement = _days(
         _keyed(
@@ -179,20 +202,23 @@ async def outcome_totals(
             o,
             o.action_type,
             o.outcome_type,
+            _flag(_matured(o, matured_until, default_matured_until)).label("matured"),
             *(func.sum(getattr(o, n)).label(n) for n in OUTCOME_SUMS),
         ),
         o,
         scope,
     )
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, o.action_type, o.outcome_type))
+    # grouped by the output column `matured`, as in `calibration_totals`
+    statement = statement.group_by(key, o.action_type, o.outcome_type, literal_column("matured"))
+    return await _rows(session, statement)
 
 
 async def outcomes_by_day(
     session: AsyncSession, viewer: Viewer, scope: Scope, *, outcome_types: Sequence[str]
 ) -> list[Mapping[str, Any]]:
     """Per day the actions were taken, over the whole scope: resolved outcomes of
-    ``outcome_types`` and their successes (e.g. replies)."""
+    ``outcome_types``, their successes (e.g. replies) and those still pending."""
     o = OutcomeStat
     statement = _days(
         _in_scope(
@@ -200,6 +226,7 @@ async def outcomes_by_day(
                 o.day,
                 func.sum(o.resolved).label("resolved"),
                 func.sum(o.successes).label("successes"),
+                func.sum(o.pending).label("pending"),
             ).where(o.outcome_type.in_(sorted(outcome_types))),
             viewer,
             scope,

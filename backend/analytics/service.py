@@ -100,8 +100,20 @@ def _require_reader(viewer: Viewer, *roles: ViewerRole) -> None:
         viewer.require_role(*roles)
 
 
+def matured_days(rules: OutcomeRules, today: dt.date) -> dict[tuple[str, str], dt.date]:
+    """Per (action type, outcome type) of the rules (and of the plans of unknown types, under
+    `UNKNOWN_ACTION_TYPE`), the last day whose outcomes have all had their window close."""
+    plans = {**rules.plans, UNKNOWN_ACTION_TYPE: rules.plans_for(UNKNOWN_ACTION_TYPE)}
+    return {
+        (action_type, plan.outcome_type): rules.last_matured_day(plan.window, today)
+        for action_type, action_plans in plans.items()
+        for plan in action_plans
+    }
+
+
 @dataclass(frozen=True)
 class _Loaded:
+    replies_matured_until: dt.date  # the reply series' last matured day
     rows: dict[str, list[Mapping[str, Any]]]
     daily_actions: list[Mapping[str, Any]]
     daily_replies: list[Mapping[str, Any]]
@@ -124,6 +136,7 @@ async def _load(
     rules = rules_for(config)
     matured = {t: assessment_days(config, t, today)[1] for t in rules.plans}
     default_matured = assessment_days(config, UNKNOWN_ACTION_TYPE, today)[1]
+    outcomes_matured = matured_days(rules, today)
     teams = list(team_ids)
     families: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
         "calibration": lambda s: repo.calibration_totals(
@@ -134,7 +147,14 @@ async def _load(
         "deal_counts": lambda s: repo.deal_counts(s, viewer, scope),
         "deal_amounts": lambda s: repo.deal_amounts(s, viewer, scope),
         "actions": lambda s: repo.action_totals(s, viewer, scope),
-        "outcomes": lambda s: repo.outcome_totals(s, viewer, scope),
+        "outcomes": lambda s: repo.outcome_totals(
+            s,
+            viewer,
+            scope,
+            # unknown action types: the earliest day of all (the longest window)
+            matured_until={k: d for k, d in outcomes_matured.items() if k[0] in rules.plans},
+            default_matured_until=min(outcomes_matured.values()),
+        ),
         "feedback": lambda s: repo.feedback_totals(s, viewer, scope),
         "daily_actions": lambda s: repo.actions_by_day(s, viewer, scope),
         "daily_replies": lambda s: repo.outcomes_by_day(
@@ -144,6 +164,10 @@ async def _load(
     }
     read = await read_concurrently(session, reads, families)
     return _Loaded(
+        replies_matured_until=min(
+            (d for (_, o), d in outcomes_matured.items() if o == REPLY_OUTCOME),
+            default=min(outcomes_matured.values()),
+        ),
         rows={
             **{k: read[k] for k in ("actions", "outcomes", "feedback", "calibration")},
             "deals": [*read["deal_counts"], *read["deal_amounts"]],
@@ -199,6 +223,7 @@ def _assemble(
         loaded.daily_replies,
         since=scope.since,
         until=scope.until,
+        replies_matured_until=loaded.replies_matured_until,
         currency=currency,
         as_date=as_date,
     )

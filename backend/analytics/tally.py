@@ -68,8 +68,10 @@ class Tally:
 
     actions: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 4))
     cost: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # (action type, outcome type) -> [resolved, successes, pending] on matured days, and the
+    # outcomes of days still maturing (decided early or not), which no rate counts
     outcomes: dict[tuple[str, str], list[float]] = field(
-        default_factory=lambda: defaultdict(lambda: [0.0] * 3)
+        default_factory=lambda: defaultdict(lambda: [0.0] * 4)
     )
     deals: list[int] = field(default_factory=lambda: [0, 0, 0])
     amount_won: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -122,8 +124,11 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
         t.cost[r["currency"]] += float(r["cost"] or 0)
     for r in rows["outcomes"]:
         sums = out[r["key"]].outcomes[(r["action_type"], r["outcome_type"])]
-        for i, name in enumerate(("resolved", "successes", "pending")):
-            sums[i] += float(r[name] or 0)
+        if r["matured"]:
+            for i, name in enumerate(("resolved", "successes", "pending")):
+                sums[i] += float(r[name] or 0)
+        else:
+            sums[3] += float(r["resolved"] or 0) + float(r["pending"] or 0)
     for r in rows["deals"]:
         t = out[r["key"]]
         t.deals = [
@@ -265,26 +270,28 @@ def metrics_of(
     tokens = sum(tally.actions[t][3] for t in types)
 
     def outcome(action_types: Iterable[str], outcome_type: str) -> list[float]:
-        cells = [tally.outcomes.get((t, outcome_type), [0.0] * 3) for t in action_types]
-        return [sum(c[i] for c in cells) for i in range(3)]
+        cells = [tally.outcomes.get((t, outcome_type), [0.0] * 4) for t in action_types]
+        return [sum(c[i] for c in cells) for i in range(4)]
 
     email_types = [t for t in types if rules.calibrating_plan(t).outcome_type == REPLY_OUTCOME]
-    resolved, replies, pending = outcome(email_types, REPLY_OUTCOME)
+    resolved, replies, pending, maturing = outcome(email_types, REPLY_OUTCOME)
     human_reply = _pooled_human(b for t in email_types for b in baselines.get(t, []))
     attended = outcome([MEETING_ACTION], ATTENDANCE_OUTCOME)
     responses = Responses(
         emails=sum(tally.actions[t][0] for t in email_types),
         replies=rate_estimate(replies, resolved),
         pending_replies=int(pending),
+        maturing_replies=int(maturing),
         versus_human=_versus(replies, resolved, human_reply),
         meetings_booked=tally.actions[MEETING_ACTION][0] if MEETING_ACTION in tally.actions else 0,
         attendance=rate_estimate(attended[1], attended[0]),
         pending_attendance=int(attended[2]),
+        maturing_attendance=int(attended[3]),
     )
     rates = []
     for t in types:
         outcome_type = rules.calibrating_plan(t).outcome_type
-        done, successes, open_ = outcome([t], outcome_type)
+        done, successes, open_, maturing_ = outcome([t], outcome_type)
         team_rows = baselines.get(t, [])
         rates.append(
             ActionTypeRate(
@@ -292,6 +299,7 @@ def metrics_of(
                 outcome_type,
                 int(done),
                 int(open_),
+                int(maturing_),
                 rate_estimate(successes, done),
                 _versus(successes, done, _pooled_human(team_rows)),
                 float(np.mean([b.conversion_rate for b in team_rows])) if team_rows else None,
@@ -333,12 +341,15 @@ def daily_series(
     *,
     since: dt.date,
     until: dt.date,
+    replies_matured_until: dt.date,
     currency: str,
     as_date: Any,
 ) -> list[TrendPoint]:
-    """One point per day of the range (zeros where nothing happened)."""
+    """One point per day of the range (zeros where nothing happened). A day after
+    ``replies_matured_until`` is provisional: its reply windows are not all closed, so its
+    replies are not counted (they would lean towards success), only how many are maturing."""
     days = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-    cells = {d: [0, 0, 0.0, 0, 0.0, 0] for d in days}
+    cells = {d: [0, 0, 0.0, 0, 0.0, 0, 0] for d in days}
     for r in actions:
         cell = cells.get(as_date(r["day"]))
         if cell is not None:
@@ -347,27 +358,63 @@ def daily_series(
             cell[4] += float(r["cost"] or 0) if r["currency"] == currency else 0.0
             cell[5] += int(r["tokens"] or 0)
     for r in replies:
-        cell = cells.get(as_date(r["day"]))
-        if cell is not None:
+        day = as_date(r["day"])
+        cell = cells.get(day)
+        if cell is None:
+            continue
+        if day <= replies_matured_until:
             cell[2] += float(r["successes"] or 0)
             cell[3] += int(r["resolved"] or 0)
+        else:
+            cell[6] += int(r["resolved"] or 0) + int(r["pending"] or 0)
     return [
-        TrendPoint(d, int(c[0]), int(c[1]), c[2], int(c[3]), c[4], int(c[5]))
+        TrendPoint(
+            d,
+            int(c[0]),
+            int(c[1]),
+            c[2],
+            int(c[3]),
+            c[4],
+            int(c[5]),
+            maturing_replies=int(c[6]),
+            provisional=d > replies_matured_until,
+        )
         for d, c in cells.items()
     ]
 
 
 def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:
-    """Daily points summed by ISO week (Monday first); the first and last may be partial."""
+    """Daily points summed by ISO week (Monday first); the first and last may be partial. A
+    week holding a provisional day is provisional; its replies are those of its matured days."""
     weeks: dict[dt.date, list[float]] = {}
+    provisional: dict[dt.date, bool] = {}
     for p in points:
         start = p.day - dt.timedelta(days=p.day.weekday())
-        cell = weeks.setdefault(start, [0, 0, 0.0, 0, 0.0, 0])
+        cell = weeks.setdefault(start, [0, 0, 0.0, 0, 0.0, 0, 0])
         for i, value in enumerate(
-            (p.actions, p.escalations, p.replies, p.reply_outcomes, p.cost, p.tokens)
+            (
+                p.actions,
+                p.escalations,
+                p.replies,
+                p.reply_outcomes,
+                p.cost,
+                p.tokens,
+                p.maturing_replies,
+            )
         ):
             cell[i] += value
+        provisional[start] = provisional.get(start, False) or p.provisional
     return [
-        TrendPoint(d, int(c[0]), int(c[1]), c[2], int(c[3]), c[4], int(c[5]))
+        TrendPoint(
+            d,
+            int(c[0]),
+            int(c[1]),
+            c[2],
+            int(c[3]),
+            c[4],
+            int(c[5]),
+            maturing_replies=int(c[6]),
+            provisional=provisional[d],
+        )
         for d, c in sorted(weeks.items())
     ]

@@ -18,6 +18,5 @@ def assessment_days(
     """The trailing window of matured days: ending the day before the calibrating outcome's
     window could still be open, reaching back TRAILING_DAYS from there."""
     rules = rules_for(config)
-    lag = rules.windows[rules.calibrating_plan(action_type).window]
-    until = today - dt.timedelta(days=lag.days + (1 if lag.seconds == 0 else 2))
+    until = rules.last_matured_day(rules.calibrating_plan(action_type).window, today)
     return until - dt.timedelta(days=TRAILING_DAYS), until

@@ -208,6 +208,14 @@ class OutcomeRules:
     def due_at(self, window: OutcomeWindow, opened_at: dt.datetime) -> dt.datetime:
         return opened_at + self.windows[window]
 
+    def last_matured_day(self, window: OutcomeWindow, today: dt.date) -> dt.date:
+        """The last UTC day whose actions' outcomes in ``window`` have all had their window
+        close before ``today`` began (an action at 23:59 closes a 7-day window 7 days and a
+        minute later). Later days are still maturing: a reply is decided at once, "no reply"
+        only when the window closes, so their rates lean towards success."""
+        length = self.windows[window]
+        return today - dt.timedelta(days=length.days + (1 if length.seconds == 0 else 2))
+
     def effects(self, kind: str, payload: Mapping[str, Any]) -> tuple[Effect, ...]:
         rule = SIGNAL_RULES.get(kind)
         return rule(payload) if rule else ()

@@ -120,15 +120,29 @@ class EscalationMetrics:
 class ResponseMetrics:
     emails: int = strawberry.field(description="E-mails and follow-ups sent.")
     replies: RateEstimate = strawberry.field(
-        description="Response rate: positive replies over the resolved reply outcomes."
+        description="Response rate: positive replies over the decided reply outcomes of the "
+        "days whose reply windows have all closed (later days would lean towards success: a "
+        "reply is decided at once, no reply only when the window closes)."
     )
-    pending_replies: int = strawberry.field(description="Reply windows still open or unlabelled.")
+    pending_replies: int = strawberry.field(
+        description="Reply outcomes of those days still undecided (waiting for a label)."
+    )
+    maturing_replies: int = strawberry.field(
+        description="Reply outcomes of the days whose windows are still open: not in the rate."
+    )
     versus_human: RateComparison | None = strawberry.field(
         description="Response rate against the human baseline (null without one)."
     )
     meetings_booked: int = strawberry.field(description="Meetings booked.")
-    attendance: RateEstimate = strawberry.field(description="Meetings attended, of the resolved.")
-    pending_attendance: int = strawberry.field(description="Meetings not resolved yet.")
+    attendance: RateEstimate = strawberry.field(
+        description="Meetings attended, of the decided ones of the days whose windows closed."
+    )
+    pending_attendance: int = strawberry.field(
+        description="Meetings of those days still undecided (waiting for a label)."
+    )
+    maturing_attendance: int = strawberry.field(
+        description="Meetings of the days whose windows are still open: not in the rate."
+    )
 
 
 @strawberry.type(
@@ -137,8 +151,17 @@ class ResponseMetrics:
 class ActionTypeRate:
     action_type: str = strawberry.field(description="The action type.")
     outcome_type: str = strawberry.field(description="Its success measure, e.g. email_reply.")
-    resolved: int = strawberry.field(description="Resolved outcomes.")
-    pending: int = strawberry.field(description="Outcomes not resolved yet.")
+    resolved: int = strawberry.field(
+        description="Decided outcomes of the days whose windows have all closed: what the "
+        "rate counts."
+    )
+    pending: int = strawberry.field(
+        description="Outcomes of those days still undecided (waiting for a label)."
+    )
+    maturing: int = strawberry.field(
+        description="Outcomes of the days whose windows are still open: not in the rate "
+        "until they close."
+    )
     agent: RateEstimate = strawberry.field(description="The agent's success rate.")
     versus_human: RateComparison | None = strawberry.field(
         description="Against the human baseline's response rate (null without a baseline)."
@@ -298,10 +321,12 @@ class DashboardMetrics:
                 emails=r.emails,
                 replies=RateEstimate.of(r.replies),
                 pending_replies=r.pending_replies,
+                maturing_replies=r.maturing_replies,
                 versus_human=RateComparison.of(r.versus_human),
                 meetings_booked=r.meetings_booked,
                 attendance=RateEstimate.of(r.attendance),
                 pending_attendance=r.pending_attendance,
+                maturing_attendance=r.maturing_attendance,
             ),
             rates_by_action_type=[
                 ActionTypeRate(
@@ -309,6 +334,7 @@ class DashboardMetrics:
                     outcome_type=a.outcome_type,
                     resolved=a.resolved,
                     pending=a.pending,
+                    maturing=a.maturing,
                     agent=RateEstimate.of(a.agent),
                     versus_human=RateComparison.of(a.versus_human),
                     human_conversion_rate=_n(a.human_conversion_rate),
@@ -367,16 +393,31 @@ class TrendPoint:
     day: dt.date = strawberry.field(description="The day, or the Monday starting the week.")
     actions: int = strawberry.field(description="Actions taken.")
     escalations: int = strawberry.field(description="Escalations.")
-    replies: float = strawberry.field(description="Positive replies to that period's e-mails.")
-    reply_outcomes: int = strawberry.field(description="Resolved reply outcomes of its e-mails.")
+    replies: float = strawberry.field(
+        description="Positive replies to that period's e-mails, of its days whose reply "
+        "windows have all closed."
+    )
+    reply_outcomes: int = strawberry.field(
+        description="Decided reply outcomes of its e-mails, of those days."
+    )
     cost: float = strawberry.field(description="Cost in the dashboard's currency.")
     tokens: int = strawberry.field(description="Model tokens used.")
+    provisional: bool = strawberry.field(
+        description="Some of its days' reply windows are still open: their replies are not "
+        "counted yet (see `maturingReplies`)."
+    )
+    maturing_replies: int = strawberry.field(
+        description="Reply outcomes of its days whose windows are still open."
+    )
 
     @strawberry.field(description="Escalations per action (null without actions).")
     def escalation_rate(self) -> float | None:
         return self.escalations / self.actions if self.actions else None
 
-    @strawberry.field(description="Positive replies per resolved reply outcome (null if none).")
+    @strawberry.field(
+        description="Positive replies per decided reply outcome of its matured days (null if "
+        "none: a provisional day has no rate yet)."
+    )
     def reply_rate(self) -> float | None:
         return self.replies / self.reply_outcomes if self.reply_outcomes else None
 
@@ -390,4 +431,6 @@ class TrendPoint:
             reply_outcomes=p.reply_outcomes,
             cost=p.cost,
             tokens=p.tokens,
+            provisional=p.provisional,
+            maturing_replies=p.maturing_replies,
         )
