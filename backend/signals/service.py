@@ -43,6 +43,7 @@ from backend.outcomes.rules import (
 )
 from backend.signals import rollup
 from backend.signals.models import Signal, SignalKind
+from backend.signals.payloads import payload_problems
 from backend.viewer import Viewer, ViewerRole
 
 MAX_BATCH = 1000
@@ -115,6 +116,9 @@ def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
             problems.add(at + "payload", "must be an object")
         elif (size := len(json.dumps(s.payload, default=str))) > MAX_PAYLOAD_BYTES:
             problems.add(at + "payload", f"is {size} bytes; at most {MAX_PAYLOAD_BYTES}")
+        else:
+            for key, message in payload_problems(s.kind, s.payload):
+                problems.add(f"{at}payload.{key}", message)
         for name, camel in REFERENCES.items():
             value = getattr(s, name)
             if not (value is None or 0 < len(value) <= 300):

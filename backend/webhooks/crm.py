@@ -20,24 +20,16 @@ CRM_EVENTS = ProviderFormat(
     type_field="event",
     time_field="occurred_at",
     events={
-        "stage_changed": EventMapping(
-            SignalKind.DEAL_STAGE_CHANGED,
-            _DEAL,
-            payload={"from_stage": str, "to_stage": str},
-            required=("to_stage",),
-        ),
+        # Payload fields: each kind's keys (`backend.signals.payloads`).
+        "stage_changed": EventMapping(SignalKind.DEAL_STAGE_CHANGED, _DEAL),
         "opportunity_created": EventMapping(SignalKind.OPPORTUNITY_CREATED, _DEAL),
         "won": EventMapping(SignalKind.DEAL_WON, _DEAL),
         "lost": EventMapping(SignalKind.DEAL_LOST, _DEAL),
-        "meeting_scheduled": EventMapping(
-            SignalKind.MEETING_SCHEDULED, _MEETING, payload={"rescheduled": bool}
-        ),
+        "meeting_scheduled": EventMapping(SignalKind.MEETING_SCHEDULED, _MEETING),
         "meeting_attended": EventMapping(SignalKind.MEETING_ATTENDED, _MEETING),
         "meeting_no_show": EventMapping(SignalKind.MEETING_NO_SHOW, _MEETING),
         # Feedback without a usable rating is kept: the outcome rules send it to labelling.
-        "meeting_feedback": EventMapping(
-            SignalKind.MEETING_FEEDBACK, _MEETING, payload={"rating": str}
-        ),
+        "meeting_feedback": EventMapping(SignalKind.MEETING_FEEDBACK, _MEETING),
     },
 )
 

@@ -17,10 +17,11 @@ EMAIL_EVENTS = ProviderFormat(
     type_field="type",
     time_field="timestamp",
     events={
+        # Payload fields: each kind's keys (`backend.signals.payloads`).
         "opened": EventMapping(SignalKind.EMAIL_OPENED, _ABOUT),
-        "clicked": EventMapping(SignalKind.EMAIL_CLICKED, _ABOUT, payload={"url": str}),
-        "bounced": EventMapping(SignalKind.EMAIL_BOUNCED, _ABOUT, payload={"bounce_type": str}),
-        "replied": EventMapping(SignalKind.EMAIL_REPLIED, _ABOUT, payload={"sentiment": str}),
+        "clicked": EventMapping(SignalKind.EMAIL_CLICKED, _ABOUT),
+        "bounced": EventMapping(SignalKind.EMAIL_BOUNCED, _ABOUT),
+        "replied": EventMapping(SignalKind.EMAIL_REPLIED, _ABOUT),
     },
 )
 

@@ -8,11 +8,12 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import ErrorCode, Problems
 from backend.signals.models import SignalKind
+from backend.signals.payloads import PAYLOADS
 from backend.signals.service import MAX_BATCH, SignalInput
 
 # Provider fields that say what an event is about, and the signal attribute each one fills.
@@ -31,8 +32,16 @@ class EventMapping:
 
     kind: SignalKind
     references: tuple[str, ...]  # provider fields naming its subject; at least one is required
-    payload: Mapping[str, type] = field(default_factory=dict)  # fields copied, with their type
-    required: tuple[str, ...] = ()  # payload fields the event must carry
+
+    @property
+    def payload(self) -> Mapping[str, type]:
+        """The fields copied into the signal's payload, with their type: its kind's keys."""
+        return PAYLOADS[self.kind].keys
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The payload fields the event must carry."""
+        return PAYLOADS[self.kind].required
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,11 @@ async def _scenario(loop: Loop) -> None:
             _signal("email.bounced", "m2", later, message_external_id="m2"),
             _signal("meeting.attended", "t1", later, thread_external_id="t1"),
             _signal(
-                "meeting.feedback", "t1", later, thread_external_id="t1", payload={"rating": 4}
+                "meeting.feedback",
+                "t1",
+                later,
+                thread_external_id="t1",
+                payload={"rating": "superb"},
             ),
             _signal(
                 "deal.stage_changed",

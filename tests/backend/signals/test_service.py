@@ -15,6 +15,7 @@ from backend.events.service import channel_for
 from backend.learning import submit_action, submit_signals
 from backend.outcomes.models import Outcome
 from backend.signals.models import Signal
+from backend.signals.payloads import PAYLOADS, payload_problems
 from backend.signals.service import SignalInput
 from tests.backend.conftest import T0
 
@@ -279,3 +280,51 @@ async def test_bad_batch_names_the_signal_and_field_and_stores_nothing(loop) -> 
     }
     async with loop.state.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Signal)) == 0
+
+
+async def test_a_payload_with_keys_its_kind_does_not_know_is_refused(loop) -> None:
+    """`{from, to}` for a stage change (instead of `{from_stage, to_stage}`) is refused with the
+    expected keys named, as is an unknown key of any kind or a value of the wrong type; the
+    batch changes nothing."""
+    await send_email(loop, "p1")
+    batch = [
+        signal(
+            "deal.stage_changed",
+            "s1",
+            deal_external_id="deal-p",
+            payload={"from": "prospecting", "to": "discovery"},
+        ),
+        signal("email.opened", "o1", message_external_id="<p1@mail>", payload={"agent": "x"}),
+        signal(
+            "meeting.scheduled",
+            "m1",
+            thread_external_id="thread-p1",
+            payload={"rescheduled": "yes"},
+        ),
+        signal("email.replied", "r1", message_external_id="<p1@mail>", payload={"sentiment": 1}),
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        await submit_signals(loop.state, loop.agent, batch, now=T0 + 2 * HOUR)
+    found = {e.field: e.message for e in refused.value.errors}
+    expected = "its keys: from_stage, to_stage (required)"
+    assert found["signals[0].payload.from"].endswith(expected)
+    assert found["signals[0].payload.to"].endswith(expected)
+    assert found["signals[0].payload.to_stage"] == f"is required for deal.stage_changed; {expected}"
+    assert found["signals[1].payload.agent"] == "is not a key of email.opened; its keys: none"
+    assert found["signals[2].payload.rescheduled"] == "must be true or false"
+    assert found["signals[3].payload.sentiment"] == "must be a string"
+    assert len(found) == 6
+    async with loop.state.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Signal)) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
+        (kind, {key: (True if kind_type is bool else "x") for key, kind_type in spec.keys.items()})
+        for kind, spec in PAYLOADS.items()
+    ]
+    + [(kind, {k: "x" for k in spec.required}) for kind, spec in PAYLOADS.items()],
+)
+def test_every_documented_payload_is_accepted(kind: str, payload: dict) -> None:
+    assert payload_problems(kind, payload) == []
