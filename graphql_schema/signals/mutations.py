@@ -30,7 +30,15 @@ class SignalItemInput:
     )
     occurred_at: dt.datetime = strawberry.field(description="When it happened, with a zone.")
     payload: JSON | None = strawberry.field(
-        default=None, description='The event\'s details, e.g. `{sentiment: "positive"}`.'
+        default=None,
+        description="The event's details; each kind has its own keys, and a key it does not "
+        "know, a missing required one or a value of the wrong type is refused (error field "
+        "`signals[i].payload.<key>`): `email.replied` {sentiment: positive, neutral or "
+        "negative (else a person labels it)}; `email.clicked` {url}; `email.bounced` "
+        "{bounce_type}; `deal.stage_changed` {from_stage, to_stage (required): pipeline "
+        "stages}; `meeting.scheduled` {rescheduled: boolean}; `meeting.feedback` {rating: "
+        "negative, neutral or positive (else a person labels it)}; the other kinds none. "
+        "Strings unless said.",
     )
     action_id: strawberry.ID | None = strawberry.field(
         default=None, description="Global id of the action it is about, when known."
