@@ -85,10 +85,13 @@ def _ge(value: float, threshold: float) -> bool:
     return not math.isnan(value) and value >= threshold
 
 
+MIN_OUTCOMES = 100  # matured outcomes a verdict needs (the default of `assess`)
+
+
 def assess(
     stats: CalibrationStats,
     *,
-    min_n: float = 100,
+    min_n: float = MIN_OUTCOMES,
     z_threshold: float = 3.0,
     min_effect: float = 0.1,
     min_error: float = 0.03,

@@ -111,6 +111,8 @@ class CalibrationAccuracy:
     matured_outcomes: float
     verdict: str
     verdict_reason: str
+    maturing_outcomes: float = 0.0  # decided early, on days whose windows are still open
+    verdict_expected_by: dt.date | None = None  # when those will have matured, if enough
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,9 @@ def matured_days(rules: OutcomeRules, today: dt.date) -> dict[tuple[str, str], d
 @dataclass(frozen=True)
 class _Loaded:
     replies_matured_until: dt.date  # the reply series' last matured day
+    # per action type (`UNKNOWN_ACTION_TYPE` for the others): how long after a day its
+    # calibrating outcomes have all matured
+    calibration_lag: dict[str, dt.timedelta]
     rows: dict[str, list[Mapping[str, Any]]]
     daily_actions: list[Mapping[str, Any]]
     daily_replies: list[Mapping[str, Any]]
@@ -164,6 +167,10 @@ async def _load(
     }
     read = await read_concurrently(session, reads, families)
     return _Loaded(
+        calibration_lag={
+            **{t: today - until for t, until in matured.items()},
+            UNKNOWN_ACTION_TYPE: today - default_matured,
+        },
         replies_matured_until=min(
             (d for (_, o), d in outcomes_matured.items() if o == REPLY_OUTCOME),
             default=min(outcomes_matured.values()),
@@ -213,8 +220,19 @@ def _assemble(
                 out[action_type].append(baseline)
         return out
 
+    lags = loaded.calibration_lag
+
+    def matured_by(action_type: str) -> dt.date:
+        return scope.until + lags.get(action_type, lags[UNKNOWN_ACTION_TYPE])
+
     def metrics(tally: Tally, team_ids: Iterable[int]) -> Metrics:
-        return metrics_of(tally, baselines=pooled(team_ids), currency=currency, rules=loaded.rules)
+        return metrics_of(
+            tally,
+            baselines=pooled(team_ids),
+            currency=currency,
+            rules=loaded.rules,
+            matured_by=matured_by,
+        )
 
     each = {key: metrics(part, [team_of[key]]) for key, part in parts.items()}
     total = metrics(merged(parts.values()), team_of.values())

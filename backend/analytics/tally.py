@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from analytics_engine.calibration import (
     debiased_calibration_error,
 )
 from analytics_engine.roi import RateComparison, compare_rates, rate_estimate, roi_summary
-from analytics_engine.verdict import assess
+from analytics_engine.verdict import MIN_OUTCOMES, VerdictKind, assess
 from backend.analytics.metrics import (
     ATTENDANCE_OUTCOME,
     MEETING_ACTION,
@@ -173,7 +173,12 @@ def _versus(successes: float, count: float, human: tuple[float, float]) -> RateC
     return compare_rates(successes, count, *human) if human[1] > 0 else None
 
 
-def _calibration(tally: Tally) -> tuple[CalibrationAccuracy, ...]:
+def _calibration(
+    tally: Tally, matured_by: Callable[[str], dt.date]
+) -> tuple[CalibrationAccuracy, ...]:
+    """Per action type; ``matured_by(t)``: when the range's days still maturing for ``t`` will
+    all have matured. Too few matured outcomes beside maturing ones is said plainly, with the
+    date a verdict can be expected (never "no outcomes" beside hundreds)."""
     out = []
     for action_type in sorted({t for t, _ in tally.calibration}):
         matured = CalibrationStats(tally.calibration.get((action_type, True), _zeros()))
@@ -182,6 +187,20 @@ def _calibration(tally: Tally) -> tuple[CalibrationAccuracy, ...]:
         if n <= 0:
             continue
         verdict = assess(matured)
+        reason, expected_by = verdict.reason, None
+        maturing = n - matured.n
+        if verdict.kind is VerdictKind.INSUFFICIENT_DATA and maturing > 0:
+            reason = (
+                f"{maturing:g} outcomes are still maturing (decided early, their windows still "
+                f"open) beside {matured.n:g} matured; a verdict needs {MIN_OUTCOMES:g} matured"
+            )
+            if n >= MIN_OUTCOMES:
+                expected_by = matured_by(action_type)
+                reason += (
+                    f": one by {expected_by.isoformat()} at the latest, when all have matured."
+                )
+            else:
+                reason += ": not enough even once these mature."
         out.append(
             CalibrationAccuracy(
                 action_type=action_type,
@@ -192,7 +211,9 @@ def _calibration(tally: Tally) -> tuple[CalibrationAccuracy, ...]:
                 observed_rate=float(stats.sum_y.sum()) / n,
                 matured_outcomes=matured.n,
                 verdict=verdict.kind.value,
-                verdict_reason=verdict.reason,
+                verdict_reason=reason,
+                maturing_outcomes=maturing,
+                verdict_expected_by=expected_by,
             )
         )
     return tuple(out)
@@ -260,6 +281,7 @@ def metrics_of(
     baselines: Mapping[str, list[HumanBaseline]],
     currency: str,
     rules: OutcomeRules,
+    matured_by: Callable[[str], dt.date],
 ) -> Metrics:
     """The dashboard figures of a tally; ``baselines`` are the human baselines of the teams in
     scope per action type (pooled when several teams are in scope)."""
@@ -322,7 +344,7 @@ def metrics_of(
             _money_total(tally.amount_won, currency),
         ),
         feedback=_feedback(tally),
-        calibration=_calibration(tally),
+        calibration=_calibration(tally, matured_by),
         costs=Costs(
             total=costs,
             per_interaction=Money(costs.total.amount / interactions, currency)

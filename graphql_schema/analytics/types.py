@@ -218,7 +218,17 @@ class CalibrationAccuracy:
     verdict: str = strawberry.field(
         description="insufficient_data, calibrated, overconfident, underconfident or miscalibrated."
     )
-    verdict_reason: str = strawberry.field(description="The verdict in one sentence.")
+    verdict_reason: str = strawberry.field(
+        description="The verdict in one sentence; with too few matured outcomes beside "
+        "maturing ones, how many are maturing and when a verdict can be expected."
+    )
+    maturing_outcomes: float = strawberry.field(
+        description="Outcomes decided early on days whose windows are still open: not judged."
+    )
+    verdict_expected_by: dt.date | None = strawberry.field(
+        description="When the maturing outcomes will all have matured, if they are enough for "
+        "a verdict then (null otherwise, or with a verdict already)."
+    )
 
 
 @strawberry.type(description="What the agent cost.")
@@ -375,6 +385,8 @@ class DashboardMetrics:
                     matured_outcomes=a.matured_outcomes,
                     verdict=a.verdict,
                     verdict_reason=a.verdict_reason,
+                    maturing_outcomes=a.maturing_outcomes,
+                    verdict_expected_by=a.verdict_expected_by,
                 )
                 for a in x.calibration
             ],
