@@ -228,18 +228,21 @@ def _targets(signal: SignalInput, match: _Match, outcome_types: set[str]) -> tup
         candidates = match.linked("deal_id", match.deals[signal.deal_external_id])
     else:
         return ()
+    before = [a for a in candidates if a.occurred_at <= signal.occurred_at]
     candidates = [
         a
-        for a in candidates
-        if a.occurred_at <= signal.occurred_at
-        and (
-            not outcome_types  # a signal without effects still tells what it is about
-            or any(
-                (a.id, t) in match.outcomes or EVENT_BORN_OUTCOMES.get(t) == a.action_type
-                for t in outcome_types
-            )
+        for a in before
+        if not outcome_types  # a signal without effects still tells what it is about
+        or any(
+            (a.id, t) in match.outcomes or EVENT_BORN_OUTCOMES.get(t) == a.action_type
+            for t in outcome_types
         )
     ]
+    if signal.kind in DEAL_WIDE_KINDS and not candidates and before:
+        # A deal's move with no action on it that it could resolve (say, the deal's only
+        # action is an e-mail) still credits the latest action on the deal: its agent's deal
+        # impact counts the move; no outcome changes.
+        return (max(before, key=lambda a: (a.occurred_at, a.id)),)
     if signal.kind in DEAL_WIDE_KINDS or signal.action_id is not None:
         return tuple(candidates)
     # A reply or a meeting event concerns the latest action before it in the thread.

@@ -14,7 +14,7 @@ from backend.errors import InvalidInput
 from backend.events.service import channel_for
 from backend.learning import submit_action, submit_signals
 from backend.outcomes.models import Outcome
-from backend.signals.models import Signal
+from backend.signals.models import DealActivity, Signal
 from backend.signals.payloads import PAYLOADS, payload_problems
 from backend.signals.service import SignalInput
 from tests.backend.conftest import T0
@@ -328,3 +328,41 @@ async def test_a_payload_with_keys_its_kind_does_not_know_is_refused(loop) -> No
 )
 def test_every_documented_payload_is_accepted(kind: str, payload: dict) -> None:
     assert payload_problems(kind, payload) == []
+
+
+async def test_a_deal_move_credits_the_deals_only_action_even_an_email(loop) -> None:
+    """An opportunity created on a deal whose only agent action is an e-mail matches that
+    e-mail: the signal is the agent's, its deal impact counts the move, and the e-mail's own
+    outcomes do not change."""
+    recorded = await submit_action(
+        loop.state,
+        loop.agent,
+        ActionInput(
+            action_type="email",
+            confidence=0.5,
+            idempotency_key="deal-mail",
+            occurred_at=T0,
+            deal_external_id="deal-mail",
+        ),
+        now=T0,
+    )
+    email_id = recorded.action.id
+    before = await outcomes_of(loop, email_id)
+    created = SignalInput(
+        kind="opportunity.created",
+        source="crm",
+        external_id="opp-1",
+        occurred_at=T0 + 5 * HOUR,
+        deal_external_id="deal-mail",
+    )
+    result = await submit_signals(loop.state, loop.agent, [created], now=T0 + 6 * HOUR)
+    assert (result.matched, result.resolved, result.unmatched) == (1, 0, [])
+    async with loop.state.sessions() as session:
+        row = await session.scalar(select(Signal).where(Signal.external_id == "opp-1"))
+        activity = (await session.execute(select(DealActivity))).scalars().all()
+    assert row is not None and row.matched and row.agent_id == loop.world.agents["rep_a1"].id
+    assert [(a.agent_id, a.progressed, a.won) for a in activity] == [(row.agent_id, 1, 0)]
+    after = await outcomes_of(loop, email_id)
+    assert {t: (o.status, o.value) for t, o in after.items()} == {
+        t: (o.status, o.value) for t, o in before.items()
+    }
