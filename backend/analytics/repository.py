@@ -18,13 +18,11 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import (
     Select,
-    String,
     and_,
     case,
     distinct,
     false,
     func,
-    literal,
     literal_column,
     not_,
     or_,
@@ -243,24 +241,13 @@ async def deal_counts(
 ) -> list[Mapping[str, Any]]:
     """Per key: how many deals moved forward, were won or were lost in range (by the CRM
     signals matched to the agent's actions), each deal once per key however many signals it
-    had. Rows as `deal_impact`'s, with no currency and no amount."""
+    had."""
     d = DealActivity
     counted = [
         func.count(distinct(d.deal_id)).filter(getattr(d, name) > 0).label(name)
         for name in DEAL_SUMS
     ]
-    statement = _days(
-        _keyed(
-            viewer,
-            scope,
-            d,
-            literal(None, String).label("currency"),
-            *counted,
-            literal(0).label("amount_won"),
-        ),
-        d,
-        scope,
-    )
+    statement = _days(_keyed(viewer, scope, d, *counted), d, scope)
     return await _rows(session, statement.group_by(statement.selected_columns["key"]))
 
 
@@ -268,8 +255,7 @@ async def deal_amounts(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
     """Per key and currency: the amount of the deals won in range, each deal once per key.
-    Rows as `deal_impact`'s, with no counts. Only the deals won are looked up (the deals table
-    grows with history)."""
+    Only the deals won are looked up (the deals table grows with history)."""
     d = DealActivity
     won = (
         _days(_keyed(viewer, scope, d, d.deal_id).where(d.won > 0), d, scope).distinct().subquery()
@@ -278,7 +264,6 @@ async def deal_amounts(
         select(
             won.c.key,
             Deal.currency,
-            *(literal(0).label(name) for name in DEAL_SUMS),
             func.coalesce(func.sum(Deal.amount), 0).label("amount_won"),
         )
         .join(Deal, Deal.id == won.c.deal_id)

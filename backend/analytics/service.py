@@ -31,7 +31,6 @@ from backend.analytics.tally import (
     weekly_series,
 )
 from backend.baselines.models import HumanBaseline
-from backend.calibration.maturity import assessment_days
 from backend.database import Reads, as_date, read_concurrently, utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
@@ -49,6 +48,8 @@ from backend.viewer import Viewer, ViewerRole
 DEFAULT_CURRENCY = "USD"
 # Not a valid action type name, so it always gets the fallback (unknown type) plan.
 UNKNOWN_ACTION_TYPE = "*"
+# The metric families `tally.tallies` sums per key.
+FAMILIES = ("actions", "outcomes", "deal_counts", "deal_amounts", "feedback", "calibration")
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,21 @@ async def _load(
     concurrently (`read_concurrently`)."""
     config = await organization_config(session, viewer.organization_id)
     rules = rules_for(config)
-    matured = {t: assessment_days(config, t, today)[1] for t in rules.plans}
-    default_matured = assessment_days(config, UNKNOWN_ACTION_TYPE, today)[1]
     outcomes_matured = matured_days(rules, today)
+    # each action type's calibrating outcome (as `calibration.maturity.assessment_days`)
+    calibrating = {
+        t: outcomes_matured[(t, rules.calibrating_plan(t).outcome_type)]
+        for t in (*rules.plans, UNKNOWN_ACTION_TYPE)
+    }
+    known = {t: until for t, until in calibrating.items() if t != UNKNOWN_ACTION_TYPE}
     teams = list(team_ids)
     families: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
         "calibration": lambda s: repo.calibration_totals(
-            s, viewer, scope, matured_until=matured, default_matured_until=default_matured
+            s,
+            viewer,
+            scope,
+            matured_until=known,
+            default_matured_until=calibrating[UNKNOWN_ACTION_TYPE],
         ),
         # Deal impact in two statements that run side by side: distinct deals per key are
         # the one family whose rows grow with the activity in range.
@@ -167,18 +176,12 @@ async def _load(
     }
     read = await read_concurrently(session, reads, families)
     return _Loaded(
-        calibration_lag={
-            **{t: today - until for t, until in matured.items()},
-            UNKNOWN_ACTION_TYPE: today - default_matured,
-        },
+        calibration_lag={t: today - until for t, until in calibrating.items()},
         replies_matured_until=min(
             (d for (_, o), d in outcomes_matured.items() if o == REPLY_OUTCOME),
             default=min(outcomes_matured.values()),
         ),
-        rows={
-            **{k: read[k] for k in ("actions", "outcomes", "feedback", "calibration")},
-            "deals": [*read["deal_counts"], *read["deal_amounts"]],
-        },
+        rows={k: read[k] for k in FAMILIES},
         daily_actions=read["daily_actions"],
         daily_replies=read["daily_replies"],
         baselines=read["baselines"],

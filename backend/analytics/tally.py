@@ -129,15 +129,15 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
                 sums[i] += float(r[name] or 0)
         else:
             sums[3] += float(r["resolved"] or 0) + float(r["pending"] or 0)
-    for r in rows["deals"]:
+    for r in rows["deal_counts"]:
         t = out[r["key"]]
         t.deals = [
             t.deals[0] + int(r["progressed"] or 0),
             t.deals[1] + int(r["won"] or 0),
             t.deals[2] + int(r["lost"] or 0),
         ]
-        if r["currency"] is not None:  # None: deals not won, no amount
-            t.amount_won[r["currency"]] += float(r["amount_won"] or 0)
+    for r in rows["deal_amounts"]:
+        out[r["key"]].amount_won[r["currency"]] += float(r["amount_won"] or 0)
     for r in rows["feedback"]:
         sums = out[r["key"]].feedback[r["target_type"]]
         for i, name in enumerate(("count", "rating_sum", "prompted")):
@@ -389,20 +389,7 @@ def daily_series(
             cell[3] += int(r["resolved"] or 0)
         else:
             cell[6] += int(r["resolved"] or 0) + int(r["pending"] or 0)
-    return [
-        TrendPoint(
-            d,
-            int(c[0]),
-            int(c[1]),
-            c[2],
-            int(c[3]),
-            c[4],
-            int(c[5]),
-            maturing_replies=int(c[6]),
-            provisional=d > replies_matured_until,
-        )
-        for d, c in cells.items()
-    ]
+    return [_point(d, c, provisional=d > replies_matured_until) for d, c in cells.items()]
 
 
 def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:
@@ -413,30 +400,34 @@ def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:
     for p in points:
         start = p.day - dt.timedelta(days=p.day.weekday())
         cell = weeks.setdefault(start, [0, 0, 0.0, 0, 0.0, 0, 0])
-        for i, value in enumerate(
-            (
-                p.actions,
-                p.escalations,
-                p.replies,
-                p.reply_outcomes,
-                p.cost,
-                p.tokens,
-                p.maturing_replies,
-            )
-        ):
-            cell[i] += value
+        for i, name in enumerate(_SUMMED):
+            cell[i] += getattr(p, name)
         provisional[start] = provisional.get(start, False) or p.provisional
-    return [
-        TrendPoint(
-            d,
-            int(c[0]),
-            int(c[1]),
-            c[2],
-            int(c[3]),
-            c[4],
-            int(c[5]),
-            maturing_replies=int(c[6]),
-            provisional=provisional[d],
-        )
-        for d, c in sorted(weeks.items())
-    ]
+    return [_point(d, c, provisional=provisional[d]) for d, c in sorted(weeks.items())]
+
+
+# The summed fields of a TrendPoint, in the order of a series' cells.
+_SUMMED = (
+    "actions",
+    "escalations",
+    "replies",
+    "reply_outcomes",
+    "cost",
+    "tokens",
+    "maturing_replies",
+)
+
+
+def _point(day: dt.date, cell: list[float], *, provisional: bool) -> TrendPoint:
+    actions, escalations, replies, outcomes, cost, tokens, maturing = cell
+    return TrendPoint(
+        day,
+        int(actions),
+        int(escalations),
+        replies,
+        int(outcomes),
+        cost,
+        int(tokens),
+        maturing_replies=int(maturing),
+        provisional=provisional,
+    )

@@ -47,15 +47,20 @@ class CalibrationSums:
     sum_spieg_var: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class CalibrationStat(DailyRollupRow, CalibrationSums, Base):
-    __tablename__ = "calibration_stats"
-    __table_args__ = (
-        # Scope, then time: one agent's or the organisation's days are a range of an index.
-        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type", "bin"),
+def _calibration_table(scope_column: str) -> tuple[Any, ...]:
+    """A calibration rollup's keys and checks. Scope, then time: one agent's (or team's) or
+    the organisation's days are a range of an index."""
+    return (
+        PrimaryKeyConstraint("organization_id", scope_column, "day", "action_type", "bin"),
         Index(None, "organization_id", "day"),
         CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
         CheckConstraint("count >= 0", name="count"),
     )
+
+
+class CalibrationStat(DailyRollupRow, CalibrationSums, Base):
+    __tablename__ = "calibration_stats"
+    __table_args__ = _calibration_table("agent_id")
 
 
 class CalibrationTeamStat(CalibrationSums, Base):
@@ -67,12 +72,7 @@ class CalibrationTeamStat(CalibrationSums, Base):
 
     __tablename__ = "calibration_team_stats"
     __scope__ = "team"
-    __table_args__ = (
-        PrimaryKeyConstraint("organization_id", "team_id", "day", "action_type", "bin"),
-        Index(None, "organization_id", "day"),
-        CheckConstraint(f"bin >= 0 AND bin < {CALIBRATION_BINS}", name="bin"),
-        CheckConstraint("count >= 0", name="count"),
-    )
+    __table_args__ = _calibration_table("team_id")
 
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), sort_order=-3

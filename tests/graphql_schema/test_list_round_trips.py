@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key
@@ -24,6 +24,7 @@ from tests.graphql_schema.test_lists import (
     reply,
     run,
 )
+from tests.graphql_schema.test_no_n_plus_one import issued
 
 OUTCOME_FIELDS = """id outcomeType window scale level value status detection labelReason
   evidence openedAt dueAt resolvedAt levelLabel scaleLevels"""
@@ -53,27 +54,11 @@ BY_LOADER = f"""query($filter: OutcomeFilter) {{
 }}"""
 
 
-def statements(api: Any, query: str, variables: dict[str, Any], as_: str) -> tuple[list[str], Any]:
-    """The SQL statements one request issues, and its data."""
-    engine = api.client.app.state.app.engine.sync_engine
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        result = api.query(query, variables, as_=as_)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return seen, result
-
-
 def list_statements(api: Any, query: str, variables: dict[str, Any], as_: str) -> tuple[list, Any]:
     """The statements of the list itself: those of the request minus those that authenticating
     the same credential costs (whatever the view does to authenticate, it does it for both)."""
-    baseline, _ = statements(api, "{ __typename }", {}, as_)
-    seen, result = statements(api, query, variables, as_)
+    baseline, _ = issued(api, "{ __typename }", {}, as_)
+    seen, result = issued(api, query, variables, as_)
     assert "errors" not in result, result["errors"]
     assert seen[: len(baseline)] == baseline, (seen, baseline)
     return seen[len(baseline) :], result["data"]["actions"]
@@ -186,10 +171,10 @@ def test_a_user_token_is_authenticated_in_one_statement(api, database_url) -> No
     """A person's viewer (role, teams, agents) is one read, outside any transaction; an API key
     also records its use."""
     for person in ("rep_a1", "manager_a", "exec_n"):
-        seen, result = statements(api, "{ __typename }", {}, person)
+        seen, result = issued(api, "{ __typename }", {}, person)
         assert "errors" not in result and len(seen) == 1, (person, seen)
         assert "users" in seen[0] and "update" not in seen[0].lower()
-    seen, _ = statements(api, "{ __typename }", {}, "partner_n")
+    seen, _ = issued(api, "{ __typename }", {}, "partner_n")
     assert any(s.lower().startswith("update api_clients") for s in seen), seen
 
 

@@ -40,8 +40,8 @@ REP = f"""query($agent: ID!, $from: Date, $to: Date) {{
     metrics {{ {METRICS} }} daily {{ day }} }} }}"""
 
 
-def statements(api: Any, query: str, variables: dict[str, Any], as_: str) -> tuple[int, Any]:
-    """How many SQL statements one request issues (the viewer's lookup included)."""
+def issued(api: Any, query: str, variables: dict[str, Any], as_: str) -> tuple[list[str], Any]:
+    """The SQL statements one request issues (the viewer's lookup included), and its answer."""
     engine = api.client.app.state.app.engine.sync_engine
     seen: list[str] = []
 
@@ -53,6 +53,12 @@ def statements(api: Any, query: str, variables: dict[str, Any], as_: str) -> tup
         result = api.query(query, variables, as_=as_)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+    return seen, result
+
+
+def statements(api: Any, query: str, variables: dict[str, Any], as_: str) -> tuple[int, Any]:
+    """How many SQL statements one request issues (the viewer's lookup included)."""
+    seen, result = issued(api, query, variables, as_)
     assert "errors" not in result, result["errors"]
     return len(seen), next(iter(result["data"].values()))
 
