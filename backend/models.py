@@ -17,6 +17,7 @@ from backend.policy.models import AgentPolicy, PolicyChange
 from backend.prompts.models import FeedbackPrompt, PromptBudget
 from backend.reports.models import ReportRun, ReportSubscription
 from backend.reviews.models import ReviewAssignment
+from backend.roi.models import RoiAssumption
 from backend.signals.models import Signal
 from backend.slack.models import SlackEventReceipt, SlackInstallation, SlackPost
 
@@ -48,6 +49,7 @@ __all__ = [
     "ReportRun",
     "ReportSubscription",
     "ReviewAssignment",
+    "RoiAssumption",
     "Signal",
     "SlackEventReceipt",
     "SlackInstallation",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,6 +62,10 @@ class Signal(OrganizationRow, Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     # False when no action could be matched: kept and reported, never dropped.
     matched: Mapped[bool] = mapped_column(default=False)
+    # An open or click made by software, not a person (a mail-privacy proxy preloading images,
+    # a security scanner following links, an open seconds after delivery): kept, but not counted
+    # as human engagement (``backend.signals.engagement`` classifies).
+    machine: Mapped[bool] = mapped_column(default=False, server_default=false())
     occurred_at: Mapped[dt.datetime]
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -81,3 +86,20 @@ class DealActivity(DailyRollupRow, Base):
     progressed: Mapped[int] = mapped_column(Integer, default=0)
     won: Mapped[int] = mapped_column(Integer, default=0)
     lost: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EmailEngagement(DailyRollupRow, Base):
+    """Opens and clicks matched to one agent's e-mails on one UTC day (the signal's day): all of
+    them, and how many of them software made (``Signal.machine``). Human opens are
+    ``opens - machine_opens``. Kept in each signal batch's unit of work; ``rebuild`` recounts."""
+
+    __tablename__ = "email_engagement"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "agent_id", "day"),
+        Index(None, "organization_id", "day"),
+    )
+
+    opens: Mapped[int] = mapped_column(Integer, default=0)
+    machine_opens: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    machine_clicks: Mapped[int] = mapped_column(Integer, default=0)
