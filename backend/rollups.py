@@ -1,7 +1,8 @@
 """The daily rollups the dashboards read, each kept by its own domain next to the rows it sums
-(actions, outcomes, ratings, deal signals; the calibration rollup per team, from the one per
-agent, which the engine's contributions fill): ``rebuild_all`` recomputes them all from those
-rows, for the demo seed and the test factories, which write rows in bulk."""
+(actions, outcomes, ratings, deal signals, e-mail opens and clicks; the calibration rollup per
+team, from the one per agent, which the engine's contributions fill): ``rebuild_all``
+recomputes them all from those rows, for the demo seed and the test factories, which write
+rows in bulk."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from backend.actions import rollup as actions
 from backend.calibration import rollup as calibration
 from backend.feedback import rollup as feedback
 from backend.outcomes import rollup as outcomes
+from backend.signals import engagement_rollup as engagement
 from backend.signals import rollup as signals
 
 REBUILDS: tuple[Callable[[str], tuple[Delete, Insert]], ...] = (
@@ -20,6 +22,7 @@ REBUILDS: tuple[Callable[[str], tuple[Delete, Insert]], ...] = (
     outcomes.rebuild,
     feedback.rebuild,
     signals.rebuild,
+    engagement.rebuild,
     calibration.rebuild_teams,
 )
 

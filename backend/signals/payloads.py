@@ -34,8 +34,10 @@ class PayloadSpec:
 
 
 PAYLOADS: Mapping[str, PayloadSpec] = {
-    SignalKind.EMAIL_OPENED: PayloadSpec(),
-    SignalKind.EMAIL_CLICKED: PayloadSpec({"url": str}),
+    # user_agent: what fetched the pixel or followed the link, as the provider saw it; tells
+    # software (privacy proxies, scanners) from people (`backend.signals.engagement`)
+    SignalKind.EMAIL_OPENED: PayloadSpec({"user_agent": str}),
+    SignalKind.EMAIL_CLICKED: PayloadSpec({"url": str, "user_agent": str}),
     SignalKind.EMAIL_BOUNCED: PayloadSpec({"bounce_type": str}),
     # positive, neutral or negative; without it (or another word) a person labels the reply
     SignalKind.EMAIL_REPLIED: PayloadSpec({"sentiment": str}),

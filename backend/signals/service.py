@@ -41,7 +41,8 @@ from backend.outcomes.rules import (
     Effect,
     rules_for,
 )
-from backend.signals import rollup
+from backend.signals import engagement_rollup, rollup
+from backend.signals.engagement import is_machine
 from backend.signals.models import Signal, SignalKind
 from backend.signals.payloads import payload_problems
 from backend.viewer import Viewer, ViewerRole
@@ -288,8 +289,18 @@ def _signal_row(
     match: _Match,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """The signal's row, with what it is about: its first target's links, else its references."""
+    """The signal's row, with what it is about: its first target's links, else its references;
+    an open or click made by software is marked ``machine`` (the e-mail's delivery is its
+    action's time)."""
     first = targets[0] if targets else None
+    user_agent = signal.payload.get("user_agent")
+    machine = is_machine(
+        signal.kind,
+        user_agent=user_agent if isinstance(user_agent, str) else None,
+        seconds_after_delivery=(signal.occurred_at - first.occurred_at).total_seconds()
+        if first
+        else None,
+    )
     return {
         "organization_id": organization_id,
         "kind": signal.kind,
@@ -299,6 +310,7 @@ def _signal_row(
         "occurred_at": signal.occurred_at,
         "received_at": now,
         "matched": first is not None,
+        "machine": machine,
         "agent_id": first.agent_id if first else None,
         "deal_id": first.deal_id if first else match.deals.get(signal.deal_external_id or ""),
         "conversation_id": first.conversation_id
@@ -331,7 +343,9 @@ async def _store(
         returning=["id", "source", "external_id"],
     )
     ids = {(source, external): id_ for id_, source, external in stored}
-    await rollup.add_signals(session, (r for r in rows if (r["source"], r["external_id"]) in ids))
+    new = [r for r in rows if (r["source"], r["external_id"]) in ids]
+    await rollup.add_signals(session, new)
+    await engagement_rollup.add_signals(session, new)
     return ids
 
 

@@ -28,12 +28,19 @@ from backend.learning import (
 )
 from backend.outcomes.models import Outcome, OutcomeStat, OutcomeStatus
 from backend.rollups import rebuild_all
-from backend.signals.models import DealActivity
+from backend.signals.models import DealActivity, EmailEngagement
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
 from tests.backend.conftest import T0, Loop
 
-ROLLUPS = (ActionStat, OutcomeStat, FeedbackStat, DealActivity, CalibrationTeamStat)
+ROLLUPS = (
+    ActionStat,
+    OutcomeStat,
+    FeedbackStat,
+    DealActivity,
+    EmailEngagement,
+    CalibrationTeamStat,
+)
 
 
 async def _snapshot(loop: Loop) -> dict[str, list[tuple[Any, ...]]]:
@@ -78,6 +85,30 @@ async def _scenario(loop: Loop) -> None:
     meeting = await act("meet", "meeting", 30, thread_external_id="t1")
     await act("deal", "stage_progression", 40, deal_external_id="d1")
     later = T0 + dt.timedelta(days=3)
+    engagement = [  # opens and clicks, by people and by software (a proxy, a scanner, too soon)
+        _signal("email.opened", "m3a", later, message_external_id="m3"),
+        _signal(
+            "email.opened",
+            "m3b",
+            later,
+            message_external_id="m3",
+            payload={"user_agent": "Mozilla/5.0"},
+        ),
+        _signal(
+            "email.clicked",
+            "m3c",
+            later,
+            message_external_id="m3",
+            payload={"url": "https://x.test", "user_agent": "Mimecast URL Protect"},
+        ),
+        _signal(
+            "email.clicked",
+            "m4",
+            emails[4].occurred_at + dt.timedelta(seconds=2),
+            message_external_id="m4",
+        ),
+        _signal("email.clicked", "m5", later, message_external_id="m5"),
+    ]
     await submit_signals(
         state,
         agent,
@@ -114,9 +145,12 @@ async def _scenario(loop: Loop) -> None:
                 payload={"from_stage": "discovery", "to_stage": "prospecting"},
             ),
             _signal("deal.won", "d1", later + dt.timedelta(days=1), deal_external_id="d1"),
+            *engagement,
         ],
         now=later + dt.timedelta(days=2),
     )
+    # opens and clicks retried (stored before: counted once)
+    await submit_signals(state, agent, engagement, now=later + dt.timedelta(days=2))
     async with state.sessions() as session:
         labelling = await session.scalar(
             select(Outcome.id).where(Outcome.status == OutcomeStatus.NEEDS_LABEL.value).limit(1)

@@ -128,6 +128,51 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
+    _count_engagement(op.get_bind().dialect.name)
+
+
+def _count_engagement(dialect: str) -> None:
+    """The opens and clicks already stored, counted per agent and UTC day as the application
+    counts them from now on (``backend.signals.engagement_rollup``). Spelled out here rather
+    than imported, so that this revision migrates whatever the code becomes. No signal stored
+    before could say what made it (``machine`` is false for all): they all count as human."""
+    signals = sa.table(
+        "signals",
+        sa.column("organization_id"),
+        sa.column("agent_id"),
+        sa.column("kind", sa.String()),
+        sa.column("machine", sa.Boolean()),
+        sa.column("occurred_at"),
+    )
+    columns = (
+        "organization_id",
+        "agent_id",
+        "day",
+        "opens",
+        "machine_opens",
+        "clicks",
+        "machine_clicks",
+    )
+    engagement = sa.table("email_engagement", *(sa.column(name) for name in columns))
+    s = signals.c
+    opened, clicked = s.kind == "email.opened", s.kind == "email.clicked"
+    if dialect == "postgresql":
+        day = sa.func.date(sa.func.timezone(sa.literal_column("'UTC'"), s.occurred_at))
+    else:  # SQLite keeps UTC timestamps as text
+        day = sa.func.date(s.occurred_at)
+    counted = (opened, sa.and_(opened, s.machine), clicked, sa.and_(clicked, s.machine))
+    sums = (
+        sa.select(
+            s.organization_id,
+            s.agent_id,
+            day,
+            *(sa.func.sum(sa.case((c, 1), else_=0)) for c in counted),
+        )
+        .where(s.kind.in_(["email.opened", "email.clicked"]), s.agent_id.is_not(None))
+        .group_by(s.organization_id, s.agent_id, day)
+    )
+    op.execute(sa.delete(engagement))
+    op.execute(sa.insert(engagement).from_select(list(columns), sums))
 
 
 def downgrade() -> None:

@@ -310,7 +310,9 @@ async def test_a_payload_with_keys_its_kind_does_not_know_is_refused(loop) -> No
     assert found["signals[0].payload.from"].endswith(expected)
     assert found["signals[0].payload.to"].endswith(expected)
     assert found["signals[0].payload.to_stage"] == f"is required for deal.stage_changed; {expected}"
-    assert found["signals[1].payload.agent"] == "is not a key of email.opened; its keys: none"
+    assert found["signals[1].payload.agent"] == (
+        "is not a key of email.opened; its keys: user_agent"
+    )
     assert found["signals[2].payload.rescheduled"] == "must be true or false"
     assert found["signals[3].payload.sentiment"] == "must be a string"
     assert len(found) == 6

@@ -69,6 +69,32 @@ async def test_a_retried_delivery_counts_once(hooks) -> None:
     assert (await hooks.outcomes(action_id))["email_reply"].value == 0.0
 
 
+async def test_the_user_agent_of_opens_and_clicks_is_kept_and_tells_machines(hooks) -> None:
+    """Apple's privacy proxy preloading the pixel, a scanner following the link: stored, with
+    their user agent, as opens and clicks made by software; a person's open is not."""
+    await hooks.email("m5")
+    opened = {"type": "opened", "message_id": "<m5@mail>", "timestamp": at(hooks.now)}
+    batch = events(
+        {"id": "o-1", **opened, "user_agent": "Mozilla/5.0"},
+        {"id": "o-2", **opened, "user_agent": "Microsoft Office/16.0 (Microsoft Outlook)"},
+        {
+            "id": "c-1",
+            "type": "clicked",
+            "message_id": "<m5@mail>",
+            "timestamp": at(hooks.now),
+            "url": "https://example.test/offer",
+            "user_agent": "Mimecast URL Protect",
+        },
+    )
+    assert hooks.post(PATH, batch).json()["stored"] == 3
+    stored = {s.external_id: (s.payload, s.machine) for s in await hooks.signals()}
+    assert stored == {
+        "o-1": ({"user_agent": "Mozilla/5.0"}, True),
+        "o-2": ({"user_agent": "Microsoft Office/16.0 (Microsoft Outlook)"}, False),
+        "c-1": ({"url": "https://example.test/offer", "user_agent": "Mimecast URL Protect"}, True),
+    }
+
+
 async def test_provider_header_names_the_source_and_unknown_messages_are_unmatched(hooks) -> None:
     response = hooks.post(
         PATH,
