@@ -322,3 +322,66 @@ def find_insights(
             )
         )
     return CoachingReport(tuple(insights), len(names), n, fdr)
+
+
+@dataclass(frozen=True)
+class SampleComparison:
+    """One sample against another (e.g. after a change against before it): ``rate`` and
+    ``baseline_rate`` are what ``measure`` says, ``difference = rate - baseline_rate`` with its
+    ``ci`` at ``confidence_level`` and the two-sided ``p_value`` of the test named in ``test``."""
+
+    n: int
+    baseline_n: int
+    rate: float
+    baseline_rate: float
+    difference: float
+    ci: tuple[float, float]
+    p_value: float
+    test: str
+    measure: Measure
+    confidence_level: float
+
+
+def compare_samples(y: ArrayLike, baseline: ArrayLike, *, alpha: float = 0.05) -> SampleComparison:
+    """Compare the outcomes ``y`` with the outcomes ``baseline``, as `find_insights` compares a
+    group with the rest: binary outcomes by the two-proportion z-test (Fisher's exact test when
+    an expected cell is below 5) with Newcombe's (1998) interval; fractional ones by Welch's
+    (1947) t-test and interval.
+
+    >>> result = compare_samples([1] * 30 + [0] * 70, [1] * 15 + [0] * 85)
+    >>> round(result.difference, 2), tuple(round(b, 3) for b in result.ci), result.test
+    (0.15, (0.034, 0.261), 'two_proportion_z')
+    """
+    after = np.asarray(y, dtype=np.float64)
+    before = np.asarray(baseline, dtype=np.float64)
+    for name, values in (("y", after), ("baseline", before)):
+        if values.ndim != 1 or values.size < 2:
+            raise ValueError(f"{name} must be one-dimensional with at least 2 outcomes")
+        if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
+            raise ValueError(f"{name} has values outside [0, 1]")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    n1, n0 = np.array([after.size], float), np.array([before.size], float)
+    s1, s0 = np.array([after.sum()]), np.array([before.sum()])
+    binary = bool(np.isin(after, (0.0, 1.0)).all() and np.isin(before, (0.0, 1.0)).all())
+    if binary:
+        p, tests = _binary_p_values(s1, n1, s0, n0)
+        lower, upper = newcombe_difference_interval(s1, n1, s0, n0, alpha=alpha)
+        test = str(tests[0])
+    else:
+        ss1, ss0 = np.array([(after**2).sum()]), np.array([(before**2).sum()])
+        p, lower, upper = _welch(s1, ss1, n1, s0, ss0, n0, alpha)
+        test = "welch_t"
+    rate, baseline_rate = float(after.mean()), float(before.mean())
+    return SampleComparison(
+        n=int(after.size),
+        baseline_n=int(before.size),
+        rate=rate,
+        baseline_rate=baseline_rate,
+        difference=rate - baseline_rate,
+        ci=(float(lower[0]), float(upper[0])),
+        p_value=float(min(max(p[0], 0.0), 1.0)),
+        test=test,
+        measure=Measure.SUCCESS_RATE if binary else Measure.MEAN_OUTCOME,
+        confidence_level=1 - alpha,
+    )

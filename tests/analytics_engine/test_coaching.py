@@ -192,3 +192,61 @@ def test_insight_fields_are_bounded(seed: int, fractional: bool) -> None:
 def test_outcomes_outside_unit_interval_always_raise(bad: float) -> None:
     with pytest.raises(ValueError, match="y has values"):
         find_insights({"f": ["a", "b", "a"]}, [0.0, bad, 1.0])
+
+
+# -- compare_samples: one sample against another (the follow-up of an acted-on insight) -------
+
+
+@given(
+    x1=st.integers(0, 200),
+    extra1=st.integers(2, 200),
+    x0=st.integers(0, 200),
+    extra0=st.integers(2, 200),
+)
+@settings(max_examples=60, deadline=None)
+def test_compare_samples_binary_matches_statsmodels(
+    x1: int, extra1: int, x0: int, extra0: int
+) -> None:
+    n1, n0 = x1 + extra1, x0 + extra0
+    after = np.r_[np.ones(x1), np.zeros(n1 - x1)]
+    before = np.r_[np.ones(x0), np.zeros(n0 - x0)]
+    result = coaching.compare_samples(after, before)
+    assert result.measure is Measure.SUCCESS_RATE
+    assert (result.n, result.baseline_n) == (n1, n0)
+    assert result.difference == pytest.approx(x1 / n1 - x0 / n0)
+    # statsmodels is the oracle of the Newcombe interval (Newcombe 1998, method 10).
+    lower, upper = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb")
+    assert result.ci == pytest.approx((lower, upper), abs=1e-9)
+    pooled = (x1 + x0) / (n1 + n0)
+    expected = np.array([n1 * pooled, n1 * (1 - pooled), n0 * pooled, n0 * (1 - pooled)])
+    if expected.min() >= 5:
+        assert result.test == "two_proportion_z"
+        assert result.p_value == pytest.approx(proportions_ztest([x1, x0], [n1, n0])[1])
+    else:
+        assert result.test == "fisher_exact"
+        table = [[x1, n1 - x1], [x0, n0 - x0]]
+        assert result.p_value == pytest.approx(stats.fisher_exact(table).pvalue)
+
+
+def test_compare_samples_graded_is_welch_as_scipy() -> None:
+    rng = np.random.default_rng(7)
+    after, before = rng.beta(3, 2, size=80), rng.beta(2, 2, size=120)
+    result = coaching.compare_samples(after, before, alpha=0.1)
+    welch = stats.ttest_ind(after, before, equal_var=False)
+    interval = welch.confidence_interval(confidence_level=0.9)
+    assert (result.test, result.measure) == ("welch_t", Measure.MEAN_OUTCOME)
+    assert result.p_value == pytest.approx(welch.pvalue)
+    assert result.ci == pytest.approx((interval.low, interval.high))
+    assert result.confidence_level == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    ("y", "baseline", "message"),
+    [
+        ([1.0], [0.0, 1.0], "y must be one-dimensional with at least 2"),
+        ([0.0, 1.0], [0.0, 2.0], "baseline has values outside"),
+    ],
+)
+def test_compare_samples_rejects_bad_input(y, baseline, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        coaching.compare_samples(y, baseline)
