@@ -7,7 +7,9 @@ interval. Inputs are sums the backend computes in SQL.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -221,3 +223,227 @@ def roi_summary(
         net_value=value - cost,
         roi=(value - cost) / cost if cost > 0 else math.nan,
     )
+
+
+@dataclass(frozen=True)
+class Span:
+    """An assumption's range: ``low <= expected <= high`` (all finite, >= 0)."""
+
+    low: float
+    expected: float
+    high: float
+
+    def __post_init__(self) -> None:
+        for name in ("low", "expected", "high"):
+            _non_negative(name, getattr(self, name))
+        if not self.low <= self.expected <= self.high:
+            raise ValueError(
+                f"need low <= expected <= high, got {self.low:g}, {self.expected:g}, {self.high:g}"
+            )
+
+    @classmethod
+    def exactly(cls, value: float) -> Span:
+        return cls(value, value, value)
+
+
+@dataclass(frozen=True)
+class TaskWork:
+    """One action type's work in the scope.
+
+    ``redone``: actions not escalated that a person judged wrong (and so redid): they save no
+    time. ``lift``: the agent's success rate minus the human baseline's on this type's decided
+    outcomes, as (lower, point, upper) of its interval, over ``decided`` outcomes; None without
+    a human baseline (no incremental outcomes are claimed).
+    """
+
+    action_type: str
+    actions: float
+    escalations: float
+    redone: float
+    minutes_per_task: Span
+    decided: float = 0.0
+    lift: tuple[float, float, float] | None = None
+    value_per_success: Span = Span(0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class HumanWorkCaused:
+    """What the agent made people do, in counts: handle escalations, answer prompts, review
+    threads, label ambiguous outcomes."""
+
+    escalations: float = 0.0
+    prompts: float = 0.0
+    reviews: float = 0.0
+    labels: float = 0.0
+
+
+@dataclass(frozen=True)
+class HumanMinutes:
+    """Minutes of a person's time per escalation, prompt answered, review, label."""
+
+    escalation: Span
+    prompt: Span
+    review: Span
+    label: Span
+
+
+@dataclass(frozen=True)
+class RoiCase:
+    """One scenario of the ROI. Money in the scope's currency, hours of people's time.
+
+    ``hours_saved`` is ``min(hours_saved_uncapped, capacity_hours)``: the agent cannot save more
+    than the people in scope work (``capped`` says it did bind). ``roi`` is
+    ``net_value / total_cost`` (NaN when the cost is 0).
+    """
+
+    hours_saved_uncapped: float
+    capacity_hours: float
+    hours_saved: float
+    capped: bool
+    hourly_cost: float
+    value_of_time_saved: float
+    incremental_successes: float
+    incremental_value: float
+    human_hours_caused: float
+    cost_of_human_time: float
+    agent_cost: float
+    platform_cost: float
+    total_cost: float
+    net_value: float
+    roi: float
+
+
+@dataclass(frozen=True)
+class RoiRange:
+    """The ROI at the low, expected and high ends of its assumptions and of the lift's interval:
+    ``low`` takes every assumption and the lift at the end that lowers the net value (so it is
+    the least the scope's figures and assumptions support), ``high`` the end that raises it."""
+
+    low: RoiCase
+    expected: RoiCase
+    high: RoiCase
+
+
+def _roi_case(
+    tasks: Sequence[TaskWork],
+    caused: HumanWorkCaused,
+    *,
+    end: int,
+    agent_cost: float,
+    hourly_cost: Span,
+    platform_cost_per_action: Span,
+    minutes: HumanMinutes,
+    working_hours_per_week: Span,
+    people: float,
+    days: float,
+) -> RoiCase:
+    """``end``: -1 for the low case, 0 expected, +1 high (see ``RoiRange``)."""
+
+    def pick(span: Span, raises_net: bool) -> float:
+        if end == 0:
+            return span.expected
+        return span.high if (end > 0) == raises_net else span.low
+
+    saved_minutes, successes, value = 0.0, 0.0, 0.0
+    actions = 0.0
+    for t in tasks:
+        actions += t.actions
+        completed = max(t.actions - t.escalations - t.redone, 0.0)
+        saved_minutes += pick(t.minutes_per_task, True) * completed
+        if t.lift is not None:
+            lift = t.lift[1 + end]
+            more = lift * t.decided
+            successes += more
+            value += more * pick(t.value_per_success, more >= 0)
+    capacity = pick(working_hours_per_week, True) * people * days / 7.0
+    uncapped = saved_minutes / 60.0
+    hours_saved = min(uncapped, capacity)
+    caused_hours = (
+        caused.escalations * pick(minutes.escalation, False)
+        + caused.prompts * pick(minutes.prompt, False)
+        + caused.reviews * pick(minutes.review, False)
+        + caused.labels * pick(minutes.label, False)
+    ) / 60.0
+    # the hourly cost multiplies (hours saved - hours caused): its end follows that sign
+    hourly = pick(hourly_cost, hours_saved >= caused_hours)
+    platform = pick(platform_cost_per_action, False) * actions
+    human_cost = caused_hours * hourly
+    total = agent_cost + platform + human_cost
+    time_value = hours_saved * hourly
+    net = time_value + value - total
+    return RoiCase(
+        hours_saved_uncapped=uncapped,
+        capacity_hours=capacity,
+        hours_saved=hours_saved,
+        capped=uncapped > capacity,
+        hourly_cost=hourly,
+        value_of_time_saved=time_value,
+        incremental_successes=successes,
+        incremental_value=value,
+        human_hours_caused=caused_hours,
+        cost_of_human_time=human_cost,
+        agent_cost=agent_cost,
+        platform_cost=platform,
+        total_cost=total,
+        net_value=net,
+        roi=net / total if total > 0 else math.nan,
+    )
+
+
+def roi_range(
+    tasks: Sequence[TaskWork],
+    caused: HumanWorkCaused,
+    *,
+    agent_cost: float,
+    hourly_cost: Span,
+    platform_cost_per_action: Span,
+    minutes: HumanMinutes,
+    working_hours_per_week: Span,
+    people: float,
+    days: float,
+) -> RoiRange:
+    """The agent's ROI over a scope and period, at the low, expected and high ends.
+
+    Value: the time of the work the agent completed (not escalated, not redone by a person) at
+    the minutes a person takes per task, bounded by the hours the ``people`` in scope work in
+    ``days`` (``working_hours_per_week``), valued at the loaded hourly cost; plus the outcomes
+    the agent won over the human baseline (``lift x decided``) at their value per success.
+    Cost: the agent's own (tokens: ``agent_cost``), the platform's per action, and the people's
+    time the agent caused (escalations handled, prompts answered, threads reviewed, outcomes
+    labelled) at the same hourly cost. ``roi = (value - cost) / cost`` (Phillips 2003).
+
+    Hand-worked: 100 e-mails, 10 escalated, 5 redone, 6 min each -> 85 x 6 / 60 = 8.5 h saved
+    at 50/h = 425; 10 escalations x 12 min = 2 h caused = 100; tokens 20 + 0.1 x 100 platform:
+    cost 130, net 295, ROI 2.27. No baseline lift, capacity 1 person x 40 h/week x 7 days.
+
+    >>> r = roi_range(
+    ...     [TaskWork("email", 100, 10, 5, Span.exactly(6))],
+    ...     HumanWorkCaused(escalations=10),
+    ...     agent_cost=20.0, hourly_cost=Span.exactly(50),
+    ...     platform_cost_per_action=Span.exactly(0.1),
+    ...     minutes=HumanMinutes(*(Span.exactly(12),) + (Span.exactly(0),) * 3),
+    ...     working_hours_per_week=Span.exactly(40), people=1, days=7)
+    >>> e = r.expected
+    >>> e.hours_saved, e.human_hours_caused, e.total_cost, e.net_value, round(e.roi, 2)
+    (8.5, 2.0, 130.0, 295.0, 2.27)
+    """
+    for name, value in (("agent_cost", agent_cost), ("people", people), ("days", days)):
+        _non_negative(name, value)
+    for t in tasks:
+        for name in ("actions", "escalations", "redone", "decided"):
+            _non_negative(f"{t.action_type}.{name}", getattr(t, name))
+        if t.lift is not None and not t.lift[0] <= t.lift[1] <= t.lift[2]:
+            raise ValueError(f"{t.action_type}.lift must be (lower, point, upper), got {t.lift}")
+    case = partial(
+        _roi_case,
+        tasks,
+        caused,
+        agent_cost=float(agent_cost),
+        hourly_cost=hourly_cost,
+        platform_cost_per_action=platform_cost_per_action,
+        minutes=minutes,
+        working_hours_per_week=working_hours_per_week,
+        people=float(people),
+        days=float(days),
+    )
+    return RoiRange(case(end=-1), case(end=0), case(end=1))

@@ -14,6 +14,7 @@ from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
 from graphql_schema.prompts.mutations import PromptsMutation
 from graphql_schema.reviews.mutations import ReviewsMutation
+from graphql_schema.roi.mutations import RoiMutation
 from graphql_schema.signals.mutations import SignalsMutation
 
 
@@ -29,5 +30,6 @@ class Mutation(
     PromptsMutation,
     ReviewsMutation,
     CalibrationMutation,
+    RoiMutation,
 ):
     pass

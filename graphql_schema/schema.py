@@ -37,6 +37,7 @@ from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
 from graphql_schema.prompts.queries import PromptsQuery
 from graphql_schema.reviews.queries import ReviewsQuery
+from graphql_schema.roi.queries import RoiQuery
 from graphql_schema.viewer.queries import ViewerQuery
 
 
@@ -52,6 +53,7 @@ class Query(
     ReviewsQuery,
     CalibrationQuery,
     AnalyticsQuery,
+    RoiQuery,
     HealthQuery,
 ):
     pass

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from analytics_engine.roi import RateComparison, RateEstimate, RoiSummary
+from analytics_engine.roi import HumanWorkCaused, RateComparison, RateEstimate, RoiRange
+from backend.roi.service import Assumption
 
 REPLY_OUTCOME = "email_reply"
 ATTENDANCE_OUTCOME = "meeting_attendance"
@@ -124,14 +125,31 @@ class Costs:
 
 
 @dataclass(frozen=True)
+class ActionTypeRoi:
+    """One action type's ROI: its own work, escalations and cost (prompts, reviews and labels
+    are not attributed to a type, so these do not sum to the scope's)."""
+
+    action_type: str
+    range: RoiRange
+
+
+@dataclass(frozen=True)
 class Roi:
-    """ROI against the human baseline; ``money_available`` is False (money figures then
+    """ROI at its low / expected / high ends (``analytics_engine.roi.roi_range``), the counts
+    behind it and every assumption it used; ``money_available`` is False (money figures then
     meaningless) when costs or baselines are in another currency than the dashboard's."""
 
-    summary: RoiSummary
+    range: RoiRange
+    interactions: int
+    escalations: int
+    redone: int  # not escalated, judged wrong by a person: no time saved
+    with_minutes: int  # actions of the types that have minutes per task (the others save none)
+    caused: HumanWorkCaused  # the people's work the agent made
+    escalation: RateEstimate
     currency: str
-    interactions_with_baseline: int
     money_available: bool
+    assumptions: tuple[Assumption, ...]
+    by_action_type: tuple[ActionTypeRoi, ...]
     note: str | None
 
 
@@ -160,3 +178,17 @@ class TrendPoint:
     tokens: int
     maturing_replies: int = 0  # reply outcomes of provisional days, not counted in `replies`
     provisional: bool = False  # some of its reply windows are still open
+    # Opens and clicks on its days (by the day they happened), and those of them software made
+    # (privacy proxies, scanners, bots: `backend.signals.engagement`); the rest are a person's.
+    opens: int = 0
+    machine_opens: int = 0
+    clicks: int = 0
+    machine_clicks: int = 0
+
+    @property
+    def human_opens(self) -> int:
+        return self.opens - self.machine_opens
+
+    @property
+    def human_clicks(self) -> int:
+        return self.clicks - self.machine_clicks

@@ -31,17 +31,19 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS
-from backend.actions.models import ActionStat
+from backend.actions.models import ActionStat, AgentAction, Decision
+from backend.actions.rollup import ESCALATION
 from backend.actions.rollup import SUMS as ACTION_SUMS
 from backend.agents.models import Agent
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CalibrationStat, CalibrationTeamStat
 from backend.crm.models import Deal
-from backend.feedback.models import FeedbackStat
+from backend.feedback.models import Feedback, FeedbackStat, FeedbackTarget
 from backend.feedback.rollup import SUMS as FEEDBACK_SUMS
-from backend.outcomes.models import OutcomeStat
+from backend.outcomes.models import OutcomeLabel, OutcomeStat
 from backend.outcomes.rollup import SUMS as OUTCOME_SUMS
-from backend.signals.models import DealActivity
+from backend.signals.engagement_rollup import SUMS as ENGAGEMENT_SUMS
+from backend.signals.models import DealActivity, EmailEngagement
 from backend.signals.rollup import SUMS as DEAL_SUMS
 from backend.viewer import Viewer, scoped
 
@@ -236,6 +238,25 @@ async def outcomes_by_day(
     return await _rows(session, statement.group_by(o.day))
 
 
+async def engagement_by_day(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per day the opens and clicks happened, over the whole scope: opens and clicks, and how
+    many of each software made (``email_engagement``)."""
+    e = EmailEngagement
+    statement = _days(
+        _in_scope(
+            select(e.day, *(func.sum(getattr(e, n)).label(n) for n in ENGAGEMENT_SUMS)),
+            viewer,
+            scope,
+            e,
+        ),
+        e,
+        scope,
+    )
+    return await _rows(session, statement.group_by(e.day))
+
+
 async def deal_counts(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
@@ -332,3 +353,70 @@ async def calibration_totals(
     # would bind them twice, which PostgreSQL would not recognise as the same expression)
     statement = statement.group_by(key, action_type, model.bin, literal_column("matured"))
     return await _rows(session, statement)
+
+
+# -- the ROI's inputs beyond the rollups: work redone, labels given, people in scope ----------
+
+
+def _negative_judgement() -> Any:
+    """A rating that judges the work wrong: thumbs down on a message, 1 or 2 of 5 on an action."""
+    return or_(
+        and_(Feedback.target_type == FeedbackTarget.MESSAGE.value, Feedback.rating == 0),
+        and_(Feedback.target_type == FeedbackTarget.ACTION.value, Feedback.rating <= 2),
+    )
+
+
+async def redone_actions(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per key and action type: the actions of the range (by the action's day) that were not
+    escalated and that a person judged wrong (``_negative_judgement``), each counted once."""
+    a = AgentAction
+    judged = (
+        select(Feedback.id)
+        .where(
+            Feedback.organization_id == a.organization_id,
+            _negative_judgement(),
+            or_(
+                Feedback.action_id == a.id,
+                and_(a.message_id.is_not(None), Feedback.message_id == a.message_id),
+            ),
+        )
+        .exists()
+    )
+    statement = _keyed(viewer, scope, a, a.action_type, func.count().label("redone")).where(
+        a.occurred_at >= scope.start,
+        a.occurred_at < scope.end,
+        or_(a.decision.is_(None), a.decision != Decision.ESCALATE.value),
+        a.action_type != ESCALATION,
+        judged,
+    )
+    key = statement.selected_columns["key"]
+    return await _rows(session, statement.group_by(key, a.action_type))
+
+
+async def labels_given(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per key: outcomes a person labelled in the range (by the label's day)."""
+    label = OutcomeLabel
+    statement = _keyed(viewer, scope, label, func.count().label("labels")).where(
+        label.labeled_by_id.is_not(None),
+        label.created_at >= scope.start,
+        label.created_at < scope.end,
+    )
+    key = statement.selected_columns["key"]
+    return await _rows(session, statement.group_by(key))
+
+
+async def people(session: AsyncSession, viewer: Viewer, scope: Scope) -> list[Mapping[str, Any]]:
+    """Per key: the active agents (one per rep), whose working hours bound the time saved."""
+    key = Agent.id if scope.key == "agent" else Agent.team_id
+    statement = scoped(
+        select(key.label("key"), func.count().label("people")).where(Agent.active.is_(True)),
+        Agent,
+        viewer,
+    )
+    if scope.agent_ids is not None:
+        statement = statement.where(Agent.id.in_(scope.agent_ids))
+    return await _rows(session, statement.group_by(key))

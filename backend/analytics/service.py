@@ -34,6 +34,7 @@ from backend.baselines.models import HumanBaseline
 from backend.database import Reads, as_date, read_concurrently, utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
+from backend.roi.service import Assumptions, assumptions_in_force
 from backend.scope import (
     DateRange,
     agent_in_scope,
@@ -49,7 +50,17 @@ DEFAULT_CURRENCY = "USD"
 # Not a valid action type name, so it always gets the fallback (unknown type) plan.
 UNKNOWN_ACTION_TYPE = "*"
 # The metric families `tally.tallies` sums per key.
-FAMILIES = ("actions", "outcomes", "deal_counts", "deal_amounts", "feedback", "calibration")
+FAMILIES = (
+    "actions",
+    "outcomes",
+    "deal_counts",
+    "deal_amounts",
+    "feedback",
+    "calibration",
+    "redone",
+    "labels",
+    "people",
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,9 @@ class _Loaded:
     rows: dict[str, list[Mapping[str, Any]]]
     daily_actions: list[Mapping[str, Any]]
     daily_replies: list[Mapping[str, Any]]
+    daily_engagement: list[Mapping[str, Any]]
     baselines: dict[tuple[int, str], HumanBaseline]
+    assumptions: Assumptions
     rules: OutcomeRules
 
 
@@ -168,10 +181,16 @@ async def _load(
             default_matured_until=min(outcomes_matured.values()),
         ),
         "feedback": lambda s: repo.feedback_totals(s, viewer, scope),
+        # the ROI's: work people redid, labels they gave, who works in scope, the assumptions
+        "redone": lambda s: repo.redone_actions(s, viewer, scope),
+        "labels": lambda s: repo.labels_given(s, viewer, scope),
+        "people": lambda s: repo.people(s, viewer, scope),
+        "assumptions": lambda s: assumptions_in_force(s, viewer.organization_id, scope.until),
         "daily_actions": lambda s: repo.actions_by_day(s, viewer, scope),
         "daily_replies": lambda s: repo.outcomes_by_day(
             s, viewer, scope, outcome_types=[REPLY_OUTCOME]
         ),
+        "daily_engagement": lambda s: repo.engagement_by_day(s, viewer, scope),
         "baselines": lambda s: repo.baselines_in_force(s, viewer, teams, scope.until),
     }
     read = await read_concurrently(session, reads, families)
@@ -184,7 +203,9 @@ async def _load(
         rows={k: read[k] for k in FAMILIES},
         daily_actions=read["daily_actions"],
         daily_replies=read["daily_replies"],
+        daily_engagement=read["daily_engagement"],
         baselines=read["baselines"],
+        assumptions=read["assumptions"],
         rules=rules,
     )
 
@@ -210,11 +231,7 @@ def _assemble(
     for (team_id, action_type), baseline in loaded.baselines.items():
         by_team[team_id][action_type] = baseline
     per_key = tallies(loaded.rows)
-    parts: dict[int, Tally] = {}
-    for key, team_id in team_of.items():
-        part = per_key.get(key, Tally())
-        part.price(by_team.get(team_id, {}))
-        parts[key] = part
+    parts = {key: per_key.get(key, Tally()) for key in team_of}
 
     def pooled(team_ids: Iterable[int]) -> dict[str, list[HumanBaseline]]:
         out: dict[str, list[HumanBaseline]] = defaultdict(list)
@@ -232,7 +249,9 @@ def _assemble(
         return metrics_of(
             tally,
             baselines=pooled(team_ids),
+            assumptions=loaded.assumptions,
             currency=currency,
+            days=(scope.until - scope.since).days + 1,
             rules=loaded.rules,
             matured_by=matured_by,
         )
@@ -242,6 +261,7 @@ def _assemble(
     series = daily_series(
         loaded.daily_actions,
         loaded.daily_replies,
+        loaded.daily_engagement,
         since=scope.since,
         until=scope.until,
         replies_matured_until=loaded.replies_matured_until,

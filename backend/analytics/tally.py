@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -21,7 +22,16 @@ from analytics_engine.calibration import (
     brier_decomposition,
     debiased_calibration_error,
 )
-from analytics_engine.roi import RateComparison, compare_rates, rate_estimate, roi_summary
+from analytics_engine.roi import (
+    HumanMinutes,
+    HumanWorkCaused,
+    RateComparison,
+    Span,
+    TaskWork,
+    compare_rates,
+    rate_estimate,
+    roi_range,
+)
 from analytics_engine.verdict import MIN_OUTCOMES, VerdictKind, assess
 from backend.analytics.metrics import (
     ATTENDANCE_OUTCOME,
@@ -29,6 +39,7 @@ from backend.analytics.metrics import (
     REPLY_OUTCOME,
     ActionTypeActivity,
     ActionTypeRate,
+    ActionTypeRoi,
     CalibrationAccuracy,
     Costs,
     DealImpact,
@@ -46,6 +57,8 @@ from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CALIBRATION_BINS
 from backend.feedback.models import FeedbackTarget
 from backend.outcomes.rules import OutcomeRules
+from backend.roi.models import EVERY_ACTION_TYPE, AssumptionName
+from backend.roi.service import Assumption, Assumptions
 
 
 def _zeros() -> np.ndarray:
@@ -68,6 +81,7 @@ class Tally:
 
     actions: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0] * 4))
     cost: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    type_cost: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     # (action type, outcome type) -> [resolved, successes, pending] on matured days, and the
     # outcomes of days still maturing (decided early or not), which no rate counts
     outcomes: dict[tuple[str, str], list[float]] = field(
@@ -79,9 +93,10 @@ class Tally:
     calibration: dict[tuple[str, bool], np.ndarray] = field(
         default_factory=lambda: defaultdict(_zeros)
     )
-    human_minutes: float = 0.0  # Σ minutes per task × automated tasks, where a baseline exists
-    human_value: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    covered: int = 0  # interactions of action types that have a baseline
+    # action type -> actions not escalated that a person judged wrong (and so redid)
+    redone: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    labels: float = 0.0  # outcomes a person labelled
+    people: int = 0  # active agents, one per rep: whose working hours bound the time saved
 
     def merge(self, other: Tally) -> Tally:
         _add_cells(self.actions, other.actions)
@@ -90,27 +105,18 @@ class Tally:
         for target_sum, source_sum in (
             (self.cost, other.cost),
             (self.amount_won, other.amount_won),
-            (self.human_value, other.human_value),
+            (self.redone, other.redone),
         ):
-            for currency, amount in source_sum.items():
-                target_sum[currency] += amount
-        for k, table in other.calibration.items():
-            self.calibration[k] = self.calibration[k] + table
+            for k, amount in source_sum.items():
+                target_sum[k] += amount
+        for cell, amount in other.type_cost.items():
+            self.type_cost[cell] += amount
+        for cell_key, table in other.calibration.items():
+            self.calibration[cell_key] = self.calibration[cell_key] + table
         self.deals = [a + b for a, b in zip(self.deals, other.deals, strict=True)]
-        self.human_minutes += other.human_minutes
-        self.covered += other.covered
+        self.labels += other.labels
+        self.people += other.people
         return self
-
-    def price(self, baselines: Mapping[str, HumanBaseline]) -> None:
-        """Value the automated tasks at the team's human baselines (per action type)."""
-        for action_type, (actions, escalations, _critical, _tokens) in self.actions.items():
-            baseline = baselines.get(action_type)
-            if baseline is None:
-                continue
-            minutes = baseline.minutes_per_task * (actions - escalations)
-            self.human_minutes += minutes
-            self.human_value[baseline.currency] += minutes * float(baseline.loaded_hourly_cost) / 60
-            self.covered += actions
 
 
 def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]:
@@ -122,6 +128,7 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
         for i, name in enumerate(("actions", "escalations", "critical", "tokens")):
             cell[i] += int(r[name] or 0)
         t.cost[r["currency"]] += float(r["cost"] or 0)
+        t.type_cost[(r["action_type"], r["currency"])] += float(r["cost"] or 0)
     for r in rows["outcomes"]:
         sums = out[r["key"]].outcomes[(r["action_type"], r["outcome_type"])]
         if r["matured"]:
@@ -145,6 +152,12 @@ def tallies(rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[int, Tally]
     for r in rows["calibration"]:
         table = out[r["key"]].calibration[(r["action_type"], bool(r["matured"]))]
         table[:, int(r["bin"])] += [float(r[n] or 0) for n in STAT_FIELDS]
+    for r in rows["redone"]:
+        out[r["key"]].redone[r["action_type"]] += float(r["redone"] or 0)
+    for r in rows["labels"]:
+        out[r["key"]].labels += float(r["labels"] or 0)
+    for r in rows["people"]:
+        out[r["key"]].people += int(r["people"] or 0)
     return out
 
 
@@ -244,42 +257,145 @@ def _feedback(tally: Tally) -> FeedbackScores:
     )
 
 
-def _roi(tally: Tally, interactions: int, escalations: int, currency: str) -> Roi:
-    cost = dict(tally.cost)
-    spent = {c for c, a in cost.items() if a and c != currency}
-    valued = {c for c, v in tally.human_value.items() if v and c != currency}
-    foreign = sorted(spent | valued)
-    automated = interactions - escalations
-    minutes = tally.human_minutes / automated if automated else 0.0
-    value = tally.human_value.get(currency, 0.0)
-    hourly = value * 60 / tally.human_minutes if tally.human_minutes else 0.0
-    money = not foreign
-    summary = roi_summary(
-        interactions=interactions,
-        escalations=escalations,
-        total_cost=cost.get(currency, 0.0) if money else 0.0,
-        human_minutes_per_task=minutes,
-        human_hourly_cost=hourly if money else 0.0,
+def _mean(values: Iterable[float]) -> float | None:
+    listed = list(values)
+    return float(np.mean(listed)) if listed else None
+
+
+def _roi(
+    tally: Tally,
+    rates: Iterable[ActionTypeRate],
+    *,
+    baselines: Mapping[str, list[HumanBaseline]],
+    assumptions: Assumptions,
+    currency: str,
+    days: int,
+) -> Roi:
+    """The ROI at its low / expected / high ends, with every assumption it used and where each
+    comes from (set by someone, the human baseline, or a default)."""
+    types = sorted(tally.actions)
+    lifts = {r.action_type: r for r in rates}
+    used: dict[tuple[str, str], Assumption] = {}
+
+    def assume(name: AssumptionName, action_type: str = EVERY_ACTION_TYPE, **kw: Any) -> Span:
+        found = assumptions.resolve(name, action_type, **kw)
+        used[(found.name, found.action_type)] = found
+        return found.span
+
+    hourly_baselines = [float(b.loaded_hourly_cost) for rows in baselines.values() for b in rows]
+    hourly = assume(AssumptionName.LOADED_HOURLY_COST, baseline=_mean(hourly_baselines))
+    tasks, without_minutes = [], []
+    for t in types:
+        actions, escalations, _critical, _tokens = tally.actions[t]
+        minutes = assume(
+            AssumptionName.MINUTES_PER_TASK,
+            t,
+            baseline=_mean(b.minutes_per_task for b in baselines.get(t, [])),
+        )
+        if minutes.high == 0:
+            without_minutes.append(t)
+        rate = lifts.get(t)
+        comparison = rate.versus_human if rate is not None else None
+        lift = None
+        if comparison is not None and not np.isnan(comparison.difference):
+            lift = (
+                comparison.difference_lower,
+                comparison.difference,
+                comparison.difference_upper,
+            )
+        tasks.append(
+            TaskWork(
+                t,
+                actions,
+                escalations,
+                min(tally.redone.get(t, 0.0), actions - escalations),
+                minutes,
+                decided=float(rate.resolved) if rate is not None else 0.0,
+                lift=lift,
+                value_per_success=assume(AssumptionName.VALUE_PER_SUCCESS, t)
+                if lift is not None
+                else Span(0, 0, 0),
+            )
+        )
+    escalated = sum(t.escalations for t in tasks)
+    caused = HumanWorkCaused(
+        escalations=escalated,
+        prompts=sum(cell[2] for cell in tally.feedback.values()),
+        reviews=tally.feedback.get(FeedbackTarget.CONVERSATION.value, [0.0, 0.0, 0.0])[0],
+        labels=tally.labels,
     )
-    note = None
+    common = partial(
+        roi_range,
+        hourly_cost=hourly,
+        platform_cost_per_action=assume(AssumptionName.PLATFORM_COST_PER_ACTION),
+        minutes=HumanMinutes(
+            assume(AssumptionName.MINUTES_PER_ESCALATION),
+            assume(AssumptionName.MINUTES_PER_PROMPT),
+            assume(AssumptionName.MINUTES_PER_REVIEW),
+            assume(AssumptionName.MINUTES_PER_LABEL),
+        ),
+        working_hours_per_week=assume(AssumptionName.WORKING_HOURS_PER_WEEK),
+        people=tally.people,
+        days=days,
+    )
+    foreign = sorted(
+        {c for c, a in tally.cost.items() if a and c != currency}
+        | {b.currency for rows in baselines.values() for b in rows if b.currency != currency}
+    )
+    money = not foreign
+    token_cost = tally.cost.get(currency, 0.0)
+    overall = common(tasks, caused, agent_cost=token_cost)
+    by_type = tuple(
+        ActionTypeRoi(
+            t.action_type,
+            common(
+                [t],
+                HumanWorkCaused(escalations=t.escalations),
+                agent_cost=tally.type_cost.get((t.action_type, currency), 0.0),
+            ),
+        )
+        for t in tasks
+    )
+    notes = []
     if not money:
-        note = (
+        notes.append(
             f"amounts in {', '.join(foreign)} are not converted to {currency}: money figures "
             "and ROI are not computed"
         )
-    elif tally.covered < interactions:
-        note = (
-            f"{interactions - tally.covered} interactions have no human baseline for their "
-            "action type and save no time in this estimate"
+    if without_minutes:
+        notes.append(
+            f"no minutes per task for {', '.join(without_minutes)} (no human baseline and none "
+            "set): those actions save no time in this estimate"
         )
-    return Roi(summary, currency, tally.covered, money, note)
+    if overall.expected.capped:
+        notes.append(
+            "the time saved is capped at the working hours of the people in scope "
+            f"({overall.expected.capacity_hours:,.0f} h)"
+        )
+    interactions = int(sum(t.actions for t in tasks))
+    return Roi(
+        range=overall,
+        interactions=interactions,
+        escalations=int(escalated),
+        redone=int(sum(t.redone for t in tasks)),
+        with_minutes=int(sum(t.actions for t in tasks if t.minutes_per_task.high > 0)),
+        caused=caused,
+        escalation=rate_estimate(escalated, interactions),
+        currency=currency,
+        money_available=money,
+        assumptions=tuple(used[k] for k in sorted(used)),
+        by_action_type=by_type,
+        note="; ".join(notes) or None,
+    )
 
 
 def metrics_of(
     tally: Tally,
     *,
     baselines: Mapping[str, list[HumanBaseline]],
+    assumptions: Assumptions,
     currency: str,
+    days: int,
     rules: OutcomeRules,
     matured_by: Callable[[str], dt.date],
 ) -> Metrics:
@@ -353,13 +469,21 @@ def metrics_of(
             tokens=tokens,
             tokens_per_interaction=tokens / interactions if interactions else float("nan"),
         ),
-        roi=_roi(tally, interactions, escalated, currency),
+        roi=_roi(
+            tally,
+            rates,
+            baselines=baselines,
+            assumptions=assumptions,
+            currency=currency,
+            days=days,
+        ),
     )
 
 
 def daily_series(
     actions: Iterable[Mapping[str, Any]],
     replies: Iterable[Mapping[str, Any]],
+    engagement: Iterable[Mapping[str, Any]] = (),
     *,
     since: dt.date,
     until: dt.date,
@@ -369,9 +493,11 @@ def daily_series(
 ) -> list[TrendPoint]:
     """One point per day of the range (zeros where nothing happened). A day after
     ``replies_matured_until`` is provisional: its reply windows are not all closed, so its
-    replies are not counted (they would lean towards success), only how many are maturing."""
+    replies are not counted (they would lean towards success), only how many are maturing.
+    Opens and clicks (``engagement``: all, and those software made) count on the day they
+    happened."""
     days = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-    cells = {d: [0, 0, 0.0, 0, 0.0, 0, 0] for d in days}
+    cells = {d: [0.0] * len(_SUMMED) for d in days}
     for r in actions:
         cell = cells.get(as_date(r["day"]))
         if cell is not None:
@@ -389,6 +515,11 @@ def daily_series(
             cell[3] += int(r["resolved"] or 0)
         else:
             cell[6] += int(r["resolved"] or 0) + int(r["pending"] or 0)
+    for r in engagement:
+        cell = cells.get(as_date(r["day"]))
+        if cell is not None:
+            for name in _ENGAGEMENT:
+                cell[_SUMMED.index(name)] += int(r[name] or 0)
     return [_point(d, c, provisional=d > replies_matured_until) for d, c in cells.items()]
 
 
@@ -399,13 +530,15 @@ def weekly_series(points: Iterable[TrendPoint]) -> list[TrendPoint]:
     provisional: dict[dt.date, bool] = {}
     for p in points:
         start = p.day - dt.timedelta(days=p.day.weekday())
-        cell = weeks.setdefault(start, [0, 0, 0.0, 0, 0.0, 0, 0])
+        cell = weeks.setdefault(start, [0.0] * len(_SUMMED))
         for i, name in enumerate(_SUMMED):
             cell[i] += getattr(p, name)
         provisional[start] = provisional.get(start, False) or p.provisional
     return [_point(d, c, provisional=provisional[d]) for d, c in sorted(weeks.items())]
 
 
+# Opens and clicks of a TrendPoint, as `email_engagement` names them.
+_ENGAGEMENT = ("opens", "machine_opens", "clicks", "machine_clicks")
 # The summed fields of a TrendPoint, in the order of a series' cells.
 _SUMMED = (
     "actions",
@@ -415,11 +548,12 @@ _SUMMED = (
     "cost",
     "tokens",
     "maturing_replies",
+    *_ENGAGEMENT,
 )
 
 
 def _point(day: dt.date, cell: list[float], *, provisional: bool) -> TrendPoint:
-    actions, escalations, replies, outcomes, cost, tokens, maturing = cell
+    actions, escalations, replies, outcomes, cost, tokens, maturing, *engagement = cell
     return TrendPoint(
         day,
         int(actions),
@@ -430,4 +564,5 @@ def _point(day: dt.date, cell: list[float], *, provisional: bool) -> TrendPoint:
         int(tokens),
         maturing_replies=int(maturing),
         provisional=provisional,
+        **{name: int(n) for name, n in zip(_ENGAGEMENT, engagement, strict=True)},
     )

@@ -7,12 +7,19 @@ import datetime as dt
 import math
 
 import strawberry
+from strawberry.types import Info
 
 from analytics_engine.roi import RateComparison as EngineComparison
 from analytics_engine.roi import RateEstimate as EngineRate
+from analytics_engine.roi import RoiCase
 from backend.analytics import metrics as m
 from backend.feedback.models import FeedbackTarget as TargetModel
+from backend.orgs.models import User
+from backend.roi.models import EVERY_ACTION_TYPE
+from backend.roi.service import Assumption
 from graphql_schema.feedback.types import FeedbackTarget
+from graphql_schema.loaders import by_id
+from graphql_schema.orgs.types import UserType
 
 
 def _n(value: float | None) -> float | None:
@@ -242,50 +249,221 @@ class CostMetrics:
 
 
 @strawberry.type(
-    description="Return on investment against the human baseline: the human time "
-    "the agent's non-escalated actions saved, valued at the loaded "
-    "hourly cost, against what the agent cost."
+    description="One ROI assumption as used: its low / expected / high values and where it "
+    "comes from: `set` (a change someone made: its version, first day, reason), "
+    "`human_baseline` (the team's baseline figure, one value) or `default` (shown so that it "
+    "is seen and changed). Money assumptions are in the dashboard's currency."
+)
+class RoiAssumption:
+    name: str = strawberry.field(
+        description="e.g. `loaded_hourly_cost`, `minutes_per_task` (see docs/analytics.md)."
+    )
+    action_type: str | None = strawberry.field(
+        description="The action type it is for; null: every type."
+    )
+    low: float = strawberry.field(description="Low end.")
+    expected: float = strawberry.field(description="Expected value.")
+    high: float = strawberry.field(description="High end.")
+    source: str = strawberry.field(description="`set`, `human_baseline` or `default`.")
+    version: int | None = strawberry.field(description="The change that set it, if `set`.")
+    effective_from: dt.date | None = strawberry.field(description="In force from this day.")
+    reason: str | None = strawberry.field(description="Why it was set.")
+    changed_at: dt.datetime | None = strawberry.field(description="When it was set.")
+    changed_by_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="Who set it (null: an API key, a default or a baseline).")
+    async def changed_by(self, info: Info) -> UserType | None:
+        if self.changed_by_id is None:
+            return None
+        row = await info.context.loaders.get(by_id(User)).load(self.changed_by_id)
+        return UserType.of(row) if row is not None else None
+
+    @classmethod
+    def of(cls, a: Assumption) -> RoiAssumption:
+        return cls(
+            name=a.name,
+            action_type=None if a.action_type == EVERY_ACTION_TYPE else a.action_type,
+            low=a.span.low,
+            expected=a.span.expected,
+            high=a.span.high,
+            source=a.source,
+            version=a.version,
+            effective_from=a.effective_from,
+            reason=a.reason,
+            changed_at=a.changed_at,
+            changed_by_id=a.changed_by_id,
+        )
+
+
+@strawberry.type(
+    description="The ROI at one end of its assumptions and of the lift's interval. Money "
+    "fields are null when amounts in other currencies are involved."
+)
+class RoiScenario:
+    hours_saved: float = strawberry.field(
+        description="Hours of the work the agent completed (not escalated, not redone), at "
+        "the minutes per task, capped at `capacityHours`."
+    )
+    hours_saved_uncapped: float = strawberry.field(description="Before the cap.")
+    capacity_hours: float = strawberry.field(
+        description="The working hours of the people in scope over the range: the most the "
+        "agent can save."
+    )
+    capped: bool = strawberry.field(description="Whether the cap bound.")
+    human_hours_caused: float = strawberry.field(
+        description="People's hours the agent caused: escalations handled, prompts answered, "
+        "threads reviewed, outcomes labelled."
+    )
+    incremental_successes: float = strawberry.field(
+        description="Successes beyond the human baseline: lift x decided outcomes, summed over "
+        "the action types with a baseline."
+    )
+    hourly_cost: Money | None = strawberry.field(description="Loaded hourly cost used.")
+    value_of_time_saved: Money | None = strawberry.field(description="hoursSaved x hourly cost.")
+    incremental_value: Money | None = strawberry.field(
+        description="incrementalSuccesses x value per success."
+    )
+    agent_cost: Money | None = strawberry.field(description="The agent's own cost (tokens).")
+    platform_cost: Money | None = strawberry.field(
+        description="Platform cost per action x actions."
+    )
+    cost_of_human_time: Money | None = strawberry.field(
+        description="humanHoursCaused x hourly cost."
+    )
+    total_cost: Money | None = strawberry.field(
+        description="agentCost + platformCost + costOfHumanTime."
+    )
+    net_value: Money | None = strawberry.field(
+        description="valueOfTimeSaved + incrementalValue - totalCost."
+    )
+    roi: float | None = strawberry.field(description="netValue / totalCost; null when 0.")
+
+    @classmethod
+    def of(cls, c: RoiCase, currency: str, money: bool) -> RoiScenario:
+        def cash(value: float) -> Money | None:
+            amount = _n(value)
+            return Money(amount=amount, currency=currency) if money and amount is not None else None
+
+        return cls(
+            hours_saved=c.hours_saved,
+            hours_saved_uncapped=c.hours_saved_uncapped,
+            capacity_hours=c.capacity_hours,
+            capped=c.capped,
+            human_hours_caused=c.human_hours_caused,
+            incremental_successes=c.incremental_successes,
+            hourly_cost=cash(c.hourly_cost),
+            value_of_time_saved=cash(c.value_of_time_saved),
+            incremental_value=cash(c.incremental_value),
+            agent_cost=cash(c.agent_cost),
+            platform_cost=cash(c.platform_cost),
+            cost_of_human_time=cash(c.cost_of_human_time),
+            total_cost=cash(c.total_cost),
+            net_value=cash(c.net_value),
+            roi=_n(c.roi) if money else None,
+        )
+
+
+@strawberry.type(
+    description="One action type's ROI: its own work, escalations and cost (prompts, reviews "
+    "and labels are not attributed to a type, so these do not sum to the total)."
+)
+class ActionTypeRoi:
+    action_type: str = strawberry.field(description="The action type.")
+    low: RoiScenario = strawberry.field(description="At the low ends.")
+    expected: RoiScenario = strawberry.field(description="At the expected values.")
+    high: RoiScenario = strawberry.field(description="At the high ends.")
+
+
+@strawberry.type(
+    description="Return on investment, as a CFO would check it: the time of the work the "
+    "agent completed that nobody redid (bounded by the team's working hours) and the outcomes "
+    "it won over the human baseline, against its tokens, the platform's cost and the people's "
+    "time it caused; at the low, expected and high ends of every assumption and of the lift's "
+    "95% interval, with each assumption shown (see docs/analytics.md)."
 )
 class RoiMetrics:
     interactions: int = strawberry.field(description="Actions.")
     escalations: int = strawberry.field(description="Actions handed to a person.")
-    automated_tasks: int = strawberry.field(description="Actions not escalated.")
+    redone: int = strawberry.field(
+        description="Actions not escalated that a person judged wrong (thumbs down, or 1-2 of "
+        "5): taken as redone, so they save no time."
+    )
+    automated_tasks: int = strawberry.field(
+        description="Actions completed by the agent: not escalated, not redone."
+    )
     interactions_with_baseline: int = strawberry.field(
-        description="Actions whose type has a human baseline (the others save no time here)."
+        description="Actions whose type has minutes per task (set, or from a human baseline): "
+        "the others save no time here.",
+        deprecation_reason="Every assumption is listed in `assumptions`, with its source.",
     )
+    prompts_answered: int = strawberry.field(description="Feedback prompts people answered.")
+    reviews: int = strawberry.field(description="Thread reviews people wrote.")
+    labels: int = strawberry.field(description="Outcomes people labelled.")
     escalation: RateEstimate = strawberry.field(description="Escalation rate.")
-    hours_saved: float = strawberry.field(description="Human hours saved.")
-    value_of_time_saved: Money | None = strawberry.field(description="Those hours' loaded cost.")
-    total_cost: Money | None = strawberry.field(description="What the agent cost.")
-    net_value: Money | None = strawberry.field(description="Value of time saved - cost.")
-    cost_per_interaction: Money | None = strawberry.field(description="Cost per action.")
-    roi: float | None = strawberry.field(
-        description="(value - cost) / cost; null when the cost is 0 or currencies differ."
+    low: RoiScenario = strawberry.field(
+        description="Every assumption and the lift at the end that lowers the net value."
     )
-    note: str | None = strawberry.field(description="Why some figure is missing or partial.")
+    expected: RoiScenario = strawberry.field(description="At the expected values.")
+    high: RoiScenario = strawberry.field(
+        description="Every assumption and the lift at the end that raises the net value."
+    )
+    hours_saved: float = strawberry.field(description="expected.hoursSaved.")
+    value_of_time_saved: Money | None = strawberry.field(description="expected.valueOfTimeSaved.")
+    total_cost: Money | None = strawberry.field(description="expected.totalCost.")
+    net_value: Money | None = strawberry.field(description="expected.netValue.")
+    cost_per_interaction: Money | None = strawberry.field(
+        description="expected.totalCost / interactions."
+    )
+    roi: float | None = strawberry.field(description="expected.roi.")
+    assumptions: list[RoiAssumption] = strawberry.field(
+        description="Every assumption these figures used, with its source."
+    )
+    by_action_type: list[ActionTypeRoi] = strawberry.field(description="Per action type.")
+    note: str | None = strawberry.field(
+        description="Why some figure is missing, partial or capped."
+    )
 
     @classmethod
     def of(cls, r: m.Roi) -> RoiMetrics:
-        s, money = r.summary, r.money_available
-
-        def cash(value: float) -> Money | None:
-            amount = _n(value)
-            return (
-                Money(amount=amount, currency=r.currency) if money and amount is not None else None
-            )
-
+        money, currency = r.money_available, r.currency
+        low, expected, high = (
+            RoiScenario.of(c, currency, money)
+            for c in (r.range.low, r.range.expected, r.range.high)
+        )
+        e = r.range.expected
+        per_action = e.total_cost / r.interactions if r.interactions else math.nan
+        per_action_money = _n(per_action)
         return cls(
-            interactions=int(s.interactions),
-            escalations=int(s.escalations),
-            automated_tasks=int(s.automated_tasks),
-            interactions_with_baseline=r.interactions_with_baseline,
-            escalation=RateEstimate.of(s.escalation),
-            hours_saved=s.hours_saved,
-            value_of_time_saved=cash(s.value_of_time_saved),
-            total_cost=cash(s.total_cost),
-            net_value=cash(s.net_value),
-            cost_per_interaction=cash(s.cost_per_interaction),
-            roi=_n(s.roi) if money else None,
+            interactions=r.interactions,
+            escalations=r.escalations,
+            redone=r.redone,
+            interactions_with_baseline=r.with_minutes,
+            automated_tasks=r.interactions - r.escalations - r.redone,
+            prompts_answered=int(r.caused.prompts),
+            reviews=int(r.caused.reviews),
+            labels=int(r.caused.labels),
+            escalation=RateEstimate.of(r.escalation),
+            low=low,
+            expected=expected,
+            high=high,
+            hours_saved=e.hours_saved,
+            value_of_time_saved=expected.value_of_time_saved,
+            total_cost=expected.total_cost,
+            net_value=expected.net_value,
+            cost_per_interaction=Money(amount=per_action_money, currency=currency)
+            if money and per_action_money is not None
+            else None,
+            roi=expected.roi,
+            assumptions=[RoiAssumption.of(a) for a in r.assumptions],
+            by_action_type=[
+                ActionTypeRoi(
+                    action_type=t.action_type,
+                    low=RoiScenario.of(t.range.low, currency, money),
+                    expected=RoiScenario.of(t.range.expected, currency, money),
+                    high=RoiScenario.of(t.range.high, currency, money),
+                )
+                for t in r.by_action_type
+            ],
             note=r.note,
         )
 
@@ -421,6 +599,24 @@ class TrendPoint:
     maturing_replies: int = strawberry.field(
         description="Reply outcomes of its days whose windows are still open."
     )
+    opens: int = strawberry.field(
+        description="Opens of the agent's e-mails on its days (the day of the open, not of the "
+        "e-mail): every tracking-pixel load the provider reported, by people and by software."
+    )
+    machine_opens: int = strawberry.field(
+        description="Opens made by software, not a person: Apple Mail Privacy Protection "
+        "preloading images, security scanners, bots, or any open within 10 seconds of sending "
+        "(docs/analytics.md, 'Human opens'). An estimate."
+    )
+    human_opens: int = strawberry.field(description="opens - machineOpens: a person's opens.")
+    clicks: int = strawberry.field(
+        description="Link clicks in the agent's e-mails on its days, by people and by software."
+    )
+    machine_clicks: int = strawberry.field(
+        description="Clicks made by software: security scanners and link checkers following "
+        "every link, bots, or any click within 10 seconds of sending."
+    )
+    human_clicks: int = strawberry.field(description="clicks - machineClicks: a person's clicks.")
 
     @strawberry.field(description="Escalations per action (null without actions).")
     def escalation_rate(self) -> float | None:
@@ -445,4 +641,10 @@ class TrendPoint:
             tokens=p.tokens,
             provisional=p.provisional,
             maturing_replies=p.maturing_replies,
+            opens=p.opens,
+            machine_opens=p.machine_opens,
+            human_opens=p.human_opens,
+            clicks=p.clicks,
+            machine_clicks=p.machine_clicks,
+            human_clicks=p.human_clicks,
         )
