@@ -45,28 +45,6 @@ class RateComparison:
     p_value: float
 
 
-@dataclass(frozen=True)
-class RoiSummary:
-    """Cost, escalation and time-saving figures of one scope (an agent, a team, the org).
-
-    ``automated_tasks`` are interactions not escalated to a human; ``hours_saved`` is the human
-    time they would have taken; ``roi`` is ``(value_of_time_saved - total_cost) / total_cost``
-    and is NaN when ``total_cost`` is 0 (the ratio is undefined; ``net_value`` still says it).
-    ``cost_per_interaction`` is NaN when there were no interactions.
-    """
-
-    interactions: float
-    escalations: float
-    automated_tasks: float
-    total_cost: float
-    cost_per_interaction: float
-    escalation: RateEstimate
-    hours_saved: float
-    value_of_time_saved: float
-    net_value: float
-    roi: float
-
-
 def _non_negative(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValueError(f"{name} must be a number, got {value!r}")
@@ -177,51 +155,6 @@ def compare_rates(
         difference_lower=lower,
         difference_upper=upper,
         p_value=_pooled_z_p_value(agent.successes, agent.count, human.successes, human.count),
-    )
-
-
-def roi_summary(
-    *,
-    interactions: float,
-    escalations: float,
-    total_cost: float,
-    human_minutes_per_task: float,
-    human_hourly_cost: float,
-    alpha: float = 0.05,
-) -> RoiSummary:
-    """Cost per interaction, escalation rate and ROI of the agent against a human baseline.
-
-    ``hours_saved = human_minutes_per_task * (interactions - escalations) / 60``;
-    ``value_of_time_saved = hours_saved * human_hourly_cost`` (loaded cost: salary, benefits,
-    overhead); ``roi = (value_of_time_saved - total_cost) / total_cost`` (the standard ROI ratio,
-    e.g. Phillips, *Return on Investment in Training and Performance Improvement Programs*, 2003).
-
-    >>> s = roi_summary(interactions=1000, escalations=100, total_cost=500.0,
-    ...                 human_minutes_per_task=6.0, human_hourly_cost=50.0)
-    >>> s.cost_per_interaction, s.hours_saved, s.value_of_time_saved, s.roi
-    (0.5, 90.0, 4500.0, 8.0)
-    """
-    n = _non_negative("interactions", interactions)
-    escalated = _non_negative("escalations", escalations)
-    if escalated > n:
-        raise ValueError(f"escalations ({escalated:g}) exceeds interactions ({n:g})")
-    cost = _non_negative("total_cost", total_cost)
-    minutes = _non_negative("human_minutes_per_task", human_minutes_per_task)
-    hourly = _non_negative("human_hourly_cost", human_hourly_cost)
-    automated = n - escalated
-    hours_saved = minutes * automated / 60.0
-    value = hours_saved * hourly
-    return RoiSummary(
-        interactions=n,
-        escalations=escalated,
-        automated_tasks=automated,
-        total_cost=cost,
-        cost_per_interaction=cost / n if n > 0 else math.nan,
-        escalation=rate_estimate(escalated, n, alpha=alpha),
-        hours_saved=hours_saved,
-        value_of_time_saved=value,
-        net_value=value - cost,
-        roi=(value - cost) / cost if cost > 0 else math.nan,
     )
 
 

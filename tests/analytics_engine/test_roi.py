@@ -19,16 +19,7 @@ from analytics_engine.roi import (
     compare_rates,
     newcombe_difference_interval,
     rate_estimate,
-    roi_summary,
 )
-
-BASELINE = {
-    "interactions": 1000,
-    "escalations": 100,
-    "total_cost": 500.0,
-    "human_minutes_per_task": 6.0,
-    "human_hourly_cost": 50.0,
-}
 
 
 def test_docstring_examples_run() -> None:
@@ -103,45 +94,6 @@ def test_compare_rates_with_an_empty_group_is_undefined_not_an_error() -> None:
     assert compare_rates(0, 10, 0, 10).p_value == 1.0
 
 
-def test_roi_summary_hand_worked() -> None:
-    # 900 automated tasks x 6 min = 90 h; 90 h x 50/h = 4500; ROI = (4500 - 500) / 500 = 8.
-    summary = roi_summary(**BASELINE)
-    assert summary.automated_tasks == 900
-    assert summary.cost_per_interaction == 0.5
-    assert summary.hours_saved == 90.0
-    assert summary.value_of_time_saved == 4500.0
-    assert summary.net_value == 4000.0
-    assert summary.roi == 8.0
-    assert summary.escalation.rate == 0.1
-    ref = proportion_confint(100, 1000, method="wilson")
-    np.testing.assert_allclose([summary.escalation.lower, summary.escalation.upper], ref)
-
-
-def test_roi_is_nan_when_there_is_no_cost_and_cost_per_interaction_when_no_interactions() -> None:
-    free = roi_summary(**{**BASELINE, "total_cost": 0.0})
-    assert math.isnan(free.roi) and free.net_value == 4500.0
-    idle = roi_summary(**{**BASELINE, "interactions": 0, "escalations": 0})
-    assert math.isnan(idle.cost_per_interaction) and idle.roi == -1.0
-    assert math.isnan(idle.escalation.rate)
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"interactions": -1}, "interactions"),
-        ({"escalations": 1001}, "escalations"),
-        ({"total_cost": float("nan")}, "total_cost"),
-        ({"human_minutes_per_task": float("inf")}, "human_minutes_per_task"),
-        ({"human_hourly_cost": "50"}, "human_hourly_cost"),
-        ({"interactions": True}, "interactions"),
-        ({"alpha": 1.5}, "alpha"),
-    ],
-)
-def test_roi_summary_rejects_bad_input_naming_it(changes, message) -> None:
-    with pytest.raises(ValueError, match=message):
-        roi_summary(**{**BASELINE, **changes})
-
-
 def test_rate_functions_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="exceeds count"):
         rate_estimate(11, 10)
@@ -149,36 +101,6 @@ def test_rate_functions_reject_bad_input() -> None:
         compare_rates(-1, 10, 1, 10)
     with pytest.raises(ValueError, match="shape"):
         newcombe_difference_interval([1, 2], [3, 4], [1], [3])
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    interactions=st.integers(1, 10**6),
-    share=st.floats(0, 1),
-    cost=st.floats(0.01, 1e6),
-    minutes=st.floats(0, 120),
-    hourly_1=st.floats(0, 500),
-    hourly_2=st.floats(0, 500),
-    weight=st.floats(0, 1),
-)
-def test_roi_is_linear_in_the_value_of_time(
-    interactions, share, cost, minutes, hourly_1, hourly_2, weight
-) -> None:
-    escalations = round(share * interactions)
-
-    def roi_at(hourly: float) -> float:
-        return roi_summary(
-            interactions=interactions,
-            escalations=escalations,
-            total_cost=cost,
-            human_minutes_per_task=minutes,
-            human_hourly_cost=hourly,
-        ).roi
-
-    mixed = roi_at(weight * hourly_1 + (1 - weight) * hourly_2)
-    expected = weight * roi_at(hourly_1) + (1 - weight) * roi_at(hourly_2)
-    assert mixed == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    assert roi_at(0.0) == -1.0
 
 
 @settings(max_examples=60, deadline=None)
@@ -198,14 +120,6 @@ def test_rates_and_intervals_are_bounded(n, share, other_n, other_share) -> None
     assert -1.0 <= comparison.difference_lower <= comparison.difference + 1e-12
     assert comparison.difference - 1e-12 <= comparison.difference_upper <= 1.0
     assert 0.0 <= comparison.p_value <= 1.0
-
-
-@settings(max_examples=40, deadline=None)
-@given(value=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.just(float("inf"))))
-def test_bad_numbers_always_raise(value: float) -> None:
-    for name in ("interactions", "total_cost", "human_minutes_per_task", "human_hourly_cost"):
-        with pytest.raises(ValueError, match=name):
-            roi_summary(**{**BASELINE, name: value})
 
 
 def _same_bits(a: float, b: float) -> bool:
