@@ -18,6 +18,7 @@ from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.service import policy_defaults
 from backend.policy.wording import INITIAL_REASON
 from backend.reports.models import Cadence, ReportKind, ReportSubscription
+from backend.roi.models import EVERY_ACTION_TYPE, AssumptionName, RoiAssumption
 
 # What a human rep achieves per action type: (response rate, conversion rate, minutes per task),
 # each as a (low, high) range a team's baseline is drawn from.
@@ -76,6 +77,7 @@ async def insert_configuration(
         ],
     )
     await writer.insert(HumanBaseline, _baselines(org, rng, since=since))
+    await writer.insert(RoiAssumption, _roi_assumptions(org, since=since))
     await writer.insert(AlertRule, _alert_rules(org, since=since))
     await writer.insert(
         ReportSubscription,
@@ -135,6 +137,49 @@ def _baselines(
                 }
             )
     return rows
+
+
+# What the demo's executive set for the ROI (name, action type, low, expected, high): finance's
+# range of the loaded hourly cost, the platform's price per action, minutes per task from a time
+# study, and what a success is worth
+# (the pipeline a positive reply or an attended first meeting opens, the deals a stage move
+# brings closer). The rest stay at their baselines and defaults, shown as such.
+ROI_ASSUMPTIONS: tuple[tuple[AssumptionName, str, float, float, float], ...] = (
+    (AssumptionName.LOADED_HOURLY_COST, EVERY_ACTION_TYPE, 55.0, 65.0, 80.0),
+    (AssumptionName.PLATFORM_COST_PER_ACTION, EVERY_ACTION_TYPE, 0.02, 0.03, 0.05),
+    # a time study: the minutes a rep takes for the same task by hand (the baselines' figures
+    # time the whole job, e.g. holding the meeting rather than booking it)
+    (AssumptionName.MINUTES_PER_TASK, "email", 3.0, 5.0, 8.0),
+    (AssumptionName.MINUTES_PER_TASK, "follow_up", 2.0, 3.0, 5.0),
+    (AssumptionName.MINUTES_PER_TASK, "meeting", 5.0, 10.0, 15.0),
+    (AssumptionName.MINUTES_PER_TASK, "stage_progression", 3.0, 5.0, 10.0),
+    (AssumptionName.VALUE_PER_SUCCESS, "email", 40.0, 75.0, 120.0),
+    (AssumptionName.VALUE_PER_SUCCESS, "follow_up", 30.0, 60.0, 100.0),
+    (AssumptionName.VALUE_PER_SUCCESS, "meeting", 800.0, 1500.0, 2500.0),
+    (AssumptionName.VALUE_PER_SUCCESS, "stage_progression", 500.0, 1200.0, 2000.0),
+)
+ROI_REASON = "Finance's planning figures for the agent pilot (range agreed with the CFO)"
+
+
+def _roi_assumptions(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
+    """Version 1 of the ROI assumptions, set by the executive when the pilot started."""
+    return [
+        {
+            "organization_id": org.organization_id,
+            "name": name.value,
+            "action_type": action_type,
+            "low": low,
+            "expected": expected,
+            "high": high,
+            "effective_from": since.date(),
+            "version": 1,
+            "reason": ROI_REASON,
+            "changed_by_id": org.executive_id,
+            "api_client_id": None,
+            "created_at": since,
+        }
+        for name, action_type, low, expected, high in ROI_ASSUMPTIONS
+    ]
 
 
 def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
