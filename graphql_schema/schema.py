@@ -38,6 +38,7 @@ from graphql_schema.outcomes.queries import OutcomesQuery
 from graphql_schema.prompts.queries import PromptsQuery
 from graphql_schema.reviews.queries import ReviewsQuery
 from graphql_schema.roi.queries import RoiQuery
+from graphql_schema.strategy.queries import StrategyQuery
 from graphql_schema.viewer.queries import ViewerQuery
 
 
@@ -54,6 +55,7 @@ class Query(
     CalibrationQuery,
     AnalyticsQuery,
     RoiQuery,
+    StrategyQuery,
     HealthQuery,
 ):
     pass

@@ -1,0 +1,2 @@
+"""GraphQL of the strategic view: `strategicView`, `whatIf`, `dealWinProbability` and
+`winProbabilityReliability`."""

@@ -1,0 +1,95 @@
+"""`strategicView`, `whatIf`, `dealWinProbability`, `winProbabilityReliability` over HTTP: who
+may read them, validation errors by field, a foreign deal as unknown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.relay import GlobalID
+
+from backend.crm.models import Deal
+from backend.unit_of_work import transaction
+
+STRATEGY = """
+query($from: Date, $to: Date) { strategicView(from: $from, to: $to) {
+  from to currency note
+  actionTypes { actionType actions escalations recommendation verdict maturedUntil
+    current { autonomous reviewed escalated errors { value lower upper } }
+    escalatedSuccess { rate lower upper }
+    evidence { finding value lower upper target reason } }
+  assumptions { name actionType source } } }
+"""
+WHAT_IF = """
+query($t: String!, $x: Float!, $e: Float) { whatIf(actionType: $t, autonomyThreshold: $x,
+  escalationThreshold: $e, from: "2026-10-01", to: "2026-11-02") {
+  actionType actions autonomyThreshold recalibrationMethod
+  current { autonomous } proposed { autonomous }
+  change { autonomous errors { value lower upper } }
+  changeValue { netValue { low expected high } }
+  assumptions { name source } } }
+"""
+DEAL = """
+query($id: ID!) { dealWinProbability(dealId: $id) {
+  dealId stage stageReached method probability { value lower upper }
+  reliability { closedDeals wonDeals method brier curve { count } } } }
+"""
+
+
+def _q(api: Any, query: str, variables: dict[str, Any], as_: str) -> dict[str, Any]:
+    return api.query(query, variables, as_=as_)
+
+
+def test_the_strategic_view_is_for_executives(api: Any) -> None:
+    result = _q(api, STRATEGY, {}, "exec_n")
+    assert "errors" not in result, result
+    view = result["data"]["strategicView"]
+    email = next(t for t in view["actionTypes"] if t["actionType"] == "email")
+    # the factories' three e-mails for each of north's three agents (south's are not seen)
+    assert email["actions"] == 9
+    assert email["recommendation"] in ("hold", "expand_autonomy", "pull_back")
+    assert all(e["reason"] for e in email["evidence"])
+    for who in ("manager_a", "rep_a1", "agent_a1"):
+        denied = _q(api, STRATEGY, {}, who)
+        assert denied["data"] is None and denied["errors"], who
+
+
+def test_what_if_names_its_bad_arguments(api: Any) -> None:
+    ok = _q(api, WHAT_IF, {"t": "email", "x": 0.3}, "exec_n")
+    assert "errors" not in ok, ok
+    assert ok["data"]["whatIf"]["autonomyThreshold"] == 0.3
+    for variables, field in (
+        ({"t": "email", "x": 1.5}, "autonomyThreshold"),
+        ({"t": "email", "x": 0.3, "e": 0.6}, "escalationThreshold"),
+        ({"t": "Email!", "x": 0.3}, "actionType"),
+        ({"t": "webinar", "x": 0.3}, "actionType"),
+    ):
+        errors = _q(api, WHAT_IF, variables, "exec_n")["errors"]
+        assert errors[0]["extensions"]["field"] == field, (variables, errors)
+
+
+async def _deal(state: Any, world: Any, owner: str) -> int:
+    agent = world.agents[owner]
+    async with transaction(state.sessions) as session:
+        deal = Deal(
+            organization_id=agent.organization_id,
+            name="d",
+            stage="discovery",
+            owner_id=agent.owner_id,
+            agent_id=agent.id,
+        )
+        session.add(deal)
+        await session.flush()
+        return int(deal.id)
+
+
+def test_a_deals_win_probability_and_a_foreign_one(api: Any) -> None:
+    ours = api.client.portal.call(_deal, api.client.app.state.app, api.world, "rep_a1")
+    theirs = api.client.portal.call(_deal, api.client.app.state.app, api.world, "rep_s1")
+    found = _q(api, DEAL, {"id": str(GlobalID("Deal", str(ours)))}, "rep_a1")
+    assert "errors" not in found, found
+    deal = found["data"]["dealWinProbability"]
+    assert deal["stageReached"] == "discovery" and deal["method"] == "stage_rate"
+    assert deal["reliability"]["closedDeals"] == 0
+    assert deal["probability"] == {"value": 0.5, "lower": 0.0, "upper": 1.0}
+    foreign = _q(api, DEAL, {"id": str(GlobalID("Deal", str(theirs)))}, "rep_a1")
+    assert foreign["errors"][0]["extensions"]["code"] == "not_found", foreign
