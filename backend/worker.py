@@ -1,5 +1,6 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
-suggesting feedback prompts; alerts and reports join this list as they arrive).
+suggesting feedback prompts; mining each team's coaching insights weekly; alerts and reports join
+this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -49,12 +50,31 @@ async def _suggest_reviews(state: AppState, now: dt.datetime) -> int:
     return await suggest_reviews(state, now=now)
 
 
+async def _mine_coaching(state: AppState, now: dt.datetime) -> int:
+    """Each team's coaching insights, each team in its own unit of work (weekly)."""
+    from backend.coaching.mining import refresh_team_insights, teams_to_mine
+
+    async with state.sessions() as session:
+        teams = await teams_to_mine(session)
+    raised = 0
+    for organization_id, team_id in teams:
+        try:
+            async with transaction(state.sessions) as session:
+                raised += await refresh_team_insights(
+                    session, organization_id=organization_id, team_id=team_id, now=now
+                )
+        except Exception:  # one team's failure leaves the others' runs standing
+            log.exception("coaching: mining team %d failed", team_id)
+    return raised
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
     Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
     Job("remind_feedback_prompts", _remind_prompts, dt.timedelta(minutes=5)),
     Job("suggest_reviews", _suggest_reviews, dt.timedelta(hours=1)),
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
+    Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
 )
 
 

@@ -10,6 +10,7 @@ import strawberry
 
 from graphql_schema.actions.mutations import ActionsMutation
 from graphql_schema.calibration.mutations import CalibrationMutation
+from graphql_schema.coaching.mutations import CoachingMutation
 from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
 from graphql_schema.prompts.mutations import PromptsMutation
@@ -30,6 +31,7 @@ class Mutation(
     PromptsMutation,
     ReviewsMutation,
     CalibrationMutation,
+    CoachingMutation,
     RoiMutation,
 ):
     pass

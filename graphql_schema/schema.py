@@ -26,6 +26,7 @@ from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
 from graphql_schema.calibration.queries import CalibrationQuery
+from graphql_schema.coaching.queries import CoachingQuery
 from graphql_schema.errors import DomainErrorsAndMasking
 from graphql_schema.execution import PlainFieldsExecution
 from graphql_schema.feedback.queries import FeedbackQuery
@@ -54,6 +55,7 @@ class Query(
     ReviewsQuery,
     CalibrationQuery,
     AnalyticsQuery,
+    CoachingQuery,
     RoiQuery,
     StrategyQuery,
     HealthQuery,

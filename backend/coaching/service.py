@@ -39,6 +39,7 @@ __all__ = [
     "insights_page",
     "refresh_insights",
     "refresh_team_insights",
+    "visible_to",
 ]
 
 READERS = (ViewerRole.REP, ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
@@ -55,6 +56,14 @@ def _require_person(viewer: Viewer, roles: tuple[ViewerRole, ...], what: str) ->
     if viewer.api_client_id is not None:
         raise PermissionDeniedError(f"{what} is for people, not API keys")
     viewer.require_role(*roles)
+
+
+def visible_to(viewer: Viewer, insight: CoachingInsight) -> bool:
+    """Whether a row already in the viewer's scope is theirs to read: people only, and a rep
+    only the advice meant for reps (what `insights_page` lists; `node(id:)` agrees)."""
+    if viewer.api_client_id is not None or viewer.role not in READERS:
+        return False
+    return viewer.role is not ViewerRole.REP or insight.audience == InsightAudience.REP.value
 
 
 async def insights_page(

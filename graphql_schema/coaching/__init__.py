@@ -1,0 +1,2 @@
+"""GraphQL surface of coaching: `coachingInsights`, `decideCoachingInsight`,
+`refreshCoachingInsights`."""
