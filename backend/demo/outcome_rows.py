@@ -24,12 +24,14 @@ from backend.demo.outcomes import (
     SIGNAL_SOURCES,
     STAGE_CHANGED,
     STATUSES,
+    USER_AGENTS,
     WON,
     Outcomes,
 )
 from backend.demo.rows import STAGES, ActivityRows, id_at, moment
 from backend.demo.simulation import KINDS, MEETING
 from backend.outcomes.rules import OutcomePlan, OutcomeRules
+from backend.signals.engagement import is_machine
 
 RULES = OutcomeRules()
 CALIBRATING: tuple[OutcomePlan, ...] = tuple(RULES.calibrating_plan(kind.value) for kind in KINDS)
@@ -51,9 +53,24 @@ def signal_rows(
 ) -> list[dict[str, Any]]:
     a, e, b = activity.actions, activity.events, activity.book
     rows = []
-    columns = zip(e.action.tolist(), e.kind.tolist(), e.occurred_s.tolist(), strict=True)
-    for j, (i, k, t) in enumerate(columns):
+    columns = zip(
+        e.action.tolist(),
+        e.kind.tolist(),
+        e.occurred_s.tolist(),
+        e.user_agent.tolist(),
+        strict=True,
+    )
+    sent_s = a.occurred_s.tolist()
+    for j, (i, k, t, ua) in enumerate(columns):
         payload: dict[str, Any] = {}
+        machine = False
+        if ua >= 0:  # an open or a click: what made it, judged by the live rules
+            payload["user_agent"] = USER_AGENTS[ua]
+            machine = is_machine(
+                SIGNAL_KINDS[k].value,
+                user_agent=USER_AGENTS[ua],
+                seconds_after_delivery=t - sent_s[i],
+            )
         if a.is_message[i]:
             payload["message_id"] = activity.message_id(i)
         if k == REPLIED:
@@ -80,6 +97,7 @@ def signal_rows(
                 "conversation_id": int(conversation_ids[a.conversation[i]]),
                 "message_id": int(message_ids[i]) if message_ids[i] >= 0 else None,
                 "matched": True,
+                "machine": machine,
                 "occurred_at": moment(t),
                 "received_at": moment(t + 2),
             }

@@ -41,7 +41,8 @@ from backend.policy.service import policy_defaults
 from backend.prompts.models import FeedbackPrompt
 from backend.prompts.service import PromptPolicy
 from backend.reports.models import ReportSubscription
-from backend.signals.models import Signal
+from backend.signals.engagement import machine_rule
+from backend.signals.models import EmailEngagement, Signal
 from tests.conftest import fresh_postgres
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
@@ -367,6 +368,44 @@ async def test_signals_are_linked_and_resolve_outcomes_of_their_own_agent(
 
 
 # Calibration rollup ------------------------------------------------------------------------
+
+
+async def test_opens_and_clicks_carry_user_agents_and_about_half_the_opens_are_software(
+    small: AsyncSession,
+) -> None:
+    """Apple's privacy relay preloads the mail of about a quarter of the recipients (40-50 % of
+    the opens), gateways open and click some; each signal's flag is the live rules' verdict
+    and the trends' rollup counts them all, human opens below all opens."""
+    engagement = await rows(
+        small,
+        select(
+            Signal.kind, Signal.payload, Signal.machine, Signal.occurred_at, AgentAction.occurred_at
+        )
+        .join(AgentAction, AgentAction.message_id == Signal.message_id)
+        .where(Signal.kind.in_(["email.opened", "email.clicked"])),
+    )
+    opens = [r for r in engagement if r[0] == "email.opened"]
+    clicks = [r for r in engagement if r[0] == "email.clicked"]
+    assert len(opens) > 1000 and len(clicks) > 100
+    rules: dict[str | None, int] = defaultdict(int)
+    for kind, payload, machine, at, sent in engagement:
+        rule = machine_rule(
+            kind,
+            user_agent=payload["user_agent"],
+            seconds_after_delivery=(at - sent).total_seconds(),
+        )
+        assert machine == (rule is not None)
+        rules[rule] += 1
+    assert {"apple_mail_privacy_protection", "security_scanner", None} <= rules.keys()
+    machine_opens = sum(r[2] for r in opens) / len(opens)
+    assert 0.4 < machine_opens < 0.6
+    assert 0.05 < sum(r[2] for r in clicks) / len(clicks) < 0.6
+    totals = (
+        await small.execute(
+            select(func.sum(EmailEngagement.opens), func.sum(EmailEngagement.machine_opens))
+        )
+    ).one()
+    assert totals[0] == len(opens) and 0 < totals[1] < totals[0]
 
 
 async def test_rollup_sums_equal_the_sums_recomputed_from_resolved_outcomes(
