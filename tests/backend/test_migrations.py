@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select
 
 import backend.models as models
 from backend.database import create_engine
@@ -32,3 +39,90 @@ def test_downgrade_to_nothing_and_up_again(tmp_path) -> None:
     upgrade(url)
     command.downgrade(alembic_config(url), "base")
     upgrade(url)
+
+
+async def _store_opens(url: str) -> int:
+    """An e-mail and its opens and clicks, stored through the services: a proxy's, a person's."""
+    from backend.actions.service import ActionInput
+    from backend.handlers import open_state
+    from backend.learning import submit_action, submit_signals
+    from backend.settings import load_settings
+    from backend.signals.service import SignalInput
+    from backend.unit_of_work import transaction
+    from backend.viewer import Viewer
+    from tests.factories import build_world
+
+    sent = dt.datetime(2026, 10, 5, 9, tzinfo=dt.UTC)
+    state = open_state(load_settings(database_url=url))
+    try:
+        async with transaction(state.sessions) as session:
+            world = await build_world(session, actions_per_agent=0)
+        north = Viewer.system(world.orgs["north"].id)
+        agent_id = world.agents["rep_a1"].id
+        email = ActionInput(
+            action_type="email",
+            confidence=0.5,
+            idempotency_key="m",
+            occurred_at=sent,
+            agent_id=agent_id,
+            message_external_id="<m@mail>",
+        )
+        await submit_action(state, north, email, now=sent)
+        events = [
+            ("email.opened", "o1", {"user_agent": "Mozilla/5.0"}),
+            ("email.opened", "o2", {"user_agent": "Microsoft Office/16.0"}),
+            ("email.clicked", "c1", {"user_agent": "curl/8.5.0"}),
+        ]
+        signals = [
+            SignalInput(
+                kind=kind,
+                source="esp",
+                external_id=key,
+                occurred_at=sent + dt.timedelta(hours=1),
+                payload=payload,
+                message_external_id="<m@mail>",
+            )
+            for kind, key, payload in events
+        ]
+        await submit_signals(state, north, signals, now=sent + dt.timedelta(days=1))
+        return agent_id
+    finally:
+        await state.close()
+
+
+async def _engagement(url: str) -> list[tuple[Any, ...]]:
+    from backend.signals.models import EmailEngagement as E
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            statement = select(
+                E.agent_id, E.day, E.opens, E.machine_opens, E.clicks, E.machine_clicks
+            )
+            return [tuple(r) for r in await connection.execute(statement)]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_0010_counts_the_opens_and_clicks_already_stored(dialect: str, tmp_path) -> None:
+    """Signals stored before 0010 (here: stored, then 0010 undone and redone) are counted into
+    `email_engagement` by the migration itself; none could say what made it, so all count as
+    human (`machine` is new with 0010)."""
+    from alembic import command
+
+    from backend.migrations import alembic_config, upgrade
+    from tests.conftest import fresh_postgres
+
+    if dialect == "sqlite":
+        database: Any = nullcontext(f"sqlite+aiosqlite:///{tmp_path / 'engagement.db'}")
+    else:
+        database = fresh_postgres("sal_migration")
+    with database as url:
+        upgrade(url)
+        agent_id = asyncio.run(_store_opens(url))
+        day = dt.date(2026, 10, 5)
+        assert asyncio.run(_engagement(url)) == [(agent_id, day, 2, 1, 1, 1)]
+        command.downgrade(alembic_config(url), "0009")
+        upgrade(url)
+        assert asyncio.run(_engagement(url)) == [(agent_id, day, 2, 0, 1, 0)]
