@@ -61,6 +61,7 @@ async def _store_verdict(
     agent_id: int | None,
     action_type: str,
     assessment: Assessment,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Keep the scope's latest verdict and map; queue `calibration.changed` when either moved."""
     scope_key = f"agent:{agent_id}" if agent_id is not None else "organization"
@@ -90,7 +91,7 @@ async def _store_verdict(
         "evidence": verdict_evidence(assessment.verdict),
         "recalibration": assessment.recalibration.to_dict(),
         "n": assessment.stats.n,
-        "assessed_at": utcnow(),
+        "assessed_at": now or utcnow(),
     }
     insert = dialect_insert(session, CalibrationVerdict)
     await session.execute(
@@ -125,6 +126,7 @@ async def reassess(
     action_type: str,
     today: dt.date,
     include_organization: bool = True,
+    now: dt.datetime | None = None,
 ) -> Assessment:
     """Re-assess an agent's action type (and the organisation's) over the trailing window, store
     what changed, and return the agent's assessment (for the policy to follow, in the same unit
@@ -132,6 +134,8 @@ async def reassess(
 
     Only days whose outcome windows have all closed are judged: a reply resolves within hours
     but "no reply" only when the window ends, so the open days would look underconfident.
+    A stored verdict is stamped ``now`` (default: the clock; a replay of past days passes its
+    own moment).
     """
     config = await session.scalar(
         select(Organization.config).where(Organization.id == organization_id)
@@ -152,6 +156,7 @@ async def reassess(
         agent_id=agent_id,
         action_type=action_type,
         assessment=assessment,
+        now=now,
     )
     if include_organization:
         org_stats = await load_stats(
@@ -167,6 +172,7 @@ async def reassess(
             agent_id=None,
             action_type=action_type,
             assessment=assess_stats(org_stats, config),
+            now=now,
         )
     return assessment
 

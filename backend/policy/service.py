@@ -4,6 +4,7 @@ calibration assessment calls for, freeze and rollback by a person."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -95,10 +96,16 @@ async def _find(session: AsyncSession, agent_id: int, action_type: str) -> Agent
 
 
 async def get_or_create_policy(
-    session: AsyncSession, *, organization_id: int, agent_id: int, action_type: str
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    agent_id: int,
+    action_type: str,
+    now: dt.datetime | None = None,
 ) -> AgentPolicy:
     """The policy of an agent for an action type, created with the defaults on first use (once,
-    even when two writers race: the insert does nothing on conflict)."""
+    even when two writers race: the insert does nothing on conflict), stamped ``now`` (default:
+    the clock)."""
     policy = await _find(session, agent_id, action_type)
     if policy is not None:
         return policy
@@ -117,7 +124,7 @@ async def get_or_create_policy(
             frozen=False,
             recalibration={},
             version=1,
-            updated_at=utcnow(),
+            updated_at=now or utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["agent_id", "action_type"])
         .returning(AgentPolicy.id)
@@ -135,6 +142,7 @@ async def get_or_create_policy(
                 autonomous_above=defaults.autonomous_above,
                 reason=wording.INITIAL_REASON,
                 changed_by="system",
+                created_at=now or utcnow(),
             )
         )
     policy = await _find(session, agent_id, action_type)
@@ -152,8 +160,11 @@ async def change_policy(
     changed_by_user_id: int | None = None,
     frozen: bool | None = None,
     recalibration: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> PolicyChange:
-    """Move a policy (optimistic lock on its version), write the audit row, queue the event."""
+    """Move a policy (optimistic lock on its version), write the audit row, queue the event;
+    both stamped ``now`` (default: the clock)."""
+    now = now or utcnow()
     previous = (policy.escalate_below, policy.autonomous_above)
     policy.escalate_below = thresholds.escalate_below
     policy.autonomous_above = thresholds.autonomous_above
@@ -161,7 +172,7 @@ async def change_policy(
         policy.frozen = frozen
     if recalibration is not None:
         policy.recalibration = recalibration
-    policy.updated_at = utcnow()
+    policy.updated_at = now
     await session.flush()  # bumps the version; a concurrent change raises StaleDataError
     change = PolicyChange(
         organization_id=policy.organization_id,
@@ -177,6 +188,7 @@ async def change_policy(
         evidence=evidence or {},
         changed_by="user" if changed_by_user_id else "system",
         changed_by_user_id=changed_by_user_id,
+        created_at=now,
     )
     session.add(change)
     await record_event(
@@ -207,13 +219,19 @@ async def adjust_to_calibration(
     verdict: Verdict,
     recalibration: RecalibrationMap,
     config: Mapping[str, Any] | None,
+    now: dt.datetime | None = None,
 ) -> PolicyChange | None:
     """Move the agent's policy where its calibration says (``adjust_policy`` towards the action
     type's targets, ``config`` overriding them), audited with the verdict's evidence. A frozen
-    policy stays; so does one the evidence does not justify moving. Returns the change, if any.
+    policy stays; so does one the evidence does not justify moving. Returns the change, if any,
+    stamped ``now`` (default: the clock).
     """
     policy = await get_or_create_policy(
-        session, organization_id=organization_id, agent_id=agent_id, action_type=action_type
+        session,
+        organization_id=organization_id,
+        agent_id=agent_id,
+        action_type=action_type,
+        now=now,
     )
     if policy.frozen:
         return None
@@ -233,6 +251,7 @@ async def adjust_to_calibration(
         reason=wording.adjustment_reason(adjustment, action_type=action_type, agent_id=agent_id),
         evidence=verdict_evidence(verdict),
         recalibration=recalibration.to_dict(),
+        now=now,
     )
 
 

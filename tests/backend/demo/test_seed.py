@@ -1,8 +1,9 @@
 """seed-demo: the demo organisations, their realistic and deliberately miscalibrated activity,
 rollups that match the outcomes, determinism, refusal of a non-empty database, both databases.
 
-Most checks read one small seeded SQLite database (``scale=SMALL``); one test seeds the full
-size once, one seeds a dedicated fresh PostgreSQL database.
+Most checks read one small seeded SQLite database (``scale=SMALL``); one reads the full size
+(seeded once for the session, ``full_seed``), one seeds a dedicated fresh PostgreSQL database.
+What the learning loop did over the history: ``test_loop.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -43,27 +43,15 @@ from backend.prompts.service import PromptPolicy
 from backend.reports.models import ReportSubscription
 from backend.signals.engagement import machine_rule
 from backend.signals.models import EmailEngagement, Signal
+from tests.backend.demo.seeding import NOW, seed, sqlite_url
 from tests.conftest import fresh_postgres
 
-NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 SMALL = 0.12  # ~300-420 actions per demo agent: fast, yet enough for the rates below
 TINY = 0.02
 CALIBRATING = {
     t: OutcomeRules().calibrating_plan(t).outcome_type
     for t in ("email", "follow_up", "meeting", "escalation", "stage_progression")
 }
-
-
-def sqlite_url(path: Any) -> str:
-    return f"sqlite+aiosqlite:///{path}"
-
-
-async def seed(url: str, **options: Any) -> SeedReport:
-    engine = create_engine(url)
-    try:
-        return await seed_demo(create_sessionmaker(engine), **{"progress": False, **options})
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -678,12 +666,8 @@ def test_now_defaults_to_the_start_of_the_utc_day_and_must_be_aware() -> None:
         asyncio.run(seed_demo(None, now=dt.datetime(2026, 1, 1)))  # type: ignore[arg-type]
 
 
-async def test_full_size_seed_is_fast_and_realistic_on_sqlite(tmp_path: Any) -> None:
-    url = sqlite_url(tmp_path / "full.db")
-    await upgrade_async(url)
-    started = time.perf_counter()
-    report = await seed(url, now=NOW)
-    assert time.perf_counter() - started < 60
+async def test_full_size_seed_is_realistic_on_sqlite(full_seed: tuple[str, SeedReport]) -> None:
+    url, report = full_seed
     assert 30_000 <= report.counts["agent_actions"] <= 42_500 + 400
     assert report.counts["feedback"] >= 2000
     assert "seeded demo, acme in" in report.summary()

@@ -1,0 +1,297 @@
+"""The learning loop replayed by seed-demo: the planted miscalibration is found and the policies
+move, dated inside the simulated history; calibrated types stay; windows due are closed by the
+worker's own code; coaching mined; nothing of the history is published; same ``now``, same data.
+
+Most checks read the full-size demo seeded once for the session (``full_seed``): at smaller
+scales no agent has enough matured meetings or escalations for a verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.calibration.models import CalibrationVerdict
+from backend.coaching.models import CoachingInsight
+from backend.database import create_engine, create_sessionmaker
+from backend.demo import SeedReport, seed_demo
+from backend.demo.loop import close_due_windows, replay_moments
+from backend.demo.simulation import HISTORY_DAYS
+from backend.migrations import upgrade_async
+from backend.orgs.models import Organization
+from backend.outcomes.models import Outcome
+from backend.policy.models import AgentPolicy, PolicyChange
+from backend.policy.service import policy_defaults
+from backend.unit_of_work import bind_events
+from tests.backend.demo.seeding import NOW, seed, sqlite_url
+
+SINCE = NOW - dt.timedelta(days=HISTORY_DAYS)
+ACTIONABLE = {"overconfident", "underconfident", "miscalibrated"}
+CALIBRATED_TYPES = ("email", "follow_up", "stage_progression")
+
+
+@pytest.fixture
+async def full(full_seed: tuple[str, SeedReport]) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(full_seed[0])
+    try:
+        async with create_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def demo_id(session: AsyncSession) -> int:
+    found = await session.scalar(select(Organization.id).where(Organization.slug == "demo"))
+    assert found is not None
+    return found
+
+
+async def verdicts(session: AsyncSession, action_type: str) -> list[CalibrationVerdict]:
+    return list(
+        await session.scalars(
+            select(CalibrationVerdict).where(
+                CalibrationVerdict.organization_id == await demo_id(session),
+                CalibrationVerdict.scope == "agent",
+                CalibrationVerdict.action_type == action_type,
+            )
+        )
+    )
+
+
+async def moves(session: AsyncSession, agent_id: int, action_type: str) -> list[PolicyChange]:
+    """The automatic changes of one policy after its initial version, oldest first."""
+    return list(
+        await session.scalars(
+            select(PolicyChange)
+            .where(
+                PolicyChange.agent_id == agent_id,
+                PolicyChange.action_type == action_type,
+                PolicyChange.version > 1,
+            )
+            .order_by(PolicyChange.version)
+        )
+    )
+
+
+async def policy(session: AsyncSession, agent_id: int, action_type: str) -> AgentPolicy:
+    found = await session.scalar(
+        select(AgentPolicy).where(
+            AgentPolicy.agent_id == agent_id, AgentPolicy.action_type == action_type
+        )
+    )
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("action_type", "planted", "agents_at_least"),
+    [("meeting", "underconfident", 12), ("escalation", "overconfident", 4)],
+)
+async def test_planted_miscalibration_is_found_and_its_policies_move_with_reasons(
+    full: AsyncSession, action_type: str, planted: str, agents_at_least: int
+) -> None:
+    found = [v for v in await verdicts(full, action_type) if v.verdict == planted]
+    # Every agent with enough matured outcomes is found out (escalations are rare: the others
+    # have fewer than 100 matured ones and stay insufficient_data).
+    assert len(found) >= agents_at_least
+    assert all(
+        v.verdict == "insufficient_data"
+        for v in await verdicts(full, action_type)
+        if v not in found
+    )
+    defaults = policy_defaults(action_type, None).thresholds
+    for verdict in found:
+        assert verdict.recalibration["method"] != "identity"
+        assert verdict.agent_id is not None
+        changes = await moves(full, verdict.agent_id, action_type)
+        assert changes, f"agent {verdict.agent_id}'s {action_type} policy never moved"
+        for change in changes:
+            assert change.changed_by == "system"
+            assert change.evidence["kind"] == planted
+            assert f"are {planted}" in change.reason and "threshold" in change.reason
+        now = await policy(full, verdict.agent_id, action_type)
+        assert now.version == 1 + len(changes)
+        assert now.recalibration["method"] != "identity"  # the map it moved through
+        if planted == "overconfident":  # acts on its own less: a higher autonomy threshold
+            assert now.autonomous_above > defaults.autonomous_above
+        else:  # attendance beats its confidence: it may act alone on more meetings
+            assert now.autonomous_above < defaults.autonomous_above
+
+
+async def test_calibrated_types_keep_their_policies_unless_evidence_moved_them(
+    full: AsyncSession,
+) -> None:
+    for action_type in CALIBRATED_TYPES:
+        judged = await verdicts(full, action_type)
+        assert len(judged) == 12
+        assert {v.verdict for v in judged} == {"calibrated"}
+        for verdict in judged:
+            assert verdict.agent_id is not None
+            changes = await moves(full, verdict.agent_id, action_type)
+            # A move needs an actionable verdict as its evidence; none came on this data.
+            assert all(c.evidence.get("kind") in ACTIONABLE for c in changes)
+            assert changes == []
+            current = await policy(full, verdict.agent_id, action_type)
+            defaults = policy_defaults(action_type, None).thresholds
+            assert (current.version, current.autonomous_above) == (1, defaults.autonomous_above)
+
+
+async def test_the_loop_is_dated_on_the_simulated_days_not_by_the_clock(full: AsyncSession) -> None:
+    moments = set(replay_moments(since=SINCE, now=NOW))
+    assert max(moments) == NOW and min(moments) > SINCE
+    changed = list(await full.scalars(select(PolicyChange).where(PolicyChange.version > 1)))
+    assert changed
+    assert {c.created_at.replace(tzinfo=dt.UTC) for c in changed} <= moments
+    stamps = [
+        *(await full.scalars(select(CalibrationVerdict.assessed_at))),
+        *(await full.scalars(select(AgentPolicy.updated_at))),
+    ]
+    assert {s.replace(tzinfo=dt.UTC) for s in stamps} <= moments | {SINCE}
+    # Changes happened on more than one day: the history shows the loop at work over time.
+    assert len({c.created_at for c in changed}) >= 3
+
+
+async def test_the_summary_says_what_the_loop_did(
+    full: AsyncSession, full_seed: tuple[str, SeedReport]
+) -> None:
+    loop = full_seed[1].loop
+    assert loop.moments == len(replay_moments(since=SINCE, now=NOW))
+    assert loop.reassessments == loop.moments * (12 + 2) * 5  # demo's and acme's agents
+    moved = await full.scalar(
+        select(func.count()).select_from(PolicyChange).where(PolicyChange.version > 1)
+    )
+    assert loop.policy_changes == moved and moved > 12
+    fitted = [
+        v
+        for v in await full.scalars(
+            select(CalibrationVerdict).where(CalibrationVerdict.scope == "agent")
+        )
+        if v.recalibration.get("method", "identity") != "identity"
+        and v.verdict != "insufficient_data"
+    ]
+    assert loop.recalibration_maps == len(fitted) > 12
+    insights = await full.scalar(select(func.count()).select_from(CoachingInsight))
+    assert loop.coaching_insights == insights and insights > 0
+    assert full_seed[1].counts["policy_changes"] == 14 * 5 + moved
+    assert full_seed[1].counts["coaching_insights"] == insights
+    assert (
+        f"loop: {loop.reassessments:,} reassessments at {loop.moments} moments,"
+        f" {moved:,} policy changes, {len(fitted):,} recalibration maps, 0 windows closed,"
+        f" {insights:,} coaching insights"
+    ) in full_seed[1].summary()
+
+
+async def test_no_window_is_left_open_past_its_due_time(
+    full: AsyncSession, full_seed: tuple[str, SeedReport]
+) -> None:
+    overdue = await full.scalar(
+        select(func.count())
+        .select_from(Outcome)
+        .where(Outcome.status == "open", Outcome.due_at <= NOW)
+    )
+    assert overdue == 0 and full_seed[1].loop.windows_closed == 0
+
+
+async def test_windows_due_later_are_closed_by_the_worker_s_rules(
+    full: AsyncSession,
+) -> None:
+    """What the seed's window closing does on the day after: the worker's own rules close the
+    windows that are due by then (rolled back afterwards)."""
+    later = NOW + dt.timedelta(days=1)
+
+    async def overdue() -> int:
+        statement = select(func.count()).select_from(Outcome)
+        statement = statement.where(Outcome.status == "open", Outcome.due_at <= later)
+        return (await full.scalar(statement)) or 0
+
+    due = await overdue()
+    assert due > 0
+    try:
+        assert await close_due_windows(full, now=later) == due
+        assert await overdue() == 0
+    finally:
+        await full.rollback()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def dispatch(self, events: Sequence[Any]) -> None:
+        self.events.extend(events)
+
+
+async def test_the_history_s_events_are_not_published(tmp_path: Any) -> None:
+    url = sqlite_url(tmp_path / "quiet.db")
+    await upgrade_async(url)
+    engine = create_engine(url)
+    recorder = Recorder()
+    try:
+        sessions = create_sessionmaker(engine)
+        bind_events(sessions, recorder)
+        report = await seed_demo(sessions, progress=False, now=NOW, scale=0.2)
+    finally:
+        await engine.dispose()
+    assert report.loop.reassessments > 0
+    assert recorder.events == []
+
+
+async def test_same_now_gives_the_same_loop(
+    tmp_path: Any, full_seed: tuple[str, SeedReport]
+) -> None:
+    again = sqlite_url(tmp_path / "again.db")
+    await upgrade_async(again)
+    report = await seed(again, now=NOW)
+    assert report.loop == full_seed[1].loop
+    assert await loop_rows(again) == await loop_rows(full_seed[0])
+
+
+async def loop_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the loop wrote, in a stable order."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            changes = await session.execute(
+                select(
+                    PolicyChange.agent_id,
+                    PolicyChange.action_type,
+                    PolicyChange.version,
+                    PolicyChange.escalate_below,
+                    PolicyChange.autonomous_above,
+                    PolicyChange.reason,
+                    PolicyChange.evidence,
+                    PolicyChange.created_at,
+                ).order_by(PolicyChange.agent_id, PolicyChange.action_type, PolicyChange.version)
+            )
+            verdict_rows = await session.execute(
+                select(
+                    CalibrationVerdict.scope_key,
+                    CalibrationVerdict.action_type,
+                    CalibrationVerdict.organization_id,
+                    CalibrationVerdict.verdict,
+                    CalibrationVerdict.recalibration,
+                    CalibrationVerdict.n,
+                    CalibrationVerdict.assessed_at,
+                ).order_by(
+                    CalibrationVerdict.organization_id,
+                    CalibrationVerdict.scope_key,
+                    CalibrationVerdict.action_type,
+                )
+            )
+            insights = await session.execute(
+                select(
+                    CoachingInsight.team_id, CoachingInsight.statement, CoachingInsight.created_at
+                ).order_by(CoachingInsight.team_id, CoachingInsight.statement)
+            )
+            return {
+                "changes": [tuple(r) for r in changes],
+                "verdicts": [tuple(r) for r in verdict_rows],
+                "insights": [tuple(r) for r in insights],
+            }
+    finally:
+        await engine.dispose()
