@@ -21,6 +21,7 @@ REBUILDS: tuple[Callable[[str], tuple[Delete, Insert]], ...] = (
     actions.rebuild,
     outcomes.rebuild,
     feedback.rebuild,
+    feedback.rebuild_rework,
     signals.rebuild,
     engagement.rebuild,
     calibration.rebuild_teams,

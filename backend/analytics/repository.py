@@ -31,14 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS
-from backend.actions.models import ActionStat, AgentAction, Decision
-from backend.actions.rollup import ESCALATION
+from backend.actions.models import ActionStat
 from backend.actions.rollup import SUMS as ACTION_SUMS
 from backend.agents.models import Agent
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CalibrationStat, CalibrationTeamStat
 from backend.crm.models import Deal
-from backend.feedback.models import Feedback, FeedbackStat, FeedbackTarget
+from backend.feedback.models import FeedbackStat, ReworkStat
 from backend.feedback.rollup import SUMS as FEEDBACK_SUMS
 from backend.outcomes.models import OutcomeLabel, OutcomeStat
 from backend.outcomes.rollup import SUMS as OUTCOME_SUMS
@@ -358,41 +357,17 @@ async def calibration_totals(
 # -- the ROI's inputs beyond the rollups: work redone, labels given, people in scope ----------
 
 
-def _negative_judgement() -> Any:
-    """A rating that judges the work wrong: thumbs down on a message, 1 or 2 of 5 on an action."""
-    return or_(
-        and_(Feedback.target_type == FeedbackTarget.MESSAGE.value, Feedback.rating == 0),
-        and_(Feedback.target_type == FeedbackTarget.ACTION.value, Feedback.rating <= 2),
-    )
-
-
 async def redone_actions(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key and action type: the actions of the range (by the action's day) that were not
-    escalated and that a person judged wrong (``_negative_judgement``), each counted once."""
-    a = AgentAction
-    judged = (
-        select(Feedback.id)
-        .where(
-            Feedback.organization_id == a.organization_id,
-            _negative_judgement(),
-            or_(
-                Feedback.action_id == a.id,
-                and_(a.message_id.is_not(None), Feedback.message_id == a.message_id),
-            ),
-        )
-        .exists()
-    )
-    statement = _keyed(viewer, scope, a, a.action_type, func.count().label("redone")).where(
-        a.occurred_at >= scope.start,
-        a.occurred_at < scope.end,
-        or_(a.decision.is_(None), a.decision != Decision.ESCALATE.value),
-        a.action_type != ESCALATION,
-        judged,
+    """Per key and action type: the ratings given in range that judged the work wrong (the
+    work a person redid, ``feedback.models.judged_wrong``)."""
+    r = ReworkStat
+    statement = _days(
+        _keyed(viewer, scope, r, r.action_type, func.sum(r.redone).label("redone")), r, scope
     )
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, a.action_type))
+    return await _rows(session, statement.group_by(key, r.action_type))
 
 
 async def labels_given(

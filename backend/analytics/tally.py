@@ -93,7 +93,7 @@ class Tally:
     calibration: dict[tuple[str, bool], np.ndarray] = field(
         default_factory=lambda: defaultdict(_zeros)
     )
-    # action type -> actions not escalated that a person judged wrong (and so redid)
+    # action type -> ratings given in range that judged its work wrong: work a person redid
     redone: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     labels: float = 0.0  # outcomes a person labelled
     people: int = 0  # active agents, one per rep: whose working hours bound the time saved

@@ -30,6 +30,14 @@ class FeedbackTarget(StrEnum):
     CONVERSATION = "conversation"  # a thread review, 1..5 with optional per-criterion ratings
 
 
+def judged_wrong(target_type: str, rating: int) -> bool:
+    """A rating that judges the agent's work wrong (so a person redid it): a thumbs down on a
+    message, 1 or 2 of 5 on an action. A thread review judges no single piece of work."""
+    if target_type == FeedbackTarget.MESSAGE:
+        return rating == 0
+    return target_type == FeedbackTarget.ACTION and rating <= 2
+
+
 class FeedbackChannel(StrEnum):
     SLACK = "slack"
     GMAIL = "gmail"
@@ -114,3 +122,19 @@ class FeedbackStat(DailyRollupRow, Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     prompted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReworkStat(DailyRollupRow, Base):
+    """Daily counts of the ratings that judged one agent's work of one action type wrong
+    (``judged_wrong``), by the UTC day each rating was first given: the work a person redid,
+    which saves no time in the ROI. A message's rating counts for the first action that sent
+    it. ``backend.feedback.rollup`` keeps them in each rating's own unit of work."""
+
+    __tablename__ = "rework_stats"
+    __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "agent_id", "day", "action_type"),
+        Index(None, "organization_id", "day"),
+    )
+
+    action_type: Mapped[str] = mapped_column(String(40))
+    redone: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,8 +33,9 @@ from backend.feedback.models import (
     Feedback,
     FeedbackChannel,
     FeedbackTarget,
+    judged_wrong,
 )
-from backend.feedback.rollup import Change, add_changes
+from backend.feedback.rollup import Change, add_changes, judged_action_type
 from backend.orgs.models import User
 from backend.unit_of_work import raise_event
 from backend.viewer import Viewer, ViewerRole, scoped
@@ -90,6 +91,7 @@ class _Target:
     column: str
     id: int
     agent_id: int
+    action_type: str | None  # whose work a rating of it judges (None: a thread)
 
 
 def _target_kind(data: FeedbackInput, problems: Problems) -> FeedbackTarget | None:
@@ -263,7 +265,17 @@ async def _target(
         row = (await session.execute(statement)).first()
     if row is None:
         return None
-    return _Target(kind, TARGET_FIELDS[kind][1], int(row.id), int(row.agent_id))
+    action_type = None
+    if kind is not FeedbackTarget.CONVERSATION:
+        action_type = await session.scalar(select(judged_action_type(*_judged(kind, int(row.id)))))
+    return _Target(kind, TARGET_FIELDS[kind][1], int(row.id), int(row.agent_id), action_type)
+
+
+def _judged(kind: FeedbackTarget | str, target_id: int) -> tuple[int | None, int | None]:
+    """(message id, action id) of a rated message or action."""
+    if kind == FeedbackTarget.MESSAGE:
+        return target_id, None
+    return None, target_id
 
 
 async def submit_feedback(
@@ -339,10 +351,20 @@ async def submit_feedback(
         if created:
             prompted = int(bool(data.prompted))
             change = Change(
-                viewer.organization_id, target.agent_id, now, target.kind.value, 1, rating, prompted
+                viewer.organization_id,
+                target.agent_id,
+                now,
+                target.kind.value,
+                1,
+                rating,
+                prompted,
+                target.action_type,
+                int(judged_wrong(target.kind, rating)),
             )
         else:  # the author rated it before: change that rating (locked until commit)
-            feedback_id, change = await _rerate(session, author_id, column == target.id, values)
+            feedback_id, change = await _rerate(
+                session, author_id, column == target.id, values, target.action_type
+            )
     except IntegrityError as exc:  # a concurrent rating took this externalId meanwhile
         error = constraint_error(exc)
         if error.field == "external_id":
@@ -359,7 +381,11 @@ async def submit_feedback(
 
 
 async def _rerate(
-    session: AsyncSession, author_id: int, target: Any, values: dict[str, Any]
+    session: AsyncSession,
+    author_id: int,
+    target: Any,
+    values: dict[str, Any],
+    action_type: str | None,
 ) -> tuple[int, Change]:
     """Replace the author's earlier rating of ``target`` with ``values``, the row locked first so
     that concurrent changes count their differences one after the other; its id and the
@@ -395,6 +421,9 @@ async def _rerate(
         0,
         values["rating"] - earlier.rating,
         int(prompted) - int(bool(earlier.prompted)),
+        action_type,
+        int(judged_wrong(earlier.target_type, values["rating"]))
+        - int(judged_wrong(earlier.target_type, earlier.rating)),
     )
     return earlier.id, change
 
@@ -466,9 +495,12 @@ async def withdraw_feedback(
             )
         )
     ).all()
-    await add_changes(
-        session,
-        [
+    changes = []
+    for r in deleted:
+        judged = None
+        if judged_wrong(r.target_type, r.rating):
+            judged = await session.scalar(select(judged_action_type(r.message_id, r.action_id)))
+        changes.append(
             Change(
                 organization_id,
                 r.agent_id,
@@ -477,10 +509,11 @@ async def withdraw_feedback(
                 -1,
                 -r.rating,
                 -int(r.prompted),
+                judged,
+                -int(judged is not None),
             )
-            for r in deleted
-        ],
-    )
+        )
+    await add_changes(session, changes)
     for r in deleted:
         raise_event(
             session, FeedbackWithdrawn(organization_id, author_id, r.action_id, r.message_id)

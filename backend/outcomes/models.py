@@ -96,6 +96,8 @@ class OutcomeLabel(OrganizationRow, Base):
     __tablename__ = "outcome_labels"
     __scope__ = "agent"
     __table_args__ = (
+        # the people's labelling work in a range (the ROI's human time)
+        Index(None, "organization_id", "created_at"),
         one_of("previous_status", OutcomeStatus),
         between("previous_value", 0, 1, nullable=True),
         between("value", 0, 1),

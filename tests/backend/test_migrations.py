@@ -126,3 +126,79 @@ def test_0010_counts_the_opens_and_clicks_already_stored(dialect: str, tmp_path)
         command.downgrade(alembic_config(url), "0009")
         upgrade(url)
         assert asyncio.run(_engagement(url)) == [(agent_id, day, 2, 0, 1, 0)]
+
+
+async def _judge_work(url: str) -> None:
+    """Two e-mails judged wrong (a thumbs down on one's message, 1 of 5 on the other) and one
+    judged right, through the services."""
+    from backend.actions.service import ActionInput
+    from backend.auth.service import viewer_for_user
+    from backend.feedback.service import FeedbackInput
+    from backend.handlers import open_state
+    from backend.learning import submit_action, submit_rating
+    from backend.settings import load_settings
+    from backend.unit_of_work import transaction
+    from backend.viewer import Viewer
+    from tests.factories import build_world
+
+    sent = dt.datetime(2026, 10, 5, 9, tzinfo=dt.UTC)
+    state = open_state(load_settings(database_url=url))
+    try:
+        async with transaction(state.sessions) as session:
+            world = await build_world(session, actions_per_agent=0)
+            rep = await viewer_for_user(session, world.users["rep_a1"])
+        north = Viewer.system(world.orgs["north"].id)
+        actions = []
+        for key in ("a", "b", "c"):
+            email = ActionInput(
+                action_type="email" if key != "c" else "follow_up",
+                confidence=0.5,
+                idempotency_key=key,
+                occurred_at=sent,
+                agent_id=world.agents["rep_a1"].id,
+                message_external_id=f"<{key}@mail>",
+            )
+            actions.append((await submit_action(state, north, email, now=sent)).action)
+        for data in (
+            FeedbackInput(channel="dashboard", message_external_id="<a@mail>", thumb="down"),
+            FeedbackInput(channel="dashboard", action_id=actions[1].id, rating=1),
+            FeedbackInput(channel="dashboard", action_id=actions[2].id, rating=4),
+        ):
+            await submit_rating(state, rep, data, now=sent + dt.timedelta(hours=2))
+    finally:
+        await state.close()
+
+
+async def _rework(url: str) -> list[tuple[Any, ...]]:
+    from backend.feedback.models import ReworkStat as R
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            statement = select(R.day, R.action_type, R.redone).order_by(R.action_type)
+            return [tuple(r) for r in await connection.execute(statement)]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_0012_counts_the_work_already_judged_wrong(dialect: str, tmp_path) -> None:
+    """Ratings given before 0012 (here: given, then 0012 undone and redone) are counted into
+    `rework_stats` by the migration itself, as the application counts them."""
+    from alembic import command
+
+    from backend.migrations import alembic_config, upgrade
+    from tests.conftest import fresh_postgres
+
+    if dialect == "sqlite":
+        database: Any = nullcontext(f"sqlite+aiosqlite:///{tmp_path / 'rework.db'}")
+    else:
+        database = fresh_postgres("sal_migration")
+    with database as url:
+        upgrade(url)
+        asyncio.run(_judge_work(url))
+        live = asyncio.run(_rework(url))
+        assert live == [(dt.date(2026, 10, 5), "email", 2)]
+        command.downgrade(alembic_config(url), "0011")
+        upgrade(url)
+        assert asyncio.run(_rework(url)) == live

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend.actions.models import ActionStat
 from backend.actions.service import ActionInput
 from backend.calibration.models import CalibrationTeamStat
-from backend.feedback.models import Feedback, FeedbackChannel, FeedbackStat
+from backend.feedback.models import Feedback, FeedbackChannel, FeedbackStat, ReworkStat
 from backend.feedback.service import FeedbackInput, mark_prompted, withdraw_feedback
 from backend.learning import (
     close_expired_windows,
@@ -37,6 +37,7 @@ ROLLUPS = (
     ActionStat,
     OutcomeStat,
     FeedbackStat,
+    ReworkStat,
     DealActivity,
     EmailEngagement,
     CalibrationTeamStat,
@@ -49,10 +50,14 @@ async def _snapshot(loop: Loop) -> dict[str, list[tuple[Any, ...]]]:
         for model in ROLLUPS:
             columns = [c for c in model.__table__.columns]
             keys = [c for c in columns if c.primary_key]
-            rows = (await session.execute(select(*columns).order_by(*keys))).all()
+            sums = [c for c in columns if not c.primary_key]
+            rows = (await session.execute(select(*keys, *sums).order_by(*keys))).all()
+            # A row whose sums all went back to 0 (a judgement changed or withdrawn) adds nothing
+            # to any sum: the live rollup may keep it, the rebuilt one has none.
             out[model.__tablename__] = [
                 tuple(round(float(v), 9) if isinstance(v, float | Decimal) else v for v in r)
                 for r in rows
+                if any(r[len(keys) :])
             ]
     return out
 
@@ -173,6 +178,9 @@ async def _scenario(loop: Loop) -> None:
         FeedbackInput(channel="dashboard", action_id=meeting.id, rating=2),
         FeedbackInput(channel="dashboard", action_id=meeting.id, rating=5, prompted=True),
         FeedbackInput(channel="dashboard", action_id=emails[5].id, rating=3),
+        # work judged wrong, and left so: a thumbs down on m1, 1 of 5 on the escalation-free e2
+        FeedbackInput(channel="dashboard", message_external_id="m1", thumb="down"),
+        FeedbackInput(channel="dashboard", action_id=emails[2].id, rating=1),
     ]
     for data in rate:
         await submit_rating(state, loop.rep, data, now=later)
@@ -201,6 +209,8 @@ async def test_live_rollups_equal_the_rebuilt_ones(loop: Loop) -> None:
     assert all(live.values()), {k: len(v) for k, v in live.items()}
     outcomes = live["outcome_stats"]
     assert sum(r[5] for r in outcomes) > 0 and sum(r[7] for r in outcomes) > 0  # both kinds
+    # the meeting's 2 became a 5 and the thumbs down on m4 was withdrawn: only m1 and e2 count
+    assert [(r[3], r[4]) for r in live["rework_stats"]] == [("email", 2)]
     async with transaction(loop.state.sessions) as session:
         for statement in rebuild_all(session.bind.dialect.name):
             await session.execute(statement)

@@ -181,5 +181,6 @@ def test_dashboard_statements_do_not_grow_with_agents_teams_or_rows(api: Any) ->
     # ... and the statements did not
     for name in before:
         assert after[name][0] == before[name][0], (name, before[name][0], after[name][0])
-    # a fixed, small number: viewer, scope lookups, one per metric family, one per loader
-    assert max(count for count, _ in after.values()) <= 20, {k: v[0] for k, v in after.items()}
+    # a fixed, small number: viewer, scope lookups, one per metric family (with the ROI's
+    # redone work, labels, people and assumptions), one per loader
+    assert max(count for count, _ in after.values()) <= 22, {k: v[0] for k, v in after.items()}

@@ -33,6 +33,9 @@ GROWING = {
     "feedback_stats",
     "deal_activity",
     "calibration_stats",
+    "rework_stats",
+    "email_engagement",
+    "outcome_labels",
 }
 RAW = re.compile(r"\b(FROM|JOIN) (agent_actions|outcomes|signals|feedback)\b")
 DASHBOARDS = 3  # the first requests
