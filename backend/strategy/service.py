@@ -162,6 +162,7 @@ class ActionTypeStrategy:
     and the recommendation with its reasons."""
 
     action_type: str
+    range: DateRange  # the days this type is judged on: as long as asked, all matured
     actions: int
     escalations: int
     rate: ActionTypeRate | None  # agent vs human on matured outcomes (None: no outcomes)
@@ -213,28 +214,44 @@ async def strategic_view(
     require_strategist(viewer)
     today = today or utcnow().date()
     board = await executive_dashboard(reads, viewer, since=since, until=until, today=today)
-    metrics = board.metrics
-    activity = {a.action_type: a for a in metrics.actions_by_type}
-    rates = {r.action_type: r for r in metrics.rates_by_action_type}
-    calibration = {c.action_type: c for c in metrics.calibration}
-    roi = {r.action_type: r.range for r in metrics.roi.by_action_type}
-    rows = []
     async with reads() as session:
         config = await organization_config(session, viewer.organization_id)
-        for t in _types(metrics):
-            cells = await _cells(
-                session, viewer, action_type=t, days=board.range, today=today, config=config
+    rules = rules_for(config)
+    span = board.range.until - board.range.since
+    # Each type is judged on a range as long as the one asked for, ending on its last matured
+    # day: a type whose outcomes take 30 days to decide is judged on the 30 days before those
+    # still maturing, never on days without a decided outcome.
+    boards: dict[dt.date, ExecutiveDashboard] = {board.range.until: board}
+    judged: dict[str, ExecutiveDashboard] = {}
+    for t in _types(board.metrics):
+        end = min(
+            board.range.until, rules.last_matured_day(rules.calibrating_plan(t).window, today)
+        )
+        if end not in boards:
+            boards[end] = await executive_dashboard(
+                reads, viewer, since=end - span, until=end, today=today
             )
-            a = activity.get(t)
+        judged[t] = boards[end]
+    rows = []
+    async with reads() as session:
+        for t, own in judged.items():
+            metrics = own.metrics
+            a = next((x for x in metrics.actions_by_type if x.action_type == t), None)
+            rate = next((x for x in metrics.rates_by_action_type if x.action_type == t), None)
+            accuracy = next((x for x in metrics.calibration if x.action_type == t), None)
+            roi = next((x.range for x in metrics.roi.by_action_type if x.action_type == t), None)
+            cells = await _cells(
+                session, viewer, action_type=t, days=own.range, today=today, config=config
+            )
             volume = float(a.actions) if a is not None else 0.0
             target = policy_defaults(t, config).target
             current = _projection(cells, volume, 1.0, None).current
             escalated = _escalated_success(cells)
-            verdict = calibration[t].verdict if t in calibration else "insufficient_data"
+            verdict = accuracy.verdict if accuracy is not None else "insufficient_data"
             max_error = 1.0 - target.autonomous_min_success
             advice = recommend(
                 verdict=verdict,
-                lift=_lift(rates.get(t)),
+                lift=_lift(rate),
                 error_rate=current.error_rate,
                 max_error_rate=max_error,
                 escalated_success=_estimate(escalated) if escalated.count else None,
@@ -243,21 +260,23 @@ async def strategic_view(
             rows.append(
                 ActionTypeStrategy(
                     action_type=t,
+                    range=own.range,
                     actions=a.actions if a is not None else 0,
                     escalations=a.escalations if a is not None else 0,
-                    rate=rates.get(t),
-                    calibration=calibration.get(t),
+                    rate=rate,
+                    calibration=accuracy,
                     matured_until=cells.matured_until,
                     decided=float(cells.count.sum()),
                     current=current,
                     escalated_success=escalated,
                     escalation_target=target.escalate_max_success,
                     max_error_rate=max_error,
-                    roi=roi.get(t),
+                    roi=roi,
                     recommendation=advice,
                     reasons=tuple(reason(e) for e in advice.evidence),
                 )
             )
+    metrics = board.metrics
     return StrategicView(
         viewer.organization_id,
         board.range,

@@ -22,8 +22,8 @@ _LIFT = {Finding.WORSE_THAN_PEOPLE, Finding.BETTER_THAN_PEOPLE, Finding.LIFT_NOT
 
 
 def reason(e: Evidence) -> str:
-    """One sentence per finding, e.g. "Autonomous actions fail 12.0% of the time (95% interval
-    9.1% to 14.9%), within the 30.0% allowed." """
+    """One sentence per finding, e.g. "Actions it takes alone succeed 88.0% of the time (95%
+    interval 85.1% to 90.9%), at least the 70.0% its policy requires to act alone." """
     f = Finding
     texts = {
         f.OVERCONFIDENT: "Its confidence is overconfident on matured outcomes.",
@@ -43,14 +43,20 @@ def reason(e: Evidence) -> str:
     if e.finding is f.LIFT_NOT_SHOWN:
         return f"Success versus people: {_interval(e)}; the interval includes no difference."
     allowed = _pct(e.target)
-    fails = f"Autonomous actions fail {_interval(e)} of the time"
+    # The error rate's evidence, said as what a reader checks: how often the actions the agent
+    # takes alone succeed, against the least its policy asks of an action to take it alone.
+    succeed = (
+        f"Actions it takes alone succeed {_pct(1 - e.value)} of the time (95% interval "
+        f"{_pct(1 - e.upper)} to {_pct(1 - e.lower)})"
+    )
+    required = f"the {_pct(1 - e.target)} its policy requires to act alone"
     escalated = f"Escalated actions succeed {_interval(e)} of the time"
     if e.finding is f.ERROR_RATE_ABOVE_TARGET:
-        return f"{fails}, more than the {allowed} allowed."
+        return f"{succeed}, below {required}."
     if e.finding is f.ERROR_RATE_WITHIN_TARGET:
-        return f"{fails}, within the {allowed} allowed."
+        return f"{succeed}, at least {required}."
     if e.finding is f.ERROR_RATE_UNCERTAIN:
-        return f"{fails}; not shown to be within the {allowed} allowed."
+        return f"{succeed}; not shown to reach {required}."
     if e.finding is f.UNNECESSARY_ESCALATIONS:
         return (
             f"{escalated}, above the {allowed} that warrants escalating: some escalations "

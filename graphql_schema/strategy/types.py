@@ -214,7 +214,7 @@ class RecommendationEvidence:
 )
 class ActionTypeStrategy:
     action_type: str = strawberry.field(description="The action type.")
-    actions: int = strawberry.field(description="Actions in the range.")
+    actions: int = strawberry.field(description="Actions in the range it is judged on.")
     escalations: int = strawberry.field(description="Of which escalated.")
     agent_rate: RateEstimate | None = strawberry.field(
         description="The agent's success on matured outcomes (null without outcomes)."
@@ -222,6 +222,12 @@ class ActionTypeStrategy:
     lift: RateComparison | None = strawberry.field(
         description="Agent minus human success with its interval (null without a baseline)."
     )
+    judged_from: dt.date = strawberry.field(
+        description="First day this type is judged on: its range is as long as the one asked "
+        "for and ends on its last day whose outcomes have all matured (a type deciding in 30 "
+        "days is judged on the 30 days before those still maturing)."
+    )
+    judged_to: dt.date = strawberry.field(description="Last day this type is judged on.")
     verdict: str = strawberry.field(description="Calibration verdict on matured outcomes.")
     verdict_reason: str | None = strawberry.field(description="The verdict in one sentence.")
     debiased_calibration_error: float | None = strawberry.field(
@@ -270,6 +276,8 @@ class StrategicView:
             rows.append(
                 ActionTypeStrategy(
                     action_type=t.action_type,
+                    judged_from=t.range.since,
+                    judged_to=t.range.until,
                     actions=t.actions,
                     escalations=t.escalations,
                     agent_rate=RateEstimate.of(t.rate.agent) if t.rate else None,

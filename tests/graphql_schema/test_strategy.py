@@ -3,6 +3,7 @@ may read them, validation errors by field, a foreign deal as unknown."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from strawberry.relay import GlobalID
@@ -13,7 +14,8 @@ from backend.unit_of_work import transaction
 STRATEGY = """
 query($from: Date, $to: Date) { strategicView(from: $from, to: $to) {
   from to currency note
-  actionTypes { actionType actions escalations recommendation verdict maturedUntil
+  actionTypes { actionType judgedFrom judgedTo actions escalations recommendation verdict
+    maturedUntil
     current { autonomous reviewed escalated errors { value lower upper } }
     escalatedSuccess { rate lower upper }
     evidence { finding value lower upper target reason } }
@@ -40,10 +42,18 @@ def _q(api: Any, query: str, variables: dict[str, Any], as_: str) -> dict[str, A
 
 
 def test_the_strategic_view_is_for_executives(api: Any) -> None:
+    # Each type is judged on days whose outcomes have all matured: on the factories' day
+    # (November 2) the e-mails sent that day are still maturing, so none is judged yet...
+    early = _q(api, STRATEGY, {}, "exec_n")["data"]["strategicView"]["actionTypes"]
+    email = next(t for t in early if t["actionType"] == "email")
+    assert email["actions"] == 0 and email["judgedTo"] < "2026-11-02"
+    # ... ten days later their 7-day windows have closed: the 30 days judged end after them.
+    api.clock.advance(dt.timedelta(days=10))
     result = _q(api, STRATEGY, {}, "exec_n")
     assert "errors" not in result, result
     view = result["data"]["strategicView"]
     email = next(t for t in view["actionTypes"] if t["actionType"] == "email")
+    assert email["judgedFrom"] <= "2026-11-02" <= email["judgedTo"] < view["to"]
     # the factories' three e-mails for each of north's three agents (south's are not seen)
     assert email["actions"] == 9
     assert email["recommendation"] in ("hold", "expand_autonomy", "pull_back")
