@@ -3,19 +3,25 @@ database, with agent keys and people of the factories' world."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_api_client, viewer_for_user
+from backend.demo import SeedReport
 from backend.handlers import open_state
+from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.state import AppState
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
+from tests.backend.demo.seeding import NOW, seed, sqlite_url
 from tests.factories import build_world
 
 T0 = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
@@ -58,3 +64,22 @@ async def loop(database_url: str) -> AsyncIterator[Loop]:
 
         await empty_database(state.engine)
         await state.close()
+
+
+@pytest.fixture(scope="session")
+def full_seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, SeedReport]:
+    """A migrated SQLite database seeded with the full-size demo as of the demo tests' ``NOW``,
+    and its report: seeded once for the session (it takes a while); read it, never change it
+    (`full_seed_copy` is a copy to change)."""
+    url = sqlite_url(tmp_path_factory.mktemp("seed") / "full.db")
+    upgrade(url)
+    return url, asyncio.run(seed(url, now=NOW))
+
+
+@pytest.fixture
+def full_seed_copy(full_seed: tuple[str, SeedReport], tmp_path: Path) -> str:
+    """A copy of the full-size demo's database file, for a test that changes it."""
+    source = Path(full_seed[0].removeprefix("sqlite+aiosqlite:///"))
+    target = tmp_path / "copy.db"
+    shutil.copyfile(source, target)
+    return sqlite_url(target)

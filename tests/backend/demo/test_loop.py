@@ -28,7 +28,7 @@ from backend.outcomes.models import Outcome
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.service import policy_defaults
 from backend.unit_of_work import bind_events
-from tests.backend.demo.seeding import NOW, seed, sqlite_url
+from tests.backend.demo.seeding import NOW, fingerprint, seed, sqlite_url
 
 SINCE = NOW - dt.timedelta(days=HISTORY_DAYS)
 CALIBRATED_TYPES = ("email", "follow_up", "stage_progression")
@@ -245,7 +245,8 @@ async def test_same_now_gives_the_same_loop(
     again = sqlite_url(tmp_path / "again.db")
     await upgrade_async(again)
     report = await seed(again, now=NOW)
-    assert report.loop == full_seed[1].loop
+    assert report.counts == full_seed[1].counts and report.loop == full_seed[1].loop
+    assert await fingerprint(again) == await fingerprint(full_seed[0])
     assert await loop_rows(again) == await loop_rows(full_seed[0])
 
 

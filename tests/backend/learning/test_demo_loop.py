@@ -4,29 +4,21 @@ history already; the live path (``refresh_calibration``) then takes it on from t
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
 from sqlalchemy import select
 
 from backend.agents.models import Agent
 from backend.calibration.models import CalibrationVerdict
-from backend.demo.seed import seed_demo
 from backend.handlers import open_state
 from backend.learning import refresh_calibration
 from backend.orgs.models import Organization
 from backend.policy.models import AgentPolicy
 from backend.settings import load_settings
-from tests.conftest import empty_database
-
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+from tests.backend.demo.seeding import NOW
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_demo_escalations_move_their_policy_and_emails_do_not(database_url: str) -> None:
-    state = open_state(load_settings(database_url=database_url))
+async def test_demo_escalations_move_their_policy_and_emails_do_not(full_seed_copy: str) -> None:
+    state = open_state(load_settings(database_url=full_seed_copy))
     try:
-        await seed_demo(state.sessions, progress=False, now=NOW)
         async with state.sessions() as session:
             org = await session.scalar(select(Organization.id).where(Organization.slug == "demo"))
             agent = await session.scalar(
@@ -56,7 +48,6 @@ async def test_demo_escalations_move_their_policy_and_emails_do_not(database_url
                 )
             }
     finally:
-        await empty_database(state.engine)
         await state.close()
     assert verdicts == {"escalation": "overconfident", "email": "calibrated"}
     assert seeded is not None and seeded >= 2  # the seed's replay moved it already
