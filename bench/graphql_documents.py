@@ -17,11 +17,11 @@ METRICS = """
       actionsByType { actionType actions escalations critical tokens }
       escalations { count critical rate { ...Rate } }
       responses {
-        emails pendingReplies meetingsBooked pendingAttendance
+        emails pendingReplies maturingReplies meetingsBooked pendingAttendance maturingAttendance
         replies { ...Rate } versusHuman { ...Comparison } attendance { ...Rate }
       }
       ratesByActionType {
-        actionType outcomeType resolved pending humanConversionRate humanMinutesPerTask
+        actionType outcomeType resolved pending maturing humanConversionRate humanMinutesPerTask
         agent { ...Rate } versusHuman { ...Comparison }
       }
       dealImpact { progressed won lost winRate { ...Rate } amountWon { ...Total } }
@@ -31,21 +31,36 @@ METRICS = """
       }
       calibration {
         actionType outcomes brier debiasedError meanConfidence observedRate maturedOutcomes
-        verdict verdictReason
+        verdict verdictReason maturingOutcomes verdictExpectedBy
       }
       cost {
         tokens tokensPerInteraction perInteraction { amount currency } total { ...Total }
       }
       roi {
-        interactions escalations automatedTasks interactionsWithBaseline hoursSaved roi note
+        interactions escalations redone automatedTasks promptsAnswered reviews labels
+        hoursSaved roi note
         escalation { ...Rate } valueOfTimeSaved { amount currency }
         totalCost { amount currency } netValue { amount currency }
         costPerInteraction { amount currency }
+        low { ...Scenario } expected { ...Scenario } high { ...Scenario }
+        assumptions { name actionType low expected high source version effectiveFrom reason }
+        byActionType {
+          actionType low { ...Scenario } expected { ...Scenario } high { ...Scenario }
+        }
       }
 """
-TREND = "day actions escalations replies replyOutcomes cost tokens escalationRate replyRate"
+TREND = (
+    "day actions escalations replies replyOutcomes cost tokens escalationRate replyRate"
+    " provisional maturingReplies opens machineOpens humanOpens clicks machineClicks humanClicks"
+)
 METRIC_FRAGMENTS = """
 fragment Rate on RateEstimate { successes count rate lower upper }
+fragment Scenario on RoiScenario {
+  hoursSaved hoursSavedUncapped capacityHours capped humanHoursCaused incrementalSuccesses roi
+  hourlyCost { amount } valueOfTimeSaved { amount } incrementalValue { amount }
+  agentCost { amount } platformCost { amount } costOfHumanTime { amount } totalCost { amount }
+  netValue { amount }
+}
 fragment Comparison on RateComparison {
   difference differenceLower differenceUpper pValue agent { ...Rate } human { ...Rate }
 }
