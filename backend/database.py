@@ -176,20 +176,23 @@ READ_LANES = 4  # at most this many connections for one request's concurrent rea
 async def read_concurrently(
     session: AsyncSession, reads: Reads, work: Mapping[str, Callable[[AsyncSession], Awaitable[T]]]
 ) -> dict[str, T]:
-    """Each read of ``work`` by name. On PostgreSQL each in its own session from ``reads``, at
-    most `READ_LANES` at a time, so the request waits for the slowest rather than for their
-    sum (each statement reads its own snapshot, as under READ COMMITTED in one transaction);
+    """Each read of ``work`` by name. On PostgreSQL on up to `READ_LANES` sessions from
+    ``reads`` side by side, each taking the next read when its last one is done, so the request
+    waits for about the slowest rather than for their sum, and opens a few sessions, not one per
+    read (each statement reads its own snapshot, as under READ COMMITTED in one transaction);
     on SQLite one after the other on ``session`` (one writer file, one connection)."""
     if not is_postgresql(session):
         return {name: await read(session) for name, read in work.items()}
-    lanes = asyncio.Semaphore(READ_LANES)
+    waiting = iter(work.items())  # shared by the lanes: each item is taken once
+    done: dict[str, T] = {}
 
-    async def one(read: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with lanes, reads() as own:
-            return await read(own)
+    async def lane() -> None:
+        async with reads() as own:
+            for name, read in waiting:
+                done[name] = await read(own)
 
-    values = await asyncio.gather(*(one(read) for read in work.values()))
-    return dict(zip(work, values, strict=True))
+    await asyncio.gather(*(lane() for _ in range(min(READ_LANES, len(work)))))
+    return {name: done[name] for name in work}
 
 
 def one_of(column: str, values: Any, *, name: str | None = None) -> Any:
