@@ -325,6 +325,20 @@ class StrategicView:
         )
 
 
+def _reliability_verdict(r: s.WinModelReliability, skill: float | None) -> str:
+    x = r.reliability
+    if skill is None or r.closed_deals == 0:
+        return "No closed deals to measure the win probabilities on yet."
+    share = r.won_deals / r.closed_deals
+    scores = f"Brier {x.brier:.3f} against {x.reference_brier:.3f} for always saying {share:.0%}"
+    if skill <= 0:
+        return (
+            f"{scores} on {r.closed_deals} closed deals: these probabilities do not yet tell "
+            "deals apart better than the share won; do not rely on them."
+        )
+    return f"{scores} on {r.closed_deals} closed deals: skill {skill:.0%} over the share won."
+
+
 @strawberry.type(description="One bin of predicted win probability on closed deals.")
 class WinReliabilityBin:
     lower: float = strawberry.field(description="Lower edge of the bin.")
@@ -351,12 +365,22 @@ class WinProbabilityReliability:
         description="Brier score of always predicting the share won (to beat)."
     )
     ece: float | None = strawberry.field(description="Expected calibration error (10 bins).")
+    skill: float | None = strawberry.field(
+        description="Brier skill score, 1 - brier / referenceBrier: above 0, the model tells "
+        "deals apart better than the share won alone; at or below 0, it does not."
+    )
+    verdict: str = strawberry.field(
+        description="What to make of it, in one sentence (shown beside every win probability)."
+    )
     curve: list[WinReliabilityBin] = strawberry.field(description="Reliability curve.")
 
     @classmethod
     def of(cls, r: s.WinModelReliability) -> WinProbabilityReliability:
         x = r.reliability
+        skill = _n(1 - x.brier / x.reference_brier) if x.reference_brier > 0 else None
         return cls(
+            skill=skill,
+            verdict=_reliability_verdict(r, skill),
             closed_deals=r.closed_deals,
             won_deals=r.won_deals,
             method=r.method,

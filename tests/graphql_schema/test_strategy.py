@@ -103,3 +103,22 @@ def test_a_deals_win_probability_and_a_foreign_one(api: Any) -> None:
     assert deal["probability"] == {"value": 0.5, "lower": 0.0, "upper": 1.0}
     foreign = _q(api, DEAL, {"id": str(GlobalID("Deal", str(theirs)))}, "rep_a1")
     assert foreign["errors"][0]["extensions"]["code"] == "not_found", foreign
+
+
+def test_the_reliability_says_plainly_when_the_probabilities_do_not_beat_the_share_won() -> None:
+    from analytics_engine.strategy import WinReliability
+    from backend.strategy.service import WinModelReliability
+    from graphql_schema.strategy.types import WinProbabilityReliability
+
+    def shown(brier: float) -> WinProbabilityReliability:
+        # 63 of 91 won: always saying 69% scores 0.692 x 0.308 = 0.213
+        scores = WinReliability(91, brier, 63 / 91 * 28 / 91, 0.08, ())
+        return WinProbabilityReliability.of(WinModelReliability(91, 63, "logistic", scores))
+
+    worse = shown(0.231)
+    assert worse.skill is not None and worse.skill < 0
+    assert worse.verdict.startswith("Brier 0.231 against 0.213 for always saying 69%")
+    assert "do not rely on them" in worse.verdict
+    better = shown(0.150)
+    assert better.skill is not None and round(better.skill, 2) == 0.30
+    assert better.verdict.endswith("skill 30% over the share won.")
