@@ -12,9 +12,10 @@ rating first given, a deal signal occurred.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from functools import lru_cache
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import (
     Select,
@@ -94,6 +95,20 @@ def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
 
 
+# How many statements each family keeps built (per viewer, scope and maturity dates).
+STATEMENTS_KEPT = 32
+_Build = TypeVar("_Build", bound=Callable[..., Select])
+
+
+def _kept(build: _Build) -> _Build:
+    """A family's statement built once per distinct arguments (the viewer, the scope and, for
+    some, the maturity dates: all hashable) and reused: a statement is immutable, and SQLAlchemy
+    keeps its cache key on it, so a dashboard read again (a refresh, the next viewer of the same
+    scope and range) builds nothing. Its values are literal in the statement, never shared
+    between different arguments."""
+    return cast(_Build, lru_cache(maxsize=STATEMENTS_KEPT)(build))
+
+
 async def _rows(session: AsyncSession, statement: Select) -> list[Mapping[str, Any]]:
     # Core execution on the session's connection: these are sums, not entities, so the ORM's
     # per-statement machinery (compile state, identity map, events) would be pure cost.
@@ -124,10 +139,8 @@ def _days(statement: Select, model: Any, scope: Scope) -> Select:
     return statement.where(model.day >= scope.since, model.day <= scope.until)
 
 
-async def action_totals(
-    session: AsyncSession, viewer: Viewer, scope: Scope
-) -> list[Mapping[str, Any]]:
-    """Per key, action type and cost currency: actions, escalations, critical, cost, tokens."""
+@_kept
+def _action_totals(viewer: Viewer, scope: Scope) -> Select:
     a = ActionStat
     statement = _days(
         _keyed(
@@ -142,13 +155,18 @@ async def action_totals(
         scope,
     )
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, a.action_type, a.currency))
+    return statement.group_by(key, a.action_type, a.currency)
 
 
-async def actions_by_day(
+async def action_totals(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per day and cost currency, over the whole scope: actions, escalations, cost, tokens."""
+    """Per key, action type and cost currency: actions, escalations, critical, cost, tokens."""
+    return await _rows(session, _action_totals(viewer, scope))
+
+
+@_kept
+def _actions_by_day(viewer: Viewer, scope: Scope) -> Select:
     a = ActionStat
     statement = _days(
         _in_scope(
@@ -164,21 +182,54 @@ async def actions_by_day(
         a,
         scope,
     )
-    return await _rows(session, statement.group_by(a.day, a.currency))
+    return statement.group_by(a.day, a.currency)
 
 
-def _matured(model: Any, matured_until: Mapping[tuple[str, str], dt.date], default: dt.date) -> Any:
+async def actions_by_day(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per day and cost currency, over the whole scope: actions, escalations, cost, tokens."""
+    return await _rows(session, _actions_by_day(viewer, scope))
+
+
+Matured = tuple[tuple[Any, dt.date], ...]  # (action type [, outcome type]) -> last matured day
+
+
+def _matured(model: Any, matured_until: Matured, default: dt.date) -> Any:
     """Whether a row's day has matured for its (action type, outcome type): every outcome of
     that day has had its window close (``matured_until``; ``default`` for other pairs)."""
-    pairs = [(model.action_type == t, model.outcome_type == o) for t, o in matured_until]
+    pairs = [(model.action_type == t, model.outcome_type == o) for (t, o), _ in matured_until]
     listed = or_(*(and_(*pair) for pair in pairs)) if pairs else false()
     return or_(
         *(
             and_(*pair, model.day <= until)
-            for pair, until in zip(pairs, matured_until.values(), strict=True)
+            for pair, (_, until) in zip(pairs, matured_until, strict=True)
         ),
         and_(not_(listed), model.day <= default),
     )
+
+
+@_kept
+def _outcome_totals(
+    viewer: Viewer, scope: Scope, matured_until: Matured, default: dt.date
+) -> Select:
+    o = OutcomeStat
+    statement = _days(
+        _keyed(
+            viewer,
+            scope,
+            o,
+            o.action_type,
+            o.outcome_type,
+            _flag(_matured(o, matured_until, default)).label("matured"),
+            *(func.sum(getattr(o, n)).label(n) for n in OUTCOME_SUMS),
+        ),
+        o,
+        scope,
+    )
+    key = statement.selected_columns["key"]
+    # grouped by the output column `matured`, as in `calibration_totals`
+    return statement.group_by(key, o.action_type, o.outcome_type, literal_column("matured"))
 
 
 async def outcome_totals(
@@ -193,31 +244,12 @@ async def outcome_totals(
     resolved outcomes, the sum of their values (successes; fractions on ordinal scales) and
     pending. ``matured`` is 1 for the days whose outcomes have all had their window close
     (`_matured`): rates count those days only."""
-    o = OutcomeStat
-    statement = _days(
-        _keyed(
-            viewer,
-            scope,
-            o,
-            o.action_type,
-            o.outcome_type,
-            _flag(_matured(o, matured_until, default_matured_until)).label("matured"),
-            *(func.sum(getattr(o, n)).label(n) for n in OUTCOME_SUMS),
-        ),
-        o,
-        scope,
-    )
-    key = statement.selected_columns["key"]
-    # grouped by the output column `matured`, as in `calibration_totals`
-    statement = statement.group_by(key, o.action_type, o.outcome_type, literal_column("matured"))
-    return await _rows(session, statement)
+    listed = tuple(sorted(matured_until.items()))
+    return await _rows(session, _outcome_totals(viewer, scope, listed, default_matured_until))
 
 
-async def outcomes_by_day(
-    session: AsyncSession, viewer: Viewer, scope: Scope, *, outcome_types: Sequence[str]
-) -> list[Mapping[str, Any]]:
-    """Per day the actions were taken, over the whole scope: resolved outcomes of
-    ``outcome_types``, their successes (e.g. replies) and those still pending."""
+@_kept
+def _outcomes_by_day(viewer: Viewer, scope: Scope, outcome_types: tuple[str, ...]) -> Select:
     o = OutcomeStat
     statement = _days(
         _in_scope(
@@ -226,7 +258,7 @@ async def outcomes_by_day(
                 func.sum(o.resolved).label("resolved"),
                 func.sum(o.successes).label("successes"),
                 func.sum(o.pending).label("pending"),
-            ).where(o.outcome_type.in_(sorted(outcome_types))),
+            ).where(o.outcome_type.in_(outcome_types)),
             viewer,
             scope,
             o,
@@ -234,14 +266,20 @@ async def outcomes_by_day(
         o,
         scope,
     )
-    return await _rows(session, statement.group_by(o.day))
+    return statement.group_by(o.day)
 
 
-async def engagement_by_day(
-    session: AsyncSession, viewer: Viewer, scope: Scope
+async def outcomes_by_day(
+    session: AsyncSession, viewer: Viewer, scope: Scope, *, outcome_types: Sequence[str]
 ) -> list[Mapping[str, Any]]:
-    """Per day the opens and clicks happened, over the whole scope: opens and clicks, and how
-    many of each software made (``email_engagement``)."""
+    """Per day the actions were taken, over the whole scope: resolved outcomes of
+    ``outcome_types``, their successes (e.g. replies) and those still pending."""
+    listed = tuple(sorted(outcome_types))
+    return await _rows(session, _outcomes_by_day(viewer, scope, listed))
+
+
+@_kept
+def _engagement_by_day(viewer: Viewer, scope: Scope) -> Select:
     e = EmailEngagement
     statement = _days(
         _in_scope(
@@ -253,7 +291,26 @@ async def engagement_by_day(
         e,
         scope,
     )
-    return await _rows(session, statement.group_by(e.day))
+    return statement.group_by(e.day)
+
+
+async def engagement_by_day(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per day the opens and clicks happened, over the whole scope: opens and clicks, and how
+    many of each software made (``email_engagement``)."""
+    return await _rows(session, _engagement_by_day(viewer, scope))
+
+
+@_kept
+def _deal_counts(viewer: Viewer, scope: Scope) -> Select:
+    d = DealActivity
+    counted = [
+        func.count(distinct(d.deal_id)).filter(getattr(d, name) > 0).label(name)
+        for name in DEAL_SUMS
+    ]
+    statement = _days(_keyed(viewer, scope, d, *counted), d, scope)
+    return statement.group_by(statement.selected_columns["key"])
 
 
 async def deal_counts(
@@ -262,25 +319,16 @@ async def deal_counts(
     """Per key: how many deals moved forward, were won or were lost in range (by the CRM
     signals matched to the agent's actions), each deal once per key however many signals it
     had."""
-    d = DealActivity
-    counted = [
-        func.count(distinct(d.deal_id)).filter(getattr(d, name) > 0).label(name)
-        for name in DEAL_SUMS
-    ]
-    statement = _days(_keyed(viewer, scope, d, *counted), d, scope)
-    return await _rows(session, statement.group_by(statement.selected_columns["key"]))
+    return await _rows(session, _deal_counts(viewer, scope))
 
 
-async def deal_amounts(
-    session: AsyncSession, viewer: Viewer, scope: Scope
-) -> list[Mapping[str, Any]]:
-    """Per key and currency: the amount of the deals won in range, each deal once per key.
-    Only the deals won are looked up (the deals table grows with history)."""
+@_kept
+def _deal_amounts(viewer: Viewer, scope: Scope) -> Select:
     d = DealActivity
     won = (
         _days(_keyed(viewer, scope, d, d.deal_id).where(d.won > 0), d, scope).distinct().subquery()
     )
-    statement = (
+    return (
         select(
             won.c.key,
             Deal.currency,
@@ -289,14 +337,18 @@ async def deal_amounts(
         .join(Deal, Deal.id == won.c.deal_id)
         .group_by(won.c.key, Deal.currency)
     )
-    return await _rows(session, statement)
 
 
-async def feedback_totals(
+async def deal_amounts(
     session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key and target type, for ratings first given in range: count, rating sum,
-    prompted."""
+    """Per key and currency: the amount of the deals won in range, each deal once per key.
+    Only the deals won are looked up (the deals table grows with history)."""
+    return await _rows(session, _deal_amounts(viewer, scope))
+
+
+@_kept
+def _feedback_totals(viewer: Viewer, scope: Scope) -> Select:
     f = FeedbackStat
     statement = _days(
         _keyed(
@@ -310,29 +362,27 @@ async def feedback_totals(
         scope,
     )
     key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, f.target_type))
+    return statement.group_by(key, f.target_type)
 
 
-async def calibration_totals(
-    session: AsyncSession,
-    viewer: Viewer,
-    scope: Scope,
-    *,
-    matured_until: Mapping[str, dt.date],
-    default_matured_until: dt.date,
+async def feedback_totals(
+    session: AsyncSession, viewer: Viewer, scope: Scope
 ) -> list[Mapping[str, Any]]:
-    """Per key, action type, bin and maturity: the calibration rollup's sums over the range.
+    """Per key and target type, for ratings first given in range: count, rating sum,
+    prompted."""
+    return await _rows(session, _feedback_totals(viewer, scope))
 
-    ``matured`` is true for days whose calibrating windows have all closed (``matured_until``
-    per action type, ``default_matured_until`` for the others): verdicts are judged on those
-    only, as in ``backend.calibration.service.reassess``. The whole organisation team by team
-    reads the team rollup (one row per team and day, not one per agent)."""
+
+@_kept
+def _calibration_totals(
+    viewer: Viewer, scope: Scope, matured_until: Matured, default: dt.date
+) -> Select:
     by_team = scope.key == "team" and scope.agent_ids is None
     model: Any = CalibrationTeamStat if by_team else CalibrationStat
     day, action_type = model.day, model.action_type
     matured = or_(
-        *(and_(action_type == t, day <= until) for t, until in matured_until.items()),
-        and_(action_type.not_in(sorted(matured_until)), day <= default_matured_until),
+        *(and_(action_type == t, day <= until) for t, until in matured_until),
+        and_(action_type.not_in(sorted(t for t, _ in matured_until)), day <= default),
     )
     columns = (
         action_type,
@@ -350,11 +400,38 @@ async def calibration_totals(
     key = statement.selected_columns["key"]
     # grouped by the output column `matured` (its CASE holds bound values: naming it again
     # would bind them twice, which PostgreSQL would not recognise as the same expression)
-    statement = statement.group_by(key, action_type, model.bin, literal_column("matured"))
-    return await _rows(session, statement)
+    return statement.group_by(key, action_type, model.bin, literal_column("matured"))
+
+
+async def calibration_totals(
+    session: AsyncSession,
+    viewer: Viewer,
+    scope: Scope,
+    *,
+    matured_until: Mapping[str, dt.date],
+    default_matured_until: dt.date,
+) -> list[Mapping[str, Any]]:
+    """Per key, action type, bin and maturity: the calibration rollup's sums over the range.
+
+    ``matured`` is true for days whose calibrating windows have all closed (``matured_until``
+    per action type, ``default_matured_until`` for the others): verdicts are judged on those
+    only, as in ``backend.calibration.service.reassess``. The whole organisation team by team
+    reads the team rollup (one row per team and day, not one per agent)."""
+    listed = tuple(sorted(matured_until.items()))
+    return await _rows(session, _calibration_totals(viewer, scope, listed, default_matured_until))
 
 
 # -- the ROI's inputs beyond the rollups: work redone, labels given, people in scope ----------
+
+
+@_kept
+def _redone_actions(viewer: Viewer, scope: Scope) -> Select:
+    r = ReworkStat
+    statement = _days(
+        _keyed(viewer, scope, r, r.action_type, func.sum(r.redone).label("redone")), r, scope
+    )
+    key = statement.selected_columns["key"]
+    return statement.group_by(key, r.action_type)
 
 
 async def redone_actions(
@@ -362,30 +439,29 @@ async def redone_actions(
 ) -> list[Mapping[str, Any]]:
     """Per key and action type: the ratings given in range that judged the work wrong (the
     work a person redid, ``feedback.models.judged_wrong``)."""
-    r = ReworkStat
-    statement = _days(
-        _keyed(viewer, scope, r, r.action_type, func.sum(r.redone).label("redone")), r, scope
-    )
-    key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key, r.action_type))
+    return await _rows(session, _redone_actions(viewer, scope))
 
 
-async def labels_given(
-    session: AsyncSession, viewer: Viewer, scope: Scope
-) -> list[Mapping[str, Any]]:
-    """Per key: outcomes a person labelled in the range (by the label's day)."""
+@_kept
+def _labels_given(viewer: Viewer, scope: Scope) -> Select:
     label = OutcomeLabel
     statement = _keyed(viewer, scope, label, func.count().label("labels")).where(
         label.labeled_by_id.is_not(None),
         label.created_at >= scope.start,
         label.created_at < scope.end,
     )
-    key = statement.selected_columns["key"]
-    return await _rows(session, statement.group_by(key))
+    return statement.group_by(statement.selected_columns["key"])
 
 
-async def people(session: AsyncSession, viewer: Viewer, scope: Scope) -> list[Mapping[str, Any]]:
-    """Per key: the active agents (one per rep), whose working hours bound the time saved."""
+async def labels_given(
+    session: AsyncSession, viewer: Viewer, scope: Scope
+) -> list[Mapping[str, Any]]:
+    """Per key: outcomes a person labelled in the range (by the label's day)."""
+    return await _rows(session, _labels_given(viewer, scope))
+
+
+@_kept
+def _people(viewer: Viewer, scope: Scope) -> Select:
     key = Agent.id if scope.key == "agent" else Agent.team_id
     statement = scoped(
         select(key.label("key"), func.count().label("people")).where(Agent.active.is_(True)),
@@ -394,4 +470,9 @@ async def people(session: AsyncSession, viewer: Viewer, scope: Scope) -> list[Ma
     )
     if scope.agent_ids is not None:
         statement = statement.where(Agent.id.in_(scope.agent_ids))
-    return await _rows(session, statement.group_by(key))
+    return statement.group_by(key)
+
+
+async def people(session: AsyncSession, viewer: Viewer, scope: Scope) -> list[Mapping[str, Any]]:
+    """Per key: the active agents (one per rep), whose working hours bound the time saved."""
+    return await _rows(session, _people(viewer, scope))
