@@ -11,6 +11,9 @@ below, and anything it writes is its own unit of work (whose events are dispatch
 - PromptChanged (prompts: created, answered, expired, reminded): the answering rating is marked
   `prompted`; Slack posts the prompt, redraws it or reminds in its thread.
 
+- calibration.changed / policy.changed (live events of calibration and policy): the
+  calibration and policy alert rules fire, clear or give notice (``backend.alerts.triggers``).
+
 Live events (``backend.events.service.Event``) go to the broker before any handler runs.
 """
 
@@ -22,7 +25,9 @@ from functools import partial
 from typing import Any
 
 from backend.actions.events import ActionRecorded
+from backend.alerts.triggers import alerts_from_calibration, alerts_from_policy
 from backend.database import utcnow
+from backend.events.service import Event
 from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
 from backend.feedback.service import mark_prompted
 from backend.learning import Scope, refresh_calibration
@@ -73,6 +78,16 @@ async def mark_answering_ratings(state: AppState, events: Sequence[PromptChanged
             await mark_prompted(session, answering)
 
 
+async def raise_alerts(state: AppState, events: Sequence[Event]) -> None:
+    """Calibration and policy rules fire from the events that changed them."""
+    moved = [e for e in events if e.name in ("calibration.changed", "policy.changed")]
+    if moved:
+        async with transaction(state.sessions) as session:
+            now = state.now()
+            await alerts_from_calibration(session, moved, now=now)
+            await alerts_from_policy(session, moved, now=now)
+
+
 def register_handlers(state: AppState) -> None:
     """Subscribe every handler to ``state.bus``, in the order they run."""
 
@@ -87,6 +102,7 @@ def register_handlers(state: AppState) -> None:
     on(FeedbackWithdrawn, show_ratings)
     on(PromptChanged, mark_answering_ratings)
     on(PromptChanged, show_prompt_changes)
+    on(Event, raise_alerts)
 
 
 def open_state(settings: Settings, *, clock: Clock = utcnow) -> AppState:

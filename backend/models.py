@@ -2,7 +2,7 @@
 
 from backend.actions.models import AgentAction
 from backend.agents.models import Agent
-from backend.alerts.models import AlertEvent, AlertRule
+from backend.alerts.models import Alert, AlertRule, AlertRuleChange
 from backend.auth.models import ApiClient
 from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CalibrationStat, CalibrationTeamStat, CalibrationVerdict
@@ -25,8 +25,9 @@ __all__ = [
     "Agent",
     "AgentAction",
     "AgentPolicy",
-    "AlertEvent",
+    "Alert",
     "AlertRule",
+    "AlertRuleChange",
     "ApiClient",
     "Base",
     "CalibrationStat",

@@ -1,6 +1,6 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
-suggesting feedback prompts; mining each team's coaching insights weekly; alerts and reports join
-this list as they arrive).
+suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
+rules; reports join this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -68,6 +68,29 @@ async def _mine_coaching(state: AppState, now: dt.datetime) -> int:
     return raised
 
 
+async def _evaluate_alerts(state: AppState, now: dt.datetime) -> int:
+    """Threshold, anomaly and drift rules on the rollups, each rule in its own unit of work;
+    then the calibration and policy alerts whose hold period has passed are resolved."""
+    from backend.alerts.evaluation import (
+        evaluate_rule,
+        resolve_cleared_event_alerts,
+        rules_to_evaluate,
+    )
+
+    async with state.sessions() as session:
+        rule_ids = await rules_to_evaluate(session)
+    changed = 0
+    for rule_id in rule_ids:
+        try:
+            async with transaction(state.sessions) as session:
+                changed += await evaluate_rule(session, rule_id, now=now) is not None
+        except Exception:  # one rule's failure leaves the others' evaluations standing
+            log.exception("alerts: evaluating rule %d failed", rule_id)
+    async with transaction(state.sessions) as session:
+        changed += await resolve_cleared_event_alerts(session, now=now)
+    return changed
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
     Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
@@ -75,6 +98,7 @@ JOBS: tuple[Job, ...] = (
     Job("suggest_reviews", _suggest_reviews, dt.timedelta(hours=1)),
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
     Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
+    Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
 )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.alerts.models import AlertCondition, AlertRule, Severity
+from backend.alerts.models import AlertRule, Direction, RuleKind, Severity
 from backend.baselines.models import HumanBaseline
 from backend.demo.people import OrgPeople
 from backend.demo.simulation import KINDS
@@ -186,7 +186,8 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
     def rule(
         name: str,
         metric: str,
-        condition: AlertCondition,
+        kind: RuleKind,
+        direction: Direction | None,
         threshold: float | None,
         *,
         action_type: str | None = None,
@@ -204,7 +205,9 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
             "scope": "team" if team_id else "organization",
             "team_id": team_id,
             "agent_id": None,
-            "condition": condition.value,
+            "kind": kind.value,
+            "direction": direction.value if direction else None,
+            "hold_hours": 24,
             "threshold": threshold,
             "window_days": window_days,
             "severity": severity.value,
@@ -218,7 +221,8 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
         rule(
             f"{team.name}: e-mail reply rate below 6%",
             "reply_rate",
-            AlertCondition.BELOW,
+            RuleKind.THRESHOLD,
+            Direction.BELOW,
             0.06,
             action_type="email",
             team_id=team_id,
@@ -233,7 +237,8 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
         rule(
             "Calibration error above 5%",
             "calibration_error",
-            AlertCondition.ABOVE,
+            RuleKind.THRESHOLD,
+            Direction.ABOVE,
             0.05,
             window_days=30,
             channels=("dashboard", "email"),
@@ -244,9 +249,9 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
         rule(
             "Unusual escalation rate",
             "escalation_rate",
-            AlertCondition.ANOMALY,
+            RuleKind.ANOMALY,
             None,
-            action_type="escalation",
+            None,
             severity=Severity.INFO,
             author=org.executive_id,
         )

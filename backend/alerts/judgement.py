@@ -1,0 +1,178 @@
+"""What a threshold, anomaly or drift rule finds on its metric at a moment: whether its
+condition holds, whether it has cleared (past the hysteresis band), and the evidence.
+
+Thresholds pool the trailing ``window_days`` judged days into one rate (a sustained level, not
+one bad hour), and are not judged under ``MIN_TRIALS``. Anomalies and drifts run the engine's
+weekday-baseline detector (``analytics_engine.anomalies.detect_rate_anomalies``: beta-binomial
+tails, small-count aware; and its CUSUM for sustained shifts) over ``HISTORY_DAYS`` and hold
+while a finding of their kind lies within the trailing ``window_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analytics_engine.anomalies import RateAnomaly, detect_rate_anomalies
+from backend.alerts.metrics import METRICS
+from backend.alerts.models import AlertRule, Direction, RuleKind
+from backend.alerts.series import calibration_error, daily_counts, last_judged_day
+
+MIN_TRIALS = 20  # a threshold on fewer trials than this is not judged
+HISTORY_DAYS = 91  # what the anomaly and drift detectors read: their baseline and CUSUM
+HYSTERESIS = 0.1  # default clear threshold: 10 % of the threshold back on the good side
+
+
+@dataclass(frozen=True)
+class Judgement:
+    holds: bool
+    cleared: bool  # past the clear threshold (for anomalies and drifts: not holding)
+    observed: float | None
+    expected: float | None
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def clear_threshold(rule: AlertRule) -> float:
+    """Where an open threshold alert clears: the rule's own, else 10 % of the threshold back."""
+    if rule.clear_threshold is not None:
+        return rule.clear_threshold
+    assert rule.threshold is not None
+    margin = HYSTERESIS * abs(rule.threshold)
+    return rule.threshold - margin if rule.direction == Direction.ABOVE else rule.threshold + margin
+
+
+def _beyond(value: float, bound: float, direction: str | None) -> bool:
+    return value > bound if direction == Direction.ABOVE else value < bound
+
+
+async def judge_series_rule(
+    session: Any,
+    rule: AlertRule,
+    *,
+    agent_ids: list[int] | None,
+    config: dict[str, Any] | None,
+    today: dt.date,
+) -> Judgement | None:
+    """The rule's finding as of ``today``; None when there is too little data to judge."""
+    metric = METRICS[rule.metric]
+    until = last_judged_day(metric, rule.action_type, config, today)
+    since = until - dt.timedelta(days=rule.window_days - 1)
+    org, action_type = rule.organization_id, rule.action_type
+    window = {"from": since.isoformat(), "to": until.isoformat()}
+    if rule.kind == RuleKind.THRESHOLD:
+        assert rule.threshold is not None
+        if metric.source == "calibration":
+            value, n = await calibration_error(
+                session,
+                organization_id=org,
+                agent_ids=agent_ids,
+                action_type=action_type,
+                since=since,
+                until=until,
+            )
+        else:
+            counts = await daily_counts(
+                session,
+                metric,
+                organization_id=org,
+                agent_ids=agent_ids,
+                action_type=action_type,
+                since=since,
+                until=until,
+            )
+            n = counts.total_trials
+            value = counts.total_successes / n if n else float("nan")
+        if n < MIN_TRIALS or not np.isfinite(value):
+            return None
+        holds = _beyond(value, rule.threshold, rule.direction)
+        clear = clear_threshold(rule)
+        cleared = not holds and not _beyond(value, clear, rule.direction)
+        return Judgement(
+            holds=holds,
+            cleared=cleared,
+            observed=value,
+            expected=rule.threshold,
+            message=f"{rule.metric} {value:.3f} is {rule.direction} {rule.threshold:g} over "
+            f"{rule.window_days} days to {until}",
+            evidence={
+                "window": window,
+                "value": round(value, 6),
+                "n": n,
+                "threshold": rule.threshold,
+                "clearThreshold": clear,
+            },
+        )
+    history_since = until - dt.timedelta(days=HISTORY_DAYS - 1)
+    counts = await daily_counts(
+        session,
+        metric,
+        organization_id=org,
+        agent_ids=agent_ids,
+        action_type=action_type,
+        since=history_since,
+        until=until,
+    )
+    found = [
+        a
+        for a in detect_rate_anomalies(
+            np.array(counts.days, dtype="datetime64[D]"), counts.trials, counts.successes
+        )
+        if a.kind == ("day" if rule.kind == RuleKind.ANOMALY else "sustained")
+        and since <= a.day <= until
+        and (rule.direction is None or a.direction == _anomaly_direction(rule.direction))
+    ]
+    if not found:
+        return Judgement(
+            holds=False,
+            cleared=True,
+            observed=None,
+            expected=None,
+            message=f"no {rule.kind} of {rule.metric} in {rule.window_days} days to {until}",
+            evidence={"window": window},
+        )
+    latest = found[-1]
+    return Judgement(
+        holds=True,
+        cleared=False,
+        observed=latest.observed_rate,
+        expected=latest.expected_rate,
+        message=_anomaly_message(rule, latest),
+        evidence={"window": window, **_anomaly_evidence(latest)},
+    )
+
+
+def _anomaly_direction(direction: str) -> str:
+    return "spike" if direction == Direction.ABOVE else "drop"
+
+
+def _anomaly_message(rule: AlertRule, found: RateAnomaly) -> str:
+    what = "a sustained" if found.kind == "sustained" else "an unusual"
+    since = f" since {found.start_day}" if found.kind == "sustained" else f" on {found.day}"
+    return (
+        f"{what} {found.direction} of {rule.metric}{since}: {found.observed_rate:.3f} against "
+        f"{found.expected_rate:.3f} expected ({found.relative_change:+.0%})"
+    )
+
+
+def _anomaly_evidence(found: RateAnomaly) -> dict[str, Any]:
+    def number(value: float) -> float | None:
+        return None if not np.isfinite(value) else round(float(value), 6)
+
+    return {
+        "day": found.day.isoformat(),
+        "startDay": found.start_day.isoformat(),
+        "finding": found.kind,
+        "direction": found.direction,
+        "n": found.count,
+        "successes": found.successes,
+        "value": number(found.observed_rate),
+        "baseline": number(found.expected_rate),
+        "relativeChange": number(found.relative_change),
+        "z": number(found.z),
+        "pValue": number(found.p_value),
+        "detectorSeverity": found.severity,
+    }
