@@ -19,7 +19,7 @@ from backend.errors import NotFoundError, PermissionDeniedError, Problems
 from backend.pagination import Page, paginate
 from backend.viewer import Viewer, ViewerRole
 
-LIST_ORDER = (Alert.fired_at.desc(), Alert.id.desc())
+LIST_ORDER = (Alert.fired_at, Alert.id)  # newest first
 MAX_SNOOZE = dt.timedelta(days=30)
 
 
