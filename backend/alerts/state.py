@@ -70,6 +70,8 @@ async def announce(
             "teamId": alert.team_id,
             "agentId": alert.agent_id,
             "message": alert.message,
+            "at": alert.updated_at.isoformat(),  # the change's time: every transition sets it
+            "byUserId": by_user_id,
         },
     )
 

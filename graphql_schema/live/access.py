@@ -19,7 +19,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from backend.alerts.service import require_alert_reader, sees_alert
 from backend.auth.service import authenticate
 from backend.errors import DomainError, ErrorCode
 from backend.state import AppState
@@ -156,9 +158,30 @@ def prompt_scope(viewer: Viewer) -> None:
     viewer.require_scope("read:feedback")
 
 
+def alert_scope(viewer: Viewer) -> None:
+    """As the `alerts` query: people read alerts; API keys none (partners have webhooks)."""
+    require_alert_reader(viewer)
+
+
+EventCheck = Callable[[Viewer, dict[str, Any]], bool]  # may this viewer receive this event's data
+
+
 def sees_event_agent(viewer: Viewer, agent_id: int | None) -> bool:
     """An event of one agent goes to who may see that agent; an organisation-wide event (no
     agent) only to organisation-wide viewers."""
     if agent_id is None:
         return viewer.sees_whole_organization
     return viewer.can_see_agent(agent_id)
+
+
+def sees_agent_event(viewer: Viewer, data: dict[str, Any]) -> bool:
+    """The check of events about one agent (or the whole organisation): calibration, policy,
+    outcomes, prompts."""
+    return sees_event_agent(viewer, data.get("agentId"))
+
+
+def sees_alert_event(viewer: Viewer, data: dict[str, Any]) -> bool:
+    """An alert's event goes to who sees the alert (`backend.alerts.service.sees_alert`): a
+    team's alert to that team's managers, an agent's to its rep and its team's managers, both to
+    organisation-wide viewers."""
+    return sees_alert(viewer, team_id=data.get("teamId"), agent_id=data.get("agentId"))

@@ -3,11 +3,12 @@ and ONE dispatcher task, however many subscribers.
 
 For each event the dispatcher decides once per principal (the credential of `connection_init`,
 re-checked at most every RECHECK_SECONDS, then its scope, organisation and whether it sees the
-event's agent), applies each subscription's own filter, executes and encodes the event once per
-distinct query document (`SharedDocument`), and sends each subscriber its `next` frame from the
-dispatcher's own loop (`FrameSender`: one synchronous step of the ASGI send, no wake-up of the
-subscriber's task). A subscriber without a shared frame (not over `graphql-transport-ws`, or the
-shared execution failed) gets the event on its bounded queue, and Strawberry sends it.
+event: its agent, or an alert's team or agent, `Topic.sees`), applies each subscription's own
+filter, executes and encodes the event once per distinct query document (`SharedDocument`), and
+sends each subscriber its `next` frame from the dispatcher's own loop (`FrameSender`: one
+synchronous step of the ASGI send, no wake-up of the subscriber's task). A subscriber without
+a shared frame (not over `graphql-transport-ws`, or the shared execution failed) gets the event
+on its bounded queue, and Strawberry sends it.
 
 A subscriber whose queue or backlog of frames fills is dropped alone (`SubscriberTooSlow`); if
 the channel's broker subscription is lost, every subscriber of the channel is dropped with the
@@ -43,9 +44,10 @@ from graphql_schema.live import release
 from graphql_schema.live.access import (
     CHECKED_AT_KEY,
     CredentialChecks,
+    EventCheck,
     ScopeCheck,
     credential_digest,
-    sees_event_agent,
+    sees_agent_event,
 )
 from graphql_schema.live.documents import DocumentKey, SharedDocument
 from graphql_schema.live.sender import FrameSender
@@ -63,10 +65,12 @@ Frames = tuple[WebSocket, OperationFrames]  # where to send shared `next` frames
 
 @dataclass(frozen=True)
 class Topic:
-    """What the subscriptions of one channel need: the scope to hold and the event's type."""
+    """What the subscriptions of one channel need: the scope to hold, who may receive each
+    event (by default: who sees its agent) and the event's type."""
 
     scope: ScopeCheck
     to_type: Callable[[Message], Any]
+    sees: EventCheck = sees_agent_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,7 @@ class LiveChannel:
             viewer = await self._authorise(principal)
             if viewer is None or viewer.organization_id != organization:
                 continue
-            if not sees_event_agent(viewer, data.get("agentId")):
+            if not self.topic.sees(viewer, data):
                 continue
             for member in list(principal.members):
                 member.context.viewer = viewer

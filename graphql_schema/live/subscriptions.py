@@ -1,5 +1,5 @@
 """GraphQL subscriptions over `graphql-transport-ws`: calibration, policy, outcomes to label,
-feedback prompts.
+feedback prompts, alerts.
 
 Each operation joins its organisation's channel in the process's live hub
 (`graphql_schema.live.hub`), which checks every event once per principal before delivering it
@@ -25,7 +25,8 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info
 
 from backend.agents.models import Agent
-from backend.errors import DomainError, NotFoundError
+from backend.alerts.models import Severity
+from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.events.service import channel_for
 from backend.lookup import rows_by_ids
 from backend.pubsub import SubscriptionLost
@@ -33,15 +34,20 @@ from backend.viewer import Viewer
 from graphql_schema.context import Context
 from graphql_schema.inputs import decode_id
 from graphql_schema.live.access import (
+    EventCheck,
     ScopeCheck,
+    alert_scope,
     calibration_scope,
     outcome_scope,
     policy_scope,
     prompt_scope,
+    sees_agent_event,
+    sees_alert_event,
 )
 from graphql_schema.live.hub import Filter, LiveHub, Topic
 from graphql_schema.live.transport import current_operation_frames
 from graphql_schema.live.types import (
+    AlertChangedEvent,
     CalibrationChangedEvent,
     FeedbackPromptEvent,
     OutcomeNeedsLabelEvent,
@@ -91,6 +97,7 @@ async def _events(
     scope: ScopeCheck,
     wanted: Filter,
     to_type: Callable[[dict[str, Any]], E],
+    sees: EventCheck = sees_agent_event,
 ) -> AsyncGenerator[E, None]:
     """Check now (a refusal answers `subscribe` with an error); then the events that the
     process's hub lets through. Over graphql-transport-ws the hub sends its shared `next` frames
@@ -104,7 +111,7 @@ async def _events(
     socket = context.connection if isinstance(context.connection, WebSocket) else None
     operation = current_operation_frames() if socket is not None else None
     frames = (socket, operation) if socket is not None and operation is not None else None
-    topic = Topic(scope=scope, to_type=to_type)
+    topic = Topic(scope=scope, to_type=to_type, sees=sees)
 
     async def deliver() -> AsyncGenerator[E, None]:
         member = LiveHub.of(context.state).join(
@@ -237,3 +244,64 @@ class Subscription:
             wanted=wanted,
             to_type=FeedbackPromptEvent.of,
         )
+
+    @strawberry.subscription(
+        description="An alert the viewer sees was created, acknowledged, resolved or snoozed: "
+        "a rep hears of their agents' alerts, a manager of their teams' and their teams' "
+        "agents', an executive of all (as the `alerts` query). People only: API keys are "
+        "refused."
+    )
+    async def alert_changed(
+        self,
+        info: Info,
+        team_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only the alerts about this team or its agents (a Team id); a team "
+                "out of sight hears nothing, as an unknown one."
+            ),
+        ] = None,
+        agent_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only the alerts about this agent (an Agent id); an agent out of "
+                "sight hears nothing, as an unknown one."
+            ),
+        ] = None,
+        severity: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only alerts of this severity: info, warning, critical."
+            ),
+        ] = None,
+    ) -> AsyncGenerator[AlertChangedEvent, None]:
+        alert_scope(info.context.require_viewer())
+        team = None if team_id is None else decode_id(team_id, "Team", "teamId")
+        agent = None if agent_id is None else decode_id(agent_id, "Agent", "agentId")
+        level = None if severity is None else _severity(severity)
+
+        def wanted(data: dict[str, Any]) -> bool:
+            return (
+                (team is None or data.get("teamId") == team)
+                and (agent is None or data.get("agentId") == agent)
+                and (level is None or data["severity"] == level)
+            )
+
+        return await _events(
+            info,
+            name="alert.changed",
+            scope=alert_scope,
+            wanted=wanted,
+            to_type=AlertChangedEvent.of,
+            sees=sees_alert_event,
+        )
+
+
+def _severity(value: str) -> str:
+    try:
+        return Severity(value).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in Severity)
+        raise DomainError(
+            ErrorCode.INVALID, f"severity must be one of: {allowed}", field="severity"
+        ) from None

@@ -6,10 +6,14 @@ and, after reconnecting, re-queries what it missed (versions tell it where it st
 
 from __future__ import annotations
 
+import datetime as dt
+from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry import relay
+
+from backend.alerts.events import AlertChange
 
 STREAM = "Each event of a stream has the next version; remember the last one seen."
 
@@ -145,4 +149,87 @@ class FeedbackPromptEvent:
             action_id=relay.GlobalID("Action", str(data["actionId"])),
             agent_id=relay.GlobalID("Agent", str(data["agentId"])),
             assignee_id=relay.GlobalID("User", str(data["userId"])),
+        )
+
+
+@strawberry.enum(name="AlertChangeKind", description="What happened to an alert.")
+class AlertChangeKind(Enum):
+    CREATED = strawberry.enum_value(
+        AlertChange.CREATED.value, description="It fired: a rule's condition holds."
+    )
+    ACKNOWLEDGED = strawberry.enum_value(
+        AlertChange.ACKNOWLEDGED.value, description="A person acknowledged it."
+    )
+    RESOLVED = strawberry.enum_value(
+        AlertChange.RESOLVED.value,
+        description="Resolved by a person, or by itself once its condition cleared for the "
+        "rule's hold period.",
+    )
+    SNOOZED = strawberry.enum_value(
+        AlertChange.SNOOZED.value, description="A person quieted it until a given time."
+    )
+
+
+@strawberry.type(
+    description="An alert as it stands after a change: what it is about, as ids and a few "
+    "words; read the whole alert (its evidence, who acknowledged it) with `node(id:)`."
+)
+class AlertChangedAlert:
+    id: relay.GlobalID = strawberry.field(description="The alert (global id).")
+    rule_id: relay.GlobalID = strawberry.field(description="The rule that raised it.")
+    kind: str = strawberry.field(
+        description="The rule's kind: threshold, anomaly, drift, calibration or policy."
+    )
+    metric: str | None = strawberry.field(
+        description="The metric watched, e.g. `reply_rate`; null for calibration and policy rules."
+    )
+    action_type: str | None = strawberry.field(
+        description="The action type it is about, e.g. `email`; null for all of them."
+    )
+    severity: str = strawberry.field(description="info, warning or critical.")
+    state: str = strawberry.field(description="Its state now: firing, acknowledged or resolved.")
+    team_id: relay.GlobalID | None = strawberry.field(
+        description="The team it is about (global id); null for an organisation-wide alert."
+    )
+    agent_id: relay.GlobalID | None = strawberry.field(
+        description="The agent it is about (global id); null for a team's or the organisation's."
+    )
+    message: str = strawberry.field(description="What happened, in one sentence.")
+
+
+@strawberry.type(
+    description="An alert the viewer sees was created, acknowledged, resolved or snoozed."
+)
+class AlertChangedEvent:
+    version: int = strawberry.field(description=f"Position in its stream. {STREAM}")
+    stream: str = strawberry.field(description="The stream: one per alert, e.g. `alert:12`.")
+    change: AlertChangeKind = strawberry.field(description="What happened.")
+    at: dt.datetime = strawberry.field(description="When it happened.")
+    by_user_id: relay.GlobalID | None = strawberry.field(
+        description="The person who did it (a User id); null when the service did (evaluation, "
+        "the hold period)."
+    )
+    alert: AlertChangedAlert = strawberry.field(description="The alert after the change.")
+
+    @classmethod
+    def of(cls, message: dict[str, Any]) -> AlertChangedEvent:
+        data = message["data"]
+        return cls(
+            version=message["version"],
+            stream=message["stream"],
+            change=AlertChangeKind(data["change"]),
+            at=dt.datetime.fromisoformat(data["at"]),
+            by_user_id=_global_id("User", data.get("byUserId")),
+            alert=AlertChangedAlert(
+                id=relay.GlobalID("Alert", str(data["alertId"])),
+                rule_id=relay.GlobalID("AlertRule", str(data["ruleId"])),
+                kind=data["kind"],
+                metric=data.get("metric"),
+                action_type=data.get("actionType"),
+                severity=data["severity"],
+                state=data["state"],
+                team_id=_global_id("Team", data.get("teamId")),
+                agent_id=_global_id("Agent", data.get("agentId")),
+                message=data["message"],
+            ),
         )
