@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from graphql_schema.actions.mutations import ActionsMutation
+from graphql_schema.alerts.mutations import AlertsMutation
 from graphql_schema.calibration.mutations import CalibrationMutation
 from graphql_schema.coaching.mutations import CoachingMutation
 from graphql_schema.feedback.mutations import FeedbackMutation
@@ -32,6 +33,7 @@ class Mutation(
     ReviewsMutation,
     CalibrationMutation,
     CoachingMutation,
+    AlertsMutation,
     RoiMutation,
 ):
     pass

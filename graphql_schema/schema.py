@@ -24,6 +24,7 @@ from backend.errors import DomainError
 from backend.settings import Settings
 from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.agents.queries import AgentsQuery
+from graphql_schema.alerts.queries import AlertsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.coaching.queries import CoachingQuery
@@ -56,6 +57,7 @@ class Query(
     CalibrationQuery,
     AnalyticsQuery,
     CoachingQuery,
+    AlertsQuery,
     RoiQuery,
     StrategyQuery,
     HealthQuery,

@@ -33,6 +33,7 @@ from backend.errors import (
     Problems,
     flush,
 )
+from backend.pagination import Page, paginate
 from backend.scope import agent_in_scope, team_in_scope
 from backend.viewer import Viewer, ViewerRole, scoped
 
@@ -345,3 +346,46 @@ async def rule_history(
     return list(
         await session.scalars(statement.order_by(AlertRuleChange.changed_at, AlertRuleChange.id))
     )
+
+
+async def rules_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    team_id: int | None = None,
+    agent_id: int | None = None,
+    include_deleted: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[AlertRule]:
+    """The rules the viewer sees, newest first (a team filter: the team's rules and its agents');
+    a team or agent out of sight finds nothing, as an unknown one."""
+    require_rule_reader(viewer)
+    statement = scoped(select(AlertRule), AlertRule, viewer)
+    if not include_deleted:
+        statement = statement.where(AlertRule.deleted_at.is_(None))
+    if team_id is not None:
+        statement = statement.where(AlertRule.team_id == team_id)
+    if agent_id is not None:
+        statement = statement.where(AlertRule.agent_id == agent_id)
+    order = (AlertRule.created_at, AlertRule.id)
+    return await paginate(session, statement, order=order, first=first, after=after)
+
+
+async def rule_history_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    rule_id: int,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[AlertRuleChange]:
+    """A rule's audit trail (deleted rules too), newest first."""
+    require_rule_reader(viewer)
+    rule = await visible_rule(session, viewer, rule_id, deleted=True)
+    statement = select(AlertRuleChange).where(
+        AlertRuleChange.organization_id == rule.organization_id,
+        AlertRuleChange.rule_id == rule.id,
+    )
+    order = (AlertRuleChange.changed_at, AlertRuleChange.id)
+    return await paginate(session, statement, order=order, first=first, after=after)
