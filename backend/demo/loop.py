@@ -21,6 +21,7 @@ from backend.calibration.models import CalibrationVerdict
 from backend.calibration.rollup import add_predictions
 from backend.calibration.service import reassess
 from backend.coaching.service import refresh_team_insights
+from backend.demo.alerts import AlertReport, alert_report, pending_events, raise_alerts_at
 from backend.demo.people import OrgPeople
 from backend.demo.simulation import KINDS
 from backend.outcomes.windows import close_expired_batch
@@ -44,15 +45,18 @@ class LoopReport:
     policy_changes: int  # automatic policy moves, each with its reason and evidence
     recalibration_maps: int  # agents' action types left with a fitted (non-identity) map
     coaching_insights: int  # insights coaching mined at ``now``, across the teams
+    alerts: AlertReport  # the alerts the rules raised over the history, by state
 
     def summary(self) -> str:
         """E.g. "loop: 420 reassessments at 6 moments, 31 policy changes, 53 recalibration
-        maps, 0 windows closed, 30 coaching insights"."""
+        maps, 0 windows closed, 30 coaching insights, 12 alerts: 5 acknowledged, 4 resolved,
+        3 firing"."""
         return (
             f"loop: {self.reassessments:,} reassessments at {self.moments} moments,"
             f" {self.policy_changes:,} policy changes,"
             f" {self.recalibration_maps:,} recalibration maps,"
-            f" {self.windows_closed:,} windows closed, {self.coaching_insights:,} coaching insights"
+            f" {self.windows_closed:,} windows closed,"
+            f" {self.coaching_insights:,} coaching insights, {self.alerts.summary()}"
         )
 
 
@@ -77,17 +81,28 @@ async def replay_learning_loop(
     on_moment: Callable[[dt.datetime], None] | None = None,
 ) -> LoopReport:
     """Close the windows due at ``now``; re-assess every agent's action types and move their
-    policies as of each moment from ``since`` to ``now``; refresh coaching at ``now``. All in
-    ``session``'s unit of work; ``on_moment`` hears each moment once it is done (progress)."""
+    policies as of each moment from ``since`` to ``now``, the alert rules following
+    (``backend.demo.alerts``: the daily rollups must be built); refresh coaching at ``now``.
+    All in ``session``'s unit of work; ``on_moment`` hears each moment once it is done."""
     closed = await close_due_windows(session, now=now)
     moments = replay_moments(since=since, now=now)
     reassessments = changes = 0
     for moment in moments:
+        raised_before = len(pending_events(session))
         for org in orgs:
             done, moved = await refresh_organization(session, org, moment=moment)
             reassessments += done
             changes += moved
         await _forget_verdicts(session)
+        # The alert rules hear this moment's calibration and policy events, as the handlers
+        # would after its commit, and the worker's alert job runs as of the moment.
+        await raise_alerts_at(
+            session,
+            orgs,
+            pending_events(session)[raised_before:],
+            moment=moment,
+            last=moment == moments[-1],
+        )
         if on_moment is not None:
             on_moment(moment)
     return LoopReport(
@@ -97,6 +112,7 @@ async def replay_learning_loop(
         policy_changes=changes,
         recalibration_maps=await _fitted_maps(session, orgs),
         coaching_insights=await refresh_coaching(session, orgs, now=now),
+        alerts=await alert_report(session, orgs),
     )
 
 

@@ -127,13 +127,14 @@ async def seed_demo(
                 bar.set_postfix_str(f"learning loop: {moment:%Y-%m-%d}")
                 bar.update()
 
+            # The dashboards' daily rollups, summed from the rows just written in bulk, before
+            # the loop: its alert rules read them (what the loop changes adds to them live).
+            for statement in rebuild_all(session.get_bind().dialect.name):
+                await session.execute(statement)
             loop = await replay_learning_loop(
                 session, orgs, since=since, now=now, on_moment=replayed
             )
             await _count_loop_rows(writer, loop)
-        # The dashboards' daily rollups, summed from the rows just written in bulk.
-        for statement in rebuild_all(session.get_bind().dialect.name):
-            await session.execute(statement)
     return SeedReport(
         organizations=tuple(plan.slug for plan in PLANS),
         counts=MappingProxyType(dict(sorted(writer.counts.items()))),

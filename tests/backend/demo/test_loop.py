@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.alerts.models import Alert, AlertRule
 from backend.calibration.models import CalibrationVerdict
 from backend.coaching.models import CoachingInsight
 from backend.database import create_engine, create_sessionmaker
@@ -23,7 +24,7 @@ from backend.demo import SeedReport, seed_demo
 from backend.demo.loop import close_due_windows, replay_moments
 from backend.demo.simulation import HISTORY_DAYS
 from backend.migrations import upgrade_async
-from backend.orgs.models import Organization
+from backend.orgs.models import Organization, User
 from backend.outcomes.models import Outcome
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.service import policy_defaults
@@ -180,8 +181,85 @@ async def test_the_summary_says_what_the_loop_did(
     assert (
         f"loop: {loop.reassessments:,} reassessments at {loop.moments} moments,"
         f" {moved:,} policy changes, {len(fitted):,} recalibration maps, 0 windows closed,"
-        f" {insights:,} coaching insights"
+        f" {insights:,} coaching insights, {loop.alerts.summary()}"
     ) in full_seed[1].summary()
+
+
+async def test_alerts_fired_and_people_answered_them_on_simulated_moments(
+    full: AsyncSession, full_seed: tuple[str, SeedReport]
+) -> None:
+    alerts = list(await full.scalars(select(Alert).order_by(Alert.id)))
+    report = full_seed[1].loop.alerts
+    states = [a.state for a in alerts]
+    assert (report.firing, report.acknowledged, report.resolved) == (
+        states.count("firing"),
+        states.count("acknowledged"),
+        states.count("resolved"),
+    )
+    assert report.firing and report.acknowledged and report.resolved
+    moments = set(replay_moments(since=SINCE, now=NOW))
+    day = dt.timedelta(days=1)
+    morning = dt.timedelta(hours=9, minutes=30)
+    answered_at = {m + morning for m in moments} | {m + day + morning for m in moments}
+
+    def utc(stamp: dt.datetime | None) -> dt.datetime:
+        assert stamp is not None
+        return stamp.replace(tzinfo=dt.UTC)
+
+    for alert in alerts:
+        assert utc(alert.fired_at) in moments | {m + day for m in moments}
+        if alert.acknowledged_at is not None:
+            assert utc(alert.acknowledged_at) in answered_at
+            assert alert.acknowledged_by_id is not None
+        if alert.state == "resolved":
+            resolved = utc(alert.resolved_at)
+            assert resolved <= NOW and resolved > utc(alert.fired_at)
+            if alert.resolved_by_id is None:  # resolved itself: the worker, past the hold
+                assert resolved in {m + day for m in moments} | moments
+            else:
+                assert resolved in answered_at
+        else:
+            assert alert.resolved_at is None
+    # What fired at now is still firing: nobody has seen it yet; nothing older is.
+    assert {utc(a.fired_at) for a in alerts if a.state == "firing"} == {NOW}
+    # Who answered: the manager of the alert's team, the executive for the organisation's.
+    roles = dict((await full.execute(select(User.id, User.role))).all())
+    answers = [(a, a.acknowledged_by_id or a.resolved_by_id) for a in alerts]
+    people = [(a, who) for a, who in answers if who is not None]
+    assert {roles[who] for a, who in people if a.team_id is None} <= {"executive"}
+    assert {roles[who] for a, who in people if a.team_id is not None} == {"manager"}
+    assert any(a.team_id is None for a, _ in people)
+    # Some resolved themselves, some were resolved by a person.
+    resolved = [a for a in alerts if a.state == "resolved"]
+    assert any(a.resolved_by_id is None for a in resolved)
+    assert any(a.resolved_by_id is not None for a in resolved)
+
+
+async def test_the_planted_escalations_and_a_weak_week_raise_alerts_the_steady_team_none(
+    full: AsyncSession,
+) -> None:
+    rules = dict(
+        (
+            await full.execute(
+                select(AlertRule.id, AlertRule.name).where(
+                    AlertRule.organization_id == await demo_id(full)
+                )
+            )
+        ).all()
+    )
+    fired = {rules[a.rule_id] for a in await full.scalars(select(Alert)) if a.rule_id in rules}
+    assert "Escalations miscalibrated" in fired and "Escalation policy moved" in fired
+    assert any(name.endswith("reply rate below 9%") for name in fired)
+    assert "SMB: e-mail reply rate below 9%" not in fired
+    overconfident = {
+        v.agent_id for v in await verdicts(full, "escalation") if v.verdict == "overconfident"
+    }
+    about = {
+        a.agent_id
+        for a in await full.scalars(select(Alert).where(Alert.kind == "calibration"))
+        if a.agent_id is not None and a.action_type == "escalation"
+    }
+    assert about == overconfident
 
 
 async def test_no_window_is_left_open_past_its_due_time(
@@ -287,7 +365,22 @@ async def loop_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
                     CoachingInsight.team_id, CoachingInsight.statement, CoachingInsight.created_at
                 ).order_by(CoachingInsight.team_id, CoachingInsight.statement)
             )
+            alert_rows = await session.execute(
+                select(
+                    Alert.rule_id,
+                    Alert.subject,
+                    Alert.state,
+                    Alert.message,
+                    Alert.evidence,
+                    Alert.fired_at,
+                    Alert.acknowledged_at,
+                    Alert.acknowledged_by_id,
+                    Alert.resolved_at,
+                    Alert.resolved_by_id,
+                ).order_by(Alert.id)
+            )
             return {
+                "alerts": [tuple(r) for r in alert_rows],
                 "changes": [tuple(r) for r in changes],
                 "verdicts": [tuple(r) for r in verdict_rows],
                 "insights": [tuple(r) for r in insights],
