@@ -8,6 +8,7 @@ still maturing leans towards success, since "no reply" is only decided when the 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,5 +121,7 @@ async def calibration_error(
         since=since,
         until=until,
     )
+    if stats.n <= 0:  # no matured outcome in the window: nothing to judge, not an error
+        return math.nan, 0.0
     result = debiased_calibration_error(stats)
     return float(result.error), float(result.n)

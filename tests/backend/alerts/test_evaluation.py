@@ -150,6 +150,24 @@ async def test_too_few_outcomes_are_not_judged(loop: Loop) -> None:
     assert await _alerts(loop, rule.id) == []
 
 
+async def test_a_calibration_error_without_matured_outcomes_is_not_judged(loop: Loop) -> None:
+    """A threshold on the calibration error of a type with no matured outcome in its window
+    (an action type's first weeks) judges nothing: no alert, and no failure of the run."""
+    world: Any = loop.world
+    agent = world.agents["rep_a1"]
+    async with transaction(loop.state.sessions) as session:
+        rule = await add_rule(
+            session,
+            agent.organization_id,
+            metric="calibration_error",
+            action_type="escalation",
+            direction="above",
+            threshold=0.05,
+        )
+    assert await _evaluate(loop, rule.id, NOW) is None
+    assert await _alerts(loop, rule.id) == []
+
+
 def _steady_then(drop_days: int, drop_rate: float) -> Any:
     """60 of 200 a day (30 %), weekends 20 %; the last ``drop_days`` matured days at
     ``drop_rate`` of their usual rate."""
