@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analytics_engine.anomalies import RateAnomaly, detect_rate_anomalies
 from backend.alerts.metrics import METRICS
 from backend.alerts.models import AlertRule, Direction, RuleKind
 from backend.alerts.series import calibration_error, daily_counts, last_judged_day
+
+if TYPE_CHECKING:
+    from analytics_engine.anomalies import RateAnomaly
 
 MIN_TRIALS = 20  # a threshold on fewer trials than this is not judged
 HISTORY_DAYS = 91  # what the anomaly and drift detectors read: their baseline and CUSUM
@@ -116,6 +118,10 @@ async def judge_series_rule(
         since=history_since,
         until=until,
     )
+    # here, where needed: the detector loads scipy.stats (about 100 MiB), which an idle server
+    # does without
+    from analytics_engine.anomalies import detect_rate_anomalies
+
     found = [
         a
         for a in detect_rate_anomalies(
