@@ -13,6 +13,8 @@ below, and anything it writes is its own unit of work (whose events are dispatch
 
 - calibration.changed / policy.changed (live events of calibration and policy): the
   calibration and policy alert rules fire, clear or give notice (``backend.alerts.triggers``).
+- AlertChanged (alerts: created, acknowledged, resolved, snoozed): the e-mails of rules with the
+  e-mail channel are enqueued in the outbox (``backend.notifications``); the worker sends them.
 
 Live events (``backend.events.service.Event``) go to the broker before any handler runs.
 """
@@ -25,12 +27,14 @@ from functools import partial
 from typing import Any
 
 from backend.actions.events import ActionRecorded
+from backend.alerts.events import AlertChanged
 from backend.alerts.triggers import alerts_from_calibration, alerts_from_policy
 from backend.database import utcnow
 from backend.events.service import Event
 from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
 from backend.feedback.service import mark_prompted
 from backend.learning import Scope, refresh_calibration
+from backend.notifications.subscribers import enqueue_alert_changes
 from backend.outcomes.events import OutcomeResolved
 from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.service import answer_prompts
@@ -103,6 +107,7 @@ def register_handlers(state: AppState) -> None:
     on(PromptChanged, mark_answering_ratings)
     on(PromptChanged, show_prompt_changes)
     on(Event, raise_alerts)
+    on(AlertChanged, enqueue_alert_changes)
 
 
 def open_state(settings: Settings, *, clock: Clock = utcnow) -> AppState:

@@ -11,6 +11,7 @@ from backend.crm.models import Contact, Conversation, Deal, Message
 from backend.database import Base
 from backend.events.models import EventStream
 from backend.feedback.models import Feedback
+from backend.notifications.models import Notification
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.policy.models import AgentPolicy, PolicyChange
@@ -42,6 +43,7 @@ __all__ = [
     "FeedbackPrompt",
     "HumanBaseline",
     "Message",
+    "Notification",
     "Organization",
     "Outcome",
     "OutcomeLabel",

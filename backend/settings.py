@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     prompt_remind_after_hours: float = Field(default=12.0, gt=0)
     prompt_daily_budget: int = Field(default=10, ge=0)
     prompt_daily_suggestions: int = Field(default=3, ge=0)
+    # Alert e-mails over SMTP (docs/alerts.md, "E-mail"). No host: delivery is off and the
+    # e-mails wait in the outbox, pending, until one is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "Sales Agent <alerts@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None
@@ -103,6 +112,11 @@ class Settings(BaseSettings):
             scheme = value.split("://", 1)[0] if "://" in value else value
             raise ValueError(f"scheme {scheme!r} is not supported; use redis:// or rediss://")
         return value
+
+    @field_validator("smtp_host", "smtp_username")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("timezone")
     @classmethod

@@ -1,6 +1,6 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
 suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
-rules; reports join this list as they arrive).
+rules; delivering the outbox's e-mails; reports join this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -91,6 +91,13 @@ async def _evaluate_alerts(state: AppState, now: dt.datetime) -> int:
     return changed
 
 
+async def _deliver_notifications(state: AppState, now: dt.datetime) -> int:
+    """The outbox's due e-mails over SMTP (off without SMTP_HOST: they wait)."""
+    from backend.notifications.delivery import deliver_notifications
+
+    return await deliver_notifications(state, now=now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
     Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
@@ -99,6 +106,7 @@ JOBS: tuple[Job, ...] = (
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
     Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
     Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
+    Job("deliver_notifications", _deliver_notifications, dt.timedelta(minutes=1)),
 )
 
 

@@ -24,3 +24,6 @@ class AlertChanged:
     team_id: int | None
     agent_id: int | None
     by_user_id: int | None  # None: the service itself (evaluation, hold period)
+    # The version of the live `alert.changed` event in the stream `alert:<id>`: together with
+    # the alert and the change, it names this change once (a retried event, the same change).
+    version: int | None = None

@@ -38,22 +38,8 @@ class Subject:
 async def announce(
     session: AsyncSession, alert: Alert, change: AlertChange, *, by_user_id: int | None
 ) -> None:
-    """Queue the alert's change for after commit: the domain event and the live event."""
-    raise_event(
-        session,
-        AlertChanged(
-            organization_id=alert.organization_id,
-            alert_id=alert.id,
-            rule_id=alert.rule_id,
-            change=change,
-            state=alert.state,
-            severity=alert.severity,
-            team_id=alert.team_id,
-            agent_id=alert.agent_id,
-            by_user_id=by_user_id,
-        ),
-    )
-    await record_event(
+    """Queue the alert's change for after commit: the live event and the domain event."""
+    live = await record_event(
         session,
         name="alert.changed",
         organization_id=alert.organization_id,
@@ -73,6 +59,21 @@ async def announce(
             "at": alert.updated_at.isoformat(),  # the change's time: every transition sets it
             "byUserId": by_user_id,
         },
+    )
+    raise_event(
+        session,
+        AlertChanged(
+            organization_id=alert.organization_id,
+            alert_id=alert.id,
+            rule_id=alert.rule_id,
+            change=change,
+            state=alert.state,
+            severity=alert.severity,
+            team_id=alert.team_id,
+            agent_id=alert.agent_id,
+            by_user_id=by_user_id,
+            version=live.version,
+        ),
     )
 
 

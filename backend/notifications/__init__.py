@@ -1,0 +1,1 @@
+"""Notifications: e-mails about alerts, kept in an outbox and delivered by the worker."""
