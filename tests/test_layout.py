@@ -69,9 +69,12 @@ DOMAINS = {
     "prompts",
     "reports",
     "reviews",
+    "roi",
     "signals",
 }
-CHANNELS = {"slack", "gmail", "webhooks"}
+# `strategy` composes the read sides of several domains (as `learning` composes their writes):
+# it owns no table and is not one of them.
+CHANNELS = {"slack", "gmail", "webhooks", "notifications"}
 # Statements and calls that write the table of the model given to them.
 WRITERS = {"update", "delete", "insert", "dialect_insert", "insert_rows", "update_rows_by_id"}
 

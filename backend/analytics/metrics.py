@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from analytics_engine.roi import HumanWorkCaused, RateComparison, RateEstimate, RoiRange
-from backend.roi.service import Assumption
+from backend.roi.assumptions import Assumption
 
 REPLY_OUTCOME = "email_reply"
 ATTENDANCE_OUTCOME = "meeting_attendance"

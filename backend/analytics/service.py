@@ -34,7 +34,7 @@ from backend.baselines.models import HumanBaseline
 from backend.database import Reads, as_date, read_concurrently, utcnow
 from backend.errors import NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import OutcomeRules, rules_for
-from backend.roi.service import Assumptions, assumptions_in_force
+from backend.roi.assumptions import Assumptions, assumptions_in_force
 from backend.scope import (
     DateRange,
     agent_in_scope,

@@ -57,8 +57,8 @@ from backend.baselines.models import HumanBaseline
 from backend.calibration.models import CALIBRATION_BINS
 from backend.feedback.models import FeedbackTarget
 from backend.outcomes.rules import OutcomeRules
+from backend.roi.assumptions import Assumption, Assumptions
 from backend.roi.models import EVERY_ACTION_TYPE, AssumptionName
-from backend.roi.service import Assumption, Assumptions
 
 
 def _zeros() -> np.ndarray:

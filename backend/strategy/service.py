@@ -48,8 +48,8 @@ from backend.database import Reads, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
 from backend.outcomes.rules import PIPELINE, rules_for
 from backend.policy.service import policy_defaults
+from backend.roi.assumptions import Assumption, Assumptions, assumptions_in_force
 from backend.roi.models import AssumptionName
-from backend.roi.service import Assumption, Assumptions, assumptions_in_force
 from backend.scope import DateRange, organization_config
 from backend.strategy import repository as repo
 from backend.strategy.wording import reason

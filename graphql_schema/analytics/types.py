@@ -15,8 +15,8 @@ from analytics_engine.roi import RoiCase
 from backend.analytics import metrics as m
 from backend.feedback.models import FeedbackTarget as TargetModel
 from backend.orgs.models import User
+from backend.roi.assumptions import Assumption
 from backend.roi.models import EVERY_ACTION_TYPE
-from backend.roi.service import Assumption
 from graphql_schema.feedback.types import FeedbackTarget
 from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType

@@ -9,7 +9,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.roi.service import Assumption, AssumptionChange, set_assumptions
+from backend.roi.assumptions import Assumption
+from backend.roi.service import AssumptionChange, set_assumptions
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
 from graphql_schema.analytics.types import RoiAssumption

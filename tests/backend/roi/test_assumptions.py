@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from backend.roi.assumptions import BASELINE, DEFAULT, SET, Assumptions, in_force
 from backend.roi.models import AssumptionName, RoiAssumption
-from backend.roi.service import BASELINE, DEFAULT, SET, Assumptions, in_force
 
 DAY = dt.date(2026, 10, 1)
 
