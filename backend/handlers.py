@@ -15,6 +15,8 @@ below, and anything it writes is its own unit of work (whose events are dispatch
   calibration and policy alert rules fire, clear or give notice (``backend.alerts.triggers``).
 - AlertChanged (alerts: created, acknowledged, resolved, snoozed): the e-mails of rules with the
   e-mail channel are enqueued in the outbox (``backend.notifications``); the worker sends them.
+- AlertChanged, calibration.changed, policy.changed: a delivery is queued for each partner
+  webhook endpoint subscribed to it (``backend.partner_webhooks``); the worker sends them.
 
 Live events (``backend.events.service.Event``) go to the broker before any handler runs.
 """
@@ -36,6 +38,7 @@ from backend.feedback.service import mark_prompted
 from backend.learning import Scope, refresh_calibration
 from backend.notifications.subscribers import enqueue_alert_changes
 from backend.outcomes.events import OutcomeResolved
+from backend.partner_webhooks.subscribers import queue_alert_webhooks, queue_live_event_webhooks
 from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.service import answer_prompts
 from backend.reviews.service import settle_assignments
@@ -108,6 +111,8 @@ def register_handlers(state: AppState) -> None:
     on(PromptChanged, show_prompt_changes)
     on(Event, raise_alerts)
     on(AlertChanged, enqueue_alert_changes)
+    on(Event, queue_live_event_webhooks)
+    on(AlertChanged, queue_alert_webhooks)
 
 
 def open_state(settings: Settings, *, clock: Clock = utcnow) -> AppState:

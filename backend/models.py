@@ -14,6 +14,7 @@ from backend.feedback.models import Feedback
 from backend.notifications.models import Notification
 from backend.orgs.models import Organization, Team, TeamManager, User
 from backend.outcomes.models import Outcome, OutcomeLabel
+from backend.partner_webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.prompts.models import FeedbackPrompt, PromptBudget
 from backend.reports.models import ReportRun, ReportSubscription
@@ -60,4 +61,6 @@ __all__ = [
     "Team",
     "TeamManager",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,6 +1,6 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
 suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
-rules; delivering the outbox's e-mails; reports join this list as they arrive).
+rules; delivering the outbox's e-mails and partner webhooks; reports join this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -98,6 +98,13 @@ async def _deliver_notifications(state: AppState, now: dt.datetime) -> int:
     return await deliver_notifications(state, now=now)
 
 
+async def _deliver_webhooks(state: AppState, now: dt.datetime) -> int:
+    """The due partner webhooks, signed, each with a timeout."""
+    from backend.partner_webhooks.delivery import deliver_webhooks
+
+    return await deliver_webhooks(state, now=now)
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
     Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
@@ -107,6 +114,7 @@ JOBS: tuple[Job, ...] = (
     Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
     Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
     Job("deliver_notifications", _deliver_notifications, dt.timedelta(minutes=1)),
+    Job("deliver_partner_webhooks", _deliver_webhooks, dt.timedelta(seconds=30)),
 )
 
 

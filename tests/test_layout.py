@@ -74,7 +74,7 @@ DOMAINS = {
 }
 # `strategy` composes the read sides of several domains (as `learning` composes their writes):
 # it owns no table and is not one of them.
-CHANNELS = {"slack", "gmail", "webhooks", "notifications"}
+CHANNELS = {"slack", "gmail", "webhooks", "notifications", "partner_webhooks"}
 # Statements and calls that write the table of the model given to them.
 WRITERS = {"update", "delete", "insert", "dialect_insert", "insert_rows", "update_rows_by_id"}
 
