@@ -14,6 +14,7 @@ from graphql_schema.calibration.mutations import CalibrationMutation
 from graphql_schema.coaching.mutations import CoachingMutation
 from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
+from graphql_schema.partner_webhooks.mutations import PartnerWebhooksMutation
 from graphql_schema.prompts.mutations import PromptsMutation
 from graphql_schema.reviews.mutations import ReviewsMutation
 from graphql_schema.roi.mutations import RoiMutation
@@ -34,6 +35,7 @@ class Mutation(
     CalibrationMutation,
     CoachingMutation,
     AlertsMutation,
+    PartnerWebhooksMutation,
     RoiMutation,
 ):
     pass

@@ -37,6 +37,7 @@ from graphql_schema.limits import Buckets, CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
+from graphql_schema.partner_webhooks.queries import PartnerWebhooksQuery
 from graphql_schema.prompts.queries import PromptsQuery
 from graphql_schema.reviews.queries import ReviewsQuery
 from graphql_schema.roi.queries import RoiQuery
@@ -58,6 +59,7 @@ class Query(
     AnalyticsQuery,
     CoachingQuery,
     AlertsQuery,
+    PartnerWebhooksQuery,
     RoiQuery,
     StrategyQuery,
     HealthQuery,

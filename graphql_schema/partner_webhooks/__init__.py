@@ -1,0 +1,1 @@
+"""GraphQL of partner webhooks: endpoints, their delivery log, redelivery."""
