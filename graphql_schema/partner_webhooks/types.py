@@ -4,12 +4,17 @@ event for one endpoint, with every attempt)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
 from backend.partner_webhooks import models
+from backend.partner_webhooks.service import MANAGERS
+from graphql_schema.nodes import load_nodes
 
 
 @strawberry.enum(description="What an endpoint may subscribe to.")
@@ -47,6 +52,12 @@ class WebhookEndpointType(relay.Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
+        return await _managed_nodes(info, models.WebhookEndpoint, node_ids, cls.of, required)
 
 
 @strawberry.type(description="One attempt to deliver.")
@@ -96,3 +107,20 @@ class WebhookDeliveryType(relay.Node):
             ],
             endpoint_id=strawberry.ID(str(relay.GlobalID("WebhookEndpoint", str(row.endpoint_id)))),
         )
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
+        return await _managed_nodes(info, models.WebhookDelivery, node_ids, cls.of, required)
+
+
+async def _managed_nodes(
+    info: Info, model: Any, node_ids: Iterable[str], of: Any, required: bool
+) -> list[Any]:
+    """Endpoints and deliveries through `node`: for the organisation's admins and executives
+    only (as their lists); anyone else finds nothing, as with an unknown id."""
+    ids = list(node_ids)
+    if info.context.require_viewer().role not in MANAGERS:
+        return [None for _ in ids]
+    return await load_nodes(info, model, ids, of, required=required)

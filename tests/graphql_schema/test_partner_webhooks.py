@@ -88,3 +88,19 @@ async def test_reps_and_managers_are_refused(api: Api, database_url: str) -> Non
     }
     unknown = api.query(REDELIVER, {"id": "V2ViaG9va0RlbGl2ZXJ5Ojk5"}, as_="exec_n")["data"]
     assert unknown["redeliverWebhook"]["errors"] == [{"code": "NOT_FOUND", "field": "id"}]
+
+
+NODE = """query($id: ID!) { node(id: $id) { id ... on WebhookEndpoint { url } } }"""
+
+
+async def test_an_endpoint_opens_through_node_only_for_who_manages_it(api: Api) -> None:
+    created = upsert(
+        api, "exec_n", url="https://partner.example/hook", eventTypes=["ALERT_CHANGED"]
+    )
+    endpoint_id = created["endpoint"]["id"]
+    opened = api.query(NODE, {"id": endpoint_id}, as_="exec_n")
+    assert opened["data"]["node"] == {"id": endpoint_id, "url": "https://partner.example/hook"}
+    # a manager or a rep of the organisation, and another organisation's executive: unknown
+    for who in ("manager_a", "rep_a1", "exec_s"):
+        answer = api.query(NODE, {"id": endpoint_id}, as_=who)
+        assert answer["data"] == {"node": None}, (who, answer)
