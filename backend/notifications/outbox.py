@@ -8,25 +8,15 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import outbox
 from backend.alerts.events import AlertChanged
 from backend.alerts.models import Alert, AlertRule
-from backend.database import dialect_insert, is_postgresql
+from backend.database import dialect_insert
 from backend.notifications.alert_emails import render_alert_email
 from backend.notifications.models import Channel, Notification, NotificationStatus
 from backend.notifications.recipients import alert_recipients
 from backend.orgs.models import User
-
-MAX_ATTEMPTS = 8  # 1 + 2 + 4 + ... minutes: the last try about four hours after the first
-FIRST_BACKOFF = dt.timedelta(minutes=1)
-MAX_BACKOFF = dt.timedelta(hours=1)
-# A claimed row is not due again for this long: a worker that died while sending leaves it to
-# be retried then (at least once), never sent twice by two live workers.
-LEASE = dt.timedelta(minutes=5)
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """The wait after the ``attempts``-th failure: 1, 2, 4 ... minutes, at most an hour."""
-    return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+from backend.outbox import MAX_ATTEMPTS, backoff
 
 
 def idempotency_key(event: AlertChanged, user_id: int) -> str:
@@ -84,41 +74,8 @@ async def enqueue_alert_emails(
 async def claim_due(
     session: AsyncSession, *, now: dt.datetime, limit: int = 50
 ) -> list[Notification]:
-    """Take the due pending e-mails for this worker: each counts an attempt and is leased (not
-    due for `LEASE`), so another worker claiming at once takes other rows. On PostgreSQL the
-    candidates are locked with SKIP LOCKED; everywhere the lease is one guarded UPDATE."""
-    candidates = (
-        select(Notification.id)
-        .where(
-            Notification.status == NotificationStatus.PENDING.value,
-            Notification.next_attempt_at <= now,
-        )
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-    )
-    if is_postgresql(session):
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(await session.scalars(candidates))
-    if not ids:
-        return []
-    claimed = await session.scalars(
-        update(Notification)
-        .where(
-            Notification.id.in_(ids),
-            Notification.status == NotificationStatus.PENDING.value,
-            Notification.next_attempt_at <= now,
-        )
-        .values(attempts=Notification.attempts + 1, next_attempt_at=now + LEASE)
-        .returning(Notification.id)
-    )
-    claimed_ids = sorted(claimed)
-    rows = await session.scalars(
-        select(Notification)
-        .where(Notification.id.in_(claimed_ids))
-        .order_by(Notification.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    """Take the due pending e-mails for this worker (`backend.outbox.claim_due`)."""
+    return await outbox.claim_due(session, Notification, now=now, limit=limit)
 
 
 async def mark_sent(session: AsyncSession, notification_id: int, *, now: dt.datetime) -> None:

@@ -11,20 +11,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.database import dialect_insert, is_postgresql
+from backend import outbox
+from backend.database import dialect_insert
+from backend.outbox import MAX_ATTEMPTS, backoff
 from backend.partner_webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-
-MAX_ATTEMPTS = 8  # 1 + 2 + 4 + ... minutes: the last try a few hours after the first
-FIRST_BACKOFF = dt.timedelta(minutes=1)
-MAX_BACKOFF = dt.timedelta(hours=1)
-# A claimed row is not due again for this long: a worker that died while sending leaves it to
-# be retried then (at least once), never sent at once by two live workers.
-LEASE = dt.timedelta(minutes=5)
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """The wait after the ``attempts``-th failure: 1, 2, 4 ... minutes, at most an hour."""
-    return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
 def new_message_id() -> str:
@@ -79,41 +69,8 @@ async def queue_event(
 async def claim_due(
     session: AsyncSession, *, now: dt.datetime, limit: int = 50
 ) -> list[WebhookDelivery]:
-    """Take the due pending deliveries for this worker: each counts an attempt and is leased
-    (not due for `LEASE`), so another worker claiming at once takes other rows. On PostgreSQL
-    the candidates are locked with SKIP LOCKED; everywhere the lease is one guarded UPDATE."""
-    candidates = (
-        select(WebhookDelivery.id)
-        .where(
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
-            WebhookDelivery.next_attempt_at <= now,
-        )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-    )
-    if is_postgresql(session):
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(await session.scalars(candidates))
-    if not ids:
-        return []
-    claimed = await session.scalars(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id.in_(ids),
-            WebhookDelivery.status == DeliveryStatus.PENDING.value,
-            WebhookDelivery.next_attempt_at <= now,
-        )
-        .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + LEASE)
-        .returning(WebhookDelivery.id)
-    )
-    claimed_ids = sorted(claimed)
-    rows = await session.scalars(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(claimed_ids))
-        .order_by(WebhookDelivery.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    """Take the due pending deliveries for this worker (`backend.outbox.claim_due`)."""
+    return await outbox.claim_due(session, WebhookDelivery, now=now, limit=limit)
 
 
 async def record_attempt(
