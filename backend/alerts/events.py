@@ -11,6 +11,7 @@ class AlertChange(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     SNOOZED = "snoozed"
+    REMINDED = "reminded"  # still firing, nobody acknowledged it within the rule's time
 
 
 @dataclass(frozen=True)

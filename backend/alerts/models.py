@@ -58,6 +58,10 @@ class AlertRule(OrganizationRow, Base):
         ),
         CheckConstraint("window_days BETWEEN 1 AND 365", name="window_days"),
         CheckConstraint("hold_hours BETWEEN 0 AND 720", name="hold_hours"),
+        CheckConstraint(
+            "remind_after_minutes IS NULL OR remind_after_minutes BETWEEN 5 AND 10080",
+            name="remind_after_minutes",
+        ),
         CheckConstraint("scope IN ('organization', 'team', 'agent')", name="scope"),
         CheckConstraint(
             "(scope = 'organization' AND team_id IS NULL AND agent_id IS NULL)"
@@ -89,6 +93,13 @@ class AlertRule(OrganizationRow, Base):
     severity: Mapped[str] = mapped_column(String(16), default=Severity.WARNING.value)
     # Where to deliver: e.g. ["dashboard", "email", "slack"].
     channels: Mapped[list[str]] = mapped_column(default=list)
+    # Slack: the channel to post to (an id such as "C0123ABCD"); none: the installation's
+    # default channel.
+    slack_channel: Mapped[str | None] = mapped_column(String(80))
+    # A firing alert nobody acknowledged is announced again ("reminded") after this many
+    # minutes, and again each period after, at most MAX_REMINDERS times (`alerts.reminders`);
+    # none: critical rules every DEFAULT_REMIND_AFTER, others never.
+    remind_after_minutes: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -157,4 +168,7 @@ class Alert(OrganizationRow, Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     snoozed_until: Mapped[dt.datetime | None]
     snoozed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Reminders sent while it went unacknowledged, and the last one's time.
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -168,6 +168,11 @@ class AlertChangeKind(Enum):
     SNOOZED = strawberry.enum_value(
         AlertChange.SNOOZED.value, description="A person quieted it until a given time."
     )
+    REMINDED = strawberry.enum_value(
+        AlertChange.REMINDED.value,
+        description="Still firing and nobody acknowledged it within the rule's reminder time "
+        "(critical rules: an hour unless the rule says otherwise).",
+    )
 
 
 @strawberry.type(
