@@ -1,6 +1,7 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
 suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
-rules; delivering the outbox's e-mails and partner webhooks; reports join this list as they arrive).
+rules and reminding people of the critical alerts nobody acknowledged; delivering the outbox's
+e-mails and partner webhooks; reports join this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ async def _evaluate_alerts(state: AppState, now: dt.datetime) -> int:
     return changed
 
 
+async def _remind_alerts(state: AppState, now: dt.datetime) -> int:
+    """Firing alerts nobody acknowledged within their rule's reminder period: reminded."""
+    from backend.alerts.reminders import remind_unacknowledged
+
+    async with transaction(state.sessions) as session:
+        return await remind_unacknowledged(session, now=now)
+
+
 async def _deliver_notifications(state: AppState, now: dt.datetime) -> int:
     """The outbox's due e-mails over SMTP (off without SMTP_HOST: they wait)."""
     from backend.notifications.delivery import deliver_notifications
@@ -113,6 +122,7 @@ JOBS: tuple[Job, ...] = (
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
     Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
     Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
+    Job("remind_unacknowledged_alerts", _remind_alerts, dt.timedelta(minutes=1)),
     Job("deliver_notifications", _deliver_notifications, dt.timedelta(minutes=1)),
     Job("deliver_partner_webhooks", _deliver_webhooks, dt.timedelta(seconds=30)),
 )

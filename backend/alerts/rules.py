@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,8 @@ from backend.viewer import Viewer, ViewerRole, scoped
 MANAGERS = (ViewerRole.MANAGER, ViewerRole.EXECUTIVE, ViewerRole.ADMIN)
 READERS = (ViewerRole.REP, *MANAGERS)
 CHANNELS = frozenset({"dashboard", "email", "slack"})
+# A Slack conversation id: a public or private channel (C, G) or a direct message (D).
+SLACK_CHANNEL_PATTERN = re.compile(r"^[CGD][A-Z0-9]{5,39}$")
 SERIES_WINDOW_MAX = 60  # anomaly and drift: findings within this many trailing days
 AUDITED = (
     "name",
@@ -56,6 +59,8 @@ AUDITED = (
     "hold_hours",
     "severity",
     "channels",
+    "slack_channel",
+    "remind_after_minutes",
     "enabled",
 )
 
@@ -76,6 +81,8 @@ class RuleInput:
     hold_hours: int = 24
     severity: str = Severity.WARNING.value
     channels: list[str] = field(default_factory=lambda: ["dashboard"])
+    slack_channel: str | None = None
+    remind_after_minutes: int | None = None
     enabled: bool = True
     rule_id: int | None = None  # an existing rule to change
 
@@ -156,6 +163,18 @@ def _check_values(given: RuleInput, problems: Problems) -> None:
     problems.require(
         not unknown, "channels", f"unknown {', '.join(unknown)}; use {', '.join(sorted(CHANNELS))}"
     )
+    if given.slack_channel is not None:
+        problems.require(
+            bool(SLACK_CHANNEL_PATTERN.match(given.slack_channel)),
+            "slackChannel",
+            "must be a Slack channel id such as C0123ABCD (or none: the workspace's default)",
+        )
+    if given.remind_after_minutes is not None:
+        problems.require(
+            5 <= given.remind_after_minutes <= 10080,
+            "remindAfterMinutes",
+            "must be 5 to 10080 minutes (a week)",
+        )
     if given.action_type is not None:
         problems.require(
             bool(ACTION_TYPE_PATTERN.match(given.action_type)),
@@ -244,6 +263,8 @@ async def upsert_rule(
         "hold_hours": given.hold_hours,
         "severity": given.severity,
         "channels": sorted(set(given.channels)),
+        "slack_channel": given.slack_channel,
+        "remind_after_minutes": given.remind_after_minutes,
         "enabled": given.enabled,
     }
     if same_name is not None and (current is None or same_name.id != current.id):

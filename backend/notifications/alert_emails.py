@@ -13,6 +13,7 @@ CHANGE_WORDS = {
     "acknowledged": "was acknowledged",
     "resolved": "was resolved",
     "snoozed": "was snoozed",
+    "reminded": "is still firing and nobody acknowledged it",
 }
 
 

@@ -89,6 +89,18 @@ class UpsertAlertRuleInput:
     channels: list[AlertChannel] = strawberry.field(
         default_factory=lambda: [AlertChannel.DASHBOARD], description="Where its alerts go."
     )
+    slack_channel: str | None = strawberry.field(
+        default=None,
+        description="With the SLACK channel: the Slack channel id to post to (e.g. C0123ABCD); "
+        "null: the workspace's default channel, or without one a direct message to each "
+        "person who sees the alert.",
+    )
+    remind_after_minutes: int | None = strawberry.field(
+        default=None,
+        description="Announce a firing alert again when nobody acknowledged it after this many "
+        "minutes (5..10080), then each period, at most three times; null: critical rules "
+        "every hour, others never.",
+    )
     enabled: bool = strawberry.field(
         default=True, description="Whether it is evaluated (false: disabled, audited)."
     )
@@ -161,6 +173,8 @@ def _rule_input(data: UpsertAlertRuleInput) -> rules.RuleInput:
         hold_hours=data.hold_hours,
         severity=Severity(data.severity).value,
         channels=[AlertChannel(c).value for c in data.channels],
+        slack_channel=data.slack_channel,
+        remind_after_minutes=data.remind_after_minutes,
         enabled=data.enabled,
     )
 

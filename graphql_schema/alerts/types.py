@@ -155,6 +155,14 @@ class AlertRuleType(relay.Node):
     )
     severity: Severity = strawberry.field(description="The severity of its alerts.")
     channels: list[AlertChannel] = strawberry.field(description="Where its alerts go.")
+    slack_channel: str | None = strawberry.field(
+        description="The Slack channel its alerts are posted to; null: the workspace's default "
+        "channel (or, without one, a direct message to each person who sees the alert)."
+    )
+    remind_after_minutes: int | None = strawberry.field(
+        description="Minutes a firing alert may go unacknowledged before it is announced again "
+        "(then each period, at most three times); null: critical rules hourly, others never."
+    )
     enabled: bool = strawberry.field(description="Whether it is evaluated.")
     created_at: dt.datetime = strawberry.field(description="When it was created.")
     updated_at: dt.datetime | None = strawberry.field(description="When it last changed.")
@@ -205,6 +213,8 @@ class AlertRuleType(relay.Node):
             hold_hours=row.hold_hours,
             severity=models.Severity(row.severity),
             channels=[AlertChannel(c) for c in row.channels or [] if c in CHANNEL_VALUES],
+            slack_channel=row.slack_channel,
+            remind_after_minutes=row.remind_after_minutes,
             enabled=row.enabled,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -327,6 +337,10 @@ class AlertType(relay.Node):
     snoozed_until: dt.datetime | None = strawberry.field(
         description="Quiet until then (it may have passed)."
     )
+    reminders: int = strawberry.field(
+        description="How many times it was announced again because nobody acknowledged it."
+    )
+    reminded_at: dt.datetime | None = strawberry.field(description="When last reminded.")
     updated_at: dt.datetime = strawberry.field(description="When it last changed.")
     rule_id: strawberry.Private[int]
     team_id: strawberry.Private[int | None]
@@ -390,6 +404,8 @@ class AlertType(relay.Node):
             acknowledged_at=row.acknowledged_at,
             resolved_at=row.resolved_at,
             snoozed_until=row.snoozed_until,
+            reminders=row.reminders,
+            reminded_at=row.reminded_at,
             updated_at=row.updated_at,
             rule_id=row.rule_id,
             team_id=row.team_id,

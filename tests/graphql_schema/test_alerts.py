@@ -388,3 +388,25 @@ def test_an_alert_is_seen_acknowledged_snoozed_and_resolved_within_scope(
     # The other team's rep acts on the alert of their own agent.
     mine = api.query(ACKNOWLEDGE, {"id": other["id"]}, as_="rep_b1")["data"]["acknowledgeAlert"]
     assert mine["alert"]["acknowledgedBy"] == {"name": "rep_b1"}
+
+
+def test_a_rule_names_its_slack_channel_and_reminder_period(api: Api) -> None:
+    fields = "slackChannel remindAfterMinutes history { totalCount }"
+    upsert = f"""
+    mutation($input: UpsertAlertRuleInput!) {{
+      upsertAlertRule(input: $input) {{ rule {{ {fields} }} errors {{ code field message }} }}
+    }}"""
+    given = _team_rule(api, slackChannel="C0123ABCD", remindAfterMinutes=30)
+    answer = api.query(upsert, {"input": given}, as_="manager_a")["data"]["upsertAlertRule"]
+    assert answer["errors"] == []
+    assert answer["rule"]["slackChannel"] == "C0123ABCD"
+    assert answer["rule"]["remindAfterMinutes"] == 30
+    default = _upsert(api, "manager_a", _team_rule(api, name="defaults"))["rule"]
+    assert default["id"]
+    bad = _team_rule(api, name="bad", slackChannel="#general", remindAfterMinutes=2)
+    refused = api.query(upsert, {"input": bad}, as_="manager_a")["data"]["upsertAlertRule"]
+    assert refused["rule"] is None
+    assert _errors(refused) == {"slackChannel": "invalid", "remindAfterMinutes": "invalid"}
+    assert "channel id" in next(
+        e["message"] for e in refused["errors"] if e["field"] == "slackChannel"
+    )

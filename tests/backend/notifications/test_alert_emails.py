@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
 
 from backend.alerts import state as alert_state
 from backend.alerts.judgement import Judgement
+from backend.alerts.reminders import remind_unacknowledged
 from backend.alerts.service import sees_alert
 from backend.auth.service import viewer_of_user
 from backend.notifications.models import Notification
@@ -145,3 +147,27 @@ async def test_a_retried_event_enqueues_nothing_more_and_an_acknowledgement_is_n
     acknowledged = next(r for r in rows if r.change == "acknowledged")
     assert f"Acknowledged by: {world.users['manager_a'].name}" in acknowledged.body_text
     assert "State: acknowledged" in acknowledged.body_text
+
+
+async def test_a_reminder_of_a_critical_alert_is_e_mailed_again(loop: Loop) -> None:
+    world: Any = loop.world
+    await fire(
+        loop,
+        name="alpha",
+        scope="team",
+        team_id=world.teams["alpha"].id,
+        severity="critical",
+        channels=["email"],
+    )
+    async with transaction(loop.state.sessions) as session:
+        assert await remind_unacknowledged(session, now=NOW + dt.timedelta(hours=1)) == 1
+    rows = await outbox(loop)
+    assert [(r.address, r.change) for r in rows] == [
+        ("manager_a@north.example", "created"),
+        ("manager_a@north.example", "reminded"),
+    ]
+    reminder = rows[1]
+    assert reminder.subject == (
+        "[CRITICAL] alpha is still firing and nobody acknowledged it: reply_rate"
+    )
+    assert "State: firing" in reminder.body_text
