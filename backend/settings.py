@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "Sales Agent <alerts@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Partner webhooks (docs/partner-webhooks.md, "URLs"): private, loopback and link-local
+    # addresses are refused, at registration and at each delivery, unless allowed here (for
+    # development and tests, whose receivers listen on 127.0.0.1).
+    partner_webhooks_allow_private_urls: bool = False
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None

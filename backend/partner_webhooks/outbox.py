@@ -81,14 +81,16 @@ async def record_attempt(
     error: str | None,
     duration_ms: int,
     now: dt.datetime,
+    final: bool = False,
 ) -> DeliveryStatus:
     """Log the attempt: a 2xx delivers; anything else retries after the backoff, or fails
-    after `MAX_ATTEMPTS`."""
+    after `MAX_ATTEMPTS`, or at once when ``final`` (a refused address: retrying would not
+    change it)."""
     attempts = delivery.attempts
     ok = error is None and status_code is not None and 200 <= status_code < 300
     if ok:
         status = DeliveryStatus.DELIVERED
-    elif attempts >= MAX_ATTEMPTS:
+    elif final or attempts >= MAX_ATTEMPTS:
         status = DeliveryStatus.FAILED
     else:
         status = DeliveryStatus.PENDING

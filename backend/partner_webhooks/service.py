@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.errors import NotFoundError, Problems
 from backend.pagination import Page, paginate
+from backend.partner_webhooks.addresses import host_problem
 from backend.partner_webhooks.models import (
     DeliveryStatus,
     WebhookDelivery,
@@ -40,7 +41,10 @@ class SavedEndpoint:
     secret: str | None  # only when it was just created: shown once, never again
 
 
-def check_spec(spec: EndpointSpec) -> None:
+def check_spec(spec: EndpointSpec, *, allow_private_urls: bool = False) -> None:
+    """Every problem of ``spec``, by field. A URL whose host is `localhost` or a literal
+    private, loopback, link-local, multicast, reserved or unspecified address is refused unless
+    ``allow_private_urls`` (the worker checks what a name resolves to at each delivery)."""
     problems = Problems()
     parts = urlsplit(spec.url) if len(spec.url) <= MAX_URL else None
     if parts is None:
@@ -49,6 +53,8 @@ def check_spec(spec: EndpointSpec) -> None:
         problems.add("url", "must be an http or https URL with a host")
     elif parts.username or parts.password:
         problems.add("url", "must not hold credentials")
+    elif not allow_private_urls and (problem := host_problem(parts.hostname)) is not None:
+        problems.add("url", problem)
     known = {t.value for t in WebhookEventType}
     if not spec.event_types:
         problems.add("eventTypes", "name at least one event type")
@@ -96,11 +102,13 @@ async def upsert_endpoint(
     secret_key: str,
     now: dt.datetime,
     endpoint_id: int | None = None,
+    allow_private_urls: bool = False,
 ) -> SavedEndpoint:
-    """Create an endpoint (with a new secret, returned once) or replace one's definition."""
+    """Create an endpoint (with a new secret, returned once) or replace one's definition.
+    ``allow_private_urls``: the deployment's `PARTNER_WEBHOOKS_ALLOW_PRIVATE_URLS`."""
     viewer.require_role(*MANAGERS)
     existing = await _endpoint(session, viewer, endpoint_id) if endpoint_id is not None else None
-    check_spec(spec)
+    check_spec(spec, allow_private_urls=allow_private_urls)
     if existing is not None:
         existing.url = spec.url
         existing.event_types = list(spec.event_types)

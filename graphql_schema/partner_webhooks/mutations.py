@@ -91,6 +91,7 @@ async def _upsert(
             secret_key=info.context.state.settings.secret_key,
             now=info.context.now(),
             endpoint_id=endpoint_id,
+            allow_private_urls=info.context.state.settings.partner_webhooks_allow_private_urls,
         )
 
 

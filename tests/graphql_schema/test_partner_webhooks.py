@@ -40,7 +40,9 @@ async def stored(database_url: str) -> int:
 async def test_an_admin_or_executive_creates_an_endpoint_and_sees_its_secret_once(
     api: Api,
 ) -> None:
-    created = upsert(api, "exec_n", url="http://127.0.0.1:9/hook", eventTypes=["ALERT_CHANGED"])
+    created = upsert(
+        api, "exec_n", url="http://partner.example:9/hook", eventTypes=["ALERT_CHANGED"]
+    )
     assert created["errors"] == [] and created["secret"].startswith("whsec_")
     endpoint = created["endpoint"]
     assert endpoint["eventTypes"] == ["ALERT_CHANGED"] and endpoint["enabled"] is True
@@ -73,7 +75,23 @@ async def test_a_bad_url_is_refused_by_field_and_changes_nothing(
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID", "url")]
     empty = upsert(api, "exec_n", url="https://partner.example/", eventTypes=[])
     assert [(e["code"], e["field"]) for e in empty["errors"]] == [("INVALID", "eventTypes")]
+    # Private addresses are refused by default (PARTNER_WEBHOOKS_ALLOW_PRIVATE_URLS is off).
+    for url, why in (
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://127.0.0.1:8000/hook", "loopback"),
+        ("http://localhost:8000/hook", "localhost"),
+    ):
+        private = upsert(api, "exec_n", url=url, eventTypes=["ALERT_CHANGED"])
+        assert private["endpoint"] is None and private["secret"] is None
+        [error] = private["errors"]
+        assert (error["code"], error["field"]) == ("INVALID", "url") and why in error["message"]
     assert await stored(database_url) == 0
+    # ... and allowed where the deployment says so (development, a receiver on this machine).
+    state = api.client.app.state.app
+    state.settings = state.settings.model_copy(update={"partner_webhooks_allow_private_urls": True})
+    local = upsert(api, "exec_n", url="http://127.0.0.1:8000/hook", eventTypes=["ALERT_CHANGED"])
+    assert local["errors"] == [] and local["endpoint"]["url"] == "http://127.0.0.1:8000/hook"
+    assert await stored(database_url) == 1
 
 
 async def test_reps_and_managers_are_refused(api: Api, database_url: str) -> None:

@@ -1,5 +1,9 @@
 """A real HTTP receiver on 127.0.0.1 (the standard library's server, in a thread) that keeps
-each request and answers the status codes a test chooses; and endpoints of org north."""
+each request and answers the status codes a test chooses; and endpoints of org north.
+
+The receiver is a loopback address, which webhooks may not reach by default: these tests run
+with `PARTNER_WEBHOOKS_ALLOW_PRIVATE_URLS` on (`private_urls`), and those of the refusal turn
+it off."""
 
 from __future__ import annotations
 
@@ -83,6 +87,21 @@ def loop_at_now(loop: Loop) -> None:
     loop.state.clock = lambda: NOW
 
 
+def private_urls(loop: Loop, *, allowed: bool) -> None:
+    """Set the loop's `PARTNER_WEBHOOKS_ALLOW_PRIVATE_URLS`."""
+    loop.state.settings = loop.state.settings.model_copy(
+        update={"partner_webhooks_allow_private_urls": allowed}
+    )
+
+
+@pytest.fixture(autouse=True)
+def allow_the_local_receiver(loop: Loop) -> None:
+    """The receiver listens on 127.0.0.1: private addresses are allowed, explicitly (the
+    default refuses them)."""
+    assert loop.state.settings.partner_webhooks_allow_private_urls is False  # the default
+    private_urls(loop, allowed=True)
+
+
 async def add_endpoint(
     loop: Loop, url: str, event_types: list[str] | None = None, *, enabled: bool = True
 ) -> SavedEndpoint:
@@ -98,4 +117,5 @@ async def add_endpoint(
             ),
             secret_key=loop.state.settings.secret_key,
             now=NOW,
+            allow_private_urls=loop.state.settings.partner_webhooks_allow_private_urls,
         )
