@@ -15,6 +15,9 @@ below, and anything it writes is its own unit of work (whose events are dispatch
   calibration and policy alert rules fire, clear or give notice (``backend.alerts.triggers``).
 - AlertChanged (alerts: created, acknowledged, resolved, snoozed): the e-mails of rules with the
   e-mail channel are enqueued in the outbox (``backend.notifications``); the worker sends them.
+- AlertChanged (created, acknowledged, resolved, snoozed, reminded): for rules with the Slack
+  channel, the change is queued for each of the alert's Slack messages
+  (``backend.slack.alert_outbox``); the worker posts, updates or replies in the thread.
 - AlertChanged, calibration.changed, policy.changed: a delivery is queued for each partner
   webhook endpoint subscribed to it (``backend.partner_webhooks``); the worker sends them.
 
@@ -43,7 +46,12 @@ from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.service import answer_prompts
 from backend.reviews.service import settle_assignments
 from backend.settings import Settings
-from backend.slack.subscribers import mirror_recorded_actions, show_prompt_changes, show_ratings
+from backend.slack.subscribers import (
+    mirror_recorded_actions,
+    queue_alert_messages,
+    show_prompt_changes,
+    show_ratings,
+)
 from backend.state import AppState, Clock
 from backend.unit_of_work import transaction
 
@@ -111,6 +119,7 @@ def register_handlers(state: AppState) -> None:
     on(PromptChanged, show_prompt_changes)
     on(Event, raise_alerts)
     on(AlertChanged, enqueue_alert_changes)
+    on(AlertChanged, queue_alert_messages)
     on(Event, queue_live_event_webhooks)
     on(AlertChanged, queue_alert_webhooks)
 

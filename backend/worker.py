@@ -1,7 +1,7 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
 suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
 rules and reminding people of the critical alerts nobody acknowledged; delivering the outbox's
-e-mails and partner webhooks; reports join this list as they arrive).
+e-mails, alerts shown in Slack and partner webhooks; reports join this list as they arrive).
 `python -m backend worker` loops; `--once` runs each job once."""
 
 from __future__ import annotations
@@ -107,6 +107,13 @@ async def _deliver_notifications(state: AppState, now: dt.datetime) -> int:
     return await deliver_notifications(state, now=now)
 
 
+async def _deliver_slack_alerts(state: AppState, now: dt.datetime) -> int:
+    """The due changes of alerts shown in Slack (posted, updated, reminded in the thread)."""
+    from backend.slack.alert_delivery import deliver_slack_alerts
+
+    return await deliver_slack_alerts(state, now=now)
+
+
 async def _deliver_webhooks(state: AppState, now: dt.datetime) -> int:
     """The due partner webhooks, signed, each with a timeout."""
     from backend.partner_webhooks.delivery import deliver_webhooks
@@ -124,6 +131,7 @@ JOBS: tuple[Job, ...] = (
     Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
     Job("remind_unacknowledged_alerts", _remind_alerts, dt.timedelta(minutes=1)),
     Job("deliver_notifications", _deliver_notifications, dt.timedelta(minutes=1)),
+    Job("deliver_slack_alerts", _deliver_slack_alerts, dt.timedelta(seconds=15)),
     Job("deliver_partner_webhooks", _deliver_webhooks, dt.timedelta(seconds=30)),
 )
 

@@ -1,6 +1,7 @@
-"""Who hears of an alert by e-mail: the managers of its team, the rep of its agent, the
-executives for an organisation-wide alert. Each is checked against `sees_alert`, the rule of
-the alerts page, so nobody is told of an alert they could not open. Users are only read."""
+"""Who hears of an alert (by e-mail; in Slack, those with a Slack id): the managers of its team,
+the rep of its agent, the executives for an organisation-wide alert. Each is checked against
+`sees_alert`, the rule of the alerts page, so nobody is told of an alert they could not open.
+Users are only read."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ class Recipient:
     user_id: int
     name: str
     address: str
+    slack_user_id: str | None = None  # `backend.slack.alert_outbox` messages them directly
 
 
 async def alert_recipients(session: AsyncSession, alert: Alert) -> list[Recipient]:
-    """The active people to e-mail about ``alert``, by user id."""
+    """The active people to tell of ``alert`` (by e-mail, or in Slack), by user id."""
     candidates: set[int] = set()
     team_id = alert.team_id
     if alert.agent_id is not None:
@@ -67,5 +69,5 @@ async def alert_recipients(session: AsyncSession, alert: Alert) -> list[Recipien
         if viewer is not None and sees_alert(
             viewer, team_id=alert.team_id, agent_id=alert.agent_id
         ):
-            recipients.append(Recipient(user.id, user.name, user.email))
+            recipients.append(Recipient(user.id, user.name, user.email, user.slack_user_id))
     return recipients

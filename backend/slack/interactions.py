@@ -4,6 +4,9 @@ comment modal (``view_submission``).
 The rating is stored before answering, and the answer comes at once (Slack waits 3 s); the
 Slack calls that follow (``chat.update`` showing who rated what, ``views.open``, an ephemeral
 reply) run after the response has been sent.
+
+An alert's Acknowledge and Snooze change the alert before answering; its message is then
+updated like after any change of the alert (queued by the change, sent by the worker).
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from starlette.responses import JSONResponse, Response
 
 from backend.database import utcnow
 from backend.errors import DomainError, InvalidInput
+from backend.slack.alert_actions import (
+    AlertClick,
+    AlertClickHandled,
+    alert_problem_text,
+    click_alert,
+)
+from backend.slack.alert_blocks import ALERT_ACKNOWLEDGE, ALERT_OPEN, ALERT_SNOOZE, SNOOZE_CHOICES
 from backend.slack.blocks import (
     ADD_COMMENT,
     DECISION_RATING,
@@ -63,6 +73,8 @@ UNMAPPED_TEXT = (
     "administrator to link your account (your Slack member ID goes on your user)."
 )
 UNKNOWN_POST_TEXT = "This message is not linked to the agent's work any more; nothing was stored."
+ALERT_CONTROLS = (ALERT_ACKNOWLEDGE, ALERT_SNOOZE, ALERT_OPEN)
+ALERT_RESOLVED_TEXT = "This alert is resolved already; nothing was changed."
 # Where the feedback service's complaints go in the modal.
 MODAL_BLOCK_OF_FIELD = {"comment": MODAL_COMMENT_BLOCK}
 log = logging.getLogger(__name__)
@@ -137,12 +149,76 @@ def _click_rating(control: dict[str, Any]) -> tuple[str | None, int | None]:
     return None, int(value)
 
 
+def _alert_click(control: dict[str, Any]) -> AlertClick | None:
+    """What an alert control asks for; None for the Open link (Slack opens it)."""
+    action_id = control.get("action_id")
+    if action_id == ALERT_OPEN:
+        return None
+    if action_id == ALERT_ACKNOWLEDGE:
+        value = control.get("value")
+        if not isinstance(value, str) or not value.isdigit():
+            raise invalid("payload.actions[0].value", "must be an alert id")
+        return AlertClick(int(value))
+    value = _at(control, "selected_option", "value")
+    alert_id, _, choice = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not alert_id.isdigit() or choice not in SNOOZE_CHOICES:
+        raise invalid(
+            "payload.actions[0].selected_option.value",
+            f"must be <alert id>:<{'|'.join(SNOOZE_CHOICES)}>",
+        )
+    return AlertClick(int(alert_id), snooze_for=SNOOZE_CHOICES[choice][1])
+
+
+async def _alert_actions(
+    state: AppState, request: SlackRequest, control: dict[str, Any], *, user: str, channel: str
+) -> Response:
+    """Acknowledge or snooze as the person the Slack user is; refusals are said ephemerally.
+    The message is updated through the alert's change (queued after commit, sent by the
+    worker), never here."""
+    click = _alert_click(control)
+    if click is None:
+        return Response(status_code=200)
+    payload = request.document
+    receipt = _text(payload.get("trigger_id")) or (
+        f"{channel}:{_text(_at(payload, 'container', 'message_ts'))}:{control.get('action_ts')}"
+    )
+    jobs: list[Job] = []
+    held: list[Any] = []
+    try:
+        async with transaction(state.sessions, hold=held) as session:
+            handled = await click_alert(
+                session,
+                request.installation,
+                slack_user_id=user,
+                click=click,
+                receipt=f"alert:{receipt}",
+                now=state.now(),
+            )
+    except DomainError as exc:
+        jobs.append(_ephemeral(channel, user, alert_problem_text(exc)))
+    else:
+        if held:
+            jobs.append(_dispatch(state, held))
+        if handled is AlertClickHandled.UNMAPPED:
+            jobs.append(_ephemeral(channel, user, UNMAPPED_TEXT))
+        elif handled is AlertClickHandled.RESOLVED:
+            jobs.append(_ephemeral(channel, user, ALERT_RESOLVED_TEXT))
+    return Response(status_code=200, background=_after(state, request, jobs))
+
+
 async def _block_actions(state: AppState, request: SlackRequest) -> Response:
     payload = request.document
     user = _required(payload, "user", "id")
     channel = _text(_at(payload, "container", "channel_id")) or _required(payload, "channel", "id")
-    ts = _required(payload, "container", "message_ts")
     actions = payload.get("actions")
+    alert_controls = (
+        [a for a in actions if isinstance(a, dict) and a.get("action_id") in ALERT_CONTROLS]
+        if isinstance(actions, list)
+        else []
+    )
+    if alert_controls:
+        return await _alert_actions(state, request, alert_controls[0], user=user, channel=channel)
+    ts = _required(payload, "container", "message_ts")
     controls = (
         [a for a in actions if isinstance(a, dict) and a.get("action_id") in CONTROLS]
         if isinstance(actions, list)

@@ -324,8 +324,9 @@ def reaction_thumb(reaction: str) -> str | None:
     return REACTION_THUMBS.get(reaction.split("::", 1)[0])
 
 
-async def _receive_event(session: AsyncSession, organization_id: int, event_id: str) -> bool:
-    """Note the event as handled; False when it was (Slack's retry of a delivery we had)."""
+async def note_receipt(session: AsyncSession, organization_id: int, event_id: str) -> bool:
+    """Note the event (or an interaction's key) as handled; False when it was (Slack's retry of
+    a delivery we had)."""
     insert = dialect_insert(session, SlackEventReceipt)
     statement = (
         insert.values(organization_id=organization_id, event_id=event_id[:64], received_at=utcnow())
@@ -358,7 +359,7 @@ async def record_reaction(
     if isinstance(found, SlackFeedback):
         return found
     person, post = found
-    if not await _receive_event(session, installation.organization_id, event_id):
+    if not await note_receipt(session, installation.organization_id, event_id):
         return SlackFeedback(Handled.DUPLICATE, post=post)
     if not added:
         removed = await retract_feedback(

@@ -2,7 +2,8 @@
 rep who owns the agent, redraw our messages when ratings or prompts change, remind in a prompt's
 thread. The composition root subscribes these to the event bus; every Slack call is bounded in
 time and a failure is logged, never raised: what it is about is committed already, and people
-can still rate it elsewhere."""
+can still rate it elsewhere. Alerts' changes are only queued here (their own unit of work); the
+worker shows them in Slack (`alert_delivery.py`), so Slack never delays the loop."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from backend.actions.events import ActionRecorded
+from backend.alerts.events import AlertChanged
 from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
 from backend.prompts.events import PromptChange, PromptChanged
+from backend.slack.alert_outbox import enqueue_alert_change
 from backend.slack.models import PostKind
 from backend.slack.posts import mirror_action, prompt_view, refresh_posts_about, remind_in_slack
 from backend.state import AppState
+from backend.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 SLACK_TIMEOUT = 5.0
@@ -82,3 +86,12 @@ async def show_ratings(
             if e.action_id is not None or e.message_id is not None
         },
     )
+
+
+async def queue_alert_messages(state: AppState, events: Sequence[AlertChanged]) -> None:
+    """Each change of an alert whose rule delivers to Slack: queued for each of its messages
+    (posted on ``created``, updated after; a reminder replies in the thread)."""
+    async with transaction(state.sessions) as session:
+        now = state.now()
+        for event in events:
+            await enqueue_alert_change(session, event, now=now)
