@@ -4,20 +4,24 @@ backoff, given up after the last attempt, never held up by a slow endpoint, rede
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import select
 
 from backend.events.service import record_event
+from backend.handlers import open_state
 from backend.partner_webhooks.delivery import deliver_webhooks
 from backend.partner_webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.partner_webhooks.outbox import MAX_ATTEMPTS, backoff
 from backend.partner_webhooks.service import redeliver
+from backend.settings import load_settings
 from backend.unit_of_work import transaction
 from tests.backend.conftest import Loop
 from tests.backend.notifications.test_alert_emails import fire
@@ -217,3 +221,34 @@ async def test_policy_and_calibration_events_are_queued_once_per_endpoint(
     assert len(await deliveries(loop)) == 3
     assert await deliver_webhooks(loop.state, now=NOW) == 3
     assert sorted(r.path for r in receiver.requests) == ["/all", "/all", "/cal"]
+
+
+async def test_two_workers_at_once_deliver_each_delivery_once(
+    loop: Loop, receiver: Receiver, database_url: str
+) -> None:
+    """Two workers (each its own state: engine, connections, sessions) run a pass at the same
+    moment over the same due deliveries: the claim gives each delivery to one of them."""
+    for path in ("/a", "/b", "/c"):
+        await add_endpoint(loop, receiver.url(path), ["alert.changed"])
+    for _ in range(4):
+        await alert(loop)  # 4 alerts to 3 endpoints: 12 deliveries
+    rows = await deliveries(loop)
+    assert len(rows) == 12 and {r.status for r in rows} == {"pending"}
+    other = open_state(
+        load_settings(database_url=database_url, partner_webhooks_allow_private_urls=True)
+    )
+    try:
+        delivered = await asyncio.gather(
+            deliver_webhooks(loop.state, now=NOW), deliver_webhooks(other, now=NOW)
+        )
+    finally:
+        await other.close()
+    assert sum(delivered) == 12
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    rows = await deliveries(loop)
+    assert received == {r.message_id: 1 for r in rows}  # each reached the receiver once
+    assert [(r.status, r.attempts) for r in rows] == [("delivered", 1)] * 12
+    # Nothing is left for a later pass of either.
+    later = NOW + dt.timedelta(hours=1)
+    assert await deliver_webhooks(loop.state, now=later) == 0
+    assert len(receiver.requests) == 12
