@@ -6,6 +6,11 @@ one bad hour), and are not judged under ``MIN_TRIALS``. Anomalies and drifts run
 weekday-baseline detector (``analytics_engine.anomalies.detect_rate_anomalies``: beta-binomial
 tails, small-count aware; and its CUSUM for sustained shifts) over ``HISTORY_DAYS`` and hold
 while a finding of their kind lies within the trailing ``window_days``.
+
+The threshold-only metrics of other domains (cost per interaction, feedback score, labelling
+queue age, unanswered prompts: ``series.measure``) take the same threshold path: a mean
+pooled over the window's days and judged from ``MIN_TRIALS`` actions or ratings, or an age or
+a count at the moment of judging, judged whenever measured.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backend.alerts.metrics import METRICS
+from backend.alerts.metrics import METRICS, Metric
 from backend.alerts.models import AlertRule, Direction, RuleKind
-from backend.alerts.series import calibration_error, daily_counts, last_judged_day
+from backend.alerts.series import calibration_error, daily_counts, last_judged_day, measure
 
 if TYPE_CHECKING:
     from analytics_engine.anomalies import RateAnomaly
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 MIN_TRIALS = 20  # a threshold on fewer trials than this is not judged
 HISTORY_DAYS = 91  # what the anomaly and drift detectors read: their baseline and CUSUM
 HYSTERESIS = 0.1  # default clear threshold: 10 % of the threshold back on the good side
+MEASURED = ("costs", "feedback", "label_queue", "prompts")  # threshold-only, via ``measure``
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,19 @@ async def judge_series_rule(
     agent_ids: list[int] | None,
     config: dict[str, Any] | None,
     today: dt.date,
+    now: dt.datetime | None = None,
 ) -> Judgement | None:
-    """The rule's finding as of ``today``; None when there is too little data to judge."""
+    """The rule's finding as of ``today``; None when there is too little data to judge.
+    Metrics measured at a moment (the labelling queue, prompts) are measured at ``now``; a
+    caller that gives only ``today`` has them measured at the day's start."""
     metric = METRICS[rule.metric]
+    if metric.source in MEASURED:
+        if rule.kind != RuleKind.THRESHOLD:
+            return None
+        at = now or dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+        return await _judge_measured(
+            session, rule, metric, agent_ids=agent_ids, today=today, now=at
+        )
     until = last_judged_day(metric, rule.action_type, config, today)
     since = until - dt.timedelta(days=rule.window_days - 1)
     org, action_type = rule.organization_id, rule.action_type
@@ -90,23 +106,13 @@ async def judge_series_rule(
             value = counts.total_successes / n if n else float("nan")
         if n < MIN_TRIALS or not np.isfinite(value):
             return None
-        holds = _beyond(value, rule.threshold, rule.direction)
-        clear = clear_threshold(rule)
-        cleared = not holds and not _beyond(value, clear, rule.direction)
-        return Judgement(
-            holds=holds,
-            cleared=cleared,
-            observed=value,
-            expected=rule.threshold,
+        return _threshold_judgement(
+            rule,
+            value,
+            n,
             message=f"{rule.metric} {value:.3f} is {rule.direction} {rule.threshold:g} over "
             f"{rule.window_days} days to {until}",
-            evidence={
-                "window": window,
-                "value": round(value, 6),
-                "n": n,
-                "threshold": rule.threshold,
-                "clearThreshold": clear,
-            },
+            evidence={"window": window},
         )
     history_since = until - dt.timedelta(days=HISTORY_DAYS - 1)
     counts = await daily_counts(
@@ -148,6 +154,68 @@ async def judge_series_rule(
         expected=latest.expected_rate,
         message=_anomaly_message(rule, latest),
         evidence={"window": window, **_anomaly_evidence(latest)},
+    )
+
+
+def _threshold_judgement(
+    rule: AlertRule, value: float, n: float, *, message: str, evidence: dict[str, Any]
+) -> Judgement:
+    """A threshold's finding on the value: holds past the threshold, clears past the clear
+    threshold (hysteresis)."""
+    assert rule.threshold is not None
+    holds = _beyond(value, rule.threshold, rule.direction)
+    clear = clear_threshold(rule)
+    return Judgement(
+        holds=holds,
+        cleared=not holds and not _beyond(value, clear, rule.direction),
+        observed=value,
+        expected=rule.threshold,
+        message=message,
+        evidence={
+            **evidence,
+            "value": round(value, 6),
+            "n": n,
+            "threshold": rule.threshold,
+            "clearThreshold": clear,
+        },
+    )
+
+
+async def _judge_measured(
+    session: Any,
+    rule: AlertRule,
+    metric: Metric,
+    *,
+    agent_ids: list[int] | None,
+    today: dt.date,
+    now: dt.datetime,
+) -> Judgement | None:
+    """A threshold on a metric ``series.measure`` reads: a mean judged from ``MIN_TRIALS``
+    units, an age or a count whenever it is measured."""
+    assert rule.threshold is not None
+    measured = await measure(
+        session,
+        metric,
+        organization_id=rule.organization_id,
+        agent_ids=agent_ids,
+        action_type=rule.action_type,
+        window_days=rule.window_days,
+        today=today,
+        now=now,
+    )
+    if not np.isfinite(measured.value) or (measured.counted and measured.n < MIN_TRIALS):
+        return None
+
+    def shown(value: float) -> str:
+        return metric.format(value, currency=measured.currency)
+
+    return _threshold_judgement(
+        rule,
+        measured.value,
+        measured.n,
+        message=f"{metric.label} {shown(measured.value)} is {rule.direction} "
+        f"{shown(rule.threshold)} {measured.span} ({measured.units})",
+        evidence=measured.evidence,
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import ACTION_TYPE_PATTERN
-from backend.alerts.metrics import METRICS, metrics_for
+from backend.alerts.metrics import METRICS, Metric, metrics_for
 from backend.alerts.models import (
     Alert,
     AlertRule,
@@ -116,9 +116,13 @@ def _check_values(given: RuleInput, problems: Problems) -> None:
         "metric",
         f"{given.metric!r} is not watched by {kind.value} rules; one of {', '.join(allowed)}",
     )
-    if given.direction is not None:
+    if given.direction is not None and problems.require(
+        given.direction in (Direction.ABOVE, Direction.BELOW), "direction", "above or below"
+    ):
         problems.require(
-            given.direction in (Direction.ABOVE, Direction.BELOW), "direction", "above or below"
+            metric is None or given.direction in metric.directions,
+            "direction",
+            f"{given.metric} fires above a threshold only",
         )
     if kind is RuleKind.THRESHOLD:
         problems.require(
@@ -132,6 +136,8 @@ def _check_values(given: RuleInput, problems: Problems) -> None:
             continue
         if metric is None or metric.is_rate or kind is RuleKind.CALIBRATION:
             problems.require(0 <= value <= 1, name, f"is a share: between 0 and 1, got {value}")
+        else:  # money, hours, a count
+            problems.require(value >= 0, name, f"must be 0 or more, got {value}")
     if given.clear_threshold is not None and (
         problems.require(
             kind is RuleKind.THRESHOLD, "clearThreshold", "only threshold rules have one"
@@ -181,6 +187,18 @@ def _check_values(given: RuleInput, problems: Problems) -> None:
             "actionType",
             "must be lower_snake_case, at most 40 characters",
         )
+        _check_action_type(given.action_type, metric, problems)
+
+
+def _check_action_type(action_type: str, metric: Metric | None, problems: Problems) -> None:
+    """A metric is narrowed only to the action types its data has."""
+    if metric is None or metric.action_types is None or action_type in metric.action_types:
+        return
+    if not metric.action_types:
+        problems.add("actionType", f"{metric.name} is not kept by action type; leave it out")
+    else:
+        allowed = ", ".join(sorted(metric.action_types))
+        problems.add("actionType", f"{metric.name} is about {allowed} actions only, or all")
 
 
 async def _check_scope(

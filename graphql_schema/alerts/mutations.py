@@ -44,8 +44,10 @@ class UpsertAlertRuleInput:
     kind: RuleKind = strawberry.field(description="How it judges.")
     metric: str = strawberry.field(
         description="What it watches: threshold `reply_rate`, `meeting_attendance_rate`, "
-        "`escalation_rate`, `calibration_error`; anomaly and drift the rates; calibration "
-        "`calibration_verdict`; policy `policy_change`."
+        "`escalation_rate`, `escalation_appropriateness`, `calibration_error`, "
+        "`cost_per_interaction`, `feedback_score`, `label_queue_age` (hours), "
+        "`unanswered_prompts`; anomaly and drift the rates; calibration `calibration_verdict`; "
+        "policy `policy_change`."
     )
     action_type: str | None = strawberry.field(
         default=None, description="Only this action type (lower_snake_case); null for all."

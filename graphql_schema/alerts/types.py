@@ -15,13 +15,12 @@ from strawberry.types import Info
 
 from backend.agents.models import Agent
 from backend.alerts import models
-from backend.alerts.rules import rule_history_page
 from backend.alerts.service import sees_alert
 from backend.orgs.models import Team, User
-from backend.pagination import DEFAULT_PAGE
+from backend.pagination import DEFAULT_PAGE, check_first
 from graphql_schema.agents.types import AgentType
 from graphql_schema.filters import After, First
-from graphql_schema.loaders import by_id
+from graphql_schema.loaders import by_id, rule_history
 from graphql_schema.nodes import load_nodes
 from graphql_schema.orgs.types import TeamType, UserType
 from graphql_schema.relay import Connection
@@ -137,7 +136,8 @@ class AlertRuleType(relay.Node):
     kind: RuleKind = strawberry.field(description="How it judges.")
     metric: str = strawberry.field(
         description="What it watches: reply_rate, meeting_attendance_rate, escalation_rate, "
-        "calibration_error, calibration_verdict or policy_change."
+        "escalation_appropriateness, calibration_error, cost_per_interaction, feedback_score, "
+        "label_queue_age, unanswered_prompts, calibration_verdict or policy_change."
     )
     action_type: str | None = strawberry.field(description="Only this action type; null for all.")
     scope: AlertScope = strawberry.field(description="Whom it watches.")
@@ -187,14 +187,13 @@ class AlertRuleType(relay.Node):
 
     @strawberry.field(
         description="Its audit trail, newest first: every creation, change, disabling, enabling "
-        "and deletion with who and when (one statement per rule asked)."
+        "and deletion with who and when (the first pages of a list's rules are read together)."
     )
     async def history(
         self, info: Info, first: First = DEFAULT_PAGE, after: After = None
     ) -> Connection[AlertRuleChange]:
-        viewer = info.context.require_viewer()
-        async with info.context.state.sessions() as session:
-            page = await rule_history_page(session, viewer, self.id, first=first, after=after)
+        key = (self.id, check_first(first), after)
+        page = await info.context.loaders.get(rule_history).load(key)
         return Connection.of(page, AlertRuleChange.of, info)
 
     @classmethod

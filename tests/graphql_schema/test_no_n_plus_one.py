@@ -184,3 +184,84 @@ def test_dashboard_statements_do_not_grow_with_agents_teams_or_rows(api: Any) ->
     # a fixed, small number: viewer, scope lookups, one per metric family (with the ROI's
     # redone work, labels, people and assumptions), one per loader
     assert max(count for count, _ in after.values()) <= 22, {k: v[0] for k, v in after.items()}
+
+
+RULES_WITH_HISTORY = """query($first: Int) { alertRules(first: 50, includeDeleted: true) {
+  edges { node { name history(first: $first) { totalCount pageInfo { hasNextPage endCursor }
+    edges { node { change changedBy { name } } } } } } } }"""
+RULE_HISTORY_AFTER = """query($id: ID!, $after: String) { node(id: $id) { ... on AlertRule {
+  history(first: 2, after: $after) { totalCount pageInfo { hasNextPage }
+    edges { node { change } } } } } }"""
+UPSERT_RULE = """mutation($input: UpsertAlertRuleInput!) {
+  upsertAlertRule(input: $input) { rule { id } errors { code field } } }"""
+DELETE_RULE = """mutation($id: ID!) { deleteAlertRule(input: {id: $id}) { errors { code } } }"""
+
+
+def _rules_with_history(api: Any, count: int, start: int) -> list[str]:
+    """``count`` team rules by manager_a, each changed ``i % 3`` times (a history of 1 to 3
+    changes; every third one then deleted: 4 changes); their global ids."""
+    ids = []
+    for i in range(start, start + count):
+        given = {
+            "name": f"rule {i}",
+            "kind": "THRESHOLD",
+            "metric": "reply_rate",
+            "scope": "TEAM",
+            "teamId": str(GlobalID("Team", str(api.world.teams["alpha"].id))),
+            "direction": "BELOW",
+            "threshold": 0.2,
+        }
+        for change in range(i % 3 + 1):
+            answer = api.query(
+                UPSERT_RULE,
+                {
+                    "input": {
+                        **given,
+                        **({"id": ids[-1]} if change else {}),
+                        "threshold": 0.2 - change / 100,
+                    }
+                },
+                as_="manager_a",
+            )["data"]["upsertAlertRule"]
+            assert answer["errors"] == [], answer
+            if not change:
+                ids.append(answer["rule"]["id"])
+        if i % 3 == 2:
+            deleted = api.query(DELETE_RULE, {"id": ids[-1]}, as_="manager_a")
+            assert deleted["data"]["deleteAlertRule"]["errors"] == [], deleted
+    return ids
+
+
+def test_rule_histories_in_a_list_do_not_grow_the_statements(api: Any) -> None:
+    """`alertRules { history }`: one statement for all the rules' first pages, however many."""
+    _rules_with_history(api, 3, start=0)
+    small, few = statements(api, RULES_WITH_HISTORY, {"first": 2}, "manager_a")
+    ids = _rules_with_history(api, 9, start=3)
+    large, many = statements(api, RULES_WITH_HISTORY, {"first": 2}, "manager_a")
+    assert (len(few["edges"]), len(many["edges"])) == (3, 12)
+    assert large == small, (small, large)
+    # Each rule's own trail, newest first, paged at 2 with its total.
+    expected = {
+        f"rule {i}": ["CREATED", *["UPDATED"] * (i % 3)] + (["DELETED"] if i % 3 == 2 else [])
+        for i in range(12)
+    }
+    for edge in many["edges"]:
+        rule = edge["node"]
+        trail = expected[rule["name"]][::-1]
+        history = rule["history"]
+        assert history["totalCount"] == len(trail), rule
+        assert [e["node"]["change"] for e in history["edges"]] == trail[:2], rule
+        assert history["pageInfo"]["hasNextPage"] is (len(trail) > 2), rule
+        assert {e["node"]["changedBy"]["name"] for e in history["edges"]} == {"manager_a"}
+    # The next page of one rule's trail, after the list's cursor: the rest of it.
+    deleted = next(e["node"] for e in many["edges"] if e["node"]["name"] == "rule 5")
+    cursor = deleted["history"]["pageInfo"]["endCursor"]
+    answer = api.query(RULE_HISTORY_AFTER, {"id": ids[2], "after": cursor}, as_="manager_a")
+    rest = answer["data"]["node"]["history"]
+    assert [e["node"]["change"] for e in rest["edges"]] == ["UPDATED", "CREATED"]
+    assert rest["totalCount"] == 4 and rest["pageInfo"]["hasNextPage"] is False
+    # Out of sight: another team's rep sees no rule, another organisation neither.
+    for who in ("rep_b1", "exec_s"):
+        assert api.query(RULES_WITH_HISTORY, {"first": 2}, as_=who)["data"] == {
+            "alertRules": {"edges": []}
+        }
