@@ -75,9 +75,7 @@ async def evaluate_rule(
     agent_ids = await _agents_of(session, rule)
     if agent_ids == []:
         return None
-    judgement = await judge_series_rule(
-        session, rule, agent_ids=agent_ids, config=config, today=now.date()
-    )
+    judgement = await judge_series_rule(session, rule, agent_ids=agent_ids, config=config, now=now)
     if judgement is None:
         return None
     return await apply_judgement(session, rule, rule_subject(rule), judgement, now=now)

@@ -63,19 +63,18 @@ async def judge_series_rule(
     *,
     agent_ids: list[int] | None,
     config: dict[str, Any] | None,
-    today: dt.date,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
 ) -> Judgement | None:
-    """The rule's finding as of ``today``; None when there is too little data to judge.
-    Metrics measured at a moment (the labelling queue, prompts) are measured at ``now``; a
-    caller that gives only ``today`` has them measured at the day's start."""
+    """The rule's finding at ``now``; None when there is too little data to judge. Series are
+    read up to their last judged day before ``now``'s date; metrics measured at a moment (the
+    labelling queue, prompts) are measured at ``now``."""
+    today = now.date()
     metric = METRICS[rule.metric]
     if metric.source in MEASURED:
         if rule.kind != RuleKind.THRESHOLD:
             return None
-        at = now or dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
         return await _judge_measured(
-            session, rule, metric, agent_ids=agent_ids, today=today, now=at
+            session, rule, metric, agent_ids=agent_ids, today=today, now=now
         )
     until = last_judged_day(metric, rule.action_type, config, today)
     since = until - dt.timedelta(days=rule.window_days - 1)

@@ -61,9 +61,7 @@ async def _judge(
     async with loop.state.sessions() as session:
         rule = await session.get(AlertRule, rule_id)
         assert rule is not None
-        return await judge_series_rule(
-            session, rule, agent_ids=agent_ids, config=None, today=now.date(), now=now
-        )
+        return await judge_series_rule(session, rule, agent_ids=agent_ids, config=None, now=now)
 
 
 async def _rules(loop: Loop, metric: str, **rules: dict[str, Any]) -> dict[str, int]:
@@ -398,6 +396,9 @@ async def test_label_queue_age_is_the_longest_wait_at_now_by_scope(loop: Loop) -
     assert await _evaluate(loop, rules["north"]) is AlertChange.CREATED
     [alert] = await _alerts(loop, rules["north"])
     assert alert.evidence["outcomeId"] == beta.id and "hours" in alert.message
+    # the worker measures at its own moment, not at the day's start: alpha_52 holds ten hours on
+    assert await _evaluate(loop, rules["alpha_52"]) is None
+    assert await _evaluate(loop, rules["alpha_52"], NOW + 10 * h) is AlertChange.CREATED
 
 
 # -- unanswered prompts ------------------------------------------------------------------------
