@@ -59,6 +59,8 @@ class Outcome(OrganizationRow, Base):
         # The worker's claim query: open windows by due time.
         Index(None, "status", "due_at"),
         Index(None, "organization_id", "agent_id", "status"),
+        # The organisation's labelling queue (its oldest wait: an alert rule's metric).
+        Index(None, "organization_id", "status"),
         # Lists and ranges by the outcome's own time (an action's windows open when it is
         # taken), one agent's and the organisation's.
         Index(None, "organization_id", "agent_id", "opened_at", "id"),

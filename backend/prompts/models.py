@@ -43,6 +43,8 @@ class FeedbackPrompt(OrganizationRow, Base):
         # A person's open prompts, newest first; the worker's expiry and reminder scans.
         Index(None, "user_id", "state", "created_at"),
         Index(None, "state", "expires_at"),
+        # A team's or agent's prompts due in a window (an alert rule's metric).
+        Index(None, "agent_id", "expires_at"),
     )
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
