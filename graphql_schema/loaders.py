@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
-from backend.alerts.models import AlertRule, AlertRuleChange
-from backend.alerts.rules import require_rule_reader, rule_history_page
+from backend.alerts.models import AlertRuleChange
+from backend.alerts.rules import first_history_pages, require_rule_reader, rule_history_page
 from backend.errors import DomainError, NotFoundError
 from backend.lookup import rows_by_column, rows_by_ids
 from backend.pagination import Page
-from backend.viewer import Viewer, scoped
 from graphql_schema.context import Context
 
 
@@ -75,7 +71,7 @@ def rule_history(context: Context) -> DataLoader[HistoryKey, Page[AlertRuleChang
                 wanted = sorted(
                     {rule for rule, first, after in keys if (first, after) == (size, None)}
                 )
-                found = await _first_history_pages(session, viewer, wanted, size)
+                found = await first_history_pages(session, viewer, wanted, size)
                 for rule_id in wanted:
                     pages[(rule_id, size, None)] = found.get(
                         rule_id, NotFoundError("alert rule", field="id")
@@ -93,52 +89,3 @@ def rule_history(context: Context) -> DataLoader[HistoryKey, Page[AlertRuleChang
         return [pages[key] for key in keys]
 
     return DataLoader(load_fn=load)
-
-
-async def _first_history_pages(
-    session: AsyncSession, viewer: Viewer, rule_ids: Sequence[int], size: int
-) -> dict[int, Page[AlertRuleChange]]:
-    """The first page (``size`` changes, newest first) of each visible rule's audit trail, with
-    its total, in one statement: the changes numbered per rule by a window function, joined to
-    the rules the viewer sees (deleted ones too); a rule without changes has an empty page."""
-    newest_first = (AlertRuleChange.changed_at.desc(), AlertRuleChange.id.desc())
-    ranked = (
-        select(
-            AlertRuleChange,
-            func.row_number()
-            .over(partition_by=AlertRuleChange.rule_id, order_by=newest_first)
-            .label("position"),
-            func.count().over(partition_by=AlertRuleChange.rule_id).label("total"),
-        )
-        .where(
-            AlertRuleChange.organization_id == viewer.organization_id,
-            AlertRuleChange.rule_id.in_(rule_ids),
-        )
-        .subquery()
-    )
-    change = aliased(AlertRuleChange, ranked)
-    statement = scoped(
-        select(AlertRule.id, change, ranked.c.total)
-        .select_from(AlertRule)
-        .outerjoin(ranked, and_(ranked.c.rule_id == AlertRule.id, ranked.c.position <= size + 1))
-        .where(AlertRule.id.in_(rule_ids)),
-        AlertRule,
-        viewer,
-    ).order_by(AlertRule.id, ranked.c.position)
-    changes: dict[int, list[AlertRuleChange]] = {}
-    totals: dict[int, int] = {}
-    for rule_id, row, total in await session.execute(statement):
-        changes.setdefault(rule_id, [])
-        if row is not None:
-            changes[rule_id].append(row)
-            totals[rule_id] = int(total)
-    return {
-        rule_id: Page(
-            items=rows[:size],
-            keys=[(row.changed_at, row.id) for row in rows[:size]],
-            has_next=len(rows) > size,
-            has_previous=False,
-            total=totals.get(rule_id, 0),
-        )
-        for rule_id, rows in changes.items()
-    }
