@@ -92,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--bot-token", required=True, help="the Bot User OAuth Token (xoxb-...)")
     slack.add_argument("--api-base-url", help="Slack Web API base (default: Slack's)")
     slack.add_argument("--team-id", help="the workspace id T...; default: asked with auth.test")
-    slack.add_argument("--default-channel", help="where to post for reps without a Slack id")
+    slack.add_argument(
+        "--default-channel",
+        help="where to post for reps without a Slack id, and alerts whose rule names no channel",
+    )
 
     gmail = commands.add_parser(
         "gmail-addon-deployment", help="print the Gmail add-on's deployment descriptor (JSON)"
