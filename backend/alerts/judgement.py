@@ -1,11 +1,12 @@
 """What a threshold, anomaly or drift rule finds on its metric at a moment: whether its
 condition holds, whether it has cleared (past the hysteresis band), and the evidence.
 
-Thresholds pool the trailing ``window_days`` judged days into one rate (a sustained level, not
-one bad hour), and are not judged under ``MIN_TRIALS``. Anomalies and drifts run the engine's
-weekday-baseline detector (``analytics_engine.anomalies.detect_rate_anomalies``: beta-binomial
-tails, small-count aware; and its CUSUM for sustained shifts) over ``HISTORY_DAYS`` and hold
-while a finding of their kind lies within the trailing ``window_days``.
+The judging itself is the engine's (``analytics_engine.alert_judgement``, which the detector
+bench judges simulated series with): thresholds pool the trailing ``window_days`` judged days
+into one rate (a sustained level, not one bad hour) and are not judged under ``MIN_TRIALS``;
+anomalies and drifts run the weekday-baseline detector (beta-binomial tails, small-count aware;
+its CUSUM for sustained shifts) over ``HISTORY_DAYS`` and hold while a finding of their kind lies
+within the trailing ``window_days``. This module reads the series and words the finding.
 
 The threshold-only metrics of other domains (cost per interaction, feedback score, labelling
 queue age, unanswered prompts: ``series.measure``) take the same threshold path: a mean
@@ -17,20 +18,26 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
+from analytics_engine.alert_judgement import (
+    HISTORY_DAYS,
+    MIN_TRIALS,
+    Direction,
+    RuleJudgement,
+    default_clear_threshold,
+    judge_findings,
+    judge_threshold_value,
+)
 from backend.alerts.metrics import METRICS, Metric
-from backend.alerts.models import AlertRule, Direction, RuleKind
+from backend.alerts.models import AlertRule, RuleKind
 from backend.alerts.series import calibration_error, daily_counts, last_judged_day, measure
 
 if TYPE_CHECKING:
     from analytics_engine.anomalies import RateAnomaly
 
-MIN_TRIALS = 20  # a threshold on fewer trials than this is not judged
-HISTORY_DAYS = 91  # what the anomaly and drift detectors read: their baseline and CUSUM
-HYSTERESIS = 0.1  # default clear threshold: 10 % of the threshold back on the good side
 MEASURED = ("costs", "feedback", "label_queue", "prompts")  # threshold-only, via ``measure``
 
 
@@ -49,12 +56,13 @@ def clear_threshold(rule: AlertRule) -> float:
     if rule.clear_threshold is not None:
         return rule.clear_threshold
     assert rule.threshold is not None
-    margin = HYSTERESIS * abs(rule.threshold)
-    return rule.threshold - margin if rule.direction == Direction.ABOVE else rule.threshold + margin
+    return default_clear_threshold(rule.threshold, _direction(rule))
 
 
-def _beyond(value: float, bound: float, direction: str | None) -> bool:
-    return value > bound if direction == Direction.ABOVE else value < bound
+def _direction(rule: AlertRule) -> Direction:
+    if rule.direction not in ("above", "below"):
+        raise ValueError(f"rule {rule.id} has no direction")
+    return cast("Direction", rule.direction)
 
 
 async def judge_series_rule(
@@ -103,8 +111,6 @@ async def judge_series_rule(
             )
             n = counts.total_trials
             value = counts.total_successes / n if n else float("nan")
-        if n < MIN_TRIALS or not np.isfinite(value):
-            return None
         return _threshold_judgement(
             rule,
             value,
@@ -125,18 +131,27 @@ async def judge_series_rule(
     )
     # here, where needed: the detector loads scipy.stats (about 100 MiB), which an idle server
     # does without
-    from analytics_engine.anomalies import detect_rate_anomalies
+    from analytics_engine.alert_judgement import rate_findings
 
-    found = [
-        a
-        for a in detect_rate_anomalies(
-            np.array(counts.days, dtype="datetime64[D]"), counts.trials, counts.successes
+    findings = (
+        rate_findings(
+            np.array(counts.days, dtype="datetime64[D]"),
+            counts.trials,
+            counts.successes,
+            as_of=until,
         )
-        if a.kind == ("day" if rule.kind == RuleKind.ANOMALY else "sustained")
-        and since <= a.day <= until
-        and (rule.direction is None or a.direction == _anomaly_direction(rule.direction))
-    ]
-    if not found:
+        if counts.days
+        else ()
+    )
+    kind: Literal["anomaly", "drift"] = "anomaly" if rule.kind == RuleKind.ANOMALY else "drift"
+    judged = judge_findings(
+        findings,
+        kind=kind,
+        direction=None if rule.direction is None else _direction(rule),
+        window_days=rule.window_days,
+        as_of=until,
+    )
+    if judged.finding is None:
         return Judgement(
             holds=False,
             cleared=True,
@@ -145,7 +160,7 @@ async def judge_series_rule(
             message=f"no {rule.kind} of {rule.metric} in {rule.window_days} days to {until}",
             evidence={"window": window},
         )
-    latest = found[-1]
+    latest = judged.finding
     return Judgement(
         holds=True,
         cleared=False,
@@ -157,16 +172,31 @@ async def judge_series_rule(
 
 
 def _threshold_judgement(
-    rule: AlertRule, value: float, n: float, *, message: str, evidence: dict[str, Any]
-) -> Judgement:
-    """A threshold's finding on the value: holds past the threshold, clears past the clear
-    threshold (hysteresis)."""
+    rule: AlertRule,
+    value: float,
+    n: float,
+    *,
+    message: str,
+    evidence: dict[str, Any],
+    min_trials: float = MIN_TRIALS,
+) -> Judgement | None:
+    """A threshold's finding on the value (the engine's ``judge_threshold_value``): holds past
+    the threshold, clears past the clear threshold (hysteresis); None under ``min_trials`` or
+    when the value is not a number."""
     assert rule.threshold is not None
-    holds = _beyond(value, rule.threshold, rule.direction)
-    clear = clear_threshold(rule)
+    judged: RuleJudgement | None = judge_threshold_value(
+        value,
+        n,
+        direction=_direction(rule),
+        threshold=rule.threshold,
+        clear_threshold=rule.clear_threshold,
+        min_trials=min_trials,
+    )
+    if judged is None:
+        return None
     return Judgement(
-        holds=holds,
-        cleared=not holds and not _beyond(value, clear, rule.direction),
+        holds=judged.holds,
+        cleared=judged.cleared,
         observed=value,
         expected=rule.threshold,
         message=message,
@@ -175,7 +205,7 @@ def _threshold_judgement(
             "value": round(value, 6),
             "n": n,
             "threshold": rule.threshold,
-            "clearThreshold": clear,
+            "clearThreshold": judged.clear_threshold,
         },
     )
 
@@ -202,7 +232,7 @@ async def _judge_measured(
         today=today,
         now=now,
     )
-    if not np.isfinite(measured.value) or (measured.counted and measured.n < MIN_TRIALS):
+    if not np.isfinite(measured.value):
         return None
 
     def shown(value: float) -> str:
@@ -215,11 +245,8 @@ async def _judge_measured(
         message=f"{metric.label} {shown(measured.value)} is {rule.direction} "
         f"{shown(rule.threshold)} {measured.span} ({measured.units})",
         evidence=measured.evidence,
+        min_trials=MIN_TRIALS if measured.counted else 0.0,
     )
-
-
-def _anomaly_direction(direction: str) -> str:
-    return "spike" if direction == Direction.ABOVE else "drop"
 
 
 def _anomaly_message(rule: AlertRule, found: RateAnomaly) -> str:
