@@ -231,6 +231,8 @@ def _fit_platt(
         fit = fit_logistic(exog, rate, weight)
     except (ValueError, np.linalg.LinAlgError):
         return None
+    if fit.perfect_prediction or not fit.converged:
+        return None  # separated or not converged: the parameters are not identified
     a, b = (float(v) for v in fit.params)
     if not (math.isfinite(a) and math.isfinite(b)) or abs(a) > 50 or abs(b) > 50:
         return None

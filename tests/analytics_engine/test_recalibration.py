@@ -65,6 +65,14 @@ def test_platt_equals_statsmodels_glm_on_the_bin_means(data: list[tuple[float, f
     np.testing.assert_allclose([m.intercept, m.slope], reference.params, rtol=1e-8, atol=1e-10)
 
 
+def test_separated_bins_fall_back_to_the_histogram() -> None:
+    # Rates 0, 1, 1 on increasing confidence: the likelihood grows without bound (no MLE), so
+    # IRLS stops at an arbitrary point (it went to a = 37, b = 3.7 where statsmodels stopped
+    # at a = 21, b = 2.0); such a fit is not a map.
+    stats = CalibrationStats.from_arrays(np.array([0.0, 1.0, 0.5]), np.array([0.0, 1.0, 1.0]))
+    assert fit_recalibration(stats, method="platt").method == "histogram"
+
+
 def test_isotonic_equals_scikit_learn_on_bin_aggregates() -> None:
     p, y = overconfident(6000, 3)
     stats = CalibrationStats.from_arrays(p, y)
