@@ -208,8 +208,8 @@ def detect_rate_anomalies(
 
     The defaults are the alert rules' (``bench/alert_quality.py``, docs/performance.md): with
     an 8-week baseline and ``h = 3`` a 30 % drop of a team's replies (about 9 a day) is found in
-    a median 4 working days, with under 1 false alarm per 20 weeks of a steady series; the
-    former 4 weeks and ``h = 5`` took 8, as the 4-week baseline soon took the drop in.
+    a median 5 working days, with under 1 false alarm per 20 weeks of a steady series; the
+    former 4 weeks and ``h = 5`` took 10, as the 4-week baseline soon took the drop in.
 
     >>> days = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-03-01"))
     >>> counts = np.full(days.size, 200)

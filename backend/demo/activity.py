@@ -15,6 +15,7 @@ from backend.database import Base
 from backend.demo.outcome_rows import CALIBRATING, DELIVERY, label_rows, outcome_rows, signal_rows
 from backend.demo.outcomes import CLICKED, OPENED, Outcomes, simulate_outcomes
 from backend.demo.people import OrgPeople, Rep
+from backend.demo.planted import confidence_drift, reply_drop
 from backend.demo.rows import ActivityRows
 from backend.demo.simulation import Actions, simulate_actions, simulate_book
 from backend.demo.writer import BulkWriter
@@ -50,7 +51,16 @@ async def insert_activity(
         rng, n_actions=n_actions, start_s=start_s, deal_median=rep.team.median_deal
     )
     lift = rep.team.reply_lift + rng.normal(0.0, 0.15)  # some agents write better than others
-    actions = simulate_actions(rng, book, n=n_actions, start_s=start_s, reply_lift=lift)
+    slug = org.plan.slug
+    actions = simulate_actions(
+        rng,
+        book,
+        n=n_actions,
+        start_s=start_s,
+        reply_lift=lift,
+        reply_drop=reply_drop(slug, rep.team.name, now_s=now_s),
+        confidence_drift=confidence_drift(slug, rep.number, now_s=now_s),
+    )
     outcomes, delivery, events = simulate_outcomes(rng, actions, now_s=now_s)
     rows = ActivityRows(org, rep, book, actions, events, start_s)
 

@@ -12,6 +12,7 @@ import numpy as np
 from backend.alerts.models import AlertRule, Direction, RuleKind, Severity
 from backend.baselines.models import HumanBaseline
 from backend.demo.people import OrgPeople
+from backend.demo.planted import CONFIDENCE_DRIFT_ORG, CONFIDENCE_DRIFT_TEAM
 from backend.demo.simulation import KINDS
 from backend.demo.writer import BulkWriter
 from backend.policy.models import AgentPolicy, PolicyChange
@@ -217,47 +218,60 @@ def _alert_rules(org: OrgPeople, *, since: dt.datetime) -> list[dict[str, Any]]:
             "created_at": since,
         }
 
-    # A team's e-mails get replies at 8-14 % a week; a week below 9 % is worth a manager's look
-    # (the former 6 %, the human baseline's low end, never fired on this data).
+    teams = list(zip(org.plan.teams, org.team_ids, org.manager_ids, strict=True))
+    # Each manager watches a sustained drop of their team's reply rate (e-mails and follow-ups):
+    # the detector's CUSUM against the team's own weekday baseline, which the ordinary weekly
+    # noise of a steady team does not cross (a threshold at 9 % fired on weak weeks of steady
+    # teams; one low enough not to would miss a drop of a team with a high rate). A drop found
+    # stays an alert for six weeks, so it does not resolve while it lasts.
     rules = [
         rule(
-            f"{team.name}: e-mail reply rate below 9%",
+            f"{team.name}: sustained drop in reply rate",
             "reply_rate",
-            RuleKind.THRESHOLD,
+            RuleKind.DRIFT,
             Direction.BELOW,
-            0.09,
+            None,
+            team_id=team_id,
+            window_days=42,
+            channels=("dashboard", "slack"),
+            author=manager_id,
+        )
+        for team, team_id, manager_id in teams
+    ]
+    # Mid-Market tries the agents' prompt changes first, so its manager also watches their
+    # e-mail calibration. Over the replayed history Mid-Market's planted changes fire its rules
+    # (``backend.demo.planted``); the steady teams' rules fire nothing.
+    rules += [
+        rule(
+            f"{team.name}: e-mail confidence miscalibrated",
+            "calibration_verdict",
+            RuleKind.CALIBRATION,
+            None,
+            None,
             action_type="email",
             team_id=team_id,
             channels=("dashboard", "slack"),
             author=manager_id,
         )
-        for team, team_id, manager_id in zip(
-            org.plan.teams, org.team_ids, org.manager_ids, strict=True
-        )
+        for team, team_id, manager_id in teams
+        if (org.plan.slug, team.name) == (CONFIDENCE_DRIFT_ORG, CONFIDENCE_DRIFT_TEAM)
     ]
-    rules.append(
-        rule(
-            "Calibration error above 5%",
-            "calibration_error",
-            RuleKind.THRESHOLD,
-            Direction.ABOVE,
-            0.05,
-            window_days=30,
-            channels=("dashboard", "email"),
-            author=org.executive_id,
+    # The executive's bound on the calibration error (the planted miscalibration of meetings
+    # and escalations keeps Demo Corp's near 4 %). Acme's pilot does without: about a hundred
+    # outcomes a month put its debiased error anywhere from 0 to 11 % on noise alone.
+    if sum(team.reps for team in org.plan.teams) * org.plan.actions_per_agent[0] >= 10_000:
+        rules.append(
+            rule(
+                "Calibration error above 5%",
+                "calibration_error",
+                RuleKind.THRESHOLD,
+                Direction.ABOVE,
+                0.05,
+                window_days=30,
+                channels=("dashboard", "email"),
+                author=org.executive_id,
+            )
         )
-    )
-    rules.append(
-        rule(
-            "Unusual escalation rate",
-            "escalation_rate",
-            RuleKind.ANOMALY,
-            None,
-            None,
-            severity=Severity.INFO,
-            author=org.executive_id,
-        )
-    )
     # Escalations are where an overconfident agent costs most (it hands a customer over too
     # late): the executive hears when their calibration goes wrong and when automation moves
     # their policy.

@@ -58,6 +58,26 @@ STAGE_COUNT = 5  # open stages prospecting..negotiation (DealStage order)
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyDrop:
+    """Reply probabilities of e-mails and follow-ups sent from ``start_s`` on are multiplied by
+    ``factor``: the truth and the agent's confidence alike (``backend.demo.planted``)."""
+
+    start_s: int
+    factor: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceDrift:
+    """The stated confidence of e-mails sent from ``start_s`` on is multiplied by a factor
+    rising linearly from 1 at ``start_s`` to ``peak`` at ``end_s``; the truth stays
+    (``backend.demo.planted``)."""
+
+    start_s: int
+    end_s: int
+    peak: float
+
+
+@dataclass(frozen=True, slots=True)
 class Book:
     """An agent's contacts, accounts, deals and conversation threads (indices are local)."""
 
@@ -173,8 +193,11 @@ def simulate_actions(
     n: int,
     start_s: int,
     reply_lift: float,
+    reply_drop: ReplyDrop | None = None,
+    confidence_drift: ConfidenceDrift | None = None,
 ) -> Actions:
-    """``n`` actions over the 90 days after ``start_s``; ``reply_lift`` shifts reply logits."""
+    """``n`` actions over the 90 days after ``start_s``; ``reply_lift`` shifts reply logits;
+    the planted ``reply_drop`` and ``confidence_drift``, when given, apply from their start."""
     occurred_s = _occurrences(rng, n, start_s)
     kind = rng.choice(len(KINDS), n, p=KIND_SHARES)
     # Threads: some are busy, most are quiet. Deal actions happen on threads with a deal.
@@ -207,6 +230,8 @@ def simulate_actions(
         + rng.normal(0.0, 0.3, n)
     )
     reply_p = np.clip(1.0 / (1.0 + np.exp(-logit)), 0.01, 0.95)
+    if reply_drop is not None:
+        reply_p = np.where(occurred_s >= reply_drop.start_s, reply_p * reply_drop.factor, reply_p)
 
     lead_days = rng.choice(np.arange(1, 11), n, p=np.array([6, 10, 10, 9, 8, 6, 4, 3, 2, 2]) / 60)
     meeting_p = np.clip(rng.beta(4.0, 4.0, n), 0.02, 0.98)
@@ -218,6 +243,8 @@ def simulate_actions(
     escalation_p = np.clip(rng.beta(7.0, 3.0, n), 0.02, 0.99)
     choices = [kind == MEETING, kind == STAGE, kind == ESCALATION]
     confidence = np.select(choices, [meeting_p, stage_p, escalation_p], reply_p)
+    if confidence_drift is not None:
+        confidence = _drifted(confidence, kind == EMAIL, occurred_s, confidence_drift)
     # Escalations are over-confident: their quality is 0.6 of what the agent states.
     truth = np.select(choices, [meeting_true, stage_p, 0.6 * escalation_p], reply_p)
     tokens = np.round(np.array(KIND_TOKENS)[kind] * rng.lognormal(0.0, 0.35, n)).astype(np.int64)
@@ -240,3 +267,15 @@ def simulate_actions(
         lead_days=lead_days,
         detail_choice=detail_choice,
     )
+
+
+def _drifted(
+    confidence: NDArray[np.float64],
+    chosen: NDArray[np.bool_],
+    occurred_s: NDArray[np.int64],
+    drift: ConfidenceDrift,
+) -> NDArray[np.float64]:
+    """``confidence`` with the ``chosen`` actions' stretched by the drift's factor at their time."""
+    progress = np.clip((occurred_s - drift.start_s) / (drift.end_s - drift.start_s), 0.0, 1.0)
+    factor = np.where(chosen, 1.0 + (drift.peak - 1.0) * progress, 1.0)
+    return np.where(factor > 1.0, np.clip(confidence * factor, 0.01, 0.95), confidence)

@@ -1,6 +1,7 @@
 """The learning loop replayed by seed-demo: the planted miscalibration is found and the policies
-move, dated inside the simulated history; calibrated types stay; windows due are closed by the
-worker's own code; coaching mined; nothing of the history is published; same ``now``, same data.
+move, dated inside the simulated history; calibrated types stay; the planted reply-rate drop and
+confidence drift raise alerts, the steady teams none; windows due are closed by the worker's own
+code; coaching mined; nothing of the history is published; same ``now``, same data.
 
 Most checks read the full-size demo seeded once for the session (``full_seed``): at smaller
 scales no agent has enough matured meetings or escalations for a verdict.
@@ -16,15 +17,23 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.agents.models import Agent
 from backend.alerts.models import Alert, AlertRule
 from backend.calibration.models import CalibrationVerdict
 from backend.coaching.models import CoachingInsight
 from backend.database import create_engine, create_sessionmaker
 from backend.demo import SeedReport, seed_demo
 from backend.demo.loop import close_due_windows, replay_moments
+from backend.demo.planted import (
+    CONFIDENCE_DRIFT_REP,
+    CONFIDENCE_DRIFT_TEAM,
+    REPLY_DROP_TEAM,
+    confidence_drift,
+    reply_drop,
+)
 from backend.demo.simulation import HISTORY_DAYS
 from backend.migrations import upgrade_async
-from backend.orgs.models import Organization, User
+from backend.orgs.models import Organization, Team, User
 from backend.outcomes.models import Outcome
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.service import policy_defaults
@@ -47,6 +56,17 @@ async def full(full_seed: tuple[str, SeedReport]) -> AsyncIterator[AsyncSession]
 
 async def demo_id(session: AsyncSession) -> int:
     found = await session.scalar(select(Organization.id).where(Organization.slug == "demo"))
+    assert found is not None
+    return found
+
+
+async def drifting_agent(session: AsyncSession) -> int:
+    """The agent whose e-mail confidence drifts (``backend.demo.planted``)."""
+    found = await session.scalar(
+        select(Agent.id)
+        .join(User, User.id == Agent.owner_id)
+        .where(User.email == f"rep{CONFIDENCE_DRIFT_REP}@demo.example")
+    )
     assert found is not None
     return found
 
@@ -126,11 +146,15 @@ async def test_planted_miscalibration_is_found_and_its_policies_move_with_reason
 async def test_calibrated_types_keep_their_policies_unless_evidence_moved_them(
     full: AsyncSession,
 ) -> None:
+    drifting = await drifting_agent(full)
     for action_type in CALIBRATED_TYPES:
         judged = await verdicts(full, action_type)
         assert len(judged) == 12
-        assert {v.verdict for v in judged} == {"calibrated"}
+        planted = {v for v in judged if (v.agent_id, action_type) == (drifting, "email")}
+        assert {v.verdict for v in judged if v not in planted} == {"calibrated"}
         for verdict in judged:
+            if verdict in planted:
+                continue
             assert verdict.agent_id is not None
             changes = await moves(full, verdict.agent_id, action_type)
             # A move needs an actionable verdict as its evidence; none came on this data.
@@ -138,6 +162,21 @@ async def test_calibrated_types_keep_their_policies_unless_evidence_moved_them(
             current = await policy(full, verdict.agent_id, action_type)
             defaults = policy_defaults(action_type, None).thresholds
             assert (current.version, current.autonomous_above) == (1, defaults.autonomous_above)
+
+
+async def test_the_planted_confidence_drift_is_found_and_its_policy_moves(
+    full: AsyncSession,
+) -> None:
+    """The drifting agent states more confidence in its e-mails than its replies bear out:
+    judged overconfident by the replayed loop, and its policy acts on its own less."""
+    agent = await drifting_agent(full)
+    [verdict] = [v for v in await verdicts(full, "email") if v.agent_id == agent]
+    assert verdict.verdict == "overconfident"
+    assert verdict.evidence["observedExpected"] < 0.9
+    changes = await moves(full, agent, "email")
+    assert changes and all(c.evidence["kind"] == "overconfident" for c in changes)
+    current = await policy(full, agent, "email")
+    assert current.autonomous_above > policy_defaults("email", None).thresholds.autonomous_above
 
 
 async def test_the_loop_is_dated_on_the_simulated_days_not_by_the_clock(full: AsyncSession) -> None:
@@ -229,28 +268,68 @@ async def test_alerts_fired_and_people_answered_them_on_simulated_moments(
     assert {roles[who] for a, who in people if a.team_id is None} <= {"executive"}
     assert {roles[who] for a, who in people if a.team_id is not None} == {"manager"}
     assert any(a.team_id is None for a, _ in people)
-    # Some resolved themselves, some were resolved by a person.
+    # Policy notices were resolved by their readers; nothing else cleared: what the rules found
+    # (the planted changes) lasts to ``now``.
     resolved = [a for a in alerts if a.state == "resolved"]
-    assert any(a.resolved_by_id is None for a in resolved)
-    assert any(a.resolved_by_id is not None for a in resolved)
+    assert resolved and all(a.resolved_by_id is not None for a in resolved)
+    assert {a.kind for a in resolved} == {"policy"}
 
 
-async def test_the_planted_escalations_and_a_weak_week_raise_alerts_the_steady_team_none(
+async def test_the_planted_changes_raise_alerts_and_the_steady_teams_none(
     full: AsyncSession,
 ) -> None:
-    rules = dict(
-        (
-            await full.execute(
-                select(AlertRule.id, AlertRule.name).where(
-                    AlertRule.organization_id == await demo_id(full)
-                )
-            )
-        ).all()
+    """Mid-Market's reply-rate drop and its agent's confidence drift fire their team's rules,
+    after they began; the steady teams' rules fire nothing; the planted escalations fire the
+    executive's."""
+    demo = await demo_id(full)
+    teams = dict(
+        (await full.execute(select(Team.id, Team.name).where(Team.organization_id == demo))).all()
     )
-    fired = {rules[a.rule_id] for a in await full.scalars(select(Alert)) if a.rule_id in rules}
+    rules = {
+        r.id: r
+        for r in await full.scalars(select(AlertRule).where(AlertRule.organization_id == demo))
+    }
+    alerts = [a for a in await full.scalars(select(Alert).order_by(Alert.id)) if a.rule_id in rules]
+    fired = {rules[a.rule_id].name for a in alerts}
     assert "Escalations miscalibrated" in fired and "Escalation policy moved" in fired
-    assert any(name.endswith("reply rate below 9%") for name in fired)
-    assert "SMB: e-mail reply rate below 9%" not in fired
+    now_s = int(NOW.timestamp())
+
+    def utc(stamp: dt.datetime) -> dt.datetime:
+        return stamp.replace(tzinfo=dt.UTC)
+
+    # (a) every team reply-rate alert is the planted team's, raised after the drop began
+    drop = reply_drop("demo", REPLY_DROP_TEAM, now_s=now_s)
+    assert drop is not None
+    replies = [a for a in alerts if a.metric == "reply_rate" and a.team_id is not None]
+    assert replies and {teams[a.team_id] for a in replies} == {REPLY_DROP_TEAM}
+    assert all(a.kind == "drift" and a.evidence["direction"] == "drop" for a in replies)
+    assert all(utc(a.fired_at).timestamp() > drop.start_s for a in replies)
+    # (b) the drifting agent's e-mail calibration is found, after the drift began
+    drift = confidence_drift("demo", CONFIDENCE_DRIFT_REP, now_s=now_s)
+    assert drift is not None
+    agent = await drifting_agent(full)
+    calibration = [
+        a
+        for a in alerts
+        if a.kind == "calibration" and a.action_type == "email" and a.agent_id == agent
+    ]
+    assert calibration and {teams[a.team_id] for a in calibration} == {CONFIDENCE_DRIFT_TEAM}
+    assert all(utc(a.fired_at).timestamp() > drift.start_s for a in calibration)
+    assert all(a.evidence["verdict"] == "overconfident" for a in calibration)
+    # no other e-mail calibration alert: the other agents' e-mails stay calibrated
+    assert [a for a in alerts if a.action_type == "email"] == calibration
+    # (c) people acknowledged some, one at least is still open
+    planted = replies + calibration
+    assert {"acknowledged", "firing"} <= {a.state for a in alerts}
+    assert {a.state for a in planted} <= {"acknowledged", "firing"}
+    # (d) nothing fired for the steady teams' rules
+    steady = {
+        rule_id
+        for rule_id, rule in rules.items()
+        if rule.scope == "team" and teams[rule.team_id] != REPLY_DROP_TEAM
+    }
+    assert steady and not [a for a in alerts if a.rule_id in steady]
+    # The planted escalations: each overconfident agent's, and nothing else of them.
     overconfident = {
         v.agent_id for v in await verdicts(full, "escalation") if v.verdict == "overconfident"
     }
