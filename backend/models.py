@@ -17,7 +17,7 @@ from backend.outcomes.models import Outcome, OutcomeLabel
 from backend.partner_webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.prompts.models import FeedbackPrompt, PromptBudget
-from backend.reports.models import ReportRun, ReportSubscription
+from backend.reports.models import ReportDelivery, ReportRun, ReportSubscription
 from backend.reviews.models import ReviewAssignment
 from backend.roi.models import RoiAssumption
 from backend.signals.models import Signal
@@ -50,6 +50,7 @@ __all__ = [
     "OutcomeLabel",
     "PolicyChange",
     "PromptBudget",
+    "ReportDelivery",
     "ReportRun",
     "ReportSubscription",
     "ReviewAssignment",
