@@ -1,5 +1,6 @@
-"""A small client of Slack's Web API: ``POST {base}/{method}`` with a JSON body and the bot
-token as bearer, answered ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+"""A small client of Slack's Web API: ``POST {base}/{method}`` with a JSON body (a form body for
+the methods that want one) and the bot token as bearer, answered ``{"ok": true, ...}`` or
+``{"ok": false, "error": "..."}``; and file uploads to the URL Slack hands out for them.
 
 The standard library's urllib runs in a worker thread (the event loop never blocks); the base
 URL is configurable so tests point it at a local stand-in. The token is never logged.
@@ -10,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
+UPLOAD_TIMEOUT_SECONDS = 30.0  # a chart of a few MB to Slack's file host
 MAX_RESPONSE_BYTES = 1024 * 1024
+UPLOAD = "file upload"  # the method named by errors of the upload itself
 
 
 class SlackApiError(Exception):
@@ -43,14 +47,31 @@ class SlackClient:
         """Call ``method`` with ``arguments``; Slack's answer when ``ok``, else SlackApiError."""
         return await asyncio.to_thread(self._call, method, arguments)
 
+    async def call_form(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Like ``call``, form-encoded: for the methods that read only form arguments
+        (``files.getUploadURLExternal``); a list or dict argument is sent as JSON text."""
+        return await asyncio.to_thread(self._call_form, method, arguments)
+
     def _call(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps(arguments).encode()
+        return self._send(method, body, "application/json; charset=utf-8")
+
+    def _call_form(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        fields = {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in arguments.items()
+        }
+        body = urllib.parse.urlencode(fields).encode()
+        return self._send(method, body, "application/x-www-form-urlencoded")
+
+    def _send(self, method: str, body: bytes, content_type: str) -> dict[str, Any]:
         request = urllib.request.Request(
             self.base_url + method,
-            data=json.dumps(arguments).encode(),
+            data=body,
             method="POST",
             headers={
                 "Authorization": f"Bearer {self._token}",
-                "Content-Type": "application/json; charset=utf-8",
+                "Content-Type": content_type,
                 "Accept": "application/json",
             },
         )
@@ -117,3 +138,73 @@ class SlackClient:
         if not isinstance(team, str) or not team:
             raise SlackApiError("auth.test", "the answer names no team_id")
         return team
+
+    async def open_conversation(self, user: str) -> str:
+        """The id of the direct message conversation with ``user`` (``conversations.open``),
+        which the methods that need a channel id (sharing a file) take."""
+        answer = await self.call_form("conversations.open", {"users": user})
+        channel = answer.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(channel_id, str) or not channel_id:
+            raise SlackApiError("conversations.open", "the answer names no channel id")
+        return channel_id
+
+    async def upload_file(
+        self,
+        *,
+        content: bytes,
+        filename: str,
+        title: str,
+        channel_id: str,
+        alt_text: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Upload ``content`` and share it in ``channel_id`` (in ``thread_ts``'s thread when
+        given), Slack's way: ``files.getUploadURLExternal``, the bytes to the URL it gives,
+        ``files.completeUploadExternal``. Returns the file id."""
+        arguments: dict[str, Any] = {"filename": filename, "length": str(len(content))}
+        if alt_text:
+            arguments["alt_txt"] = alt_text
+        ticket = await self.call_form("files.getUploadURLExternal", arguments)
+        upload_url, file_id = ticket.get("upload_url"), ticket.get("file_id")
+        if not isinstance(upload_url, str) or not isinstance(file_id, str) or not file_id:
+            raise SlackApiError(
+                "files.getUploadURLExternal", "the answer names no upload_url and file_id"
+            )
+        if urllib.parse.urlsplit(upload_url).scheme not in ("https", "http"):
+            raise SlackApiError("files.getUploadURLExternal", "the upload_url is not http(s)")
+        await asyncio.to_thread(self._upload, upload_url, content)
+        completion: dict[str, Any] = {
+            "files": [{"id": file_id, "title": title}],
+            "channel_id": channel_id,
+        }
+        if thread_ts is not None:
+            completion["thread_ts"] = thread_ts
+        await self.call_form("files.completeUploadExternal", completion)
+        return file_id
+
+    def _upload(self, url: str, content: bytes) -> None:
+        # The raw bytes as the body, as Slack's own SDK sends them; the URL itself authorises
+        # the upload, so the bot token is not sent to the file host (nor is the URL logged).
+        request = urllib.request.Request(
+            url,
+            data=content,
+            method="POST",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_SECONDS) as response:
+                response.read(MAX_RESPONSE_BYTES)
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            retry = exc.headers.get("Retry-After", "") if exc.headers else ""
+            exc.close()
+            error = "ratelimited" if exc.code == 429 else f"HTTP {exc.code}"
+            raise SlackApiError(
+                UPLOAD, error, retry_after=int(retry) if retry.isdigit() else None
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SlackApiError(UPLOAD, f"cannot reach Slack's file host: {reason}") from None
+        if status != 200:
+            raise SlackApiError(UPLOAD, f"HTTP {status}")
