@@ -16,8 +16,11 @@ from tests.factories import NOW
 
 
 @pytest.fixture(autouse=True)
-def loop_at_now(loop: Loop) -> None:
-    loop.state.clock = lambda: NOW
+def loop_at_now(request: pytest.FixtureRequest) -> None:
+    """Tests on the learning loop's state run at NOW (the pure ones need no database)."""
+    if "loop" in request.fixturenames:
+        loop: Loop = request.getfixturevalue("loop")
+        loop.state.clock = lambda: NOW
 
 
 async def person(loop: Loop, key: str) -> Viewer:
