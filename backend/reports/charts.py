@@ -22,8 +22,8 @@ from matplotlib.patches import Patch
 from backend.analytics.metrics import ActionTypeRate, TrendPoint
 from backend.calibration.repository import ReliabilityBin
 
-DPI = 80
-WIDTH = 7.5  # inches: 600 px at DPI, the usual width of an e-mail's body
+DPI = 100
+WIDTH = 6.0  # inches: 600 px at DPI, the usual width of an e-mail's body
 FONT = "DejaVu Sans"  # bundled with matplotlib: nothing to download, the same on every host
 INK = "#1f2937"
 MUTED = "#9ca3af"
@@ -72,7 +72,7 @@ def _title(figure: Figure, text: str) -> None:
 def trend_chart(points: Sequence[TrendPoint], *, title: str) -> bytes:
     """Actions per day (bars) and the reply rate of each matured day (line). Provisional days,
     whose reply windows are still open, are pale, hatched bars and have no rate yet."""
-    figure = _figure(2.9)
+    figure = _figure(2.6)
     ax = figure.add_subplot()
     x = list(range(len(points)))
     colors = [PROVISIONAL if p.provisional else "#93c5fd" for p in points]
@@ -113,11 +113,12 @@ def trend_chart(points: Sequence[TrendPoint], *, title: str) -> bytes:
             Patch(facecolor=PROVISIONAL, hatch="///", edgecolor=MUTED, label="provisional day"),
             Line2D([], [], color=AGENT, marker="o", markersize=3, label="reply rate (matured)"),
         ],
-        loc="upper left",
-        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
         frameon=False,
         ncols=3,
-        prop={"family": FONT, "size": 7},
+        prop={"family": FONT, "size": 7.5},
+        borderaxespad=0.2,
     )
     _title(figure, title)
     return _png(figure)
@@ -138,7 +139,7 @@ def reliability_chart(panels: Sequence[ReliabilityPanel], *, title: str) -> byte
     shown = list(panels) or [ReliabilityPanel("no outcomes", "insufficient_data", [])]
     columns = min(3, len(shown))
     rows = math.ceil(len(shown) / columns)
-    figure = _figure(0.4 + 2.3 * rows)
+    figure = _figure(0.45 + 2.0 * rows)
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index >= len(shown):
@@ -171,8 +172,8 @@ def reliability_chart(panels: Sequence[ReliabilityPanel], *, title: str) -> byte
         _style(ax)
         ax.grid(axis="x", color=GRID, linewidth=0.6)
         ax.set_title(
-            f"{panel.action_type}: {panel.verdict.replace('_', ' ')}",
-            fontsize=8.5,
+            f"{panel.action_type.replace('_', ' ')}: {panel.verdict.replace('_', ' ')}",
+            fontsize=8,
             color=INK,
             fontfamily=FONT,
         )
@@ -188,7 +189,7 @@ def agent_vs_human_chart(rates: Sequence[ActionTypeRate], *, title: str) -> byte
     """Per action type, the agent's success rate and the human baseline's, each with its 95%
     Wilson interval (types without a baseline show the agent alone)."""
     shown = [r for r in rates if r.agent.count > 0] or list(rates)
-    figure = _figure(0.7 + 0.45 * max(1, len(shown)))
+    figure = _figure(0.8 + 0.4 * max(1, len(shown)))
     ax = figure.add_subplot()
     for i, r in enumerate(shown):
         y = len(shown) - 1 - i
@@ -219,9 +220,12 @@ def agent_vs_human_chart(rates: Sequence[ActionTypeRate], *, title: str) -> byte
             Line2D([], [], color=AGENT, marker="o", label="agent"),
             Line2D([], [], color=HUMAN, marker="o", label="human baseline"),
         ],
-        loc="lower right",
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncols=2,
         frameon=False,
-        prop={"family": FONT, "size": 7},
+        prop={"family": FONT, "size": 7.5},
+        borderaxespad=0.2,
     )
     _title(figure, title)
     return _png(figure)

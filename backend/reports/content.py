@@ -60,6 +60,7 @@ class Change:
     current: float
     previous: float
     rate: RateComparison | None = None  # for rates: agent = current, human = previous
+    maturing: int = 0  # the current period's outcomes still inside their window: not counted
 
     @property
     def difference(self) -> float:
@@ -76,10 +77,12 @@ class Change:
         )
 
 
-def rate_change(name: str, current: RateEstimate, previous: RateEstimate) -> Change:
+def rate_change(
+    name: str, current: RateEstimate, previous: RateEstimate, *, maturing: int = 0
+) -> Change:
     """Two periods' rates compared (NaN rates when a period has no trials)."""
     comparison = compare_rates(current.successes, current.count, previous.successes, previous.count)
-    return Change(name, current.rate, previous.rate, comparison)
+    return Change(name, current.rate, previous.rate, comparison, maturing)
 
 
 def week_over_week(current: Metrics, previous: Metrics) -> tuple[Change, ...]:
@@ -87,8 +90,18 @@ def week_over_week(current: Metrics, previous: Metrics) -> tuple[Change, ...]:
     c, p = current, previous
     return (
         Change("Actions", c.interactions, p.interactions),
-        rate_change("Reply rate", c.responses.replies, p.responses.replies),
-        rate_change("Meeting attendance", c.responses.attendance, p.responses.attendance),
+        rate_change(
+            "Reply rate",
+            c.responses.replies,
+            p.responses.replies,
+            maturing=c.responses.maturing_replies,
+        ),
+        rate_change(
+            "Meeting attendance",
+            c.responses.attendance,
+            p.responses.attendance,
+            maturing=c.responses.maturing_attendance,
+        ),
         rate_change("Escalation rate", c.escalations.rate, p.escalations.rate),
         rate_change("Deal win rate", c.deal_impact.win_rate, p.deal_impact.win_rate),
         Change("Cost", c.costs.total.total.amount, p.costs.total.total.amount),
@@ -206,6 +219,9 @@ class RepWeekly:
     agent_name: str
     week: analytics.RepDashboard
     previous_week: analytics.RepDashboard
+    # the last TREND_DAYS days: success against the human baseline needs matured outcomes,
+    # which the week itself has few of (a reply is decided within 7 days, a deal within 30)
+    recent: analytics.RepDashboard
     changes: tuple[Change, ...]
     alerts: Alerts
     prompts: Queue  # prompts waiting for the recipient
@@ -531,6 +547,14 @@ async def rep_weekly(
     before = await analytics.rep_dashboard(
         reads, viewer, agent_id=agent.id, since=previous.start, until=previous.last_day, today=today
     )
+    recent = await analytics.rep_dashboard(
+        reads,
+        viewer,
+        agent_id=agent.id,
+        since=period.last_day - dt.timedelta(days=TREND_DAYS - 1),
+        until=period.last_day,
+        today=today,
+    )
     async with reads() as session:
         found = await _alerts(session, viewer, period, about=lambda a: a.agent_id == agent.id)
         waiting = await _prompts(session, viewer, user_id=viewer.user_id)
@@ -541,6 +565,7 @@ async def rep_weekly(
         agent_name=agent.name,
         week=week,
         previous_week=before,
+        recent=recent,
         changes=week_over_week(week.metrics, before.metrics),
         alerts=found,
         prompts=waiting,

@@ -105,22 +105,45 @@ def _raw(value: float | None) -> float | None:
     return float(value) if _finite(value) else None
 
 
-def rate_figure(key: str, name: str, r: RateEstimate, *, extra: str = "") -> Figure:
-    detail = f"95% CI {interval(r.lower, r.upper)}; n = {number(r.count)}" if r.count else "no data"
-    return Figure(key, name, pct(r.rate), detail + extra, _raw(r.rate))
+def rate_figure(key: str, name: str, r: RateEstimate, *, maturing: int = 0) -> Figure:
+    """A rate with its interval and sample; with no decided outcome yet, how many mature."""
+    if r.count:
+        detail = f"95% CI {interval(r.lower, r.upper)}; n = {number(r.count)}"
+        if maturing:
+            detail += f"; {number(maturing)} maturing, not counted"
+    elif maturing:
+        detail = f"{number(maturing)} outcomes still maturing: no rate yet"
+    else:
+        detail = "no decided outcome"
+    return Figure(key, name, pct(r.rate), detail, _raw(r.rate))
 
 
-def change_row(c: Change) -> dict[str, str]:
+def change_row(c: Change, currency: str) -> dict[str, str]:
     if c.rate is not None:
+        both = c.rate.agent.count > 0 and c.rate.human.count > 0
+        current = pct(c.current)
+        if not c.rate.agent.count and c.maturing:
+            current = f"maturing ({number(c.maturing)})"
         return {
             "name": c.name,
-            "current": pct(c.current),
+            "current": current,
             "previous": pct(c.previous),
-            "change": points(c.rate.difference),
-            "interval": interval(c.rate.difference_lower, c.rate.difference_upper, signed=True),
+            "change": points(c.rate.difference) if both else "n/a",
+            "interval": interval(c.rate.difference_lower, c.rate.difference_upper, signed=True)
+            if both
+            else "",
             "significant": "yes" if c.significant else "no",
         }
-    digits = 2 if c.name == "Cost" else (1 if c.name == "Hours saved" else 0)
+    if c.name == "Cost":
+        return {
+            "name": c.name,
+            "current": money(c.current, currency),
+            "previous": money(c.previous, currency),
+            "change": f"{signed(c.difference, 2)}",
+            "interval": "",
+            "significant": "",
+        }
+    digits = 1 if c.name == "Hours saved" else 0
     return {
         "name": c.name,
         "current": number(c.current, digits),
@@ -131,26 +154,23 @@ def change_row(c: Change) -> dict[str, str]:
     }
 
 
-def rate_rows(rates: Sequence[ActionTypeRate]) -> list[dict[str, str]]:
-    rows = []
-    for r in rates:
-        v = r.versus_human
-        rows.append(
-            {
-                "action_type": label(r.action_type),
-                "agent": pct(r.agent.rate),
-                "agent_interval": interval(r.agent.lower, r.agent.upper),
-                "decided": number(r.resolved),
-                "maturing": number(r.maturing),
-                "human": pct(v.human.rate) if v is not None else "no baseline",
-                "human_interval": interval(v.human.lower, v.human.upper) if v else "",
-                "difference": points(v.difference) if v is not None else "",
-                "difference_interval": interval(v.difference_lower, v.difference_upper, signed=True)
-                if v is not None
-                else "",
-            }
-        )
-    return rows
+def rate_row(r: ActionTypeRate, judged: str = "") -> dict[str, str]:
+    v = r.versus_human
+    both = v is not None and r.agent.count > 0
+    return {
+        "action_type": label(r.action_type),
+        "agent": pct(r.agent.rate),
+        "agent_interval": interval(r.agent.lower, r.agent.upper) if r.agent.count else "",
+        "decided": number(r.resolved),
+        "maturing": number(r.maturing),
+        "judged": judged,
+        "human": pct(v.human.rate) if v is not None else "no baseline",
+        "human_interval": interval(v.human.lower, v.human.upper) if v is not None else "",
+        "difference": points(v.difference) if v is not None and both else "",
+        "difference_interval": interval(v.difference_lower, v.difference_upper, signed=True)
+        if v is not None and both
+        else "",
+    }
 
 
 # -- the reports -------------------------------------------------------------------------------
@@ -171,17 +191,12 @@ def _manager(c: ManagerDaily, links: Links) -> dict[str, Any]:
     responses = day.responses
     figures = [
         Figure("actions", "Actions", number(day.interactions), "on the day", day.interactions),
-        rate_figure(
-            "escalation_rate",
-            "Escalation rate",
-            day.escalations.rate,
-            extra=f"; {number(day.escalations.count)} escalated",
-        ),
+        rate_figure("escalation_rate", "Escalation rate", day.escalations.rate),
         rate_figure(
             "reply_rate_28d",
             "Reply rate, last 28 days",
             trend.responses.replies,
-            extra=f"; {number(trend.responses.maturing_replies)} maturing, not counted",
+            maturing=trend.responses.maturing_replies,
         ),
         Figure(
             "replies_maturing",
@@ -351,7 +366,9 @@ def _executive(c: ExecutiveWeekly, links: Links) -> dict[str, Any]:
             _raw(expected.hours_saved),
         ),
         Figure("actions", "Actions", number(m.interactions), "in the week", m.interactions),
-        rate_figure("reply_rate", "Reply rate", m.responses.replies),
+        rate_figure(
+            "reply_rate", "Reply rate", m.responses.replies, maturing=m.responses.maturing_replies
+        ),
         rate_figure("escalation_rate", "Escalation rate", m.escalations.rate),
     ]
     strategy = []
@@ -385,9 +402,13 @@ def _executive(c: ExecutiveWeekly, links: Links) -> dict[str, Any]:
         "title": f"{c.organization_name}: weekly report",
         "kicker": "Executive weekly",
         "figures": figures,
-        "changes": [change_row(x) for x in c.changes],
+        "changes": [change_row(x, c.week.currency) for x in c.changes],
         "previous": _period_text(c.previous),
-        "rates": rate_rows(m.rates_by_action_type),
+        "rates": [
+            rate_row(s.rate, f"{s.range.since:%d %b} to {s.range.until:%d %b}")
+            for s in c.strategy.action_types
+            if s.rate is not None
+        ],
         "strategy": strategy,
         "assumptions": [
             {
@@ -431,10 +452,7 @@ def _rep(c: RepWeekly, links: Links) -> dict[str, Any]:
     figures = [
         Figure("actions", "Actions", number(m.interactions), "in the week", m.interactions),
         rate_figure(
-            "reply_rate",
-            "Reply rate",
-            m.responses.replies,
-            extra=f"; {number(m.responses.maturing_replies)} maturing, not counted",
+            "reply_rate", "Reply rate", m.responses.replies, maturing=m.responses.maturing_replies
         ),
         rate_figure("escalation_rate", "Escalation rate", m.escalations.rate),
         Figure(
@@ -456,9 +474,10 @@ def _rep(c: RepWeekly, links: Links) -> dict[str, Any]:
         "title": f"{c.agent_name}: your agent's week",
         "kicker": "Weekly digest",
         "figures": figures,
-        "changes": [change_row(x) for x in c.changes],
+        "changes": [change_row(x, c.week.currency) for x in c.changes],
         "previous": _period_text(c.previous),
-        "rates": rate_rows(m.rates_by_action_type),
+        "rates": [rate_row(r) for r in c.recent.metrics.rates_by_action_type],
+        "recent": f"{c.recent.range.since:%d %b} to {c.recent.range.until:%d %b}",
         "alerts_opened": [_alert(a, links) for a in c.alerts.opened],
         "alerts_open": [_alert(a, links) for a in c.alerts.open],
         "alerts_open_count": c.alerts.open_count,
@@ -513,8 +532,8 @@ def _charts(content: ReportContent) -> tuple[Chart, ...]:
                     "Agent versus human baseline",
                     "Success rate per action type, agent and human baseline, with 95% intervals",
                     charts.agent_vs_human_chart(
-                        content.week.metrics.rates_by_action_type,
-                        title="Agent versus human baseline, this week",
+                        [s.rate for s in content.strategy.action_types if s.rate is not None],
+                        title="Agent versus human baseline, matured outcomes",
                     ),
                 ),
                 _reliability(content, "reliability"),
@@ -533,8 +552,8 @@ def _charts(content: ReportContent) -> tuple[Chart, ...]:
                     "Agent versus human baseline",
                     "Success rate per action type, agent and human baseline, with 95% intervals",
                     charts.agent_vs_human_chart(
-                        content.week.metrics.rates_by_action_type,
-                        title="Your agent versus the human baseline, this week",
+                        content.recent.metrics.rates_by_action_type,
+                        title="Your agent versus the human baseline, last 28 days",
                     ),
                 ),
             )
