@@ -29,6 +29,7 @@ from backend.database import Reads
 from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.orgs.models import Organization, Team
 from backend.outcomes.repository import OutcomeRow, label_queue_page
+from backend.outcomes.rules import rules_for
 from backend.pagination import MAX_PAGE
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.repository import policy_history
@@ -36,7 +37,7 @@ from backend.prompts import service as prompts
 from backend.prompts.models import FeedbackPrompt, PromptState
 from backend.reports.models import ReportKind
 from backend.reports.rendered import Period
-from backend.scope import agent_in_scope, agents_of_team, team_in_scope
+from backend.scope import agent_in_scope, agents_of_team, organization_config, team_in_scope
 from backend.strategy.service import StrategicView, strategic_view
 from backend.viewer import Viewer, ViewerRole, scoped
 
@@ -168,8 +169,9 @@ class Queue:
 
 @dataclass(frozen=True)
 class CalibrationHealth:
-    """One action type over the last `CALIBRATION_DAYS` days: what `calibration(actionType,
-    from, to)` answers (verdict, errors, reliability bins with intervals)."""
+    """One action type over `CALIBRATION_DAYS` days ending on its last matured day (by the
+    report's day): what `calibration(actionType, from, to)` answers for them (verdict, errors,
+    reliability bins with intervals)."""
 
     action_type: str
     since: dt.date
@@ -287,19 +289,23 @@ async def _calibration(
     until: dt.date,
     today: dt.date,
 ) -> tuple[CalibrationHealth, ...]:
-    since = until - dt.timedelta(days=CALIBRATION_DAYS - 1)
+    rules = rules_for(await organization_config(session, viewer.organization_id))
     out = []
     for action_type in action_types:
+        # Judged on matured days only, as the dashboards' verdicts: outcomes decided early
+        # (a reply at once, no reply only when its window closes) would lean to success.
+        end = min(until, rules.last_matured_day(rules.calibrating_plan(action_type).window, today))
+        since = end - dt.timedelta(days=CALIBRATION_DAYS - 1)
         report = await calibration_report(
             session,
             viewer,
             action_type=action_type,
             team_id=team_id,
             since=since,
-            until=until,
+            until=end,
             today=today,
         )
-        out.append(CalibrationHealth(action_type, since, until, report))
+        out.append(CalibrationHealth(action_type, since, end, report))
     return tuple(out)
 
 

@@ -320,6 +320,7 @@ def _calibration_rows(health: Sequence[Any]) -> list[dict[str, str]]:
                 "debiased_error": pct(debiased),
                 "brier": number(r.brier.brier, 3) if r.brier is not None else "n/a",
                 "reason": r.verdict.reason,
+                "days": f"{h.since:%d %b} to {h.until:%d %b}",
             }
         )
     return rows
@@ -500,8 +501,11 @@ def _reliability(content: ManagerDaily | ExecutiveWeekly, cid: str) -> Chart:
     return Chart(
         cid,
         "Calibration: stated confidence against outcomes",
-        f"Reliability diagram per action type over the last {days} days, with 95% intervals",
-        charts.reliability_chart(panels, title=f"Reliability, last {days} days (95% intervals)"),
+        f"Reliability diagram per action type over its last {days} matured days, with 95% "
+        "intervals",
+        charts.reliability_chart(
+            panels, title=f"Reliability, {days} matured days per type (95% intervals)"
+        ),
     )
 
 

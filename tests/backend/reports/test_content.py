@@ -170,7 +170,7 @@ def fired_in(alert: dict[str, Any], period: Period) -> bool:
 def same_calibration(api: DemoApi, as_: str, content: Any, team: str | None) -> None:
     assert content.calibration, "calibration health lists the action types"
     for h in content.calibration:
-        assert (h.until - h.since).days + 1 == 28
+        assert (h.until - h.since).days + 1 == 28 and h.until <= content.period.last_day
         data = api.query(
             CALIBRATION,
             {"type": h.action_type, "team": team, "from": str(h.since), "to": str(h.until)},
