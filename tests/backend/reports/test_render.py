@@ -30,6 +30,7 @@ from backend.reports.render import (
 )
 from backend.reports.rendered import Links, RenderedReport
 from backend.state import AppState
+from tests.backend.conftest import Loop
 from tests.backend.reports.demo_reports import (
     DAY,
     EXECUTIVE,
@@ -470,3 +471,37 @@ async def test_each_reports_charts_are_small_pngs(
 def test_the_trend_chart_marks_provisional_days_apart() -> None:
     # the same days, one with its last week provisional: the drawing differs
     assert charts.trend_chart(_points(28), title="t") != charts.trend_chart(_points(21), title="t")
+
+
+# -- both databases, and a world without activity ----------------------------------------------
+
+
+async def test_every_kind_renders_on_each_database_even_without_activity(loop: Loop) -> None:
+    """The factories' world (no actions at all) on SQLite and PostgreSQL: empty rates are
+    n/a, charts still draw, nothing fails."""
+    from tests.backend.reports.conftest import person
+
+    world: Any = loop.world
+    manager = await person(loop, "manager_a")
+    rep = await person(loop, "rep_a1")
+    executive = await person(loop, "exec_n")
+    team = world.teams["alpha"].id
+    cases = [
+        (ReportKind.MANAGER_DAILY, manager, {"team_id": team}),
+        (ReportKind.EXECUTIVE_WEEKLY, executive, {}),
+        (ReportKind.REP_WEEKLY, rep, {}),
+    ]
+    for kind, who, extra in cases:
+        report = await render_report(
+            loop.state.reads,
+            who,
+            kind=kind,
+            period=DAY if kind is ReportKind.MANAGER_DAILY else WEEK,
+            links=LINKS,
+            today=TODAY,
+            now=SENT_AT,
+            **extra,
+        )
+        assert report.charts and all(c.png.startswith(PNG) for c in report.charts)
+        assert "n/a" in report.html and "n/a" in report.text
+        json.dumps(report.summary, allow_nan=False)
