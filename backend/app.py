@@ -19,6 +19,7 @@ from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
 from backend.health import check_readiness, service_version
+from backend.reports.unsubscribe import unsubscribe_routes
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
 from backend.state import Clock
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
         *webhook_routes(),
         *slack_routes(),
         *gmail_routes(settings),
+        *unsubscribe_routes(),
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))

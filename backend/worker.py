@@ -1,8 +1,10 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
 suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
 rules and reminding people of the critical alerts nobody acknowledged; delivering the outbox's
-e-mails, alerts shown in Slack and partner webhooks; reports join this list as they arrive).
-`python -m backend worker` loops; `--once` runs each job once."""
+e-mails, alerts shown in Slack and partner webhooks; running the periodic reports that are due
+and delivering them by e-mail and Slack). `python -m backend worker` loops; `--once` runs each
+job once. Jobs marked ``background`` run beside the others (a slow SMTP or Slack server, or a
+report being drawn, does not hold up the rest of the loop)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class Job:
     name: str
     run: Callable[[AppState, dt.datetime], Awaitable[int]]
     every: dt.timedelta
+    background: bool = False  # run as its own task; its next run waits until it is done
 
 
 async def _close_windows(state: AppState, now: dt.datetime) -> int:
@@ -121,6 +124,30 @@ async def _deliver_webhooks(state: AppState, now: dt.datetime) -> int:
     return await deliver_webhooks(state, now=now)
 
 
+async def _run_reports(state: AppState, now: dt.datetime) -> int:
+    """The subscriptions whose period is due: each (subscription, period) claimed once, rendered
+    as the recipient is now, its e-mail and Slack post queued."""
+    from backend.reports.runs import run_due_reports
+
+    return await run_due_reports(state, now=now)
+
+
+async def _deliver_reports(state: AppState, now: dt.datetime) -> int:
+    """The due report e-mails (SMTP) and Slack posts, with retries."""
+    from backend.notifications.smtp import send_email
+    from backend.reports.delivery import Senders, SlackReport, deliver_reports
+    from backend.slack.report_delivery import post_report_to_slack
+
+    async def by_email(content: bytes, sender: str, recipients: list[str]) -> None:
+        await send_email(state.settings, content, sender=sender, recipients=recipients)
+
+    async def in_slack(report: SlackReport) -> str | None:
+        return await post_report_to_slack(state, report)
+
+    senders = Senders(email=by_email if state.settings.smtp_host else None, slack=in_slack)
+    return await deliver_reports(state, now=now, senders=senders)
+
+
 JOBS: tuple[Job, ...] = (
     Job("close_expired_windows", _close_windows, dt.timedelta(seconds=30)),
     Job("expire_feedback_prompts", _expire_prompts, dt.timedelta(minutes=1)),
@@ -133,6 +160,8 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_notifications", _deliver_notifications, dt.timedelta(minutes=1)),
     Job("deliver_slack_alerts", _deliver_slack_alerts, dt.timedelta(seconds=15)),
     Job("deliver_partner_webhooks", _deliver_webhooks, dt.timedelta(seconds=30)),
+    Job("run_due_reports", _run_reports, dt.timedelta(minutes=1), background=True),
+    Job("deliver_reports", _deliver_reports, dt.timedelta(seconds=30), background=True),
 )
 
 
@@ -151,20 +180,39 @@ async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> d
 
 
 async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> None:
-    """Run each job when it is due by the state's clock, until ``stop`` is set."""
+    """Run each job when it is due by the state's clock, until ``stop`` is set. A background
+    job runs as its own task (at most one at a time each); the loop waits for them on stop."""
     stop = stop or asyncio.Event()
     next_run = {job.name: state.now() for job in JOBS}
-    while not stop.is_set():
-        now = state.now()
-        for job in JOBS:
-            if now >= next_run[job.name]:
-                try:
-                    count = await job.run(state, now)
-                    if count:
-                        log.info("%s: %d done", job.name, count)
-                except Exception:
-                    log.exception("job %s failed; retrying at its next run", job.name)
+    running: dict[str, asyncio.Task[None]] = {}
+    try:
+        while not stop.is_set():
+            now = state.now()
+            for job in JOBS:
+                if now < next_run[job.name]:
+                    continue
+                if job.background:
+                    task = running.get(job.name)
+                    if task is not None and not task.done():
+                        continue  # still at it: due again once done
+                    running[job.name] = asyncio.create_task(
+                        _run_logged(job, state, now), name=job.name
+                    )
+                else:
+                    await _run_logged(job, state, now)
                 next_run[job.name] = now + job.every
-        wait = max(0.5, min((t - state.now()).total_seconds() for t in next_run.values()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+            wait = max(0.5, min((t - state.now()).total_seconds() for t in next_run.values()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+    finally:
+        if running:
+            await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+async def _run_logged(job: Job, state: AppState, now: dt.datetime) -> None:
+    try:
+        count = await job.run(state, now)
+        if count:
+            log.info("%s: %d done", job.name, count)
+    except Exception:
+        log.exception("job %s failed; retrying at its next run", job.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -27,13 +28,16 @@ def email_message(notification: Notification, *, sender: str, now: dt.datetime) 
     return message
 
 
-async def send_email(settings: Settings, message: EmailMessage) -> None:
-    """Deliver ``message`` to the configured SMTP server; raises on any refusal or failure."""
+async def send_email(settings: Settings, message: EmailMessage | bytes, **envelope: Any) -> None:
+    """Deliver ``message`` to the configured SMTP server; raises on any refusal or failure.
+    A message already flattened (bytes, sent as they are) needs its envelope: ``sender`` and
+    ``recipients``."""
     if settings.smtp_host is None:
         raise RuntimeError("SMTP_HOST is not set")
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     await aiosmtplib.send(
         message,
+        **envelope,
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         start_tls=settings.smtp_starttls,

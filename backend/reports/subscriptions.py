@@ -2,8 +2,9 @@
 administrator of their organisation for anyone in it), the validation of a subscription (every
 problem named by its field), and its creation, change, deletion and listing.
 
-Kind against role: a manager's daily report is about a team they manage (executives and
-administrators: any team of the organisation); the executive weekly report is for executives
+Kind against role: a manager's daily report is about a team they manage, or (no team) the
+team they manage when it is sent, so a manager who moved gets their new team (executives and
+administrators: any team of the organisation, named); the executive weekly report is for executives
 and administrators; a rep's weekly digest is about one of their own agents (opt-in). Each change
 is logged and raises `ReportSubscriptionChanged`; the row keeps who created and last changed it.
 """
@@ -104,8 +105,11 @@ async def _check_scope(
                 "kind", "the daily team report is for managers, executives and administrators"
             )
             return
-        if given.team_id is None:
-            problems.add("teamId", "the daily team report needs its team", ErrorCode.REQUIRED)
+        if given.team_id is None:  # a manager's own team, whichever it is when sending
+            if recipient.role is not ViewerRole.MANAGER or not recipient.team_ids:
+                problems.add(
+                    "teamId", "name the team (none: a manager's own team)", ErrorCode.REQUIRED
+                )
             return
         team = await session.scalar(
             select(Team.id).where(Team.id == given.team_id, Team.organization_id == organization_id)

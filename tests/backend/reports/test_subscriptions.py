@@ -84,7 +84,7 @@ async def test_kind_against_role_and_scope(loop: Loop, admin: Viewer) -> None:
     assert await problems(
         loop, loop.manager, SubscriptionInput(kind="manager_daily", team_id=beta)
     ) == {("not_found", "teamId")}
-    assert await problems(loop, loop.manager, SubscriptionInput(kind="manager_daily")) == {
+    assert await problems(loop, admin, SubscriptionInput(kind="manager_daily")) == {
         ("required", "teamId")
     }
     assert await problems(
