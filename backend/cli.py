@@ -97,6 +97,22 @@ def _parser() -> argparse.ArgumentParser:
         help="where to post for reps without a Slack id, and alerts whose rule names no channel",
     )
 
+    report = commands.add_parser(
+        "report",
+        help="render a periodic report as a person would receive it (nothing is sent)",
+        description="Render a periodic report as the recipient's viewer and write it as an "
+        ".eml file (or, without --out, print its subject and text). Nothing is sent.",
+    )
+    report.add_argument(
+        "--kind", required=True, choices=["manager_daily", "executive_weekly", "rep_weekly"]
+    )
+    report.add_argument("--to", required=True, metavar="EMAIL", help="the recipient (a user)")
+    report.add_argument("--team", help="manager_daily: team id or name (default: their own)")
+    report.add_argument(
+        "--period", help="YYYY-MM-DD, a day of the period (default: yesterday, UTC)"
+    )
+    report.add_argument("--out", help="write the e-mail to this .eml file")
+
     gmail = commands.add_parser(
         "gmail-addon-deployment", help="print the Gmail add-on's deployment descriptor (JSON)"
     )
@@ -300,6 +316,66 @@ async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report(state: AppState, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from backend.auth.service import viewer_of_user
+    from backend.orgs.models import Team
+    from backend.reports.mail import email_bytes, report_email
+    from backend.reports.render import render_report
+    from backend.reports.rendered import Links, Period
+
+    now = state.now()
+    today = now.date()
+    try:
+        day = dt.date.fromisoformat(args.period) if args.period else today - dt.timedelta(days=1)
+    except ValueError:
+        raise CommandError(f"--period: expected YYYY-MM-DD, got {args.period!r}") from None
+    if day >= today:
+        raise CommandError(f"--period: {day} is not over yet (today is {today}, UTC)")
+    async with state.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == args.to.strip().lower()))
+        viewer = await viewer_of_user(session, user.id) if user is not None else None
+        if user is None or viewer is None:
+            raise CommandError(f"--to: no active user {args.to!r}")
+        team_id = None
+        if args.team is not None:
+            by = Team.id == int(args.team) if args.team.isdigit() else Team.name == args.team
+            team_id = await session.scalar(
+                select(Team.id).where(by, Team.organization_id == user.organization_id)
+            )
+            if team_id is None:
+                raise CommandError(f"--team: no team {args.team!r} in the user's organisation")
+        elif args.kind == "manager_daily" and viewer.team_ids:
+            team_id = min(viewer.team_ids)
+    report = await render_report(
+        state.reads,
+        viewer,
+        kind=args.kind,
+        period=Period.of(args.kind, day),
+        links=Links(state.settings.public_base_url),
+        today=today,
+        now=now,
+        team_id=team_id,
+    )
+    if args.out is None:
+        print(report.subject)
+        print()
+        print(report.text)
+        return 0
+    message = report_email(
+        report,
+        sender=state.settings.smtp_sender,
+        to=user.email,
+        message_id=f"report-preview-{user.id}-{args.kind}-{report.period.start}",
+        unsubscribe_url=None,
+        now=now,
+    )
+    Path(args.out).write_bytes(email_bytes(message))
+    print(f"wrote {args.out}: {report.subject} ({len(report.charts)} charts)")
+    return 0
+
+
 async def _print_demo_logins(state: AppState) -> None:
     async with transaction(state.sessions) as session:
         rows = (
@@ -373,4 +449,5 @@ COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = 
     "issue-token": _issue_token,
     "webhook-secret": _webhook_secret,
     "slack-config": _slack_config,
+    "report": _report,
 }

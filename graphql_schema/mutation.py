@@ -16,6 +16,7 @@ from graphql_schema.feedback.mutations import FeedbackMutation
 from graphql_schema.outcomes.mutations import OutcomesMutation
 from graphql_schema.partner_webhooks.mutations import PartnerWebhooksMutation
 from graphql_schema.prompts.mutations import PromptsMutation
+from graphql_schema.reports.mutations import ReportsMutation
 from graphql_schema.reviews.mutations import ReviewsMutation
 from graphql_schema.roi.mutations import RoiMutation
 from graphql_schema.signals.mutations import SignalsMutation
@@ -36,6 +37,7 @@ class Mutation(
     CoachingMutation,
     AlertsMutation,
     PartnerWebhooksMutation,
+    ReportsMutation,
     RoiMutation,
 ):
     pass

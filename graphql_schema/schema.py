@@ -39,6 +39,7 @@ from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
 from graphql_schema.partner_webhooks.queries import PartnerWebhooksQuery
 from graphql_schema.prompts.queries import PromptsQuery
+from graphql_schema.reports.queries import ReportsQuery
 from graphql_schema.reviews.queries import ReviewsQuery
 from graphql_schema.roi.queries import RoiQuery
 from graphql_schema.strategy.queries import StrategyQuery
@@ -60,6 +61,7 @@ class Query(
     CoachingQuery,
     AlertsQuery,
     PartnerWebhooksQuery,
+    ReportsQuery,
     RoiQuery,
     StrategyQuery,
     HealthQuery,

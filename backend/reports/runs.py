@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.service import viewer_of_user
 from backend.database import dialect_insert, is_postgresql
+from backend.errors import PermissionDeniedError
 from backend.orgs.models import User
 from backend.outbox import LEASE, backoff
+from backend.pagination import Page, paginate
 from backend.reports.mail import email_bytes, report_email
 from backend.reports.models import (
     DeliveryStatus,
@@ -39,7 +41,7 @@ from backend.reports.schedule import Due, Schedule, latest_due
 from backend.reports.unsubscribe import unsubscribe_url
 from backend.state import AppState
 from backend.unit_of_work import transaction
-from backend.viewer import Viewer, ViewerRole
+from backend.viewer import Viewer, ViewerRole, scoped
 
 log = logging.getLogger(__name__)
 MAX_RUN_ATTEMPTS = 3  # a report that fails to render this often is failed (a bug: logged)
@@ -371,3 +373,43 @@ async def run_due_reports(
         except Exception:
             log.exception("report run %d failed; taken over when its lease ends", run_id)
     return len(claimed)
+
+
+async def runs_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    subscription_id: int | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[ReportRun]:
+    """The runs the viewer sees (their own; executives and administrators: the
+    organisation's), newest first, of one subscription when asked."""
+    if viewer.user_id is None:
+        raise PermissionDeniedError("report runs belong to people")
+    statement = scoped(select(ReportRun), ReportRun, viewer)
+    if subscription_id is not None:
+        statement = statement.where(ReportRun.subscription_id == subscription_id)
+    return await paginate(
+        session, statement, order=(ReportRun.created_at, ReportRun.id), first=first, after=after
+    )
+
+
+async def deliveries_of(
+    session: AsyncSession, viewer: Viewer, run_ids: list[int]
+) -> dict[int, list[ReportDelivery]]:
+    """The deliveries of the runs (in one statement), by run, e-mail first."""
+    rows = await session.scalars(
+        scoped(select(ReportDelivery), ReportDelivery, viewer)
+        .where(ReportDelivery.run_id.in_(sorted(set(run_ids))))
+        .order_by(ReportDelivery.run_id, ReportDelivery.channel)
+    )
+    found: dict[int, list[ReportDelivery]] = {}
+    for row in rows:
+        found.setdefault(row.run_id, []).append(row)
+    return found
+
+
+async def recipients_of(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return {user_id: address for user_id, address in rows}

@@ -1,0 +1,1 @@
+"""GraphQL of periodic reports: subscriptions, their runs and deliveries, the preview."""
