@@ -1,7 +1,8 @@
 """Query cost, budgets and rate limits, per principal (API key, user, or client address).
 
-Cost, as GitHub and Shopify count it: every object field costs 1, a connection multiplies what
-is under it by `first` (20 when absent), scalars are free, and each mutation field costs 10.
+Cost, as GitHub and Shopify count it: every object field costs 1 (a few heavy ones more:
+``FIELD_COSTS``), a connection multiplies what is under it by `first` (20 when absent), scalars
+are free, and each mutation field costs 10.
 Before execution the *requested* cost is charged to the principal's budget (a token bucket
 refilling at a steady rate); when it does not fit, nothing is executed. After execution the
 *actual* cost (connections counted by the edges really returned) is computed and the difference
@@ -38,6 +39,13 @@ from strawberry.extensions import SchemaExtension
 from backend.pagination import DEFAULT_PAGE
 
 MUTATION_COST = 10
+# Fields whose answer costs the server far more than one object: a report preview reads the
+# dashboards and draws its charts (about a second of CPU), so it weighs 50.
+FIELD_COSTS: dict[tuple[str, str], int] = {("Query", "reportPreview"): 50}
+
+
+def _weight(parent: Any, name: str) -> int:
+    return FIELD_COSTS.get((getattr(parent, "name", ""), name), 1)
 
 
 @dataclass
@@ -141,7 +149,7 @@ def requested_cost(
         if field_type is None or is_leaf_type(get_named_type(field_type)):
             continue
         size = (_first(node, variables) or DEFAULT_PAGE) if _is_connection(node, field_type) else 1
-        total += multiplier + requested_cost(
+        total += multiplier * _weight(parent, node.name.value) + requested_cost(
             node.selection_set,
             get_named_type(field_type),
             schema,
@@ -162,9 +170,9 @@ def actual_cost(
     """What the result ``data`` really cost: 1 per object returned, each connection counted by
     the edges it holds. Which fields hold objects is worked out once per selection set, not
     once per item of every list."""
-    plans: dict[tuple[int, str], list[tuple[str, SelectionSetNode | None, Any]]] = {}
+    plans: dict[tuple[int, str], list[tuple[str, int, SelectionSetNode | None, Any]]] = {}
 
-    def plan(selection: SelectionSetNode | None, parent: Any) -> list[tuple[str, Any, Any]]:
+    def plan(selection: SelectionSetNode | None, parent: Any) -> list[tuple[str, int, Any, Any]]:
         key = (id(selection), parent.name)
         found = plans.get(key)
         if found is None:
@@ -176,18 +184,19 @@ def actual_cost(
                     continue
                 named = get_named_type(field_type)
                 if not is_leaf_type(named):
-                    found.append((name, node.selection_set, named))
+                    weight = _weight(parent, node.name.value)
+                    found.append((name, weight, node.selection_set, named))
         return found
 
     def walk(selection: SelectionSetNode | None, parent: Any, value: Any) -> int:
         if not isinstance(value, dict):  # answers are plain dicts (a type check, not an ABC)
             return 0
         total = 0
-        for name, child, child_type in plan(selection, parent):
+        for name, weight, child, child_type in plan(selection, parent):
             held = value.get(name)
             if held is None:
                 continue
-            total += 1  # the field itself; what it holds is counted item by item below
+            total += weight  # the field itself; what it holds is counted item by item below
             for item in held if isinstance(held, list) else (held,):
                 total += walk(child, child_type, item)
         return total

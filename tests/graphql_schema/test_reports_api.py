@@ -54,6 +54,12 @@ def test_subscribe_list_run_log_and_delete(api: Api, database_url: str) -> None:
         alpha,
         None,
     )
+    # As a node: its owner sees it, another organisation's person or a rep does not.
+    node = "query($id: ID!) { node(id: $id) { ... on ReportSubscription { kind timezone } } }"
+    found = api.query(node, {"id": subscription["id"]}, as_="manager_a")["data"]["node"]
+    assert found == {"kind": "MANAGER_DAILY", "timezone": "Europe/Berlin"}
+    for stranger in ("rep_a1", "exec_s"):
+        assert api.query(node, {"id": subscription["id"]}, as_=stranger)["data"]["node"] is None
     listed = api.query(SUBSCRIPTIONS, as_="manager_a")["data"]["reportSubscriptions"]
     assert [e["node"]["id"] for e in listed["edges"]] == [subscription["id"]]
     assert api.query(SUBSCRIPTIONS, as_="rep_a1")["data"]["reportSubscriptions"]["totalCount"] == 0
@@ -102,6 +108,9 @@ def test_preview_renders_for_the_viewer_with_images_inline(api: Api) -> None:
         assert f"cid:{chart['cid']}" in preview["html"]
         assert f"cid:{chart['cid']}" not in preview["htmlWithImages"]
     assert "data:image/png;base64," in preview["htmlWithImages"]
+    # Drawing a report weighs 50 (a second of CPU), not 1 like a plain object (+1: its charts).
+    cost = answer["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == cost["actualQueryCost"] == 51
     # Another team is out of the manager's sight.
     beta = gid("Team", api.world.teams["beta"].id)
     refused = api.query(PREVIEW, {"team": beta}, as_="manager_a")
