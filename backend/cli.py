@@ -331,8 +331,12 @@ async def _report(state: AppState, args: argparse.Namespace) -> int:
         day = dt.date.fromisoformat(args.period) if args.period else today - dt.timedelta(days=1)
     except ValueError:
         raise CommandError(f"--period: expected YYYY-MM-DD, got {args.period!r}") from None
-    if day >= today:
-        raise CommandError(f"--period: {day} is not over yet (today is {today}, UTC)")
+    period = Period.of(args.kind, day)
+    if period.end > today:
+        raise CommandError(
+            f"--period: the {args.kind} period {period.start}..{period.last_day} is not over yet "
+            f"(today is {today}, UTC)"
+        )
     async with state.sessions() as session:
         user = await session.scalar(select(User).where(User.email == args.to.strip().lower()))
         viewer = await viewer_of_user(session, user.id) if user is not None else None
@@ -352,7 +356,7 @@ async def _report(state: AppState, args: argparse.Namespace) -> int:
         state.reads,
         viewer,
         kind=args.kind,
-        period=Period.of(args.kind, day),
+        period=period,
         links=Links(state.settings.public_base_url),
         today=today,
         now=now,

@@ -236,3 +236,44 @@ async def test_seed_demo_at_a_small_scale_seeds_that_many_actions(tmp_path: Path
     low, high = _actions_at(0.05)
     assert low <= actions <= high
     assert high < _actions_at(1.0)[0]  # so the count tells the scale was passed on
+
+
+async def test_report_writes_an_eml_without_sending(populated_url: str, tmp_path: Path) -> None:
+    """The manager's daily report of a past day (the world's activity lies days before its
+    NOW, itself in the past), read back with the e-mail package; bad arguments are one line."""
+    import email
+    import email.policy
+
+    from tests.factories import NOW
+
+    out = tmp_path / "report.eml"
+    day = (NOW - dt.timedelta(days=1)).date().isoformat()
+    result = run_cli(
+        "report",
+        "--kind",
+        "manager_daily",
+        "--to",
+        "manager_a@north.example",
+        "--period",
+        day,
+        "--out",
+        str(out),
+        database_url=populated_url,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout
+    message = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "manager_a@north.example" and "alpha" in str(message["Subject"])
+    assert message.get_content_type() == "multipart/alternative"
+    html = message.get_body(("html",))
+    assert html is not None and "cid:" in html.get_content()
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert images and all(p["Content-ID"] for p in images)
+    for args, problem in (
+        (("--to", "nobody@north.example", "--period", day), "--to: no active user"),
+        (("--to", "manager_a@north.example", "--period", "2999-01-01"), "is not over yet"),
+        (("--to", "manager_a@north.example", "--period", day, "--team", "gamma"), "--team"),
+    ):
+        refused = run_cli("report", "--kind", "manager_daily", *args, database_url=populated_url)
+        assert refused.returncode != 0 and problem in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
