@@ -1,0 +1,64 @@
+// The reply-rate trend of a dashboard's points (daily or weekly), drawn with the shared trend
+// chart: provisional periods are hollow and have no rate; clicking a period narrows the range to
+// it, brushing narrows it to the brushed days.
+
+import { useCallback } from "preact/hooks";
+import { ChartFigure } from "../../charts/figure";
+import { day, integer, parseDay, percent } from "../../charts/format";
+import { trendChart, type TrendPoint } from "../../charts/trend";
+import { Empty } from "../../components/status";
+import { navigate } from "../../router";
+
+export type ApiTrendPoint = {
+  day: string;
+  actions: number;
+  replyOutcomes: number;
+  replyRate?: number | null;
+  provisional: boolean;
+  maturingReplies: number;
+};
+
+export function ReplyTrend({ points, period, title }: { points: ApiTrendPoint[]; period: "day" | "week"; title: string }) {
+  const draw = useCallback(
+    (width: number) =>
+      trendChart(
+        points.map(
+          (p): TrendPoint => ({
+            at: parseDay(p.day),
+            value: p.replyRate ?? null,
+            provisional: p.provisional,
+            notes: [
+              `${integer(p.actions)} actions`,
+              `${integer(p.replyOutcomes)} decided replies${p.maturingReplies ? `, ${integer(p.maturingReplies)} maturing` : ""}`,
+            ],
+          }),
+        ),
+        {
+          width,
+          yLabel: "Reply rate",
+          format: percent,
+          onSelect: (point) => {
+            const last = new Date(point.at);
+            last.setUTCDate(last.getUTCDate() + (period === "week" ? 6 : 0));
+            navigate({ range: `${day(point.at)}..${day(last)}` });
+          },
+          onBrush: ({ from, to }) => navigate({ range: `${day(from)}..${day(to)}` }),
+        },
+      ),
+    [points, period],
+  );
+  if (points.every((p) => p.actions === 0)) {
+    return <Empty>No actions in this range, so there is no trend to draw.</Empty>;
+  }
+  const provisional = points.filter((p) => p.provisional).length;
+  return (
+    <ChartFigure
+      title={title}
+      description={
+        `Positive replies per decided reply, by ${period}. Click a ${period} to focus on it; drag across the chart to pick a range.` +
+        (provisional ? ` ${provisional} recent ${period === "week" ? "weeks are" : "days are"} still maturing (hollow, no rate yet).` : "")
+      }
+      draw={draw}
+    />
+  );
+}
