@@ -1,5 +1,5 @@
 // A time trend: a line over the points that have a value (a gap where one has none), an interval band where the API gives
-// one, hollow dots for provisional points (still maturing), a tooltip that follows the pointer,
+// one, hollow dots for provisional points (still maturing) and a dashed rule where one has no value yet, a tooltip that follows the pointer,
 // a click that drills down into the pointed period, and a brush that selects a time range.
 
 import * as Plot from "@observablehq/plot";
@@ -60,6 +60,11 @@ export function trendChart(points: TrendPoint[], options: TrendOptions): Element
         stroke: "var(--accent)",
         fill: (p: TrendPoint) => (p.provisional ? "var(--surface)" : "var(--accent)"),
       }),
+      // provisional periods without a value yet: a dashed mark where the point will be
+      Plot.ruleX(
+        points.filter((p) => p.provisional && p.value == null),
+        { x: "at", stroke: "var(--muted)", strokeDasharray: "2,4" },
+      ),
       Plot.ruleX(
         points,
         Plot.pointerX({ x: "at", stroke: "var(--muted)", strokeDasharray: "3,3" }),

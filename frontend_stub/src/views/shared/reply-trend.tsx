@@ -56,7 +56,7 @@ export function ReplyTrend({ points, period, title }: { points: ApiTrendPoint[];
       title={title}
       description={
         `Positive replies per decided reply, by ${period}. Click a ${period} to focus on it; drag across the chart to pick a range.` +
-        (provisional ? ` ${provisional} recent ${period === "week" ? "weeks are" : "days are"} still maturing (hollow, no rate yet).` : "")
+        (provisional ? ` ${provisional} recent ${period === "week" ? "weeks are" : "days are"} still maturing: no rate yet (dashed).` : "")
       }
       draw={draw}
     />
