@@ -21,7 +21,7 @@ from backend.state import AppState
 from graphql_schema.context import Context
 from graphql_schema.live.access import CredentialChecks
 from graphql_schema.live.transport import LiveTransportWSHandler
-from graphql_schema.persisted import PersistedQueries
+from graphql_schema.persisted import PersistedQueries, requested_document_ids
 
 
 async def viewer_for(state: AppState, credential: str) -> Any:
@@ -82,9 +82,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
+        ids = await requested_document_ids(request)  # GraphQL over HTTP's, Strawberry drops it
+        for index, item in enumerate(data if isinstance(data, list) else [data]):
+            document_id = ids[index] if index < len(ids) else None
             try:
-                item.query = self.persisted.resolve(item.query, item.extensions)
+                item.query = self.persisted.resolve(item.query, item.extensions, document_id)
             except DomainError as exc:
                 raise HTTPException(
                     400 if exc.code.value != "forbidden" else 403, exc.message
