@@ -113,17 +113,17 @@ def _exact_beta_binomial_pmf(n: int, a: float, b: float) -> list[Fraction]:
     return [math.comb(n, k) * rising(fa, k) * rising(fb, n - k) / total for k in range(n + 1)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(
-            st.integers(0, 120),
+            st.integers(0, 60),
             st.floats(0.0, 1.0),
             st.floats(0.5, 2e5),
             st.floats(0.5, 2e5),
         ),
         min_size=1,
-        max_size=8,
+        max_size=4,
     )
 )
 def test_beta_binomial_tails_are_exact(rows: list[tuple[int, float, float, float]]) -> None:
@@ -148,17 +148,18 @@ def test_beta_binomial_tails_match_scipy_on_long_rows(
     n: int, share: float, a: float, b: float
 ) -> None:
     """Up to the detector's exact limit, against scipy's ``betabinom`` (which sums the pmf term
-    by term), on tails above 1e-6: in far tails scipy's own pmf loses digits (n = 4, a = 1,
-    b = 172: P(X = 4) = 24 / (173 * 174 * 175 * 176) = 2.588601e-8, scipy 2.588587e-8), which
-    the exact test above pins down."""
+    by term), on tails above 1e-6 and to 1e-5: scipy's own pmf loses digits in the tails (n = 4,
+    a = 1, b = 172: P(X = 4) = 24 / (173 * 174 * 175 * 176) = 2.588601e-8, scipy 2.588587e-8;
+    n = 2370, a = 22, b = 29, P(X >= 1777): exact 1.0067581101e-6, ours 1.0067581101e-6, scipy
+    1.0067568573e-6), which the exact test above pins down."""
     x = float(np.floor(n * share))
     p_low, p_high = anomalies._beta_binomial_tails(
         np.array([x]), np.array([float(n)]), np.array([a]), np.array([b])
     )
     want_low, want_high = stats.betabinom.cdf(x, n, a, b), stats.betabinom.sf(x - 1, n, a, b)
     assume(min(want_low, want_high) > 1e-6)
-    assert p_low[0] == pytest.approx(want_low, rel=1e-6)
-    assert p_high[0] == pytest.approx(want_high, rel=1e-6)
+    assert p_low[0] == pytest.approx(want_low, rel=1e-5)
+    assert p_high[0] == pytest.approx(want_high, rel=1e-5)
 
 
 def test_large_counts_use_the_normal_limit_consistently() -> None:
