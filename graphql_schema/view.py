@@ -23,6 +23,22 @@ from graphql_schema.live.access import CredentialChecks
 from graphql_schema.live.transport import LiveTransportWSHandler
 from graphql_schema.persisted import PersistedQueries, requested_document_ids
 
+# GraphiQL bundled with the dashboard (frontend_stub/dist/graphiql/, served at /graphiql/), in
+# place of Strawberry's page, which loads it from a public CDN: the IDE works offline.
+GRAPHIQL_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>GraphiQL: Sales Agent Learning</title>
+<style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+<link rel="stylesheet" href="/graphiql/graphiql.css">
+<script type="module" src="/graphiql/graphiql.js"></script>
+</head>
+<body><div id="graphiql">Loading GraphiQL…</div></body>
+</html>
+"""
+
 
 async def viewer_for(state: AppState, credential: str) -> Any:
     if not writes_on_use(credential):  # a user token: one read, one round trip
@@ -46,6 +62,10 @@ class GraphQLView(GraphQL[Context, None]):
             keep_alive=True,
         )
         self.persisted = PersistedQueries.from_file(settings.graphql_allowlist)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return GRAPHIQL_PAGE
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
