@@ -13,8 +13,9 @@ COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY analytics_engine ./analytics_engine
 COPY graphql_schema ./graphql_schema
-COPY frontend_stub ./frontend_stub
-# The tree in /app is what runs (the dashboard is served from /app/frontend_stub), so the
+# the built dashboard only (committed; no Node in the image)
+COPY frontend_stub/dist ./frontend_stub/dist
+# The tree in /app is what runs (the dashboard is served from /app/frontend_stub/dist), so the
 # package is installed in place; its C extension (analytics_engine._batch_kernel) is compiled
 # here and the compiler removed in the same layer. pip treats the extension as optional (without
 # it the engine falls back to numpy, several times slower); the image requires it.

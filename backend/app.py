@@ -28,7 +28,7 @@ from backend.worker import run_worker
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLView
 
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_stub"
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend_stub" / "dist"
 log = logging.getLogger(__name__)
 
 

@@ -44,6 +44,8 @@ def test_dockerfile_installs_the_package_and_serves() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install -e ." in dockerfile  # in place: the tree in /app is what runs
     assert "gcc" in dockerfile  # analytics_engine._batch_kernel is compiled at install
-    for package in ("backend", "analytics_engine", "graphql_schema", "frontend_stub"):
+    for package in ("backend", "analytics_engine", "graphql_schema", "frontend_stub/dist"):
         assert f"COPY {package} ./{package}" in dockerfile
+    # the image needs no Node: the built dashboard is committed; .dockerignore keeps the rest out
+    assert "frontend_stub/node_modules" in (ROOT / ".dockerignore").read_text()
     assert '"serve"' in dockerfile and "USER app" in dockerfile

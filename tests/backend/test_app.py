@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -74,5 +75,16 @@ def test_graphql_health_query(client: TestClient) -> None:
 def test_dashboard_page_is_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert "Demo logins" in page.text and 'href="/graphql"' in page.text
-    assert client.get("/health.js").status_code == 200
+    # the built dashboard (frontend_stub/dist): its shell, and the script it loads, served here
+    assert '<div id="app">' in page.text and "<title>Sales Agent Learning</title>" in page.text
+    scripts = re.findall(r'<script type="module" crossorigin src="(/assets/[^"]+\.js)"', page.text)
+    assert scripts and all(client.get(path).status_code == 200 for path in scripts)
+    assert "http" not in "".join(re.findall(r'(?:src|href)="([^"]+)"', page.text))
+
+
+def test_graphiql_is_served_from_the_app_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/graphiql/") for a in assets)
+    assert all(client.get(a).status_code == 200 for a in assets)
