@@ -80,8 +80,10 @@ def wilson_interval(
         center = (x + z2 / 2.0) / denom
         half = z / denom * np.sqrt(np.maximum(x * (n - x) / n, 0.0) + z2 / 4.0)
     empty = n == 0
-    lower = np.where(empty, 0.0, np.clip(center - half, 0.0, 1.0))
-    upper = np.where(empty, 1.0, np.clip(center + half, 0.0, 1.0))
+    # At x = 0 (x = n) the lower (upper) end is exactly 0 (1): pinned, so that rounding
+    # (5.6e-17 at 0 of 1; statsmodels' too) never leaves the rate outside its interval.
+    lower = np.where(empty | (x <= 0), 0.0, np.clip(center - half, 0.0, 1.0))
+    upper = np.where(empty | (x >= n), 1.0, np.clip(center + half, 0.0, 1.0))
     return ProportionInterval(estimate=np.where(empty, np.nan, p), lower=lower, upper=upper)
 
 
@@ -116,7 +118,9 @@ def wilson_bounds(
     denom = n + z2
     center = (x + z2 / 2.0) / denom
     half = z / denom * math.sqrt(max(x * (n - x) / n, 0.0) + z2 / 4.0)
-    return x / n, min(max(center - half, 0.0), 1.0), min(max(center + half, 0.0), 1.0)
+    lower = 0.0 if x <= 0 else min(max(center - half, 0.0), 1.0)
+    upper = 1.0 if x >= n else min(max(center + half, 0.0), 1.0)
+    return x / n, lower, upper
 
 
 def jeffreys_interval(

@@ -6,7 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from analytics_engine.roi import HumanWorkCaused, RateComparison, RateEstimate, RoiRange
+from analytics_engine.roi import (
+    HumanWorkCaused,
+    RateComparison,
+    RateEstimate,
+    RoiRange,
+    rate_estimate,
+)
 from backend.roi.assumptions import Assumption
 
 REPLY_OUTCOME = "email_reply"
@@ -192,3 +198,13 @@ class TrendPoint:
     @property
     def human_clicks(self) -> int:
         return self.clicks - self.machine_clicks
+
+    def reply_rate(self) -> RateEstimate:
+        """Positive replies per decided reply outcome of its matured days, with the Wilson
+        interval the totals use (n = ``reply_outcomes``; no rate and [0, 1] when none)."""
+        # Sums of fractional successes may pass their count by a rounding error, never more.
+        return rate_estimate(min(self.replies, self.reply_outcomes), self.reply_outcomes)
+
+    def escalation_rate(self) -> RateEstimate:
+        """Escalations per action, with its Wilson interval (n = ``actions``)."""
+        return rate_estimate(self.escalations, self.actions)

@@ -617,10 +617,28 @@ class TrendPoint:
         "every link, bots, or any click within 10 seconds of sending."
     )
     human_clicks: int = strawberry.field(description="clicks - machineClicks: a person's clicks.")
+    point: strawberry.Private[m.TrendPoint]
 
     @strawberry.field(description="Escalations per action (null without actions).")
     def escalation_rate(self) -> float | None:
         return self.escalations / self.actions if self.actions else None
+
+    @strawberry.field(
+        description="`escalationRate` with its 95% Wilson (1927) interval, the method of the "
+        "totals, and the n behind it (`count`: the actions, `successes`: the escalations); "
+        "null without actions. A day with one action escalated reads 100% in [21%, 100%]."
+    )
+    def escalation_rate_estimate(self) -> RateEstimate | None:
+        return RateEstimate.of(self.point.escalation_rate()) if self.actions else None
+
+    @strawberry.field(
+        description="`replyRate` with its 95% Wilson (1927) interval, the method of the "
+        "totals, and the n behind it (`count`: the decided reply outcomes of its matured "
+        "days, `successes`: the positive replies); null when there are none (a provisional "
+        "day). A day with one reply out of one reads 100% in [21%, 100%]."
+    )
+    def reply_rate_estimate(self) -> RateEstimate | None:
+        return RateEstimate.of(self.point.reply_rate()) if self.reply_outcomes else None
 
     @strawberry.field(
         description="Positive replies per decided reply outcome of its matured days (null if "
@@ -647,4 +665,5 @@ class TrendPoint:
             clicks=p.clicks,
             machine_clicks=p.machine_clicks,
             human_clicks=p.human_clicks,
+            point=p,
         )

@@ -101,3 +101,15 @@ def test_scalar_wilson_is_the_array_path_bit_for_bit(count, share, alpha) -> Non
 def test_scalar_wilson_takes_successes_a_rounding_above_count_as_count() -> None:
     assert wilson_bounds(10 * (1 + 1e-13), 10) == wilson_bounds(10, 10)
     assert wilson_bounds(10, 10)[0] == 1.0
+
+
+@pytest.mark.parametrize("count", [1, 7, 1000, 2.5])
+def test_wilson_ends_are_exact_at_none_and_all_successes(count: float) -> None:
+    # statsmodels answers 5.6e-17 for the lower end at 0 of 1 (rounding): ours is exactly 0, so
+    # the interval always holds the rate; at count of count the upper end is exactly 1.
+    for successes, end in ((0.0, "lower"), (count, "upper")):
+        rate, lower, upper = wilson_bounds(successes, count)
+        ci = wilson_interval([successes], [count])
+        assert (lower, upper) == (ci.lower[0], ci.upper[0])
+        assert lower <= rate <= upper
+        assert (lower if end == "lower" else upper) == (0.0 if end == "lower" else 1.0)
