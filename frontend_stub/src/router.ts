@@ -3,8 +3,27 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-export const VIEWS = ["rep", "manager", "executive", "calibration", "service"] as const;
+export const VIEWS = [
+  "rep",
+  "manager",
+  "executive",
+  "calibration",
+  "reviews",
+  "policies",
+  "service",
+  // sections of a view, named by the links in e-mailed reports and alert e-mails
+  "coaching",
+  "alerts",
+  "labels",
+  "prompts",
+  "strategy",
+] as const;
 export type ViewName = (typeof VIEWS)[number];
+
+/** The global id (Relay, as Strawberry encodes it) of a database id: base64("Team:3"). */
+export function globalId(type: "Team" | "Agent" | "Alert" | "Thread", id: string): string {
+  return /^\d+$/.test(id) ? btoa(`${type}:${id}`) : id;
+}
 
 export type Filters = {
   /** `7d`, `28d`, `90d` (ending today, UTC) or `YYYY-MM-DD..YYYY-MM-DD`. */
@@ -14,7 +33,13 @@ export type Filters = {
   actionType: string | null;
 };
 
-export type Route = Filters & { view: ViewName | null };
+export type Route = Filters & {
+  view: ViewName | null;
+  /** An alert to open and highlight (global id; `?alert=12` from an e-mail is converted). */
+  alert: string | null;
+  /** The thread open in the review queue (global id). */
+  thread: string | null;
+};
 
 export const DEFAULT_RANGE = "28d";
 export const RANGE_PRESETS = ["7d", "28d", "90d"] as const;
@@ -29,6 +54,10 @@ export function isRange(value: string): boolean {
   return absolute !== null && absolute[1]! <= absolute[2]!;
 }
 
+function optionalId(type: Parameters<typeof globalId>[0], value: string | null): string | null {
+  return value ? globalId(type, value) : null;
+}
+
 export function parseRoute(search: string): Route {
   const params = new URLSearchParams(search);
   const view = params.get("view");
@@ -36,9 +65,12 @@ export function parseRoute(search: string): Route {
   return {
     view: VIEWS.includes(view as ViewName) ? (view as ViewName) : null,
     range: range && isRange(range) ? range : DEFAULT_RANGE,
-    team: params.get("team") || null,
-    agent: params.get("agent") || null,
+    // e-mails link with database ids (`?team=3`); the API wants global ids
+    team: optionalId("Team", params.get("team")),
+    agent: optionalId("Agent", params.get("agent")),
     actionType: params.get("actionType") || null,
+    alert: optionalId("Alert", params.get("alert")),
+    thread: optionalId("Thread", params.get("thread")),
   };
 }
 
@@ -50,6 +82,8 @@ export function routeSearch(route: Route): string {
   if (route.team) params.set("team", route.team);
   if (route.agent) params.set("agent", route.agent);
   if (route.actionType) params.set("actionType", route.actionType);
+  if (route.alert) params.set("alert", route.alert);
+  if (route.thread) params.set("thread", route.thread);
   const text = params.toString();
   return text ? `?${text}` : "";
 }

@@ -14,6 +14,7 @@ export const ViewerDocument = graphql(`
         timezone
       }
       user {
+        id
         name
         email
         team {

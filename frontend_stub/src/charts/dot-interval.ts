@@ -9,6 +9,10 @@ export type IntervalRow = {
   value: number | null;
   lower: number | null;
   upper: number | null;
+  /** The count the estimate rests on, for the tooltip. */
+  n?: number | null;
+  /** Its series' colour (a CSS colour), when rows belong to series (agent, people). */
+  color?: string;
 };
 
 export type DotIntervalOptions = {
@@ -34,16 +38,17 @@ export function dotIntervalChart(rows: IntervalRow[], options: DotIntervalOption
       options.reference == null ? null : Plot.ruleX([options.reference], { stroke: "var(--muted)", strokeDasharray: "4,4" }),
       Plot.ruleY(
         drawn.filter((r) => r.lower != null && r.upper != null),
-        { y: "label", x1: "lower", x2: "upper", stroke: "var(--accent)", strokeWidth: 3, strokeOpacity: 0.5 },
+        { y: "label", x1: "lower", x2: "upper", stroke: (r: IntervalRow) => r.color ?? "var(--accent)", strokeWidth: 3, strokeOpacity: 0.5 },
       ),
-      Plot.dot(drawn, { y: "label", x: "value", r: 4.5, fill: "var(--accent)" }),
+      Plot.dot(drawn, { y: "label", x: "value", r: 4.5, fill: (r: IntervalRow) => r.color ?? "var(--accent)" }),
       Plot.tip(
         drawn,
         Plot.pointerY({
           y: "label",
           x: "value",
           title: (r: IntervalRow) =>
-            `${r.label}: ${options.format(r.value)}\n95 % interval ${options.format(r.lower)} to ${options.format(r.upper)}`,
+            `${r.label}: ${options.format(r.value)}\n95 % interval ${options.format(r.lower)} to ${options.format(r.upper)}` +
+            (r.n != null ? `\nn = ${r.n.toLocaleString("en")}` : ""),
         }),
       ),
     ],

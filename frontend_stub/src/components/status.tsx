@@ -63,3 +63,11 @@ export function QueryResult<T>({
   if (isEmpty?.(state.data)) return <Empty>{empty ?? `No ${what} for these filters.`}</Empty>;
   return <>{children(state.data)}</>;
 }
+
+/** The outcome of a person's action (a mutation): what went wrong, or that it was done. */
+export function MutationStatus({ state }: { state: { busy: boolean; error: string | null; done: string | null } }) {
+  if (state.busy) return <span class="mutation-status" role="status">Saving…</span>;
+  if (state.error) return <span class="mutation-status mutation-error" role="alert">{state.error}</span>;
+  if (state.done) return <span class="mutation-status mutation-done" role="status">{state.done}</span>;
+  return null;
+}

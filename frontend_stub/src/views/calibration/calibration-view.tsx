@@ -4,7 +4,7 @@
 
 import type { Route } from "../../router";
 
-export function CalibrationView({ route }: { route: Route }) {
+export function CalibrationView({ route }: { route: Route; viewer: unknown }) {
   return (
     <section aria-labelledby="view-title">
       <h2 id="view-title">Calibration</h2>
