@@ -1,6 +1,6 @@
 """Threads as reviewers see them: which threads a viewer may read (their scope, plus the threads
-assigned to them for review), each thread's facts (agent, messages, how its deal ended) and its
-reviews.
+assigned to them for review), each thread's facts (agent, messages, how its deal ended), its
+messages and its reviews.
 
 A review assignment lets its reviewer read and review that one thread, even a teammate's
 (peer review); nothing else of the teammate's agent becomes visible. A reviewer outside the
@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.crm.models import Conversation, Deal, DealStage, Message
 from backend.feedback.models import Feedback, FeedbackTarget
@@ -163,6 +164,60 @@ async def thread_facts(
             at,
         )
     return facts
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    message: Message
+    action_id: int | None  # the agent's action that sent it (None: the contact's message)
+
+
+async def thread_messages(
+    session: AsyncSession, viewer: Viewer, ids: Iterable[int], *, first: int
+) -> dict[int, list[ThreadMessage]]:
+    """The first ``first`` messages of each thread among ``ids`` the viewer may read (scope or
+    assignment, as its facts), oldest first, each with the agent's action that sent it (its
+    earliest, should several name the message). One statement for the messages of all the
+    threads (numbered per thread), one for their actions."""
+    conversations = await readable_conversations(session, viewer, ids)
+    grouped: dict[int, list[ThreadMessage]] = {i: [] for i in _ids(ids)}
+    if not conversations:
+        return grouped
+    position = (
+        func.row_number()
+        .over(partition_by=Message.conversation_id, order_by=(Message.sent_at, Message.id))
+        .label("position")
+    )
+    numbered = (
+        select(Message.id, position)
+        .where(
+            Message.organization_id == viewer.organization_id,
+            Message.conversation_id.in_(sorted(conversations)),
+        )
+        .subquery()
+    )
+    messages = list(
+        await session.scalars(
+            select(Message)
+            .join(numbered, numbered.c.id == Message.id)
+            .where(numbered.c.position <= first)
+            .order_by(Message.conversation_id, Message.sent_at, Message.id)
+        )
+    )
+    senders = {
+        message_id: action_id
+        for message_id, action_id in await session.execute(
+            select(AgentAction.message_id, func.min(AgentAction.id))
+            .where(
+                AgentAction.organization_id == viewer.organization_id,
+                AgentAction.message_id.in_([m.id for m in messages]),
+            )
+            .group_by(AgentAction.message_id)
+        )
+    }
+    for message in messages:
+        grouped[message.conversation_id].append(ThreadMessage(message, senders.get(message.id)))
+    return grouped
 
 
 async def thread_reviews(

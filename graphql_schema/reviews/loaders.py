@@ -1,12 +1,19 @@
 """DataLoaders of thread reviews (created per request through `info.context.loaders`): a
-thread's facts and its reviews, as far as the viewer may read them (scope, or assignment)."""
+thread's facts, its messages and its reviews, as far as the viewer may read them (scope, or
+assignment)."""
 
 from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
 from backend.feedback.models import Feedback
-from backend.reviews.threads import ThreadFacts, thread_facts, thread_reviews
+from backend.reviews.threads import (
+    ThreadFacts,
+    ThreadMessage,
+    thread_facts,
+    thread_messages,
+    thread_reviews,
+)
 from graphql_schema.context import Context
 
 
@@ -28,5 +35,21 @@ def reviews_by_thread(context: Context) -> DataLoader[int, list[Feedback]]:
         async with context.state.sessions() as session:
             found = await thread_reviews(session, viewer, ids)
         return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def messages_by_thread(context: Context) -> DataLoader[tuple[int, int], list[ThreadMessage]]:
+    """Keyed by (thread id, how many messages): one statement per page size asked."""
+    viewer = context.require_viewer()
+
+    async def load(keys: list[tuple[int, int]]) -> list[list[ThreadMessage]]:
+        found: dict[tuple[int, int], list[ThreadMessage]] = {}
+        async with context.state.sessions() as session:
+            for first in sorted({first for _, first in keys}):
+                wanted = [thread for thread, size in keys if size == first]
+                grouped = await thread_messages(session, viewer, wanted, first=first)
+                found.update({(thread, first): grouped.get(thread, []) for thread in wanted})
+        return [found[key] for key in keys]
 
     return DataLoader(load_fn=load)

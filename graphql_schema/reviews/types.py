@@ -6,24 +6,29 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from analytics_engine.agreement import RatingAgreement
+from backend.actions.models import AgentAction
 from backend.agents.models import Agent
+from backend.crm.models import MessageDirection
 from backend.orgs.models import User
+from backend.pagination import MAX_PAGE, check_first
 from backend.reviews import agreement as review_agreement
 from backend.reviews import models
 from backend.reviews.service import ReviewerProgress
 from backend.reviews.threads import DealStatus, ThreadFacts
+from backend.reviews.threads import ThreadMessage as MessageRow
+from graphql_schema.actions.types import ActionType
 from graphql_schema.agents.types import AgentType
 from graphql_schema.feedback.types import FeedbackType
 from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType
-from graphql_schema.reviews.loaders import reviews_by_thread, threads_by_id
+from graphql_schema.reviews.loaders import messages_by_thread, reviews_by_thread, threads_by_id
 
 # Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
 # in annotations (a call's result is no type to mypy).
@@ -39,6 +44,55 @@ strawberry.enum(
     DealStatus, name="DealStatus", description="How a thread's deal stands: open, won or lost."
 )
 DealStatusEnum: TypeAlias = DealStatus
+strawberry.enum(
+    MessageDirection,
+    name="MessageDirection",
+    description="Who wrote a message: the agent (outbound) or the contact (inbound).",
+)
+MessageDirectionEnum: TypeAlias = MessageDirection
+THREAD_MESSAGES = 50  # the thread view's default: most threads whole, a long one's start
+
+
+@strawberry.type(
+    name="ThreadMessage",
+    description="One message of a thread, with the agent's action that sent it: its "
+    "confidence and outcomes, what a reviewer judges beside the words.",
+)
+class ThreadMessageType:
+    direction: MessageDirectionEnum = strawberry.field(
+        description="OUTBOUND: the agent's; INBOUND: the contact's."
+    )
+    subject: str | None = strawberry.field(description="Its subject.")
+    body_preview: str | None = strawberry.field(description="The start of its text.")
+    sent_at: dt.datetime = strawberry.field(description="When it was sent.")
+    external_message_id: str | None = strawberry.field(
+        description="The provider's message id (e.g. RFC 5322 Message-ID)."
+    )
+    action_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="The agent's action that sent it, with its `confidence`, "
+        "`calibratedConfidence`, `decision` and `outcomes`; null for the contact's messages, "
+        "and for a reviewer outside the agent's scope (a peer reviewer sees the messages, not "
+        "the agent's numbers)."
+    )
+    async def action(self, info: Info) -> ActionType | None:
+        if self.action_id is None:
+            return None
+        row = await info.context.loaders.get(by_id(AgentAction)).load(self.action_id)
+        return ActionType.of(row) if row is not None else None
+
+    @classmethod
+    def of(cls, item: MessageRow) -> ThreadMessageType:
+        message = item.message
+        return cls(
+            direction=MessageDirection(message.direction),
+            subject=message.subject,
+            body_preview=message.body_preview,
+            sent_at=message.sent_at,
+            external_message_id=message.external_message_id,
+            action_id=item.action_id,
+        )
 
 
 def number(value: float | None) -> float | None:
@@ -98,6 +152,25 @@ class ThreadType(relay.Node):
     async def reviews(self, info: Info) -> list[FeedbackType]:
         rows = await info.context.loaders.get(reviews_by_thread).load(self.id)
         return [FeedbackType.of(row) for row in rows]
+
+    @strawberry.field(
+        description="Its messages, oldest first, each with the agent's action that sent it "
+        f"(confidence, outcomes): the thread view. The first `first` (1..{MAX_PAGE}, default "
+        f"{THREAD_MESSAGES}); `messageCount` says how many there are."
+    )
+    async def messages(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"How many, from the oldest: 1..{MAX_PAGE} (default {THREAD_MESSAGES})."
+            ),
+        ] = THREAD_MESSAGES,
+    ) -> list[ThreadMessageType]:
+        size = check_first(first)
+        rows = await info.context.loaders.get(messages_by_thread).load((self.id, size))
+        return [ThreadMessageType.of(row) for row in rows]
 
     @strawberry.field(description="Agreement of the reviews you see; null below two reviews.")
     async def agreement(self, info: Info) -> ThreadAgreement | None:
