@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from backend.auth.routes import auth_routes
 from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
 from backend.health import check_readiness, service_version
+from backend.notifications.smtp import send_email
 from backend.reports.unsubscribe import unsubscribe_routes
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
         *slack_routes(),
         *gmail_routes(settings),
         *unsubscribe_routes(),
+        *auth_routes(send_email),
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))

@@ -14,7 +14,10 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from backend.auth.csrf import cross_site_problem, json_problem
 from backend.auth.service import authenticate, writes_on_use
+from backend.auth.sessions import SESSION_COOKIE, is_session_token
+from backend.auth.sign_in import viewer_of_cookie
 from backend.errors import DomainError
 from backend.settings import Environment, Settings
 from backend.state import AppState
@@ -77,11 +80,31 @@ class GraphQLView(GraphQL[Context, None]):
                 context.viewer = await viewer_for(context.state, credential)
             except DomainError as exc:
                 context.auth_problem = exc.message
+        elif isinstance(request, Request) and (cookie := request.cookies.get(SESSION_COOKIE)):
+            # The browser sends the cookie whoever made the page: a POST must be JSON from our
+            # own origin (backend.auth.csrf), refused before anything runs.
+            if request.method == "POST" and (
+                problem := json_problem(request)
+                or cross_site_problem(request, context.state.settings)
+            ):
+                raise HTTPException(403, problem)
+            try:
+                context.viewer, _ = await viewer_of_cookie(context.state, cookie)
+            except DomainError as exc:
+                context.auth_problem = exc.message
         return context
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
         credential = params.get("Authorization") or params.get("authorization")
+        cookie = context.connection.cookies.get(SESSION_COOKIE, "")
+        if not credential and is_session_token(cookie):
+            # The handshake's session cookie, from a page of our own origin only; kept as the
+            # connection's credential, which the live hub re-checks (a revoked session ends).
+            if problem := cross_site_problem(context.connection, context.state.settings):
+                raise ConnectionRejectionError({"message": problem})
+            credential = cookie
+            context.connection_params = {**params, "Authorization": cookie}
         if not isinstance(credential, str) or not credential:
             raise ConnectionRejectionError({"message": "send Authorization in connection_init"})
         try:

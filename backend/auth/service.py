@@ -1,4 +1,4 @@
-"""Use cases of authentication: who a token or key is, API keys, user tokens."""
+"""Use cases of authentication: who a token, key or session is, API keys, user tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
 from backend.auth.models import ApiClient, ApiClientKind
+from backend.auth.sessions import SessionOwner, is_session_token, session_owner
 from backend.auth.tokens import (
     api_key_matches,
     api_key_prefix,
@@ -144,17 +145,25 @@ def bare_credential(credential: str) -> str:
 
 
 def writes_on_use(credential: str) -> bool:
-    """Whether authenticating ``credential`` writes (an API key records its last use); a user
-    token is only read, so it needs no transaction."""
-    return api_key_prefix(bare_credential(credential)) is not None
+    """Whether authenticating ``credential`` writes (an API key records its last use, a session
+    when it was last seen); a user token is only read, so it needs no transaction."""
+    credential = bare_credential(credential)
+    return api_key_prefix(credential) is not None or is_session_token(credential)
 
 
-async def authenticate(session: AsyncSession, settings: Settings, credential: str) -> Viewer:
-    """Turn a bearer credential (user token or API key) into a Viewer, or refuse. An API key's
-    use is written to ``session``: commit it (see `writes_on_use`)."""
+async def authenticate(
+    session: AsyncSession, settings: Settings, credential: str, *, now: dt.datetime | None = None
+) -> Viewer:
+    """Turn a credential (user token, API key, or a dashboard session's cookie token) into a
+    Viewer, or refuse. An API key's use and a session's are written to ``session``: commit it
+    (see `writes_on_use`). A session is live until ``now`` (default: the wall clock, which
+    user tokens' expiry is read by too)."""
     credential = bare_credential(credential)
     if not credential:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "missing credentials")
+    if is_session_token(credential):
+        signed_in, _ = await viewer_of_session(session, credential, now=now or utcnow())
+        return signed_in
     prefix = api_key_prefix(credential)
     if prefix is not None:
         client = await session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
@@ -171,6 +180,18 @@ async def authenticate(session: AsyncSession, settings: Settings, credential: st
     if viewer is None or viewer.organization_id != claims.organization_id:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token")
     return viewer
+
+
+async def viewer_of_session(
+    session: AsyncSession, token: str, *, now: dt.datetime
+) -> tuple[Viewer, SessionOwner]:
+    """The viewer of a live session's token, and the session; refuses an ended (revoked,
+    expired) or unknown session and an inactive person. Commit: it may note the session seen."""
+    owner = await session_owner(session, token, now=now)
+    viewer = None if owner is None else await viewer_of_user(session, owner.user_id)
+    if owner is None or viewer is None or viewer.organization_id != owner.organization_id:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "signed out, or the session expired")
+    return viewer, owner
 
 
 async def issue_token_for_email(session: AsyncSession, settings: Settings, email: str) -> str:
