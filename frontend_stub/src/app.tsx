@@ -105,7 +105,7 @@ function RoleView({ view, route, viewer }: { view: MainView; route: Route; viewe
     case "manager":
       return <ManagerView route={route} viewer={viewer} />;
     case "executive":
-      return <ExecutiveView route={route} />;
+      return <ExecutiveView route={route} viewer={viewer} />;
     case "calibration":
       return <CalibrationView route={route} viewer={viewer} />;
     case "reviews":

@@ -36,6 +36,11 @@ export const TeamDashboardDocument = graphql(`
         actions
         replyOutcomes
         replyRate
+        replyRateEstimate {
+          lower
+          upper
+          count
+        }
         provisional
         maturingReplies
       }

@@ -39,6 +39,11 @@ export const RepDashboardDocument = graphql(`
         actions
         replyOutcomes
         replyRate
+        replyRateEstimate {
+          lower
+          upper
+          count
+        }
         provisional
         maturingReplies
       }

@@ -14,6 +14,8 @@ export type ApiTrendPoint = {
   actions: number;
   replyOutcomes: number;
   replyRate?: number | null;
+  /** The rate's 95 % interval and n, where the API gives it. */
+  replyRateEstimate?: { lower?: number | null; upper?: number | null; count: number } | null;
   provisional: boolean;
   maturingReplies: number;
 };
@@ -26,6 +28,8 @@ export function ReplyTrend({ points, period, title }: { points: ApiTrendPoint[];
           (p): TrendPoint => ({
             at: parseDay(p.day),
             value: p.replyRate ?? null,
+            lower: p.replyRateEstimate?.lower ?? null,
+            upper: p.replyRateEstimate?.upper ?? null,
             provisional: p.provisional,
             notes: [
               `${integer(p.actions)} actions`,
@@ -52,13 +56,44 @@ export function ReplyTrend({ points, period, title }: { points: ApiTrendPoint[];
   }
   const provisional = points.filter((p) => p.provisional).length;
   return (
-    <ChartFigure
+    <>
+      <ChartFigure
       title={title}
       description={
-        `Positive replies per decided reply, by ${period}. Click a ${period} to focus on it; drag across the chart to pick a range.` +
+        `Positive replies per decided reply, by ${period}, with its 95 % interval (shaded). Click a ${period} to focus on it; drag across the chart to pick a range.` +
         (provisional ? ` ${provisional} recent ${period === "week" ? "weeks are" : "days are"} still maturing: no rate yet (dashed).` : "")
       }
       draw={draw}
-    />
+      />
+      <table class="sr-only">
+        <caption>{title} (data)</caption>
+        <thead>
+          <tr>
+            <th scope="col">{period === "week" ? "Week of" : "Day"}</th>
+            <th scope="col">Reply rate</th>
+            <th scope="col">95 % interval</th>
+            <th scope="col">Decided replies</th>
+            <th scope="col">Maturing</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {points.map((p) => (
+            <tr key={p.day}>
+              <th scope="row">{p.day}</th>
+              <td>{p.provisional && p.replyRate == null ? "provisional" : percent(p.replyRate)}</td>
+              <td>
+                {p.replyRateEstimate?.lower != null
+                  ? `${percent(p.replyRateEstimate.lower)} to ${percent(p.replyRateEstimate.upper)}`
+                  : "n/a"}
+              </td>
+              <td>{integer(p.replyOutcomes)}</td>
+              <td>{integer(p.maturingReplies)}</td>
+              <td>{integer(p.actions)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
