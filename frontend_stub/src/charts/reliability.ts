@@ -13,7 +13,16 @@ export type ReliabilityBin = {
   count: number;
 };
 
-export function reliabilityChart(bins: ReliabilityBin[], options: { width: number; height?: number }): Element {
+export type MapPoint = { raw: number; calibrated: number };
+
+/**
+ * `map`: the recalibration map (raw to calibrated confidence), drawn over the diagram as a
+ * stepped orange line: where it leaves the diagonal, the agent's confidence is corrected.
+ */
+export function reliabilityChart(
+  bins: ReliabilityBin[],
+  options: { width: number; height?: number; map?: MapPoint[] },
+): Element {
   const drawn = bins.filter((b) => b.count > 0 && b.meanConfidence != null && b.observedRate != null);
   const size = Math.min(options.width, options.height ?? 360);
   return Plot.plot({
@@ -32,6 +41,20 @@ export function reliabilityChart(bins: ReliabilityBin[], options: { width: numbe
         ],
         { stroke: "var(--muted)", strokeDasharray: "4,4" },
       ),
+      options.map?.length
+        ? Plot.line(options.map, { x: "raw", y: "calibrated", stroke: "#8a4b00", strokeWidth: 2, curve: "linear" })
+        : null,
+      options.map?.length
+        ? Plot.tip(
+            options.map,
+            Plot.pointerX({
+              x: "raw",
+              y: "calibrated",
+              anchor: "bottom",
+              title: (p: MapPoint) => `recalibration map: raw ${percent(p.raw)} means ${percent(p.calibrated)}`,
+            }),
+          )
+        : null,
       Plot.ruleX(
         drawn.filter((b) => b.lower != null && b.upper != null),
         { x: "meanConfidence", y1: "lower", y2: "upper", stroke: "var(--accent)", strokeWidth: 2 },

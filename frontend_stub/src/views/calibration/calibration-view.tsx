@@ -1,17 +1,314 @@
-// The calibration view. TODO (issue #15): reliability diagram with interval bars per action
-// type (charts/reliability.ts), the verdict and its evidence, the policy history, live updates
-// (calibrationChanged, policyChanged).
+// Calibration of one action type for the scope in the URL (an agent, a team, or everything the
+// viewer sees): the reliability diagram with each bin's interval and the recalibration map drawn
+// over it, the verdict with its evidence, and the calibration history. `calibrationChanged`
+// events re-read it without a reload.
 
-import type { Route } from "../../router";
+import { useCallback, useState } from "preact/hooks";
+import { graphql } from "../../gql";
+import { useSubscription } from "../../api/live";
+import { useQuery } from "../../api/use-query";
+import { ChartFigure } from "../../charts/figure";
+import { decimal, integer, label, parseDay, percent, pValue } from "../../charts/format";
+import { reliabilityChart } from "../../charts/reliability";
+import { trendChart } from "../../charts/trend";
+import { Empty, QueryResult } from "../../components/status";
+import { navigate, rangeDays, type Route } from "../../router";
+import type { Viewer } from "../../viewer";
 
-export function CalibrationView({ route }: { route: Route; viewer: unknown }) {
+export const CalibrationDocument = graphql(`
+  query Calibration($actionType: String!, $agent: ID, $team: ID, $from: Date, $to: Date) {
+    calibration(actionType: $actionType, agentId: $agent, teamId: $team, from: $from, to: $to) {
+      actionType
+      from
+      to
+      sampleSize
+      brierScore
+      logLoss
+      ece
+      mce
+      debiasedError
+      spiegelhalter {
+        z
+        pValue
+      }
+      observedExpected {
+        observed
+        expected
+        ratio
+        lower
+        upper
+        direction
+      }
+      hosmerLemeshow {
+        statistic
+        degreesOfFreedom
+        pValue
+      }
+      verdict {
+        kind
+        actionable
+        sampleSize
+        z
+        pValue
+        observedExpected
+        observedExpectedLower
+        observedExpectedUpper
+        debiasedError
+        reason
+      }
+      reliabilityCurve {
+        lower
+        upper
+        count
+        meanConfidence
+        observedRate
+        wilsonLower
+        wilsonUpper
+      }
+      recalibration {
+        method
+        sampleSize
+        points {
+          raw
+          calibrated
+        }
+      }
+    }
+    calibrationHistory(actionType: $actionType, agentId: $agent, teamId: $team, from: $from, to: $to, interval: WEEK) {
+      periodStart
+      sampleSize
+      debiasedError
+      brierScore
+      observedExpected
+      verdict
+    }
+  }
+`);
+
+export const CalibrationChangedDocument = graphql(`
+  subscription CalibrationChanged($actionType: String, $agent: ID) {
+    calibrationChanged(actionType: $actionType, agentId: $agent) {
+      version
+      stream
+      scope
+      actionType
+      verdict
+      previousVerdict
+      sampleSize
+    }
+  }
+`);
+
+function Reliability({ bins, map }: { bins: { count: number; meanConfidence?: number | null; observedRate?: number | null; wilsonLower?: number | null; wilsonUpper?: number | null }[]; map: { raw: number; calibrated: number }[] }) {
+  const draw = useCallback(
+    (width: number) =>
+      reliabilityChart(
+        bins.map((b) => ({
+          meanConfidence: b.meanConfidence ?? null,
+          observedRate: b.observedRate ?? null,
+          lower: b.wilsonLower ?? null,
+          upper: b.wilsonUpper ?? null,
+          count: b.count,
+        })),
+        { width, map },
+      ),
+    [bins, map],
+  );
+  return (
+    <ChartFigure
+      title="Reliability diagram"
+      description="Observed success rate against stated confidence per bin (dot size: outcomes; bar: Wilson 95 % interval). Dashed: perfect calibration. Orange: the recalibration map (raw to calibrated confidence)."
+      draw={draw}
+    />
+  );
+}
+
+function History({ points }: { points: { periodStart: string; sampleSize: number; debiasedError?: number | null; verdict: string }[] }) {
+  const draw = useCallback(
+    (width: number) =>
+      trendChart(
+        points.map((p) => ({
+          at: parseDay(p.periodStart),
+          value: p.debiasedError ?? null,
+          notes: [`${integer(p.sampleSize)} outcomes`, `verdict: ${label(p.verdict.toLowerCase())}`],
+        })),
+        {
+          width,
+          height: 220,
+          yLabel: "Debiased calibration error",
+          format: (v) => decimal(v),
+          onBrush: ({ from, to }) => navigate({ range: `${from.toISOString().slice(0, 10)}..${to.toISOString().slice(0, 10)}` }),
+        },
+      ),
+    [points],
+  );
+  if (points.length === 0) return <Empty>No week in this range has outcomes yet.</Empty>;
+  return (
+    <>
+      <ChartFigure
+        title="Calibration history by week"
+        description="The debiased calibration error of each week's actions (0 is perfect). Drag across the chart to pick a range."
+        draw={draw}
+      />
+      <table class="sr-only">
+        <caption>Calibration history by week (data)</caption>
+        <thead>
+          <tr>
+            <th scope="col">Week of</th>
+            <th scope="col">Debiased error</th>
+            <th scope="col">Outcomes</th>
+            <th scope="col">Verdict</th>
+          </tr>
+        </thead>
+        <tbody>
+          {points.map((p) => (
+            <tr>
+              <th scope="row">{p.periodStart}</th>
+              <td>{decimal(p.debiasedError)}</td>
+              <td>{integer(p.sampleSize)}</td>
+              <td>{label(p.verdict.toLowerCase())}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewer }) {
+  const actionType = route.actionType ?? "email";
+  const [tick, setTick] = useState(0);
+  const [announcement, setAnnouncement] = useState("");
+  const variables = { actionType, agent: route.agent, team: route.agent ? null : route.team, ...rangeDays(route.range) };
+  const state = useQuery(CalibrationDocument, variables, { refresh: tick });
+  useSubscription(
+    CalibrationChangedDocument,
+    { actionType, agent: route.agent },
+    (data) => {
+      const e = data.calibrationChanged;
+      setAnnouncement(
+        `Calibration changed (${e.scope}, ${label(e.actionType)}): ${label(e.previousVerdict ?? "none")} to ${label(e.verdict)} on ${integer(e.sampleSize)} outcomes. Updated.`,
+      );
+      setTick((t) => t + 1);
+    },
+    () => setTick((t) => t + 1),
+  );
+  const scope = route.agent
+    ? (viewer.agents.find((a) => a.id === route.agent)?.name ?? "the agent")
+    : route.team
+      ? `team ${viewer.agents.find((a) => a.team?.id === route.team)?.team?.name ?? ""}`
+      : viewer.role === "REP"
+        ? "your agent"
+        : viewer.seesWholeOrganization
+          ? "the organisation"
+          : "your teams";
   return (
     <section aria-labelledby="view-title">
-      <h2 id="view-title">Calibration</h2>
-      <p class="todo">
-        TODO (#15): this view is not built yet. It will show how reliable the agent's confidence is
-        {route.actionType ? ` for ${route.actionType.replace("_", " ")}` : " per action type"}.
+      <h2 id="view-title">
+        Calibration: {label(actionType)}, {scope}
+      </h2>
+      <p role="status" aria-live="polite" class="mutation-done">
+        {announcement}
       </p>
+      <QueryResult state={state} what="calibration">
+        {({ calibration: c, calibrationHistory }) => (
+          <>
+            <p class="subtitle">
+              Actions of {c.from} to {c.to}: {integer(c.sampleSize)} resolved outcomes. Pick the action type, team or agent
+              above.
+            </p>
+            <h3>Verdict: {label(c.verdict.kind.toLowerCase())}</h3>
+            <p>
+              {c.verdict.reason} {c.verdict.actionable ? "It justifies moving the policy." : "It does not justify moving the policy."}
+            </p>
+            <table>
+              <caption>The verdict's evidence</caption>
+              <tbody>
+                <tr>
+                  <th scope="row">Outcomes judged</th>
+                  <td>{integer(c.verdict.sampleSize)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Debiased calibration error</th>
+                  <td>{decimal(c.verdict.debiasedError)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Observed / expected successes</th>
+                  <td>
+                    {decimal(c.verdict.observedExpected)} (95 % CI {decimal(c.verdict.observedExpectedLower)} to{" "}
+                    {decimal(c.verdict.observedExpectedUpper)}); {decimal(c.observedExpected?.observed, 1)} observed,{" "}
+                    {decimal(c.observedExpected?.expected, 1)} expected;{" "}
+                    {c.observedExpected ? label(c.observedExpected.direction.toLowerCase()) : ""}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Spiegelhalter's Z</th>
+                  <td>
+                    {decimal(c.verdict.z, 2)} (p = {pValue(c.verdict.pValue)})
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Hosmer–Lemeshow</th>
+                  <td>
+                    {c.hosmerLemeshow
+                      ? `χ² = ${decimal(c.hosmerLemeshow.statistic, 2)}, df = ${c.hosmerLemeshow.degreesOfFreedom}, p = ${pValue(c.hosmerLemeshow.pValue)}`
+                      : "n/a"}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Brier score / log loss</th>
+                  <td>
+                    {decimal(c.brierScore)} / {decimal(c.logLoss)}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">ECE / MCE</th>
+                  <td>
+                    {decimal(c.ece)} / {decimal(c.mce)}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Recalibration map</th>
+                  <td>
+                    {label(c.recalibration.method.toLowerCase())}, fitted on {integer(c.recalibration.sampleSize)} outcomes
+                  </td>
+                </tr>
+              </tbody>
+            </table>
+            <div class="grid2">
+              <Reliability bins={c.reliabilityCurve} map={c.recalibration.points} />
+              <table>
+                <caption>Reliability bins (data)</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Confidence bin</th>
+                    <th scope="col">Outcomes</th>
+                    <th scope="col">Mean confidence</th>
+                    <th scope="col">Observed (95 % CI)</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {c.reliabilityCurve
+                    .filter((b) => b.count > 0)
+                    .map((b) => (
+                      <tr>
+                        <th scope="row">
+                          {percent(b.lower)} to {percent(b.upper)}
+                        </th>
+                        <td>{integer(b.count)}</td>
+                        <td>{percent(b.meanConfidence)}</td>
+                        <td>
+                          {percent(b.observedRate)} ({percent(b.wilsonLower)} to {percent(b.wilsonUpper)})
+                        </td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
+            </div>
+            <History points={calibrationHistory} />
+          </>
+        )}
+      </QueryResult>
     </section>
   );
 }
