@@ -6,7 +6,7 @@ What the assessment means for the agent's policy is ``backend.policy.service``'s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,18 +182,41 @@ async def recalibration_in_force(
 ) -> RecalibrationMap:
     """The map that turns the agent's raw confidence into a calibrated one: the agent's own when
     it has enough outcomes, else the organisation's for the action type, else the identity."""
+    maps = await recalibrations_in_force(
+        session, organization_id=organization_id, policies=[(agent_id, action_type)]
+    )
+    return maps[(agent_id, action_type)]
+
+
+async def recalibrations_in_force(
+    session: AsyncSession, *, organization_id: int, policies: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], RecalibrationMap]:
+    """``recalibration_in_force`` of each (agent id, action type), in one statement."""
+    wanted = sorted(set(policies))
+    if not wanted:
+        return {}
     rows = (
         await session.scalars(
             select(CalibrationVerdict).where(
                 CalibrationVerdict.organization_id == organization_id,
-                CalibrationVerdict.action_type == action_type,
-                CalibrationVerdict.scope_key.in_([f"agent:{agent_id}", "organization"]),
+                CalibrationVerdict.action_type.in_(sorted({t for _, t in wanted})),
+                CalibrationVerdict.scope_key.in_(
+                    ["organization", *sorted({f"agent:{a}" for a, _ in wanted})]
+                ),
             )
         )
     ).all()
-    by_scope = {row.scope_key: row for row in rows}
-    for key in (f"agent:{agent_id}", "organization"):
-        row = by_scope.get(key)
-        if row is not None and row.verdict != VerdictKind.INSUFFICIENT_DATA and row.recalibration:
-            return RecalibrationMap.from_dict(row.recalibration)
-    return RecalibrationMap.identity()
+    by_scope = {(row.scope_key, row.action_type): row for row in rows}
+    maps = {}
+    for agent_id, action_type in wanted:
+        maps[(agent_id, action_type)] = RecalibrationMap.identity()
+        for key in (f"agent:{agent_id}", "organization"):
+            row = by_scope.get((key, action_type))
+            if (
+                row is not None
+                and row.verdict != VerdictKind.INSUFFICIENT_DATA
+                and row.recalibration
+            ):
+                maps[(agent_id, action_type)] = RecalibrationMap.from_dict(row.recalibration)
+                break
+    return maps

@@ -1,7 +1,9 @@
-"""Read side of agent policies: the policy in force for an agent and action type, and its audit
-trail (keyset pages)."""
+"""Read side of agent policies: the policy in force for an agent and action type, every policy
+of some agents, and a policy's audit trail (keyset pages)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +51,25 @@ async def agent_policy(
     if policy is None:  # no policy, or an agent out of scope: the same answer
         raise NotFoundError("policy", field="agentId")
     return policy
+
+
+async def agents_policies(
+    session: AsyncSession, viewer: Viewer, agent_ids: Iterable[int]
+) -> dict[int, list[AgentPolicy]]:
+    """Every policy of each agent among ``agent_ids`` the viewer may see, by action type (an
+    agent out of scope has none, like an unknown one)."""
+    require_policy_reader(viewer)
+    grouped: dict[int, list[AgentPolicy]] = {i: [] for i in sorted(set(agent_ids))}
+    if not grouped:
+        return grouped
+    statement = (
+        scoped(select(AgentPolicy), AgentPolicy, viewer)
+        .where(AgentPolicy.agent_id.in_(sorted(grouped)))
+        .order_by(AgentPolicy.agent_id, AgentPolicy.action_type)
+    )
+    for policy in await session.scalars(statement):
+        grouped[policy.agent_id].append(policy)
+    return grouped
 
 
 async def policy_history(
