@@ -1,0 +1,35 @@
+"""The GraphQL documents the browser tests ask the API directly, to compare with the page."""
+
+from __future__ import annotations
+
+RATE = "rate lower upper count"
+METRICS = f"""interactions responses {{ replies {{ {RATE} }} maturingReplies pendingReplies }}"""
+VIEWER = (
+    "{ viewer { role user { id name team { id name } } organization { name } agents { id name } } }"
+)
+REP_DASHBOARD = f"""query($agent: ID!, $from: Date, $to: Date) {{
+  repDashboard(agentId: $agent, from: $from, to: $to) {{
+    from to agent {{ id name }} metrics {{ {METRICS} }}
+    daily {{ day replyRate provisional }} }} }}"""
+TEAM_DASHBOARD = f"""query($team: ID!, $from: Date, $to: Date) {{
+  teamDashboard(teamId: $team, from: $from, to: $to) {{
+    from to team {{ id name }} metrics {{ {METRICS} }} daily {{ day replyRate provisional }}
+    agents {{ agent {{ id name }} metrics {{ interactions responses {{ replies {{ {RATE} }} }} }} }}
+  }} }}"""
+EXECUTIVE_DASHBOARD = f"""query($from: Date, $to: Date) {{
+  executiveDashboard(from: $from, to: $to) {{
+    from to organization {{ name }} metrics {{ {METRICS} }}
+    weekly {{ day replyRate provisional }} }} }}"""
+LABEL_QUEUE = "{ labelQueue(first: 50) { totalCount edges { node { id scaleLevels } } } }"
+OUTCOME = "query($id: ID!) { node(id: $id) { ... on Outcome { id status levelLabel } } }"
+OPEN_PROMPTS = """{ feedbackPrompts(state: OPEN, first: 50) { totalCount
+  edges { node { id assignee { id } } } } }"""
+PROMPT = "query($id: ID!) { node(id: $id) { ... on FeedbackPrompt { id state } } }"
+ALERT = "query($id: ID!) { node(id: $id) { ... on Alert { id state acknowledgedBy { name } } } }"
+OPEN_ALERTS = """query($team: ID) {
+  alerts(teamId: $team, state: [FIRING, ACKNOWLEDGED], first: 50) {
+    edges { node { id message state } } } }"""
+UPSERT_ALERT_RULE = """mutation($input: UpsertAlertRuleInput!) {
+  upsertAlertRule(input: $input) { rule { id } errors { code field message } } }"""
+FREEZE_POLICY = """mutation($input: FreezePolicyInput!) {
+  freezePolicy(input: $input) { policy { version frozen } errors { code field message } } }"""

@@ -1,0 +1,154 @@
+"""The manager's view, as manager1: the team's key figures, trend and agents side by side drawn
+with the numbers the API gives manager1 for the same team and days; the range moves the URL and
+the numbers; a click on an agent's dot drills down into that agent; an alert raised while the
+page is open appears live and is acknowledged from the page."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.browser import api
+from tests.browser.harness import Dashboard
+from tests.browser.reading import (
+    chart,
+    dots,
+    integer,
+    key_figure,
+    range_days,
+    rate_with_interval,
+)
+from tests.browser.test_rep_view import expect_agent_drawn, expect_trend_drawn, rep_dashboard
+
+MANAGER = "manager1@demo.example"
+
+
+def team_dashboard(dashboard: Dashboard, days: int) -> dict[str, Any]:
+    team = dashboard.data(api.VIEWER, as_=MANAGER)["viewer"]["user"]["team"]["id"]
+    variables = {"team": team, **range_days(days)}
+    return dashboard.data(api.TEAM_DASHBOARD, variables, as_=MANAGER)["teamDashboard"]
+
+
+def expect_team_drawn(page: Page, d: dict[str, Any]) -> None:
+    name = d["team"]["name"]
+    expect(page.locator("#view-title")).to_have_text(f"Team {name}")
+    expect(page.locator(".subtitle").first).to_contain_text(f"{d['from']} to {d['to']}")
+    caption = f"Key figures of team {name}"
+    expect(key_figure(page, caption, "Actions")).to_have_text(integer(d["metrics"]["interactions"]))
+    replies = rate_with_interval(d["metrics"]["responses"]["replies"])
+    expect(key_figure(page, caption, "Response rate")).to_contain_text(replies)
+    expect_trend_drawn(page, "Team reply rate by day", d["daily"])
+    rated = [a for a in d["agents"] if a["metrics"]["responses"]["replies"]["rate"] is not None]
+    expect(dots(chart(page, "Agents side by side"))).to_have_count(len(rated))
+    table = page.locator("table").filter(has_text="Agents of the team (table)")
+    for agent in d["agents"]:
+        row = table.locator("tbody tr").filter(has_text=agent["agent"]["name"])
+        expect(row.locator("td").nth(0)).to_have_text(integer(agent["metrics"]["interactions"]))
+        expect(row.locator("td").nth(1)).to_have_text(
+            rate_with_interval(agent["metrics"]["responses"]["replies"])
+        )
+
+
+def test_the_manager_sees_their_team_as_the_api_gives_it(page: Page, dashboard: Dashboard) -> None:
+    d = team_dashboard(dashboard, 28)
+    assert len(d["agents"]) >= 2, "the demo's teams have several agents"
+    dashboard.open_as(page, MANAGER, "manager")
+    expect_team_drawn(page, d)
+
+
+def test_changing_the_range_moves_the_url_and_the_numbers(page: Page, dashboard: Dashboard) -> None:
+    dashboard.open_as(page, MANAGER, "manager")
+    chart(page, "Agents side by side")
+    page.get_by_label("Range").select_option("90d")
+    expect(page).to_have_url(re.compile(r"[?&]range=90d(&|$)"))
+    expect_team_drawn(page, team_dashboard(dashboard, 90))
+
+
+def test_a_click_on_an_agent_drills_down_into_it(page: Page, dashboard: Dashboard) -> None:
+    d = team_dashboard(dashboard, 28)
+    rated = [a for a in d["agents"] if a["metrics"]["responses"]["replies"]["rate"] is not None]
+    dashboard.open_as(page, MANAGER, "manager")
+    figure = chart(page, "Agents side by side")
+    # Plot draws the dots in the data's order; the last one, so the drill is not the default
+    target = rated[-1]["agent"]
+    dot = dots(figure).nth(len(rated) - 1)
+    dot.scroll_into_view_if_needed()
+    box = dot.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page).to_have_url(re.compile(r"[?&]view=rep(&|$)"))
+    agent_param = re.escape(target["id"]).replace("=", "(=|%3D)")
+    expect(page).to_have_url(re.compile(rf"[?&]agent={agent_param}(&|$)"))
+    expect_agent_drawn(page, rep_dashboard(dashboard, 28, as_=MANAGER, agent=target["id"]))
+
+
+def test_an_alert_raised_while_the_page_is_open_appears_and_is_acknowledged(
+    page: Page, dashboard: Dashboard
+) -> None:
+    viewer = dashboard.data(api.VIEWER, as_=MANAGER)["viewer"]
+    team = viewer["user"]["team"]["id"]
+    agent = viewer["agents"][0]
+    rule = dashboard.data(
+        api.UPSERT_ALERT_RULE,
+        {
+            "input": {
+                "name": "Browser test: e-mail policy changes",
+                "kind": "POLICY",
+                "metric": "policy_change",
+                "actionType": "email",
+                "scope": "TEAM",
+                "teamId": team,
+            }
+        },
+        as_=MANAGER,
+    )["upsertAlertRule"]
+    assert rule["errors"] == [], rule
+    before = {e["node"]["id"] for e in open_alerts(dashboard, team)}
+    dashboard.open_as(page, MANAGER, "manager")
+    alerts = page.locator("#alerts")
+    expect(alerts.locator("ul.alerts, .status-empty").first).to_be_visible()
+    expect(page.get_by_text("Live updates: on")).to_be_visible()
+
+    # the page is open and listening: a person freezes one of the team's e-mail policies
+    frozen = dashboard.data(
+        api.FREEZE_POLICY,
+        {
+            "input": {
+                "agentId": agent["id"],
+                "actionType": "email",
+                "frozen": True,
+                "reason": "browser test",
+            }
+        },
+        as_=MANAGER,
+    )["freezePolicy"]
+    assert frozen["errors"] == [], frozen
+    raised = wait_for_new_alert(dashboard, team, before)
+
+    item = alerts.locator("li.alert").filter(has_text=raised["message"])
+    expect(item).to_be_visible()
+    expect(item.locator(".badge", has_text="firing")).to_be_visible()
+    item.get_by_role("button", name=f"Acknowledge: {raised['message']}").click()
+    expect(item.locator(".badge", has_text="acknowledged")).to_be_visible()
+    alert = dashboard.data(api.ALERT, {"id": raised["id"]}, as_=MANAGER)["node"]
+    assert alert["state"] == "ACKNOWLEDGED", alert
+    assert alert["acknowledgedBy"]["name"] == viewer["user"]["name"], alert
+
+
+def open_alerts(dashboard: Dashboard, team: str) -> list[dict[str, Any]]:
+    return dashboard.data(api.OPEN_ALERTS, {"team": team}, as_=MANAGER)["alerts"]["edges"]
+
+
+def wait_for_new_alert(dashboard: Dashboard, team: str, before: set[str]) -> dict[str, Any]:
+    """The alert the server raises after the freeze's commit (bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        new = [e["node"] for e in open_alerts(dashboard, team) if e["node"]["id"] not in before]
+        if new:
+            [alert] = new
+            return alert
+        assert time.monotonic() < deadline, "no alert raised by the policy freeze"
+        time.sleep(0.1)
