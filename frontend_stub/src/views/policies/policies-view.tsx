@@ -1,10 +1,240 @@
+// An agent's policies, one per action type: the thresholds in force, frozen or not, and every
+// version with why and on what evidence; freeze or release it, or roll back to an earlier
+// version (each with a reason, audited). `policyChanged` events re-read it without a reload.
+
+import { useState } from "preact/hooks";
+import { graphql } from "../../gql";
+import { useSubscription } from "../../api/live";
+import { useMutation } from "../../api/use-mutation";
+import { useQuery } from "../../api/use-query";
+import { dateTime, decimal, label } from "../../charts/format";
+import { ACTION_TYPES } from "../../components/filters";
+import { Empty, MutationStatus, QueryResult } from "../../components/status";
 import type { Route } from "../../router";
 import type { Viewer } from "../../viewer";
 
-export function PoliciesView(_: { route: Route; viewer: Viewer }) {
+export const PolicyDocument = graphql(`
+  query Policy($agent: ID!, $actionType: String!) {
+    policy(agentId: $agent, actionType: $actionType) {
+      actionType
+      escalateBelow
+      autonomousAbove
+      frozen
+      version
+      updatedAt
+      calibratedConfidence {
+        method
+        sampleSize
+      }
+    }
+    policyHistory(agentId: $agent, actionType: $actionType, first: 20) {
+      totalCount
+      edges {
+        node {
+          version
+          previousEscalateBelow
+          previousAutonomousAbove
+          escalateBelow
+          autonomousAbove
+          reason
+          changedBy
+          changedAt
+          user {
+            name
+          }
+        }
+      }
+    }
+  }
+`);
+
+export const PolicyChangedDocument = graphql(`
+  subscription PolicyChanged($actionType: String) {
+    policyChanged(actionType: $actionType) {
+      version
+      stream
+      agentId
+      actionType
+      policyVersion
+      frozen
+      changedBy
+    }
+  }
+`);
+
+export const FreezePolicyDocument = graphql(`
+  mutation FreezePolicy($agent: ID!, $actionType: String!, $frozen: Boolean!, $reason: String!) {
+    freezePolicy(input: { agentId: $agent, actionType: $actionType, frozen: $frozen, reason: $reason }) {
+      policy {
+        version
+        frozen
+      }
+      errors {
+        field
+        message
+      }
+    }
+  }
+`);
+
+export const RollbackPolicyDocument = graphql(`
+  mutation RollbackPolicy($agent: ID!, $actionType: String!, $version: Int!, $reason: String!) {
+    rollbackPolicy(input: { agentId: $agent, actionType: $actionType, version: $version, reason: $reason }) {
+      policy {
+        version
+        frozen
+      }
+      errors {
+        field
+        message
+      }
+    }
+  }
+`);
+
+function PolicyCard({ agent, actionType, canChange }: { agent: string; actionType: string; canChange: boolean }) {
+  const [tick, setTick] = useState(0);
+  const [reason, setReason] = useState("");
+  const [heard, setHeard] = useState("");
+  const state = useQuery(PolicyDocument, { agent, actionType }, { refresh: tick });
+  const freeze = useMutation(FreezePolicyDocument);
+  const rollback = useMutation(RollbackPolicyDocument);
+  useSubscription(
+    PolicyChangedDocument,
+    { actionType },
+    (data) => {
+      const e = data.policyChanged;
+      if (e.agentId !== agent) return;
+      setHeard(`Changed just now by ${e.changedBy}: version ${e.policyVersion}${e.frozen ? ", frozen" : ""}.`);
+      setTick((t) => t + 1);
+    },
+    () => setTick((t) => t + 1),
+  );
+  const title = `Policy for ${label(actionType)}`;
   return (
-    <section aria-labelledby="view-title">
-      <h2 id="view-title">Policies</h2>
+    <section aria-labelledby={`policy-${actionType}`}>
+      <h3 id={`policy-${actionType}`}>{title}</h3>
+      <p role="status" class="mutation-done">
+        {heard}
+      </p>
+      <QueryResult state={state} what={`the ${label(actionType)} policy`}>
+        {({ policy: p, policyHistory }) => (
+          <>
+            <p>
+              Escalate below <strong>{decimal(p.escalateBelow, 2)}</strong>, act alone from{" "}
+              <strong>{decimal(p.autonomousAbove, 2)}</strong> (raw confidence); between, a review. Version {p.version} of{" "}
+              {dateTime(p.updatedAt)}; {p.frozen ? <strong>frozen: automation leaves it alone</strong> : "automation may move it"}.
+              Recalibration: {label(p.calibratedConfidence.method.toLowerCase())} on {p.calibratedConfidence.sampleSize} outcomes.
+            </p>
+            {canChange ? (
+              <div class="actions">
+                <label class="inline-field">
+                  Reason (required to change){" "}
+                  <input type="text" maxLength={1000} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+                </label>
+                <button
+                  type="button"
+                  disabled={freeze.busy || !reason.trim()}
+                  onClick={async () => {
+                    const data = await freeze.run(
+                      { agent, actionType, frozen: !p.frozen, reason },
+                      p.frozen ? "Released: automation may move it again." : "Frozen.",
+                    );
+                    if (data?.freezePolicy.policy) setTick((t) => t + 1);
+                  }}
+                >
+                  {p.frozen ? "Release (unfreeze)" : "Freeze"}
+                </button>
+                <MutationStatus state={freeze} />
+                <MutationStatus state={rollback} />
+              </div>
+            ) : null}
+            <table>
+              <caption>
+                {title}: history, newest version first ({policyHistory.totalCount ?? policyHistory.edges.length} versions)
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Version</th>
+                  <th scope="col">When</th>
+                  <th scope="col">Escalate below</th>
+                  <th scope="col">Act alone from</th>
+                  <th scope="col">By</th>
+                  <th scope="col">Why</th>
+                  {canChange ? <th scope="col">Roll back</th> : null}
+                </tr>
+              </thead>
+              <tbody>
+                {policyHistory.edges.map(({ node: c }) => (
+                  <tr key={c.version}>
+                    <th scope="row">{c.version}</th>
+                    <td>{dateTime(c.changedAt)}</td>
+                    <td>
+                      {c.previousEscalateBelow != null ? `${decimal(c.previousEscalateBelow, 2)} → ` : ""}
+                      {decimal(c.escalateBelow, 2)}
+                    </td>
+                    <td>
+                      {c.previousAutonomousAbove != null ? `${decimal(c.previousAutonomousAbove, 2)} → ` : ""}
+                      {decimal(c.autonomousAbove, 2)}
+                    </td>
+                    <td>{c.changedBy === "USER" ? (c.user?.name ?? "a person") : "automation"}</td>
+                    <td>{c.reason}</td>
+                    {canChange ? (
+                      <td>
+                        {c.version !== p.version ? (
+                          <button
+                            type="button"
+                            class="secondary"
+                            disabled={rollback.busy || !reason.trim()}
+                            aria-label={`Roll back the ${label(actionType)} policy to version ${c.version}`}
+                            onClick={async () => {
+                              const data = await rollback.run(
+                                { agent, actionType, version: c.version, reason },
+                                `Rolled back to version ${c.version}'s thresholds (frozen).`,
+                              );
+                              if (data?.rollbackPolicy.policy) setTick((t) => t + 1);
+                            }}
+                          >
+                            Roll back to {c.version}
+                          </button>
+                        ) : (
+                          "in force"
+                        )}
+                      </td>
+                    ) : null}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        )}
+      </QueryResult>
+    </section>
+  );
+}
+
+export function PoliciesView({ route, viewer }: { route: Route; viewer: Viewer }) {
+  const agents = viewer.agents.filter((a) => !route.team || a.team?.id === route.team);
+  const agent = route.agent ?? agents[0]?.id ?? null;
+  const name = viewer.agents.find((a) => a.id === agent)?.name ?? "the agent";
+  const canChange = viewer.role === "MANAGER" || viewer.role === "EXECUTIVE" || viewer.role === "ADMIN";
+  const types = route.actionType ? [route.actionType] : ACTION_TYPES;
+  return (
+    <section aria-labelledby="view-title" id="policies">
+      <h2 id="view-title">Policies of {name}</h2>
+      {agent ? (
+        <>
+          <p class="subtitle">
+            Pick another agent or one action type above. A reason is required to freeze, release or roll back; a rollback
+            restores an earlier version's thresholds as a new version and freezes it.
+          </p>
+          {types.map((t) => (
+            <PolicyCard key={`${agent}:${t}`} agent={agent} actionType={t} canChange={canChange} />
+          ))}
+        </>
+      ) : (
+        <Empty>No agent to show.</Empty>
+      )}
     </section>
   );
 }
