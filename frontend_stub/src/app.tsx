@@ -7,6 +7,7 @@ import { FilterBar } from "./components/filters";
 import { RouteLink } from "./components/link";
 import { Empty, QueryResult } from "./components/status";
 import { LiveIndicator } from "./components/live-indicator";
+import { SignInLink, SignOut, useSession } from "./components/session";
 import { navigate, useRoute, type Route } from "./router";
 import { CalibrationView } from "./views/calibration/calibration-view";
 import { ExecutiveView } from "./views/executive/executive-view";
@@ -134,6 +135,7 @@ function useFocusSection(focus: string | null): void {
 }
 
 function SignedIn({ route, viewer }: { route: Route; viewer: Viewer }) {
+  const session = useSession();
   const home = homeView(viewer);
   const { view, focus } = resolveView(route, viewer);
   useEffect(() => {
@@ -153,11 +155,16 @@ function SignedIn({ route, viewer }: { route: Route; viewer: Viewer }) {
           {viewer.organization ? `, ${viewer.organization.name}` : ""}
         </p>
         <LiveIndicator />
+        <SignOut session={session} />
       </div>
       <FilterBar route={route} viewer={viewer} />
       <RoleView view={view} route={route} viewer={viewer} />
     </>
   );
+}
+
+function SignInFromError() {
+  return <SignInLink session={useSession()} />;
 }
 
 export function App() {
@@ -186,6 +193,7 @@ export function App() {
             {(data) => <SignedIn route={route} viewer={data.viewer} />}
           </QueryResult>
         )}
+        {route.view !== "service" && viewerState.status === "error" ? <SignInFromError /> : null}
         {route.view !== "service" && viewerState.status === "error" ? (
           <p>
             <RouteLink to={{ view: "service" }}>Service health, API links and demo logins</RouteLink>
