@@ -57,6 +57,17 @@ class ActionFilter:
     decision: DecisionEnum | None = strawberry.field(
         default=None, description="Only actions the policy gave this decision."
     )
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Only the actions of this team's agents (its global id); a team out of "
+        "sight matches nothing. With `agentId`, both must hold.",
+    )
+    escalated: bool | None = strawberry.field(
+        default=None,
+        description="Only escalations (true) or only the rest (false), as the dashboards count "
+        "them: escalation actions and actions the policy said to escalate. The list behind "
+        "`escalations.count`.",
+    )
 
 
 @strawberry.input(description="Which outcomes to list; every condition given must hold.")
@@ -113,20 +124,24 @@ class FeedbackFilter:
 
 
 def _agent_id(value: str | None, problems: Problems) -> int | None:
+    return _row_id(value, "Agent", "agentId", problems)
+
+
+def _row_id(value: str | None, type_name: str, field: str, problems: Problems) -> int | None:
     if value is None:
         return None
     try:
         global_id = GlobalID.from_id(value)
-        if global_id.type_name != "Agent":
+        if global_id.type_name != type_name:
             raise ValueError
-        agent_id = int(global_id.node_id)
+        row_id = int(global_id.node_id)
     except ValueError:
-        problems.add("agentId", "is not an Agent id")
+        problems.add(field, f"is not {'an' if type_name[0] in 'AEIOU' else 'a'} {type_name} id")
         return None
-    if not 1 <= agent_id <= MAX_DATABASE_ID:
-        problems.add("agentId", "is not an Agent id")
+    if not 1 <= row_id <= MAX_DATABASE_ID:
+        problems.add(field, f"is not {'an' if type_name[0] in 'AEIOU' else 'a'} {type_name} id")
         return None
-    return agent_id
+    return row_id
 
 
 def _time_range(
@@ -157,11 +172,14 @@ def action_filter(given: ActionFilter | None) -> actions.ActionFilter:
         return actions.ActionFilter()
     problems = Problems("filter.")
     agent_id = _agent_id(given.agent_id, problems)
+    team_id = _row_id(given.team_id, "Team", "teamId", problems)
     start, end = _time_range(given.from_, given.to, problems)
     types = _values(given.action_types, "actionTypes", problems)
     problems.raise_if_any()
     return actions.ActionFilter(
         agent_id=agent_id,
+        team_id=team_id,
+        escalated=given.escalated,
         action_types=types,
         occurred_from=start,
         occurred_to=end,

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import AgentAction
+from backend.actions.rollup import escalated_clause
+from backend.agents.models import Agent
 from backend.pagination import Page, paginate
 from backend.viewer import Viewer, ViewerRole, scoped
 
@@ -54,6 +56,8 @@ class ActionFilter:
     occurred_to: dt.datetime | None = None  # exclusive
     critical: bool | None = None
     decision: str | None = None
+    team_id: int | None = None  # the team's agents (today's members)
+    escalated: bool | None = None  # as the dashboards count escalations (``rollup.escalated``)
 
 
 def require_action_reader(viewer: Viewer) -> None:
@@ -81,6 +85,14 @@ def actions_query(viewer: Viewer, where: ActionFilter) -> Select[Any]:
         statement = statement.where(AgentAction.is_critical == where.critical)
     if where.decision is not None:
         statement = statement.where(AgentAction.decision == where.decision)
+    if where.team_id is not None:
+        team = select(Agent.id).where(
+            Agent.organization_id == viewer.organization_id, Agent.team_id == where.team_id
+        )
+        statement = statement.where(AgentAction.agent_id.in_(team))
+    if where.escalated is not None:
+        clause = escalated_clause()
+        statement = statement.where(clause if where.escalated else not_(clause))
     return statement
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Delete, Insert, case, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Delete, Insert, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.actions.models import ActionStat, AgentAction, Decision
@@ -21,6 +21,15 @@ ESCALATION = "escalation"
 def escalated(action_type: str, decision: str | None) -> bool:
     """An escalation: the agent handed over to a person, or its policy said to."""
     return action_type == ESCALATION or decision == Decision.ESCALATE.value
+
+
+def escalated_clause() -> ColumnElement[bool]:
+    """``escalated`` in SQL: what the rollup counts, and the list behind the count (a NULL
+    decision is no escalation, so its negation holds there too)."""
+    return or_(
+        AgentAction.action_type == ESCALATION,
+        func.coalesce(AgentAction.decision, "") == Decision.ESCALATE.value,
+    )
 
 
 async def add_action(session: AsyncSession, action: AgentAction) -> None:
@@ -57,7 +66,7 @@ def rebuild(dialect: str) -> tuple[Delete, Insert]:
         a.action_type,
         a.cost_currency,
         func.count(),
-        _count_if(or_(a.action_type == ESCALATION, a.decision == Decision.ESCALATE.value)),
+        _count_if(escalated_clause()),
         _count_if(a.is_critical),
         func.coalesce(func.sum(a.cost_amount), 0),
         func.coalesce(func.sum(a.cost_tokens), 0),
