@@ -1,1 +1,2 @@
-"""Who is calling: API clients (agent and partner keys), user tokens and the Viewer."""
+"""Who is calling: API clients (agent and partner keys), user tokens, dashboard sign-in by
+e-mail link and its sessions, and the Viewer."""
