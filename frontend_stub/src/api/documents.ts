@@ -14,6 +14,7 @@ export function persistedDocument(document: { __meta__?: Record<string, unknown>
   if (typeof id !== "string" || !id.startsWith("sha256:") || text === undefined) {
     throw new Error("operation is not in the persisted-documents manifest: run `npm run codegen`");
   }
-  const operationName = /^\s*(?:query|mutation|subscription)\s+(\w+)/.exec(text)?.[1];
+  // the operation may follow its fragments in the text
+  const operationName = /(?:^|\s)(?:query|mutation|subscription)\s+(\w+)/.exec(text)?.[1];
   return { id, text, operationName };
 }
