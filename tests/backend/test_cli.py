@@ -155,7 +155,7 @@ def test_serve_migrates_then_answers_probes(tmp_path: Path, unused_tcp_port: int
                 time.sleep(0.2)
         assert body["database"] == "ok" and body["broker"] == "in-process"
         with urllib.request.urlopen(f"{base}/", timeout=2) as response:
-            assert b"Demo logins" in response.read()
+            assert b'<div id="app">' in response.read()  # the built dashboard
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=20)
