@@ -33,3 +33,9 @@ UPSERT_ALERT_RULE = """mutation($input: UpsertAlertRuleInput!) {
   upsertAlertRule(input: $input) { rule { id } errors { code field message } } }"""
 FREEZE_POLICY = """mutation($input: FreezePolicyInput!) {
   freezePolicy(input: $input) { policy { version frozen } errors { code field message } } }"""
+POLICY = """query($agent: ID!, $type: String!) {
+  policy(agentId: $agent, actionType: $type) { version frozen escalateBelow autonomousAbove } }"""
+ROI_ASSUMPTIONS = """query($from: Date, $to: Date) { executiveDashboard(from: $from, to: $to) {
+  metrics { roi { assumptions { name actionType low expected high version reason } } } } }"""
+REVIEWS_DONE = """query($reviewer: ID!) {
+  reviewQueue(reviewerId: $reviewer, status: DONE) { totalCount } }"""
