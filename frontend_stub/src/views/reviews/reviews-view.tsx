@@ -1,11 +1,12 @@
 // The review queue: threads given to the viewer (a manager: also their teams') to review, oldest
-// first; opening one shows the thread (its agent, deal, messages count, the reviews the viewer
-// may see and their agreement) and a form to rate it 1..5 overall and per criterion, with a
+// first; opening one shows the thread (its agent, deal, its messages in order with the agent's
+// confidence, decision and outcomes beside each of its own, the reviews the viewer may see and
+// their agreement) and a form to rate it 1..5 overall and per criterion, with a
 // comment, or to set it aside.
 
 import { useState } from "preact/hooks";
 import { graphql } from "../../gql";
-import type { ReviewStatus } from "../../gql/graphql";
+import type { ReviewStatus, ThreadQuery } from "../../gql/graphql";
 import { useMutation } from "../../api/use-mutation";
 import { useQuery } from "../../api/use-query";
 import { dateTime, decimal, integer, label, percent } from "../../charts/format";
@@ -76,6 +77,25 @@ export const ThreadDocument = graphql(`
           pairs
           meanAbsoluteDifference
           exactAgreement
+        }
+        messages(first: 50) {
+          direction
+          subject
+          bodyPreview
+          sentAt
+          action {
+            id
+            actionType
+            confidence
+            calibratedConfidence
+            decision
+            outcomes {
+              id
+              outcomeType
+              status
+              levelLabel
+            }
+          }
         }
       }
     }
@@ -212,6 +232,63 @@ function ReviewForm({ thread, onDone }: { thread: string; onDone: () => void }) 
   );
 }
 
+type Message = NonNullable<ThreadQuery["node"]> extends infer N ? (N extends { messages: (infer M)[] } ? M : never) : never;
+
+function outcomeText(o: { outcomeType: string; status: string; levelLabel?: string | null }): string {
+  return `${label(o.outcomeType)}: ${o.levelLabel ? label(o.levelLabel) : label(o.status.toLowerCase())}`;
+}
+
+/** The thread's messages, oldest first; beside each of the agent's, what it stated and what came of it. */
+function ThreadMessages({ messages, total }: { messages: Message[]; total: number }) {
+  if (messages.length === 0) return <p class="status">This thread has no messages yet.</p>;
+  return (
+    <>
+      <h3 id="messages-title">Messages, oldest first</h3>
+      {total > messages.length ? (
+        <p class="note">
+          The first {integer(messages.length)} of {integer(total)} messages.
+        </p>
+      ) : null}
+      <ol class="messages" aria-labelledby="messages-title">
+        {messages.map((m, i) => {
+          const ours = m.direction === "OUTBOUND";
+          const a = m.action;
+          return (
+            <li class={`message ${ours ? "message-agent" : "message-contact"}`} key={i}>
+              <div class="message-text">
+                <p class="alert-meta">
+                  <span class="badge">{ours ? "agent" : "contact"}</span>
+                  {dateTime(m.sentAt)}
+                </p>
+                <p>
+                  <strong>{m.subject ?? "(no subject)"}</strong>
+                </p>
+                <p class="message-body">{m.bodyPreview ?? ""}</p>
+              </div>
+              {ours ? (
+                a ? (
+                  <dl class="message-action" aria-label={`The agent's ${label(a.actionType)} behind message ${i + 1}`}>
+                    <dt>Confidence</dt>
+                    <dd>
+                      {percent(a.confidence)} (calibrated {percent(a.calibratedConfidence)})
+                    </dd>
+                    <dt>Policy said</dt>
+                    <dd>{a.decision ? label(a.decision.toLowerCase()) : "n/a"}</dd>
+                    <dt>Outcomes</dt>
+                    <dd>{a.outcomes.length ? a.outcomes.map(outcomeText).join("; ") : "none yet"}</dd>
+                  </dl>
+                ) : (
+                  <p class="note message-action">The agent's numbers for this message are outside what you may see.</p>
+                )
+              ) : null}
+            </li>
+          );
+        })}
+      </ol>
+    </>
+  );
+}
+
 function ThreadView({ id, viewer }: { id: string; viewer: Viewer }) {
   const [tick, setTick] = useState(0);
   const state = useQuery(ThreadDocument, { id }, { refresh: tick });
@@ -267,10 +344,7 @@ function ThreadView({ id, viewer }: { id: string; viewer: Viewer }) {
                   </tr>
                 </tbody>
               </table>
-              <p class="note">
-                The thread's messages, with the agent's confidence and outcomes of each, are not in the API yet: see the
-                agent's view for its actions.
-              </p>
+              <ThreadMessages messages={t.messages} total={t.messageCount} />
               {t.reviews.length ? (
                 <table>
                   <caption>Reviews you may see, oldest first</caption>
