@@ -1,7 +1,8 @@
 // Live updates: GraphQL subscriptions over WebSocket (graphql-transport-ws) on /graphql,
 // authenticated in connection_init. One lazy connection for the whole app; a dropped
 // connection is retried (with graphql-ws's backoff) and, once connected again, every listener
-// of `onReconnected` re-queries what it may have missed.
+// of `onReconnected` re-queries what it may have missed: every query on the page (`useQuery`
+// reads `useReconnects`), figures and coaching as well as the live lists.
 
 import { createClient, type Client } from "graphql-ws";
 import { useEffect, useState } from "preact/hooks";
@@ -120,6 +121,22 @@ export class StreamVersions {
     this.last.set(stream, version);
     return previous === undefined || version === previous + 1 ? "next" : "gap";
   }
+}
+
+let reconnects = 0;
+onReconnected(() => void (reconnects += 1));
+
+/**
+ * How many times the connection came back after a drop; it changes at each reconnection, so a
+ * query that depends on it is read again (what changed while the page was cut off).
+ */
+export function useReconnects(): number {
+  const [value, setValue] = useState(reconnects);
+  useEffect(() => {
+    setValue(reconnects);
+    return onReconnected(() => setValue(reconnects));
+  }, []);
+  return value;
 }
 
 /** The connection's state, for the "live" indicator. */

@@ -1,9 +1,11 @@
 // Runs one query for a component and re-runs it when its variables change; a newer request
-// aborts the one before, so a slow answer never overwrites a newer one.
+// aborts the one before, so a slow answer never overwrites a newer one. After a dropped live
+// connection comes back, every query on the page is read again (keeping what it shows meanwhile).
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { TypedDocumentString } from "../gql/graphql";
 import { ApiError, execute } from "./client";
+import { useReconnects } from "./live";
 
 export type QueryState<T> =
   | { status: "loading" }
@@ -17,10 +19,15 @@ export function useQuery<TResult, TVariables>(
 ): QueryState<TResult> {
   const [state, setState] = useState<QueryState<TResult>>({ status: "loading" });
   const key = JSON.stringify(variables);
+  const refresh = (options.refresh ?? 0) + useReconnects();
+  const lastKey = useRef<string | null>(null);
   useEffect(() => {
     if (options.skip) return;
     const controller = new AbortController();
-    setState((previous) => (previous.status === "done" && options.refresh ? previous : { status: "loading" }));
+    // the same question asked again (a refresh): keep showing the answer until the new one comes
+    const again = lastKey.current === key;
+    lastKey.current = key;
+    setState((previous) => (previous.status === "done" && again ? previous : { status: "loading" }));
     execute(document, variables, controller.signal).then(
       (data) => setState({ status: "done", data }),
       (error: unknown) => {
@@ -31,6 +38,6 @@ export function useQuery<TResult, TVariables>(
       },
     );
     return () => controller.abort();
-  }, [document, key, options.skip, options.refresh]);
+  }, [document, key, options.skip, refresh]);
   return state;
 }
