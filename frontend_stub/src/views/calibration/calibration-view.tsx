@@ -11,6 +11,7 @@ import { ChartFigure } from "../../charts/figure";
 import { decimal, integer, label, parseDay, percent, pValue } from "../../charts/format";
 import { reliabilityChart } from "../../charts/reliability";
 import { trendChart } from "../../charts/trend";
+import { TimeZoom } from "../../components/time-zoom";
 import { Empty, QueryResult } from "../../components/status";
 import { navigate, rangeDays, type Route } from "../../router";
 import type { Viewer } from "../../viewer";
@@ -147,9 +148,10 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
     <>
       <ChartFigure
         title="Calibration history by week"
-        description="The debiased calibration error of each week's actions (0 is perfect). Drag across the chart to pick a range."
+        description="The debiased calibration error of each week's actions (0 is perfect). Drag across the chart to pick a range, or zoom with the buttons below it."
         draw={draw}
       />
+      <TimeZoom what="Calibration history by week" minDays={28} />
       <table class="sr-only">
         <caption>Calibration history by week (data)</caption>
         <thead>

@@ -1,12 +1,13 @@
 // The reply-rate trend of a dashboard's points (daily or weekly), drawn with the shared trend
 // chart: provisional periods are hollow and have no rate; clicking a period narrows the range to
-// it, brushing narrows it to the brushed days.
+// it, brushing narrows it to the brushed days, and the zoom buttons narrow or widen it.
 
 import { useCallback } from "preact/hooks";
 import { ChartFigure } from "../../charts/figure";
 import { day, integer, parseDay, percent } from "../../charts/format";
 import { trendChart, type TrendPoint } from "../../charts/trend";
 import { Empty } from "../../components/status";
+import { TimeZoom } from "../../components/time-zoom";
 import { navigate } from "../../router";
 
 export type ApiTrendPoint = {
@@ -60,11 +61,12 @@ export function ReplyTrend({ points, period, title }: { points: ApiTrendPoint[];
       <ChartFigure
       title={title}
       description={
-        `Positive replies per decided reply, by ${period}, with its 95 % interval (shaded). Click a ${period} to focus on it; drag across the chart to pick a range.` +
+        `Positive replies per decided reply, by ${period}, with its 95 % interval (shaded). Click a ${period} to focus on it; drag across the chart to pick a range, or zoom with the buttons below it.` +
         (provisional ? ` ${provisional} recent ${period === "week" ? "weeks are" : "days are"} still maturing: no rate yet (dashed).` : "")
       }
       draw={draw}
       />
+      <TimeZoom what={title} minDays={period === "week" ? 28 : 7} />
       <table class="sr-only">
         <caption>{title} (data)</caption>
         <thead>
