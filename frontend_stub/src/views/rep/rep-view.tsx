@@ -1,6 +1,7 @@
 // One agent's view: the rep's own agent (or, for a manager or executive, the agent they drilled
 // into): its figures with intervals, the daily response-rate trend (provisional days marked),
-// escalation history, feedback given, open prompts answered in place, the label queue, alerts.
+// escalation history (one list: `ActionFilter.escalated`), the feedback on the agent and the
+// feedback the viewer gave it (`feedbackGiven`), open prompts answered in place, the label queue, alerts.
 
 import { graphql } from "../../gql";
 import { useQuery } from "../../api/use-query";
@@ -53,15 +54,7 @@ export const RepDashboardDocument = graphql(`
 
 export const AgentActivityDocument = graphql(`
   query AgentActivity($agent: ID!, $from: DateTime, $to: DateTime) {
-    escalationActions: actions(filter: { agentId: $agent, actionTypes: ["escalation"], from: $from, to: $to }, first: 20) {
-      totalCount
-      edges {
-        node {
-          ...EscalationFields
-        }
-      }
-    }
-    escalatedDecisions: actions(filter: { agentId: $agent, decision: ESCALATE, from: $from, to: $to }, first: 20) {
+    escalations: actions(filter: { agentId: $agent, escalated: true, from: $from, to: $to }, first: 20) {
       totalCount
       edges {
         node {
@@ -84,6 +77,20 @@ export const AgentActivityDocument = graphql(`
             id
             name
           }
+        }
+      }
+    }
+    feedbackGiven(filter: { agentId: $agent, from: $from, to: $to }, first: 20) {
+      totalCount
+      edges {
+        node {
+          id
+          targetType
+          rating
+          comment
+          channel
+          prompted
+          createdAt
         }
       }
     }
@@ -120,10 +127,8 @@ function Activity({ agent, route, viewer }: { agent: string; route: Route; viewe
   return (
     <QueryResult state={state} what="escalations and feedback">
       {(data) => {
-        const byId = new Map(
-          [...data.escalationActions.edges, ...data.escalatedDecisions.edges].map((e) => [e.node.id, e.node] as const),
-        );
-        const escalations = [...byId.values()].sort((a, b) => b.occurredAt.localeCompare(a.occurredAt));
+        const escalations = [...data.escalations.edges.map((e) => e.node)].sort((a, b) => b.occurredAt.localeCompare(a.occurredAt));
+        const given = data.feedbackGiven.edges.map((e) => e.node);
         return (
           <>
             <section aria-labelledby="escalations-title" id="escalations">
@@ -133,8 +138,8 @@ function Activity({ agent, route, viewer }: { agent: string; route: Route; viewe
               ) : (
                 <table>
                   <caption>
-                    Escalations, newest first: {integer(data.escalationActions.totalCount)} escalation actions and{" "}
-                    {integer(data.escalatedDecisions.totalCount)} actions the policy escalated (up to 20 of each shown)
+                    Escalations, newest first: {integer(data.escalations.totalCount)} escalation actions and actions the policy
+                    escalated (the latest {escalations.length} shown)
                   </caption>
                   <thead>
                     <tr>
@@ -195,6 +200,40 @@ function Activity({ agent, route, viewer }: { agent: string; route: Route; viewe
                       <tr key={f.id}>
                         <th scope="row">{dateTime(f.createdAt)}</th>
                         <td>{f.author?.id && f.author.id === viewer.user?.id ? "you" : (f.author?.name ?? "n/a")}</td>
+                        <td>{f.targetType.toLowerCase()}</td>
+                        <td>{f.targetType === "MESSAGE" ? (f.rating ? "thumb up" : "thumb down") : `${f.rating} of 5`}</td>
+                        <td>
+                          {f.channel.toLowerCase()}
+                          {f.prompted ? ", prompted" : ""}
+                        </td>
+                        <td>{f.comment ?? ""}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+              <h3 id="feedback-given-title">Feedback you gave</h3>
+              {given.length === 0 ? (
+                <Empty>You gave no feedback on this agent in this range.</Empty>
+              ) : (
+                <table>
+                  <caption>
+                    Feedback you gave on the agent, newest first: {integer(data.feedbackGiven.totalCount)} ratings (the latest{" "}
+                    {given.length} shown)
+                  </caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">When</th>
+                      <th scope="col">Rated</th>
+                      <th scope="col">Rating</th>
+                      <th scope="col">Where</th>
+                      <th scope="col">Comment</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {given.map((f) => (
+                      <tr key={f.id}>
+                        <th scope="row">{dateTime(f.createdAt)}</th>
                         <td>{f.targetType.toLowerCase()}</td>
                         <td>{f.targetType === "MESSAGE" ? (f.rating ? "thumb up" : "thumb down") : `${f.rating} of 5`}</td>
                         <td>
