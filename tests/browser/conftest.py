@@ -70,8 +70,12 @@ def dashboard(
         yield Dashboard(base_url, tokens, http)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module. Not per session: Playwright's sync API runs its own event
+    loop in this thread while it is started, and every later test of the worker that runs one
+    (asyncio.run, pytest-asyncio) would fail beside it; a module's teardown stops it before the
+    worker moves on."""
     if not CHROMIUM.exists():
         unavailable(f"Chromium at {CHROMIUM} (Debian package 'chromium')")
     with sync_playwright() as playwright:
