@@ -13,6 +13,8 @@ export type IntervalRow = {
   n?: number | null;
   /** Its series' colour (a CSS colour), when rows belong to series (agent, people). */
   color?: string;
+  /** Written in the row when it has no estimate (e.g. how many outcomes are still maturing). */
+  note?: string;
 };
 
 export type DotIntervalOptions = {
@@ -27,6 +29,7 @@ type PlotFigure = Element & { value?: IntervalRow | null };
 
 export function dotIntervalChart(rows: IntervalRow[], options: DotIntervalOptions): Element {
   const drawn = rows.filter((r) => r.value != null);
+  const noted = rows.filter((r) => r.value == null && r.note);
   const figure = Plot.plot({
     width: options.width,
     height: 40 + 28 * Math.max(1, rows.length),
@@ -41,6 +44,15 @@ export function dotIntervalChart(rows: IntervalRow[], options: DotIntervalOption
         { y: "label", x1: "lower", x2: "upper", stroke: (r: IntervalRow) => r.color ?? "var(--accent)", strokeWidth: 3, strokeOpacity: 0.5 },
       ),
       Plot.dot(drawn, { y: "label", x: "value", r: 4.5, fill: (r: IntervalRow) => r.color ?? "var(--accent)" }),
+      Plot.text(noted, {
+        y: "label",
+        text: "note",
+        frameAnchor: "left",
+        textAnchor: "start",
+        dx: 6,
+        fill: (r: IntervalRow) => r.color ?? "currentColor",
+        fontStyle: "italic",
+      }),
       Plot.tip(
         drawn,
         Plot.pointerY({

@@ -52,3 +52,57 @@ export const label = (value: string | null | undefined): string => (value ?? "al
 /** A p- or q-value: small ones in scientific notation, never rounded to 0. */
 export const pValue = (value: number | null | undefined): string =>
   value == null ? "n/a" : value < 0.001 ? value.toExponential(1) : value.toFixed(3);
+
+/**
+ * Outcomes a rate does not count yet, as the API gives them: "2,283 still maturing, 6 waiting for
+ * a label (not counted)"; "" when there are none.
+ */
+export const notCountedYet = (maturing: number | null | undefined, pending: number | null | undefined): string => {
+  const parts: string[] = [];
+  if (maturing) parts.push(`${integer(maturing)} still maturing`);
+  if (pending) parts.push(`${integer(pending)} waiting for a label`);
+  return parts.length ? `${parts.join(", ")} (not counted)` : "";
+};
+
+/**
+ * Why a rate has no value yet, when outcomes are maturing or waiting for a label: "no decided
+ * outcome yet; 412 still maturing (windows still open), 3 waiting for a label, first counted
+ * on 2027-01-07" (the day only where the API gives one); "" when none are.
+ */
+export const noDecidedYet = (
+  maturing: number | null | undefined,
+  pending: number | null | undefined,
+  firstCountedOn?: string | null,
+  what = "outcome",
+): string => {
+  const parts: string[] = [];
+  if (maturing) parts.push(`${integer(maturing)} still maturing (windows still open)`);
+  if (pending) parts.push(`${integer(pending)} waiting for a label`);
+  if (!parts.length) return "";
+  return `no decided ${what} yet; ${parts.join(", ")}${firstCountedOn ? `, first counted on ${firstCountedOn}` : ""}`;
+};
+
+/**
+ * A rate with its interval and n, and after it what it does not count yet; without a decided
+ * outcome but with some maturing or waiting, why it has none instead of "n/a (n = 0)".
+ */
+export const rateOrNotYet = (
+  estimate: { rate?: number | null; lower?: number | null; upper?: number | null; count?: number | null } | null | undefined,
+  maturing: number | null | undefined,
+  pending: number | null | undefined,
+  firstCountedOn?: string | null,
+): string => {
+  if (!estimate || estimate.rate == null) return noDecidedYet(maturing, pending, firstCountedOn) || rateWithInterval(estimate);
+  const open = notCountedYet(maturing, pending);
+  return open ? `${rateWithInterval(estimate)}; ${open}` : rateWithInterval(estimate);
+};
+
+/** A chart row's note when its response rate has none yet: why ("no decided reply yet; ..."). */
+export const noReplyRateYet = (r: {
+  replies: { rate?: number | null };
+  maturingReplies: number;
+  pendingReplies: number;
+}): string | undefined => {
+  if (r.replies.rate != null) return undefined;
+  return noDecidedYet(r.maturingReplies, r.pendingReplies, null, "reply") || "no replies in this range";
+};

@@ -6,7 +6,7 @@
 import { useCallback, useState } from "preact/hooks";
 import { graphql } from "../../gql";
 import { useSubscription } from "../../api/live";
-import { useQuery } from "../../api/use-query";
+import { useQuery, type QueryState } from "../../api/use-query";
 import { ChartFigure } from "../../charts/figure";
 import { decimal, integer, label, parseDay, percent, pValue } from "../../charts/format";
 import { reliabilityChart } from "../../charts/reliability";
@@ -15,6 +15,7 @@ import { TimeZoom } from "../../components/time-zoom";
 import { Empty, QueryResult } from "../../components/status";
 import { navigate, rangeDays, type Route } from "../../router";
 import type { Viewer } from "../../viewer";
+import type { CalibrationMaturingQuery } from "../../gql/graphql";
 
 export const CalibrationDocument = graphql(`
   query Calibration($actionType: String!, $agent: ID, $team: ID, $from: Date, $to: Date) {
@@ -83,6 +84,53 @@ export const CalibrationDocument = graphql(`
       observedExpected
       verdict
     }
+  }
+`);
+
+/**
+ * The same scope's calibration on matured outcomes only, as the dashboards judge it, with how
+ * many outcomes are still maturing and when a verdict can be expected (`CalibrationAccuracy`).
+ * One scope at a time: an agent (a rep's own without one), a team, or the organisation.
+ */
+export const CalibrationMaturingDocument = graphql(`
+  query CalibrationMaturing(
+    $agent: ID!
+    $team: ID!
+    $from: Date
+    $to: Date
+    $byAgent: Boolean!
+    $byTeam: Boolean!
+    $byOrganisation: Boolean!
+  ) {
+    repDashboard(agentId: $agent, from: $from, to: $to) @include(if: $byAgent) {
+      metrics {
+        calibration {
+          ...MaturingCalibrationFields
+        }
+      }
+    }
+    teamDashboard(teamId: $team, from: $from, to: $to) @include(if: $byTeam) {
+      metrics {
+        calibration {
+          ...MaturingCalibrationFields
+        }
+      }
+    }
+    executiveDashboard(from: $from, to: $to) @include(if: $byOrganisation) {
+      metrics {
+        calibration {
+          ...MaturingCalibrationFields
+        }
+      }
+    }
+  }
+  fragment MaturingCalibrationFields on CalibrationAccuracy {
+    actionType
+    verdict
+    verdictReason
+    maturedOutcomes
+    maturingOutcomes
+    verdictExpectedBy
   }
 `);
 
@@ -177,12 +225,43 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
   );
 }
 
+type MaturingState = QueryState<CalibrationMaturingQuery>;
+
+/** The dashboards' verdict on matured outcomes, and how many are still maturing (not judged). */
+function MaturedOnly({ state, actionType }: { state: MaturingState; actionType: string }) {
+  if (state.status !== "done") return null;
+  const d = state.data;
+  const all = (d.repDashboard ?? d.teamDashboard ?? d.executiveDashboard)?.metrics.calibration ?? [];
+  const c = all.find((x) => x.actionType === actionType);
+  if (!c) return null;
+  return (
+    <section aria-labelledby="matured-only">
+      <h4 id="matured-only">Matured outcomes only</h4>
+      <p>
+        As the dashboards judge it, on outcomes whose windows have all closed: {label(c.verdict)},{" "}
+        {integer(c.maturedOutcomes)} matured outcomes judged
+        {c.maturingOutcomes ? `, ${integer(c.maturingOutcomes)} still maturing (not judged)` : ""}
+        {c.verdictExpectedBy ? `, verdict expected by ${c.verdictExpectedBy}` : ""}. {c.verdictReason}
+      </p>
+    </section>
+  );
+}
+
 export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewer }) {
   const actionType = route.actionType ?? "email";
   const [tick, setTick] = useState(0);
   const [announcement, setAnnouncement] = useState("");
   const variables = { actionType, agent: route.agent, team: route.agent ? null : route.team, ...rangeDays(route.range) };
   const state = useQuery(CalibrationDocument, variables, { refresh: tick });
+  const agentId = route.agent ?? (!route.team && viewer.role === "REP" ? (viewer.agents[0]?.id ?? null) : null);
+  const byAgent = !!agentId;
+  const byTeam = !byAgent && !!route.team;
+  const byOrganisation = !byAgent && !byTeam && viewer.seesWholeOrganization;
+  const maturing = useQuery(
+    CalibrationMaturingDocument,
+    { agent: agentId ?? "", team: route.team ?? "", ...rangeDays(route.range), byAgent, byTeam, byOrganisation },
+    { refresh: tick, skip: !byAgent && !byTeam && !byOrganisation },
+  );
   useSubscription(
     CalibrationChangedDocument,
     { actionType, agent: route.agent },
@@ -223,6 +302,7 @@ export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewe
             <p>
               {c.verdict.reason} {c.verdict.actionable ? "It justifies moving the policy." : "It does not justify moving the policy."}
             </p>
+            <MaturedOnly state={maturing} actionType={actionType} />
             <table>
               <caption>The verdict's evidence</caption>
               <tbody>

@@ -8,12 +8,12 @@ import { graphql } from "../../gql";
 import { useQuery } from "../../api/use-query";
 import { dotIntervalChart } from "../../charts/dot-interval";
 import { ChartFigure } from "../../charts/figure";
-import { decimal, integer, label, percent, rateWithInterval } from "../../charts/format";
+import { decimal, integer, label, noReplyRateYet, percent, rateOrNotYet } from "../../charts/format";
 import { QueryResult } from "../../components/status";
 import { navigate, rangeDays, type Route } from "../../router";
 import type { Viewer } from "../../viewer";
 import { AlertsPanel } from "../shared/alerts";
-import { AgentVersusHuman, KeyFigures } from "../shared/metrics";
+import { AgentVersusHuman, KeyFigures, maturedAndMaturing } from "../shared/metrics";
 import { ReplyTrend } from "../shared/reply-trend";
 import { RoiAssumptions, RoiTable } from "./roi";
 import { StrategyPanel } from "./strategy";
@@ -47,12 +47,16 @@ export const ExecutiveDashboardDocument = graphql(`
               upper
               count
             }
+            pendingReplies
+            maturingReplies
           }
           calibration {
             actionType
             verdict
             debiasedError
             maturedOutcomes
+            maturingOutcomes
+            verdictExpectedBy
           }
         }
       }
@@ -73,7 +77,12 @@ export const ExecutiveDashboardDocument = graphql(`
   }
 `);
 
-type Team = { team?: { id: string; name: string } | null; metrics: { responses: { replies: { rate?: number | null; lower?: number | null; upper?: number | null; count: number } } } };
+type Team = {
+  team?: { id: string; name: string } | null;
+  metrics: {
+    responses: { replies: { rate?: number | null; lower?: number | null; upper?: number | null; count: number }; maturingReplies: number; pendingReplies: number };
+  };
+};
 
 function TeamsSideBySide({ teams }: { teams: Team[] }) {
   const draw = useCallback(
@@ -86,6 +95,7 @@ function TeamsSideBySide({ teams }: { teams: Team[] }) {
           lower: t.metrics.responses.replies.lower ?? null,
           upper: t.metrics.responses.replies.upper ?? null,
           n: t.metrics.responses.replies.count,
+          note: noReplyRateYet(t.metrics.responses),
         })),
         { width, xLabel: "Response rate", format: percent, onSelect: (row) => row.key && navigate({ view: "manager", team: row.key }) },
       ),
@@ -94,7 +104,7 @@ function TeamsSideBySide({ teams }: { teams: Team[] }) {
   return (
     <ChartFigure
       title="Teams side by side: response rate"
-      description="Each team's response rate with its 95 % interval. Click a team to open it."
+      description="Each team's response rate with its 95 % interval; a team without a decided reply yet says how many are still maturing. Click a team to open it."
       draw={draw}
     />
   );
@@ -147,7 +157,9 @@ export function ExecutiveView({ route, viewer }: { route: Route; viewer: Viewer 
                           </a>
                         </th>
                         <td>{integer(t.metrics.interactions)}</td>
-                        <td>{rateWithInterval(t.metrics.responses.replies)}</td>
+                        <td>
+                          {rateOrNotYet(t.metrics.responses.replies, t.metrics.responses.maturingReplies, t.metrics.responses.pendingReplies)}
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -155,7 +167,7 @@ export function ExecutiveView({ route, viewer }: { route: Route; viewer: Viewer 
                 <h3>Agent versus people</h3>
                 <AgentVersusHuman metrics={d.metrics} title="Success rate by action type, agent versus people" />
                 <table>
-                  <caption>Calibration health across teams: verdict (debiased error; matured outcomes)</caption>
+                  <caption>Calibration health across teams: verdict (debiased error; matured outcomes; still maturing)</caption>
                   <thead>
                     <tr>
                       <th scope="col">Team</th>
@@ -172,7 +184,7 @@ export function ExecutiveView({ route, viewer }: { route: Route; viewer: Viewer 
                           const c = t.metrics.calibration.find((x) => x.actionType === type);
                           return c ? (
                             <td class={`verdict verdict-${c.verdict}`}>
-                              {label(c.verdict)} ({decimal(c.debiasedError)}; {integer(c.maturedOutcomes)})
+                              {label(c.verdict)} ({decimal(c.debiasedError)}; {maturedAndMaturing(c)})
                             </td>
                           ) : (
                             <td>n/a</td>

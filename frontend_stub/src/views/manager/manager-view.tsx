@@ -7,7 +7,7 @@ import { graphql } from "../../gql";
 import { useQuery } from "../../api/use-query";
 import { dotIntervalChart } from "../../charts/dot-interval";
 import { ChartFigure } from "../../charts/figure";
-import { integer, money, percent, rateWithInterval } from "../../charts/format";
+import { integer, money, noReplyRateYet, percent, rateOrNotYet, rateWithInterval } from "../../charts/format";
 import { Empty, QueryResult } from "../../components/status";
 import { navigate, rangeDays, type Route } from "../../router";
 import { teamsOf, type Viewer } from "../../viewer";
@@ -70,6 +70,7 @@ export const TeamDashboardDocument = graphql(`
               upper
               count
             }
+            pendingReplies
             maturingReplies
           }
           feedback {
@@ -97,7 +98,9 @@ export function teamOf(route: Route, viewer: Viewer): string | null {
 
 type AgentRow = {
   agent?: { id: string; name: string } | null;
-  metrics: { responses: { replies: { rate?: number | null; lower?: number | null; upper?: number | null; count: number } } };
+  metrics: {
+    responses: { replies: { rate?: number | null; lower?: number | null; upper?: number | null; count: number }; maturingReplies: number; pendingReplies: number };
+  };
 };
 
 function AgentsSideBySide({ agents }: { agents: AgentRow[] }) {
@@ -111,6 +114,7 @@ function AgentsSideBySide({ agents }: { agents: AgentRow[] }) {
           lower: a.metrics.responses.replies.lower ?? null,
           upper: a.metrics.responses.replies.upper ?? null,
           n: a.metrics.responses.replies.count,
+          note: noReplyRateYet(a.metrics.responses),
         })),
         {
           width,
@@ -124,7 +128,7 @@ function AgentsSideBySide({ agents }: { agents: AgentRow[] }) {
   return (
     <ChartFigure
       title="Agents side by side: response rate"
-      description="Each agent's response rate with its 95 % interval. Click an agent to open its view."
+      description="Each agent's response rate with its 95 % interval; an agent without a decided reply yet says how many are still maturing. Click an agent to open its view."
       draw={draw}
     />
   );
@@ -181,7 +185,9 @@ export function ManagerView({ route, viewer }: { route: Route; viewer: Viewer })
                             )}
                           </th>
                           <td>{integer(a.metrics.interactions)}</td>
-                          <td>{rateWithInterval(a.metrics.responses.replies)}</td>
+                          <td>
+                            {rateOrNotYet(a.metrics.responses.replies, a.metrics.responses.maturingReplies, a.metrics.responses.pendingReplies)}
+                          </td>
                           <td>{rateWithInterval(a.metrics.escalations.rate)}</td>
                           <td>
                             {integer(a.metrics.feedback.count)} ratings, mean {percent(a.metrics.feedback.meanScore)}

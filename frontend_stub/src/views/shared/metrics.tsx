@@ -7,7 +7,7 @@ import { graphql } from "../../gql";
 import type { DashboardMetricsFieldsFragment } from "../../gql/graphql";
 import { dotIntervalChart, type IntervalRow } from "../../charts/dot-interval";
 import { ChartFigure } from "../../charts/figure";
-import { decimal, integer, label, money, percent, points, rateWithInterval } from "../../charts/format";
+import { decimal, integer, label, money, noDecidedYet, notCountedYet, percent, points, rateOrNotYet, rateWithInterval } from "../../charts/format";
 import { navigate } from "../../router";
 
 export const DashboardMetricsFields = graphql(`
@@ -41,6 +41,8 @@ export const DashboardMetricsFields = graphql(`
         upper
         count
       }
+      pendingAttendance
+      maturingAttendance
       versusHuman {
         difference
         differenceLower
@@ -129,6 +131,35 @@ export const DashboardMetricsFields = graphql(`
 
 export type Metrics = DashboardMetricsFieldsFragment;
 
+/**
+ * A rate with its interval and n, then in a note the outcomes it does not count yet; without a
+ * decided outcome but with some maturing or waiting, "no decided outcome yet; ..." in place of
+ * "n/a (n = 0)".
+ */
+export function RateOrNotYet({
+  estimate,
+  maturing,
+  pending,
+  firstCountedOn,
+  what,
+}: {
+  estimate: { rate?: number | null; lower?: number | null; upper?: number | null; count?: number | null };
+  maturing: number;
+  pending: number;
+  firstCountedOn?: string | null;
+  what?: string;
+}) {
+  const notYet = estimate.rate == null ? noDecidedYet(maturing, pending, firstCountedOn, what) : "";
+  if (notYet) return <>{notYet}</>;
+  const open = notCountedYet(maturing, pending);
+  return (
+    <>
+      {rateWithInterval(estimate)}
+      {open ? <span class="note"> {open}</span> : null}
+    </>
+  );
+}
+
 /** Series colours, each >= 4.5:1 on white. */
 const SERIES = { agent: "#1f3b73", people: "#8a4b00" } as const;
 
@@ -146,13 +177,7 @@ export function KeyFigures({ metrics, caption }: { metrics: Metrics; caption: st
         <tr>
           <th scope="row">Response rate</th>
           <td>
-            {rateWithInterval(r.replies)}
-            {r.maturingReplies || r.pendingReplies ? (
-              <span class="note">
-                {" "}
-                {integer(r.maturingReplies)} still maturing, {integer(r.pendingReplies)} waiting for a label (not counted)
-              </span>
-            ) : null}
+            <RateOrNotYet estimate={r.replies} maturing={r.maturingReplies} pending={r.pendingReplies} what="reply" />
           </td>
         </tr>
         {r.versusHuman ? (
@@ -174,7 +199,8 @@ export function KeyFigures({ metrics, caption }: { metrics: Metrics; caption: st
         <tr>
           <th scope="row">Meetings</th>
           <td>
-            {integer(r.meetingsBooked)} booked; attended {rateWithInterval(r.attendance)}
+            {integer(r.meetingsBooked)} booked; attended{r.attendance.rate == null ? ": " : " "}
+            <RateOrNotYet estimate={r.attendance} maturing={r.maturingAttendance} pending={r.pendingAttendance} />
           </td>
         </tr>
         <tr>
@@ -203,6 +229,11 @@ export function KeyFigures({ metrics, caption }: { metrics: Metrics; caption: st
   );
 }
 
+/** What the chart writes in an agent row without an estimate: why it has none yet. */
+function agentNote(t: Metrics["ratesByActionType"][number]): string {
+  return noDecidedYet(t.maturing, t.pending) || "no outcomes in this range";
+}
+
 /** Agent versus the human baseline per action type: a dot-and-interval chart and its table. */
 export function AgentVersusHuman({ metrics, title }: { metrics: Metrics; title: string }) {
   const rates = metrics.ratesByActionType;
@@ -218,6 +249,7 @@ export function AgentVersusHuman({ metrics, title }: { metrics: Metrics; title: 
           upper: t.agent.upper ?? null,
           n: t.agent.count,
           color: SERIES.agent,
+          note: t.agent.rate == null ? agentNote(t) : undefined,
         }] : []),
         ...(t.versusHuman && shown.people
           ? [
@@ -247,7 +279,7 @@ export function AgentVersusHuman({ metrics, title }: { metrics: Metrics; title: 
     <>
       <ChartFigure
         title={title}
-        description="Success rate of each action type's calibrating outcome, the agent's beside the human baseline's, with 95 % intervals. Click a row to filter on its action type."
+        description="Success rate of each action type's calibrating outcome, the agent's beside the human baseline's, with 95 % intervals; a row without a decided outcome yet says how many are still maturing or waiting for a label. Click a row to filter on its action type."
         draw={draw}
       />
       <fieldset class="toggle legend-toggles">
@@ -280,11 +312,13 @@ export function AgentVersusHuman({ metrics, title }: { metrics: Metrics; title: 
             <tr key={t.actionType}>
               <th scope="row">{label(t.actionType)}</th>
               <td>{label(t.outcomeType)}</td>
-              <td>{rateWithInterval(t.agent)}</td>
+              <td>{rateOrNotYet(t.agent, t.maturing, t.pending)}</td>
               <td>{t.versusHuman ? rateWithInterval(t.versusHuman.human) : "no baseline"}</td>
               <td>
                 {t.versusHuman
-                  ? `${points(t.versusHuman.difference)} (${points(t.versusHuman.differenceLower)} to ${points(t.versusHuman.differenceUpper)})`
+                  ? t.agent.rate == null
+                    ? "not yet (no decided outcome of the agent's)"
+                    : `${points(t.versusHuman.difference)} (${points(t.versusHuman.differenceLower)} to ${points(t.versusHuman.differenceUpper)})`
                   : "n/a"}
               </td>
               <td>
@@ -296,6 +330,23 @@ export function AgentVersusHuman({ metrics, title }: { metrics: Metrics; title: 
       </table>
     </>
   );
+}
+
+/**
+ * Matured outcomes, then those still maturing (not judged) and the day a verdict is expected
+ * when the API gives one: "0; 646 still maturing (not judged), verdict expected by 2027-01-07".
+ */
+export function maturedAndMaturing(c: {
+  maturedOutcomes: number;
+  maturingOutcomes?: number | null;
+  verdictExpectedBy?: string | null;
+  verdict: string;
+}): string {
+  let text = integer(c.maturedOutcomes);
+  if (c.maturingOutcomes) text += `; ${integer(c.maturingOutcomes)} still maturing (not judged)`;
+  if (c.verdictExpectedBy) text += `, verdict expected by ${c.verdictExpectedBy}`;
+  else if (c.maturingOutcomes && c.verdict === "insufficient_data") text += ", too few for a verdict even once matured";
+  return text;
 }
 
 /** Calibration health per action type, with the verdict's reason. */
@@ -329,7 +380,7 @@ export function CalibrationHealth({ metrics, caption }: { metrics: Metrics; capt
             </th>
             <td class={`verdict verdict-${c.verdict}`}>{label(c.verdict)}</td>
             <td>{decimal(c.debiasedError)}</td>
-            <td>{integer(c.maturedOutcomes)}</td>
+            <td>{maturedAndMaturing(c)}</td>
             <td>{c.verdictReason}</td>
           </tr>
         ))}
