@@ -39,3 +39,23 @@ ROI_ASSUMPTIONS = """query($from: Date, $to: Date) { executiveDashboard(from: $f
   metrics { roi { assumptions { name actionType low expected high version reason } } } } }"""
 REVIEWS_DONE = """query($reviewer: ID!) {
   reviewQueue(reviewerId: $reviewer, status: DONE) { totalCount } }"""
+ESTIMATE = "rate lower upper count"
+EXECUTIVE_FIGURES = f"""query($from: Date, $to: Date) {{
+  executiveDashboard(from: $from, to: $to) {{ from to metrics {{
+    interactions
+    escalations {{ count critical rate {{ {ESTIMATE} }} }}
+    responses {{ replies {{ {ESTIMATE} }} pendingReplies maturingReplies meetingsBooked
+      attendance {{ {ESTIMATE} }} versusHuman {{ difference differenceLower differenceUpper }} }}
+    dealImpact {{ progressed won lost winRate {{ {ESTIMATE} }}
+      amountWon {{ total {{ amount currency }} }} }}
+    feedback {{ count prompted meanScore thumbsUp {{ {ESTIMATE} }} }}
+    cost {{ total {{ total {{ amount currency }} }} perInteraction {{ amount currency }} tokens }}
+  }} }} }}"""
+CALIBRATION = """query($type: String!, $from: Date, $to: Date) {
+  calibration(actionType: $type, from: $from, to: $to) {
+    from to sampleSize brierScore logLoss ece mce
+    observedExpected { observed expected direction }
+    hosmerLemeshow { statistic degreesOfFreedom pValue }
+    verdict { kind actionable sampleSize z pValue observedExpected observedExpectedLower
+      observedExpectedUpper debiasedError reason }
+    recalibration { method sampleSize } } }"""

@@ -1,5 +1,7 @@
 """Browser fixtures: the demo seeded once per run (its file copied to each xdist worker), the real
-server on a fixed clock, Debian's Chromium through Playwright, and a fresh profile per test.
+server on a fixed clock (in development: its sign-in page offers the demo's people) mailing its
+sign-in links to a real SMTP server, Debian's Chromium through Playwright, and a fresh profile
+per test.
 
 Without /usr/bin/chromium these tests are skipped, saying why; with CI=true they fail
 (`.ci/run` installs the Debian package when it is missing).
@@ -19,8 +21,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.browser.harness import (
     CHROMIUM,
     Dashboard,
+    Mailbox,
     demo_tokens,
     launch_chromium,
+    mail_server,
     seed_demo_database,
     serving,
 )
@@ -59,12 +63,20 @@ def demo_database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
 
 
 @pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    """The SMTP server the served app mails to (its own thread and event loop, not this one)."""
+    with mail_server() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
 def dashboard(
-    demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    demo_database_url: str, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dashboard]:
     tokens = demo_tokens(demo_database_url)
+    logs = tmp_path_factory.mktemp("browser-logs")
     with (
-        serving(demo_database_url, tmp_path_factory.mktemp("browser-logs")) as base_url,
+        serving(demo_database_url, logs, environment=mailbox.settings) as base_url,
         httpx2.Client(base_url=base_url, timeout=30) as http,
     ):
         yield Dashboard(base_url, tokens, http)

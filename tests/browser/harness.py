@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,13 +21,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx2
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from sqlalchemy import select
 
 from backend.auth.tokens import issue_user_token
@@ -47,6 +51,8 @@ UNLIMITED = {
     "GRAPHQL_COST_REFILL": "1000000",
     "GRAPHQL_REQUESTS_PER_MINUTE": "1000000",
 }
+SESSION_COOKIE = "sal_session"
+MAIL_TIMEOUT = 10.0
 # Chart marks that carry data (Observable Plot labels each mark's group with its type); axes,
 # grids, tips and the pointer rule are drawn without data or only under the pointer. A chart is
 # drawn when its figure holds one of these: `chart_marks("figure.chart")` for any chart.
@@ -158,6 +164,8 @@ def serving(
     }
     env.pop("REDIS_URL", None)
     port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env.setdefault("PUBLIC_BASE_URL", base_url)  # the links mailed point at this server
     log = logs / f"dashboard-server-{port}.log"
     command = [
         sys.executable,
@@ -167,7 +175,6 @@ def serving(
         server = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
         )
-    base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
@@ -188,6 +195,55 @@ def serving(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, in its own thread and event loop) keeping
+    every message it receives: where the served app mails its sign-in links."""
+
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.original_content))
+        return "250 Message accepted for delivery"
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The served app's SMTP settings for this server (plain SMTP, no login)."""
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port), "SMTP_STARTTLS": "false"}
+
+    def wait_for(self, address: str, *, after: int = 0) -> Message:
+        """The first message to ``address`` among those received past the ``after`` first."""
+        deadline = time.monotonic() + MAIL_TIMEOUT
+        while True:
+            for message in self.messages[after:]:
+                if message["To"] == address:
+                    return message
+            assert time.monotonic() < deadline, f"no mail to {address} in {MAIL_TIMEOUT:g} s"
+            time.sleep(0.05)
+
+
+def sign_in_link(message: Message) -> str:
+    """The link of a sign-in mail, read from its plain-text part."""
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    payload = text.get_payload(decode=True)
+    assert isinstance(payload, bytes), message
+    [link] = re.findall(r"https?://\S+/auth/link\?token=\S+", payload.decode())
+    return str(link)
+
+
+@contextmanager
+def mail_server() -> Iterator[Mailbox]:
+    """A `Mailbox` listening on a free port of 127.0.0.1; always stopped."""
+    mailbox = Mailbox(free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
@@ -236,9 +292,38 @@ class Dashboard:
         query = {k: v for k, v in {"view": view, **filters}.items() if v is not None}
         return f"{self.base_url}/" + (f"?{urlencode(query)}" if query else "")
 
-    def open_as(self, page: Page, person: str, view: str | None = None, **filters: str) -> None:
-        """Open ``view`` (None: the landing page) signed in as ``person`` (an e-mail).
+    def sign_in(self, page: Page, person: str, *, land: bool = True) -> None:
+        """Sign ``person`` (an e-mail) in as a person does in development: the sign-in page,
+        the button of that person among the demo's people, which answers with the session
+        cookie and sends the browser to `/`. With ``land``, wait until the app has opened the
+        person's own view there; without, only until `/` is on its way (the caller goes on)."""
+        page.goto(f"{self.base_url}/auth/sign-in")
+        button = page.get_by_role("button", name=re.compile(rf"\({re.escape(person)}\)$"))
+        if land:
+            button.click()
+            expect(page).to_have_url(re.compile(r"/\?view=\w+$"))
+        else:
+            with page.expect_navigation(url=f"{self.base_url}/", wait_until="commit"):
+                button.click()
+        assert self.signed_in(page), f"{person} is not signed in"
 
-        Until the dashboard's sign-in exists, the person's token goes in the address
-        (`#token=`), which the app takes out at once and keeps in memory only."""
+    def signed_in(self, page: Page) -> bool:
+        return any(c["name"] == SESSION_COOKIE for c in page.context.cookies(self.base_url))
+
+    def open_as(self, page: Page, person: str, view: str | None = None, **filters: str) -> None:
+        """Open ``view`` (None: the landing page) signed in as ``person`` (an e-mail): through
+        the sign-in page the first time in the page's profile, then by its session cookie."""
+        landing = view is None and not filters
+        if not self.signed_in(page):
+            self.sign_in(page, person, land=landing)
+            if landing:
+                return  # signing in lands on the person's own view
+        page.goto(self.url(view, **filters))
+
+    def open_with_token(
+        self, page: Page, person: str, view: str | None = None, **filters: str
+    ) -> None:
+        """Open ``view`` with ``person``'s bearer token in the address (`#token=`): the way an
+        API client's token is handed to the dashboard; the app takes it out at once and keeps
+        it in memory only (no session, no cookie)."""
         page.goto(f"{self.url(view, **filters)}#token={self.tokens[person]}")

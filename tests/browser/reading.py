@@ -14,6 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 from tests.browser.harness import CLOCK_AT, chart_marks
 
 TODAY = CLOCK_AT.date()
+MINUS = "\u2212"  # the sign `points` writes before a negative difference
 
 
 def range_days(days: int) -> dict[str, str]:
@@ -81,3 +82,72 @@ def key_figure(page: Page, caption: str, row: str) -> Locator:
     table = page.locator("table.figures").filter(has=page.locator("caption", has_text=caption))
     header = page.locator("th", has_text=re.compile(f"^{re.escape(row)}$"))
     return table.locator("tr").filter(has=header).locator("td")
+
+
+def _rounded(value: float, digits: int) -> Decimal:
+    """``value`` rounded as JavaScript's ``toFixed(digits)``: its exact binary value, halves up."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def decimal(value: float | None, digits: int = 3) -> str:
+    """As `decimal` in format.ts (``toFixed(digits)``)."""
+    return "n/a" if value is None else f"{_rounded(value, digits):.{digits}f}"
+
+
+def points(value: float | None) -> str:
+    """As `points` in format.ts: a signed difference of rates in percentage points."""
+    if value is None:
+        return "n/a"
+    sign = "+" if value >= 0 else MINUS
+    return f"{sign}{_rounded(abs(value) * 100, 1)} pp"
+
+
+def p_value(value: float | None) -> str:
+    """As `pValue` in format.ts: below 0.001 in scientific notation (``toExponential(1)``)."""
+    if value is None:
+        return "n/a"
+    if value >= 0.001:
+        return decimal(value)
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(value: dict[str, Any] | None) -> str:
+    """As `money` in format.ts (English, cents only below 100)."""
+    if value is None:
+        return "n/a"
+    amount = value["amount"]
+    digits = 2 if abs(amount) < 100 else 0
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{CURRENCY_SYMBOLS[value['currency']]}{_rounded(abs(amount), digits):,.{digits}f}"
+
+
+def label(value: str | None) -> str:
+    """As `label` in format.ts: ``follow_up`` as "follow up"."""
+    return (value or "all").replace("_", " ")
+
+
+def table_rows(page: Page, caption: str) -> dict[str, str]:
+    """The rows of the table captioned ``caption`` (exactly): row header's text -> the rest's."""
+    table = page.locator("table").filter(
+        has=page.locator("caption", has_text=re.compile(f"^{re.escape(caption)}$"))
+    )
+    expect(table).to_have_count(1)
+    rows: dict[str, str] = table.locator("tbody tr").evaluate_all(
+        """rows => Object.fromEntries(rows.map(r => [
+          r.querySelector("th").textContent.trim(),
+          [...r.querySelectorAll("td")].map(d => d.textContent.trim()).join(" | ")]))"""
+    )
+    return rows
+
+
+def rate_shown(estimate: dict[str, Any] | None) -> re.Pattern[str]:
+    """What a cell showing ``estimate`` starts with: the rate with its interval and n, then
+    perhaps what it does not count yet; without a rate, "n/a" or why there is none yet
+    ("no decided reply yet; ...")."""
+    if not estimate or estimate.get("rate") is None:
+        return re.compile(r"^\s*(n/a|no decided \w+ yet)")
+    return re.compile(rf"^\s*{re.escape(rate_with_interval(estimate))}(\s|;|$)")

@@ -19,7 +19,7 @@ from tests.browser.reading import (
     integer,
     key_figure,
     range_days,
-    rate_with_interval,
+    rate_shown,
 )
 from tests.browser.test_rep_view import expect_agent_drawn, expect_trend_drawn, rep_dashboard
 
@@ -38,8 +38,8 @@ def expect_team_drawn(page: Page, d: dict[str, Any]) -> None:
     expect(page.locator(".subtitle").first).to_contain_text(f"{d['from']} to {d['to']}")
     caption = f"Key figures of team {name}"
     expect(key_figure(page, caption, "Actions")).to_have_text(integer(d["metrics"]["interactions"]))
-    replies = rate_with_interval(d["metrics"]["responses"]["replies"])
-    expect(key_figure(page, caption, "Response rate")).to_contain_text(replies)
+    replies = rate_shown(d["metrics"]["responses"]["replies"])
+    expect(key_figure(page, caption, "Response rate")).to_have_text(replies)
     expect_trend_drawn(page, "Team reply rate by day", d["daily"])
     rated = [a for a in d["agents"] if a["metrics"]["responses"]["replies"]["rate"] is not None]
     expect(dots(chart(page, "Agents side by side"))).to_have_count(len(rated))
@@ -48,7 +48,7 @@ def expect_team_drawn(page: Page, d: dict[str, Any]) -> None:
         row = table.locator("tbody tr").filter(has_text=agent["agent"]["name"])
         expect(row.locator("td").nth(0)).to_have_text(integer(agent["metrics"]["interactions"]))
         expect(row.locator("td").nth(1)).to_have_text(
-            rate_with_interval(agent["metrics"]["responses"]["replies"])
+            rate_shown(agent["metrics"]["responses"]["replies"])
         )
 
 
