@@ -1,6 +1,6 @@
-"""What the delivery outboxes share (alert e-mails, partner webhooks): the retry policy and the
-claim of due rows by one worker. Each outbox's table has ``id``, ``status`` (its pending value
-``"pending"``), ``attempts`` and ``next_attempt_at``."""
+"""What the delivery outboxes share (alert e-mails, partner webhooks, reports): the retry
+policy and the claim of due rows by one worker. Each outbox's table has ``id``, ``status`` (its
+pending value ``"pending"``), ``attempts`` and ``next_attempt_at``."""
 
 from __future__ import annotations
 
@@ -29,14 +29,19 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 async def claim_due(
-    session: AsyncSession, model: type[Row], *, now: dt.datetime, limit: int = 50
+    session: AsyncSession,
+    model: type[Row],
+    *,
+    now: dt.datetime,
+    limit: int = 50,
+    where: tuple[Any, ...] = (),
 ) -> list[Row]:
-    """Take the due pending rows of ``model`` for this worker: each counts an attempt and is
-    leased (not due for `LEASE`), so another worker claiming at once takes other rows. On
-    PostgreSQL the candidates are locked with SKIP LOCKED; everywhere the lease is one guarded
-    UPDATE."""
+    """Take the due pending rows of ``model`` (and of the further conditions ``where``) for this
+    worker: each counts an attempt and is leased (not due for `LEASE`), so another worker
+    claiming at once takes other rows. On PostgreSQL the candidates are locked with SKIP LOCKED;
+    everywhere the lease is one guarded UPDATE."""
     table: Any = model
-    due = (table.status == PENDING, table.next_attempt_at <= now)
+    due = (table.status == PENDING, table.next_attempt_at <= now, *where)
     candidates = select(table.id).where(*due).order_by(table.next_attempt_at, table.id).limit(limit)
     if is_postgresql(session):
         candidates = candidates.with_for_update(skip_locked=True)

@@ -5,7 +5,6 @@ sign-in (SESSION_TTL_DAYS), however much it is used."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import UserSession
+from backend.auth.tokens import hash_token
 from backend.errors import flush
 
 SESSION_COOKIE = "sal_session"
@@ -25,11 +25,6 @@ USER_AGENT_LENGTH = 300
 def new_token(prefix: str = "") -> str:
     """256 random bits, URL-safe."""
     return prefix + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    # Tokens carry 256 random bits: a fast hash is enough (no dictionary to attack).
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def is_session_token(credential: str) -> bool:
@@ -60,7 +55,7 @@ async def open_session(
     row = UserSession(
         organization_id=organization_id,
         user_id=user_id,
-        token_hash=token_hash(token),
+        token_hash=hash_token(token),
         sign_in_link_id=sign_in_link_id,
         created_at=now,
         last_seen_at=now,
@@ -94,7 +89,7 @@ async def session_owner(
                 UserSession.expires_at,
                 UserSession.last_seen_at,
             ).where(
-                UserSession.token_hash == token_hash(token),
+                UserSession.token_hash == hash_token(token),
                 UserSession.revoked_at.is_(None),
                 UserSession.expires_at > now,
             )
@@ -115,7 +110,7 @@ async def revoke_session(session: AsyncSession, token: str, *, now: dt.datetime)
     """End the session of ``token``; False when it was not live (unknown, already ended)."""
     result = await session.execute(
         update(UserSession)
-        .where(UserSession.token_hash == token_hash(token), UserSession.revoked_at.is_(None))
+        .where(UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return bool(getattr(result, "rowcount", 0))

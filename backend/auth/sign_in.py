@@ -30,8 +30,8 @@ from backend.auth.sessions import (
     new_token,
     open_session,
     revoke_session,
-    token_hash,
 )
+from backend.auth.tokens import hash_token
 from backend.errors import DomainError, ErrorCode, flush
 from backend.orgs.models import Organization, Role, User
 from backend.state import AppState
@@ -97,7 +97,7 @@ async def request_link(
     link = SignInLink(
         organization_id=user.organization_id,
         user_id=user.id,
-        token_hash=token_hash(token),
+        token_hash=hash_token(token),
         created_at=now,
         expires_at=now + LINK_TTL,
         client_ip=client_ip,
@@ -112,7 +112,7 @@ async def link_is_usable(session: AsyncSession, token: str, *, now: dt.datetime)
     """Whether ``token`` is an unused, unexpired link (a read: showing the page uses nothing)."""
     found = await session.scalar(
         select(SignInLink.id).where(
-            SignInLink.token_hash == token_hash(token),
+            SignInLink.token_hash == hash_token(token),
             SignInLink.used_at.is_(None),
             SignInLink.expires_at > now,
         )
@@ -134,7 +134,7 @@ async def redeem_link(
         await session.execute(
             update(SignInLink)
             .where(
-                SignInLink.token_hash == token_hash(token),
+                SignInLink.token_hash == hash_token(token),
                 SignInLink.used_at.is_(None),
                 SignInLink.expires_at > now,
             )

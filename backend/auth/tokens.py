@@ -82,12 +82,13 @@ class NewApiKey:
 def new_api_key() -> NewApiKey:
     prefix = secrets.token_hex(6)
     key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    return NewApiKey(key=key, prefix=prefix, key_hash=hash_api_key(key))
+    return NewApiKey(key=key, prefix=prefix, key_hash=hash_token(key))
 
 
-def hash_api_key(key: str) -> str:
-    # API keys carry 256 random bits, so a fast hash is enough (no dictionary to attack).
-    return hashlib.sha256(key.encode()).hexdigest()
+def hash_token(token: str) -> str:
+    """What is stored of a secret token (API keys, sign-in links, sessions): they carry 256
+    random bits, so a fast hash is enough (no dictionary to attack)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def api_key_prefix(key: str) -> str | None:
@@ -98,4 +99,4 @@ def api_key_prefix(key: str) -> str | None:
 
 
 def api_key_matches(key: str, key_hash: str) -> bool:
-    return hmac.compare_digest(hash_api_key(key), key_hash)
+    return hmac.compare_digest(hash_token(key), key_hash)

@@ -10,12 +10,11 @@ import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from backend.derived_keys import derived_key
 
 PREFIX = "whsec_"
-_SALT = b"sales-agent-learning"
-_INFO = b"partner-webhook-secrets-at-rest:v1"
+_PURPOSE = b"partner-webhook-secrets-at-rest:v1"
 
 
 class SecretUnreadable(Exception):
@@ -28,10 +27,7 @@ def new_secret() -> str:
 
 
 def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=_INFO).derive(
-        secret_key.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(derived_key(secret_key, _PURPOSE)))
 
 
 def encrypt_secret(secret_key: str, plain: str) -> str:

@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.database import is_postgresql
-from backend.outbox import LEASE, MAX_ATTEMPTS, backoff
+from backend import outbox
+from backend.outbox import MAX_ATTEMPTS, backoff
 from backend.reports.mail import POLICY
 from backend.reports.models import (
     DeliveryStatus,
@@ -82,36 +82,15 @@ class Senders:
 async def claim_due(
     session: AsyncSession, *, now: dt.datetime, channels: list[str], limit: int = 50
 ) -> list[ReportDelivery]:
-    """The due pending deliveries of ``channels`` for this worker, each counted and leased."""
-    due = (
-        ReportDelivery.status == DeliveryStatus.PENDING.value,
-        ReportDelivery.next_attempt_at <= now,
-        ReportDelivery.channel.in_(channels),
+    """The due pending deliveries of ``channels`` for this worker, each counted and leased
+    (`backend.outbox.claim_due`)."""
+    return await outbox.claim_due(
+        session,
+        ReportDelivery,
+        now=now,
+        limit=limit,
+        where=(ReportDelivery.channel.in_(channels),),
     )
-    candidates = (
-        select(ReportDelivery.id)
-        .where(*due)
-        .order_by(ReportDelivery.next_attempt_at, ReportDelivery.id)
-        .limit(limit)
-    )
-    if is_postgresql(session):
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(await session.scalars(candidates))
-    if not ids:
-        return []
-    claimed = await session.scalars(
-        update(ReportDelivery)
-        .where(ReportDelivery.id.in_(ids), *due)
-        .values(attempts=ReportDelivery.attempts + 1, next_attempt_at=now + LEASE)
-        .returning(ReportDelivery.id)
-    )
-    rows = await session.scalars(
-        select(ReportDelivery)
-        .where(ReportDelivery.id.in_(sorted(claimed)))
-        .order_by(ReportDelivery.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
 
 
 async def mark_sent(

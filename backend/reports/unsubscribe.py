@@ -16,28 +16,20 @@ import hmac
 import html
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from backend.derived_keys import derived_key
 from backend.reports.subscriptions import unsubscribe
 from backend.unit_of_work import transaction
 
 PATH = "/reports/unsubscribe"
-_SALT = b"sales-agent-learning"
-_INFO = b"report-unsubscribe:v1"
-
-
-def _key(secret_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=_INFO).derive(
-        secret_key.encode()
-    )
+_PURPOSE = b"report-unsubscribe:v1"
 
 
 def _mac(secret_key: str, payload: str) -> str:
-    digest = hmac.new(_key(secret_key), payload.encode(), hashlib.sha256).digest()
+    digest = hmac.new(derived_key(secret_key, _PURPOSE), payload.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-_SALT = b"sales-agent-learning"
-_INFO = b"slack-secrets-at-rest:v1"
+from backend.derived_keys import derived_key
+
+_PURPOSE = b"slack-secrets-at-rest:v1"
 
 
 class SecretUnreadable(Exception):
@@ -22,10 +21,7 @@ class SecretUnreadable(Exception):
 
 
 def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=_INFO).derive(
-        secret_key.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(derived_key(secret_key, _PURPOSE)))
 
 
 def encrypt_secret(secret_key: str, plain: str) -> str:
