@@ -33,7 +33,7 @@ from backend.slack.alert_outbox import (
     mark_sent,
     record_posted,
 )
-from backend.slack.client import SlackApiError, SlackClient
+from backend.slack.client import PERMANENT_ERRORS, SlackApiError, SlackClient
 from backend.slack.models import (
     SlackAlertDelivery,
     SlackAlertMessage,
@@ -46,33 +46,6 @@ from backend.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 4  # messages shown side by side; one message's changes go one after another
-# Slack's answers that another attempt cannot change: the row fails at once. Anything else
-# (no answer, 5xx, ratelimited, internal_error, fatal_error, ...) is retried.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "restricted_action",
-        "team_access_not_granted",
-        "ekm_access_denied",
-        "user_not_found",
-        "cannot_dm_bot",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "msg_too_long",
-        "invalid_blocks",
-        "invalid_arguments",
-    }
-)
 
 
 class _Gone(Exception):

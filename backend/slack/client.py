@@ -21,6 +21,35 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 UPLOAD = "file upload"  # the method named by errors of the upload itself
 
 
+# Slack's answers that another attempt cannot change: a delivery fails at once. Anything else
+# (no answer, 5xx, ratelimited, internal_error, fatal_error, ...) is retried.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "user_not_found",
+        "cannot_dm_bot",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_arguments",
+    }
+)
+
+
 class SlackApiError(Exception):
     """A Web API call failed: Slack's error code (``channel_not_found``, ``ratelimited``, ...)
     or the transport problem; the message names the method."""

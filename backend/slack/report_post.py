@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.slack.alert_delivery import PERMANENT_ERRORS
-from backend.slack.client import SlackApiError, SlackClient
+from backend.slack.client import PERMANENT_ERRORS, SlackApiError, SlackClient
 
 MAX_BLOCKS = 50  # Slack's limit for one message
 MAX_TEXT_CHARS = 40_000  # Slack answers msg_too_long beyond this
