@@ -27,7 +27,6 @@ from analytics_engine.alert_judgement import (
     MIN_TRIALS,
     Direction,
     RuleJudgement,
-    default_clear_threshold,
     judge_findings,
     judge_threshold_value,
 )
@@ -49,14 +48,6 @@ class Judgement:
     expected: float | None
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-def clear_threshold(rule: AlertRule) -> float:
-    """Where an open threshold alert clears: the rule's own, else 10 % of the threshold back."""
-    if rule.clear_threshold is not None:
-        return rule.clear_threshold
-    assert rule.threshold is not None
-    return default_clear_threshold(rule.threshold, _direction(rule))
 
 
 def _direction(rule: AlertRule) -> Direction:
