@@ -18,12 +18,14 @@ from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
 from backend.actions.models import ACTION_TYPE_PATTERN
 from backend.agents.models import Agent
+from backend.calibration.maturity import matured_until
 from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
 from backend.calibration.rollup import load_stats
 from backend.calibration.service import recalibration_in_force
 from backend.database import is_postgresql, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, Problems
 from backend.orgs.models import Team
+from backend.scope import organization_config
 from backend.viewer import Viewer, ViewerRole, scoped
 
 DEFAULT_RANGE_DAYS = 90
@@ -45,6 +47,13 @@ class CalibrationScope:
     until: dt.date
     agent_ids: tuple[int, ...] | None
     agent_id: int | None  # set when the scope is exactly one agent
+    matured_until: dt.date  # the last day whose outcomes have all matured
+
+    @property
+    def judged_until(self) -> dt.date:
+        """The last day judged: days after ``matured_until`` are still maturing (their early
+        replies would read as success) and are left out."""
+        return min(self.until, self.matured_until)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class CalibrationReport:
     corp: engine.CorpReliability | None
     verdict: Verdict
     recalibration: RecalibrationMap
+    maturing: float = 0.0  # outcomes decided early on the range's days still maturing
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,11 @@ async def calibration_scope(
     else:
         agent_ids = None if viewer.agent_ids is None else tuple(sorted(viewer.agent_ids))
     single = agent_ids[0] if agent_ids is not None and len(agent_ids) == 1 else None
-    return CalibrationScope(viewer.organization_id, action_type, since, until, agent_ids, single)
+    config = await organization_config(session, viewer.organization_id)
+    matured = matured_until(config, action_type, today or utcnow().date())
+    return CalibrationScope(
+        viewer.organization_id, action_type, since, until, agent_ids, single, matured
+    )
 
 
 def _reliability_bins(stats: engine.CalibrationStats) -> list[ReliabilityBin]:
@@ -193,7 +207,10 @@ def _reliability_bins(stats: engine.CalibrationStats) -> list[ReliabilityBin]:
 
 
 def build_report(
-    scope: CalibrationScope, stats: engine.CalibrationStats, recalibration: RecalibrationMap | None
+    scope: CalibrationScope,
+    stats: engine.CalibrationStats,
+    recalibration: RecalibrationMap | None,
+    maturing: float = 0.0,
 ) -> CalibrationReport:
     """The engine's full account of ``stats`` (O(bins)); the map is fitted when not given."""
     any_data = stats.n > 0
@@ -211,6 +228,7 @@ def build_report(
         corp=engine.corp_reliability(stats) if any_data else None,
         verdict=assess(stats),
         recalibration=recalibration if recalibration is not None else fit_recalibration(stats),
+        maturing=maturing,
     )
 
 
@@ -243,8 +261,19 @@ async def calibration_report(
         action_type=scope.action_type,
         agent_ids=scope.agent_ids,
         since=scope.since,
-        until=scope.until,
+        until=scope.judged_until,
     )
+    maturing = 0.0
+    if scope.until > scope.matured_until:
+        early = await load_stats(
+            session,
+            organization_id=scope.organization_id,
+            action_type=scope.action_type,
+            agent_ids=scope.agent_ids,
+            since=max(scope.since, scope.matured_until + dt.timedelta(days=1)),
+            until=scope.until,
+        )
+        maturing = early.n
     recalibration = None
     if scope.agent_id is not None:
         recalibration = await recalibration_in_force(
@@ -253,7 +282,7 @@ async def calibration_report(
             agent_id=scope.agent_id,
             action_type=scope.action_type,
         )
-    return build_report(scope, stats, recalibration)
+    return build_report(scope, stats, recalibration, maturing)
 
 
 def _period(session: AsyncSession, interval: Interval) -> Any:
@@ -280,7 +309,7 @@ def _series_statement(session: AsyncSession, scope: CalibrationScope, interval: 
             CalibrationStat.organization_id == scope.organization_id,
             CalibrationStat.action_type == scope.action_type,
             CalibrationStat.day >= scope.since,
-            CalibrationStat.day <= scope.until,
+            CalibrationStat.day <= scope.judged_until,
         )
         .group_by(period, CalibrationStat.bin)
         .order_by(period, CalibrationStat.bin)

@@ -22,6 +22,7 @@ from backend.alerts import service as alerts
 from backend.alerts.models import Alert, AlertState, Severity
 from backend.analytics import service as analytics
 from backend.analytics.metrics import Metrics
+from backend.calibration.maturity import matured_until
 from backend.calibration.repository import CalibrationReport, calibration_report
 from backend.coaching import service as coaching
 from backend.coaching.models import CoachingInsight, InsightStatus
@@ -29,7 +30,6 @@ from backend.database import Reads
 from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.orgs.models import Organization, Team
 from backend.outcomes.repository import OutcomeRow, label_queue_page
-from backend.outcomes.rules import rules_for
 from backend.pagination import MAX_PAGE
 from backend.policy.models import AgentPolicy, PolicyChange
 from backend.policy.repository import policy_history
@@ -289,12 +289,12 @@ async def _calibration(
     until: dt.date,
     today: dt.date,
 ) -> tuple[CalibrationHealth, ...]:
-    rules = rules_for(await organization_config(session, viewer.organization_id))
+    config = await organization_config(session, viewer.organization_id)
     out = []
     for action_type in action_types:
         # Judged on matured days only, as the dashboards' verdicts: outcomes decided early
         # (a reply at once, no reply only when its window closes) would lean to success.
-        end = min(until, rules.last_matured_day(rules.calibrating_plan(action_type).window, today))
+        end = min(until, matured_until(config, action_type, today))
         since = end - dt.timedelta(days=CALIBRATION_DAYS - 1)
         report = await calibration_report(
             session,

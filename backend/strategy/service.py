@@ -42,11 +42,12 @@ from analytics_engine.strategy import (
 from backend.actions.models import ACTION_TYPE_PATTERN
 from backend.analytics.metrics import ActionTypeRate, CalibrationAccuracy, Metrics
 from backend.analytics.service import ExecutiveDashboard, executive_dashboard
+from backend.calibration.maturity import matured_until
 from backend.calibration.rollup import load_stats
 from backend.calibration.service import recalibration_in_force
 from backend.database import Reads, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
-from backend.outcomes.rules import PIPELINE, rules_for
+from backend.outcomes.rules import PIPELINE
 from backend.policy.service import policy_defaults
 from backend.roi.assumptions import Assumption, Assumptions, assumptions_in_force
 from backend.roi.models import AssumptionName
@@ -92,10 +93,7 @@ async def _cells(
     today: dt.date,
     config: dict[str, object],
 ) -> Cells:
-    rules = rules_for(config)
-    matured = min(
-        days.until, rules.last_matured_day(rules.calibrating_plan(action_type).window, today)
-    )
+    matured = min(days.until, matured_until(config, action_type, today))
     cells: list[repo.Cell] = []
     recalibration = RecalibrationMap.identity()
     if matured >= days.since:
@@ -216,7 +214,6 @@ async def strategic_view(
     board = await executive_dashboard(reads, viewer, since=since, until=until, today=today)
     async with reads() as session:
         config = await organization_config(session, viewer.organization_id)
-    rules = rules_for(config)
     span = board.range.until - board.range.since
     # Each type is judged on a range as long as the one asked for, ending on its last matured
     # day: a type whose outcomes take 30 days to decide is judged on the 30 days before those
@@ -224,9 +221,7 @@ async def strategic_view(
     boards: dict[dt.date, ExecutiveDashboard] = {board.range.until: board}
     judged: dict[str, ExecutiveDashboard] = {}
     for t in _types(board.metrics):
-        end = min(
-            board.range.until, rules.last_matured_day(rules.calibrating_plan(t).window, today)
-        )
+        end = min(board.range.until, matured_until(config, t, today))
         if end not in boards:
             boards[end] = await executive_dashboard(
                 reads, viewer, since=end - span, until=end, today=today

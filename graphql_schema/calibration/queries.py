@@ -98,7 +98,9 @@ class CalibrationQuery:
 
     @strawberry.field(
         description="The headline calibration numbers per day or week (days and "
-        "weeks without outcomes are left out), oldest first, for trend charts."
+        "weeks without outcomes are left out), oldest first, for trend charts. Only matured "
+        "days count (see `Calibration.maturedUntil`): later days are left out, and the week "
+        "holding the last matured day counts its matured days only."
     )
     async def calibration_history(
         self,

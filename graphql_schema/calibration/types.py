@@ -306,7 +306,20 @@ class CalibrationType:
     action_type: str = strawberry.field(description="The action type, e.g. `email`.")
     from_: dt.date = strawberry.field(name="from", description="First day (inclusive).")
     to: dt.date = strawberry.field(description="Last day (inclusive).")
-    sample_size: int = strawberry.field(description="Resolved outcomes in the scope.")
+    matured_until: dt.date = strawberry.field(
+        description="The last day whose outcomes have all matured (every window of the type's "
+        "calibrating outcome closed). Only days up to it are judged: on later days replies are "
+        'decided at once but "no reply" only when the window closes, so their outcomes would '
+        "read as success. Every score, curve and the verdict cover `from` to the earlier of "
+        "`to` and this day."
+    )
+    sample_size: int = strawberry.field(
+        description="Resolved outcomes of the matured days in the scope."
+    )
+    maturing_outcomes: int = strawberry.field(
+        description="Outcomes already decided on the range's days after `maturedUntil`: not "
+        "judged until their days have matured."
+    )
     brier_score: float | None = strawberry.field(description="Mean (p - y)².")
     brier_decomposition: BrierDecomposition | None = strawberry.field(
         description="The Brier score's terms."
@@ -344,7 +357,9 @@ class CalibrationType:
             action_type=r.scope.action_type,
             from_=r.scope.since,
             to=r.scope.until,
+            matured_until=r.scope.matured_until,
             sample_size=round(r.n),
+            maturing_outcomes=round(r.maturing),
             brier_score=finite(b.brier) if b else None,
             brier_decomposition=BrierDecomposition.of(b) if b else None,
             log_loss=finite(r.log_loss),

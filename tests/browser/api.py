@@ -53,7 +53,7 @@ EXECUTIVE_FIGURES = f"""query($from: Date, $to: Date) {{
   }} }} }}"""
 CALIBRATION = """query($type: String!, $from: Date, $to: Date) {
   calibration(actionType: $type, from: $from, to: $to) {
-    from to sampleSize brierScore logLoss ece mce
+    from to maturedUntil sampleSize maturingOutcomes brierScore logLoss ece mce
     observedExpected { observed expected direction }
     hosmerLemeshow { statistic degreesOfFreedom pValue }
     verdict { kind actionable sampleSize z pValue observedExpected observedExpectedLower

@@ -122,9 +122,16 @@ def test_the_calibration_verdict_and_its_evidence_are_the_apis(
     assert c["verdict"]["sampleSize"] > 0, c
     dashboard.open_as(page, EXECUTIVE, "calibration", actionType="email")
     expect(page.locator("#view-title")).to_have_text("Calibration: email, the organisation")
+    # The demo's last week of e-mails is still maturing: judged up to its last matured day.
+    assert c["maturedUntil"] < c["to"] and c["maturingOutcomes"] > 0, c
     expect(page.locator(".subtitle").first).to_contain_text(
-        f"Actions of {c['from']} to {c['to']}: {integer(c['sampleSize'])} resolved outcomes."
+        f"Actions of {c['from']} to {c['to']}: {integer(c['sampleSize'])} outcomes of matured days "
+        f"judged (days up to {c['maturedUntil']}; later ones are still maturing), "
+        f"{integer(c['maturingOutcomes'])} decided early and not judged yet."
     )
+    expect(
+        page.get_by_role("link", name=f"Judge the same span ending {c['maturedUntil']}")
+    ).to_be_visible()
     verdict = page.get_by_role("heading", name="Verdict: ")
     expect(verdict).to_have_text(f"Verdict: {label(c['verdict']['kind'].lower())}")
     moves = "justifies" if c["verdict"]["actionable"] else "does not justify"

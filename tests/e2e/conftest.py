@@ -90,9 +90,9 @@ class Deployment:
 
     @property
     def range(self) -> dict[str, str]:
-        """`from`/`to` of a range of days holding every seeded row (the week up to the seed)."""
+        """`from`/`to` of a range of days holding every seeded row (two weeks up to the seed)."""
         day = self.seeded_at.date()
-        return {"from": (day - dt.timedelta(days=7)).isoformat(), "to": day.isoformat()}
+        return {"from": (day - dt.timedelta(days=14)).isoformat(), "to": day.isoformat()}
 
     @property
     def ws_url(self) -> str:
@@ -143,8 +143,9 @@ async def _seed(database_url: str, now: dt.datetime) -> tuple[dict[str, str], Se
     """The factories' world (two raw actions per agent, at ``now``), then through the learning
     loop, per agent: an email whose reply needs a label, an email with a positive reply (a
     resolved, calibrating outcome), the email policy they create, and its rep's rating of the
-    first; all two days before ``now``."""
-    sent = now - dt.timedelta(days=2)
+    first; all ten days before ``now``, so that the replies' 7-day windows have closed (calibration
+    judges matured days only)."""
+    sent = now - dt.timedelta(days=10)
     settings = load_settings(database_url=database_url, worker_in_process=False)
     state = open_state(settings, clock=TestClock(now))
     seeded = Seeded()

@@ -33,8 +33,11 @@ from backend.viewer import Viewer
 from tests.factories import NOW
 
 TODAY = NOW.date()  # the app's clock starts at NOW (tests/graphql_schema/conftest.py)
-# Escalations are judged after their 30-day window: these days are matured for `reassess`.
+# Escalations are judged after their 30-day window closed: every day here has matured (the last
+# matured day is TODAY - 31), but for rep_s1's last 10 outcomes, which are still maturing.
 A1_DAYS = [TODAY - dt.timedelta(days=d) for d in (40, 39, 38, 37, 36)]
+MATURED_UNTIL = TODAY - dt.timedelta(days=31)
+MATURING_DAY = TODAY - dt.timedelta(days=5)
 
 CALIBRATION = """
 query($type: String!, $agent: ID, $team: ID, $from: Date, $to: Date) {
@@ -104,9 +107,9 @@ async def _seed(url: str, api) -> Outcomes:
     out.p["rep_s1"], out.y["rep_s1"] = [0.7] * 50, [1.0] * 50
     days = {
         "rep_a1": A1_DAYS,
-        "rep_a2": [TODAY - dt.timedelta(days=10)],
-        "rep_b1": [TODAY - dt.timedelta(days=20)],
-        "rep_s1": [TODAY - dt.timedelta(days=5)],
+        "rep_a2": [TODAY - dt.timedelta(days=45)],
+        "rep_b1": [TODAY - dt.timedelta(days=55)],
+        "rep_s1": [TODAY - dt.timedelta(days=50)],
     }
     for i in range(300):
         out.per_day[A1_DAYS[i % 5]] = out.per_day.get(A1_DAYS[i % 5], 0) + 1
@@ -119,6 +122,11 @@ async def _seed(url: str, api) -> Outcomes:
                     session,
                     _predictions(world, key, days[key], np.array(out.p[key]), np.array(out.y[key])),
                 )
+            # Decided early (a success is known at once), on a day whose window is still open.
+            await add_predictions(
+                session,
+                _predictions(world, "rep_s1", [MATURING_DAY], np.full(10, 0.7), np.ones(10)),
+            )
         a1 = world.agents["rep_a1"]
         async with transaction(sessions) as session:
             assessment = await reassess(
@@ -252,8 +260,8 @@ def test_undefined_numbers_are_null_and_empty_scopes_have_every_bin(api, data) -
     assert a2["sampleSize"] == 20 and a2["spiegelhalter"] == {"z": None, "pValue": None}
     assert a2["verdict"]["kind"] == "INSUFFICIENT_DATA" and a2["verdict"]["z"] is None
     # Too few of its own: rep_a2's actions are calibrated with the organisation's map (fitted
-    # by `reassess` on the organisation's 300 matured escalations).
-    assert a2["recalibration"]["method"] == "PLATT" and a2["recalibration"]["sampleSize"] == 300
+    # by `reassess` on the organisation's 360 matured escalations).
+    assert a2["recalibration"]["method"] == "PLATT" and a2["recalibration"]["sampleSize"] == 360
     nothing = api.query(CALIBRATION, {"type": "meeting"}, as_="exec_n")["data"]["calibration"]
     assert nothing["sampleSize"] == 0 and nothing["brierScore"] is None
     assert nothing["brierDecomposition"] is None and nothing["observedExpected"] is None
@@ -393,12 +401,49 @@ def test_history_has_one_point_per_day_with_data(api, data) -> None:
     assert sum(pt["sampleSize"] for pt in weeks) == 300
     team = api.query(HISTORY, {"type": "escalation", "interval": "DAY"}, as_="manager_a")
     assert [pt["sampleSize"] for pt in team["data"]["calibrationHistory"]] == [
-        *(data.per_day[d] for d in sorted(A1_DAYS)),
         20,
+        *(data.per_day[d] for d in sorted(A1_DAYS)),
     ]
 
 
+MATURITY = """
+query($from: Date, $to: Date) {
+  calibration(actionType: "escalation", from: $from, to: $to) {
+    from to maturedUntil sampleSize maturingOutcomes observedExpected { observed expected }
+  }
+  calibrationHistory(actionType: "escalation", from: $from, to: $to, interval: DAY) {
+    periodStart sampleSize
+  }
+}"""
+
+
+def test_days_still_maturing_are_counted_apart_never_judged(api, data) -> None:
+    """rep_s1's 10 early successes of TODAY - 5 would lift its rate; they wait for their window
+    (30 days for an escalation) to close, in every range that holds them."""
+    whole = api.query(MATURITY, {}, as_="exec_s")["data"]
+    c = whole["calibration"]
+    assert (c["to"], c["maturedUntil"]) == (str(TODAY), str(MATURED_UNTIL))
+    assert (c["sampleSize"], c["maturingOutcomes"]) == (50, 10)
+    assert c["observedExpected"]["observed"] == 50
+    assert [p["periodStart"] for p in whole["calibrationHistory"]] == [
+        str(TODAY - dt.timedelta(days=50))
+    ]
+    recent = {"from": str(TODAY - dt.timedelta(days=10)), "to": str(TODAY)}
+    only_maturing = api.query(MATURITY, recent, as_="exec_s")["data"]
+    assert only_maturing["calibration"]["sampleSize"] == 0
+    assert only_maturing["calibration"]["maturingOutcomes"] == 10
+    assert only_maturing["calibrationHistory"] == []
+    # Once the window has closed, the same outcomes are judged.
+    api.clock.advance(dt.timedelta(days=30))
+    try:
+        later = api.query(MATURITY, recent, as_="exec_s")["data"]["calibration"]
+    finally:
+        api.clock.advance(dt.timedelta(days=-30))
+    assert (later["sampleSize"], later["maturingOutcomes"]) == (10, 0)
+
+
 async def _statements_of_history(url: str, organization_id: int, interval: Interval) -> int:
+    """Statements that read the calibration rollup (the organisation's settings are read too)."""
     engine = create_engine(url)
     statements: list[str] = []
     event.listen(
@@ -414,7 +459,7 @@ async def _statements_of_history(url: str, organization_id: int, interval: Inter
                 today=TODAY,
             )
         assert sum(p.n for p in points) == 360 and len(points) >= 2
-        return len(statements)
+        return sum("calibration_stats" in s for s in statements)
     finally:
         await engine.dispose()
 

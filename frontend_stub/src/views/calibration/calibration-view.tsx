@@ -13,7 +13,7 @@ import { reliabilityChart } from "../../charts/reliability";
 import { trendChart } from "../../charts/trend";
 import { TimeZoom } from "../../components/time-zoom";
 import { Empty, QueryResult } from "../../components/status";
-import { navigate, rangeDays, type Route } from "../../router";
+import { currentRoute, navigate, rangeDays, routeSearch, type Route } from "../../router";
 import type { Viewer } from "../../viewer";
 import type { CalibrationMaturingQuery } from "../../gql/graphql";
 
@@ -23,7 +23,9 @@ export const CalibrationDocument = graphql(`
       actionType
       from
       to
+      maturedUntil
       sampleSize
+      maturingOutcomes
       brierScore
       logLoss
       ece
@@ -225,6 +227,23 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
   );
 }
 
+/** A link to the range as long as the one shown, ending on the last matured day. */
+function MaturedSpan({ from, to, maturedUntil }: { from: string; to: string; maturedUntil: string }) {
+  const span = parseDay(to).getTime() - parseDay(from).getTime();
+  const start = new Date(parseDay(maturedUntil).getTime() - span).toISOString().slice(0, 10);
+  return (
+    <a
+      href={routeSearch({ ...currentRoute(), range: `${start}..${maturedUntil}` })}
+      onClick={(event) => {
+        event.preventDefault();
+        navigate({ range: `${start}..${maturedUntil}` });
+      }}
+    >
+      Judge the same span ending {maturedUntil}
+    </a>
+  );
+}
+
 type MaturingState = QueryState<CalibrationMaturingQuery>;
 
 /** The dashboards' verdict on matured outcomes, and how many are still maturing (not judged). */
@@ -295,8 +314,11 @@ export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewe
         {({ calibration: c, calibrationHistory }) => (
           <>
             <p class="subtitle">
-              Actions of {c.from} to {c.to}: {integer(c.sampleSize)} resolved outcomes. Pick the action type, team or agent
-              above.
+              Actions of {c.from} to {c.to}: {integer(c.sampleSize)} outcomes of matured days judged
+              {c.maturedUntil < c.to ? ` (days up to ${c.maturedUntil}; later ones are still maturing)` : ""}
+              {c.maturingOutcomes ? `, ${integer(c.maturingOutcomes)} decided early and not judged yet` : ""}. Pick the action
+              type, team or agent above.{" "}
+              {c.maturedUntil < c.to ? <MaturedSpan from={c.from} to={c.to} maturedUntil={c.maturedUntil} /> : null}
             </p>
             <h3>Verdict: {label(c.verdict.kind.toLowerCase())}</h3>
             <p>
