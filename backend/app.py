@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from backend.access_log import redact_access_log
 from backend.auth.routes import auth_routes
 from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
@@ -52,6 +53,7 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Starlette:
     """The app; ``clock`` is its "now" (tests inject one)."""
     settings = settings or load_settings()
+    redact_access_log()  # sign-in and unsubscribe links carry their token in the query string
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,7 +1,8 @@
 """Signing in against a real `python -m backend serve` over TCP, on both configurations (SQLite
 with the in-process broker, PostgreSQL with Redis), mailing to a real SMTP server (aiosmtpd):
 the link from the mail, the confirmation, the cookie for /graphql and for a live subscription
-over the WebSocket, CSRF refusals, concurrent redeems of one link, and sign-out.
+over the WebSocket, CSRF refusals, concurrent redeems of one link, sign-out (which ends the
+browser's live subscriptions at once), and the access log, which never holds a link's token.
 
 Every wait is bounded.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -41,8 +43,9 @@ VIEWER = "{ viewer { role user { email } } }"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def signing_in(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Deployment, SmtpServer]]:
-    """A seeded server (ENV=test: cookies are Secure) that mails over a real SMTP server."""
+) -> Iterator[tuple[Deployment, SmtpServer, Path]]:
+    """A seeded server (ENV=test: cookies are Secure) that mails over a real SMTP server, and
+    the file its output goes to (with the access log: LOG_LEVEL=INFO)."""
     workdir = tmp_path_factory.mktemp(f"sign-in-{request.param}")
     smtp = SmtpServer(free_port())
     smtp.start()
@@ -52,6 +55,7 @@ def signing_in(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp.port),
         "SMTP_STARTTLS": "false",
+        "LOG_LEVEL": "INFO",
     }
     try:
         with database(request.param, workdir) as (url, redis_url):
@@ -70,7 +74,8 @@ def signing_in(
                 deployment = Deployment(
                     request.param, base_url, url, tokens, seeded, http, seeded_at
                 )
-                yield deployment, smtp
+                port = base_url.rsplit(":", 1)[1]
+                yield deployment, smtp, workdir / f"server-{port}.log"  # tests/servers.py
     finally:
         smtp.stop()
 
@@ -134,9 +139,9 @@ def live_by_cookie(d: Deployment, cookie: str, origin: str | None = None) -> Ite
 
 
 def test_a_mailed_link_signs_in_for_graphql_and_the_websocket_until_sign_out(
-    signing_in: tuple[Deployment, SmtpServer],
+    signing_in: tuple[Deployment, SmtpServer, Path],
 ) -> None:
-    d, smtp = signing_in
+    d, smtp, _ = signing_in
     token = mailed_token(d, smtp, "manager_a@north.example")
     shown = send(d, "GET", f"/auth/link?token={token}")
     assert shown.status_code == 200 and "set-cookie" not in shown.headers
@@ -185,9 +190,9 @@ def test_a_mailed_link_signs_in_for_graphql_and_the_websocket_until_sign_out(
 
 
 def test_concurrent_redeems_of_one_link_open_one_session(
-    signing_in: tuple[Deployment, SmtpServer],
+    signing_in: tuple[Deployment, SmtpServer, Path],
 ) -> None:
-    d, smtp = signing_in
+    d, smtp, _ = signing_in
     token = mailed_token(d, smtp, "rep_b1@north.example")
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda _: redeem_fresh(d, token), range(6)))
@@ -199,3 +204,18 @@ def redeem_fresh(d: Deployment, token: str) -> int:
     with httpx2.Client(base_url=d.base_url, timeout=30, follow_redirects=False) as client:
         response = client.post("/auth/link", data={"token": token}, headers={"Origin": d.base_url})
         return response.status_code
+
+
+def test_the_access_log_never_holds_a_links_token(
+    signing_in: tuple[Deployment, SmtpServer, Path],
+) -> None:
+    d, smtp, log = signing_in
+    token = mailed_token(d, smtp, "rep_a2@north.example")
+    assert send(d, "GET", f"/auth/link?token={token}").status_code == 200
+    assert redeem(d, token).status_code == 303
+    assert send(d, "GET", "/reports/unsubscribe?token=unsubscribe-secret").status_code < 500
+    # Each line is written (and flushed) before its response is sent.
+    written = log.read_text()
+    assert '"GET /auth/link?token=[redacted] HTTP/1.1" 200' in written
+    assert '"GET /reports/unsubscribe?token=[redacted] HTTP/1.1"' in written
+    assert token not in written and "unsubscribe-secret" not in written
