@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from backend.access_log import redact_access_log
 from backend.auth.routes import auth_routes
+from backend.body_limit import BodyLimit
 from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
@@ -53,7 +54,6 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Starlette:
     """The app; ``clock`` is its "now" (tests inject one)."""
     settings = settings or load_settings()
-    redact_access_log()  # sign-in and unsubscribe links carry their token in the query string
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,4 +91,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
     ]
     if FRONTEND_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="dashboard"))
-    return Starlette(routes=routes, lifespan=lifespan)
+    body_limit = Middleware(
+        BodyLimit,
+        limits=[("/graphql", settings.graphql_max_body_bytes)],
+        default=settings.webhook_max_body_bytes,
+    )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[body_limit])

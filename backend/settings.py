@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     graphql_cost_budget: int = Field(default=2000, gt=0)  # points a principal may hold
     graphql_cost_refill: float = Field(default=100.0, gt=0)  # points restored per second
     graphql_requests_per_minute: int = Field(default=1200, gt=0)
+    # Request bodies (docs/api.md, "Limits"): refused with 413 before they are read whole.
+    graphql_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    graphql_max_json_depth: int = Field(default=64, gt=0)  # nesting of the body and variables
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)  # every other route
     # Gmail add-on (docs/gmail-addon.md): Google's caller, the add-on's users, where keys live.
     gmail_addon_service_account: str | None = None  # unset: the add-on's endpoints answer 503
     gmail_addon_client_id: str | None = None

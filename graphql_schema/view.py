@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -25,6 +26,16 @@ from graphql_schema.context import Context
 from graphql_schema.live.access import CredentialChecks
 from graphql_schema.live.transport import LiveTransportWSHandler
 from graphql_schema.persisted import PersistedQueries, requested_document_ids
+
+# The code of a request refused before it runs, by HTTP status (docs/api.md, "Conventions").
+REFUSAL_CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 # GraphiQL bundled with the dashboard (frontend_stub/dist/graphiql/, served at /graphiql/), in
 # place of Strawberry's page, which loads it from a public CDN: the IDE works offline.
@@ -57,6 +68,7 @@ class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def __init__(self, schema: Any, settings: Settings) -> None:
+        self.max_json_depth = settings.graphql_max_json_depth
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.env is not Environment.PRODUCTION else None,
@@ -113,6 +125,36 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's endpoint, but a request refused before it runs is answered in JSON,
+        as GraphQL errors with a code, rather than in plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = refusal(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A JSON object (a GraphQL request; variables and extensions of a GET), nested at most
+        `GRAPHQL_MAX_JSON_DEPTH` deep. Anything else is refused with 400, before it runs."""
+        try:
+            value = json.loads(data)
+        except RecursionError:  # nested deeper than the decoder goes: deeper than our limit
+            raise HTTPException(400, self._too_deep()) from None
+        except ValueError:  # not JSON, or not UTF-8
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The body must be a JSON object (a GraphQL request)")
+        if json_depth(value) > self.max_json_depth:
+            raise HTTPException(400, self._too_deep())
+        return value
+
+    def _too_deep(self) -> str:
+        return f"The body is nested deeper than {self.max_json_depth} levels"
+
     def encode_json(self, data: object) -> str:
         """Answers in compact JSON, by orjson (the standard library's encoder is several
         times slower on a page of nodes); an integer beyond 64 bits (JSON data stored as
@@ -135,3 +177,26 @@ class GraphQLView(GraphQL[Context, None]):
                     400 if exc.code.value != "forbidden" else 403, exc.message
                 ) from None
         return data
+
+
+def refusal(status: int, message: str) -> Response:
+    """A request refused before it runs: GraphQL errors with a code (`extensions.code`)."""
+    code = REFUSAL_CODES.get(status, "invalid")
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` (decoded JSON) nests arrays and objects: iteratively, so a hostile
+    value cannot exhaust the stack."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in item)
+    return deepest
