@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     token_ttl_hours: int = Field(default=24 * 30, gt=0)
     # Dashboard sessions (sign-in by e-mail link): a fixed lifetime, not extended by use.
     session_ttl_days: int = Field(default=14, gt=0, le=365)
+    # Sign-in links used or expired, sessions expired or revoked: deleted this long after.
+    sign_in_retention_days: int = Field(default=30, gt=0, le=3650)
     public_base_url: str = "http://127.0.0.1:8000"
     # GraphQL API limits and switches (docs/api.md).
     graphql_introspection: bool | None = None  # default: on, except when ENV=production

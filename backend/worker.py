@@ -1,10 +1,11 @@
 """The worker: runs the periodic jobs (closing expired outcome windows; expiring, reminding and
-suggesting feedback prompts; mining each team's coaching insights weekly; evaluating alert
-rules and reminding people of the critical alerts nobody acknowledged; delivering the outbox's
-e-mails, alerts shown in Slack and partner webhooks; running the periodic reports that are due
-and delivering them by e-mail and Slack). `python -m backend worker` loops; `--once` runs each
-job once. Jobs marked ``background`` run beside the others (a slow SMTP or Slack server, or a
-report being drawn, does not hold up the rest of the loop)."""
+suggesting feedback prompts; forgetting sign-in links and sessions that ended long ago; mining
+each team's coaching insights weekly; evaluating alert rules and reminding people of the
+critical alerts nobody acknowledged; delivering the outbox's e-mails, alerts shown in Slack and
+partner webhooks; running the periodic reports that are due and delivering them by e-mail and
+Slack). `python -m backend worker` loops; `--once` runs each job once. Jobs marked
+``background`` run beside the others (a slow SMTP or Slack server, or a report being drawn,
+does not hold up the rest of the loop)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ async def _prune_slack_receipts(state: AppState, now: dt.datetime) -> int:
 
     async with transaction(state.sessions) as session:
         return await prune_event_receipts(session, older_than=now - dt.timedelta(days=1))
+
+
+async def _purge_sign_ins(state: AppState, now: dt.datetime) -> int:
+    """Sign-in links and sessions that ended more than SIGN_IN_RETENTION_DAYS ago: deleted."""
+    from backend.auth.retention import purge_ended_sign_ins
+
+    retention = dt.timedelta(days=state.settings.sign_in_retention_days)
+    return await purge_ended_sign_ins(state.sessions, now=now, retention=retention)
 
 
 async def _expire_prompts(state: AppState, now: dt.datetime) -> int:
@@ -154,6 +163,7 @@ JOBS: tuple[Job, ...] = (
     Job("remind_feedback_prompts", _remind_prompts, dt.timedelta(minutes=5)),
     Job("suggest_reviews", _suggest_reviews, dt.timedelta(hours=1)),
     Job("prune_slack_event_receipts", _prune_slack_receipts, dt.timedelta(hours=1)),
+    Job("purge_ended_sign_ins", _purge_sign_ins, dt.timedelta(hours=1)),
     Job("mine_coaching_insights", _mine_coaching, dt.timedelta(weeks=1)),
     Job("evaluate_alert_rules", _evaluate_alerts, dt.timedelta(minutes=15)),
     Job("remind_unacknowledged_alerts", _remind_alerts, dt.timedelta(minutes=1)),
