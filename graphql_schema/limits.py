@@ -1,8 +1,9 @@
 """Query cost, budgets and rate limits, per principal (API key, user, or client address).
 
 Cost, as GitHub and Shopify count it: every object field costs 1 (a few heavy ones more:
-``FIELD_COSTS``), a connection multiplies what is under it by `first` (20 when absent), scalars
-are free, and each mutation field costs 10.
+``FIELD_COSTS``), a connection (or a list taking `first`) multiplies what is under it by
+`first` (when absent, the field's own default, e.g. 50 for a thread's messages; else 20),
+scalars are free, and each mutation field costs 10.
 Before execution the *requested* cost is charged to the principal's budget (a token bucket
 refilling at a steady rate); when it does not fit, nothing is executed. After execution the
 *actual* cost (connections counted by the edges really returned) is computed and the difference
@@ -21,6 +22,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -105,6 +107,7 @@ def _fields(
 
 
 def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    """The `first` the query gives, None when it gives none (the field's default applies)."""
     for argument in node.arguments or ():
         if argument.name.value == "first":
             value = argument.value
@@ -112,24 +115,39 @@ def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
                 return int(value.value)
             if isinstance(value, VariableNode):
                 given = variables.get(value.name.value)
-                return int(given) if isinstance(given, int) else DEFAULT_PAGE
+                return int(given) if isinstance(given, int) else None
     return None
 
 
-def _field_type(parent: Any, name: str, schema: GraphQLSchema) -> Any:
+def _field(parent: Any, name: str, schema: GraphQLSchema) -> GraphQLField | None:
     if is_abstract_type(parent):
         for possible in schema.get_possible_types(parent):
             if name in possible.fields:
-                return possible.fields[name].type
+                return possible.fields[name]
         return None
-    fields = getattr(parent, "fields", {})
-    return fields[name].type if name in fields else None
+    return getattr(parent, "fields", {}).get(name)
 
 
-def _is_connection(node: FieldNode, field_type: Any) -> bool:
-    named = get_named_type(field_type)
-    return any(a.name.value == "first" for a in node.arguments or ()) or (
-        isinstance(named, GraphQLObjectType) and "pageInfo" in named.fields
+def _field_type(parent: Any, name: str, schema: GraphQLSchema) -> Any:
+    found = _field(parent, name, schema)
+    return found.type if found is not None else None
+
+
+def _default_first(field: GraphQLField | None) -> int:
+    """The page size a field gives when `first` is not given: its declared default."""
+    argument = field.args.get("first") if field is not None else None
+    default = argument.default_value if argument is not None else None
+    return default if isinstance(default, int) else DEFAULT_PAGE
+
+
+def _is_connection(node: FieldNode, field: GraphQLField | None) -> bool:
+    if field is None:
+        return False
+    named = get_named_type(field.type)
+    return (
+        "first" in field.args
+        or any(a.name.value == "first" for a in node.arguments or ())
+        or (isinstance(named, GraphQLObjectType) and "pageInfo" in named.fields)
     )
 
 
@@ -145,10 +163,13 @@ def requested_cost(
     for node in _fields(selection_set, fragments):
         if node.name.value.startswith("__"):
             continue
-        field_type = _field_type(parent, node.name.value, schema)
+        field = _field(parent, node.name.value, schema)
+        field_type = field.type if field is not None else None
         if field_type is None or is_leaf_type(get_named_type(field_type)):
             continue
-        size = (_first(node, variables) or DEFAULT_PAGE) if _is_connection(node, field_type) else 1
+        size = 1
+        if _is_connection(node, field):
+            size = _first(node, variables) or _default_first(field)
         total += multiplier * _weight(parent, node.name.value) + requested_cost(
             node.selection_set,
             get_named_type(field_type),

@@ -21,6 +21,7 @@ from backend.actions.models import AgentAction
 from backend.agents.models import Agent
 from backend.crm.models import Conversation, Deal, DealStage, Message
 from backend.feedback.models import Feedback, FeedbackTarget
+from backend.pagination import Page, paginate
 from backend.reviews.models import ReviewAssignment
 from backend.signals.models import Signal, SignalKind
 from backend.viewer import Viewer, ViewerRole, scoped
@@ -172,38 +173,56 @@ class ThreadMessage:
     action_id: int | None  # the agent's action that sent it (None: the contact's message)
 
 
-async def thread_messages(
+MESSAGE_ORDER = (Message.sent_at, Message.id)  # oldest first; the id breaks ties
+
+
+async def _first_messages(
     session: AsyncSession, viewer: Viewer, ids: Iterable[int], *, first: int
-) -> dict[int, list[ThreadMessage]]:
-    """The first ``first`` messages of each thread among ``ids`` the viewer may read (scope or
-    assignment, as its facts), oldest first, each with the agent's action that sent it (its
-    earliest, should several name the message). One statement for the messages of all the
-    threads (numbered per thread), one for their actions."""
+) -> tuple[dict[int, list[ThreadMessage]], dict[int, int]]:
+    """The first ``first`` messages of each readable thread among ``ids``, oldest first, and
+    how many messages each thread holds: one statement (numbered and counted per thread by
+    window functions), one for the messages' actions."""
     conversations = await readable_conversations(session, viewer, ids)
     grouped: dict[int, list[ThreadMessage]] = {i: [] for i in _ids(ids)}
+    totals: dict[int, int] = {}
     if not conversations:
-        return grouped
-    position = (
-        func.row_number()
-        .over(partition_by=Message.conversation_id, order_by=(Message.sent_at, Message.id))
-        .label("position")
-    )
+        return grouped, totals
     numbered = (
-        select(Message.id, position)
+        select(
+            Message.id,
+            func.row_number()
+            .over(partition_by=Message.conversation_id, order_by=MESSAGE_ORDER)
+            .label("position"),
+            func.count().over(partition_by=Message.conversation_id).label("total"),
+        )
         .where(
             Message.organization_id == viewer.organization_id,
             Message.conversation_id.in_(sorted(conversations)),
         )
         .subquery()
     )
-    messages = list(
-        await session.scalars(
-            select(Message)
+    rows = list(
+        await session.execute(
+            select(Message, numbered.c.total)
             .join(numbered, numbered.c.id == Message.id)
             .where(numbered.c.position <= first)
-            .order_by(Message.conversation_id, Message.sent_at, Message.id)
+            .order_by(Message.conversation_id, *MESSAGE_ORDER)
         )
     )
+    messages = await _with_senders(session, viewer, [message for message, _ in rows])
+    for item, (_, total) in zip(messages, rows, strict=True):
+        grouped[item.message.conversation_id].append(item)
+        totals[item.message.conversation_id] = int(total)
+    return grouped, totals
+
+
+async def _with_senders(
+    session: AsyncSession, viewer: Viewer, messages: list[Message]
+) -> list[ThreadMessage]:
+    """Each message with the agent's action that sent it (its earliest, should several name
+    the message): one statement."""
+    if not messages:
+        return []
     senders = {
         message_id: action_id
         for message_id, action_id in await session.execute(
@@ -215,9 +234,64 @@ async def thread_messages(
             .group_by(AgentAction.message_id)
         )
     }
-    for message in messages:
-        grouped[message.conversation_id].append(ThreadMessage(message, senders.get(message.id)))
+    return [ThreadMessage(message, senders.get(message.id)) for message in messages]
+
+
+async def thread_messages(
+    session: AsyncSession, viewer: Viewer, ids: Iterable[int], *, first: int
+) -> dict[int, list[ThreadMessage]]:
+    """The first ``first`` messages of each thread among ``ids`` the viewer may read (scope or
+    assignment, as its facts), oldest first, each with the agent's action that sent it (its
+    earliest, should several name the message). One statement for the messages of all the
+    threads (numbered per thread), one for their actions."""
+    grouped, _ = await _first_messages(session, viewer, ids, first=first)
     return grouped
+
+
+async def first_message_pages(
+    session: AsyncSession, viewer: Viewer, ids: Iterable[int], *, size: int
+) -> dict[int, Page[ThreadMessage]]:
+    """The first page (``size`` messages, oldest first, with the thread's total) of each thread
+    among ``ids`` the viewer may read, in the statements of `thread_messages`; a thread out of
+    reach has an empty page."""
+    grouped, totals = await _first_messages(session, viewer, ids, first=size + 1)
+    return {
+        thread: Page(
+            items=items[:size],
+            keys=[(i.message.sent_at, i.message.id) for i in items[:size]],
+            has_next=len(items) > size,
+            has_previous=False,
+            total=totals.get(thread, 0),
+        )
+        for thread, items in grouped.items()
+    }
+
+
+async def thread_message_page(
+    session: AsyncSession,
+    viewer: Viewer,
+    thread_id: int,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Page[ThreadMessage]:
+    """A page of one thread's messages, oldest first, after the cursor ``after`` (keyset on
+    (sent_at, id)); empty for a thread the viewer may not read, as an unknown one."""
+    readable = await readable_conversations(session, viewer, [thread_id])
+    statement = select(Message).where(
+        Message.organization_id == viewer.organization_id,
+        Message.conversation_id.in_(sorted(readable)),  # none: an empty page
+    )
+    page: Page[Message] = await paginate(
+        session, statement, order=MESSAGE_ORDER, first=first, after=after, ascending=True
+    )
+    return Page(
+        items=await _with_senders(session, viewer, page.items),
+        keys=page.keys,
+        has_next=page.has_next,
+        has_previous=page.has_previous,
+        total=page.total,
+    )
 
 
 async def thread_reviews(

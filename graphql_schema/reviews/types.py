@@ -26,9 +26,16 @@ from backend.reviews.threads import ThreadMessage as MessageRow
 from graphql_schema.actions.types import ActionType
 from graphql_schema.agents.types import AgentType
 from graphql_schema.feedback.types import FeedbackType
+from graphql_schema.filters import After
 from graphql_schema.loaders import by_id
 from graphql_schema.orgs.types import UserType
-from graphql_schema.reviews.loaders import messages_by_thread, reviews_by_thread, threads_by_id
+from graphql_schema.relay import Connection
+from graphql_schema.reviews.loaders import (
+    message_pages,
+    messages_by_thread,
+    reviews_by_thread,
+    threads_by_id,
+)
 
 # Each GraphQL enum is the domain's enum registered with Strawberry; the alias names it
 # in annotations (a call's result is no type to mypy).
@@ -156,7 +163,8 @@ class ThreadType(relay.Node):
     @strawberry.field(
         description="Its messages, oldest first, each with the agent's action that sent it "
         f"(confidence, outcomes): the thread view. The first `first` (1..{MAX_PAGE}, default "
-        f"{THREAD_MESSAGES}); `messageCount` says how many there are."
+        f"{THREAD_MESSAGES}); `messageCount` says how many there are, and "
+        "`messagesConnection` pages through them all."
     )
     async def messages(
         self,
@@ -171,6 +179,28 @@ class ThreadType(relay.Node):
         size = check_first(first)
         rows = await info.context.loaders.get(messages_by_thread).load((self.id, size))
         return [ThreadMessageType.of(row) for row in rows]
+
+    @strawberry.field(
+        description="Its messages a page at a time, oldest first (by `sentAt`), each with the "
+        "agent's action that sent it as in `messages`: the first `first` "
+        f"(1..{MAX_PAGE}, default {THREAD_MESSAGES}) after the cursor `after` (a "
+        "`pageInfo.endCursor` of this thread's messages); `totalCount` is `messageCount`. "
+        "The way to read a long thread whole."
+    )
+    async def messages_connection(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Page size, 1..{MAX_PAGE} (default {THREAD_MESSAGES})."
+            ),
+        ] = THREAD_MESSAGES,
+        after: After = None,
+    ) -> Connection[ThreadMessageType]:
+        key = (self.id, check_first(first), after)
+        page = await info.context.loaders.get(message_pages).load(key)
+        return Connection.of(page, ThreadMessageType.of, info)
 
     @strawberry.field(description="Agreement of the reviews you see; null below two reviews.")
     async def agreement(self, info: Info) -> ThreadAgreement | None:

@@ -1,18 +1,26 @@
 """The manager's view, as manager1: the team's key figures, trend and agents side by side drawn
 with the numbers the API gives manager1 for the same team and days; the range moves the URL and
 the numbers; a click on an agent's dot drills down into that agent; an alert raised while the
-page is open appears live and is acknowledged from the page."""
+page is open appears live and is acknowledged from the page; a long thread of the review queue
+reads 50 messages at a time."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import datetime as dt
 import re
 import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
+from backend.crm.models import Conversation, Message, MessageDirection
+from backend.database import create_engine, create_sessionmaker
+from backend.unit_of_work import transaction
 from tests.browser import api
-from tests.browser.harness import Dashboard
+from tests.browser.harness import Dashboard, off_the_page_loop
 from tests.browser.reading import (
     chart,
     dots,
@@ -152,3 +160,85 @@ def wait_for_new_alert(dashboard: Dashboard, team: str, before: set[str]) -> dic
             return alert
         assert time.monotonic() < deadline, "no alert raised by the policy freeze"
         time.sleep(0.1)
+
+
+ASSIGN_ME = """mutation($reviewer: ID!) { assignThreadReviews(input: { reviewerId: $reviewer,
+  limit: 1 }) { assignments { thread { id } } errors { field message } } }"""
+QUEUE = "{ reviewQueue(first: 1) { edges { node { thread { id messageCount } } } } }"
+THREAD_PAGE = """query($id: ID!, $after: String) { node(id: $id) { ... on Thread {
+  messagesConnection(first: 50, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+    edges { node { subject } } } } } }"""
+
+
+def lengthen_thread(database_url: str, thread_id: str, count: int) -> None:
+    """``count`` more of the contact's messages at the end of the thread (a long exchange)."""
+    conversation_id = int(base64.b64decode(thread_id).decode().split(":")[1])
+
+    async def add() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                thread = await session.get_one(Conversation, conversation_id)
+                last = await session.scalar(
+                    select(func.max(Message.sent_at)).where(
+                        Message.conversation_id == conversation_id
+                    )
+                )
+                start = last or thread.created_at
+                session.add_all(
+                    Message(
+                        organization_id=thread.organization_id,
+                        agent_id=thread.agent_id,
+                        conversation_id=conversation_id,
+                        direction=MessageDirection.INBOUND.value,
+                        external_message_id=f"<browser-long-{conversation_id}-{i}@mail>",
+                        subject=f"Long exchange, part {i + 1}",
+                        body_preview="And one more thing",
+                        sent_at=start + dt.timedelta(minutes=i + 1),
+                    )
+                    for i in range(count)
+                )
+        finally:
+            await engine.dispose()
+
+    off_the_page_loop(lambda: asyncio.run(add()))
+
+
+def test_a_long_thread_reads_fifty_messages_at_a_time(
+    page: Page, dashboard: Dashboard, demo_database_url: str
+) -> None:
+    me = dashboard.data(api.VIEWER, as_=MANAGER)["viewer"]["user"]["id"]
+    edges = dashboard.data(QUEUE, as_=MANAGER)["reviewQueue"]["edges"]
+    if not edges:
+        given = dashboard.data(ASSIGN_ME, {"reviewer": me}, as_=MANAGER)["assignThreadReviews"]
+        assert given["errors"] == [] and given["assignments"], given
+        edges = dashboard.data(QUEUE, as_=MANAGER)["reviewQueue"]["edges"]
+    thread = edges[0]["node"]["thread"]
+    lengthen_thread(demo_database_url, thread["id"], 60)
+    first = dashboard.data(THREAD_PAGE, {"id": thread["id"]}, as_=MANAGER)["node"]
+    total = first["messagesConnection"]["totalCount"]
+    assert total == thread["messageCount"] + 60 > 50, (thread, total)
+    cursor = first["messagesConnection"]["pageInfo"]["endCursor"]
+    second = dashboard.data(THREAD_PAGE, {"id": thread["id"], "after": cursor}, as_=MANAGER)
+
+    dashboard.open_as(page, MANAGER, "reviews", thread=thread["id"])
+    messages = page.get_by_role("list", name="Messages, oldest first").locator("li.message")
+    expect(messages).to_have_count(50)
+    expect(page.get_by_text(f"The first 50 of {total} messages.")).to_be_visible()
+    subjects = [
+        e["node"]["subject"] or "(no subject)" for e in first["messagesConnection"]["edges"]
+    ]
+    expect(messages.last.locator("strong")).to_have_text(subjects[-1])
+    more = page.get_by_role("button", name=re.compile(r"^Show more messages"))
+    expect(more).to_have_text(
+        f"Show more messages ({min(50, total - 50)} of the {total - 50} after these)"
+    )
+    more.click()
+    shown = min(100, total)
+    expect(messages).to_have_count(shown)
+    later = [e["node"]["subject"] for e in second["node"]["messagesConnection"]["edges"]]
+    expect(messages.nth(50).locator("strong")).to_have_text(later[0])
+    expect(messages.nth(shown - 1).locator("strong")).to_have_text(later[-1])
+    if total <= 100:  # the whole thread is shown: nothing more to read
+        expect(more).to_have_count(0)
+        expect(messages.last.locator("strong")).to_have_text("Long exchange, part 60")

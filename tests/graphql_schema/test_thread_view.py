@@ -18,7 +18,7 @@ VIEW = """query($id: ID!, $first: Int) { node(id: $id) { ... on Thread { message
   messages(first: $first) { direction subject bodyPreview sentAt externalMessageId
     action { id confidence calibratedConfidence decision
              outcomes { outcomeType status value } } } } } }"""
-QUEUE = """{ reviewQueue { edges { node { thread { subject messages {
+QUEUE = """{ reviewQueue(first: 10) { edges { node { thread { subject messages {
   direction action { confidence outcomes { outcomeType status } } } } } } } }"""
 
 
@@ -142,3 +142,90 @@ def test_first_is_bounded_and_counted_in_the_cost(api) -> None:
     assert large_cost - small_cost == 98 * 2
     # Charged for what came back: the ten messages, not a hundred.
     assert large["extensions"]["cost"]["actualQueryCost"] < large_cost
+
+
+PAGES = """query($id: ID!, $first: Int, $after: String) { node(id: $id) { ... on Thread {
+  messageCount
+  messagesConnection(first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { direction externalMessageId action { id } } } } } } }"""
+
+
+def _pages(api: Any, thread_id: str, as_: str, **variables: Any) -> Any:
+    answer = api.query(PAGES, {"id": thread_id, **variables}, as_=as_)
+    assert "errors" not in answer, answer
+    return answer["data"]["node"]["messagesConnection"]
+
+
+def test_messages_page_through_a_long_thread_with_first_and_after(api) -> None:
+    actions, thread_id = _long_thread(api)
+    whole = _view(api, thread_id, "manager_a")["messages"]
+    seen: list[Any] = []
+    after = None
+    for expected_size, more in ((4, True), (4, True), (2, False)):
+        page = _pages(api, thread_id, "manager_a", first=4, after=after)
+        assert page["totalCount"] == 10
+        assert len(page["edges"]) == expected_size
+        assert page["pageInfo"]["hasNextPage"] is more
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
+        seen += [edge["node"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+    # The pages, joined, are the thread oldest first, as the list gives it.
+    assert [m["externalMessageId"] for m in seen] == [m["externalMessageId"] for m in whole]
+    assert [m["action"]["id"] for m in seen[:9]] == actions
+    assert seen[9]["direction"] == "INBOUND" and seen[9]["action"] is None
+    # Default page: 50, so the whole thread; a peer pages the same messages without numbers.
+    default = _pages(api, thread_id, "manager_a")
+    assert len(default["edges"]) == 10 and default["pageInfo"]["hasNextPage"] is False
+    peer = _pages(api, thread_id, "rep_a2", first=3)
+    second = _pages(api, thread_id, "rep_a2", first=3, after=peer["pageInfo"]["endCursor"])
+    assert [e["node"]["externalMessageId"] for e in second["edges"]] == [
+        m["externalMessageId"] for m in whole[3:6]
+    ]
+    assert {e["node"]["action"] is None for e in peer["edges"] + second["edges"]} == {True}
+
+
+def test_message_pages_are_bounded_costed_and_closed_to_others(api) -> None:
+    _, thread_id = _long_thread(api)
+    for first in (0, 101):
+        answer = api.query(PAGES, {"id": thread_id, "first": first}, as_="manager_a")
+        (error,) = answer["errors"]
+        assert error["extensions"]["code"] == "invalid", answer
+        assert error["extensions"]["field"] == "first"
+    answer = api.query(PAGES, {"id": thread_id, "after": "not-a-cursor"}, as_="manager_a")
+    (error,) = answer["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("invalid", "after")
+    # Each message asked for is charged (as any connection counts); without `first`,
+    # the field's default page of 50.
+    costs = {}
+    for first in (2, 50, None):
+        answer = api.query(PAGES, {"id": thread_id, "first": first}, as_="manager_a")
+        costs[first] = answer["extensions"]["cost"]["requestedQueryCost"]
+    assert costs[50] - costs[2] == 48 * 4  # pageInfo, edge, node, action
+    assert costs[None] == costs[50]
+    # A cursor of this thread opens nothing to someone who may not read it.
+    cursor = _pages(api, thread_id, "manager_a", first=2)["pageInfo"]["endCursor"]
+    for who in ("rep_b1", "exec_s"):
+        answer = api.query(PAGES, {"id": thread_id, "after": cursor}, as_=who)
+        assert answer["data"]["node"] is None, who
+
+
+def test_a_list_of_threads_reads_its_first_message_pages_together(api) -> None:
+    _long_thread(api)
+    query = """{ reviewQueue { edges { node { thread { messageCount
+      messagesConnection(first: 3) { totalCount pageInfo { hasNextPage }
+        edges { node { externalMessageId } } } } } } } }"""
+    answer = api.query(query, as_="manager_a")
+    assert "errors" not in answer, answer
+    (edge, *_) = answer["data"]["reviewQueue"]["edges"]
+    page = edge["node"]["thread"]["messagesConnection"]
+    assert page["totalCount"] == edge["node"]["thread"]["messageCount"] == 10
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["externalMessageId"] for e in page["edges"]] == [
+        f"<v-long-{i}@mail>" for i in range(3)
+    ]
+    # The list without `first` is charged for its default page too: 50 messages (and their
+    # actions) for each of the 10 threads asked.
+    plain = api.query(QUEUE, as_="manager_a")["extensions"]["cost"]["requestedQueryCost"]
+    assert plain >= 10 * 50 * 2

@@ -1,12 +1,13 @@
 // The review queue: threads given to the viewer (a manager: also their teams') to review, oldest
-// first; opening one shows the thread (its agent, deal, its messages in order with the agent's
-// confidence, decision and outcomes beside each of its own, the reviews the viewer may see and
+// first; opening one shows the thread (its agent, deal, its messages in order, 50 at a time, with
+// the agent's confidence, decision and outcomes beside each of its own, the reviews the viewer may see and
 // their agreement) and a form to rate it 1..5 overall and per criterion, with a
 // comment, or to set it aside.
 
 import { useState } from "preact/hooks";
 import { graphql } from "../../gql";
-import type { ReviewStatus, ThreadQuery } from "../../gql/graphql";
+import type { ReviewStatus, ThreadMessagesPageFragment } from "../../gql/graphql";
+import { execute } from "../../api/client";
 import { useMutation } from "../../api/use-mutation";
 import { useQuery } from "../../api/use-query";
 import { dateTime, decimal, integer, label, percent } from "../../charts/format";
@@ -43,8 +44,39 @@ export const ReviewQueueDocument = graphql(`
   }
 `);
 
+export const ThreadMessagesPageFields = graphql(`
+  fragment ThreadMessagesPage on ThreadMessageConnection {
+    totalCount
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    edges {
+      node {
+        direction
+        subject
+        bodyPreview
+        sentAt
+        action {
+          id
+          actionType
+          confidence
+          calibratedConfidence
+          decision
+          outcomes {
+            id
+            outcomeType
+            status
+            levelLabel
+          }
+        }
+      }
+    }
+  }
+`);
+
 export const ThreadDocument = graphql(`
-  query Thread($id: ID!) {
+  query Thread($id: ID!, $first: Int!) {
     node(id: $id) {
       ... on Thread {
         id
@@ -78,29 +110,30 @@ export const ThreadDocument = graphql(`
           meanAbsoluteDifference
           exactAgreement
         }
-        messages(first: 50) {
-          direction
-          subject
-          bodyPreview
-          sentAt
-          action {
-            id
-            actionType
-            confidence
-            calibratedConfidence
-            decision
-            outcomes {
-              id
-              outcomeType
-              status
-              levelLabel
-            }
-          }
+        messagesConnection(first: $first) {
+          ...ThreadMessagesPage
         }
       }
     }
   }
 `);
+
+/** The thread's messages after the ones shown: the next page. */
+export const ThreadMoreMessagesDocument = graphql(`
+  query ThreadMoreMessages($id: ID!, $first: Int!, $after: String!) {
+    node(id: $id) {
+      ... on Thread {
+        id
+        messagesConnection(first: $first, after: $after) {
+          ...ThreadMessagesPage
+        }
+      }
+    }
+  }
+`);
+
+/** Messages read at a time: most threads whole, a long one page by page. */
+const MESSAGE_PAGE = 50;
 
 export const SubmitThreadReviewDocument = graphql(`
   mutation SubmitThreadReview(
@@ -232,19 +265,40 @@ function ReviewForm({ thread, onDone }: { thread: string; onDone: () => void }) 
   );
 }
 
-type Message = NonNullable<ThreadQuery["node"]> extends infer N ? (N extends { messages: (infer M)[] } ? M : never) : never;
+type MessagesPage = ThreadMessagesPageFragment;
+type Message = MessagesPage["edges"][number]["node"];
 
 function outcomeText(o: { outcomeType: string; status: string; levelLabel?: string | null }): string {
   return `${label(o.outcomeType)}: ${o.levelLabel ? label(o.levelLabel) : label(o.status.toLowerCase())}`;
 }
 
-/** The thread's messages, oldest first; beside each of the agent's, what it stated and what came of it. */
-function ThreadMessages({ messages, total }: { messages: Message[]; total: number }) {
+/** The thread's messages, oldest first, a page at a time; beside each of the agent's, what it
+ * stated and what came of it. "Show more messages" reads the next page and adds it below. */
+function ThreadMessages({ thread, first }: { thread: string; first: MessagesPage }) {
+  const [later, setLater] = useState<Message[]>([]);
+  const [page, setPage] = useState(first.pageInfo);
+  const [reading, setReading] = useState<"idle" | "busy" | "failed">("idle");
+  const messages = [...first.edges.map((e) => e.node), ...later];
+  const total = first.totalCount ?? messages.length;
+  const more = async () => {
+    if (!page.endCursor) return;
+    setReading("busy");
+    try {
+      const data = await execute(ThreadMoreMessagesDocument, { id: thread, first: MESSAGE_PAGE, after: page.endCursor });
+      const next = data.node && "messagesConnection" in data.node ? data.node.messagesConnection : null;
+      if (!next) throw new Error("the thread is gone");
+      setLater((shown) => [...shown, ...next.edges.map((e) => e.node)]);
+      setPage(next.pageInfo);
+      setReading("idle");
+    } catch {
+      setReading("failed");
+    }
+  };
   if (messages.length === 0) return <p class="status">This thread has no messages yet.</p>;
   return (
     <>
       <h3 id="messages-title">Messages, oldest first</h3>
-      {total > messages.length ? (
+      {page.hasNextPage ? (
         <p class="note">
           The first {integer(messages.length)} of {integer(total)} messages.
         </p>
@@ -285,13 +339,26 @@ function ThreadMessages({ messages, total }: { messages: Message[]; total: numbe
           );
         })}
       </ol>
+      {page.hasNextPage ? (
+        <div class="actions">
+          <button type="button" class="secondary" disabled={reading === "busy"} onClick={more}>
+            Show more messages ({integer(Math.min(MESSAGE_PAGE, total - messages.length))} of the{" "}
+            {integer(total - messages.length)} after these)
+          </button>
+          {reading === "failed" ? (
+            <span role="alert" class="mutation-status mutation-error">
+              The next messages could not be read; try again.
+            </span>
+          ) : null}
+        </div>
+      ) : null}
     </>
   );
 }
 
 function ThreadView({ id, viewer }: { id: string; viewer: Viewer }) {
   const [tick, setTick] = useState(0);
-  const state = useQuery(ThreadDocument, { id }, { refresh: tick });
+  const state = useQuery(ThreadDocument, { id, first: MESSAGE_PAGE }, { refresh: tick });
   return (
     <section aria-labelledby="thread-title" id="thread">
       <QueryResult state={state} what="the thread">
@@ -344,7 +411,7 @@ function ThreadView({ id, viewer }: { id: string; viewer: Viewer }) {
                   </tr>
                 </tbody>
               </table>
-              <ThreadMessages messages={t.messages} total={t.messageCount} />
+              <ThreadMessages key={`${t.id}:${tick}`} thread={t.id} first={t.messagesConnection} />
               {t.reviews.length ? (
                 <table>
                   <caption>Reviews you may see, oldest first</caption>
