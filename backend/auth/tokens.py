@@ -68,8 +68,21 @@ def _verified(token: str, secret_key: str) -> tuple[UserClaims, float]:
         issuer=TOKEN_ISSUER,
         options={"require": ["exp", "iat", "sub", "iss"]},
     )
-    user = UserClaims(user_id=int(claims["sub"]), organization_id=int(claims["org"]))
+    user = UserClaims(user_id=_row_id(claims["sub"]), organization_id=_row_id(claims["org"]))
     return user, float(claims["exp"])
+
+
+def _row_id(value: object) -> int:
+    """A claim naming a row: an id we could have issued (1 to 2**63 - 1, in ASCII digits), or
+    ValueError: a longer number is no user of ours, however well signed, and would overflow the
+    database's BIGINT."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise ValueError("not a row id")
+    row_id = int(text)
+    if not 0 < row_id < 2**63:
+        raise ValueError("not a row id")
+    return row_id
 
 
 @dataclass(frozen=True)

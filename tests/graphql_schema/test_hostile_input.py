@@ -5,14 +5,17 @@ property-based fuzzer over the same classes keeps them closed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.settings import load_settings
+from backend.auth.tokens import TOKEN_ISSUER
+from backend.settings import DEVELOPMENT_SECRET_KEY, load_settings
 
 MASKED = "Unexpected error."
 LIMIT = 1024 * 1024  # the default limit of bodies, /graphql's and the webhooks'
@@ -98,3 +101,91 @@ def test_variables_nested_within_the_limit_are_read(client: TestClient) -> None:
         nested = [nested]
     response = client.post("/graphql", json={"query": "{ __typename }", "variables": {"x": nested}})
     assert response.status_code == 200, response.text
+
+
+# Malformed requests: a coded 4xx, never a 500 ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"query": "{ __typename \xb2 }"}',  # not UTF-8
+        b"\xff\xfe\x00",
+        b'"hello"',
+        b"123",
+        b"null",
+        b"[]",
+        b'[{"query": "{ __typename }"}]',
+        b'["hello"]',
+        b"{not json",
+        b"",
+    ],
+)
+def test_a_body_that_is_no_graphql_request_is_refused(client: TestClient, body: bytes) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert [e["extensions"]["code"] for e in graphql_errors(response)] == ["invalid"]
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"query": "{ __typename }", "operationName": 123},
+        {"query": "{ __typename }", "operationName": {"a": 1}},
+        {"query": 123},
+        {"query": "{ __typename }", "variables": "hello"},
+        {"query": "{ __typename }", "extensions": []},
+        {"query": "{ __typename }", "extensions": {"persistedQuery": "x"}},
+        {"query": "{ __typename }", "extensions": {"persistedQuery": {"sha256Hash": 5}}},
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": ["a"]}}},
+        {"query": "{ __typename }", "documentId": {"a": 1}},
+        {"query": "{ __typename }", "documentId": "sha256:" + "0" * 64},
+        {},
+    ],
+)
+def test_a_request_with_members_of_the_wrong_kind_is_refused_or_ignored(
+    client: TestClient, request_body: dict[str, Any]
+) -> None:
+    response = client.post("/graphql", json=request_body)
+    assert response.status_code < 500, response.text
+    if response.status_code != 200:  # a member we do not use may be ignored; else refused
+        graphql_errors(response)
+
+
+def user_token(sub: str, org: Any = 1) -> str:
+    now = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp())
+    claims = {"iss": TOKEN_ISSUER, "sub": sub, "org": org, "iat": now, "exp": 2**40}
+    return jwt.encode(claims, DEVELOPMENT_SECRET_KEY, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        user_token("1" * 23),
+        user_token("9" * 19),
+        user_token("-1"),
+        user_token("0"),
+        user_token("1_0"),
+        user_token(" 1"),
+        user_token("²"),
+        user_token("1", org="1" * 23),
+        user_token("1", org=None),
+    ],
+)
+def test_a_signed_token_naming_no_possible_user_is_an_invalid_token(
+    client: TestClient, token: str
+) -> None:
+    response = client.post(
+        "/graphql",
+        json={"query": "{ viewer { role } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert [e["extensions"]["code"] for e in graphql_errors(response)] == ["unauthenticated"]
+    assert "invalid or expired token" in response.text
+
+
+def test_a_subscription_sent_by_post_is_refused_with_a_code(client: TestClient) -> None:
+    query = "subscription { calibrationChanged { __typename } }"
+    response = client.post("/graphql", json={"query": query})
+    assert 400 <= response.status_code < 500, response.text
+    graphql_errors(response)
