@@ -156,8 +156,8 @@ async def authenticate(
 ) -> Viewer:
     """Turn a credential (user token, API key, or a dashboard session's cookie token) into a
     Viewer, or refuse. An API key's use and a session's are written to ``session``: commit it
-    (see `writes_on_use`). A session is live until ``now`` (default: the wall clock, which
-    user tokens' expiry is read by too)."""
+    (see `writes_on_use`). A session and a user token are live until ``now`` (default: the wall
+    clock; a process passes its own, `AppState.now`)."""
     credential = bare_credential(credential)
     if not credential:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "missing credentials")
@@ -175,7 +175,7 @@ async def authenticate(
             update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=utcnow())
         )
         return await viewer_for_api_client(session, client)
-    claims = read_user_token(credential, secret_key=settings.secret_key)
+    claims = read_user_token(credential, secret_key=settings.secret_key, now=now)
     viewer = await viewer_of_user(session, claims.user_id)
     if viewer is None or viewer.organization_id != claims.organization_id:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token")

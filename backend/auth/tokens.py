@@ -19,9 +19,15 @@ API_KEY_PREFIX = "sal"
 
 
 def issue_user_token(
-    *, user_id: int, organization_id: int, secret_key: str, ttl: dt.timedelta
+    *,
+    user_id: int,
+    organization_id: int,
+    secret_key: str,
+    ttl: dt.timedelta,
+    now: dt.datetime | None = None,
 ) -> str:
-    now = dt.datetime.now(dt.UTC)
+    """A token good for ``ttl`` from ``now`` (default: the wall clock)."""
+    now = now or dt.datetime.now(dt.UTC)
     claims = {
         "iss": TOKEN_ISSUER,
         "sub": str(user_id),
@@ -38,8 +44,9 @@ class UserClaims:
     organization_id: int
 
 
-def read_user_token(token: str, *, secret_key: str) -> UserClaims:
-    """Verify a user token; any defect is 'unauthenticated' without saying which.
+def read_user_token(token: str, *, secret_key: str, now: dt.datetime | None = None) -> UserClaims:
+    """Verify a user token, live until ``now`` (default: the wall clock; a process passes its
+    own clock); any defect is 'unauthenticated' without saying which.
 
     A token whose signature was verified is remembered (the last `VERIFIED_TOKENS`, by the
     exact token and key): its claims cannot change, so checking it again is only checking
@@ -49,7 +56,7 @@ def read_user_token(token: str, *, secret_key: str) -> UserClaims:
         claims, expires = _verified(token, secret_key)
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token") from None
-    if expires <= time.time():
+    if expires <= (now.timestamp() if now is not None else time.time()):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token")
     return claims
 
@@ -59,14 +66,15 @@ VERIFIED_TOKENS = 4096
 
 @functools.lru_cache(maxsize=VERIFIED_TOKENS)
 def _verified(token: str, secret_key: str) -> tuple[UserClaims, float]:
-    """The claims of a token whose signature, issuer and expiry hold, and when it expires
-    (a token that fails raises, and nothing is remembered)."""
+    """The claims of a token whose signature and issuer hold, and when it expires (a token that
+    fails raises, and nothing is remembered). Its expiry is judged by the caller's clock, not
+    here by the wall clock; nor is its issue time (not a bound of its validity)."""
     claims = jwt.decode(
         token,
         secret_key,
         algorithms=["HS256"],
         issuer=TOKEN_ISSUER,
-        options={"require": ["exp", "iat", "sub", "iss"]},
+        options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False, "verify_iat": False},
     )
     user = UserClaims(user_id=_row_id(claims["sub"]), organization_id=_row_id(claims["org"]))
     return user, float(claims["exp"])

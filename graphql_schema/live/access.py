@@ -101,7 +101,10 @@ class CredentialChecks:
         started = time.monotonic()  # what it reads is at least as new as this
         try:
             async with state.sessions() as session:
-                check.viewer = await authenticate(session, state.settings, credential)
+                # By the process's clock: the expiry of a session or a user token too.
+                check.viewer = await authenticate(
+                    session, state.settings, credential, now=state.now()
+                )
                 await session.commit()  # last_used_at of API keys
             check.refused = None
         except DomainError as exc:

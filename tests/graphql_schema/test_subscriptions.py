@@ -478,9 +478,9 @@ def test_connections_on_one_credential_share_one_check(api, monkeypatch) -> None
     checked: list[str] = []
     real = access.authenticate
 
-    async def counted(session, settings, credential):  # type: ignore[no-untyped-def]
+    async def counted(session, settings, credential, **options):  # type: ignore[no-untyped-def]
         checked.append(credential)
-        return await real(session, settings, credential)
+        return await real(session, settings, credential, **options)
 
     monkeypatch.setattr(access, "authenticate", counted)
     with (

@@ -43,3 +43,17 @@ def test_another_key_a_forged_or_expired_token_is_refused() -> None:
     with pytest.raises(DomainError):
         read_user_token(forged, secret_key=KEY)
     assert tokens._verified.cache_info().currsize == before  # failures are not remembered
+
+
+def test_expiry_is_judged_by_the_clock_given() -> None:
+    issued = dt.datetime(2026, 11, 2, 15, 30, tzinfo=dt.UTC)  # long before the wall clock
+    token = issue_user_token(
+        user_id=7, organization_id=3, secret_key=KEY, ttl=dt.timedelta(hours=1), now=issued
+    )
+    claims = read_user_token(token, secret_key=KEY, now=issued + dt.timedelta(minutes=59))
+    assert claims == UserClaims(user_id=7, organization_id=3)
+    for later in (dt.timedelta(hours=1), dt.timedelta(days=1)):
+        with pytest.raises(DomainError, match="invalid or expired token"):
+            read_user_token(token, secret_key=KEY, now=issued + later)
+    with pytest.raises(DomainError, match="invalid or expired token"):
+        read_user_token(token, secret_key=KEY)  # the wall clock, by default
