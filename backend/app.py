@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from backend.access_log import redact_access_log
 from backend.auth.routes import auth_routes
 from backend.body_limit import BodyLimit
 from backend.database import utcnow
@@ -23,6 +24,7 @@ from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
 from backend.health import check_readiness, service_version
 from backend.notifications.smtp import send_email
+from backend.outages import Outages
 from backend.reports.unsubscribe import unsubscribe_routes
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
@@ -54,6 +56,7 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Starlette:
     """The app; ``clock`` is its "now" (tests inject one)."""
     settings = settings or load_settings()
+    redact_access_log()  # sign-in and unsubscribe links carry their token in the query string
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,4 +99,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
         limits=[("/graphql", settings.graphql_max_body_bytes)],
         default=settings.webhook_max_body_bytes,
     )
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[body_limit])
+    # Outermost: a database or broker outage met anywhere is a 503 with Retry-After.
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Outages), body_limit])

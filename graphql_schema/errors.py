@@ -16,6 +16,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from backend.errors import DomainError, InvalidInput
+from backend.outages import UNAVAILABLE, is_outage
 
 log = logging.getLogger("graphql_schema")
 
@@ -57,6 +58,11 @@ class DomainErrorsAndMasking(MaskErrors):
     @staticmethod
     def _is_bug(error: GraphQLError) -> bool:
         original = error.original_error
+        if original is not None and is_outage(original):
+            # Not a bug: the database or broker is down. The view answers 503 (backend.outages).
+            error.extensions = {**(error.extensions or {}), "code": UNAVAILABLE}
+            error.message = "the service is briefly unavailable"
+            return False
         if isinstance(original, DomainError):
             error.extensions = {
                 **(error.extensions or {}),

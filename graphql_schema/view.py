@@ -13,8 +13,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from backend.auth.csrf import cross_site_problem, json_problem
@@ -22,6 +24,7 @@ from backend.auth.service import authenticate, writes_on_use
 from backend.auth.sessions import SESSION_COOKIE, is_session_token
 from backend.auth.sign_in import viewer_of_cookie
 from backend.errors import DomainError
+from backend.outages import UNAVAILABLE, Unavailable
 from backend.settings import Environment, Settings
 from backend.state import AppState
 from graphql_schema.context import Context
@@ -188,6 +191,15 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _too_deep(self) -> str:
         return f"The body is nested deeper than {self.max_json_depth} levels"
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """An HTTP answer whose resolvers met a database or broker outage is a 503 with
+        Retry-After as a whole (backend.outages), not a 200 with errors: it is to be retried."""
+        if isinstance(request, Request) and any(
+            (e.extensions or {}).get("code") == UNAVAILABLE for e in result.errors or ()
+        ):
+            raise Unavailable("a resolver met an outage")
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> str:
         """Answers in compact JSON, by orjson (the standard library's encoder is several
