@@ -29,6 +29,7 @@ from backend.slack.receiver import (
 from backend.slack.service import record_reaction
 from backend.state import AppState
 from backend.unit_of_work import transaction
+from backend.webhooks.headers import UNSTORABLE_PROBLEM, storable
 
 PATH = "/webhooks/slack/events"
 REACTION_EVENTS = {"reaction_added": True, "reaction_removed": False}
@@ -43,6 +44,8 @@ def _string(document: dict[str, Any], field: str, at: str) -> str:
     value = document.get(field)
     if not isinstance(value, str) or not value:
         raise invalid(at + field, "is required: a non-empty string")
+    if not storable(value):
+        raise invalid(at + field, UNSTORABLE_PROBLEM)
     return value
 
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend.database import utcnow
-from backend.errors import DomainError, InvalidInput
+from backend.errors import DomainError, ErrorCode, InvalidInput
 from backend.slack.alert_actions import (
     AlertClick,
     AlertClickHandled,
@@ -65,6 +65,7 @@ from backend.slack.service import (
 )
 from backend.state import AppState
 from backend.unit_of_work import transaction
+from backend.webhooks.headers import UNSTORABLE_PROBLEM, ascii_int, storable
 
 PATH = "/webhooks/slack/interactions"
 CONTROLS = (THUMB_UP, THUMB_DOWN, DECISION_RATING, ADD_COMMENT)
@@ -82,7 +83,8 @@ Job = Callable[[SlackClient], Awaitable[Any]]
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string the database can store (no NUL, no lone surrogate), else None."""
+    return value if isinstance(value, str) and value and storable(value) else None
 
 
 def _at(document: Any, *path: str) -> Any:
@@ -139,14 +141,20 @@ def _reply_jobs(handled: SlackFeedback, channel: str, user: str) -> list[Job]:
 
 
 def _click_rating(control: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The thumb or the 1..5 rating a click chose. A value that is no rating ("²", 5,000
+    digits) raises DomainError: the person is told, as for any refused rating."""
     action_id = control.get("action_id")
     if action_id in (THUMB_UP, THUMB_DOWN):
         return ("up" if action_id == THUMB_UP else "down"), None
-    option = control.get("selected_option")
-    value = option.get("value") if isinstance(option, dict) else None
-    if not isinstance(value, str) or not value.isdigit():
-        raise invalid("payload.actions[0].selected_option.value", "must be a rating 1..5")
-    return None, int(value)
+    value = _at(control, "selected_option", "value")
+    rating = ascii_int(value, max_digits=1) if isinstance(value, str) else None
+    if rating is None:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "the rating must be a whole number from 1 to 5",
+            field="payload.actions[0].selected_option.value",
+        )
+    return None, rating
 
 
 def _alert_click(control: dict[str, Any]) -> AlertClick | None:
@@ -156,17 +164,19 @@ def _alert_click(control: dict[str, Any]) -> AlertClick | None:
         return None
     if action_id == ALERT_ACKNOWLEDGE:
         value = control.get("value")
-        if not isinstance(value, str) or not value.isdigit():
+        acknowledged = ascii_int(value) if isinstance(value, str) else None
+        if acknowledged is None:
             raise invalid("payload.actions[0].value", "must be an alert id")
-        return AlertClick(int(value))
+        return AlertClick(acknowledged)
     value = _at(control, "selected_option", "value")
-    alert_id, _, choice = value.partition(":") if isinstance(value, str) else ("", "", "")
-    if not alert_id.isdigit() or choice not in SNOOZE_CHOICES:
+    text, _, choice = value.partition(":") if isinstance(value, str) else ("", "", "")
+    alert_id = ascii_int(text)
+    if alert_id is None or choice not in SNOOZE_CHOICES:
         raise invalid(
             "payload.actions[0].selected_option.value",
             f"must be <alert id>:<{'|'.join(SNOOZE_CHOICES)}>",
         )
-    return AlertClick(int(alert_id), snooze_for=SNOOZE_CHOICES[choice][1])
+    return AlertClick(alert_id, snooze_for=SNOOZE_CHOICES[choice][1])
 
 
 async def _alert_actions(
@@ -180,7 +190,8 @@ async def _alert_actions(
         return Response(status_code=200)
     payload = request.document
     receipt = _text(payload.get("trigger_id")) or (
-        f"{channel}:{_text(_at(payload, 'container', 'message_ts'))}:{control.get('action_ts')}"
+        f"{channel}:{_text(_at(payload, 'container', 'message_ts'))}:"
+        f"{_text(control.get('action_ts'))}"
     )
     jobs: list[Job] = []
     held: list[Any] = []
@@ -241,11 +252,13 @@ async def _block_actions(state: AppState, request: SlackRequest) -> Response:
         elif isinstance(form, SlackFeedback):
             jobs += _reply_jobs(form, channel, user)
         return Response(status_code=200, background=_after(state, request, jobs))
-    thumb, rating = _click_rating(control)
     # One click, one rating: Slack's trigger id (else the action's timestamp) is the external id.
-    click_id = _text(payload.get("trigger_id")) or f"{channel}:{ts}:{control.get('action_ts')}"
+    click_id = (
+        _text(payload.get("trigger_id")) or f"{channel}:{ts}:{_text(control.get('action_ts'))}"
+    )
     held: list[Any] = []
     try:
+        thumb, rating = _click_rating(control)
         async with transaction(state.sessions, hold=held) as session:
             handled = await record_click(
                 session,
@@ -309,6 +322,13 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
         _state_value(view, MODAL_RATING_BLOCK),
         _state_value(view, MODAL_COMMENT_BLOCK),
     )
+    unstorable = {
+        block: UNSTORABLE_PROBLEM
+        for block, value in ((MODAL_RATING_BLOCK, rating), (MODAL_COMMENT_BLOCK, comment))
+        if value is not None and not storable(value)
+    }
+    if unstorable:
+        return _modal_errors(unstorable)
     view_id = _text(view.get("id")) or _text(payload.get("trigger_id")) or str(utcnow().timestamp())
     held: list[Any] = []
     try:

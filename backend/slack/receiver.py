@@ -27,6 +27,7 @@ from backend.slack.secrets import SecretUnreadable
 from backend.slack.service import installation_for_team, signing_secret_of
 from backend.slack.signing import SlackSignatureError, check_timestamp, signature_matches
 from backend.state import AppState
+from backend.webhooks.headers import ascii_int, storable
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CANDIDATES = 1000  # installations tried for a handshake that names no team
@@ -60,11 +61,14 @@ class SlackRequest:
 
 
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
+    declared = request.headers.get("content-length")
     too_large = Rejected(
         JSONResponse({"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
     )
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    length = ascii_int(declared) if declared is not None else 0
+    if length is None:
+        raise invalid("Content-Length", "must be the body's size in bytes (ASCII digits)")
+    if length > MAX_BODY_BYTES:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
@@ -95,17 +99,22 @@ def team_of_interaction(document: Any) -> str | None:
         return None
     team = document.get("team")
     if isinstance(team, dict) and isinstance(team.get("id"), str):
-        return team["id"]
+        return _team_id(team["id"])
     user = document.get("user")
     if isinstance(user, dict) and isinstance(user.get("team_id"), str):
-        return user["team_id"]
+        return _team_id(user["team_id"])
     return None
 
 
 def team_of_event(document: Any) -> str | None:
     if isinstance(document, dict) and isinstance(document.get("team_id"), str):
-        return document["team_id"]
+        return _team_id(document["team_id"])
     return None
+
+
+def _team_id(value: str) -> str | None:
+    """A team id that can be looked up (text with a NUL names no team: PostgreSQL refuses it)."""
+    return value if storable(value) else None
 
 
 async def _candidates(

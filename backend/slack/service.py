@@ -40,6 +40,7 @@ from backend.slack.models import (
     SlackPost,
 )
 from backend.slack.secrets import decrypt_secret, encrypt_secret
+from backend.webhooks.headers import ascii_int
 
 TEAM_ID_PATTERN = re.compile(r"^[TE][A-Z0-9]{2,30}$")
 CHANNEL_PATTERN = re.compile(r"^[A-Z0-9#][A-Za-z0-9_.-]{0,79}$")
@@ -441,8 +442,9 @@ def _modal_rating(post: SlackPost, value: str | None) -> tuple[str | None, int |
     feedback service names the field."""
     if rated_by_thumb(post):
         return value, None
-    if value is not None and value.isdigit() and int(value) in DECISION_LABELS:
-        return None, int(value)
+    rating = ascii_int(value, max_digits=1) if value is not None else None
+    if rating in DECISION_LABELS:
+        return None, rating
     return None, None if value is None else -1
 
 

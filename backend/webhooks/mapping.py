@@ -15,6 +15,7 @@ from backend.errors import ErrorCode, Problems
 from backend.signals.models import SignalKind
 from backend.signals.payloads import PAYLOADS
 from backend.signals.service import MAX_BATCH, SignalInput
+from backend.webhooks.headers import UNSTORABLE_PROBLEM, storable
 
 # Provider fields that say what an event is about, and the signal attribute each one fills.
 REFERENCES: Mapping[str, str] = {
@@ -95,9 +96,10 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
+            # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-14:00 fall outside datetime in UTC
+            return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
+        except (ValueError, OverflowError):
             return None
-        return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         try:
             return dt.datetime.fromtimestamp(value, dt.UTC)
@@ -121,6 +123,9 @@ def _read(
     if raw is None:
         if required:
             problems.add(at + name, f"is required: {what}", ErrorCode.REQUIRED)
+        return None
+    if isinstance(raw, str) and not storable(raw):
+        problems.add(at + name, UNSTORABLE_PROBLEM)
         return None
     value = parse(raw)
     if value is None:

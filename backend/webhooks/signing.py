@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from backend.webhooks.headers import ascii_int
+
 TOLERANCE_SECONDS = 300  # older (or newer) signed timestamps are replays or broken clocks
 
 
@@ -38,8 +40,8 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
+        if key == "t":
+            timestamp = ascii_int(value)  # "t=²" is no timestamp (and would crash int())
         elif key == "v1" and value:
             signatures.append(value.strip().lower())
     if timestamp is None:

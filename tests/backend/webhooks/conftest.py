@@ -107,6 +107,51 @@ class Hooks:
             return int(await session.scalar(select(func.count()).select_from(Signal)) or 0)
 
 
+def raw_post(
+    client: TestClient, path: str, body: bytes, headers: dict[str, bytes]
+) -> tuple[int, Any]:
+    """POST with header bytes exactly as given (the test client re-encodes header values as
+    UTF-8, so it can never send the lone byte 0xB2 that a server reads as "²"): the status and
+    the JSON answer (None when empty), through the app the client runs."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v) for k, v in headers.items()]
+        + ([] if "content-length" in headers else [(b"content-length", b"%d" % len(body))]),
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await client.app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert client.portal is not None, "use the client inside its `with` block"
+    client.portal.call(run)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(content) if content else None
+
+
 def at(now: dt.datetime, hours: float = -1) -> str:
     return (now + dt.timedelta(hours=hours)).isoformat()
 
