@@ -28,6 +28,7 @@ from backend.lookup import may_read
 from backend.outcomes.models import Outcome, OutcomeStatus
 from backend.outcomes.service import LABELLERS
 from backend.pagination import Page, paginate
+from backend.scope import scope_agents
 from backend.viewer import Viewer, ViewerRole, scoped
 
 OUTCOME_ORDER = (Outcome.opened_at, Outcome.id)
@@ -132,13 +133,20 @@ async def label_queue_page(
     first: int | None,
     after: str | None,
     count: bool = True,
+    agent_id: int | None = None,
+    team_id: int | None = None,
 ) -> Page[OutcomeRow]:
     """Outcomes waiting for a person's label within the viewer's scope, oldest first by
-    (opened_at, id): a work queue is worked from its oldest task. People only."""
+    (opened_at, id): a work queue is worked from its oldest task. People only. Narrowed to one
+    agent or one team's agents, checked as `scope_agents` checks them (out of scope: not found;
+    not both)."""
     viewer.require_role(*LABELLERS)
     statement = scoped(select(*OUTCOME_COLUMNS), Outcome, viewer).where(
         Outcome.status == OutcomeStatus.NEEDS_LABEL.value
     )
+    agents = await scope_agents(session, viewer, agent_id=agent_id, team_id=team_id)
+    if agents is not None:
+        statement = statement.where(Outcome.agent_id.in_(agents))
     return await paginate(
         session,
         statement,

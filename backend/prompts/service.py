@@ -35,6 +35,7 @@ from backend.outcomes.models import Outcome
 from backend.pagination import Page, paginate
 from backend.prompts.events import PromptChange, PromptChanged
 from backend.prompts.models import FeedbackPrompt, PromptBudget, PromptReason, PromptState
+from backend.scope import scope_agents
 from backend.settings import Settings
 from backend.unit_of_work import raise_event
 from backend.viewer import Viewer, ViewerRole, scoped
@@ -485,11 +486,14 @@ async def prompts_page(
     user_id: int | None = None,
     first: int | None = None,
     after: str | None = None,
+    agent_id: int | None = None,
+    team_id: int | None = None,
 ) -> Page[FeedbackPrompt]:
-    """The prompts ``viewer`` sees in ``state`` (of one person when given): open ones oldest
-    first (a to-do list, the next to expire on top), answered and expired ones newest first.
-    A rep sees the prompts about their agents, a manager their teams', executives all. API keys
-    need `read:feedback`."""
+    """The prompts ``viewer`` sees in ``state`` (of one person when given; about one agent or
+    one team's agents when given, checked as `scope_agents` checks them: out of scope is not
+    found, and not both): open ones oldest first (a to-do list, the next to expire on top),
+    answered and expired ones newest first. A rep sees the prompts about their agents, a
+    manager their teams', executives all. API keys need `read:feedback`."""
     if viewer.role is ViewerRole.AGENT:
         raise DomainError(ErrorCode.FORBIDDEN, "prompts ask people; the agent has none")
     viewer.require_scope("read:feedback")
@@ -498,6 +502,9 @@ async def prompts_page(
     )
     if user_id is not None:
         statement = statement.where(FeedbackPrompt.user_id == user_id)
+    agents = await scope_agents(session, viewer, agent_id=agent_id, team_id=team_id)
+    if agents is not None:
+        statement = statement.where(FeedbackPrompt.agent_id.in_(agents))
     return await paginate(
         session,
         statement,

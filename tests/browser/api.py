@@ -24,6 +24,11 @@ LABEL_QUEUE = "{ labelQueue(first: 50) { totalCount edges { node { id scaleLevel
 OUTCOME = "query($id: ID!) { node(id: $id) { ... on Outcome { id status levelLabel } } }"
 OPEN_PROMPTS = """{ feedbackPrompts(state: OPEN, first: 50) { totalCount
   edges { node { id assignee { id } } } } }"""
+SCOPED_LABEL_QUEUE = """query($team: ID, $agent: ID) {
+  labelQueue(teamId: $team, agentId: $agent, first: 20) { totalCount edges { node { id } } } }"""
+SCOPED_PROMPTS = """query($team: ID, $agent: ID) {
+  feedbackPrompts(state: OPEN, teamId: $team, agentId: $agent, first: 20) { totalCount } }"""
+TEAMS = "{ viewer { agents { id name team { id name } } } }"
 PROMPT = "query($id: ID!) { node(id: $id) { ... on FeedbackPrompt { id state } } }"
 ALERT = "query($id: ID!) { node(id: $id) { ... on Alert { id state acknowledgedBy { name } } } }"
 OPEN_ALERTS = """query($team: ID) {

@@ -2,7 +2,8 @@
 with the numbers the API gives manager1 for the same team and days; the range moves the URL and
 the numbers; a click on an agent's dot drills down into that agent; an alert raised while the
 page is open appears live and is acknowledged from the page; a long thread of the review queue
-reads 50 messages at a time."""
+reads 50 messages at a time; the prompts and the label queue are the team's (or, drilled into
+an agent, the agent's), as the API gives them for that team or agent."""
 
 from __future__ import annotations
 
@@ -242,3 +243,57 @@ def test_a_long_thread_reads_fifty_messages_at_a_time(
     if total <= 100:  # the whole thread is shown: nothing more to read
         expect(more).to_have_count(0)
         expect(messages.last.locator("strong")).to_have_text("Long exchange, part 60")
+
+
+EXECUTIVE = "exec@demo.example"
+
+
+def expect_queue_and_prompts(page: Page, dashboard: Dashboard, who: str, **scope: str) -> None:
+    """The page's label queue and open prompts count what the API gives for the same scope."""
+    name = scope.pop("name")
+    queue = dashboard.data(api.SCOPED_LABEL_QUEUE, scope, as_=who)["labelQueue"]
+    prompts = dashboard.data(api.SCOPED_PROMPTS, scope, as_=who)["feedbackPrompts"]
+    labels = page.locator("#labels")
+    if queue["totalCount"]:
+        expect(labels.locator("caption")).to_contain_text(
+            f"{integer(queue['totalCount'])} in all for {name} (the first "
+            f"{len(queue['edges'])} shown)"
+        )
+        expect(labels.locator("tbody tr")).to_have_count(len(queue["edges"]))
+    else:
+        expect(labels).to_contain_text(f"Nothing of {name} waits for your label.")
+    section = page.locator("#prompts")
+    if prompts["totalCount"]:
+        expect(section.locator(".subtitle")).to_have_text(
+            f"{integer(prompts['totalCount'])} open about {name}, the next to expire first."
+        )
+    else:
+        expect(section).to_contain_text(f"No open prompts about {name}")
+
+
+def test_prompts_and_label_queue_follow_the_team_and_agent_of_the_url(
+    page: Page, dashboard: Dashboard
+) -> None:
+    agents = dashboard.data(api.TEAMS, as_=EXECUTIVE)["viewer"]["agents"]
+    teams = {a["team"]["id"]: a["team"]["name"] for a in agents if a["team"]}
+    everything = dashboard.data(api.SCOPED_LABEL_QUEUE, {}, as_=EXECUTIVE)["labelQueue"]
+    counts = {
+        team: dashboard.data(api.SCOPED_LABEL_QUEUE, {"team": team}, as_=EXECUTIVE)["labelQueue"][
+            "totalCount"
+        ]
+        for team in teams
+    }
+    # The demo has several teams with outcomes to label: one team's queue is not everybody's.
+    assert len(teams) >= 2 and 0 < max(counts.values()) < everything["totalCount"], counts
+    team = max(counts, key=lambda t: counts[t])
+    dashboard.open_as(page, EXECUTIVE, "manager", team=team)
+    expect(page.locator("#view-title")).to_have_text(f"Team {teams[team]}")
+    expect_queue_and_prompts(page, dashboard, EXECUTIVE, team=team, name=f"team {teams[team]}")
+
+    # Drilled into an agent of the team: that agent's prompts and queue only.
+    agent = next(a for a in agents if a["team"] and a["team"]["id"] == team)
+    page.goto(dashboard.url("rep", agent=agent["id"]))
+    expect(page.locator("#labels-title")).to_have_text("The agent's label queue")
+    expect_queue_and_prompts(
+        page, dashboard, EXECUTIVE, agent=agent["id"], name=f"agent {agent['name']}"
+    )

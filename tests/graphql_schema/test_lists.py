@@ -479,6 +479,61 @@ def test_label_queue_is_oldest_first_and_in_scope_for_people_only(api, database_
         assert error_of(api.query(QUEUE, {}, as_=key))["code"] == "forbidden"
 
 
+SCOPED_QUEUE = """query($agent: ID, $team: ID) { labelQueue(agentId: $agent, teamId: $team,
+  first: 100) { totalCount edges { node { id action { agent { name } } } } } }"""
+
+
+def team_gid(api, team: str) -> str:
+    return str(GlobalID("Team", str(api.world.teams[team].id)))
+
+
+def test_label_queue_narrows_to_an_agent_or_a_team_in_scope(api, database_url) -> None:
+    seed_everything(api, database_url)
+
+    def agents(as_: str, **variables: str) -> list[str]:
+        page = data_of(api.query(SCOPED_QUEUE, variables, as_=as_), "labelQueue")
+        assert page["totalCount"] == len(page["edges"]), page
+        return sorted(e["node"]["action"]["agent"]["name"] for e in page["edges"])
+
+    # rep_a1's agent has two tasks, rep_b1's one, rep_a2's none (its reply was clear).
+    assert agents("exec_n") == ["agent_rep_a1", "agent_rep_a1", "agent_rep_b1"]
+    assert agents("exec_n", team=team_gid(api, "alpha")) == ["agent_rep_a1", "agent_rep_a1"]
+    assert agents("exec_n", team=team_gid(api, "beta")) == ["agent_rep_b1"]
+    assert agents("exec_n", agent=agent_gid(api, "rep_b1")) == ["agent_rep_b1"]
+    assert agents("manager_a", agent=agent_gid(api, "rep_a2")) == []
+    assert agents("manager_a", team=team_gid(api, "alpha")) == ["agent_rep_a1", "agent_rep_a1"]
+    assert agents("rep_a1", agent=agent_gid(api, "rep_a1")) == ["agent_rep_a1", "agent_rep_a1"]
+
+
+def test_label_queue_agent_or_team_out_of_scope_is_unknown(api, database_url) -> None:
+    seed_everything(api, database_url)
+    unknown = str(GlobalID("Team", "999999"))
+    cases = [
+        ("manager_a", {"team": team_gid(api, "beta")}, "not_found", "teamId"),
+        ("manager_a", {"agent": agent_gid(api, "rep_b1")}, "not_found", "agentId"),
+        ("rep_a1", {"agent": agent_gid(api, "rep_a2")}, "not_found", "agentId"),
+        ("rep_a1", {"team": team_gid(api, "beta")}, "not_found", "teamId"),
+        ("exec_s", {"team": team_gid(api, "alpha")}, "not_found", "teamId"),
+        ("exec_s", {"agent": agent_gid(api, "rep_a1")}, "not_found", "agentId"),
+        ("exec_n", {"team": unknown}, "not_found", "teamId"),
+        ("exec_n", {"agent": "garbage"}, "invalid", "agentId"),
+        (
+            "exec_n",
+            {"agent": agent_gid(api, "rep_a1"), "team": team_gid(api, "alpha")},
+            "invalid",
+            "teamId",
+        ),
+    ]
+    for who, variables, code, field in cases:
+        extensions = error_of(api.query(SCOPED_QUEUE, variables, as_=who))
+        assert (extensions["code"], extensions["field"]) == (code, field), (who, variables)
+    # A foreign team answers exactly as an unknown one does.
+    foreign = api.query(SCOPED_QUEUE, {"team": team_gid(api, "alpha")}, as_="exec_s")
+    missing = api.query(SCOPED_QUEUE, {"team": unknown}, as_="exec_s")
+    for key in ("message", "extensions"):
+        assert foreign["errors"][0][key] == missing["errors"][0][key], key
+
+
 # -- efficiency ------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from strawberry.relay import GlobalID
 
 from backend.worker import run_jobs_once
 from tests.graphql_schema.test_subscriptions import (
@@ -188,3 +189,50 @@ def test_the_subscription_follows_prompts_the_viewer_sees(api) -> None:
         assert answered["version"] == event["version"] + 1
         with pytest.raises(TimeoutError):
             other_team.receive(timeout=0.3)  # rep_b1 sees none of alpha's agents
+
+
+SCOPED = """query($agent: ID, $team: ID) { feedbackPrompts(agentId: $agent, teamId: $team) {
+  totalCount edges { node { id action { agent { name } } } } } }"""
+
+
+def test_prompts_narrow_to_an_agent_or_a_team_in_scope(api) -> None:
+    escalate(api, "esc-scoped")  # asks rep_a1 about agent_rep_a1's escalation
+    world = api.world
+    alpha = str(GlobalID("Team", str(world.teams["alpha"].id)))
+    beta = str(GlobalID("Team", str(world.teams["beta"].id)))
+    agent = {rep: str(GlobalID("Agent", str(a.id))) for rep, a in world.agents.items()}
+
+    def count(as_: str, **variables: str) -> int:
+        answer = api.query(SCOPED, variables, as_=as_)
+        assert "errors" not in answer, answer
+        page = answer["data"]["feedbackPrompts"]
+        names = {e["node"]["action"]["agent"]["name"] for e in page["edges"]}
+        assert names <= {"agent_rep_a1"}, names
+        return page["totalCount"]
+
+    assert count("exec_n", team=alpha) == count("manager_a", team=alpha) == 1
+    assert count("exec_n", team=beta) == 0
+    assert count("exec_n", agent=agent["rep_a1"]) == count("rep_a1", agent=agent["rep_a1"]) == 1
+    assert count("manager_a", agent=agent["rep_a2"]) == 0
+    cases = [
+        ("manager_a", {"team": beta}, "not_found", "teamId"),
+        ("manager_a", {"agent": agent["rep_b1"]}, "not_found", "agentId"),
+        ("rep_a2", {"agent": agent["rep_a1"]}, "not_found", "agentId"),
+        ("rep_a1", {"team": beta}, "not_found", "teamId"),
+        ("exec_s", {"team": alpha}, "not_found", "teamId"),
+        ("exec_s", {"agent": agent["rep_a1"]}, "not_found", "agentId"),
+        ("exec_n", {"agent": agent["rep_a1"], "team": alpha}, "invalid", "teamId"),
+        ("exec_n", {"team": "garbage"}, "invalid", "teamId"),
+    ]
+    for who, variables, code, field in cases:
+        answer = api.query(SCOPED, variables, as_=who)
+        assert answer["data"] is None, (who, variables, answer)
+        extensions = answer["errors"][0]["extensions"]
+        assert (extensions["code"], extensions["field"]) == (code, field), (who, variables)
+    # Another organisation's team answers as an unknown one.
+    foreign = api.query(SCOPED, {"team": alpha}, as_="exec_s")["errors"][0]
+    unknown = api.query(SCOPED, {"team": str(GlobalID("Team", "999999"))}, as_="exec_s")
+    assert (foreign["message"], foreign["extensions"]) == (
+        unknown["errors"][0]["message"],
+        unknown["errors"][0]["extensions"],
+    )

@@ -136,6 +136,9 @@ function AgentsSideBySide({ agents }: { agents: AgentRow[] }) {
 
 export function ManagerView({ route, viewer }: { route: Route; viewer: Viewer }) {
   const team = teamOf(route, viewer);
+  // the prompts and the label queue of the team shown, not of every team the viewer sees
+  const teamName = teamsOf(viewer).find((t) => t.id === team)?.name;
+  const scope = { team, name: teamName ? `team ${teamName}` : "this team" };
   const state = useQuery(TeamDashboardDocument, { team: team ?? "", ...rangeDays(route.range) }, { skip: !team });
   if (!team) return <Empty>You manage no team, so there is no team to show.</Empty>;
   return (
@@ -210,8 +213,8 @@ export function ManagerView({ route, viewer }: { route: Route; viewer: Viewer })
       </section>
       <CoachingPanel team={team} />
       <AlertsPanel team={team} highlight={route.alert} title="Team alerts" />
-      <PromptsPanel viewerId={viewer.user?.id ?? null} />
-      <LabelQueuePanel />
+      <PromptsPanel viewerId={viewer.user?.id ?? null} scope={scope} />
+      <LabelQueuePanel title="Team label queue" scope={scope} />
     </>
   );
 }

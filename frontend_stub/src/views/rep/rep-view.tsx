@@ -257,6 +257,9 @@ function Activity({ agent, route, viewer }: { agent: string; route: Route; viewe
 export function RepView({ route, viewer }: { route: Route; viewer: Viewer }) {
   const agent = route.agent ?? viewer.agents[0]?.id ?? null;
   const own = viewer.role === "REP";
+  // the URL's agent narrows the prompts and the label queue to it (without one, a rep's are all theirs)
+  const agentName = viewer.agents.find((a) => a.id === route.agent)?.name;
+  const scope = route.agent ? { agent: route.agent, name: agentName ? `agent ${agentName}` : "this agent" } : null;
   const state = useQuery(RepDashboardDocument, { agent: agent ?? "", ...rangeDays(route.range) }, { skip: !agent });
   if (!agent) return <Empty>You have no agent yet, so there is nothing to show.</Empty>;
   return (
@@ -294,8 +297,8 @@ export function RepView({ route, viewer }: { route: Route; viewer: Viewer }) {
         </QueryResult>
       </section>
       <Activity agent={agent} route={route} viewer={viewer} />
-      {own ? <PromptsPanel viewerId={viewer.user?.id ?? null} /> : null}
-      {own ? <LabelQueuePanel title="My label queue" /> : null}
+      {own || (viewer.user && scope) ? <PromptsPanel viewerId={viewer.user?.id ?? null} scope={scope} /> : null}
+      {own || (viewer.user && scope) ? <LabelQueuePanel title={own ? "My label queue" : "The agent's label queue"} scope={scope} /> : null}
       <AlertsPanel agent={agent} highlight={route.alert} title={own ? "My agent's alerts" : "The agent's alerts"} />
     </>
   );

@@ -1,5 +1,6 @@
-// The outcomes waiting for a person's label in the viewer's scope, oldest first: label each in
-// place with one of its scale's levels. New ones arrive over `outcomeNeedsLabel`.
+// The outcomes waiting for a person's label in the viewer's scope (or only a team's or an
+// agent's, as the view's URL says), oldest first: label each in place with one of its scale's
+// levels. New ones arrive over `outcomeNeedsLabel`.
 
 import { useState } from "preact/hooks";
 import { graphql } from "../../gql";
@@ -10,8 +11,8 @@ import { dateTime, integer, label, percent } from "../../charts/format";
 import { MutationStatus, QueryResult } from "../../components/status";
 
 export const LabelQueueDocument = graphql(`
-  query LabelQueue {
-    labelQueue(first: 20) {
+  query LabelQueue($team: ID, $agent: ID) {
+    labelQueue(first: 20, teamId: $team, agentId: $agent) {
       totalCount
       edges {
         node {
@@ -94,11 +95,15 @@ function LabelButtons({ item, onLabelled }: { item: QueueItem; onLabelled: (id: 
   );
 }
 
-export function LabelQueuePanel({ title = "Label queue" }: { title?: string }) {
+/** Whose queue or prompts a panel lists: one team's agents or one agent (global ids), named for
+ * the reader (`team Alpha`, `agent Ada`); none: everything the viewer sees. */
+export type PanelScope = { team?: string | null; agent?: string | null; name: string };
+
+export function LabelQueuePanel({ title = "Label queue", scope = null }: { title?: string; scope?: PanelScope | null }) {
   const [tick, setTick] = useState(0);
   const [labelled, setLabelled] = useState<Map<string, string>>(new Map());
   const [arrived, setArrived] = useState(0);
-  const state = useQuery(LabelQueueDocument, {}, { refresh: tick });
+  const state = useQuery(LabelQueueDocument, { team: scope?.team ?? null, agent: scope?.agent ?? null }, { refresh: tick });
   useSubscription(
     OutcomeNeedsLabelDocument,
     {},
@@ -126,13 +131,13 @@ export function LabelQueuePanel({ title = "Label queue" }: { title?: string }) {
         state={state}
         what="the label queue"
         isEmpty={(d) => d.labelQueue.edges.length === 0}
-        empty="Nothing waits for your label."
+        empty={scope ? `Nothing of ${scope.name} waits for your label.` : "Nothing waits for your label."}
       >
         {(data) => (
           <table>
             <caption>
-              Outcomes waiting for a label, oldest first: {integer(data.labelQueue.totalCount)} in all (the first{" "}
-              {data.labelQueue.edges.length} shown)
+              Outcomes waiting for a label, oldest first: {integer(data.labelQueue.totalCount)} in all
+              {scope ? ` for ${scope.name}` : ""} (the first {data.labelQueue.edges.length} shown)
             </caption>
             <thead>
               <tr>

@@ -1,5 +1,5 @@
-// Open feedback prompts (oldest first, the next to expire on top): a person answers the ones
-// asked of them in place, rating the action 1..5 with an optional comment. Prompts asked,
+// Open feedback prompts (oldest first, the next to expire on top), all the viewer sees or only a
+// team's or an agent's as the view's URL says: a person answers the ones asked of them in place, rating the action 1..5 with an optional comment. Prompts asked,
 // answered or expired elsewhere (Slack, Gmail) arrive over the `feedbackPrompts` subscription.
 
 import { useState } from "preact/hooks";
@@ -9,10 +9,11 @@ import { useMutation } from "../../api/use-mutation";
 import { useQuery } from "../../api/use-query";
 import { dateTime, integer, label, percent } from "../../charts/format";
 import { MutationStatus, QueryResult } from "../../components/status";
+import type { PanelScope } from "./label-queue";
 
 export const OpenPromptsDocument = graphql(`
-  query OpenPrompts {
-    feedbackPrompts(state: OPEN, first: 20) {
+  query OpenPrompts($team: ID, $agent: ID) {
+    feedbackPrompts(state: OPEN, first: 20, teamId: $team, agentId: $agent) {
       totalCount
       edges {
         node {
@@ -104,11 +105,11 @@ function AnswerForm({ prompt, what, onAnswered }: { prompt: string; what: string
   );
 }
 
-export function PromptsPanel({ viewerId }: { viewerId: string | null }) {
+export function PromptsPanel({ viewerId, scope = null }: { viewerId: string | null; scope?: PanelScope | null }) {
   const [tick, setTick] = useState(0);
   const [answered, setAnswered] = useState<Map<string, number>>(new Map());
   const [changes, setChanges] = useState(0);
-  const state = useQuery(OpenPromptsDocument, {}, { refresh: tick });
+  const state = useQuery(OpenPromptsDocument, { team: scope?.team ?? null, agent: scope?.agent ?? null }, { refresh: tick });
   useSubscription(
     PromptChangedDocument,
     {},
@@ -136,12 +137,12 @@ export function PromptsPanel({ viewerId }: { viewerId: string | null }) {
         state={state}
         what="open prompts"
         isEmpty={(d) => d.feedbackPrompts.edges.length === 0}
-        empty="No open prompts: nothing waits for your judgement."
+        empty={scope ? `No open prompts about ${scope.name}: nothing waits for your judgement.` : "No open prompts: nothing waits for your judgement."}
       >
         {(data) => (
           <>
             <p class="subtitle">
-              {integer(data.feedbackPrompts.totalCount)} open, the next to expire first.
+              {integer(data.feedbackPrompts.totalCount)} open{scope ? ` about ${scope.name}` : ""}, the next to expire first.
             </p>
             <ul class="cards" aria-label="Open prompts">
               {data.feedbackPrompts.edges.map(({ node: p }) => {
