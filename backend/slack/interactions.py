@@ -1,6 +1,11 @@
 """``POST /webhooks/slack/interactions``: clicks on our messages (``block_actions``) and the
 comment modal (``view_submission``).
 
+Every accepted click and submission is remembered (its signature's hash, as a
+``SlackEventReceipt``, for a day: longer than the 5-minute window) in the unit of work that
+stores it, so a request re-sent byte for byte changes nothing, whatever came after it (a rating
+never goes back to an earlier click's).
+
 The rating is stored before answering, and the answer comes at once (Slack waits 3 s); the
 Slack calls that follow (``chat.update`` showing who rated what, ``views.open``, an ephemeral
 reply) run after the response has been sent.
@@ -56,6 +61,7 @@ from backend.slack.service import (
     CommentForm,
     Handled,
     SlackFeedback,
+    note_receipt,
     open_comment_modal,
     problem_text,
     rated_by_thumb,
@@ -260,6 +266,8 @@ async def _block_actions(state: AppState, request: SlackRequest) -> Response:
     try:
         thumb, rating = _click_rating(control)
         async with transaction(state.sessions, hold=held) as session:
+            if not await note_receipt(session, installation.organization_id, request.receipt):
+                return Response(status_code=200)  # a replay: it changes nothing
             handled = await record_click(
                 session,
                 installation,
@@ -333,6 +341,10 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
     held: list[Any] = []
     try:
         async with transaction(state.sessions, hold=held) as session:
+            if not await note_receipt(
+                session, request.installation.organization_id, request.receipt
+            ):
+                return Response(status_code=200)  # a replay: it changes nothing
             handled = await submit_comment(
                 session,
                 request.installation,

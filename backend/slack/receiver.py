@@ -11,6 +11,7 @@ Slack's ``url_verification`` handshake names no team: it is checked against ever
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -58,6 +59,14 @@ def invalid(field: str, message: str) -> Rejected:
 class SlackRequest:
     installation: SlackInstallation
     document: Any  # the parsed body (the interaction payload, or the event envelope)
+    # The request's identity: a replay of it (same bytes, same timestamp) has the same one.
+    receipt: str = ""
+
+
+def request_receipt(signature: str) -> str:
+    """The key under which an accepted request is remembered (``SlackEventReceipt``, 64
+    characters): a hash of its signature, which covers its timestamp and every byte of it."""
+    return "request:" + hashlib.sha256(signature.strip().encode()).hexdigest()[:56]
 
 
 async def _read_body(request: Request) -> bytes:
@@ -166,4 +175,4 @@ async def verify_slack_request(
         signature_matches(_DECOY_SECRET, timestamp, body, header)
     if matched is None:
         raise unauthorized("the signature does not match")
-    return SlackRequest(matched, document)
+    return SlackRequest(matched, document, request_receipt(header))
