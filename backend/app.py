@@ -23,6 +23,7 @@ from backend.database import utcnow
 from backend.gmail.routes import gmail_routes
 from backend.handlers import open_state
 from backend.health import check_readiness, service_version
+from backend.http_headers import http_middleware
 from backend.notifications.smtp import send_email
 from backend.outages import Outages
 from backend.reports.unsubscribe import unsubscribe_routes
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
         default=settings.webhook_max_body_bytes,
     )
     # Outermost: a database or broker outage met anywhere is a 503 with Retry-After.
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(Outages), body_limit])
+    middleware = [Middleware(Outages), *http_middleware(settings), body_limit]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     graphql_max_json_depth: int = Field(default=64, gt=0)  # nesting of the body and variables
     webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)  # every other route
+    # Web apps of other origins allowed to call the API with a bearer token (CORS), comma-
+    # separated origins such as "https://crm.example.com"; none by default.
+    cors_allowed_origins: str = ""
     # Gmail add-on (docs/gmail-addon.md): Google's caller, the add-on's users, where keys live.
     gmail_addon_service_account: str | None = None  # unset: the add-on's endpoints answer 503
     gmail_addon_client_id: str | None = None

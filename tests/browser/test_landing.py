@@ -108,3 +108,19 @@ def test_without_credentials_the_page_says_how_to_sign_in(page: Page, dashboard:
     page.goto(dashboard.url())
     expect(page.get_by_role("alert")).to_contain_text("You are not signed in")
     expect(page.get_by_role("link", name=re.compile("demo logins"))).to_be_visible()
+
+
+def test_graphiql_runs_offline_under_the_content_security_policy(
+    page: Page, dashboard: Dashboard
+) -> None:
+    """The IDE's editor draws, loading only this origin's files, and the browser reports no
+    violation of the policy every answer carries (backend/http_headers.py)."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.goto(f"{dashboard.base_url}/graphql", wait_until="networkidle")
+    expect(page.locator(".graphiql-container")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Execute query", re.I))).to_be_visible()
+    assert violations == []
