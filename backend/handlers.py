@@ -21,6 +21,9 @@ below, and anything it writes is its own unit of work (whose events are dispatch
 - AlertChanged, calibration.changed, policy.changed: a delivery is queued for each partner
   webhook endpoint subscribed to it (``backend.partner_webhooks``); the worker sends them.
 
+- AccessRevoked (auth: an API key revoked, a session signed out): announced on the broker,
+  where each process's live hub ends the subscriptions of that credential at once.
+
 Live events (``backend.events.service.Event``) go to the broker before any handler runs.
 """
 
@@ -34,6 +37,7 @@ from typing import Any
 from backend.actions.events import ActionRecorded
 from backend.alerts.events import AlertChanged
 from backend.alerts.triggers import alerts_from_calibration, alerts_from_policy
+from backend.auth.events import AccessRevoked, announce_revocations
 from backend.database import utcnow
 from backend.events.service import Event
 from backend.feedback.events import FeedbackGiven, FeedbackWithdrawn
@@ -103,6 +107,11 @@ async def raise_alerts(state: AppState, events: Sequence[Event]) -> None:
             await alerts_from_policy(session, moved, now=now)
 
 
+async def end_revoked_access(state: AppState, events: Sequence[AccessRevoked]) -> None:
+    """Revoked credentials let go of what they hold open: told to every process's live hub."""
+    await announce_revocations(state.broker, events)
+
+
 def register_handlers(state: AppState) -> None:
     """Subscribe every handler to ``state.bus``, in the order they run."""
 
@@ -122,6 +131,7 @@ def register_handlers(state: AppState) -> None:
     on(AlertChanged, queue_alert_messages)
     on(Event, queue_live_event_webhooks)
     on(AlertChanged, queue_alert_webhooks)
+    on(AccessRevoked, end_revoked_access)
 
 
 def open_state(settings: Settings, *, clock: Clock = utcnow) -> AppState:

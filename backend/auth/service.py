@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, bindparam, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
+from backend.auth.events import AccessRevoked
 from backend.auth.models import ApiClient, ApiClientKind
 from backend.auth.sessions import SessionOwner, is_session_token, session_owner
 from backend.auth.tokens import (
@@ -23,6 +24,7 @@ from backend.database import utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError, flush
 from backend.orgs.models import Role, TeamManager, User
 from backend.settings import Settings
+from backend.unit_of_work import raise_event
 from backend.viewer import Viewer, ViewerRole
 
 AGENT_SCOPES = frozenset({"write:actions", "write:signals", "write:outcomes", "read:policy"})
@@ -261,3 +263,27 @@ async def create_api_key(
     session.add(client)
     await flush(session)
     return CreatedApiKey(client=client, key=generated.key)
+
+
+async def revoke_api_key(
+    session: AsyncSession, *, viewer: Viewer, api_client_id: int, now: dt.datetime
+) -> ApiClient:
+    """Revoke an API key of the viewer's organisation (administrators and executives): refused
+    from then on, and its live subscriptions end as soon as the unit of work commits
+    (`AccessRevoked`). Revoking a revoked key changes nothing; a key of another organisation is
+    not found."""
+    viewer.require_role(ViewerRole.ADMIN, ViewerRole.EXECUTIVE)
+    client = await session.scalar(
+        select(ApiClient).where(
+            ApiClient.id == api_client_id, ApiClient.organization_id == viewer.organization_id
+        )
+    )
+    if client is None:
+        raise NotFoundError("API key", field="id")
+    if client.revoked_at is None:
+        client.revoked_at = now
+        await flush(session)
+        raise_event(
+            session, AccessRevoked(organization_id=client.organization_id, api_client_id=client.id)
+        )
+    return client

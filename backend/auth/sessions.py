@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.events import AccessRevoked
 from backend.auth.models import UserSession
 from backend.auth.tokens import hash_token
 from backend.errors import flush
+from backend.unit_of_work import raise_event
 
 SESSION_COOKIE = "sal_session"
 SESSION_TOKEN_PREFIX = "sals_"
@@ -107,10 +109,21 @@ async def session_owner(
 
 
 async def revoke_session(session: AsyncSession, token: str, *, now: dt.datetime) -> bool:
-    """End the session of ``token``; False when it was not live (unknown, already ended)."""
-    result = await session.execute(
-        update(UserSession)
-        .where(UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+    """End the session of ``token``; False when it was not live (unknown, already ended). Raises
+    `AccessRevoked`: its live subscriptions end as soon as the unit of work commits."""
+    revoked = (
+        await session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == hash_token(token), UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(UserSession.id, UserSession.user_id, UserSession.organization_id)
+        )
+    ).first()
+    if revoked is None:
+        return False
+    session_id, user_id, organization_id = revoked
+    raise_event(
+        session,
+        AccessRevoked(organization_id=organization_id, user_id=user_id, session_id=session_id),
     )
-    return bool(getattr(result, "rowcount", 0))
+    return True

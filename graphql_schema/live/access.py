@@ -5,6 +5,8 @@ rep moved to another team meanwhile. So each delivery re-reads the viewer from t
 `connection_init` (at most every `RECHECK_SECONDS`; one check per credential and process, shared
 by every connection that presented it) and checks the event's organisation, agent and the scope
 it needs against that fresh viewer, once per event and principal (`graphql_schema.live.hub`).
+A revocation announced on the broker (`backend.auth.events.AccessRevoked`) has the credentials
+it may concern checked again at once, without waiting for an event.
 
 `connection_init` itself is checked here too, by a check that started after the connection asked
 (`CredentialChecks.connect`): a thousand dashboards connecting at once on one credential share a
@@ -89,6 +91,20 @@ class CredentialChecks:
                 if not self._fresh(check, not_before):
                     await self._authenticate(state, credential, check)
         return check
+
+    def last_viewer(self, key: str) -> Viewer | None:
+        """The viewer of the latest check of the credential of digest ``key`` (None: never
+        checked here, or refused), however old."""
+        check = self._checks.get(key)
+        return None if check is None else check.viewer
+
+    def refusal(self, key: str) -> str | None:
+        """Why the credential of digest ``key`` was refused at its latest check (None: it was
+        not, or it was never checked here)."""
+        check = self._checks.get(key)
+        if check is None or check.viewer is not None or check.refused is None:
+            return None
+        return check.refused
 
     @staticmethod
     def _fresh(check: _Check, not_before: float) -> bool:

@@ -14,6 +14,12 @@ A subscriber whose queue or backlog of frames fills is dropped alone (`Subscribe
 the channel's broker subscription is lost, every subscriber of the channel is dropped with the
 reason. When its last subscriber leaves, a channel closes its broker subscription and is
 forgotten: nothing is kept.
+
+While it has channels, the hub also listens to the revocations of credentials
+(`backend.auth.events.AccessRevoked`, announced by whichever process revoked them): the
+principals they may concern (by organisation and key, or person) are checked again at once, and
+the subscriptions of a credential that stopped working end with `unauthenticated` then
+`complete`, without waiting for an event or for RECHECK_SECONDS.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 from starlette.websockets import WebSocket
 
-from backend.errors import DomainError
+from backend.auth.events import ACCESS_REVOKED_CHANNEL, AccessRevoked
+from backend.errors import DomainError, ErrorCode
 from backend.pubsub import (
     SUBSCRIBER_QUEUE_SIZE,
     Fanout,
@@ -283,6 +290,8 @@ class LiveHub:
         self.channels: dict[str, LiveChannel] = {}
         self._peak = 0  # subscribers, since memory was last released
         self._release: asyncio.TimerHandle | None = None
+        self._revocations: Subscription[Message] | None = None  # while there are channels
+        self._revocations_task: asyncio.Task[None] | None = None
 
     @classmethod
     def of(cls, state: AppState) -> LiveHub:
@@ -306,10 +315,16 @@ class LiveHub:
         live = self.channels.get(channel)
         if live is None:
             live = self.channels[channel] = LiveChannel(self, channel, topic)
+        self._watch_revocations()
         # Events need a check at least as new as the connection's (`CredentialChecks.connect`);
         # a connection checked elsewhere is re-checked at its first event.
         checked_at = context.extensions.setdefault(CHECKED_AT_KEY, time.monotonic())
         member = live.add(context, wanted, info, checked_at, frames)
+        refused = CredentialChecks.of(self.state).refusal(member.principal.key)
+        if refused is not None:  # revoked since its connection was checked
+            member.refuse(
+                DomainError(ErrorCode.UNAUTHENTICATED, f"credentials no longer valid: {refused}")
+            )
         self._peak = max(self._peak, self.queues.count())
         return member
 
@@ -330,6 +345,50 @@ class LiveHub:
     def forget(self, channel: LiveChannel) -> None:
         if self.channels.get(channel.name) is channel:
             del self.channels[channel.name]
+        if not self.channels and self._revocations is not None:
+            revocations, self._revocations = self._revocations, None
+            revocations.end(None)  # its task ends
+
+    def _watch_revocations(self) -> None:
+        if self._revocations is None:
+            self._revocations = self.state.broker.subscribe(ACCESS_REVOKED_CHANNEL)
+            self._revocations_task = asyncio.create_task(
+                self._end_revoked(self._revocations), name=f"live:{ACCESS_REVOKED_CHANNEL}"
+            )
+
+    async def _end_revoked(self, revocations: Subscription[Message]) -> None:
+        try:
+            async for message in revocations:
+                try:
+                    await self.recheck(AccessRevoked.of_message(message))
+                except Exception:  # a malformed announcement must not stop the others
+                    log.exception("access revocation not applied: %s", message)
+        except SubscriptionLost as lost:  # the channels are lost too: their clients come back
+            log.warning("live: access revocations no longer heard (%s)", lost)
+        finally:
+            if self._revocations is revocations:
+                self._revocations = None
+            await revocations.aclose()
+
+    async def recheck(self, revoked: AccessRevoked) -> int:
+        """Check again, now, every principal that ``revoked`` may concern (by the viewer of its
+        last check), and end the subscriptions of those refused; how many were checked."""
+        checks = CredentialChecks.of(self.state)
+        concerned = []
+        for channel in list(self.channels.values()):
+            for principal in list(channel.principals.values()):
+                viewer = checks.last_viewer(principal.key)
+                if viewer is not None and revoked.concerns(
+                    organization_id=viewer.organization_id,
+                    user_id=viewer.user_id,
+                    api_client_id=viewer.api_client_id,
+                ):
+                    concerned.append((channel, principal))
+        now = time.monotonic()  # what was proved before the revocation is not enough
+        for channel, principal in concerned:
+            principal.not_before = max(principal.not_before, now)
+            await channel._authorise(principal)
+        return len(concerned)
 
     def subscriber_count(self, channel: str | None = None) -> int:
         return self.queues.count(channel)

@@ -34,7 +34,15 @@ from tests.e2e.conftest import (
     database,
     gid,
 )
-from tests.e2e.test_subscriptions_ws import POLICY_CHANGED, PROTOCOL, Live, Policies, warm_up
+from tests.e2e.test_subscriptions_ws import (
+    POLICY_CHANGED,
+    PROTOCOL,
+    Live,
+    Policies,
+    ended_unauthenticated,
+    settle,
+    warm_up,
+)
 from tests.servers import running_server
 
 VIEWER = "{ viewer { role user { email } } }"
@@ -219,3 +227,32 @@ def test_the_access_log_never_holds_a_links_token(
     assert '"GET /auth/link?token=[redacted] HTTP/1.1" 200' in written
     assert '"GET /reports/unsubscribe?token=[redacted] HTTP/1.1"' in written
     assert token not in written and "unsubscribe-secret" not in written
+
+
+def test_signing_out_ends_the_browsers_live_subscriptions_at_once(
+    signing_in: tuple[Deployment, SmtpServer, Path],
+) -> None:
+    """Within a second of the sign-out's answer, not at the next event or periodic re-check;
+    the person's other browser goes on."""
+    d, smtp, _ = signing_in
+    cookies = []
+    for _ in range(2):
+        redeemed = redeem(d, mailed_token(d, smtp, "exec_n@north.example"))
+        assert redeemed.status_code == 303
+        cookies.append(cookie_of(redeemed)["sal_session"].value)
+    policies = Policies(d)
+    with live_by_cookie(d, cookies[0]) as signing_out, live_by_cookie(d, cookies[1]) as other:
+        for subscriber in (signing_out, other):
+            subscriber.subscribe(POLICY_CHANGED, {"t": "email"})
+        warm_up(
+            "policyChanged",
+            [
+                (subscriber, lambda: policies.toggle("rep_a1", as_="manager_a"))
+                for subscriber in (signing_out, other)
+            ],
+        )
+        assert send(d, "POST", "/auth/sign-out", cookie=cookies[0]).status_code == 303
+        ended_unauthenticated(signing_out, "signed out, or the session expired")
+        policy = policies.toggle("rep_b1", as_="exec_n")  # untouched so far: it moves
+        assert other.next_event("policyChanged")["policyVersion"] == policy["version"]
+        assert settle([signing_out]) == [[]]

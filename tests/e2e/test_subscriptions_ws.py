@@ -4,10 +4,14 @@ arrives after the mutation that caused it (over HTTP), to those who may see it a
 The protocol does not acknowledge `subscribe`, so before asserting anything each subscriber is
 proven live by an event it may see ("warm-up"); a subscriber that must not receive an event is
 then shown its next own event ("marker") and must receive that one first. Every wait is bounded.
+
+A key revoked or a person deactivated by another process ends their subscriptions within a
+second, through Redis (signing out, on both configurations: tests/e2e/test_sign_in_http.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -17,9 +21,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from backend.auth.events import AccessRevoked
+from backend.auth.models import ApiClientKind
+from backend.auth.service import create_api_key, revoke_api_key
+from backend.handlers import open_state
+from backend.orgs.models import User
+from backend.settings import load_settings
+from backend.unit_of_work import raise_event, transaction
+from backend.viewer import Viewer
+from tests.conftest import REDIS_URL
 from tests.e2e.conftest import Deployment, gid
 
 PROTOCOL = "graphql-transport-ws"
@@ -72,6 +86,18 @@ class Live:
                 messages.append(self.receive(0.02))
             except TimeoutError:
                 return messages
+
+
+def ended_unauthenticated(subscriber: Live, why: str, *, within: float = 1.0) -> None:
+    """Its subscription ends (`unauthenticated`, then `complete`) within ``within`` seconds."""
+    started = time.monotonic()
+    ended = subscriber.receive(within)
+    assert ended["type"] == "next" and ended["payload"]["data"] is None, ended
+    [error] = ended["payload"]["errors"]
+    assert error["extensions"]["code"] == "unauthenticated", error
+    assert error["message"] == f"credentials no longer valid: {why}", error
+    assert subscriber.receive(within) == {"id": "1", "type": "complete"}
+    assert time.monotonic() - started < within
 
 
 def settle(subscribers: tuple[Live, ...] | list[Live], quiet: float = 0.5) -> list[list[dict]]:
@@ -290,3 +316,80 @@ def test_who_may_not_subscribe_is_refused(deployment: Deployment) -> None:
         assert message["type"] in ("error", "next"), message
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert [e["extensions"]["code"] for e in errors] == ["forbidden"]
+
+
+def as_another_process(deployment: Deployment, work) -> Any:  # type: ignore[no-untyped-def]
+    """Run ``work(state)`` in this process, on the server's database and Redis: what it revokes
+    is announced there, as by another server or the CLI."""
+
+    async def run() -> Any:
+        settings = load_settings(
+            database_url=deployment.database_url, redis_url=REDIS_URL, worker_in_process=False
+        )
+        state = open_state(settings)
+        try:
+            return await work(state)
+        finally:
+            await state.close()
+
+    return asyncio.run(run())
+
+
+def test_a_revoked_key_or_deactivated_person_is_cut_off_at_once(deployment: Deployment) -> None:
+    d = deployment
+    if d.name == "sqlite":
+        pytest.skip("the in-process broker is reached from the server's own process only")
+    north = Viewer.system(d.ids.orgs["north"])
+
+    async def new_agent_key(state) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+        async with transaction(state.sessions) as session:
+            created = await create_api_key(
+                session,
+                viewer=north,
+                kind=ApiClientKind.AGENT,
+                name="revoked soon",
+                agent_id=d.ids.agents["rep_a1"],
+            )
+        return created.client.id, created.key
+
+    key_id, d.tokens["agent_revoked"] = as_another_process(d, new_agent_key)
+    exec_n = d.ids.users["exec_n"]
+
+    async def set_active(state, active: bool) -> None:  # type: ignore[no-untyped-def]
+        async with transaction(state.sessions) as session:
+            await session.execute(update(User).where(User.id == exec_n).values(active=active))
+            if not active:  # as deactivating a person announces it
+                raise_event(
+                    session, AccessRevoked(organization_id=north.organization_id, user_id=exec_n)
+                )
+
+    try:
+        with (
+            live(d, "agent_revoked") as revoked_key,
+            live(d, "exec_n") as deactivated,
+            live(d, "manager_a") as manager,
+        ):
+            everyone = (revoked_key, deactivated, manager)
+            for subscriber in everyone:
+                subscriber.subscribe(NEEDS_LABEL)
+            warm_up(
+                "outcomeNeedsLabel",
+                [(subscriber, lambda: needs_label(d, "agent_a1")) for subscriber in everyone],
+            )
+
+            async def revoke(state) -> None:  # type: ignore[no-untyped-def]
+                async with transaction(state.sessions) as session:
+                    await revoke_api_key(
+                        session, viewer=north, api_client_id=key_id, now=state.now()
+                    )
+
+            as_another_process(d, revoke)
+            ended_unauthenticated(revoked_key, "invalid API key")
+            as_another_process(d, lambda state: set_active(state, False))
+            ended_unauthenticated(deactivated, "invalid or expired token")
+
+            action = needs_label(d, "agent_a1")  # the others go on
+            assert manager.next_event("outcomeNeedsLabel")["actionId"] == action
+            assert settle((revoked_key, deactivated)) == [[], []]
+    finally:
+        as_another_process(d, lambda state: set_active(state, True))
