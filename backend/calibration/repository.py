@@ -93,7 +93,8 @@ class CalibrationReport:
 
 @dataclass(frozen=True)
 class HistoryPoint:
-    """The headline numbers of one day or week (only periods with outcomes)."""
+    """The headline numbers of one day or week (only periods with outcomes); the O/E ratio
+    with its 95% interval as the verdict computes it (`engine.observed_expected`)."""
 
     period_start: dt.date
     n: float
@@ -101,6 +102,8 @@ class HistoryPoint:
     debiased_error: float
     ece: float
     observed_expected: float
+    observed_expected_lower: float
+    observed_expected_upper: float
     verdict: VerdictKind
 
 
@@ -374,6 +377,8 @@ async def calibration_history(
                 debiased_error=verdict.debiased_error,
                 ece=engine.calibration_errors(stats).ece,
                 observed_expected=verdict.observed_expected,
+                observed_expected_lower=verdict.oe_lower,
+                observed_expected_upper=verdict.oe_upper,
                 verdict=verdict.kind,
             )
         )

@@ -390,6 +390,15 @@ class CalibrationHistoryPoint:
     verdict: VerdictKindEnum = strawberry.field(
         description="The verdict on that period alone (often insufficient data for a day)."
     )
+    observed_expected_lower: float | None = strawberry.field(
+        description="Lower end of the O/E ratio's 95% interval over that period alone (the "
+        "Wilson interval of its successes over the expected successes, as the verdict's "
+        "`observedExpectedLower`); null when undefined (no expected successes)."
+    )
+    observed_expected_upper: float | None = strawberry.field(
+        description="Upper end of the O/E ratio's 95% interval over that period alone (as the "
+        "verdict's `observedExpectedUpper`); null when undefined."
+    )
 
     @classmethod
     def of(cls, p: HistoryPoint) -> CalibrationHistoryPoint:
@@ -401,6 +410,8 @@ class CalibrationHistoryPoint:
             ece=finite(p.ece),
             observed_expected=finite(p.observed_expected),
             verdict=p.verdict,
+            observed_expected_lower=finite(p.observed_expected_lower),
+            observed_expected_upper=finite(p.observed_expected_upper),
         )
 
 

@@ -64,3 +64,7 @@ CALIBRATION = """query($type: String!, $from: Date, $to: Date) {
     verdict { kind actionable sampleSize z pValue observedExpected observedExpectedLower
       observedExpectedUpper debiasedError reason }
     recalibration { method sampleSize } } }"""
+CALIBRATION_HISTORY = """query($type: String!, $from: Date, $to: Date) {
+  calibrationHistory(actionType: $type, from: $from, to: $to, interval: WEEK) {
+    periodStart sampleSize debiasedError observedExpected observedExpectedLower
+    observedExpectedUpper verdict } }"""

@@ -1,6 +1,7 @@
 """The executive's view, as exec (signed in through the sign-in page): the organisation's key
 figures and the calibration view's verdict and evidence read, cell by cell, as the numbers the
-API gives exec for the same days."""
+API gives exec for the same days; its weekly history draws each week's observed / expected ratio
+with its 95 % interval, in the band, the tooltip and the table."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from playwright.sync_api import Page, expect
 from tests.browser import api
 from tests.browser.harness import Dashboard
 from tests.browser.reading import (
+    chart,
     decimal,
+    dots,
     integer,
     label,
     money,
@@ -22,6 +25,7 @@ from tests.browser.reading import (
     range_days,
     rate_with_interval,
     table_rows,
+    tip_under,
 )
 
 EXECUTIVE = "exec@demo.example"
@@ -139,3 +143,43 @@ def test_the_calibration_verdict_and_its_evidence_are_the_apis(
         f"{c['verdict']['reason']} It {moves} moving the policy."
     )
     assert table_rows(page, "The verdict's evidence") == evidence(c)
+
+
+def test_the_calibration_history_draws_each_weeks_interval(
+    page: Page, dashboard: Dashboard
+) -> None:
+    variables = {"type": "email", **range_days(28)}
+    weeks = dashboard.data(api.CALIBRATION_HISTORY, variables, as_=EXECUTIVE)["calibrationHistory"]
+    drawn = [w for w in weeks if w["observedExpected"] is not None]
+    assert len(drawn) >= 2, weeks
+    assert all(
+        w["observedExpectedLower"] < w["observedExpected"] < w["observedExpectedUpper"]
+        for w in drawn
+    ), weeks
+    dashboard.open_as(page, EXECUTIVE, "calibration", actionType="email")
+    figure = chart(page, "Calibration history by week")
+    # The band: one area path; a dot per week with a ratio.
+    expect(figure.locator('svg g[aria-label="area"] path')).to_have_count(1)
+    expect(dots(figure)).to_have_count(len(drawn))
+    rows = table_rows(page, "Calibration history by week (data)")
+    assert rows == {
+        w["periodStart"]: " | ".join(
+            [
+                decimal(w["observedExpected"], 2),
+                f"{decimal(w['observedExpectedLower'], 2)} to "
+                f"{decimal(w['observedExpectedUpper'], 2)}",
+                decimal(w["debiasedError"]),
+                integer(w["sampleSize"]),
+                label(w["verdict"].lower()),
+            ]
+        )
+        for w in weeks
+    }
+    last = drawn[-1]
+    tip = tip_under(page, dots(figure).last)
+    assert f": {decimal(last['observedExpected'], 2)}" in tip, tip
+    assert (
+        f"95 % interval {decimal(last['observedExpectedLower'], 2)} to "
+        f"{decimal(last['observedExpectedUpper'], 2)}"
+    ) in tip, tip
+    assert f"{integer(last['sampleSize'])} outcomes" in tip, tip

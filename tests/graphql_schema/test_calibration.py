@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from sqlalchemy import event, select
+from statsmodels.stats.proportion import proportion_confint
 from strawberry.relay import GlobalID
 
 from analytics_engine.calibration import (
@@ -404,6 +405,49 @@ def test_history_has_one_point_per_day_with_data(api, data) -> None:
         20,
         *(data.per_day[d] for d in sorted(A1_DAYS)),
     ]
+
+
+INTERVALS = """
+query($type: String!, $agent: ID, $team: ID, $interval: CalibrationInterval!) {
+  calibrationHistory(actionType: $type, agentId: $agent, teamId: $team, interval: $interval) {
+    periodStart sampleSize observedExpected observedExpectedLower observedExpectedUpper
+  }
+}"""
+
+
+def test_history_points_carry_the_observed_expected_interval(api, data) -> None:
+    variables = {"type": "escalation", "agent": agent(api, "rep_a1"), "interval": "DAY"}
+    points = api.query(INTERVALS, variables, as_="rep_a1")["data"]["calibrationHistory"]
+    assert len(points) == len(A1_DAYS)
+    p, y = np.array(data.p["rep_a1"]), np.array(data.y["rep_a1"])
+    day_of = np.array([A1_DAYS[i % 5] for i in range(300)])
+    for pt in points:
+        day = dt.date.fromisoformat(pt["periodStart"])
+        mine = day_of == day
+        n, observed, expected = int(mine.sum()), int(y[mine].sum()), float(p[mine].sum())
+        # Oracle: statsmodels' Wilson interval of the day's success rate, scaled by n / E
+        # (the O/E ratio is the success rate over the mean confidence).
+        low, high = proportion_confint(observed, n, alpha=0.05, method="wilson")
+        assert pt["observedExpectedLower"] == pytest.approx(low * n / expected, rel=1e-9)
+        assert pt["observedExpectedUpper"] == pytest.approx(high * n / expected, rel=1e-9)
+        assert pt["observedExpectedLower"] < pt["observedExpected"] < pt["observedExpectedUpper"]
+        # The same numbers as the whole-range O/E of that one day.
+        whole = calibration(
+            api, "rep_a1", agent=agent(api, "rep_a1"), **{"from": str(day)}, to=str(day)
+        )
+        oe = whole["data"]["calibration"]["observedExpected"]
+        assert (pt["observedExpectedLower"], pt["observedExpectedUpper"]) == pytest.approx(
+            (oe["lower"], oe["upper"])
+        )
+    # The team's history: every day of rep_a1's with its own interval, rep_a2's day too.
+    team = api.query(INTERVALS, {**variables, "agent": None}, as_="manager_a")
+    by_day = {pt["periodStart"]: pt for pt in team["data"]["calibrationHistory"]}
+    for pt in points:
+        assert by_day[pt["periodStart"]] == pt
+    (a2_day,) = set(by_day) - {pt["periodStart"] for pt in points}
+    low, high = proportion_confint(10, 20, alpha=0.05, method="wilson")  # 10 of 20 at p = 0.5
+    assert by_day[a2_day]["observedExpectedLower"] == pytest.approx(low * 20 / 10)
+    assert by_day[a2_day]["observedExpectedUpper"] == pytest.approx(high * 20 / 10)
 
 
 MATURITY = """

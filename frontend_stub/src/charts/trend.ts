@@ -27,6 +27,8 @@ export type TrendOptions = {
   /** A person brushed a time range (first and last day, inclusive). */
   onBrush?: (range: { from: Date; to: Date }) => void;
   yDomain?: [number, number];
+  /** A value to mark with a dashed horizontal rule, e.g. 1 for a ratio where 1 is ideal. */
+  reference?: number;
 };
 
 type PlotFigure = (SVGSVGElement | HTMLElement) & { value?: TrendPoint | null };
@@ -52,6 +54,7 @@ export function trendChart(points: TrendPoint[], options: TrendOptions): Element
     ariaLabel: `${options.yLabel} over time`,
     marks: [
       Plot.areaY(withBand, { x: "at", y1: "lower", y2: "upper", fill: "var(--accent)", fillOpacity: 0.18 }),
+      ...(options.reference != null ? [Plot.ruleY([options.reference], { stroke: "var(--muted)", strokeDasharray: "4,4" })] : []),
       Plot.lineY(points, { x: "at", y: "value", stroke: "var(--accent)", strokeWidth: 2 }),
       Plot.dot(defined, {
         x: "at",

@@ -1,6 +1,7 @@
 // Calibration of one action type for the scope in the URL (an agent, a team, or everything the
 // viewer sees): the reliability diagram with each bin's interval and the recalibration map drawn
-// over it, the verdict with its evidence, and the calibration history. `calibrationChanged`
+// over it, the verdict with its evidence, and the calibration history (each week's observed /
+// expected ratio with its 95 % interval). `calibrationChanged`
 // events re-read it without a reload.
 
 import { useCallback, useState } from "preact/hooks";
@@ -84,6 +85,8 @@ export const CalibrationDocument = graphql(`
       debiasedError
       brierScore
       observedExpected
+      observedExpectedLower
+      observedExpectedUpper
       verdict
     }
   }
@@ -174,20 +177,40 @@ function Reliability({ bins, map }: { bins: { count: number; meanConfidence?: nu
   );
 }
 
-function History({ points }: { points: { periodStart: string; sampleSize: number; debiasedError?: number | null; verdict: string }[] }) {
+type HistoryPoint = {
+  periodStart: string;
+  sampleSize: number;
+  debiasedError?: number | null;
+  observedExpected?: number | null;
+  observedExpectedLower?: number | null;
+  observedExpectedUpper?: number | null;
+  verdict: string;
+};
+
+/** Each week's observed / expected ratio with its 95 % interval (the API's, per week) as a band
+ * around a line, 1 (calibrated) marked; the debiased error and the verdict in the tooltip and
+ * the table. */
+function History({ points }: { points: HistoryPoint[] }) {
   const draw = useCallback(
     (width: number) =>
       trendChart(
         points.map((p) => ({
           at: parseDay(p.periodStart),
-          value: p.debiasedError ?? null,
-          notes: [`${integer(p.sampleSize)} outcomes`, `verdict: ${label(p.verdict.toLowerCase())}`],
+          value: p.observedExpected ?? null,
+          lower: p.observedExpectedLower ?? null,
+          upper: p.observedExpectedUpper ?? null,
+          notes: [
+            `debiased error ${decimal(p.debiasedError)}`,
+            `${integer(p.sampleSize)} outcomes`,
+            `verdict: ${label(p.verdict.toLowerCase())}`,
+          ],
         })),
         {
           width,
           height: 220,
-          yLabel: "Debiased calibration error",
-          format: (v) => decimal(v),
+          yLabel: "Observed / expected",
+          format: (v) => decimal(v, 2),
+          reference: 1,
           onBrush: ({ from, to }) => navigate({ range: `${from.toISOString().slice(0, 10)}..${to.toISOString().slice(0, 10)}` }),
         },
       ),
@@ -198,7 +221,7 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
     <>
       <ChartFigure
         title="Calibration history by week"
-        description="The debiased calibration error of each week's actions (0 is perfect). Drag across the chart to pick a range, or zoom with the buttons below it."
+        description="Each week's successes over the successes its confidence predicted (observed / expected; 1, the dashed line, is calibrated; below 1 overconfident), with its 95 % interval as a band. Drag across the chart to pick a range, or zoom with the buttons below it."
         draw={draw}
       />
       <TimeZoom what="Calibration history by week" minDays={28} />
@@ -207,6 +230,8 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
         <thead>
           <tr>
             <th scope="col">Week of</th>
+            <th scope="col">Observed / expected</th>
+            <th scope="col">95 % interval</th>
             <th scope="col">Debiased error</th>
             <th scope="col">Outcomes</th>
             <th scope="col">Verdict</th>
@@ -216,6 +241,12 @@ function History({ points }: { points: { periodStart: string; sampleSize: number
           {points.map((p) => (
             <tr>
               <th scope="row">{p.periodStart}</th>
+              <td>{decimal(p.observedExpected, 2)}</td>
+              <td>
+                {p.observedExpectedLower != null && p.observedExpectedUpper != null
+                  ? `${decimal(p.observedExpectedLower, 2)} to ${decimal(p.observedExpectedUpper, 2)}`
+                  : "n/a"}
+              </td>
               <td>{decimal(p.debiasedError)}</td>
               <td>{integer(p.sampleSize)}</td>
               <td>{label(p.verdict.toLowerCase())}</td>
