@@ -1,8 +1,11 @@
 """Persisted queries: a client sends the SHA-256 of a query instead of its text, as Apollo's
 automatic persisted queries (`extensions.persistedQuery.sha256Hash`) or as GraphQL over HTTP's
 persisted documents (`documentId: "sha256:<hex>"`); in allow-list mode only listed queries run.
-The allow-list is a manifest `{id: document}` whose ids are `sha256:<hex>` or bare hex (GraphQL
-Codegen's persisted-documents manifest, as the dashboard's build writes it)."""
+The allow-list is a manifest in one of two formats: `{id: document}` whose ids are `sha256:<hex>`
+or bare hex (GraphQL Codegen's persisted-documents manifest, as the dashboard's build writes it),
+or Apollo's persisted query manifest (`{"format": "apollo-persisted-query-manifest", "version":
+1, "operations": [{"id": <hex>, "name", "type", "body"}]}`, as
+`@apollo/generate-persisted-query-manifest` writes it)."""
 
 from __future__ import annotations
 
@@ -29,12 +32,33 @@ def manifest_digest(key: str) -> str | None:
     return digest if _HEX_DIGEST.fullmatch(digest) else None
 
 
+APOLLO_FORMAT = "apollo-persisted-query-manifest"
+
+
+def _apollo_entries(path: str | Path, data: dict[str, Any]) -> dict[Any, Any]:
+    """Apollo's manifest as {id: body}; its version 1 is the one there is."""
+    operations = data.get("operations")
+    if data.get("version") != 1 or not isinstance(operations, list):
+        raise ValueError(
+            f"GRAPHQL_ALLOWLIST {path}: an {APOLLO_FORMAT} must be version 1 with a list "
+            "`operations`"
+        )
+    entries: dict[Any, Any] = {}
+    for index, operation in enumerate(operations):
+        if not isinstance(operation, dict) or not isinstance(operation.get("id"), str):
+            raise ValueError(f"GRAPHQL_ALLOWLIST {path}: operations[{index}] has no string `id`")
+        entries[operation["id"]] = operation.get("body")
+    return entries
+
+
 def load_manifest(path: str | Path) -> dict[str, str]:
     """A persisted-documents manifest as {hex digest: document}; each key must be the SHA-256 of
     its document, and the error names the first one that is not."""
     data = json.loads(Path(path).read_text())
     if not isinstance(data, dict):
         raise ValueError(f"GRAPHQL_ALLOWLIST {path}: expected an object {{sha256: document}}")
+    if data.get("format") == APOLLO_FORMAT:
+        data = _apollo_entries(path, data)
     documents: dict[str, str] = {}
     for key, document in data.items():
         digest = manifest_digest(key) if isinstance(key, str) else None

@@ -59,6 +59,27 @@ def test_a_manifest_entry_that_is_not_its_documents_hash_is_refused_by_name(
         load_manifest(_manifest(tmp_path, data))
 
 
+def test_apollos_persisted_query_manifest_is_an_allow_list_too(tmp_path: Path) -> None:
+    """The format `@apollo/generate-persisted-query-manifest` writes."""
+    manifest = {
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{"id": DIGEST, "name": "Viewer", "type": "query", "body": QUERY}],
+    }
+    persisted = PersistedQueries.from_file(_manifest(tmp_path, manifest))
+    assert persisted.allowlist == {DIGEST: QUERY}
+    assert persisted.resolve(None, _apollo(DIGEST)) == QUERY
+    with pytest.raises(DomainError):
+        persisted.resolve(OTHER, None)
+    wrong = {**manifest, "operations": [{"id": DIGEST, "body": OTHER}]}
+    with pytest.raises(ValueError, match=f"key '{DIGEST}'"):
+        load_manifest(_manifest(tmp_path, wrong))
+    with pytest.raises(ValueError, match="version 1"):
+        load_manifest(_manifest(tmp_path, {**manifest, "version": 2}))
+    with pytest.raises(ValueError, match=r"operations\[0\]"):
+        load_manifest(_manifest(tmp_path, {**manifest, "operations": [{"body": QUERY}]}))
+
+
 def test_a_manifest_must_be_an_object(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected an object"):
         PersistedQueries.from_file(_manifest(tmp_path, [QUERY]))
