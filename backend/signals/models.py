@@ -40,14 +40,20 @@ class Signal(OrganizationRow, Base):
     __tablename__ = "signals"
     __scope__ = "agent"
     __table_args__ = (
-        # Idempotency: a provider's retry of the same event counts once. Scoped by organisation
-        # so that one tenant's ids can never collide with (or probe) another's.
-        UniqueConstraint("organization_id", "source", "external_id"),
+        # Idempotency: a writer's retry of the same event counts once. Scoped by organisation
+        # so that one tenant's ids can never collide with (or probe) another's, and by writer so
+        # that no principal can squat another's ids (docs/webhooks.md, "Retries and
+        # idempotency"): an agent key that records an e-mail provider's event id first does
+        # not turn the provider's own event into a duplicate.
+        UniqueConstraint("organization_id", "writer", "source", "external_id"),
         CheckConstraint("length(kind) BETWEEN 3 AND 64", name="kind"),
         Index(None, "organization_id", "occurred_at"),
     )
 
     kind: Mapped[str] = mapped_column(String(64))
+    # Who wrote it (``backend.signals.service.writer_of``): "webhook" for the organisation's
+    # signed provider webhooks, "key:<api client id>" for an API key, "user:<id>" for a person.
+    writer: Mapped[str] = mapped_column(String(64), default="webhook")
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -88,6 +88,21 @@ REFERENCES = {
 }
 
 
+WEBHOOK_WRITER = "webhook"
+
+
+def writer_of(viewer: Viewer) -> str:
+    """The principal a signal is written by, part of its idempotency key: an API key, a person,
+    or the organisation's signed webhooks (the service acting for the organisation). A retry by
+    the same writer counts once; another writer's event with the same source and id is its own
+    (one principal can never make another's events vanish as "duplicates")."""
+    if viewer.api_client_id is not None:
+        return f"key:{viewer.api_client_id}"
+    if viewer.user_id is not None:
+        return f"user:{viewer.user_id}"
+    return WEBHOOK_WRITER
+
+
 def _validate(signals: Sequence[SignalInput], now: dt.datetime) -> None:
     if not signals:
         raise DomainError(ErrorCode.REQUIRED, "send at least one signal", field="signals")
@@ -284,6 +299,7 @@ async def _event_born(
 
 def _signal_row(
     organization_id: int,
+    writer: str,
     signal: SignalInput,
     targets: tuple[_Action, ...],
     match: _Match,
@@ -304,6 +320,7 @@ def _signal_row(
     return {
         "organization_id": organization_id,
         "kind": signal.kind,
+        "writer": writer,
         "source": signal.source,
         "external_id": signal.external_id,
         "payload": signal.payload,
@@ -325,21 +342,23 @@ def _signal_row(
 async def _store(
     session: AsyncSession,
     organization_id: int,
+    writer: str,
     batch: list[SignalInput],
     targets: list[tuple[_Action, ...]],
     match: _Match,
     now: dt.datetime,
 ) -> dict[tuple[str, str], int]:
     """Insert the batch's signals, each with what it is about -> the ids of the new ones, by
-    source and external id (a signal stored before is skipped)."""
+    source and external id (a signal its writer stored before is skipped)."""
     rows = [
-        _signal_row(organization_id, s, t, match, now) for s, t in zip(batch, targets, strict=True)
+        _signal_row(organization_id, writer, s, t, match, now)
+        for s, t in zip(batch, targets, strict=True)
     ]
     stored = await insert_rows(
         session,
         Signal,
         rows,
-        conflict=["organization_id", "source", "external_id"],
+        conflict=["organization_id", "writer", "source", "external_id"],
         returning=["id", "source", "external_id"],
     )
     ids = {(source, external): id_ for id_, source, external in stored}
@@ -356,8 +375,9 @@ async def record_signals(
     *,
     now: dt.datetime | None = None,
 ) -> SignalBatchResult:
-    """Store a batch of signals (each once per source and external id), match each to its
-    action(s) and apply the outcome rules. Unmatched signals are stored and reported."""
+    """Store a batch of signals (each once per writer, source and external id: ``writer_of``),
+    match each to its action(s) and apply the outcome rules. Unmatched signals are stored and
+    reported."""
     if viewer.role not in (ViewerRole.AGENT, ViewerRole.PARTNER, ViewerRole.ADMIN):
         raise DomainError(ErrorCode.FORBIDDEN, "signals come from the agent or an integration")
     viewer.require_scope("write:signals")
@@ -384,7 +404,7 @@ async def record_signals(
         _targets(s, match, {e.outcome_type for e in signal_effects})
         for s, signal_effects in zip(batch, effects, strict=True)
     ]
-    ids = await _store(session, org, batch, targets, match, now)
+    ids = await _store(session, org, writer_of(viewer), batch, targets, match, now)
     result.stored, result.duplicates = len(ids), len(signals) - len(ids)
     resolutions = Resolutions(now)
     for signal, signal_effects, signal_targets in zip(batch, effects, targets, strict=True):

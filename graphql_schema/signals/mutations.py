@@ -26,7 +26,9 @@ class SignalItemInput:
     )
     source: str = strawberry.field(description="Who saw it, e.g. `sendgrid`, `hubspot`.")
     external_id: str = strawberry.field(
-        description="The source's id of the event: a signal is stored once per source and id."
+        description="The source's id of the event: a signal is stored once per writer (the "
+        "key that sends it), source and id, so a retry counts once and no other key's signal "
+        "with the same id can suppress this one."
     )
     occurred_at: dt.datetime = strawberry.field(description="When it happened, with a zone.")
     payload: JSON | None = strawberry.field(
