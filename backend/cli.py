@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, issue_token_for_email
 from backend.errors import DomainError
-from backend.migrations import upgrade_async
+from backend.migrations import NotPrintable, downgrade, upgrade, upgrade_async
 from backend.orgs.models import Organization, User
 from backend.orgs.service import agent_by_reference, organization_by_slug
 from backend.settings import Settings, SettingsError, load_settings
@@ -54,7 +54,30 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the GraphQL SDL to a file")
     export.add_argument("--output", default=str(SDL_PATH), help=f"default: {SDL_PATH}")
 
-    commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date (or to a named revision)",
+        description="Bring the database schema to the newest revision (head), or to --to REV; "
+        "--downgrade REV takes it back. On PostgreSQL, processes migrating one database at "
+        "once take turns (an advisory lock): the first migrates, the others find it done. "
+        "Revisions are the file name prefixes in backend/migrations/versions/ (0001, 0002, ...).",
+    )
+    target = migrate.add_mutually_exclusive_group()
+    target.add_argument(
+        "--to", metavar="REV", default="head", help="upgrade to REV (default: head)"
+    )
+    target.add_argument(
+        "--downgrade",
+        metavar="REV",
+        help="downgrade to REV (a revision, -1 for one step back, base for no table at all)",
+    )
+    migrate.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL instead of running it, for a DBA to review or run; nothing is read "
+        "from the database, so give the range FROM:TO, e.g. --to 0019:head or --downgrade "
+        "0020:0019 (an upgrade printed as SQL starts at 0007 or later)",
+    )
     seed = commands.add_parser(
         "seed-demo",
         help="fill an empty database with the demo organisations",
@@ -152,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         if args.command == "gmail-addon-deployment":  # needs no database
             return _gmail_addon_deployment(settings, args)
+        if args.command == "migrate":  # needs no state: Alembic opens its own connection
+            return _migrate(settings, args)
         handler = COMMANDS[args.command]
         return asyncio.run(_with_state(settings, lambda state: handler(state, args)))
     except SettingsError as exc:
@@ -200,9 +225,25 @@ async def _worker(state: AppState, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _migrate(state: AppState, _: argparse.Namespace) -> int:
-    await upgrade_async(state.settings.database_url)
-    print(f"database is up to date ({state.settings.database.render_as_string()})")
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from alembic.util import CommandError as AlembicError
+
+    url = settings.database_url
+    where = settings.database.render_as_string()
+    try:
+        if args.downgrade is not None:
+            downgrade(url, args.downgrade, sql=args.sql)
+            done = f"database downgraded to {args.downgrade} ({where})"
+        else:
+            upgrade(url, args.to, sql=args.sql)
+            done = f"database is at {args.to} ({where})"
+    except (AlembicError, NotPrintable) as exc:
+        option = "--downgrade" if args.downgrade is not None else "--to"
+        raise CommandError(f"{option}: {exc}") from None
+    if args.sql:
+        return 0
+    up_to_date = args.to == "head" and args.downgrade is None
+    print(f"database is up to date ({where})" if up_to_date else done)
     return 0
 
 
@@ -446,7 +487,6 @@ async def _prepare_then_zero(state: AppState, seed: bool) -> int:
 
 
 COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = {
-    "migrate": _migrate,
     "worker": _worker,
     "seed-demo": _seed_demo,
     "create-api-key": _create_api_key,

@@ -27,7 +27,7 @@ def test_compose_has_the_production_shape() -> None:
 
 def test_compose_services_use_real_commands_and_settings() -> None:
     services = _compose()["services"]
-    commands = {*COMMANDS, "serve", "export-schema"}
+    commands = {*COMMANDS, "serve", "migrate", "export-schema"}
     for name in ("api", "worker"):
         command = services[name]["command"]
         assert command[:3] == ["python", "-m", "backend"]
