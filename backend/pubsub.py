@@ -155,6 +155,11 @@ class Fanout(Generic[T]):
 
 
 class Broker(Protocol):
+    @property
+    def client(self) -> aioredis.Redis | None:
+        """The deployment's Redis (for state every process shares), if it has one."""
+        ...
+
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
     def subscribe(self, channel: str) -> Subscription[Message]: ...
@@ -169,6 +174,10 @@ class InProcessBroker:
 
     def __init__(self, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
         self._fanout: Fanout[Message] = Fanout(queue_size)
+
+    @property
+    def client(self) -> None:
+        return None
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         # The same shape as over Redis (ISO dates, plain types), parsed once for everyone.
@@ -204,6 +213,10 @@ class RedisBroker:
         self._starting = asyncio.Lock()
         # Named so operators (and tests) can find each process's one subscription in CLIENT LIST.
         self.listener_name = f"{prefix}listener:{os.getpid()}"
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._redis
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message, default=str))

@@ -7,14 +7,13 @@ scalars are free, and each mutation field costs 10.
 Before execution the *requested* cost is charged to the principal's budget (a token bucket
 refilling at a steady rate); when it does not fit, nothing is executed. After execution the
 *actual* cost (connections counted by the edges really returned) is computed and the difference
-refunded. Every response carries `extensions.cost`.
+refunded. Every response carries `extensions.cost`. The buckets are shared by every process
+through Redis when the deployment has it (graphql_schema/buckets.py).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -39,6 +38,7 @@ from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from backend.pagination import DEFAULT_PAGE
+from graphql_schema.buckets import Buckets, LocalStore, RedisStore, Store
 
 MUTATION_COST = 10
 # Fields whose answer costs the server far more than one object: a report preview reads the
@@ -50,47 +50,16 @@ def _weight(parent: Any, name: str) -> int:
     return FIELD_COSTS.get((getattr(parent, "name", ""), name), 1)
 
 
-@dataclass
-class TokenBucket:
-    capacity: float
-    refill_per_second: float
-    tokens: float = field(init=False)
-    updated: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.tokens = self.capacity
-
-    def available(self) -> float:
-        now = time.monotonic()
-        refilled = self.tokens + (now - self.updated) * self.refill_per_second
-        self.tokens = min(self.capacity, refilled)
-        self.updated = now
-        return self.tokens
-
-    def take(self, amount: float) -> bool:
-        if self.available() < amount:
-            return False
-        self.tokens -= amount
-        return True
-
-    def give_back(self, amount: float) -> None:
-        self.tokens = min(self.capacity, self.available() + amount)
-
-
-class Buckets:
-    """Token buckets by principal, kept per process (each server process limits on its own)."""
-
-    def __init__(self, capacity: float, refill_per_second: float) -> None:
-        self.capacity, self.refill = capacity, refill_per_second
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def __call__(self, principal: str) -> TokenBucket:
-        bucket = self._buckets.get(principal)
-        if bucket is None:
-            if len(self._buckets) > 100_000:  # forget idle principals rather than grow forever
-                self._buckets.clear()
-            bucket = self._buckets[principal] = TokenBucket(self.capacity, self.refill)
-        return bucket
+def bucket_store(state: Any) -> Store:
+    """The store of this process's app state: Redis when the deployment has it (every process
+    then shares each principal's budget), else this process's memory."""
+    store = state.caches.get("graphql_buckets")
+    if store is None:
+        client = state.broker.client
+        prefix = state.settings.redis_channel_prefix
+        store = RedisStore(client, prefix=prefix) if client is not None else LocalStore()
+        state.caches["graphql_buckets"] = store
+    return store
 
 
 def _fields(
@@ -251,14 +220,15 @@ class CostLimits(SchemaExtension):
             data=None, errors=[GraphQLError(message, extensions={"code": code})]
         )
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         principal = context.principal
+        store = bucket_store(context.state)
         schema = self.execution_context.schema._schema
         operation, fragments = self._operation()
-        requests = self.requests(principal)
-        if not requests.take(1):
-            per_minute = round(requests.capacity)
+        allowed, _ = await self.requests.take(store, principal, 1)
+        if not allowed:
+            per_minute = round(self.requests.capacity)
             self._refuse(f"rate limit exceeded: {per_minute} requests per minute", "rate_limited")
             yield
             return
@@ -272,14 +242,19 @@ class CostLimits(SchemaExtension):
         )
         if operation is not None and operation.operation is OperationType.MUTATION:
             cost += MUTATION_COST * sum(1 for _ in _fields(operation.selection_set, fragments))
-        budget = self.budgets(principal)
+        budget = self.budgets
         self.report = {
             "requestedQueryCost": cost,
             "maximumAvailable": budget.capacity,
             "restoreRate": budget.refill_per_second,
         }
-        if cost > budget.capacity or not budget.take(cost):
-            available = int(budget.available())
+        taken, left = (False, 0.0)
+        if cost <= budget.capacity:
+            taken, left = await budget.take(store, principal, cost)
+        if not taken:
+            available = int(
+                left if cost <= budget.capacity else await budget.available(store, principal)
+            )
             self.report.update(actualQueryCost=0, currentlyAvailable=available)
             self._refuse(
                 f"query cost {cost} exceeds the available budget {available} "
@@ -298,8 +273,9 @@ class CostLimits(SchemaExtension):
                     operation.selection_set, root, schema, fragments, getattr(result, "data", None)
                 ),
             )
-            budget.give_back(cost - actual)
-        self.report.update(actualQueryCost=actual, currentlyAvailable=int(budget.available()))
+            if actual < cost:
+                left = await budget.give_back(store, principal, cost - actual)
+        self.report.update(actualQueryCost=actual, currentlyAvailable=int(left))
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": self.report} if self.report else {}
