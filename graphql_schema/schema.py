@@ -26,6 +26,7 @@ from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.alerts.queries import AlertsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
+from graphql_schema.buckets import Buckets
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.coaching.queries import CoachingQuery
 from graphql_schema.errors import DomainErrorsAndMasking
@@ -33,7 +34,6 @@ from graphql_schema.execution import PlainFieldsExecution
 from graphql_schema.feedback.queries import FeedbackQuery
 from graphql_schema.feedback.summary import FeedbackSummaryQuery
 from graphql_schema.health.queries import HealthQuery
-from graphql_schema.buckets import Buckets
 from graphql_schema.limits import CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
