@@ -42,30 +42,46 @@ def _encode(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 1024  # characters: a sort key of a few columns encodes in far fewer
+MAX_KEY_INT = 2**63 - 1  # sort keys are BIGINT at most: a larger number names no row
+
+
 def _decode(cursor: str, columns: Sequence[Any]) -> list[Any]:
     try:
+        if len(cursor) > MAX_CURSOR or not cursor.isascii():
+            raise ValueError("not a cursor we issue")
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        text = base64.urlsafe_b64decode(padded.encode())
+        if text[:1] != b"[" or text[1:2] == b"[":  # a flat list of keys, never nested
+            raise ValueError("not a list of keys")
+        values = json.loads(text)
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError
         return [_key_value(v, c) for v, c in zip(values, columns, strict=True)]
-    except (ValueError, TypeError, NotImplementedError):
+    except (ValueError, TypeError, NotImplementedError, OverflowError, RecursionError):
         raise DomainError(
             ErrorCode.INVALID, "is not a cursor of this list", field="after"
         ) from None
 
 
 def _key_value(value: Any, column: Any) -> Any:
-    """One decoded sort-key value, of its column's type (a forged cursor fails here, not in SQL)."""
+    """One decoded sort-key value, of its column's type (a forged cursor fails here, not in SQL:
+    numbers beyond BIGINT, times beyond the calendar once in UTC, text no database stores)."""
     # A TypeDecorator (UTCDateTime) reports `object`: ask the type it decorates.
     kind = getattr(column.type, "impl_instance", column.type).python_type
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("not text we store")
+        value.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
     if issubclass(kind, dt.datetime):
         parsed = dt.datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")
-        return parsed.astimezone(dt.UTC)
+        return parsed.astimezone(dt.UTC)  # OverflowError past the calendar's ends
     if not isinstance(value, kind) or isinstance(value, bool):
         raise TypeError(f"expected {kind.__name__}")
+    if isinstance(value, int) and not -MAX_KEY_INT <= value <= MAX_KEY_INT:
+        raise ValueError("beyond BIGINT")
     return value
 
 

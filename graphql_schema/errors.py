@@ -49,6 +49,22 @@ def user_errors(error: DomainError) -> list[UserError]:
     ]
 
 
+def refused_before_execution(error: GraphQLError) -> bool:
+    """Whether ``error`` refused the request before anything ran: the document's syntax or
+    validation, or a variable's value that its type refused. The client's to fix, so it
+    carries the code `invalid` (set here) and is never masked."""
+    original = error.original_error
+    if error.path is not None or not (
+        original is None
+        or isinstance(original, GraphQLError)
+        or error.message.startswith("Variable '$")
+    ):
+        return False
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": "invalid"}
+    return True
+
+
 class DomainErrorsAndMasking(MaskErrors):
     """Expose domain errors with their code; mask everything else with a request id."""
 
@@ -69,6 +85,8 @@ class DomainErrorsAndMasking(MaskErrors):
                 "code": original.code.value,
                 **({"field": original.field} if original.field else {}),
             }
+            return False
+        if refused_before_execution(error):
             return False
         return original is not None and not isinstance(original, GraphQLError)
 

@@ -20,6 +20,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError, constraint_error
 from backend.viewer import Viewer
+from graphql_schema.arguments import text_problem, value_problem
 from graphql_schema.errors import UserError, UserErrorCode, user_errors
 
 T = TypeVar("T")
@@ -52,26 +53,35 @@ def decode_id(value: str, type_name: str, field: str) -> int:
     return row_id
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(str(k)) or _holds_nul(v) for k, v in value.items())
-    return isinstance(value, list | tuple) and any(_holds_nul(v) for v in value)
+def _json_problem(value: Any) -> str | None:
+    """The first problem of a JSON value's text (its keys and strings), or None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if problem := text_problem(item):
+                return problem
+        elif isinstance(item, dict):
+            pending.extend(str(k) for k in item)
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
 
 
-def _nul_characters(value: Any, path: str) -> Iterator[DomainError]:
-    """Fields whose text holds NUL characters (PostgreSQL stores none), by input path; a JSON
-    value is reported as a whole."""
+def _unstorable(value: Any, path: str) -> Iterator[DomainError]:
+    """Fields no resolver should meet, by input path (graphql_schema.arguments' rules): text
+    with NUL characters (PostgreSQL stores none) or lone surrogates (no UTF-8), days and times
+    at the ends of the calendar; a JSON value is reported as a whole."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for item in dataclasses.fields(value):
             name = to_camel_case(item.name)
-            yield from _nul_characters(getattr(value, item.name), f"{path}.{name}".lstrip("."))
+            yield from _unstorable(getattr(value, item.name), f"{path}.{name}".lstrip("."))
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            yield from _nul_characters(item, f"{path}[{i}]")
-    elif _holds_nul(value):
-        yield DomainError(ErrorCode.INVALID, "must not contain NUL characters", field=path or None)
+            yield from _unstorable(item, f"{path}[{i}]")
+    elif problem := (_json_problem(value) if isinstance(value, dict) else value_problem(value)):
+        yield DomainError(ErrorCode.INVALID, problem, field=path or None)
 
 
 async def attempt(
@@ -82,7 +92,7 @@ async def attempt(
     with a request id)."""
     try:
         viewer = info.context.require_viewer()
-        if problems := list(_nul_characters(given, "")):
+        if problems := list(_unstorable(given, "")):
             raise InvalidInput(problems)
         return await use_case(viewer), []
     except DomainError as error:

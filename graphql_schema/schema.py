@@ -26,15 +26,15 @@ from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.alerts.queries import AlertsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
-from graphql_schema.buckets import Buckets
+from graphql_schema.arguments import ArgumentChecks
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.coaching.queries import CoachingQuery
-from graphql_schema.errors import DomainErrorsAndMasking
+from graphql_schema.errors import DomainErrorsAndMasking, refused_before_execution
 from graphql_schema.execution import PlainFieldsExecution
 from graphql_schema.feedback.queries import FeedbackQuery
 from graphql_schema.feedback.summary import FeedbackSummaryQuery
 from graphql_schema.health.queries import HealthQuery
-from graphql_schema.limits import CostLimits
+from graphql_schema.limits import Buckets, CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
@@ -83,10 +83,16 @@ CONFIG = StrawberryConfig(auto_camel_case=True)
 
 
 class Schema(strawberry.Schema):
-    """Strawberry's schema, logging only unexpected errors (domain errors are answers)."""
+    """Strawberry's schema, logging only unexpected errors (domain errors and requests refused
+    before they ran are answers; these get their code here too, as a syntax error found by
+    the parser cache never reaches the error-masking extension)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, DomainError)]
+        unexpected = [
+            e
+            for e in errors
+            if not isinstance(e.original_error, DomainError) and not refused_before_execution(e)
+        ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
@@ -103,9 +109,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema as served: same contract, with this deployment's guards."""
     from graphql.validation import NoSchemaIntrospectionCustomRule
 
-    budgets = Buckets("cost", settings.graphql_cost_budget, settings.graphql_cost_refill)
-    per_minute = settings.graphql_requests_per_minute
-    requests = Buckets("requests", per_minute, per_minute / 60)
+    budgets = Buckets(settings.graphql_cost_budget, settings.graphql_cost_refill)
+    requests = Buckets(
+        settings.graphql_requests_per_minute, settings.graphql_requests_per_minute / 60
+    )
     # Validation rules are built once: ValidationCache keys on the rule classes, so rules built
     # per request (as QueryDepthLimiter/MaxAliasesLimiter factories would) never hit the cache.
     rules: list[Any] = [
@@ -120,6 +127,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        ArgumentChecks,
         lambda: CostLimits(budgets=budgets, requests=requests),
         DomainErrorsAndMasking,
     ]

@@ -7,6 +7,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from backend.errors import DomainError, ErrorCode
+from graphql_schema.nodes import issued_row_id
 from graphql_schema.viewer.types import ViewerType
 
 
@@ -30,6 +31,8 @@ class ViewerQuery:
             global_id = relay.GlobalID.from_id(id)
         except ValueError:
             raise DomainError(ErrorCode.INVALID, "is not a global id", field="id") from None
+        if not issued_row_id(global_id.node_id):
+            return None  # beyond BIGINT, or not digits: no row has it, as for an unknown id
         try:
             return await global_id.resolve_node(info, required=False)
         except (KeyError, ValueError, TypeError):  # a type name we do not have

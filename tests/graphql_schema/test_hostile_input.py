@@ -5,7 +5,9 @@ property-based fuzzer over the same classes keeps them closed."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from starlette.testclient import TestClient
 from backend.app import create_app
 from backend.auth.tokens import TOKEN_ISSUER
 from backend.settings import DEVELOPMENT_SECRET_KEY, load_settings
+from tests.graphql_schema.conftest import Api
 
 MASKED = "Unexpected error."
 LIMIT = 1024 * 1024  # the default limit of bodies, /graphql's and the webhooks'
@@ -189,3 +192,152 @@ def test_a_subscription_sent_by_post_is_refused_with_a_code(client: TestClient) 
     response = client.post("/graphql", json={"query": query})
     assert 400 <= response.status_code < 500, response.text
     graphql_errors(response)
+
+
+# Coded errors where the masked "Unexpected error." was --------------------------------------
+
+
+def gid(kind: str, row_id: int | str) -> str:
+    return base64.b64encode(f"{kind}:{row_id}".encode()).decode()
+
+
+def cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def ask(api: Api, query: str, variables: dict[str, Any] | None = None, *, as_: str) -> Any:
+    """`api.query`, the body encoded as ASCII JSON (it may hold lone surrogates)."""
+    response = api.client.post(
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables or {}}),
+        headers={
+            "content-type": "application/json",
+            "Authorization": f"Bearer {api.tokens[as_]}",
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def coded(body: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(code, field) of each error of an answer, none of them masked."""
+    errors = body.get("errors") or []
+    assert all(e["message"] != MASKED for e in errors), body
+    return [(e["extensions"]["code"], e["extensions"].get("field")) for e in errors]
+
+
+NODE_TYPES = ("Agent", "Action", "Outcome", "Feedback", "User", "Team", "Organization", "Thread")
+
+
+def test_a_global_id_beyond_64_bits_is_an_unknown_id(api: Api) -> None:
+    for kind in NODE_TYPES:
+        for row_id in ["9" * 24, str(2**63), str(2**64), "-1", "0", "1e3", "\u0661", " 1"]:
+            body = ask(
+                api,
+                "query($id: ID!) { node(id: $id) { id } }",
+                {"id": gid(kind, row_id)},
+                as_="exec_n",
+            )
+            assert coded(body) == [] and body["data"] == {"node": None}, (kind, row_id, body)
+
+
+def test_the_global_id_of_the_issue_is_an_unknown_id(api: Api) -> None:
+    body = ask(api, '{ node(id: "QWdlbnQ6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5") { id } }', as_="exec_n")
+    assert coded(body) == [] and body["data"] == {"node": None}
+
+
+FORGED_CURSORS = [
+    cursor(["2026-01-01T00:00:00Z", 10**30]),
+    cursor(["2026-01-01T00:00:00Z", -(10**30)]),
+    cursor(["9999-12-31T23:59:59-14:00", 1]),
+    cursor(["0001-01-01T00:00:00+14:00", 1]),
+    cursor(["2026-01-01T00:00:00\u0000Z", 1]),
+    cursor(["2026-01-01T00:00:00Z", 1.5]),
+    cursor(["2026-01-01T00:00:00Z", True]),
+    base64.urlsafe_b64encode(b"[" * 100_000 + b"]" * 100_000).decode(),
+    base64.urlsafe_b64encode(b'["\\ud83d", 1]').decode(),
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    "%%%",
+    "\ud83d",
+    "x" * 10_000,
+]
+
+
+@pytest.mark.parametrize("field", ["actions", "outcomes", "feedback", "labelQueue", "alerts"])
+def test_a_forged_cursor_is_an_invalid_after(api: Api, field: str) -> None:
+    for after in FORGED_CURSORS:
+        body = ask(
+            api,
+            f"query($after: String) {{ {field}(first: 2, after: $after) {{ totalCount }} }}",
+            {"after": after},
+            as_="exec_n",
+        )
+        assert coded(body) == [("invalid", "after")], (after[:80], body)
+
+
+def test_a_day_at_the_ends_of_the_calendar_is_invalid(api: Api) -> None:
+    for day in ["0001-01-01", "9999-12-31", "0001-01-02", "9999-12-30"]:
+        for end in ["from", "to"]:
+            body = ask(
+                api, f'{{ executiveDashboard({end}: "{day}") {{ __typename }} }}', as_="exec_n"
+            )
+            assert coded(body) == [("invalid", end)], (day, end, body)
+
+
+EXTREME_TIMES = [
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2026-01-01T00:00:00+23:59",
+]
+
+
+@pytest.mark.parametrize("moment", EXTREME_TIMES)
+def test_a_time_at_the_ends_of_the_calendar_is_invalid(api: Api, moment: str) -> None:
+    for query in (
+        "query($t: DateTime) { actions(filter: {from: $t}) { totalCount } }",
+        "query($t: DateTime) { outcomes(filter: {to: $t}) { totalCount } }",
+        "query($t: DateTime) { feedback(filter: {from: $t}) { totalCount } }",
+    ):
+        body = ask(api, query, {"t": moment}, as_="exec_n")
+        codes = coded(body)
+        assert len(codes) == 1 and codes[0][0] == "invalid", (query, body)
+        assert codes[0][1] in ("filter.from", "filter.to"), (query, body)
+
+
+@pytest.mark.parametrize("text", ["\ud83d", "a\udc00b", "nul\u0000"])
+def test_a_string_no_database_can_store_is_invalid_with_its_field(api: Api, text: str) -> None:
+    actions = ask(
+        api,
+        "query($t: [String!]) { actions(filter: {actionTypes: $t}) { totalCount } }",
+        {"t": ["email", text]},
+        as_="exec_n",
+    )
+    assert coded(actions) == [("invalid", "filter.actionTypes[1]")], actions
+    literal = json.dumps(text)  # a GraphQL string literal: JSON's escapes are GraphQL's
+    inline = ask(
+        api, f"{{ actions(filter: {{actionTypes: [{literal}]}}) {{ totalCount }} }}", as_="exec_n"
+    )
+    # GraphQL's parser refuses a lone surrogate's escape: a syntax error, which names no field
+    field = "filter.actionTypes[0]" if "\x00" in text else None
+    assert coded(inline) == [("invalid", field)], inline
+    action = api.world.actions["rep_a1"][0]
+    feedback = ask(
+        api,
+        "mutation($input: SubmitFeedbackInput!) { submitFeedback(input: $input) {"
+        " errors { code field } } }",
+        {
+            "input": {
+                "actionId": gid("Action", action.id),
+                "rating": 4,
+                "comment": text,
+                "channel": "DASHBOARD",
+            }
+        },
+        as_="rep_a1",
+    )
+    assert coded(feedback) == [], feedback  # a mutation answers in its payload's user errors
+    assert feedback["data"]["submitFeedback"]["errors"] == [
+        {"code": "INVALID", "field": "comment"}
+    ], feedback
