@@ -27,6 +27,7 @@ from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.alerts.queries import AlertsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
 from graphql_schema.arguments import ArgumentChecks
+from graphql_schema.buckets import Buckets
 from graphql_schema.calibration.queries import CalibrationQuery
 from graphql_schema.coaching.queries import CoachingQuery
 from graphql_schema.errors import DomainErrorsAndMasking, refused_before_execution
@@ -34,7 +35,7 @@ from graphql_schema.execution import PlainFieldsExecution
 from graphql_schema.feedback.queries import FeedbackQuery
 from graphql_schema.feedback.summary import FeedbackSummaryQuery
 from graphql_schema.health.queries import HealthQuery
-from graphql_schema.limits import Buckets, CostLimits
+from graphql_schema.limits import CostLimits
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.mutation import Mutation
 from graphql_schema.outcomes.queries import OutcomesQuery
@@ -109,10 +110,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema as served: same contract, with this deployment's guards."""
     from graphql.validation import NoSchemaIntrospectionCustomRule
 
-    budgets = Buckets(settings.graphql_cost_budget, settings.graphql_cost_refill)
-    requests = Buckets(
-        settings.graphql_requests_per_minute, settings.graphql_requests_per_minute / 60
-    )
+    budgets = Buckets("cost", settings.graphql_cost_budget, settings.graphql_cost_refill)
+    per_minute = settings.graphql_requests_per_minute
+    requests = Buckets("requests", per_minute, per_minute / 60)
     # Validation rules are built once: ValidationCache keys on the rule classes, so rules built
     # per request (as QueryDepthLimiter/MaxAliasesLimiter factories would) never hit the cache.
     rules: list[Any] = [
