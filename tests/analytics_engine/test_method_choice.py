@@ -1,0 +1,137 @@
+"""The method chosen by leave-one-out evidence: the bin-level leave-one-out equals refitting
+without each outcome, the choice never loses to the identity, and it follows the data's shape."""
+
+import doctest
+import importlib
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import expit, logit
+
+from analytics_engine.calibration import CalibrationStats
+from analytics_engine.method_choice import LOSS_EPS, choose_recalibration
+from analytics_engine.pooling import fit_pooled_recalibration, group_prior
+from analytics_engine.recalibration import fit_recalibration
+
+GRID = (np.arange(20) + 0.5) / 20  # one confidence value per bin: a bin's mean never moves
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def sample(truth: str, n: int, seed: int, *, grid: bool = False) -> CalibrationStats:
+    rng = np.random.default_rng(seed)
+    p = rng.choice(GRID, n) if grid else rng.random(n)
+    q = expit(logit(p) / 2) if truth == "logistic" else np.where(p < 0.5, 0.25, 0.75)
+    return CalibrationStats.from_arrays(p, (rng.random(n) < q).astype(float))
+
+
+def brute_force_loo(p: np.ndarray, y: np.ndarray, method: str) -> float:
+    """Refit ``fit_recalibration`` without each outcome in turn and score the left-out one."""
+    total = 0.0
+    for i in range(p.size):
+        keep = np.arange(p.size) != i
+        m = fit_recalibration(CalibrationStats.from_arrays(p[keep], y[keep]), method=method)  # type: ignore[arg-type]
+        q = float(np.clip(m.apply(p[i]), LOSS_EPS, 1 - LOSS_EPS))
+        total -= y[i] * math.log(q) + (1 - y[i]) * math.log(1 - q)
+    return total / p.size
+
+
+@pytest.mark.parametrize("method", ["identity", "platt", "isotonic", "histogram"])
+def test_bin_level_leave_one_out_equals_refitting_without_each_outcome(method: str) -> None:
+    # oracle: n refits of fit_recalibration on the raw outcomes less one
+    rng = np.random.default_rng(11)
+    p = rng.choice(GRID[2:18], 90)
+    y = (rng.random(90) < expit(logit(p) / 2)).astype(float)
+    choice = choose_recalibration(CalibrationStats.from_arrays(p, y))
+    assert choice.loo_log_loss[method] == pytest.approx(brute_force_loo(p, y, method), rel=1e-6)
+
+
+def test_pooled_leave_one_out_refits_under_the_same_prior() -> None:
+    rng = np.random.default_rng(12)
+    siblings = [sample("logistic", 1000, seed) for seed in range(6)]
+    prior = group_prior(siblings)
+    p = rng.choice(GRID[2:18], 40)
+    y = (rng.random(40) < expit(logit(p) / 2)).astype(float)
+    stats = CalibrationStats.from_arrays(p, y)
+    pooled = fit_pooled_recalibration(stats, prior)
+    assert pooled.source == "pooled"
+    total = 0.0
+    for i in range(p.size):  # oracle: the pooled fit without outcome i
+        keep = np.arange(p.size) != i
+        refit = fit_pooled_recalibration(CalibrationStats.from_arrays(p[keep], y[keep]), prior)
+        q = float(np.clip(refit.map.apply(p[i]), LOSS_EPS, 1 - LOSS_EPS))
+        total -= y[i] * math.log(q) + (1 - y[i]) * math.log(1 - q)
+    choice = choose_recalibration(stats, pooled=pooled)
+    assert choice.loo_log_loss["pooled"] == pytest.approx(total / p.size, rel=1e-6)
+
+
+unit = st.floats(0.0, 1.0, allow_nan=False)
+pairs = st.lists(st.tuples(unit, st.sampled_from([0.0, 1.0])), min_size=1, max_size=120)
+
+
+@SETTINGS
+@given(pairs)
+def test_the_choice_never_loses_to_the_identity(data: list[tuple[float, float]]) -> None:
+    p, y = (np.array(column) for column in zip(*data, strict=True))
+    choice = choose_recalibration(CalibrationStats.from_arrays(p, y))
+    assert choice.loo_log_loss[choice.method] <= choice.identity_log_loss
+    assert choice.identity_log_loss == choice.loo_log_loss["identity"]
+    assert np.all(np.diff(choice.map.apply(np.linspace(0, 1, 101))) >= 0)
+    json.dumps(choice.to_dict())
+
+
+@SETTINGS
+@given(st.integers(0, 10_000), st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0]))
+def test_any_margin_keeps_the_identity_as_a_floor(seed: int, margin: float) -> None:
+    stats = sample("step", 150, seed)
+    choice = choose_recalibration(stats, margin_se=margin)
+    assert choice.loo_log_loss[choice.method] <= choice.identity_log_loss
+    if margin == 0.0:  # no margin: the smallest leave-one-out loss
+        assert choice.loo_log_loss[choice.method] == min(
+            v for v in choice.loo_log_loss.values() if not math.isnan(v)
+        )
+
+
+def test_the_choice_follows_the_shape_of_the_distortion() -> None:
+    assert choose_recalibration(sample("logistic", 5000, 1)).method == "platt"
+    step = choose_recalibration(sample("step", 5000, 2))
+    assert step.method in ("isotonic", "histogram")
+    assert step.loo_log_loss[step.method] < step.loo_log_loss["platt"]
+    assert "leave-one-out" in step.reason
+
+
+def test_the_pooled_map_is_offered_and_kept_for_a_young_agent() -> None:
+    siblings = [sample("logistic", 1000, seed) for seed in range(10, 21)]
+    stats = sample("logistic", 60, 22)
+    pooled = fit_pooled_recalibration(stats, siblings)
+    choice = choose_recalibration(stats, pooled=pooled)
+    assert choice.method == "pooled" and choice.map == pooled.map
+    assert math.isnan(choose_recalibration(stats).loo_log_loss["pooled"])
+
+
+def test_no_outcomes() -> None:
+    empty = CalibrationStats.empty()
+    assert choose_recalibration(empty).method == "identity"
+    siblings = [sample("logistic", 1000, seed) for seed in range(3)]
+    pooled = fit_pooled_recalibration(empty, siblings)
+    choice = choose_recalibration(empty, pooled=pooled)
+    assert choice.method == "pooled" and choice.map == pooled.map
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="stats must be CalibrationStats"):
+        choose_recalibration([0.5])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pooled must be PooledRecalibration"):
+        choose_recalibration(CalibrationStats.empty(), pooled="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prior_strength"):
+        choose_recalibration(CalibrationStats.empty(), prior_strength=0)
+    with pytest.raises(ValueError, match="margin_se"):
+        choose_recalibration(CalibrationStats.empty(), margin_se=-1)
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(importlib.import_module("analytics_engine.method_choice"))
+    assert result.attempted > 0 and result.failed == 0
