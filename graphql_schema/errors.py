@@ -9,6 +9,7 @@ gets "Unexpected error." with a `requestId`, and the server logs the traceback u
 from __future__ import annotations
 
 import logging
+import re
 from enum import Enum
 
 import strawberry
@@ -19,6 +20,8 @@ from backend.errors import DomainError, InvalidInput
 from backend.outages import UNAVAILABLE, is_outage
 
 log = logging.getLogger("graphql_schema")
+# graphql-core's hints in validation and coercion errors: "Did you mean 'viewer'?"
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.enum(description="Machine-readable reason of a user error.")
@@ -66,10 +69,19 @@ def refused_before_execution(error: GraphQLError) -> bool:
 
 
 class DomainErrorsAndMasking(MaskErrors):
-    """Expose domain errors with their code; mask everything else with a request id."""
+    """Expose domain errors with their code; mask everything else with a request id. Without
+    ``suggestions`` (deployments that hide the schema: introspection off), errors name no
+    field, type or value the client did not write ("Did you mean 'viewer'?" is dropped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, suggestions: bool = True) -> None:
         super().__init__(should_mask_error=self._is_bug, error_message="Unexpected error.")
+        self.suggestions = suggestions
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        if not self.suggestions:
+            for error in errors:
+                error.message = SUGGESTION.sub("", error.message)
+        return super()._process_errors(errors)
 
     @staticmethod
     def _is_bug(error: GraphQLError) -> bool:

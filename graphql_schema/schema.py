@@ -129,7 +129,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=512),
         ArgumentChecks,
         lambda: CostLimits(budgets=budgets, requests=requests),
-        DomainErrorsAndMasking,
+        lambda: DomainErrorsAndMasking(suggestions=settings.introspection_enabled),
     ]
     return Schema(
         **ROOTS,

@@ -341,3 +341,27 @@ def test_a_string_no_database_can_store_is_invalid_with_its_field(api: Api, text
     assert feedback["data"]["submitFeedback"]["errors"] == [
         {"code": "INVALID", "field": "comment"}
     ], feedback
+
+
+# Production names no fields ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["production", "development"])
+def test_production_answers_no_field_suggestions(sqlite_database_url: str, env: str) -> None:
+    settings = load_settings(
+        env=env, secret_key="p" * 40, database_url=sqlite_database_url, worker_in_process=False
+    )
+    with TestClient(create_app(settings)) as production:
+        for query, variables in (
+            ("{ viewe { role } }", {}),
+            ("{ viewer { rol } }", {}),
+            ("{ actions(filtr: {}) { totalCount } }", {}),
+            (
+                "query($c: FeedbackChannel!) { feedback(filter: {channel: $c}) { totalCount } }",
+                {"c": "SLAK"},
+            ),
+        ):
+            response = production.post("/graphql", json={"query": query, "variables": variables})
+            errors = graphql_errors(response)
+            suggested = any("Did you mean" in e["message"] for e in errors)
+            assert suggested is (env == "development"), (query, errors)
