@@ -20,7 +20,7 @@ from backend.errors import DomainError
 from backend.migrations import NotPrintable, downgrade, upgrade, upgrade_async
 from backend.orgs.models import Organization, User
 from backend.orgs.service import agent_by_reference, organization_by_slug
-from backend.settings import Settings, SettingsError, load_settings
+from backend.settings import Settings, SettingsError, check_startup, load_settings
 from backend.state import AppState
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        check_startup(settings)  # refuses unsafe production settings, logs doubtful ones
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "gmail-addon-deployment":  # needs no database

@@ -1,11 +1,14 @@
-"""The service's settings: one object read from the environment and an optional `.env` file."""
+"""The service's settings: one object read from the environment and an optional `.env` file,
+and the checks a process makes of them when it starts (`check_startup`)."""
 
 from __future__ import annotations
 
+import logging
+import math
 import zoneinfo
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +16,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"
+# ENV=production refuses a SECRET_KEY with fewer different characters, or a lower estimate of
+# its strength: length x log2(different characters), in bits (`secret_key_strength`), or one
+# that is a shorter string repeated.
+PRODUCTION_KEY_MIN_DISTINCT = 16
+PRODUCTION_KEY_MIN_BITS = 128
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -38,6 +46,13 @@ class Settings(BaseSettings):
     secret_key: str = DEVELOPMENT_SECRET_KEY
     timezone: str = "UTC"
     log_level: str = "INFO"
+    # Log lines as JSON objects or readable text (docs/operations.md, "Metrics and logs");
+    # default: json when ENV=production, text elsewhere.
+    log_format: Literal["json", "text"] | None = None
+    # Bearer token that GET /metrics requires; unset: /metrics is open (keep it off the internet).
+    metrics_token: SecretStr | None = None
+    # The worker process serves its own metrics on this port (GET /metrics); unset: it does not.
+    worker_metrics_port: int | None = Field(default=None, gt=0, lt=65536)
     token_ttl_hours: int = Field(default=24 * 30, gt=0)
     # Dashboard sessions (sign-in by e-mail link): a fixed lifetime, not extended by use.
     session_ttl_days: int = Field(default=14, gt=0, le=365)
@@ -185,8 +200,70 @@ class Settings(BaseSettings):
         return self.graphql_introspection
 
     @property
+    def resolved_log_format(self) -> str:
+        if self.log_format is None:
+            return "json" if self.env is Environment.PRODUCTION else "text"
+        return self.log_format
+
+    @property
     def runs_worker_in_process(self) -> bool:
         return self.is_sqlite if self.worker_in_process is None else self.worker_in_process
+
+
+def secret_key_strength(key: str) -> tuple[int, int]:
+    """How many different characters ``key`` has, and the bits it could carry at most if each
+    character were drawn at random from those: ``len(key) * log2(different)``. 32 x "a": (1, 0);
+    ``secrets.token_urlsafe(48)`` (64 characters): about (50, 360)."""
+    distinct = len(set(key))
+    return distinct, int(len(key) * math.log2(distinct)) if distinct > 1 else 0
+
+
+def production_refusals(settings: Settings) -> list[str]:
+    """What ENV=production refuses to start with, each naming its variable (nothing outside
+    production)."""
+    if settings.env is not Environment.PRODUCTION:
+        return []
+    refusals = []
+    key = settings.secret_key
+    distinct, bits = secret_key_strength(key)
+    repeated = key in (key + key)[1:-1]  # "abc...abc...": one shorter string over and over
+    if distinct < PRODUCTION_KEY_MIN_DISTINCT or bits < PRODUCTION_KEY_MIN_BITS or repeated:
+        refusals.append(
+            f"SECRET_KEY is too weak for ENV=production: it needs at least "
+            f"{PRODUCTION_KEY_MIN_DISTINCT} different characters, {PRODUCTION_KEY_MIN_BITS} "
+            f"bits by length x log2(different characters) and no repeated pattern; this one "
+            f"has {distinct} different characters, {bits} bits"
+            + (" and repeats itself" if repeated else "")
+            + ". Make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if settings.is_sqlite:
+        refusals.append(
+            "DATABASE_URL is SQLite, which ENV=production refuses (one file for one process: "
+            "no replicas, no separate workers, no online backup); use postgresql+asyncpg://..."
+        )
+    return refusals
+
+
+def deployment_warnings(settings: Settings) -> list[str]:
+    """What a process should log when it starts with these settings: allowed, but likely wrong."""
+    warnings = []
+    if settings.env is Environment.PRODUCTION and settings.redis_url is None:
+        warnings.append(
+            "REDIS_URL is not set with ENV=production: the API and its workers run as several "
+            "processes, and without Redis a live subscription hears only the events of the "
+            "process it is connected to"
+        )
+    return warnings
+
+
+def check_startup(settings: Settings) -> None:
+    """What a process does with its settings before anything else: refuse them with one
+    SettingsError listing each of `production_refusals`, and log `deployment_warnings`."""
+    refusals = production_refusals(settings)
+    if refusals:
+        raise SettingsError("unsafe settings: " + "; ".join(refusals))
+    for warning in deployment_warnings(settings):
+        logging.getLogger(__name__).warning(warning)
 
 
 def load_settings(**overrides: Any) -> Settings:
