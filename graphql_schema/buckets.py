@@ -4,9 +4,14 @@ this process otherwise (one process, or the embedded defaults)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from redis import exceptions as redis_errors
+
+log = logging.getLogger(__name__)
 
 MAX_LOCAL_PRINCIPALS = 100_000  # idle principals are forgotten rather than kept forever
 
@@ -87,18 +92,25 @@ class LocalStore:
 
 
 class RedisStore:
-    """Buckets in Redis, one atomic script per step (every process sees the same tokens)."""
+    """Buckets in Redis, one atomic script per step (every process sees the same tokens). While
+    Redis cannot be reached, this process's own buckets stand in (the API keeps answering, each
+    process limiting on its own, as without Redis)."""
 
     def __init__(self, client: Any, *, prefix: str) -> None:
         self._step = client.register_script(_STEP)
         self._prefix = prefix
+        self._fallback = LocalStore()
 
     async def step(
         self, key: str, capacity: float, refill: float, amount: float
     ) -> tuple[bool, float]:
-        taken, tokens = await self._step(
-            keys=[f"{self._prefix}bucket:{key}"], args=[capacity, refill, amount]
-        )
+        try:
+            taken, tokens = await self._step(
+                keys=[f"{self._prefix}bucket:{key}"], args=[capacity, refill, amount]
+            )
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            log.warning("Redis unreachable (%s): limiting in this process meanwhile", exc)
+            return await self._fallback.step(key, capacity, refill, amount)
         return bool(int(taken)), float(tokens)
 
 

@@ -274,3 +274,15 @@ def deployment(
     seeded rows, and no server outlives its module."""
     with deploy(request.param, tmp_path_factory.mktemp(f"e2e-{request.param}")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def backlog() -> Iterator[str]:
+    """A PostgreSQL database of expired reply windows (tests/e2e/backlog.py), to be copied."""
+    from tests.e2e.backlog import BACKLOG, seed_backlog
+
+    require_redis()
+    with fresh_postgres("sal_backlog") as url:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        asyncio.run(seed_backlog(url, now, count=BACKLOG))
+        yield url

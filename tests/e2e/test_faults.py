@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,19 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.actions.models import AgentAction
-from backend.actions.service import ActionInput, record_action
-from backend.calibration.models import CalibrationStat
 from backend.database import create_engine
-from backend.handlers import open_state
-from backend.learning import judge_action
-from backend.outcomes.models import Outcome, OutcomeStatus
-from backend.outcomes.service import open_windows
-from backend.settings import load_settings
-from backend.unit_of_work import transaction
-from backend.viewer import Viewer
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
+from tests.e2e.backlog import BACKLOG, copy_of, start_worker, window_state
 from tests.e2e.conftest import SECRET_KEY, UNLIMITED, _seed
-from tests.factories import TestClock, build_world
 from tests.proxy import proxy
 from tests.servers import running_server
 
@@ -195,57 +182,19 @@ def test_redis_outage_never_answers_500_and_nothing_is_lost_or_doubled(
 # -- the worker killed mid-batch ----------------------------------------------------------------
 
 
-async def _window_state(url: str) -> tuple[int, int, float]:
-    """(outcomes still open and due, outcomes decided, calibration outcomes counted)."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            open_due = await connection.scalar(
-                select(func.count()).where(
-                    Outcome.status == OutcomeStatus.OPEN,
-                    Outcome.due_at <= dt.datetime.now(dt.UTC),
-                )
-            )
-            decided = await connection.scalar(
-                select(func.count()).where(Outcome.status != OutcomeStatus.OPEN)
-            )
-            counted = await connection.scalar(
-                select(func.coalesce(func.sum(CalibrationStat.count), 0))
-            )
-            return int(open_due or 0), int(decided or 0), float(counted or 0)
-    finally:
-        await engine.dispose()
-
-
-def _worker(url: str, logs: Path, name: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "SECRET_KEY": SECRET_KEY,
-        "REDIS_URL": REDIS_URL,
-        "LOG_LEVEL": "INFO",
-    }
-    with (logs / f"{name}.log").open("w") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "backend", "worker"], env=env, stdout=output, stderr=output
-        )
-
-
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("backlog")
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(backlog: str, tmp_path: Path) -> None:
     """1,200 e-mails whose reply windows closed (decided in batches of 500); a worker is killed
     (SIGKILL) once it has decided some, a second one finishes: every outcome decided once, each
     counted once in the calibration rollup (no increment lost or applied twice)."""
-    require_redis()
-    with fresh_postgres("sal_worker") as url:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        asyncio.run(_seed_expired_windows(url, now, count=1200))
-        due, decided_before, counted_before = asyncio.run(_window_state(url))
-        assert due >= 1200
-        first = _worker(url, tmp_path, "worker-1")
+    with copy_of(backlog, "sal_worker") as url:
+        due, decided_before, counted_before = asyncio.run(window_state(url))
+        assert due >= BACKLOG
+        first = start_worker(url, tmp_path, "worker-1")
         try:
             deadline = time.monotonic() + DEADLINE
             while True:
-                open_due, decided, _ = asyncio.run(_window_state(url))
+                open_due, decided, _ = asyncio.run(window_state(url))
                 if decided > decided_before:
                     break
                 assert first.poll() is None, (tmp_path / "worker-1.log").read_text()
@@ -256,53 +205,19 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(tmp_path: Path) -> 
         finally:
             if first.poll() is None:
                 first.kill()
-        left, _, _ = asyncio.run(_window_state(url))
-        second = _worker(url, tmp_path, "worker-2")
+        left, _, _ = asyncio.run(window_state(url))
+        second = start_worker(url, tmp_path, "worker-2")
         try:
             deadline = time.monotonic() + DEADLINE
-            while (state := asyncio.run(_window_state(url)))[0] > 0:
+            while (state := asyncio.run(window_state(url)))[0] > 0:
                 assert second.poll() is None, (tmp_path / "worker-2.log").read_text()
                 assert time.monotonic() < deadline, state
                 time.sleep(0.2)
         finally:
             second.send_signal(signal.SIGINT)
             second.wait(timeout=20)
-        open_due, decided, counted = asyncio.run(_window_state(url))
+        open_due, decided, counted = asyncio.run(window_state(url))
         assert open_due == 0
         assert decided - decided_before == due
-        assert counted - counted_before == 1200  # each e-mail's reply outcome calibrates
+        assert counted - counted_before == BACKLOG  # each e-mail's reply outcome calibrates
         assert left > 0  # the kill did land mid-way (else the test proves little)
-
-
-async def _seed_expired_windows(url: str, now: dt.datetime, *, count: int) -> None:
-    """``count`` e-mails of one agent sent 8 days before ``now``: their 7-day reply windows
-    have closed, nobody replied. Recorded as the API records them (the action, its windows), a
-    few hundred per unit of work."""
-    settings = load_settings(database_url=url, worker_in_process=False)
-    state = open_state(settings, clock=TestClock(now))
-    sent = now - dt.timedelta(days=8)
-    try:
-        async with transaction(state.sessions) as session:
-            world = await build_world(session, actions_per_agent=0, now=sent)
-        agent = world.agents["rep_a1"]
-        system = Viewer.system(agent.organization_id)
-        for start in range(0, count, 250):
-            async with transaction(state.sessions) as session:
-                for i in range(start, min(start + 250, count)):
-                    recorded = await record_action(
-                        session,
-                        system,
-                        ActionInput(
-                            action_type="email",
-                            confidence=0.4,
-                            idempotency_key=f"expired-{i}",
-                            occurred_at=sent,
-                            agent_id=agent.id,
-                            message_external_id=f"<expired-{i}@mail>",
-                        ),
-                        judge=partial(judge_action, session),
-                        now=sent,
-                    )
-                    await open_windows(session, recorded.action)
-    finally:
-        await state.close()

@@ -15,8 +15,9 @@ import httpx2
 import pytest
 
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
+from tests.e2e.backlog import BACKLOG, copy_of, start_worker, window_state
 from tests.e2e.conftest import SECRET_KEY, _seed
-from tests.e2e.test_faults import DEADLINE, _seed_expired_windows, _window_state, _worker
+from tests.e2e.test_faults import DEADLINE
 from tests.servers import running_server
 
 BUDGET = {"GRAPHQL_COST_BUDGET": "100", "GRAPHQL_COST_REFILL": "0.001"}
@@ -74,18 +75,16 @@ def test_two_api_processes_share_one_budget(
         assert refused["errors"][0]["extensions"]["code"] == "cost_exceeded", refused
 
 
-def test_two_workers_on_one_backlog_do_each_job_once(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("backlog")
+def test_two_workers_on_one_backlog_do_each_job_once(backlog: str, tmp_path: Path) -> None:
     """1,200 expired reply windows, two workers started together: each window is decided once
     and counted once in the calibration rollup (claims skip what the other holds)."""
-    require_redis()
-    with fresh_postgres("sal_workers") as url:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        asyncio.run(_seed_expired_windows(url, now, count=1200))
-        due, decided_before, counted_before = asyncio.run(_window_state(url))
-        workers = [_worker(url, tmp_path, f"worker-{i}") for i in range(2)]
+    with copy_of(backlog, "sal_workers") as url:
+        due, decided_before, counted_before = asyncio.run(window_state(url))
+        workers = [start_worker(url, tmp_path, f"worker-{i}") for i in range(2)]
         try:
             deadline = time.monotonic() + DEADLINE
-            while (state := asyncio.run(_window_state(url)))[0] > 0:
+            while (state := asyncio.run(window_state(url)))[0] > 0:
                 for i, w in enumerate(workers):
                     assert w.poll() is None, (tmp_path / f"worker-{i}.log").read_text()
                 assert time.monotonic() < deadline, state
@@ -94,6 +93,6 @@ def test_two_workers_on_one_backlog_do_each_job_once(tmp_path: Path) -> None:
             for w in workers:
                 w.terminate()
                 w.wait(timeout=20)
-        _, decided, counted = asyncio.run(_window_state(url))
+        _, decided, counted = asyncio.run(window_state(url))
         assert decided - decided_before == due
-        assert counted - counted_before == 1200
+        assert counted - counted_before == BACKLOG
