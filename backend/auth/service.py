@@ -287,3 +287,74 @@ async def revoke_api_key(
             session, AccessRevoked(organization_id=client.organization_id, api_client_id=client.id)
         )
     return client
+
+
+async def list_api_keys(
+    session: AsyncSession, *, viewer: Viewer, include_revoked: bool = True
+) -> list[ApiClient]:
+    """The API keys of the viewer's organisation, newest first (administrators and executives):
+    their metadata only, since no secret is stored."""
+    viewer.require_role(ViewerRole.ADMIN, ViewerRole.EXECUTIVE)
+    statement = select(ApiClient).where(ApiClient.organization_id == viewer.organization_id)
+    if not include_revoked:
+        statement = statement.where(ApiClient.revoked_at.is_(None))
+    return list(await session.scalars(statement.order_by(ApiClient.id.desc())))
+
+
+async def api_key_of(session: AsyncSession, *, viewer: Viewer, api_client_id: int) -> ApiClient:
+    """One API key of the viewer's organisation (administrators and executives); another
+    organisation's is not found, like an unknown one."""
+    viewer.require_role(ViewerRole.ADMIN, ViewerRole.EXECUTIVE)
+    client = await session.scalar(
+        select(ApiClient).where(
+            ApiClient.id == api_client_id, ApiClient.organization_id == viewer.organization_id
+        )
+    )
+    if client is None:
+        raise NotFoundError("API key", field="id")
+    return client
+
+
+@dataclass(frozen=True)
+class RotatedApiKey:
+    revoked: ApiClient
+    created: CreatedApiKey
+
+
+async def rotate_api_key(
+    session: AsyncSession, *, viewer: Viewer, api_client_id: int, now: dt.datetime
+) -> RotatedApiKey:
+    """Replace a live key of the viewer's organisation with a new one of the same name, kind,
+    agent and scopes: the old one is revoked at once (its live subscriptions end after commit)
+    and the new one's secret is returned once. A revoked key cannot be rotated (`invalid`);
+    another organisation's is not found."""
+    old = await api_key_of(session, viewer=viewer, api_client_id=api_client_id)
+    if old.revoked_at is not None:
+        raise DomainError(ErrorCode.INVALID, "this key is revoked: create a new one", field="id")
+    created = await create_api_key(
+        session,
+        viewer=viewer,
+        kind=ApiClientKind(old.kind),
+        name=old.name,
+        scopes=old.scopes,
+        agent_id=old.agent_id,
+    )
+    revoked = await revoke_api_key(session, viewer=viewer, api_client_id=old.id, now=now)
+    return RotatedApiKey(revoked=revoked, created=created)
+
+
+async def revoke_agent_keys(
+    session: AsyncSession, *, viewer: Viewer, agent_id: int, now: dt.datetime
+) -> list[ApiClient]:
+    """Revoke every live key of one agent of the viewer's organisation (it was deactivated)."""
+    live = await session.scalars(
+        select(ApiClient).where(
+            ApiClient.organization_id == viewer.organization_id,
+            ApiClient.agent_id == agent_id,
+            ApiClient.revoked_at.is_(None),
+        )
+    )
+    return [
+        await revoke_api_key(session, viewer=viewer, api_client_id=client.id, now=now)
+        for client in live.all()
+    ]

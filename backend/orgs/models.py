@@ -1,4 +1,5 @@
-"""Tables: organisations, teams, users and which managers manage which teams."""
+"""Tables: organisations, teams, users, which managers manage which teams, and the audit of
+administrative changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import Base, BigId, OrganizationRow, one_of, utcnow
@@ -73,3 +74,35 @@ class TeamManager(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class AdminChange(StrEnum):
+    """What an administrator (or the operator, from the CLI) did."""
+
+    ORGANIZATION_CREATED = "organization.created"
+    TEAM_CREATED = "team.created"
+    USER_INVITED = "user.invited"
+    USER_DEACTIVATED = "user.deactivated"
+    AGENT_CREATED = "agent.created"
+    AGENT_DEACTIVATED = "agent.deactivated"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_ROTATED = "api_key.rotated"
+    API_KEY_REVOKED = "api_key.revoked"
+
+
+class AdminAuditEntry(OrganizationRow, Base):
+    """One administrative change: who (a person, an API key, or the operator at the command
+    line when both are empty), when, what, and to which row. Never updated or deleted."""
+
+    __tablename__ = "admin_audit"
+    __scope__ = "org"
+    __table_args__ = (one_of("change", AdminChange), Index(None, "organization_id", "at"))
+
+    change: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_api_client_id: Mapped[int | None] = mapped_column(BigId)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int] = mapped_column(BigId)
+    # What was set (names, roles, scopes); never a secret.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime]
