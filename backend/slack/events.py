@@ -15,7 +15,6 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from backend.database import utcnow
 from backend.errors import DomainError
 from backend.slack.receiver import (
     Clock,
@@ -81,12 +80,12 @@ async def _reaction(
     return Response(status_code=200, background=after)
 
 
-async def receive_event(request: Request, *, clock: Clock = utcnow) -> Response:
+async def receive_event(request: Request, *, clock: Clock | None = None) -> Response:
     state: AppState = request.app.state.app
     try:
         verified = await verify_slack_request(
             request,
-            now=clock(),
+            now=clock() if clock is not None else state.now(),
             parse=parse_event,
             team_of=team_of_event,
             is_handshake=_is_handshake,

@@ -370,11 +370,14 @@ async def _view_submission(state: AppState, request: SlackRequest) -> Response:
     return Response(status_code=200, background=_after(state, request, [_dispatch(state, held)]))
 
 
-async def receive_interaction(request: Request, *, clock: Clock = utcnow) -> Response:
+async def receive_interaction(request: Request, *, clock: Clock | None = None) -> Response:
     state: AppState = request.app.state.app
     try:
         verified = await verify_slack_request(
-            request, now=clock(), parse=parse_interaction, team_of=team_of_interaction
+            request,
+            now=clock() if clock is not None else state.now(),
+            parse=parse_interaction,
+            team_of=team_of_interaction,
         )
         kind = verified.document.get("type") if isinstance(verified.document, dict) else None
         if kind == "block_actions":

@@ -1,5 +1,6 @@
-"""The Slack webhook routes the app mounts; ``clock`` is injectable for tests of the 5-minute
-window."""
+"""The Slack webhook routes the app mounts; ``clock`` (the app's by default) is injectable for
+tests of the 5-minute window. An outage of the database or broker is answered 503 with
+Retry-After (Slack retries events; a person clicks again)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.database import utcnow
 from backend.slack import events, interactions
 from backend.slack.receiver import Clock
+from backend.webhooks.unavailable import answering_outages
 
 
-def slack_routes(*, clock: Clock = utcnow) -> list[Route]:
+def slack_routes(*, clock: Clock | None = None) -> list[Route]:
     async def interaction_endpoint(request: Request) -> Response:
         return await interactions.receive_interaction(request, clock=clock)
 
@@ -20,6 +21,13 @@ def slack_routes(*, clock: Clock = utcnow) -> list[Route]:
         return await events.receive_event(request, clock=clock)
 
     return [
-        Route(interactions.PATH, interaction_endpoint, methods=["POST"], name="slack_interactions"),
-        Route(events.PATH, event_endpoint, methods=["POST"], name="slack_events"),
+        Route(
+            interactions.PATH,
+            answering_outages(interaction_endpoint),
+            methods=["POST"],
+            name="slack_interactions",
+        ),
+        Route(
+            events.PATH, answering_outages(event_endpoint), methods=["POST"], name="slack_events"
+        ),
     ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from backend.database import utcnow
 from backend.signals.models import SignalKind
 from backend.webhooks.mapping import EventMapping, ProviderFormat
 from backend.webhooks.receiver import Clock, signal_webhook_route
@@ -34,5 +33,5 @@ CRM_EVENTS = ProviderFormat(
 )
 
 
-def crm_route(*, clock: Clock = utcnow) -> Route:
+def crm_route(*, clock: Clock | None = None) -> Route:
     return signal_webhook_route(PATH, CRM_EVENTS, name="crm", source=SOURCE, clock=clock)

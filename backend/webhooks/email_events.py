@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from backend.database import utcnow
 from backend.signals.models import SignalKind
 from backend.webhooks.mapping import EventMapping, ProviderFormat
 from backend.webhooks.receiver import Clock, signal_webhook_route
@@ -26,7 +25,7 @@ EMAIL_EVENTS = ProviderFormat(
 )
 
 
-def email_events_route(*, clock: Clock = utcnow) -> Route:
+def email_events_route(*, clock: Clock | None = None) -> Route:
     return signal_webhook_route(
         PATH,
         EMAIL_EVENTS,

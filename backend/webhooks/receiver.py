@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backend.database import utcnow
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError
 from backend.learning import submit_signals
 from backend.orgs.service import organization_by_slug
@@ -24,6 +23,7 @@ from backend.viewer import Viewer
 from backend.webhooks.headers import ascii_int, storable
 from backend.webhooks.mapping import ProviderFormat, signals_from_batch
 from backend.webhooks.signing import SignatureError, verify_signature, webhook_secret
+from backend.webhooks.unavailable import answering_outages
 
 MAX_BODY_BYTES = 1024 * 1024
 ORGANIZATION_HEADER = "X-Organization"
@@ -154,12 +154,12 @@ async def receive_signals(
     *,
     source: str,
     source_from_header: bool,
-    clock: Clock = utcnow,
+    clock: Clock | None = None,
 ) -> Response:
     """Verify, map and store one batch; 200 only after it is stored, else 401/400/413 with
-    nothing stored."""
+    nothing stored. ``clock`` defaults to the app's."""
     try:
-        now = clock()
+        now = clock() if clock is not None else request.app.state.app.now()
         body = await _read_body(request)
         viewer = await _authenticate(request, body, now)
         signals = signals_from_batch(
@@ -185,13 +185,14 @@ def signal_webhook_route(
     name: str,
     source: str,
     source_from_header: bool = False,
-    clock: Clock = utcnow,
+    clock: Clock | None = None,
 ) -> Route:
-    """A ``POST`` route that receives ``fmt``'s batches, signed per organisation."""
+    """A ``POST`` route that receives ``fmt``'s batches, signed per organisation; an outage of
+    the database or broker is answered 503 with Retry-After (the provider retries)."""
 
     async def endpoint(request: Request) -> Response:
         return await receive_signals(
             request, fmt, source=source, source_from_header=source_from_header, clock=clock
         )
 
-    return Route(path, endpoint, methods=["POST"], name=name)
+    return Route(path, answering_outages(endpoint), methods=["POST"], name=name)

@@ -240,7 +240,8 @@ async def test_an_oversize_body_is_413_and_stores_nothing(hooks, declared: bool)
         headers = {k: v for k, v in signed.items() if k.lower().startswith("x-")}
         chunks = (raw[i : i + 65536] for i in range(0, len(raw), 65536))
         response = hooks.client.post(PATH, content=chunks, headers=headers)
-    assert response.status_code == 413 and "error" in response.json()
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
     assert await hooks.signal_count() == 0
 
 

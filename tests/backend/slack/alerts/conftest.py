@@ -101,7 +101,8 @@ async def alerts(
     state: AppState, world: World, troubled_slack: TroubledSlackStandIn
 ) -> AlertsInSlack:
     """North's Slack configured (rep_a1, manager_a and rep_b1 mapped), no default channel; the
-    clock at NOW: nothing here reads the wall clock but the signatures' 5-minute window."""
+    clock at NOW: nothing here reads the wall clock (clicks are signed at NOW too, as Slack's
+    5-minute window is checked against the app's clock)."""
     state.clock = lambda: NOW
     await configure_north(state, world, troubled_slack.base_url)
     return AlertsInSlack(state, world, troubled_slack)
@@ -161,6 +162,8 @@ def alert_click(
 
 
 def interact(app: TestClient, payload: dict[str, Any]) -> httpx2.Response:
+    """``payload`` clicked, signed at the app's clock (NOW)."""
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)}
+    signed = signed_headers(body, timestamp=int(NOW.timestamp()))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed}
     return app.post("/webhooks/slack/interactions", content=body, headers=headers)
