@@ -128,7 +128,7 @@ def choose_recalibration(
     *,
     pooled: PooledRecalibration | None = None,
     prior_strength: float = 10.0,
-    margin_se: float = 2.0,
+    margin_se: float = 1.0,
 ) -> MethodChoice:
     """Choose the recalibration map with the smallest leave-one-out log loss on ``stats``.
 
@@ -148,11 +148,12 @@ def choose_recalibration(
     The rule: start from the two-parameter map (the pooled one when offered, else Platt, else
     the identity); another candidate replaces the current one only when its leave-one-out loss
     is lower by more than ``margin_se`` standard errors of the paired per-outcome difference
-    (the standard error of an elpd difference, Vehtari, Gelman & Gabry 2017, §5.2): a few
-    hundred outcomes rarely tell a step from a logistic curve, and picking the flexible map on
-    noise costs more than it gains. Last, a map whose loss exceeds the identity's is replaced
-    by the identity, so the chosen map never has a larger leave-one-out loss than the raw
-    confidence.
+    (the standard error of a difference of leave-one-out scores, Vehtari, Gelman & Gabry 2017,
+    §5.2; one standard error as in the one-standard-error rule, Hastie, Tibshirani & Friedman
+    2009, §7.10): a few hundred outcomes rarely tell a step from a logistic curve, and picking
+    the flexible map on noise costs more than it gains. Last, a map whose loss exceeds the
+    identity's is replaced by the identity, so the chosen map never has a larger leave-one-out
+    loss than the raw confidence.
 
     >>> rng = np.random.default_rng(3)
     >>> p = rng.random(3000)

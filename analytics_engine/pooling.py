@@ -254,7 +254,7 @@ def fit_pooled_recalibration(
     siblings: Sequence[CalibrationStats] | GroupPrior | None,
     *,
     min_between_sd: float = 0.05,
-    conflict_level: float = 0.01,
+    conflict_level: float = 0.05,
 ) -> PooledRecalibration:
     """Fit ``agent``'s Platt map shrunk toward its siblings' (the other agents of the same
     action type in the organisation, or of its team), as much as the siblings agree.
@@ -264,7 +264,9 @@ def fit_pooled_recalibration(
     the posterior mode of ``a, b`` under ``N(μ, T)`` (``group_prior``), Newton on the agent's
     bins (``binned_platt``). ``min_between_sd`` keeps every agent's own data able to take
     over; an agent whose own fit is outside the prior's predictive distribution at level
-    ``conflict_level`` (χ² with 2 degrees of freedom) keeps its own Platt fit.
+    ``conflict_level`` (χ² with 2 degrees of freedom) keeps its own Platt fit: at 0.05, one
+    agent in twenty that is like its siblings loses the pooling by chance, and an agent
+    distorted the other way is let go after about 50 outcomes (docs/calibration.md).
 
     >>> rng = np.random.default_rng(1)
     >>> def agent_stats(n):
