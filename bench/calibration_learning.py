@@ -1,0 +1,213 @@
+"""How fast an agent's confidence gets calibrated: pooled recalibration across agents and the
+method chosen by evidence, against per-agent fits computed on the same outcomes in the same run
+(docs/calibration.md, "Pooling and method choice", records the output).
+
+Agents state a confidence ``p ~ U(0, 1)``; an agent of temperature ``T`` succeeds with
+probability ``expit(logit(p) / T)`` (``T > 1``: overconfident). Every map is judged by its
+held-out ECE: the plug-in expected calibration error (20 equal-width bins) of the recalibrated
+confidence on 50,000 fresh outcomes of the same agent, median over seeds.
+
+1. Pooling: 12 agents of one action type, temperatures ``2 · exp(0.15 · N(0, 1))``; 11 have
+   1,000 outcomes each; the 12th has 0, 50, 200 or 1,000. Its maps: today's
+   ``fit_recalibration`` (identity below 100 outcomes, Platt below 2,000, isotonic above), its
+   own Platt fit, the pooled fit (``fit_pooled_recalibration``) and the evidence's choice
+   (``choose_recalibration`` offered the pooled map). Then the same with the 11 siblings
+   around temperature 0.5 (distorted the other way) and the 12th still around 2.
+2. Method choice: one agent, ``n`` in 100 ... 20,000 outcomes, a logistic distortion
+   (temperature 2) and a step (success 0.25 below p = 0.5, 0.75 above: no logistic curve fits
+   it); the chosen map against Platt and isotonic fitted on the same outcomes.
+
+Run: ``.venv/bin/python bench/calibration_learning.py`` (20 seeds, about 15 seconds;
+``--seeds 5`` for a quick look, ``--part method --margin-se 2`` for the choice with a larger
+margin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+
+import numpy as np
+from scipy.special import expit, logit
+
+from analytics_engine.calibration import CalibrationStats, calibration_errors
+from analytics_engine.method_choice import choose_recalibration
+from analytics_engine.pooling import fit_pooled_recalibration, group_prior
+from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
+
+HELD_OUT = 50_000
+Truth = Callable[[np.ndarray], np.ndarray]
+
+
+def tempered(temperature: float) -> Truth:
+    return lambda p: expit(logit(np.clip(p, 1e-12, 1 - 1e-12)) / temperature)
+
+
+def step(p: np.ndarray) -> np.ndarray:
+    return np.where(p < 0.5, 0.25, 0.75)
+
+
+def outcomes(rng: np.random.Generator, truth: Truth, n: int) -> tuple[np.ndarray, np.ndarray]:
+    p = rng.random(n)
+    return p, (rng.random(n) < truth(p)).astype(np.float64)
+
+
+def held_out_ece(m: RecalibrationMap, fresh: tuple[np.ndarray, np.ndarray]) -> float:
+    p, y = fresh
+    return calibration_errors(CalibrationStats.from_arrays(m.apply(p), y)).ece
+
+
+def pooling_runs(
+    seeds: int, sizes: list[int], sibling_center: float, agent_center: float
+) -> dict[str, dict[int, list[float]]]:
+    results: dict[str, dict[int, list[float]]] = {}
+    pooled_weights: dict[int, list[float]] = {n: [] for n in sizes}
+    own_share: dict[int, list[float]] = {n: [] for n in sizes}
+    for seed in range(seeds):
+        rng = np.random.default_rng(20261207 + seed)
+        spread = np.exp(0.15 * rng.standard_normal(12))
+        temps = np.concatenate((sibling_center * spread[:11], [agent_center * spread[11]]))
+        siblings = [
+            CalibrationStats.from_arrays(*outcomes(rng, tempered(t), 1000)) for t in temps[:11]
+        ]
+        prior = group_prior(siblings)
+        truth = tempered(float(temps[11]))
+        stream = outcomes(rng, truth, max(sizes))
+        fresh = outcomes(rng, truth, HELD_OUT)
+        for n in sizes:
+            stats = CalibrationStats.empty()
+            if n:
+                stats.add_many(stream[0][:n], stream[1][:n])
+            pooled = fit_pooled_recalibration(stats, prior)
+            chosen = choose_recalibration(stats, pooled=pooled)
+            maps = {
+                "raw confidence": RecalibrationMap.identity(),
+                "today: fit_recalibration (by n)": fit_recalibration(stats),
+                "own Platt fit": fit_recalibration(stats, method="platt") if n else None,
+                "pooled (fit_pooled_recalibration)": pooled.map,
+                "chosen by evidence, pooled offered": chosen.map,
+            }
+            for name, m in maps.items():
+                value = held_out_ece(m, fresh) if m is not None else float("nan")
+                results.setdefault(name, {k: [] for k in sizes})[n].append(value)
+            pooled_weights[n].append(pooled.pooled_weight)
+            own_share[n].append(1.0 if pooled.source == "own" else 0.0)
+    results["(mean pooled weight)"] = pooled_weights
+    results["(share kept own fit: conflict)"] = own_share
+    return results
+
+
+def _median(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values))
+
+
+def print_pooling(title: str, results: dict[str, dict[int, list[float]]], sizes: list[int]) -> None:
+    print(f"\n{title}")
+    print(f"{'map':<40}" + "".join(f"{'n=' + str(n):>10}" for n in sizes))
+    for name, by_n in results.items():
+        summary = _median if not name.startswith("(") else _mean  # shares: the mean
+        row = "".join(f"{summary(by_n[n]):>10.4f}" for n in sizes)
+        print(f"{name:<40}{row}")
+    today = results["today: fit_recalibration (by n)"]
+    own = results["own Platt fit"]
+    for name in ("pooled (fit_pooled_recalibration)", "chosen by evidence, pooled offered"):
+        ratios = []
+        for n in sizes:
+            base = min(_median(today[n]), _median(own[n]) if n else np.inf)
+            ratios.append(_median(results[name][n]) / base)
+        print(f"{name + ' / best own':<40}" + "".join(f"{r:>9.2f}x" for r in ratios))
+
+
+def print_targets(
+    alike: dict[str, dict[int, list[float]]], unlike: dict[str, dict[int, list[float]]]
+) -> None:
+    pooled = "pooled (fit_pooled_recalibration)"
+    print("\nTargets (issue #18)")
+    for n, target in ((50, 0.020), (200, 0.015)):
+        value = float(np.median(alike[pooled][n]))
+        verdict = "met" if value <= target else "NOT met"
+        print(f"  alike, n={n}: pooled {value:.4f} <= {target}: {verdict}")
+    for n in (50, 200, 1000):
+        own = min(
+            float(np.median(unlike["today: fit_recalibration (by n)"][n])),
+            float(np.median(unlike["own Platt fit"][n])),
+        )
+        value = float(np.median(unlike[pooled][n]))
+        verdict = "met" if value <= 1.1 * own else "NOT met"
+        print(f"  unlike, n={n}: pooled {value:.4f} vs own {own:.4f} (<= +10 %): {verdict}")
+
+
+def method_runs(seeds: int, sizes: list[int], margin_se: float) -> None:
+    truths: dict[str, Truth] = {"logistic (temperature 2)": tempered(2.0), "step 0.25 / 0.75": step}
+    for label, truth in truths.items():
+        print(
+            f"\nMethod choice (margin {margin_se:g} SE), {label}: median held-out ECE over "
+            f"{seeds} seeds"
+        )
+        print(
+            f"{'n':>7} {'platt':>8} {'isotonic':>9} {'today':>8} {'chosen':>8} "
+            f"{'chosen/best':>12} {'<=1.1x':>8}  chosen methods"
+        )
+        for n in sizes:
+            rows: dict[str, list[float]] = {"platt": [], "isotonic": [], "today": [], "chosen": []}
+            picked: dict[str, int] = {}
+            for seed in range(seeds):
+                rng = np.random.default_rng(7_000_000 + 1000 * seed + n)
+                stats = CalibrationStats.from_arrays(*outcomes(rng, truth, n))
+                fresh = outcomes(rng, truth, HELD_OUT)
+                choice = choose_recalibration(stats, margin_se=margin_se)
+                picked[choice.method] = picked.get(choice.method, 0) + 1
+                rows["platt"].append(held_out_ece(fit_recalibration(stats, method="platt"), fresh))
+                rows["isotonic"].append(
+                    held_out_ece(fit_recalibration(stats, method="isotonic"), fresh)
+                )
+                rows["today"].append(held_out_ece(fit_recalibration(stats), fresh))
+                rows["chosen"].append(held_out_ece(choice.map, fresh))
+            med = {k: float(np.median(v)) for k, v in rows.items()}
+            best = min(med["platt"], med["isotonic"])
+            mix = ", ".join(f"{k} {v}" for k, v in sorted(picked.items(), key=lambda i: -i[1]))
+            print(
+                f"{n:>7} {med['platt']:>8.4f} {med['isotonic']:>9.4f} {med['today']:>8.4f} "
+                f"{med['chosen']:>8.4f} {med['chosen'] / best:>11.2f}x "
+                f"{'met' if med['chosen'] <= 1.1 * best else 'NOT met':>8}  {mix}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--part", choices=["pooling", "method", "all"], default="all")
+    parser.add_argument("--margin-se", type=float, default=1.0, help="choose_recalibration's")
+    args = parser.parse_args()
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
+    start = time.perf_counter()
+    sizes = [0, 50, 200, 1000]
+    if args.part in ("pooling", "all"):
+        alike = pooling_runs(args.seeds, sizes, 2.0, 2.0)
+        print_pooling(
+            f"Pooling, siblings alike (temperatures around 2): median held-out ECE of agent 12, "
+            f"{args.seeds} seeds",
+            alike,
+            sizes,
+        )
+        unlike = pooling_runs(args.seeds, sizes, 0.5, 2.0)
+        print_pooling(
+            f"Pooling, siblings the other way (around 0.5, agent 12 around 2), {args.seeds} seeds",
+            unlike,
+            sizes,
+        )
+        print_targets(alike, unlike)
+    if args.part in ("method", "all"):
+        method_runs(args.seeds, [100, 300, 1000, 3000, 10000, 20000], args.margin_se)
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
