@@ -48,17 +48,14 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
-@contextmanager
-def running_server(
+def _start(
     database_url: str,
     logs: Path,
     *,
     secret_key: str,
     redis_url: str | None,
-    environment: Mapping[str, str] | None = None,
-) -> Iterator[tuple[str, int]]:
-    """Serve on a free port; yields (base URL, process id) once /readyz answers with the
-    expected broker (Redis when ``redis_url`` is given, else the in-process one)."""
+    environment: Mapping[str, str] | None,
+) -> tuple[str, subprocess.Popen[bytes], Path]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -75,8 +72,56 @@ def running_server(
     command = [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as output:  # a file, never a pipe nobody reads
         server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    return f"http://127.0.0.1:{port}", server, log
+
+
+@contextmanager
+def running_servers(
+    count: int,
+    database_url: str,
+    logs: Path,
+    *,
+    secret_key: str,
+    redis_url: str | None,
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[list[str]]:
+    """``count`` servers started at once (they migrate the database together, as replicas of a
+    deployment do); yields their base URLs once each /readyz answers."""
+    started = []
     try:
-        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(count):
+            started.append(
+                _start(
+                    database_url,
+                    logs,
+                    secret_key=secret_key,
+                    redis_url=redis_url,
+                    environment=environment,
+                )
+            )
+        for base_url, server, log in started:
+            _wait_ready(base_url, server, log, "ok" if redis_url else "in-process")
+        yield [base_url for base_url, _, _ in started]
+    finally:
+        for _, server, _ in started:
+            _stop(server)
+
+
+@contextmanager
+def running_server(
+    database_url: str,
+    logs: Path,
+    *,
+    secret_key: str,
+    redis_url: str | None,
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Serve on a free port; yields (base URL, process id) once /readyz answers with the
+    expected broker (Redis when ``redis_url`` is given, else the in-process one)."""
+    base_url, server, log = _start(
+        database_url, logs, secret_key=secret_key, redis_url=redis_url, environment=environment
+    )
+    try:
         _wait_ready(base_url, server, log, "ok" if redis_url else "in-process")
         yield base_url, server.pid
     finally:

@@ -6,73 +6,118 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import text
 
-from tests.conftest import REDIS_URL, fresh_postgres, require_redis
+from backend.database import create_engine
+from backend.migrations import head_revision
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, _admin, require_redis
 from tests.e2e.backlog import BACKLOG, copy_of, start_worker, window_state
-from tests.e2e.conftest import SECRET_KEY, _seed
+from tests.e2e.conftest import SECRET_KEY, Deployment, _seed
 from tests.e2e.test_faults import DEADLINE
-from tests.servers import running_server
+from tests.e2e.test_subscriptions_ws import POLICY_CHANGED, Policies, live, warm_up
+from tests.servers import running_servers
 
-BUDGET = {"GRAPHQL_COST_BUDGET": "100", "GRAPHQL_COST_REFILL": "0.001"}
+# Small, and restored slowly: what one process charges must show on the other. The manager
+# spends it by reading; the executive's writes have their own budget.
+BUDGET = {"GRAPHQL_COST_BUDGET": "300", "GRAPHQL_COST_REFILL": "0.001"}
 QUERY = "{ viewer { role agents { id name } } }"
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[tuple[str, dict[str, str]]]:
-    require_redis()
-    with fresh_postgres("sal_replicas") as url:
-        tokens, _ = asyncio.run(_seed(url, dt.datetime.now(dt.UTC).replace(microsecond=0)))
-        yield url, tokens
+@contextmanager
+def empty_postgres(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database with no tables at all, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _cost(base_url: str, token: str) -> dict[str, int]:
+async def _revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+
+
+def _post(base_url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
     response = httpx2.post(
         f"{base_url}/graphql",
-        json={"query": QUERY},
+        json={"query": query, "variables": variables or {}},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    return response.json()["extensions"]["cost"]
+    return response.json()
 
 
-def test_two_api_processes_share_one_budget(
-    database: tuple[str, dict[str, str]], tmp_path: Path
-) -> None:
-    url, tokens = database
-    token = tokens["rep_a1"]
-    with ExitStack() as stack:
-        first, second = (
-            stack.enter_context(
-                running_server(
-                    url, tmp_path, secret_key=SECRET_KEY, redis_url=REDIS_URL, environment=BUDGET
-                )
-            )[0]
-            for _ in range(2)
-        )
-        spent = _cost(first, token)
-        assert spent["requestedQueryCost"] > 0
-        after_first = spent["currentlyAvailable"]
-        seen = _cost(second, token)  # the other process sees what the first one charged
-        assert seen["currentlyAvailable"] <= after_first - seen["actualQueryCost"]
-        assert seen["currentlyAvailable"] < 100 - spent["actualQueryCost"]
-        # Spending the rest on either process refuses on both.
-        while _cost(first, token)["currentlyAvailable"] >= seen["requestedQueryCost"]:
-            pass
-        refused = httpx2.post(
-            f"{second}/graphql",
-            json={"query": QUERY},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        ).json()
-        assert refused["errors"][0]["extensions"]["code"] == "cost_exceeded", refused
+def test_two_api_processes_and_two_workers_scale_out_on_one_database(tmp_path: Path) -> None:
+    """Started at once on an empty database, they migrate it together (one migrates, the others
+    wait for it); then a budget spent on one API process is spent on the other, and an event
+    caused through one reaches a subscriber of the other (through Redis)."""
+    require_redis()
+    with (
+        empty_postgres("sal_replicas") as url,
+        running_servers(
+            2, url, tmp_path, secret_key=SECRET_KEY, redis_url=REDIS_URL, environment=BUDGET
+        ) as (first, second),
+    ):
+        workers = [start_worker(url, tmp_path, f"worker-{i}") for i in range(2)]
+        try:
+            assert asyncio.run(_revision(url)) == head_revision()
+            for log in tmp_path.glob("*.log"):
+                assert "duplicate key" not in log.read_text(), log.read_text()
+            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+            tokens, seeded = asyncio.run(_seed(url, now))
+            token = tokens["manager_a"]
+
+            spent = _post(first, token, QUERY)["extensions"]["cost"]
+            seen = _post(second, token, QUERY)["extensions"]["cost"]
+            assert (
+                seen["currentlyAvailable"] <= spent["currentlyAvailable"] - seen["actualQueryCost"]
+            )
+            while (
+                _post(first, token, QUERY)["extensions"]["cost"]["currentlyAvailable"]
+                >= (seen["requestedQueryCost"])
+            ):
+                pass
+            refused = _post(second, token, QUERY)
+            assert refused["errors"][0]["extensions"]["code"] == "cost_exceeded", refused
+
+            with (
+                httpx2.Client(base_url=first, timeout=30) as one,
+                httpx2.Client(base_url=second, timeout=30) as two,
+            ):
+                on_first = Deployment("postgresql", first, url, tokens, seeded, one, now)
+                on_second = Deployment("postgresql", second, url, tokens, seeded, two, now)
+                with live(on_first, "rep_a1") as rep:
+                    rep.subscribe(POLICY_CHANGED, {"t": "email"})
+                    policies = Policies(on_second)
+                    warm_up(
+                        "policyChanged", [(rep, lambda: policies.toggle("rep_a1", as_="exec_n"))]
+                    )
+                    policy = policies.toggle("rep_a1", as_="exec_n")
+                    event = rep.next_event("policyChanged")
+                    assert event["policyVersion"] == policy["version"]
+            for i, worker in enumerate(workers):
+                assert worker.poll() is None, (tmp_path / f"worker-{i}.log").read_text()
+        finally:
+            for worker in workers:
+                worker.terminate()
+                worker.wait(timeout=20)
 
 
 @pytest.mark.xdist_group("backlog")
