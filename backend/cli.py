@@ -120,6 +120,15 @@ def _parser() -> argparse.ArgumentParser:
         help="where to post for reps without a Slack id, and alerts whose rule names no channel",
     )
 
+    commands.add_parser(
+        "rotate-secrets",
+        help="re-encrypt the stored secrets under SECRET_KEY (the last step of a key rotation)",
+        description="Re-encrypt every stored secret (Slack signing secrets and bot tokens, "
+        "partner webhook signing secrets) under SECRET_KEY. Secrets still under a key of "
+        "SECRET_KEY_PREVIOUS are read with it; once this has run, SECRET_KEY_PREVIOUS can be "
+        "removed (docs/operations.md, 'Rotate keys'). Safe to run again.",
+    )
+
     report = commands.add_parser(
         "report",
         help="render a periodic report as a person would receive it (nothing is sent)",
@@ -358,6 +367,47 @@ async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_secrets(state: AppState, _: argparse.Namespace) -> int:
+    from backend.partner_webhooks import signing as webhook_signing
+    from backend.partner_webhooks.models import WebhookEndpoint
+    from backend.slack import secrets as slack_secrets
+    from backend.slack.models import SlackInstallation
+
+    key = state.settings.secret_key
+    unreadable: list[str] = []
+    installations = endpoints = 0
+    async with transaction(state.sessions) as session:
+        for installation in await session.scalars(select(SlackInstallation)):
+            try:
+                signing_secret = slack_secrets.reencrypt_secret(
+                    key, installation.signing_secret_encrypted, what="signing secret"
+                )
+                bot_token = slack_secrets.reencrypt_secret(
+                    key, installation.bot_token_encrypted, what="bot token"
+                )
+            except slack_secrets.SecretUnreadable as exc:
+                unreadable.append(f"Slack team {installation.slack_team_id}: {exc}")
+                continue
+            installation.signing_secret_encrypted = signing_secret
+            installation.bot_token_encrypted = bot_token
+            installations += 1
+        for endpoint in await session.scalars(select(WebhookEndpoint)):
+            try:
+                secret = webhook_signing.reencrypt_secret(key, endpoint.secret_encrypted)
+            except webhook_signing.SecretUnreadable as exc:
+                unreadable.append(f"partner webhook endpoint {endpoint.id}: {exc}")
+                continue
+            endpoint.secret_encrypted = secret
+            endpoints += 1
+    print(
+        f"re-encrypted under SECRET_KEY: {installations} Slack installation(s), "
+        f"{endpoints} partner webhook endpoint(s)"
+    )
+    for problem in unreadable:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if unreadable else 0
+
+
 async def _report(state: AppState, args: argparse.Namespace) -> int:
     import datetime as dt
 
@@ -494,5 +544,6 @@ COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = 
     "issue-token": _issue_token,
     "webhook-secret": _webhook_secret,
     "slack-config": _slack_config,
+    "rotate-secrets": _rotate_secrets,
     "report": _report,
 }

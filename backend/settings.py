@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from backend.derived_keys import SecretKey
+
 DEVELOPMENT_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"
 # ENV=production refuses a SECRET_KEY with fewer different characters, or a lower estimate of
 # its strength: length x log2(different characters), in bits (`secret_key_strength`), or one
@@ -44,6 +46,10 @@ class Settings(BaseSettings):
     # (staging beside production, two tenants' stacks) must each have their own.
     redis_channel_prefix: str = Field(default="sal:", min_length=1, max_length=64)
     secret_key: str = DEVELOPMENT_SECRET_KEY
+    # During a rotation (docs/operations.md, "Rotate keys"): the keys SECRET_KEY replaced,
+    # newest first, comma-separated. Tokens they signed and secrets they encrypted are still
+    # accepted; `python -m backend rotate-secrets` re-encrypts the secrets under SECRET_KEY.
+    secret_key_previous: str | None = None
     timezone: str = "UTC"
     log_level: str = "INFO"
     # Log lines as JSON objects or readable text (docs/operations.md, "Metrics and logs");
@@ -176,6 +182,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _secret_key_carries_the_previous_ones(self) -> Settings:
+        previous = [k.strip() for k in (self.secret_key_previous or "").split(",") if k.strip()]
+        if any(len(key) < 32 for key in previous):
+            raise ValueError("SECRET_KEY_PREVIOUS: each key must be at least 32 characters long")
+        # A str still (what signs and encrypts), carrying the keys that verify and decrypt too.
+        self.secret_key = SecretKey(self.secret_key, previous)
+        return self
+
+    @model_validator(mode="after")
     def _prompt_reminder_before_expiry(self) -> Settings:
         if self.prompt_remind_after_hours >= self.prompt_ttl_hours:
             raise ValueError(
@@ -204,6 +219,11 @@ class Settings(BaseSettings):
         if self.log_format is None:
             return "json" if self.env is Environment.PRODUCTION else "text"
         return self.log_format
+
+    @property
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        """SECRET_KEY_PREVIOUS, newest first (without SECRET_KEY itself)."""
+        return getattr(self.secret_key, "previous", ())
 
     @property
     def runs_worker_in_process(self) -> bool:

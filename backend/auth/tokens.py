@@ -1,4 +1,5 @@
-"""Signed bearer tokens for people (HS256 JWTs keyed by SECRET_KEY) and hashed API keys."""
+"""Signed bearer tokens for people (HS256 JWTs keyed by SECRET_KEY; during a rotation, tokens
+signed with a key of SECRET_KEY_PREVIOUS are still accepted) and hashed API keys."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
+from backend.derived_keys import key_ring
 from backend.errors import DomainError, ErrorCode
 
 TOKEN_ISSUER = "sales-agent-learning"
@@ -52,8 +55,9 @@ def read_user_token(token: str, *, secret_key: str, now: dt.datetime | None = No
     exact token and key): its claims cannot change, so checking it again is only checking
     that it has not expired since. Who the user is now (active, role, agents) is still read
     on every request."""
+    current, *previous = key_ring(secret_key)
     try:
-        claims, expires = _verified(token, secret_key)
+        claims, expires = _verified(token, current, tuple(previous))
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid or expired token") from None
     if expires <= (now.timestamp() if now is not None else time.time()):
@@ -65,17 +69,33 @@ VERIFIED_TOKENS = 4096
 
 
 @functools.lru_cache(maxsize=VERIFIED_TOKENS)
-def _verified(token: str, secret_key: str) -> tuple[UserClaims, float]:
+def _verified(
+    token: str, secret_key: str, previous: tuple[str, ...] = ()
+) -> tuple[UserClaims, float]:
     """The claims of a token whose signature and issuer hold, and when it expires (a token that
     fails raises, and nothing is remembered). Its expiry is judged by the caller's clock, not
-    here by the wall clock; nor is its issue time (not a bound of its validity)."""
-    claims = jwt.decode(
+    here by the wall clock; nor is its issue time (not a bound of its validity). A signature
+    that ``secret_key`` refuses is tried with each ``previous`` key, newest first."""
+    *earlier, last = (secret_key, *previous)
+    for key in earlier:
+        try:
+            return _claims(_decode(token, key))
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with an older key of the ring
+    return _claims(_decode(token, last))
+
+
+def _decode(token: str, key: str) -> dict[str, Any]:
+    return jwt.decode(
         token,
-        secret_key,
+        key,
         algorithms=["HS256"],
         issuer=TOKEN_ISSUER,
         options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False, "verify_iat": False},
     )
+
+
+def _claims(claims: dict[str, Any]) -> tuple[UserClaims, float]:
     user = UserClaims(user_id=_row_id(claims["sub"]), organization_id=_row_id(claims["org"]))
     return user, float(claims["exp"])
 

@@ -1,6 +1,7 @@
 """Signing secrets: made as `whsec_<base64>`, stored encrypted (Fernet, key derived from
-SECRET_KEY with HKDF-SHA256), and the Standard Webhooks signature of each message. A secret is
-never logged; errors name the endpoint, never the secret."""
+SECRET_KEY with HKDF-SHA256; SECRET_KEY_PREVIOUS still decrypts during a rotation), and the
+Standard Webhooks signature of each message. A secret is never logged; errors name the endpoint,
+never the secret."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 
-from backend.derived_keys import derived_key
+from backend.derived_keys import derived_fernet
 
 PREFIX = "whsec_"
 _PURPOSE = b"partner-webhook-secrets-at-rest:v1"
 
 
 class SecretUnreadable(Exception):
-    """A stored secret cannot be decrypted: SECRET_KEY changed since it was stored."""
+    """A stored secret cannot be decrypted: neither SECRET_KEY nor SECRET_KEY_PREVIOUS is the
+    key it was stored under."""
 
 
 def new_secret() -> str:
@@ -26,8 +28,8 @@ def new_secret() -> str:
     return PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
-def _fernet(secret_key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(derived_key(secret_key, _PURPOSE)))
+def _fernet(secret_key: str) -> MultiFernet:
+    return derived_fernet(secret_key, _PURPOSE)
 
 
 def encrypt_secret(secret_key: str, plain: str) -> str:
@@ -38,10 +40,22 @@ def decrypt_secret(secret_key: str, token: str) -> str:
     try:
         return _fernet(secret_key).decrypt(token.encode("ascii")).decode()
     except (InvalidToken, UnicodeError, ValueError):
-        raise SecretUnreadable(
-            "the endpoint's signing secret cannot be decrypted with this SECRET_KEY; "
-            "create the endpoint again"
-        ) from None
+        raise _unreadable() from None
+
+
+def reencrypt_secret(secret_key: str, token: str) -> str:
+    """``token`` (stored under the current key or a previous one) under the current key."""
+    try:
+        return _fernet(secret_key).rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError, ValueError):
+        raise _unreadable() from None
+
+
+def _unreadable() -> SecretUnreadable:
+    return SecretUnreadable(
+        "the endpoint's signing secret cannot be decrypted with SECRET_KEY or "
+        "SECRET_KEY_PREVIOUS; create the endpoint again"
+    )
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
