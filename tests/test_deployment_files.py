@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from backend.cli import COMMANDS
 
@@ -49,3 +52,23 @@ def test_dockerfile_installs_the_package_and_serves() -> None:
     # the image needs no Node: the built dashboard is committed; .dockerignore keeps the rest out
     assert "frontend_stub/node_modules" in (ROOT / ".dockerignore").read_text()
     assert '"serve"' in dockerfile and "USER app" in dockerfile
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_license_is_an_spdx_expression() -> None:
+    # A TOML table (`{ text = ... }`) is deprecated by setuptools 77 and refused from 2027-02-18.
+    assert _pyproject()["project"]["license"] == "LicenseRef-Proprietary"
+
+
+def test_setuptools_range_accepts_spdx_licenses_and_has_an_upper_bound() -> None:
+    (setuptools,) = [
+        Requirement(r) for r in _pyproject()["build-system"]["requires"] if "setuptools" in r
+    ]
+    lower = [Version(s.version) for s in setuptools.specifier if s.operator == ">="]
+    upper = [Version(s.version) for s in setuptools.specifier if s.operator == "<"]
+    assert lower and min(lower) >= Version("77"), "SPDX license strings need setuptools 77"
+    assert upper, "a later major of setuptools must not reach the build unchecked"
+    assert not setuptools.specifier.contains("74.1.0") and setuptools.specifier.contains("77.0.3")
