@@ -16,10 +16,14 @@ confidence on 50,000 fresh outcomes of the same agent, median over seeds.
 2. Method choice: one agent, ``n`` in 100 ... 20,000 outcomes, a logistic distortion
    (temperature 2) and a step (success 0.25 below p = 0.5, 0.75 above: no logistic curve fits
    it); the chosen map against Platt and isotonic fitted on the same outcomes.
+3. Monitoring: the e-process (``monitor_calibration``) against today's ``assess`` rule and the
+   bare |z| >= 3 rule, each judged after every outcome up to 10,000 on the same runs: false
+   alarms on a calibrated agent, detection delay on a temperature-2 agent
+   (``--monitor-runs``, 1,000 by default).
 
-Run: ``.venv/bin/python bench/calibration_learning.py`` (20 seeds, about 15 seconds;
-``--seeds 5`` for a quick look, ``--part method --margin-se 2`` for the choice with a larger
-margin).
+Run: ``.venv/bin/python bench/calibration_learning.py`` (20 seeds and 1,000 monitoring runs,
+about 35 s; ``--seeds 5`` for a quick look, ``--part method --margin-se 2`` for the choice with
+a larger margin).
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from scipy.special import expit, logit
 
 from analytics_engine.calibration import CalibrationStats, calibration_errors
 from analytics_engine.method_choice import choose_recalibration
+from analytics_engine.monitoring import monitor_calibration
 from analytics_engine.pooling import fit_pooled_recalibration, group_prior
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
+from analytics_engine.verdict import assess
 
 HELD_OUT = 50_000
 Truth = Callable[[np.ndarray], np.ndarray]
@@ -180,10 +186,68 @@ def method_runs(seeds: int, sizes: list[int], margin_se: float) -> None:
             )
 
 
+def z_rule_alarm(p: np.ndarray, y: np.ndarray, *, gates: bool) -> int | None:
+    """First outcome count after which today's rule fires when judged after every outcome:
+    ``assess`` with its defaults (|z| >= 3, n >= 100, effect-size gates) when ``gates``, else
+    |z_OE| >= 3 or |Spiegelhalter Z| >= 3 from n = 100. ``assess`` is called only where a z
+    statistic (running sums) reaches 3, a necessary condition for its alarm."""
+    d = 1.0 - 2.0 * p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_oe = np.abs(np.cumsum(y - p)) / np.sqrt(np.cumsum(p * (1.0 - p)))
+        z_sp = np.abs(np.cumsum((y - p) * d)) / np.sqrt(np.cumsum(d * d * p * (1.0 - p)))
+    n = np.arange(1, p.size + 1)
+    steps = n[(n >= 100) & ((z_oe >= 3.0 - 1e-6) | (z_sp >= 3.0 - 1e-6))]
+    if not gates:
+        return int(steps[0]) if steps.size else None
+    stats = CalibrationStats.empty()
+    done = 0
+    for t in steps.tolist():
+        stats.add_many(p[done:t], y[done:t])
+        done = t
+        if assess(stats).is_actionable:
+            return int(t)
+    return None
+
+
+def monitor_runs(runs: int, horizon: int) -> None:
+    print(
+        f"\nAnytime-valid monitoring, judged after every outcome up to {horizon:,}; "
+        f"{runs} calibrated runs, {runs} runs at temperature 2 (p ~ U(0, 1))"
+    )
+    rules: dict[str, Callable[[np.ndarray, np.ndarray], int | None]] = {
+        "e-process (monitor_calibration, alpha 0.05)": lambda p, y: (
+            monitor_calibration(p, y).first_alarm
+        ),
+        "today: assess() (|z|>=3, n>=100, gates)": lambda p, y: z_rule_alarm(p, y, gates=True),
+        "|z|>=3 from n=100, no gates": lambda p, y: z_rule_alarm(p, y, gates=False),
+    }
+    false: dict[str, int] = dict.fromkeys(rules, 0)
+    delays: dict[str, list[float]] = {name: [] for name in rules}
+    rng = np.random.default_rng(20261208)
+    for _ in range(runs):
+        p, y = outcomes(rng, lambda q: q, horizon)
+        for name, rule in rules.items():
+            false[name] += rule(p, y) is not None
+        p, y = outcomes(rng, tempered(2.0), horizon)
+        for name, rule in rules.items():
+            first = rule(p, y)
+            delays[name].append(float(first) if first is not None else float("inf"))
+    print(f"{'rule':<46}{'false alarms':>16}{'median delay':>14}{'p90 delay':>11}{'missed':>8}")
+    for name in rules:
+        rate = false[name] / runs
+        se = (rate * (1 - rate) / runs) ** 0.5
+        d = np.array(delays[name])
+        print(
+            f"{name:<46}{rate:>9.1%} ± {se:.1%}{np.median(d):>14.0f}"
+            f"{np.percentile(d, 90):>11.0f}{np.mean(~np.isfinite(d)):>8.1%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--part", choices=["pooling", "method", "all"], default="all")
+    parser.add_argument("--part", choices=["pooling", "method", "monitor", "all"], default="all")
+    parser.add_argument("--monitor-runs", type=int, default=1000)
     parser.add_argument("--margin-se", type=float, default=1.0, help="choose_recalibration's")
     args = parser.parse_args()
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
@@ -206,6 +270,8 @@ def main() -> None:
         print_targets(alike, unlike)
     if args.part in ("method", "all"):
         method_runs(args.seeds, [100, 300, 1000, 3000, 10000, 20000], args.margin_se)
+    if args.part in ("monitor", "all"):
+        monitor_runs(args.monitor_runs, 10_000)
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 
