@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from backend.cli import COMMANDS
@@ -45,13 +46,57 @@ def test_compose_services_use_real_commands_and_settings() -> None:
 
 def test_dockerfile_installs_the_package_and_serves() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install -e ." in dockerfile  # in place: the tree in /app is what runs
+    # A regular install (site-packages), not an editable one, with the pinned versions.
+    assert "pip install -c constraints.txt ." in dockerfile
+    assert "pip install -e" not in dockerfile
+    assert "COPY constraints.txt " in dockerfile
     assert "gcc" in dockerfile  # analytics_engine._batch_kernel is compiled at install
-    for package in ("backend", "analytics_engine", "graphql_schema", "frontend_stub/dist"):
+    assert 'python -c "import analytics_engine._batch_kernel"' in dockerfile
+    for package in ("backend", "analytics_engine", "graphql_schema"):
         assert f"COPY {package} ./{package}" in dockerfile
+    # The app serves frontend_stub/dist from beside its installed `backend` package.
+    assert (
+        "COPY frontend_stub/dist /opt/venv/lib/python3.11/site-packages/frontend_stub/dist"
+        in dockerfile
+    )
+    assert "FROM python:3.11-slim" in dockerfile
     # the image needs no Node: the built dashboard is committed; .dockerignore keeps the rest out
     assert "frontend_stub/node_modules" in (ROOT / ".dockerignore").read_text()
     assert '"serve"' in dockerfile and "USER app" in dockerfile
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_constraints_pin_every_requirement_within_its_range() -> None:
+    project = _pyproject()["project"]
+    pins = _pins()
+    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, (
+            f"constraints.txt has no pin for {requirement.name}: regenerate it (see its header)"
+        )
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject.toml's {requirement}"
+        )
+
+
+def test_ci_and_the_readme_install_with_the_constraints() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ".venv/bin/pip install -q -c constraints.txt -e '.[dev]'" in ci
+    readme = (ROOT / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if "python3 -m venv .venv" in line]
+    assert len(commands) == 2, commands
+    assert all(" -c constraints.txt " in command for command in commands)
 
 
 def _pyproject() -> dict:
