@@ -173,13 +173,20 @@ async def create_agent(
     return agent
 
 
+@dataclass(frozen=True)
+class DeactivatedAgent:
+    agent: Agent
+    revoked_keys: list[ApiClient]
+
+
 async def deactivate_agent(
     session: AsyncSession, viewer: Viewer, *, agent_id: int, now: dt.datetime
-) -> list[ApiClient]:
-    """Deactivate an agent and revoke its live keys (their subscriptions end after commit);
-    the keys revoked. Deactivating an inactive agent changes nothing."""
-    if not await agents.deactivate_agent(session, viewer, agent_id=agent_id):
-        return []
+) -> DeactivatedAgent:
+    """Deactivate an agent and revoke its live keys (their subscriptions end after commit).
+    Deactivating an inactive agent changes nothing."""
+    agent, changed = await agents.deactivate_agent(session, viewer, agent_id=agent_id)
+    if not changed:
+        return DeactivatedAgent(agent, [])
     revoked = await auth.revoke_agent_keys(session, viewer=viewer, agent_id=agent_id, now=now)
     await orgs.record_admin_change(
         session,
@@ -190,7 +197,7 @@ async def deactivate_agent(
         now=now,
         details={"revokedKeyIds": [c.id for c in revoked]},
     )
-    return revoked
+    return DeactivatedAgent(agent, revoked)
 
 
 async def list_api_keys(session: AsyncSession, viewer: Viewer) -> list[ApiClient]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from graphql_schema.actions.mutations import ActionsMutation
+from graphql_schema.admin.mutations import AdminMutation
 from graphql_schema.alerts.mutations import AlertsMutation
 from graphql_schema.calibration.mutations import CalibrationMutation
 from graphql_schema.coaching.mutations import CoachingMutation
@@ -39,5 +40,6 @@ class Mutation(
     PartnerWebhooksMutation,
     ReportsMutation,
     RoiMutation,
+    AdminMutation,
 ):
     pass

@@ -23,6 +23,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.errors import DomainError
 from backend.settings import Settings
 from graphql_schema.actions.queries import ActionsQuery
+from graphql_schema.admin.queries import AdminQuery
 from graphql_schema.agents.queries import AgentsQuery
 from graphql_schema.alerts.queries import AlertsQuery
 from graphql_schema.analytics.queries import AnalyticsQuery
@@ -67,6 +68,7 @@ class Query(
     RoiQuery,
     StrategyQuery,
     HealthQuery,
+    AdminQuery,
 ):
     pass
 

@@ -47,9 +47,11 @@ async def create_agent(
     return agent
 
 
-async def deactivate_agent(session: AsyncSession, viewer: Viewer, *, agent_id: int) -> bool:
+async def deactivate_agent(
+    session: AsyncSession, viewer: Viewer, *, agent_id: int
+) -> tuple[Agent, bool]:
     """Mark an agent of the viewer's organisation inactive (administrators); another
-    organisation's is not found. False when it was inactive already."""
+    organisation's is not found. The agent, and False when it was inactive already."""
     viewer.require_role(ViewerRole.ADMIN)
     agent = await session.scalar(
         select(Agent).where(Agent.id == agent_id, Agent.organization_id == viewer.organization_id)
@@ -57,7 +59,7 @@ async def deactivate_agent(session: AsyncSession, viewer: Viewer, *, agent_id: i
     if agent is None:
         raise NotFoundError("agent", field="agentId")
     if not agent.active:
-        return False
+        return agent, False
     agent.active = False
     await flush(session)
-    return True
+    return agent, True

@@ -289,8 +289,9 @@ async def test_deactivating_an_agent_revokes_its_keys(sessions, world: World) ->
         )
     held: list = []
     async with transaction(sessions, hold=held) as session:
-        revoked = await administration.deactivate_agent(session, admin, agent_id=agent_id, now=NOW)
-    assert [k.id for k in revoked] == [created.client.id]
+        done = await administration.deactivate_agent(session, admin, agent_id=agent_id, now=NOW)
+    assert not done.agent.active
+    assert [k.id for k in done.revoked_keys] == [created.client.id]
     assert held == [
         AccessRevoked(organization_id=admin.organization_id, api_client_id=created.client.id)
     ]

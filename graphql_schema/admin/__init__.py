@@ -1,0 +1,1 @@
+"""GraphQL: administration of an organisation (administrators only)."""
