@@ -188,7 +188,8 @@ class PooledRecalibration:
     - ``map``: the map in use (a Platt map unless the agent's own fit fell back);
     - ``source``: ``"pooled"`` (the agent's data under the group prior; all prior when it has
       no outcomes), ``"own"`` (its own fit conflicts with the group's: its own Platt fit) or
-      ``"unpooled"`` (fewer than two siblings with an identified fit: ``fit_recalibration``);
+      ``"unpooled"`` (fewer than two siblings with an identified fit, or a pooled fit that did
+      not converge: ``fit_recalibration``);
     - ``pooled_weight``: share of the map's precision that comes from the group,
       ``tr((I + T⁻¹)⁻¹ T⁻¹) / 2`` with ``I`` the agent's Fisher information (1 for a new
       agent, toward 0 as its outcomes grow; 0 unless ``source == "pooled"``);
@@ -329,6 +330,12 @@ def fit_pooled_recalibration(
             bins.z, bins.count, bins.successes,
             prior_mean=mu, prior_precision=precision, start=mu,
         )  # fmt: skip
+        if not post.converged[0]:  # not seen: the prior makes the objective strictly concave
+            fitted = fit_recalibration(agent)
+            return PooledRecalibration(
+                fitted, "unpooled", 0.0, *common, own_a, own_b, chi2, p_conflict, n,
+                f"The pooled fit did not converge: the agent's own {fitted.method} map.",
+            )  # fmt: skip
         a, b = (float(v) for v in post.params[0])
         info = post.information[0]
         mean_rate = float(bins.successes.sum() / n)

@@ -252,3 +252,17 @@ def test_bad_arguments_are_named() -> None:
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+unit = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(unit, st.sampled_from([0.0, 1.0])), min_size=1, max_size=80))
+def test_any_small_agent_gets_a_monotone_map_without_error(data: list[tuple[float, float]]) -> None:
+    # one bin, all successes, confidences of exactly 0 or 1: the prior keeps the fit defined
+    p, y = (np.array(column) for column in zip(*data, strict=True))
+    result = fit_pooled_recalibration(CalibrationStats.from_arrays(p, y), PRIOR)
+    assert result.source in ("pooled", "own")
+    assert np.all(np.diff(result.map.apply(np.linspace(0, 1, 101))) >= 0)
+    assert 0.0 <= result.pooled_weight <= 1.0
