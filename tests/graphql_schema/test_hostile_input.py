@@ -5,6 +5,7 @@ property-based fuzzer over the same classes keeps them closed."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -16,8 +17,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.auth.tokens import TOKEN_ISSUER
+from backend.auth.models import ApiClient, ApiClientKind
+from backend.auth.tokens import TOKEN_ISSUER, new_api_key
+from backend.database import create_engine, create_sessionmaker
 from backend.settings import DEVELOPMENT_SECRET_KEY, load_settings
+from backend.unit_of_work import transaction
 from tests.graphql_schema.conftest import Api
 
 MASKED = "Unexpected error."
@@ -365,3 +369,89 @@ def test_production_answers_no_field_suggestions(sqlite_database_url: str, env: 
             errors = graphql_errors(response)
             suggested = any("Did you mean" in e["message"] for e in errors)
             assert suggested is (env == "development"), (query, errors)
+
+
+# API keys read users only with a scope that grants it ---------------------------------------
+
+
+def partner_key(database_url: str, organization_id: int, scopes: list[str]) -> str:
+    """A partner key with exactly ``scopes`` (stored as issued; the kinds' allowed scopes are
+    the key service's to judge)."""
+
+    async def insert() -> str:
+        engine = create_engine(database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                new = new_api_key()
+                session.add(
+                    ApiClient(
+                        organization_id=organization_id,
+                        name="scoped",
+                        kind=ApiClientKind.PARTNER.value,
+                        key_prefix=new.prefix,
+                        key_hash=new.key_hash,
+                        scopes=sorted(scopes),
+                    )
+                )
+            return new.key
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(insert())
+
+
+USER_FIELDS = "id name role email team { name }"
+
+
+def test_keys_without_a_users_scope_see_no_user(api: Api) -> None:
+    rep = api.world.users["rep_a1"]
+    for key in ("agent_a1", "partner_n"):
+        node = ask(
+            api,
+            f'{{ node(id: "{gid("User", rep.id)}") {{ ... on User {{ {USER_FIELDS} }} }} }}',
+            as_=key,
+        )
+        assert coded(node) == [] and node["data"] == {"node": None}, (key, node)
+        for field in ("email", "role", "team { name }"):
+            owners = ask(api, f"{{ agents {{ owner {{ name {field} }} }} }}", as_=key)
+            assert owners["data"]["agents"], (key, owners)
+            hidden = [
+                a["owner"] is None or a["owner"].get("team") is None
+                for a in owners["data"]["agents"]
+            ]
+            assert all(hidden), (key, owners)
+            assert {c for c, _ in coded(owners)} == {"forbidden"}, (key, owners)
+            assert rep.email not in json.dumps(owners), (key, owners)
+        # the name of the person behind a row the key reads (its agent's owner) is no secret
+        names = ask(api, "{ agents { owner { name } } }", as_=key)
+        assert coded(names) == [] and {"owner": {"name": rep.name}} in names["data"]["agents"]
+
+
+def test_a_key_with_read_users_sees_names_and_roles_and_emails_only_with_their_scope(
+    api: Api, database_url: str
+) -> None:
+    rep = api.world.users["rep_a1"]
+    north = rep.organization_id
+    api.tokens["users"] = partner_key(database_url, north, ["read:users"])
+    api.tokens["emails"] = partner_key(database_url, north, ["read:users", "read:users:email"])
+    query = (
+        f'{{ node(id: "{gid("User", rep.id)}") {{ ... on User {{ name role team {{ name }} }} }} }}'
+    )
+    for key in ("users", "emails"):
+        body = ask(api, query, as_=key)
+        assert coded(body) == [] and body["data"]["node"]["name"] == rep.name, (key, body)
+    email = f'{{ node(id: "{gid("User", rep.id)}") {{ ... on User {{ email }} }} }}'
+    refused = ask(api, email, as_="users")
+    assert coded(refused) == [("forbidden", None)] and rep.email not in json.dumps(refused)
+    granted = ask(api, email, as_="emails")
+    assert coded(granted) == [] and granted["data"]["node"]["email"] == rep.email
+
+
+def test_people_still_see_the_users_of_their_organisation(api: Api) -> None:
+    rep = api.world.users["rep_a1"]
+    body = ask(
+        api,
+        f'{{ node(id: "{gid("User", rep.id)}") {{ ... on User {{ {USER_FIELDS} }} }} }}',
+        as_="exec_n",
+    )
+    assert coded(body) == [] and body["data"]["node"]["email"] == rep.email
