@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # Run the periodic jobs inside `serve`. Default: yes on SQLite (one process is enough),
     # no on PostgreSQL (run `python -m backend worker`, as many as needed).
     worker_in_process: bool | None = None
+    # The worker rewrites this file on each turn of its loop (its time inside, its modification
+    # time for the health check: docker-compose.yml, docs/operations.md). Unset: no heartbeat.
+    worker_heartbeat_file: str | None = None
 
     @field_validator("database_url")
     @classmethod

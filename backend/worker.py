@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.learning import close_expired_windows, expire_prompts, remind_prompts, suggest_reviews
 from backend.state import AppState
@@ -198,6 +199,7 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
     try:
         while not stop.is_set():
             now = state.now()
+            beat(state.settings.worker_heartbeat_file, now)
             for job in JOBS:
                 if now < next_run[job.name]:
                     continue
@@ -217,6 +219,18 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
     finally:
         if running:
             await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def beat(heartbeat_file: str | None, now: dt.datetime) -> None:
+    """The worker's heartbeat: ``now`` written to ``heartbeat_file`` (WORKER_HEARTBEAT_FILE),
+    whose modification time the health check compares with its own clock. A loop held up by a
+    job longer than the check allows stops beating, and the worker is reported unhealthy."""
+    if heartbeat_file is None:
+        return
+    try:
+        Path(heartbeat_file).write_text(now.isoformat() + "\n")
+    except OSError as exc:  # a full disk must not stop the jobs; the health check will tell
+        log.warning("heartbeat: cannot write %s (%s)", heartbeat_file, exc)
 
 
 async def _run_logged(job: Job, state: AppState, now: dt.datetime) -> None:

@@ -1,7 +1,13 @@
-"""docker-compose.yml and the Dockerfile stay honest (Docker itself does not run here)."""
+"""The deployment files stay honest (Docker itself does not run here): docker-compose.yml, the
+load balancer's nginx.conf, .env.example, the Dockerfile, pyproject.toml and constraints.txt."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -11,6 +17,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from backend.cli import COMMANDS
+from backend.settings import Settings
+from backend.worker import beat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,12 +27,18 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+APP_SERVICES = ("migrate", "api", "worker")
+
+
 def test_compose_has_the_production_shape() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "api", "worker"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "lb"}
     for name, service in services.items():
-        assert "healthcheck" in service, f"{name} has no health check"
+        if name != "migrate":  # a one-shot: it exits when done
+            assert "healthcheck" in service and "disable" not in service["healthcheck"], name
+            assert service["restart"] == "unless-stopped", f"{name} is not restarted"
+    assert services["migrate"]["restart"] == "no"
     assert set(compose["volumes"]) == {"postgres-data", "redis-data"}
     assert services["postgres"]["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
 
@@ -32,7 +46,7 @@ def test_compose_has_the_production_shape() -> None:
 def test_compose_services_use_real_commands_and_settings() -> None:
     services = _compose()["services"]
     commands = {*COMMANDS, "serve", "migrate", "export-schema"}
-    for name in ("api", "worker"):
+    for name in APP_SERVICES:
         command = services[name]["command"]
         assert command[:3] == ["python", "-m", "backend"]
         assert command[3] in commands, f"{name}: unknown command {command}"
@@ -40,8 +54,142 @@ def test_compose_services_use_real_commands_and_settings() -> None:
         assert environment["DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert environment["REDIS_URL"].startswith("redis://redis:")
         assert environment["ENV"] == "production"
-    api_environment = services["api"]["environment"]
-    assert "SECRET_KEY" in api_environment and "dev-only" not in api_environment["SECRET_KEY"]
+        assert "SECRET_KEY" in environment and "dev-only" not in environment["SECRET_KEY"]
+        assert services[name]["env_file"] == ".env", f"{name}: settings do not reach it"
+    assert services["migrate"]["command"][3] == "migrate"
+
+
+def test_compose_hard_codes_no_password() -> None:
+    services = _compose()["services"]
+    required = "${POSTGRES_PASSWORD:?"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(required)
+    for name in APP_SERVICES:
+        url = services[name]["environment"]["DATABASE_URL"]
+        assert f":{required}" in url and url.count("@") == 1, url
+        assert services[name]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
+
+
+def test_the_api_and_workers_start_after_the_migration() -> None:
+    services = _compose()["services"]
+    for name in ("api", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert depends["postgres"] == {"condition": "service_healthy"}, name
+        assert depends["redis"] == {"condition": "service_healthy"}, name
+    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+
+
+def test_the_api_scales_behind_the_load_balancer() -> None:
+    services = _compose()["services"]
+    assert "ports" not in services["api"], "a fixed host port prevents --scale api=N"
+    assert services["api"]["expose"] == ["8000"]
+    lb = services["lb"]
+    assert lb["image"].startswith("nginx:")
+    assert lb["ports"] == ["${HTTP_PORT:-8000}:80"]
+    assert lb["depends_on"] == {"api": {"condition": "service_healthy"}}
+    (mount,) = lb["volumes"]
+    source, target, mode = mount.split(":")
+    assert (ROOT / source).is_file() and target == "/etc/nginx/conf.d/default.conf"
+    assert mode == "ro"
+
+
+def _nginx(text: str) -> list:
+    """nginx's configuration as nested [name, args, children] (children None for a directive)."""
+    text = re.sub(r"#[^\n]*", "", text)
+    tokens = re.findall(r'"[^"]*"|[{};]|[^\s{};]+', text)
+    stack: list[list] = [[]]
+    words: list[str] = []
+    for token in tokens:
+        if token == ";":
+            stack[-1].append([words[0], words[1:], None])
+            words = []
+        elif token == "{":
+            block = [words[0], words[1:], []]
+            stack[-1].append(block)
+            stack.append(block[2])
+            words = []
+        elif token == "}":
+            assert not words, f"nginx.conf: unterminated directive {words}"
+            stack.pop()
+        else:
+            words.append(token)
+    assert len(stack) == 1 and not words, "nginx.conf: unbalanced braces"
+    return stack[0]
+
+
+def _directives(block: list, name: str) -> list[list[str]]:
+    return [args for directive, args, _ in block if directive == name]
+
+
+def _block(block: list, name: str, *args: str) -> list:
+    (children,) = [c for d, a, c in block if d == name and tuple(a) == args and c is not None]
+    return children
+
+
+def test_the_load_balancer_round_robins_over_the_replicas_and_carries_websockets() -> None:
+    config = _nginx((ROOT / "deploy" / "nginx.conf").read_text())
+    # Docker's DNS, asked again as replicas come and go.
+    assert _directives(config, "resolver")[0][0] == "127.0.0.11"
+    upstream = _block(config, "upstream", "api")
+    assert _directives(upstream, "server") == [["api:8000", "resolve"]]
+    assert _directives(upstream, "zone")  # `resolve` needs a shared zone
+    upgrade = _block(config, "map", "$http_upgrade", "$connection_upgrade")
+    assert ["upgrade"] in _directives(upgrade, "default")
+    server = _block(config, "server")
+    assert _directives(server, "listen") == [["80"]]
+    assert _directives(server, "proxy_http_version") == [["1.1"]]
+    headers = {args[0]: args[1] for args in _directives(server, "proxy_set_header")}
+    assert headers["Upgrade"] == "$http_upgrade"
+    assert headers["Connection"] == "$connection_upgrade"
+    assert headers["X-Forwarded-For"] == "$proxy_add_x_forwarded_for"
+    graphql = _block(server, "location", "=", "/graphql")
+    assert _directives(graphql, "proxy_pass") == [["http://api"]]
+    # A location with its own proxy_set_header would drop the server's (Upgrade among them).
+    assert not _directives(graphql, "proxy_set_header")
+    assert _directives(_block(server, "location", "/"), "proxy_pass") == [["http://api"]]
+
+
+def _run_worker_health_check(heartbeat: Path) -> int:
+    worker = _compose()["services"]["worker"]
+    test = worker["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    environment = {**os.environ, "WORKER_HEARTBEAT_FILE": str(heartbeat)}
+    return subprocess.run([sys.executable, "-c", test[3]], env=environment).returncode
+
+
+def test_the_worker_health_check_reads_the_heartbeat(tmp_path: Path) -> None:
+    worker = _compose()["services"]["worker"]
+    assert worker["environment"]["WORKER_HEARTBEAT_FILE"].startswith("/tmp/")
+    heartbeat = tmp_path / "worker.heartbeat"
+    assert _run_worker_health_check(heartbeat) != 0  # no heartbeat yet
+    beat(str(heartbeat), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))  # written now, whatever it says
+    assert _run_worker_health_check(heartbeat) == 0
+    os.utime(heartbeat, (0, 0))  # last written in 1970: the loop is stuck
+    assert _run_worker_health_check(heartbeat) == 1
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep and name == name.strip().upper(), f".env.example: {line!r}"
+            values[name] = value
+    return values
+
+
+def test_env_example_documents_every_required_variable_and_only_real_settings() -> None:
+    example = _env_example()
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    compose_variables = set(re.findall(r"\$\{([A-Z_]+)", compose_text))
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", compose_text))
+    assert required == {"POSTGRES_PASSWORD", "SECRET_KEY"}
+    assert required <= set(example)
+    settings = {name.upper() for name in Settings.model_fields}
+    for name in example:
+        assert name in settings or name in compose_variables, f".env.example: unknown {name}"
+    # Set by docker-compose.yml itself: an .env value would be overridden, so none is offered.
+    assert not {"ENV", "DATABASE_URL", "REDIS_URL"} & set(example)
 
 
 def test_dockerfile_installs_the_package_and_serves() -> None:
