@@ -25,13 +25,17 @@ from backend.handlers import open_state
 from backend.health import check_readiness, service_version
 from backend.http_headers import http_middleware
 from backend.notifications.smtp import send_email
+from backend.observability.metrics import HttpMetrics, metrics_endpoint
+from backend.observability.queues import queue_depths
+from backend.observability.request_id import RequestId
 from backend.outages import Outages
 from backend.reports.unsubscribe import unsubscribe_routes
 from backend.settings import Settings, load_settings
 from backend.slack.routes import slack_routes
-from backend.state import Clock
+from backend.state import AppState, Clock
 from backend.webhooks.routes import webhook_routes
 from backend.worker import run_worker
+from graphql_schema.live.hub import LiveHub
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLView
 
@@ -52,6 +56,10 @@ async def readyz(request: Request) -> Response:
         "version": report.version,
     }
     return JSONResponse(body, status_code=200 if report.ok else 503)
+
+
+def live_subscribers(state: AppState) -> int:
+    return LiveHub.of(state).subscriber_count()
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Starlette:
@@ -85,6 +93,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route(
+            "/metrics",
+            metrics_endpoint(
+                settings, queue_depths=queue_depths, live_subscribers=live_subscribers
+            ),
+        ),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         *webhook_routes(),
@@ -100,6 +114,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
         limits=[("/graphql", settings.graphql_max_body_bytes)],
         default=settings.webhook_max_body_bytes,
     )
-    # Outermost: a database or broker outage met anywhere is a 503 with Retry-After.
-    middleware = [Middleware(Outages), *http_middleware(settings), body_limit]
+    # Outermost: the request id (every line logged while serving carries it) and the request
+    # metrics; then a database or broker outage met anywhere is a 503 with Retry-After.
+    middleware = [
+        Middleware(RequestId),
+        Middleware(HttpMetrics),
+        Middleware(Outages),
+        *http_middleware(settings),
+        body_limit,
+    ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import math
 import signal
 import sys
@@ -18,6 +17,7 @@ from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, issue_token_for_email
 from backend.errors import DomainError
 from backend.migrations import NotPrintable, downgrade, upgrade, upgrade_async
+from backend.observability.logs import configure_logging, logging_config
 from backend.orgs.models import Organization, User
 from backend.orgs.service import agent_by_reference, organization_by_slug
 from backend.settings import Settings, SettingsError, check_startup, load_settings
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(settings)  # LOG_LEVEL, LOG_FORMAT (json or text)
         check_startup(settings)  # refuses unsafe production settings, logs doubtful ones
         if args.command == "serve":
             return _serve(settings, args)
@@ -528,6 +528,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         reload=args.reload,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings),  # each server process logs as this one does
     )
     return 0
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.learning import close_expired_windows, expire_prompts, remind_prompts, suggest_reviews
+from backend.observability.jobs import job_run
+from backend.observability.metrics import start_metrics_server
 from backend.state import AppState
 from backend.unit_of_work import transaction
 
@@ -182,11 +184,14 @@ async def run_jobs_once(state: AppState, *, now: dt.datetime | None = None) -> d
     done: dict[str, int] = {}
     now = now or state.now()
     for job in JOBS:
-        try:
-            done[job.name] = await job.run(state, now)
-        except Exception:
-            log.exception("job %s failed", job.name)
-            done[job.name] = -1
+        with job_run(job.name) as run:
+            try:
+                done[job.name] = await job.run(state, now)
+                run.done(done[job.name])
+            except Exception:
+                run.fail()
+                log.exception("job %s failed", job.name)
+                done[job.name] = -1
     return done
 
 
@@ -196,6 +201,7 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
     stop = stop or asyncio.Event()
     next_run = {job.name: state.now() for job in JOBS}
     running: dict[str, asyncio.Task[None]] = {}
+    metrics = await start_metrics_server(state.settings)  # when WORKER_METRICS_PORT is set
     try:
         while not stop.is_set():
             now = state.now()
@@ -219,6 +225,9 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
     finally:
         if running:
             await asyncio.gather(*running.values(), return_exceptions=True)
+        if metrics is not None:
+            metrics.close()
+            await metrics.wait_closed()
 
 
 def beat(heartbeat_file: str | None, now: dt.datetime) -> None:
@@ -234,9 +243,12 @@ def beat(heartbeat_file: str | None, now: dt.datetime) -> None:
 
 
 async def _run_logged(job: Job, state: AppState, now: dt.datetime) -> None:
-    try:
-        count = await job.run(state, now)
-        if count:
-            log.info("%s: %d done", job.name, count)
-    except Exception:
-        log.exception("job %s failed; retrying at its next run", job.name)
+    with job_run(job.name) as run:  # its log lines carry the job and a job run id
+        try:
+            count = await job.run(state, now)
+            run.done(count)
+            if count:
+                log.info("%s: %d done", job.name, count)
+        except Exception:
+            run.fail()
+            log.exception("job %s failed; retrying at its next run", job.name)

@@ -5,7 +5,6 @@ another)."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
 from backend.errors import DomainError, ErrorCode
+from backend.observability.request_id import current_request_id, new_request_id
 from backend.state import AppState
 from backend.viewer import Viewer
 
@@ -46,7 +46,8 @@ class Context:
     auth_problem: str | None = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # The HTTP request's or WebSocket connection's id (`X-Request-ID`), as in the logs.
+    request_id: str = field(default_factory=lambda: current_request_id() or new_request_id())
     loaders: Loaders = field(init=False)
     extensions: dict[str, Any] = field(default_factory=dict)
 

@@ -21,6 +21,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 
 from backend.errors import DomainError
+from backend.observability.graphql import metered
 from backend.settings import Settings
 from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.admin.queries import AdminQuery
@@ -123,14 +124,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
-    # Factories, not instances: Strawberry builds fresh extensions for each operation.
+    # Factories, not instances: Strawberry builds fresh extensions for each operation. The
+    # operation metrics read the cost extension's report and see errors once masked.
+    cost_limits, operation_metrics = metered(lambda: CostLimits(budgets=budgets, requests=requests))
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         ArgumentChecks,
-        lambda: CostLimits(budgets=budgets, requests=requests),
+        cost_limits,
+        operation_metrics,
         lambda: DomainErrorsAndMasking(suggestions=settings.introspection_enabled),
     ]
     return Schema(

@@ -36,6 +36,7 @@ from starlette.websockets import WebSocket
 
 from backend.auth.events import ACCESS_REVOKED_CHANNEL, AccessRevoked
 from backend.errors import DomainError, ErrorCode
+from backend.observability.metrics import count_dropped_subscriber
 from backend.pubsub import (
     SUBSCRIBER_QUEUE_SIZE,
     Fanout,
@@ -120,8 +121,10 @@ class Member:
     def receive(self, delivery: Delivery) -> None:
         if self.sender is not None and delivery.payload is not None:
             self.sender.send(delivery.payload)
-        else:
+        elif not self.queue.ended:
             self.queue.offer(delivery)
+            if self.queue.ended:  # its queue was full: dropped (`SubscriberTooSlow`)
+                count_dropped_subscriber()
 
     def refuse(self, error: Exception) -> None:
         """End it with ``error`` (raised by its subscription), once it read what it holds."""
@@ -182,6 +185,8 @@ class LiveChannel:
             limit = self.hub.queues.queue_size
 
             def too_slow() -> None:
+                if not queue.ended:
+                    count_dropped_subscriber()
                 queue.end(SubscriberTooSlow.behind(self.name, limit))
 
             sender = FrameSender(socket, operation, limit=limit, on_too_slow=too_slow)
