@@ -159,8 +159,32 @@ def group_prior(
     """
     if not min_between_sd > 0:
         raise ValueError(f"min_between_sd must be positive, got {min_between_sd!r}")
+    fits = sibling_fits(siblings)
+    if fits.params.shape[0] < 2:
+        return None
+    params, covs, n = fits.params, fits.covariances, fits.n
+    re = random_effects(params, covs, min_between_sd=min_between_sd)
+    return GroupPrior(mean=re.mean, between=re.between, n_agents=params.shape[0], n=n)
+
+
+@dataclass(frozen=True)
+class SiblingFits:
+    """The siblings' own maximum-likelihood Platt fits: ``params`` ``(m, 2)``, their
+    ``covariances`` ``(m, 2, 2)`` (inverse Fisher information), ``index`` of each in the
+    siblings given (those without an identified fit are left out) and their outcomes ``n``."""
+
+    params: NDArray[np.float64]
+    covariances: NDArray[np.float64]
+    index: NDArray[np.intp]
+    n: float
+
+
+def sibling_fits(siblings: Sequence[CalibrationStats]) -> SiblingFits:
+    """Each sibling's Platt fit on its bins, if identified (at least 3 non-empty bins,
+    converged, non-singular information)."""
     params: list[NDArray[np.float64]] = []
     covs: list[NDArray[np.float64]] = []
+    index: list[int] = []
     n = 0.0
     for i, stats in enumerate(siblings):
         if not isinstance(stats, CalibrationStats):
@@ -174,11 +198,14 @@ def group_prior(
             continue
         params.append(fit.params[0])
         covs.append(np.linalg.inv(info))
+        index.append(i)
         n += bins.n
-    if len(params) < 2:
-        return None
-    re = random_effects(np.array(params), np.array(covs), min_between_sd=min_between_sd)
-    return GroupPrior(mean=re.mean, between=re.between, n_agents=len(params), n=n)
+    return SiblingFits(
+        params=np.array(params).reshape(-1, 2),
+        covariances=np.array(covs).reshape(-1, 2, 2),
+        index=np.array(index, dtype=np.intp),
+        n=n,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,15 @@ confidence on 50,000 fresh outcomes of the same agent, median over seeds.
 2. Method choice: one agent, ``n`` in 100 ... 20,000 outcomes, a logistic distortion
    (temperature 2) and a step (success 0.25 below p = 0.5, 0.75 above: no logistic curve fits
    it); the chosen map against Platt and isotonic fitted on the same outcomes.
+   Teams: three teams of four agents (temperatures 1.25, 2 and 4), agent 12 in the third;
+   pooled toward the organisation (``group_prior``) and toward its team (``team_prior``).
 3. Monitoring: the e-process (``monitor_calibration``) against today's ``assess`` rule and the
    bare |z| >= 3 rule, each judged after every outcome up to 10,000 on the same runs: false
    alarms on a calibrated agent, detection delay on a temperature-2 agent
    (``--monitor-runs``, 1,000 by default).
 
 Run: ``.venv/bin/python bench/calibration_learning.py`` (20 seeds and 1,000 monitoring runs,
-about 35 s; ``--seeds 5`` for a quick look, ``--part method --margin-se 2`` for the choice with
+about 45 s; ``--seeds 5`` for a quick look, ``--part method --margin-se 2`` for the choice with
 a larger margin).
 """
 
@@ -41,6 +43,7 @@ from analytics_engine.method_choice import choose_recalibration
 from analytics_engine.monitoring import monitor_calibration
 from analytics_engine.pooling import fit_pooled_recalibration, group_prior
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
+from analytics_engine.team_pooling import team_prior
 from analytics_engine.verdict import assess
 
 HELD_OUT = 50_000
@@ -129,6 +132,44 @@ def print_pooling(title: str, results: dict[str, dict[int, list[float]]], sizes:
             base = min(_median(today[n]), _median(own[n]) if n else np.inf)
             ratios.append(_median(results[name][n]) / base)
         print(f"{name + ' / best own':<40}" + "".join(f"{r:>9.2f}x" for r in ratios))
+
+
+def team_runs(seeds: int, sizes: list[int]) -> None:
+    """Three teams of four agents, team temperatures 1.25, 2 and 4 (each agent's spread around
+    its team's: log-sd 0.15), 1,000 outcomes each but agent 12 (team 3)."""
+    rows: dict[str, dict[int, list[float]]] = {}
+    for seed in range(seeds):
+        rng = np.random.default_rng(40_000 + seed)
+        centres = np.repeat([1.25, 2.0, 4.0], 4)
+        temps = centres * np.exp(0.15 * rng.standard_normal(12))
+        labels = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+        siblings = [
+            CalibrationStats.from_arrays(*outcomes(rng, tempered(t), 1000)) for t in temps[:11]
+        ]
+        org, team = group_prior(siblings), team_prior(siblings, labels, 2)
+        truth = tempered(float(temps[11]))
+        stream = outcomes(rng, truth, max(sizes))
+        fresh = outcomes(rng, truth, HELD_OUT)
+        for n in sizes:
+            stats = CalibrationStats.empty()
+            if n:
+                stats.add_many(stream[0][:n], stream[1][:n])
+            maps = {
+                "today: fit_recalibration (by n)": fit_recalibration(stats),
+                "own Platt fit": fit_recalibration(stats, method="platt") if n else None,
+                "pooled toward the organisation": fit_pooled_recalibration(stats, org).map,
+                "pooled toward the team (team_prior)": fit_pooled_recalibration(stats, team).map,
+            }
+            for name, m in maps.items():
+                value = held_out_ece(m, fresh) if m is not None else float("nan")
+                rows.setdefault(name, {k: [] for k in sizes})[n].append(value)
+    print(
+        f"\nTeams (temperatures 1.25 / 2 / 4, agent 12 in the third): median held-out ECE, "
+        f"{seeds} seeds"
+    )
+    print(f"{'map':<40}" + "".join(f"{'n=' + str(n):>10}" for n in sizes))
+    for name, by_n in rows.items():
+        print(f"{name:<40}" + "".join(f"{_median(by_n[n]):>10.4f}" for n in sizes))
 
 
 def print_targets(
@@ -246,7 +287,9 @@ def monitor_runs(runs: int, horizon: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--part", choices=["pooling", "method", "monitor", "all"], default="all")
+    parser.add_argument(
+        "--part", choices=["pooling", "teams", "method", "monitor", "all"], default="all"
+    )
     parser.add_argument("--monitor-runs", type=int, default=1000)
     parser.add_argument("--margin-se", type=float, default=1.0, help="choose_recalibration's")
     args = parser.parse_args()
@@ -268,6 +311,8 @@ def main() -> None:
             sizes,
         )
         print_targets(alike, unlike)
+    if args.part in ("teams", "all"):
+        team_runs(args.seeds, [0, 50, 200, 1000])
     if args.part in ("method", "all"):
         method_runs(args.seeds, [100, 300, 1000, 3000, 10000, 20000], args.margin_se)
     if args.part in ("monitor", "all"):
