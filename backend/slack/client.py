@@ -1,21 +1,36 @@
-"""A small client of Slack's Web API: ``POST {base}/{method}`` with a JSON body (a form body for
-the methods that want one) and the bot token as bearer, answered ``{"ok": true, ...}`` or
-``{"ok": false, "error": "..."}``; and file uploads to the URL Slack hands out for them.
+"""Slack's Web API through Slack's own SDK (``slack_sdk.WebClient``): ``POST {base}/{method}``
+with a JSON body (a form body for the methods that want one) and the bot token as bearer,
+answered ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``; and file uploads to the URL
+Slack hands out for them.
 
-The standard library's urllib runs in a worker thread (the event loop never blocks); the base
-URL is configurable so tests point it at a local stand-in. The token is never logged.
+The SDK's retry handlers retry a call whose connection failed and one Slack answered 5xx, with
+exponential backoff; a 429 is not waited out here but raised with its Retry-After, which the
+deliveries' outbox honours (a worker never sleeps minutes inside one call). The SDK runs in a
+worker thread (the event loop never blocks); the base URL is configurable so tests point it at
+a local stand-in. The token is never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk import errors as slack_errors
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from backend.webhooks.headers import ascii_int
+
 DEFAULT_TIMEOUT_SECONDS = 5.0
+RETRIES = 2  # more attempts of a call whose connection failed or that Slack answered 5xx
 UPLOAD_TIMEOUT_SECONDS = 30.0  # a chart of a few MB to Slack's file host
 MAX_RESPONSE_BYTES = 1024 * 1024
 UPLOAD = "file upload"  # the method named by errors of the upload itself
@@ -50,6 +65,23 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+def _refusal(method: str, response: Any) -> SlackApiError:
+    """Our error for an answer the SDK refused: Slack's error code, ``ratelimited`` with its
+    Retry-After, or the HTTP status of an answer that is not Slack's JSON."""
+    status = getattr(response, "status_code", 200)
+    data = getattr(response, "data", None)
+    if status == 429:
+        retry = str((getattr(response, "headers", None) or {}).get("Retry-After", "")).strip()
+        return SlackApiError(method, "ratelimited", retry_after=ascii_int(retry))
+    if status >= 500:  # an upstream page, not Slack's JSON
+        return SlackApiError(method, f"HTTP {status}")
+    if isinstance(data, dict) and data.get("error"):
+        return SlackApiError(method, str(data["error"]))
+    if status >= 400:
+        return SlackApiError(method, f"HTTP {status}")
+    return SlackApiError(method, "ok is not true")
+
+
 class SlackApiError(Exception):
     """A Web API call failed: Slack's error code (``channel_not_found``, ``ratelimited``, ...)
     or the transport problem; the message names the method."""
@@ -65,9 +97,17 @@ class SlackClient:
     def __init__(
         self, *, token: str, base_url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
     ) -> None:
-        self._token = token
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout = timeout
+        self._web = WebClient(
+            token=token,
+            base_url=self.base_url,
+            timeout=max(1, math.ceil(timeout)),
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+                ServerErrorRetryHandler(max_retry_count=RETRIES),
+            ],
+        )
 
     def __repr__(self) -> str:  # never the token
         return f"SlackClient(base_url={self.base_url!r})"
@@ -82,52 +122,35 @@ class SlackClient:
         return await asyncio.to_thread(self._call_form, method, arguments)
 
     def _call(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(arguments).encode()
-        return self._send(method, body, "application/json; charset=utf-8")
+        return self._send(method, body=arguments)
 
     def _call_form(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
         fields = {
             name: value if isinstance(value, str) else json.dumps(value)
             for name, value in arguments.items()
         }
-        body = urllib.parse.urlencode(fields).encode()
-        return self._send(method, body, "application/x-www-form-urlencoded")
+        return self._send(method, params=fields)
 
-    def _send(self, method: str, body: bytes, content_type: str) -> dict[str, Any]:
-        request = urllib.request.Request(
-            self.base_url + method,
-            data=body,
-            method="POST",
-            headers={
-                "Authorization": f"Bearer {self._token}",
-                "Content-Type": content_type,
-                "Accept": "application/json",
-            },
-        )
+    def _send(
+        self,
+        method: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as exc:
-            retry = exc.headers.get("Retry-After", "") if exc.headers else ""
-            exc.close()
-            error = "ratelimited" if exc.code == 429 else f"HTTP {exc.code}"
-            raise SlackApiError(
-                method, error, retry_after=int(retry) if retry.isdigit() else None
-            ) from None
+            answer = self._web.api_call(method, json=body, params=params)
+        except slack_errors.SlackApiError as exc:
+            raise _refusal(method, exc.response) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SlackApiError(method, f"cannot reach {self.base_url}: {reason}") from None
-        if len(raw) > MAX_RESPONSE_BYTES:
-            raise SlackApiError(method, "the answer is larger than 1 MiB")
-        try:
-            answer = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise SlackApiError(method, "the answer is not JSON") from None
-        if not isinstance(answer, dict):
+        except slack_errors.SlackClientError as exc:
+            raise SlackApiError(method, f"the answer is not usable: {exc}") from None
+        data = answer.data
+        if not isinstance(data, dict):
             raise SlackApiError(method, "the answer is not a JSON object")
-        if answer.get("ok") is not True:
-            raise SlackApiError(method, str(answer.get("error") or "ok is not true"))
-        return answer
+        return data
 
     async def post_message(
         self,

@@ -46,7 +46,7 @@ async def test_the_posted_message_has_summary_link_and_controls(slack: SlackWorl
     assert email is not None and decision is not None
     first, second = slack.slack.of("chat.postMessage")
     assert first.authorization == f"Bearer {BOT_TOKEN}"
-    assert first.content_type == "application/json; charset=utf-8"
+    assert first.content_type == "application/json;charset=utf-8"  # as Slack's SDK sends it
     assert first.arguments["channel"] == "UREPA1"  # a direct message to the owning rep
     summary = first.arguments["blocks"][0]["text"]["text"]
     assert summary.startswith("Email by agent_rep_a1: Intro to Acme — confidence 72%")
