@@ -1,10 +1,13 @@
-"""The command line: serve, migrate, seed-demo, create-api-key, issue-token."""
+"""The command line: serve, migrate, seed-demo, create-api-key, issue-token, ...; the
+administration commands (create-org, invite-user, rotate-api-key, ...) are in
+`backend.admin_commands`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import math
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,8 +16,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from backend import administration
+from backend.admin_commands import ADMIN_COMMANDS, add_admin_commands
 from backend.auth.models import ApiClientKind
-from backend.auth.service import create_api_key, issue_token_for_email
+from backend.auth.service import issue_token_for_email
 from backend.errors import DomainError
 from backend.migrations import NotPrintable, downgrade, upgrade, upgrade_async
 from backend.observability.logs import configure_logging, logging_config
@@ -28,6 +33,8 @@ from backend.viewer import Viewer
 DEMO_ORGANIZATIONS = ("demo", "acme")
 SDL_PATH = Path(__file__).resolve().parent.parent / "graphql_schema" / "schema.graphql"
 ROLE_ORDER = {"executive": 0, "admin": 1, "manager": 2, "rep": 3}
+SLACK_SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+SLACK_BOT_TOKEN_ENV = "SLACK_BOT_TOKEN"
 
 
 class CommandError(Exception):
@@ -111,8 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         "slack-config", help="store an organisation's Slack app settings (secrets encrypted)"
     )
     slack.add_argument("--org", required=True, help="organisation slug")
-    slack.add_argument("--signing-secret", required=True, help="the Slack app's Signing Secret")
-    slack.add_argument("--bot-token", required=True, help="the Bot User OAuth Token (xoxb-...)")
+    slack.add_argument(
+        "--secrets-from-stdin",
+        action="store_true",
+        help="read the Signing Secret, then the Bot User OAuth Token (xoxb-...), one a line, "
+        f"from standard input; without it, from {SLACK_SIGNING_SECRET_ENV} and "
+        f"{SLACK_BOT_TOKEN_ENV} (never from arguments, which ps and shell history show)",
+    )
     slack.add_argument("--api-base-url", help="Slack Web API base (default: Slack's)")
     slack.add_argument("--team-id", help="the workspace id T...; default: asked with auth.test")
     slack.add_argument(
@@ -155,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     gmail.add_argument("--name", help="the add-on's name in Gmail")
     gmail.add_argument("--logo-url", help="the add-on's icon (an https URL)")
+    add_admin_commands(commands)
     return parser
 
 
@@ -280,13 +293,14 @@ async def _create_api_key(state: AppState, args: argparse.Namespace) -> int:
         if args.agent is not None:
             agent = await agent_by_reference(session, organization_id=org.id, reference=args.agent)
             agent_id = agent.id
-        created = await create_api_key(
+        created = await administration.create_api_key(
             session,
-            viewer=Viewer.system(org.id),
+            Viewer.system(org.id),
             kind=kind,
             name=args.name or f"{kind.value} key" + (f" for agent {agent_id}" if agent_id else ""),
             scopes=scopes,
             agent_id=agent_id,
+            now=state.now(),
         )
     print(
         f"created {kind.value} key #{created.client.id} for {org.slug} "
@@ -339,18 +353,39 @@ def _gmail_addon_deployment(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+def _slack_secrets(args: argparse.Namespace) -> tuple[str, str]:
+    """The Slack app's Signing Secret and bot token: two lines of standard input with
+    --secrets-from-stdin, else the environment; never arguments."""
+    if args.secrets_from_stdin:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise CommandError(
+                "--secrets-from-stdin: give the Signing Secret, then the bot token, one a line"
+            )
+        return lines[0].strip(), lines[1].strip()
+    signing_secret = os.environ.get(SLACK_SIGNING_SECRET_ENV)
+    bot_token = os.environ.get(SLACK_BOT_TOKEN_ENV)
+    if signing_secret is None or bot_token is None:
+        raise CommandError(
+            f"set {SLACK_SIGNING_SECRET_ENV} and {SLACK_BOT_TOKEN_ENV}, or pass them on standard "
+            "input with --secrets-from-stdin"
+        )
+    return signing_secret, bot_token
+
+
 async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
     from backend.slack.client import SlackApiError, SlackClient
     from backend.slack.models import DEFAULT_API_BASE_URL
     from backend.slack.service import configure_slack
 
+    signing_secret, bot_token = _slack_secrets(args)
     base_url = args.api_base_url or DEFAULT_API_BASE_URL
     team_id = args.team_id
     if team_id is None:
         try:
-            team_id = await SlackClient(token=args.bot_token, base_url=base_url).team_id()
+            team_id = await SlackClient(token=bot_token, base_url=base_url).team_id()
         except SlackApiError as exc:
-            raise CommandError(f"--bot-token: {exc}") from None
+            raise CommandError(f"the bot token: {exc}") from None
     async with transaction(state.sessions) as session:
         org = await organization_by_slug(session, args.org)
         await configure_slack(
@@ -358,8 +393,8 @@ async def _slack_config(state: AppState, args: argparse.Namespace) -> int:
             organization_id=org.id,
             secret_key=state.settings.secret_key,
             slack_team_id=team_id,
-            signing_secret=args.signing_secret,
-            bot_token=args.bot_token,
+            signing_secret=signing_secret,
+            bot_token=bot_token,
             api_base_url=base_url,
             default_channel=args.default_channel,
         )
@@ -547,4 +582,5 @@ COMMANDS: dict[str, Callable[[AppState, argparse.Namespace], Awaitable[int]]] = 
     "slack-config": _slack_config,
     "rotate-secrets": _rotate_secrets,
     "report": _report,
+    **ADMIN_COMMANDS,
 }

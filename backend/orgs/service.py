@@ -229,3 +229,30 @@ async def admin_audit(
         statement = statement.where(AdminAuditEntry.id < before_id)
     statement = statement.order_by(AdminAuditEntry.id.desc()).limit(limit)
     return list(await session.scalars(statement))
+
+
+async def team_by_reference(session: AsyncSession, *, organization_id: int, reference: str) -> Team:
+    """Find a team of the organisation by id or by name (any case)."""
+    condition = (
+        Team.id == int(reference)
+        if reference.isdigit()
+        else func.lower(Team.name) == reference.strip().lower()
+    )
+    team = await session.scalar(
+        select(Team).where(Team.organization_id == organization_id, condition)
+    )
+    if team is None:
+        raise NotFoundError(f"team {reference!r}", field="team")
+    return team
+
+
+async def user_by_email(session: AsyncSession, *, organization_id: int, email: str) -> User:
+    """Find a person of the organisation by address; another organisation's is not found."""
+    user = await session.scalar(
+        select(User).where(
+            User.organization_id == organization_id, User.email == email.strip().lower()
+        )
+    )
+    if user is None:
+        raise NotFoundError(f"user {email!r}", field="email")
+    return user

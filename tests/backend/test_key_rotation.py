@@ -128,11 +128,11 @@ async def test_rotate_secrets_moves_every_stored_secret_to_the_new_key(tmp_path:
     configured = _cli(
         "slack-config",
         "--org=north",
-        f"--signing-secret={SIGNING_SECRET}",
-        f"--bot-token={BOT_TOKEN}",
         "--team-id=T0ROTATE",
         database_url=url,
         SECRET_KEY=KEY_A,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
     )
     assert configured.returncode == 0, configured.stderr
 
