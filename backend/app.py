@@ -28,6 +28,7 @@ from backend.notifications.smtp import send_email
 from backend.observability.metrics import HttpMetrics, metrics_endpoint
 from backend.observability.queues import queue_depths
 from backend.observability.request_id import RequestId
+from backend.observability.tracing import trace_engine
 from backend.outages import Outages
 from backend.reports.unsubscribe import unsubscribe_routes
 from backend.settings import Settings, load_settings
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> St
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state = open_state(settings, clock=clock)
         app.state.app = state
+        trace_engine(state.engine, service="sales-agent-learning-api")  # with the otel extra
         # Long-lived objects (modules, schema, engine) leave the collector's generations, so the
         # full collections that run while serving stay short (measured: bench/bench_graphql.py).
         gc.collect()

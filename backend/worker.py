@@ -20,6 +20,7 @@ from pathlib import Path
 from backend.learning import close_expired_windows, expire_prompts, remind_prompts, suggest_reviews
 from backend.observability.jobs import job_run
 from backend.observability.metrics import start_metrics_server
+from backend.observability.tracing import trace_engine
 from backend.state import AppState
 from backend.unit_of_work import transaction
 
@@ -202,6 +203,7 @@ async def run_worker(state: AppState, *, stop: asyncio.Event | None = None) -> N
     next_run = {job.name: state.now() for job in JOBS}
     running: dict[str, asyncio.Task[None]] = {}
     metrics = await start_metrics_server(state.settings)  # when WORKER_METRICS_PORT is set
+    trace_engine(state.engine, service="sales-agent-learning-worker")  # with the otel extra
     try:
         while not stop.is_set():
             now = state.now()

@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from backend.errors import DomainError
 from backend.observability.graphql import metered
+from backend.observability.tracing import graphql_extensions as tracing_extensions
 from backend.settings import Settings
 from graphql_schema.actions.queries import ActionsQuery
 from graphql_schema.admin.queries import AdminQuery
@@ -128,6 +129,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # operation metrics read the cost extension's report and see errors once masked.
     cost_limits, operation_metrics = metered(lambda: CostLimits(budgets=budgets, requests=requests))
     extensions: list[Any] = [
+        *tracing_extensions(),  # OpenTelemetry, first so its span holds the whole operation
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=512),
