@@ -14,6 +14,8 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from backend.app import create_app
@@ -455,3 +457,197 @@ def test_people_still_see_the_users_of_their_organisation(api: Api) -> None:
         as_="exec_n",
     )
     assert coded(body) == [] and body["data"]["node"]["email"] == rep.email
+
+
+# The fuzzer: the classes above stay closed ---------------------------------------------------
+
+FUZZ_SEED = 20261207
+CODES = {
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "invalid",
+    "required",
+    "conflict",
+    "cost_exceeded",
+    "rate_limited",
+    "payload_too_large",
+    "method_not_allowed",
+}
+FUZZ = settings(  # a fixed seed and bounded examples: the same cases on every run
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+HOSTILE_CHARACTERS = [
+    "\x00",
+    "\ud83d",
+    "\udc00",
+    "\u0661",
+    "\u00b2",
+    "\ufeff",
+    "\n",
+    "'",
+    '"',
+    "\\",
+]
+hostile_text = st.lists(
+    st.one_of(st.text(max_size=6), st.sampled_from(HOSTILE_CHARACTERS)), max_size=5
+).map("".join)
+huge_numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**62, max_value=2**70),
+    st.integers(min_value=-(2**70), max_value=-(2**62)),
+    st.sampled_from([0, -1, 2**63 - 1, 2**63, 2**64, 10**30]),
+)
+numbers_as_text = st.one_of(
+    huge_numbers.map(str), st.sampled_from(["1e3", " 1", "1_0", "+1", "0x1", "", "9" * 5000])
+)
+TYPES = ["Agent", "Action", "Outcome", "Feedback", "User", "Team", "Organization", "Thread", "X"]
+global_ids = st.one_of(
+    st.builds(
+        lambda kind, row: base64.b64encode(
+            f"{kind}:{row}".encode("utf-8", "surrogatepass")
+        ).decode(),
+        st.sampled_from(TYPES),
+        st.one_of(numbers_as_text, hostile_text),
+    ),
+    hostile_text,
+)
+years = st.sampled_from(["0001", "0002", "1899", "1900", "2026", "2999", "3000", "9998", "9999"])
+days = st.builds(
+    lambda y, m, d: f"{y}-{m}-{d}",
+    years,
+    st.sampled_from(["01", "02", "12", "13", "00"]),
+    st.sampled_from(["01", "28", "29", "31", "32"]),
+)
+offsets = st.sampled_from(["Z", "+00:00", "+14:00", "-14:00", "+14:01", "-23:59", "+23:59", ""])
+times = st.builds(
+    lambda day, clock, offset: f"{day}T{clock}{offset}",
+    days,
+    st.sampled_from(["00:00:00", "23:59:59", "23:59:59.999999", "24:00:00"]),
+    offsets,
+)
+key_values = st.one_of(times, huge_numbers, hostile_text, st.none(), st.booleans(), st.floats())
+cursors = st.one_of(
+    st.lists(key_values, max_size=3).map(cursor),
+    st.integers(min_value=1, max_value=3000).map(
+        lambda n: base64.urlsafe_b64encode(b"[" * n + b"]" * n).decode()
+    ),
+    hostile_text,
+)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), huge_numbers, st.floats(), hostile_text),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(hostile_text, inner, max_size=3),
+    max_leaves=8,
+)
+# (query with one variable $v, strategy of its values)
+ARGUMENTS = [
+    ("query($v: ID!) { node(id: $v) { id ... on User { name role email } } }", global_ids),
+    ("query($v: ID) { actions(filter: {agentId: $v, teamId: $v}) { totalCount } }", global_ids),
+    ('query($v: ID) { calibration(actionType: "email", agentId: $v) { __typename } }', global_ids),
+    ("query($v: ID) { alerts(teamId: $v) { totalCount } }", global_ids),
+    ("query($v: String) { actions(first: 2, after: $v) { totalCount } }", cursors),
+    ("query($v: String) { outcomes(first: 2, after: $v) { totalCount } }", cursors),
+    ("query($v: String) { feedback(first: 2, after: $v) { totalCount } }", cursors),
+    ("query($v: String) { labelQueue(first: 2, after: $v) { totalCount } }", cursors),
+    ("query($v: String) { alerts(first: 2, after: $v) { totalCount } }", cursors),
+    ("query($v: Date) { executiveDashboard(from: $v) { __typename } }", days),
+    ("query($v: Date) { executiveDashboard(to: $v) { __typename } }", days),
+    ('query($v: Date) { calibration(actionType: "email", to: $v) { __typename } }', days),
+    ("query($v: DateTime) { actions(filter: {from: $v}) { totalCount } }", times),
+    ("query($v: DateTime) { outcomes(filter: {to: $v}) { totalCount } }", times),
+    ("query($v: DateTime) { feedback(filter: {from: $v}) { totalCount } }", times),
+    (
+        "query($v: [String!]) { actions(filter: {actionTypes: $v}) { totalCount } }",
+        st.lists(hostile_text, max_size=3),
+    ),
+    ("query($v: String!) { calibration(actionType: $v) { __typename } }", hostile_text),
+    ("query($v: Int) { actions(first: $v) { totalCount } }", huge_numbers),
+]
+ROLES = st.sampled_from(["exec_n", "rep_a1", "partner_n", "agent_a1"])
+
+
+def problems(response: Any) -> list[str]:
+    """What is wrong with an answer to hostile input: a 5xx, no JSON, an error without one of
+    the documented codes, or the masked message."""
+    if response.status_code >= 500:
+        return [f"HTTP {response.status_code}: {response.text[:500]}"]
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"not JSON: {response.text[:500]}"]
+    found = []
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        if error.get("message") == MASKED:
+            found.append(f"masked: {error}")
+        elif code not in CODES:
+            found.append(f"no code: {error}")
+    return found
+
+
+def post(api: Api, body: bytes, role: str | None) -> Any:
+    headers = {"content-type": "application/json"}
+    if role:
+        headers["Authorization"] = f"Bearer {api.tokens[role]}"
+    return api.client.post("/graphql", content=body, headers=headers)
+
+
+@seed(FUZZ_SEED)
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_arguments_get_a_coded_answer(api: Api, data: st.DataObject) -> None:
+    query, values = data.draw(st.sampled_from(ARGUMENTS))
+    value = data.draw(values)
+    role = data.draw(ROLES)
+    as_variable = json.dumps({"query": query, "variables": {"v": value}}).encode()
+    found = problems(post(api, as_variable, role))
+    assert not found, (query, value, role, found)
+    if isinstance(value, str):  # the same value as a literal in the document
+        literal = query.split("{", 1)[1].rsplit("}", 1)[0].replace("$v", json.dumps(value))
+        inline = json.dumps({"query": "{" + literal + "}"}).encode()
+        found = problems(post(api, inline, role))
+        assert not found, (literal, role, found)
+
+
+request_members = st.fixed_dictionaries(
+    {},
+    optional={
+        "query": st.one_of(
+            st.sampled_from(
+                [
+                    "{ viewer { role } }",
+                    "subscription { calibrationChanged { __typename } }",
+                    "mutation { __typename }",
+                    "query A { __typename } query B { __typename }",
+                    "{ viewer { role } ",
+                    "{ __schema { types { name } } }",
+                ]
+            ),
+            hostile_text,
+            json_values,
+        ),
+        "variables": json_values,
+        "operationName": json_values,
+        "extensions": json_values,
+        "documentId": json_values,
+    },
+)
+bodies = st.one_of(
+    request_members.map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=64),
+    st.integers(min_value=1, max_value=5000).map(
+        lambda n: b'{"variables": ' + b"[" * n + b"]" * n + b"}"
+    ),
+)
+
+
+@seed(FUZZ_SEED)
+@FUZZ
+@given(body=bodies, role=st.one_of(st.none(), ROLES))
+def test_fuzzed_bodies_get_a_coded_answer(api: Api, body: bytes, role: str | None) -> None:
+    found = problems(post(api, body, role))
+    assert not found, (body[:300], role, found)
