@@ -155,8 +155,9 @@ async def verify_slack_request(
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         raise unauthorized(f"send the {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers")
+    at = now.timestamp()
     try:
-        timestamp = check_timestamp(request.headers.get(TIMESTAMP_HEADER), now=now.timestamp())
+        timestamp = check_timestamp(request.headers.get(TIMESTAMP_HEADER), now=at)
     except SlackSignatureError as exc:
         raise unauthorized(str(exc)) from None
     body = await _read_body(request)
@@ -169,10 +170,10 @@ async def verify_slack_request(
             secret = signing_secret_of(installation, secret_key)
         except SecretUnreadable:
             continue
-        if signature_matches(secret, timestamp, body, header) and matched is None:
+        if signature_matches(secret, timestamp, body, header, now=at) and matched is None:
             matched = installation
     if not candidates:
-        signature_matches(_DECOY_SECRET, timestamp, body, header)
+        signature_matches(_DECOY_SECRET, timestamp, body, header, now=at)
     if matched is None:
         raise unauthorized("the signature does not match")
     return SlackRequest(matched, document, request_receipt(header))
