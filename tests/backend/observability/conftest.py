@@ -16,6 +16,7 @@ from backend.database import create_engine
 from backend.settings import Settings, load_settings
 from tests.conftest import empty_database
 from tests.factories import TestClock
+from tests.graphql_schema.conftest import api  # noqa: F401  (the real app with its small world)
 
 
 @dataclass
