@@ -25,6 +25,7 @@ from graphql import (
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     StringValueNode,
     ValueNode,
@@ -34,6 +35,8 @@ from graphql import (
 from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.utils import from_base64
+
+from backend.errors import DomainError, ErrorCode
 
 # Days and times a client may name: wide enough for any history or plan, far enough from the
 # ends of Python's calendar (years 1 and 9999) that a day's arithmetic or a zone never overflows.
@@ -258,6 +261,11 @@ class ArgumentChecks(SchemaExtension):
         if operation is not None:
             schema = context.schema._schema
             problems = argument_problems(schema, operation, fragments, context.variables or {})
+            if problems and operation.operation is OperationType.SUBSCRIPTION:
+                # A subscription runs whatever the result says: refused by raising instead,
+                # which Strawberry answers as an error (a domain error keeps its code).
+                code, field, message = problems[0]
+                raise DomainError(ErrorCode(code), f"{field} {message}", field=field)
             if problems:
                 context.result = ExecutionResult(
                     data=None,

@@ -651,3 +651,28 @@ bodies = st.one_of(
 def test_fuzzed_bodies_get_a_coded_answer(api: Api, body: bytes, role: str | None) -> None:
     found = problems(post(api, body, role))
     assert not found, (body[:300], role, found)
+
+
+def test_a_subscription_with_hostile_arguments_gets_a_coded_error(api: Api) -> None:
+    from tests.graphql_schema.test_subscriptions import CALIBRATION, POLICY, connect
+
+    with connect(api, "exec_n") as live:
+        for index, (query, variables, field) in enumerate(
+            [
+                (POLICY, {"t": "nul\x00"}, "actionType"),
+                (POLICY, {"t": "\ud83d"}, "actionType"),
+                (CALIBRATION, {"a": gid("Agent", "9" * 24)}, "agentId"),
+            ]
+        ):
+            live.send(
+                {
+                    "id": str(index),
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+            message = live.receive()  # the refusal, then the end of the subscription
+            assert message["type"] == "next" and message["id"] == str(index), message
+            [error] = message["payload"]["errors"]
+            assert error["message"] != MASKED and error["extensions"]["field"] == field, message
+            assert live.receive() == {"id": str(index), "type": "complete"}
