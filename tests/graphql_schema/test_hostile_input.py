@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -30,9 +31,11 @@ MASKED = "Unexpected error."
 LIMIT = 1024 * 1024  # the default limit of bodies, /graphql's and the webhooks'
 
 
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """The real app on each database, with its default limits, and no world (nothing is read)."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The real app on each database, with its default limits, and no world (nothing is read
+    nor written: one app serves the module's tests)."""
+    database_url = request.getfixturevalue(f"{request.param}_database_url")
     settings = load_settings(database_url=database_url, worker_in_process=False)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -269,9 +272,10 @@ FORGED_CURSORS = [
 ]
 
 
-@pytest.mark.parametrize("field", ["actions", "outcomes", "feedback", "labelQueue", "alerts"])
-def test_a_forged_cursor_is_an_invalid_after(api: Api, field: str) -> None:
-    for after in FORGED_CURSORS:
+def test_a_forged_cursor_is_an_invalid_after(api: Api) -> None:
+    for field, after in itertools.product(
+        ["actions", "outcomes", "feedback", "labelQueue", "alerts"], FORGED_CURSORS
+    ):
         body = ask(
             api,
             f"query($after: String) {{ {field}(first: 2, after: $after) {{ totalCount }} }}",
@@ -299,12 +303,14 @@ EXTREME_TIMES = [
 ]
 
 
-@pytest.mark.parametrize("moment", EXTREME_TIMES)
-def test_a_time_at_the_ends_of_the_calendar_is_invalid(api: Api, moment: str) -> None:
-    for query in (
-        "query($t: DateTime) { actions(filter: {from: $t}) { totalCount } }",
-        "query($t: DateTime) { outcomes(filter: {to: $t}) { totalCount } }",
-        "query($t: DateTime) { feedback(filter: {from: $t}) { totalCount } }",
+def test_a_time_at_the_ends_of_the_calendar_is_invalid(api: Api) -> None:
+    for moment, query in itertools.product(
+        EXTREME_TIMES,
+        (
+            "query($t: DateTime) { actions(filter: {from: $t}) { totalCount } }",
+            "query($t: DateTime) { outcomes(filter: {to: $t}) { totalCount } }",
+            "query($t: DateTime) { feedback(filter: {from: $t}) { totalCount } }",
+        ),
     ):
         body = ask(api, query, {"t": moment}, as_="exec_n")
         codes = coded(body)
