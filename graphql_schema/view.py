@@ -174,19 +174,28 @@ class GraphQLView(GraphQL[Context, None]):
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
 
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON nested at most `GRAPHQL_MAX_JSON_DEPTH` deep: HTTP bodies and WebSocket
+        messages alike (a deeper one is not JSON we read: the WebSocket closes with 4400)."""
+        try:
+            value = json.loads(data)
+        except RecursionError:  # nested deeper than the decoder goes: deeper than our limit
+            raise TooDeep(self._too_deep(), "", 0) from None
+        if json_depth(value) > self.max_json_depth:
+            raise TooDeep(self._too_deep(), "", 0)
+        return value
+
     def parse_json(self, data: str | bytes) -> Any:
         """A JSON object (a GraphQL request; variables and extensions of a GET), nested at most
         `GRAPHQL_MAX_JSON_DEPTH` deep. Anything else is refused with 400, before it runs."""
         try:
-            value = json.loads(data)
-        except RecursionError:  # nested deeper than the decoder goes: deeper than our limit
-            raise HTTPException(400, self._too_deep()) from None
+            value = self.decode_json(data)
+        except TooDeep as exc:
+            raise HTTPException(400, exc.msg) from None
         except ValueError:  # not JSON, or not UTF-8
             raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(value, dict):
             raise HTTPException(400, "The body must be a JSON object (a GraphQL request)")
-        if json_depth(value) > self.max_json_depth:
-            raise HTTPException(400, self._too_deep())
         return value
 
     def _too_deep(self) -> str:
@@ -223,6 +232,10 @@ class GraphQLView(GraphQL[Context, None]):
                     400 if exc.code.value != "forbidden" else 403, exc.message
                 ) from None
         return data
+
+
+class TooDeep(json.JSONDecodeError):
+    """JSON nested deeper than the limit: refused as JSON we do not read."""
 
 
 def refusal(status: int, message: str) -> Response:

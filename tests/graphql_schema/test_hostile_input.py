@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from backend.app import create_app
 from backend.auth.models import ApiClient, ApiClientKind
@@ -682,3 +683,19 @@ def test_a_subscription_with_hostile_arguments_gets_a_coded_error(api: Api) -> N
             [error] = message["payload"]["errors"]
             assert error["message"] != MASKED and error["extensions"]["field"] == field, message
             assert live.receive() == {"id": str(index), "type": "complete"}
+
+
+@pytest.mark.parametrize("depth", [65, 3_000, 100_000])
+def test_a_websocket_message_nested_too_deep_closes_the_connection_as_not_json(
+    api: Api, depth: int
+) -> None:
+    from tests.graphql_schema.test_subscriptions import connect
+
+    with connect(api, "exec_n") as live:
+        nested = "[" * depth + "]" * depth
+        query = "subscription { calibrationChanged { __typename } }"
+        payload = '{"query": "' + query + '", "variables": {"x": ' + nested + "}}"
+        live.ws.send_text('{"id": "1", "type": "subscribe", "payload": ' + payload + "}")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            live.receive()
+        assert closed.value.code == 4400, closed.value
