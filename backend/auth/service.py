@@ -37,11 +37,17 @@ PARTNER_SCOPES = frozenset(
         "read:analytics",
         "write:feedback",
         "write:signals",
+        "read:users",  # people: role and team (docs/api.md, "API keys and people")
+        "read:users:email",  # and their e-mail addresses
     }
 )
+# Granted only when asked for: a key sees people's role, team and e-mail only if it must.
+USER_SCOPES = frozenset({"read:users", "read:users:email"})
 DEFAULT_SCOPES = {
     ApiClientKind.AGENT: AGENT_SCOPES,
-    ApiClientKind.PARTNER: frozenset(s for s in PARTNER_SCOPES if s.startswith("read:")),
+    ApiClientKind.PARTNER: frozenset(
+        s for s in PARTNER_SCOPES if s.startswith("read:") and s not in USER_SCOPES
+    ),
 }
 
 

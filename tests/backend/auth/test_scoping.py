@@ -91,3 +91,21 @@ async def test_rep_in_other_org_never_sees_north(world_and_session) -> None:
     world, session = world_and_session
     viewer = await viewer_for_user(session, world.users["rep_s1"])
     assert await _visible_action_agents(session, viewer) == {world.agents["rep_s1"].id}
+
+
+async def test_people_are_seen_by_keys_only_with_the_scopes_asked_for(world_and_session) -> None:
+    """`read:users` and `read:users:email` may be granted, never by default."""
+    world, session = world_and_session
+    system = Viewer.system(world.orgs["north"].id)
+    default = await create_api_key(session, viewer=system, kind=ApiClientKind.PARTNER, name="d")
+    assert not {"read:users", "read:users:email"} & set(default.client.scopes)
+    assert "read:analytics" in default.client.scopes
+    granted = await create_api_key(
+        session,
+        viewer=system,
+        kind=ApiClientKind.PARTNER,
+        name="g",
+        scopes=["read:users", "read:users:email"],
+    )
+    viewer = await viewer_for_api_client(session, granted.client)
+    assert viewer.has_scope("read:users") and viewer.has_scope("read:users:email")
