@@ -83,7 +83,8 @@ class CalibrationTeamStat(CalibrationSums, Base):
 
 class CalibrationVerdict(OrganizationRow, Base):
     """The latest assessment of one scope (an agent, or the whole organisation) and action type:
-    verdict, evidence and recalibration map. Rewritten when the verdict or the map changes."""
+    verdict, evidence, recalibration map and why that map. Rewritten when the verdict or the
+    map changes. The organisation's map is the one a brand-new agent starts from."""
 
     __tablename__ = "calibration_verdicts"
     __scope__ = "agent"
@@ -105,5 +106,8 @@ class CalibrationVerdict(OrganizationRow, Base):
     verdict: Mapped[str] = mapped_column(String(32))
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     recalibration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Why this map (backend.calibration.pooling.MapChoice.basis): pooled or own, the pooled
+    # weight, each candidate's leave-one-out log loss, a sentence. {} before pooling existed.
+    recalibration_basis: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     n: Mapped[float] = mapped_column(Float, default=0.0)
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -131,3 +131,41 @@ async def load_stats(
         [{k: (v if k == "bin" else v or 0.0) for k, v in row.items()} for row in rows],
         n_bins=CALIBRATION_BINS,
     )
+
+
+async def load_agents_stats(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    action_type: str,
+    since: dt.date,
+    until: dt.date,
+) -> dict[int, CalibrationStats]:
+    """Every agent's statistics of ``action_type`` over the days, from ONE grouped query
+    (``GROUP BY agent_id, bin``): the siblings that pooling shrinks an agent's map toward."""
+    c = CalibrationStat
+    statement = (
+        select(c.agent_id, c.bin, *(func.sum(getattr(c, n)).label(n) for n in STAT_FIELDS))
+        .where(
+            c.organization_id == organization_id,
+            c.action_type == action_type,
+            c.day >= since,
+            c.day <= until,
+        )
+        .group_by(c.agent_id, c.bin)
+        .order_by(c.agent_id, c.bin)
+    )
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        return {}
+    table = np.array([row[2:] for row in rows], dtype=float)
+    np.nan_to_num(table, copy=False)  # SUM of nothing is NULL
+    agents = np.array([row[0] for row in rows])
+    bins = np.array([row[1] for row in rows], dtype=np.intp)
+    out = {}
+    for agent in np.unique(agents).tolist():
+        mine = agents == agent
+        sums = np.zeros((len(STAT_FIELDS), CALIBRATION_BINS))
+        sums[:, bins[mine]] = table[mine].T
+        out[int(agent)] = CalibrationStats(sums)
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,9 @@ from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
 from backend.calibration.evidence import verdict_evidence
 from backend.calibration.maturity import assessment_days
-from backend.calibration.models import CalibrationVerdict
-from backend.calibration.rollup import load_stats
+from backend.calibration.models import CALIBRATION_BINS, CalibrationVerdict
+from backend.calibration.pooling import Siblings, choose_agent_map, newcomer_map
+from backend.calibration.rollup import load_agents_stats
 from backend.database import dialect_insert, utcnow
 from backend.events.service import record_event
 from backend.orgs.models import Organization
@@ -32,15 +33,39 @@ MAP_TOLERANCE = 0.01
 @dataclass(frozen=True)
 class Assessment:
     """The engine's judgement of one scope over its trailing window, and the organisation's
-    configuration it was judged under (which also holds the policy overrides)."""
+    configuration it was judged under (which also holds the policy overrides). ``basis`` says
+    why the map (``backend.calibration.pooling.MapChoice``; empty when fitted on the scope
+    alone)."""
 
     stats: CalibrationStats
     verdict: Verdict
     recalibration: RecalibrationMap
     config: Mapping[str, Any] | None = None
+    basis: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MapInForce(RecalibrationMap):
+    """A stored map and why it is in force (``basis``, as ``Assessment.basis``; empty for a
+    map stored before pooling)."""
+
+    basis: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, recalibration: Mapping[str, Any], basis: Mapping[str, Any]) -> MapInForce:
+        m = RecalibrationMap.from_dict(recalibration)
+        return cls(m.method, m.xs, m.ys, m.intercept, m.slope, m.n, basis=dict(basis or {}))
+
+
+NOTHING_FITTED = {
+    "source": "unpooled",
+    "pooledWeight": 0.0,
+    "reason": "No map fitted yet for this agent or its organisation: the raw confidence.",
+}
 
 
 def assess_stats(stats: CalibrationStats, config: Mapping[str, Any] | None = None) -> Assessment:
+    """The scope judged on its own outcomes alone, its map ``fit_recalibration``'s."""
     return Assessment(stats, assess(stats), fit_recalibration(stats), config)
 
 
@@ -80,6 +105,7 @@ async def _store_verdict(
     ):
         current.n = assessment.stats.n
         current.evidence = verdict_evidence(assessment.verdict)
+        current.recalibration_basis = dict(assessment.basis)
         return False
     values = {
         "organization_id": organization_id,
@@ -90,6 +116,7 @@ async def _store_verdict(
         "verdict": kind,
         "evidence": verdict_evidence(assessment.verdict),
         "recalibration": assessment.recalibration.to_dict(),
+        "recalibration_basis": dict(assessment.basis),
         "n": assessment.stats.n,
         "assessed_at": now or utcnow(),
     }
@@ -113,6 +140,7 @@ async def _store_verdict(
             "previousVerdict": current.verdict if current is not None else None,
             "n": assessment.stats.n,
             "method": assessment.recalibration.method,
+            "source": assessment.basis.get("source"),
         },
     )
     return True
@@ -136,20 +164,24 @@ async def reassess(
     but "no reply" only when the window ends, so the open days would look underconfident.
     A stored verdict is stamped ``now`` (default: the clock; a replay of past days passes its
     own moment).
+
+    The agent's map is the one with the best leave-one-out evidence among its own fits and its
+    map pooled with its siblings' (``backend.calibration.pooling``), stored with why; the
+    organisation's is the pooled map a brand-new agent of the action type starts from.
     """
     config = await session.scalar(
         select(Organization.config).where(Organization.id == organization_id)
     )
     since, until = assessment_days(config, action_type, today)
-    stats = await load_stats(
-        session,
-        organization_id=organization_id,
-        action_type=action_type,
-        agent_ids=[agent_id],
-        since=since,
-        until=until,
+    # Every agent of the action type in one grouped query: the agent, its siblings and (summed)
+    # the organisation.
+    agents = await load_agents_stats(
+        session, organization_id=organization_id, action_type=action_type, since=since, until=until
     )
-    assessment = assess_stats(stats, config)
+    stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
+    siblings = Siblings(agents)
+    chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
+    assessment = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
     await _store_verdict(
         session,
         organization_id=organization_id,
@@ -159,19 +191,22 @@ async def reassess(
         now=now,
     )
     if include_organization:
-        org_stats = await load_stats(
-            session,
-            organization_id=organization_id,
-            action_type=action_type,
-            since=since,
-            until=until,
+        org_stats = CalibrationStats.empty(CALIBRATION_BINS)
+        for each in agents.values():
+            org_stats = org_stats.merge(each)
+        # The organisation's map is the one a brand-new agent starts from: pooled from all.
+        newcomer = newcomer_map(siblings.prior())
+        organization = (
+            Assessment(org_stats, assess(org_stats), newcomer.map, config, newcomer.basis)
+            if newcomer is not None
+            else assess_stats(org_stats, config)
         )
         await _store_verdict(
             session,
             organization_id=organization_id,
             agent_id=None,
             action_type=action_type,
-            assessment=assess_stats(org_stats, config),
+            assessment=organization,
             now=now,
         )
     return assessment
@@ -179,18 +214,29 @@ async def reassess(
 
 async def recalibration_in_force(
     session: AsyncSession, *, organization_id: int, agent_id: int, action_type: str
-) -> RecalibrationMap:
+) -> MapInForce:
     """The map that turns the agent's raw confidence into a calibrated one: the agent's own when
-    it has enough outcomes, else the organisation's for the action type, else the identity."""
+    it was pooled with its siblings', was judged unlike them, or has enough outcomes; else the
+    organisation's for the action type (the pooled map a new agent starts from); else the
+    identity."""
     maps = await recalibrations_in_force(
         session, organization_id=organization_id, policies=[(agent_id, action_type)]
     )
     return maps[(agent_id, action_type)]
 
 
+def _usable(row: CalibrationVerdict) -> bool:
+    """A stored map is used with enough outcomes, or when pooling chose it (a pooled map holds
+    the siblings' evidence; an agent's own map after a conflict is what tells it apart)."""
+    source = (row.recalibration_basis or {}).get("source")
+    if row.scope == "organization":
+        return row.verdict != VerdictKind.INSUFFICIENT_DATA or source == "pooled"
+    return row.verdict != VerdictKind.INSUFFICIENT_DATA or source in ("pooled", "own")
+
+
 async def recalibrations_in_force(
     session: AsyncSession, *, organization_id: int, policies: Iterable[tuple[int, str]]
-) -> dict[tuple[int, str], RecalibrationMap]:
+) -> dict[tuple[int, str], MapInForce]:
     """``recalibration_in_force`` of each (agent id, action type), in one statement."""
     wanted = sorted(set(policies))
     if not wanted:
@@ -209,14 +255,12 @@ async def recalibrations_in_force(
     by_scope = {(row.scope_key, row.action_type): row for row in rows}
     maps = {}
     for agent_id, action_type in wanted:
-        maps[(agent_id, action_type)] = RecalibrationMap.identity()
+        maps[(agent_id, action_type)] = MapInForce("identity", basis=NOTHING_FITTED)
         for key in (f"agent:{agent_id}", "organization"):
             row = by_scope.get((key, action_type))
-            if (
-                row is not None
-                and row.verdict != VerdictKind.INSUFFICIENT_DATA
-                and row.recalibration
-            ):
-                maps[(agent_id, action_type)] = RecalibrationMap.from_dict(row.recalibration)
+            if row is not None and row.recalibration and _usable(row):
+                maps[(agent_id, action_type)] = MapInForce.of(
+                    row.recalibration, row.recalibration_basis
+                )
                 break
     return maps
