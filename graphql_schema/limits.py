@@ -81,10 +81,11 @@ def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
         if argument.name.value == "first":
             value = argument.value
             if isinstance(value, IntValueNode):
-                return int(value.value)
+                return max(0, int(value.value))
             if isinstance(value, VariableNode):
                 given = variables.get(value.name.value)
-                return int(given) if isinstance(given, int) else None
+                # A negative `first` is refused by the field itself; it never earns budget.
+                return max(0, given) if isinstance(given, int) else None
     return None
 
 
