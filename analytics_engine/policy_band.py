@@ -57,7 +57,7 @@ class BandRule:
 
     target: float
     margin: float = 0.05
-    width: float = 0.15
+    width: float = 0.2
     step: float = 0.05
     alpha: float = 0.01
     lower_bound: float = 0.05
