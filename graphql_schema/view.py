@@ -62,9 +62,9 @@ GRAPHIQL_PAGE = """<!doctype html>
 async def viewer_for(state: AppState, credential: str) -> Any:
     if not writes_on_use(credential):  # a user token: one read, one round trip
         async with state.reads() as session:
-            return await authenticate(session, state.settings, credential)
+            return await authenticate(session, state.settings, credential, now=state.now())
     async with state.sessions() as session:
-        viewer = await authenticate(session, state.settings, credential)
+        viewer = await authenticate(session, state.settings, credential, now=state.now())
         await session.commit()  # last_used_at of API keys
         return viewer
 
