@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from enum import Enum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,6 +21,7 @@ from analytics_engine.verdict import Verdict, VerdictKind
 from backend.agents.models import Agent
 from backend.calibration import repository
 from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval
+from backend.calibration.service import MapInForce
 from backend.orgs.models import User
 from backend.policy.models import AgentPolicy, PolicyChange
 from graphql_schema.agents.types import AgentType
@@ -57,6 +59,41 @@ class RecalibrationMethod(Enum):
     HISTOGRAM = "histogram"
     PLATT = "platt"
     ISOTONIC = "isotonic"
+
+
+@strawberry.enum(
+    name="RecalibrationSource",
+    description="Where the recalibration map in use comes from.",
+)
+class RecalibrationSource(Enum):
+    POOLED = strawberry.enum_value(
+        "pooled",
+        description="The agent's outcomes pooled with its siblings' (the other agents of the "
+        "organisation for the action type): all from them for a new agent, less as its own "
+        "outcomes grow.",
+    )
+    OWN = strawberry.enum_value(
+        "own",
+        description="The agent's own outcomes alone: it is unlike its siblings, or its own map "
+        "had the better leave-one-out evidence.",
+    )
+    UNPOOLED = strawberry.enum_value(
+        "unpooled",
+        description="Nothing to pool with: fewer than two other agents of the action type "
+        "have enough outcomes for a fit.",
+    )
+
+
+@strawberry.enum(
+    name="RecalibrationCandidate",
+    description="A map the evidence chooses among: the agent's own fits and the pooled map.",
+)
+class RecalibrationCandidate(Enum):
+    IDENTITY = "identity"
+    PLATT = "platt"
+    ISOTONIC = "isotonic"
+    HISTOGRAM = "histogram"
+    POOLED = "pooled"
 
 
 @strawberry.enum(name="PolicyChangedBy", description="Who changed a policy.")
@@ -274,6 +311,47 @@ class RecalibrationPoint:
 
 
 @strawberry.type(
+    description="One candidate map and its evidence: the mean leave-one-out log loss per "
+    "outcome (Stone 1974), each outcome predicted by the candidate refitted without it."
+)
+class RecalibrationCandidateScore:
+    candidate: RecalibrationCandidate = strawberry.field(description="The candidate map.")
+    leave_one_out_log_loss: float | None = strawberry.field(
+        description="Its mean leave-one-out log loss (lower is better); null when it could not "
+        "be fitted or was not offered."
+    )
+
+
+@strawberry.type(
+    description="How the map was chosen: the candidate with the best leave-one-out evidence, "
+    "a flexible map replacing the two-parameter one only when better by more than one "
+    "standard error."
+)
+class RecalibrationChoice:
+    chosen: RecalibrationCandidate = strawberry.field(description="The candidate in use.")
+    candidates: list[RecalibrationCandidateScore] = strawberry.field(
+        description="Every candidate's evidence."
+    )
+    reason: str = strawberry.field(description="The choice in one sentence, with the numbers.")
+
+
+def _choice(basis: Mapping[str, Any]) -> RecalibrationChoice | None:
+    chosen, losses = basis.get("chosen"), basis.get("leaveOneOutLogLoss")
+    if chosen is None or losses is None:
+        return None
+    return RecalibrationChoice(
+        chosen=RecalibrationCandidate(chosen),
+        candidates=[
+            RecalibrationCandidateScore(
+                candidate=c, leave_one_out_log_loss=finite(losses.get(c.value))
+            )
+            for c in RecalibrationCandidate
+        ],
+        reason=str(basis.get("choiceReason") or ""),
+    )
+
+
+@strawberry.type(
     name="RecalibrationMap", description="A monotone map from raw to calibrated confidence."
 )
 class RecalibrationMapType:
@@ -282,10 +360,34 @@ class RecalibrationMapType:
     points: list[RecalibrationPoint] = strawberry.field(
         description=f"The map at {MAP_POINTS} evenly spaced raw confidences 0, 0.05, ..., 1."
     )
+    source: RecalibrationSource | None = strawberry.field(
+        default=None,
+        description="Where the map comes from: pooled with the agent's siblings, its own, or "
+        "unpooled. Null for a map fitted on a team's or the organisation's outcomes in a "
+        "report, and for a map stored before pooling.",
+    )
+    pooled_weight: float | None = strawberry.field(
+        default=None,
+        description="The share of the map's precision that comes from the siblings (0 to 1): "
+        "1 for a new agent, shrinking as its own outcomes grow; 0 unless `source` is POOLED.",
+    )
+    siblings: int | None = strawberry.field(
+        default=None,
+        description="The other agents of the action type whose fits the pooled map was "
+        "estimated from.",
+    )
+    chosen_by: RecalibrationChoice | None = strawberry.field(
+        default=None, description="The evidence that chose this map among the candidates."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why this map, in one plain-English sentence."
+    )
 
     @classmethod
     def of(cls, m: RecalibrationMap) -> RecalibrationMapType:
         raw, calibrated = m.points(MAP_POINTS)
+        basis: Mapping[str, Any] = m.basis if isinstance(m, MapInForce) else {}
+        source = basis.get("source")
         return cls(
             method=RecalibrationMethod(m.method),
             sample_size=round(m.n),
@@ -293,6 +395,11 @@ class RecalibrationMapType:
                 RecalibrationPoint(raw=float(r), calibrated=float(c))
                 for r, c in zip(raw, calibrated, strict=True)
             ],
+            source=RecalibrationSource(source) if source is not None else None,
+            pooled_weight=finite(basis.get("pooledWeight")),
+            siblings=basis.get("siblings"),
+            chosen_by=_choice(basis),
+            reason=basis.get("reason"),
         )
 
 

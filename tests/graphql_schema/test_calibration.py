@@ -53,7 +53,8 @@ query($type: String!, $agent: ID, $team: ID, $from: Date, $to: Date) {
                        jeffreysLower jeffreysUpper }
     corp { score mcb dsc unc points { meanConfidence calibrated observedRate count } }
     verdict { kind actionable sampleSize z observedExpected debiasedError reason }
-    recalibration { method sampleSize points { raw calibrated } }
+    recalibration { method sampleSize points { raw calibrated } source pooledWeight siblings
+                    reason chosenBy { chosen reason candidates { candidate leaveOneOutLogLoss } } }
   }
 }"""
 HISTORY = """
@@ -254,6 +255,14 @@ def test_agent_calibration_equals_the_engine_on_the_same_outcomes(api, data) -> 
     calibrated = [pt["calibrated"] for pt in c["recalibration"]["points"]]
     assert len(calibrated) == 21 and calibrated == sorted(calibrated)
     assert calibrated[18] < 0.6  # 0.9 raw means far less
+    # Why this map: its siblings (rep_a2, rep_b1: one confidence each) have no fit to pool
+    # with, so the evidence chose among its own candidates.
+    m = c["recalibration"]
+    assert (m["source"], m["pooledWeight"], m["siblings"]) == ("UNPOOLED", 0, 0)
+    assert m["reason"].startswith("Fewer than two other agents of this action type")
+    assert m["chosenBy"]["chosen"] == "PLATT" and "leave-one-out" in m["chosenBy"]["reason"]
+    losses = {x["candidate"]: x["leaveOneOutLogLoss"] for x in m["chosenBy"]["candidates"]}
+    assert losses["POOLED"] is None and losses["PLATT"] < losses["IDENTITY"]
 
 
 def test_undefined_numbers_are_null_and_empty_scopes_have_every_bin(api, data) -> None:
@@ -311,6 +320,9 @@ def test_team_scope(api, data) -> None:
     ):
         result = calibration(api, who, team=team)
         assert result["data"]["calibration"]["sampleSize"] == n, (who, result)
+        # A team's map is fitted on its outcomes (no basis); a rep's team is their one agent.
+        source = result["data"]["calibration"]["recalibration"]["source"]
+        assert source == ("UNPOOLED" if who == "rep_a1" else None), who
     unknown = error_of(calibration(api, "manager_a", team=gid("Team", 999999)))
     assert unknown[:2] == ("not_found", "teamId")
     for who, team in (("manager_a", beta), ("rep_a1", beta), ("exec_n", gamma), ("exec_s", alpha)):

@@ -118,7 +118,9 @@ async def org(sessions: async_sessionmaker[AsyncSession]) -> Org:
     return Org(sessions)
 
 
-async def test_a_new_agent_alike_its_siblings_gets_a_pooled_map_closer_to_the_truth(org) -> None:
+async def test_a_new_agent_alike_its_siblings_gets_a_pooled_map_closer_to_the_truth(
+    org: Org,
+) -> None:
     # Eight agents distorted alike (temperature about 2, overconfident), 400 outcomes each.
     await org.build(siblings=8)
     *siblings, young, newcomer = org.ids
@@ -161,7 +163,7 @@ async def test_a_new_agent_alike_its_siblings_gets_a_pooled_map_closer_to_the_tr
     assert organization.recalibration_basis["source"] == "pooled"
 
 
-async def test_an_agent_unlike_its_siblings_keeps_its_own_map(org) -> None:
+async def test_an_agent_unlike_its_siblings_keeps_its_own_map(org: Org) -> None:
     await org.build(siblings=8)
     *siblings, unlike, _ = org.ids
     for agent_id in siblings:
@@ -180,7 +182,9 @@ async def test_an_agent_unlike_its_siblings_keeps_its_own_map(org) -> None:
     assert error(in_force, 0.5) < error(RecalibrationMap("platt", slope=0.5), 0.5) / 4
 
 
-async def test_without_two_fitted_siblings_nothing_is_pooled_and_the_report_says_so(org) -> None:
+async def test_without_two_fitted_siblings_nothing_is_pooled_and_the_report_says_so(
+    org: Org,
+) -> None:
     await org.build(siblings=1)
     sibling, agent_id, _ = org.ids
     await org.add(sibling, 400, 2.0)
