@@ -113,6 +113,14 @@ def _apollo_digest(extensions: dict[str, Any] | None) -> str | None:
     return digest
 
 
+class PersistedQueryNotFound(DomainError):
+    """A hash this server does not know (yet): the client sends the text with it (Apollo's
+    protocol), or its build's manifest is not the allow-list deployed."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, "PersistedQueryNotFound", field=field)
+
+
 class PersistedQueries:
     """Remembers queries by hash (bounded); with an allow-list, refuses any other query."""
 
@@ -143,7 +151,7 @@ class PersistedQueries:
         if query is None and digest is not None:
             known = self._known.get(digest)
             if known is None:  # the client retries with the full text (Apollo protocol)
-                raise DomainError(ErrorCode.NOT_FOUND, "PersistedQueryNotFound", field=field)
+                raise PersistedQueryNotFound(field)
             return known
         if query is not None and digest is not None and query_hash(query) != digest:
             raise DomainError(

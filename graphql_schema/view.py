@@ -30,7 +30,11 @@ from backend.state import AppState
 from graphql_schema.context import Context
 from graphql_schema.live.access import CredentialChecks
 from graphql_schema.live.transport import LiveTransportWSHandler
-from graphql_schema.persisted import PersistedQueries, requested_document_ids
+from graphql_schema.persisted import (
+    PersistedQueries,
+    PersistedQueryNotFound,
+    requested_document_ids,
+)
 
 # The code of a request refused before it runs, by HTTP status (docs/api.md, "Conventions").
 REFUSAL_CODES = {
@@ -140,6 +144,8 @@ class GraphQLView(GraphQL[Context, None]):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = refusal(exc.status_code, exc.reason)
+        except PersistedQueryNotFound:
+            response = PERSISTED_QUERY_NOT_FOUND
         await response(scope, receive, send)
 
     async def execute_single(
@@ -227,6 +233,8 @@ class GraphQLView(GraphQL[Context, None]):
             document_id = ids[index] if index < len(ids) else None
             try:
                 item.query = self.persisted.resolve(item.query, item.extensions, document_id)
+            except PersistedQueryNotFound:
+                raise
             except DomainError as exc:
                 raise HTTPException(
                     400 if exc.code.value != "forbidden" else 403, exc.message
@@ -236,6 +244,20 @@ class GraphQLView(GraphQL[Context, None]):
 
 class TooDeep(json.JSONDecodeError):
     """JSON nested deeper than the limit: refused as JSON we do not read."""
+
+
+# Apollo's answer to a hash it does not know, which its clients (and GraphQL Codegen's) take as
+# "send the text with the hash" and retry: a 200 with the error its persisted-queries link reads.
+PERSISTED_QUERY_NOT_FOUND = JSONResponse(
+    {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound",
+                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+            }
+        ]
+    }
+)
 
 
 def refusal(status: int, message: str) -> Response:

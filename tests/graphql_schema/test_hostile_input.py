@@ -480,6 +480,7 @@ CODES = {
     "rate_limited",
     "payload_too_large",
     "method_not_allowed",
+    "PERSISTED_QUERY_NOT_FOUND",  # Apollo's code, which its clients read
 }
 FUZZ = settings(  # a fixed seed and bounded examples: the same cases on every run
     max_examples=100,

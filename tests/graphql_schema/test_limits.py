@@ -104,7 +104,16 @@ def test_persisted_queries(make_client, tmp_path) -> None:
     digest = hashlib.sha256(query.encode()).hexdigest()
     persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     unknown = client.post("/graphql", json={"extensions": persisted}, headers=headers)
-    assert unknown.status_code == 400 and "PersistedQueryNotFound" in unknown.text
+    # Apollo's protocol: a 200 whose error its client reads as "send the text with the hash".
+    assert unknown.status_code == 200
+    assert unknown.json() == {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound",
+                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+            }
+        ]
+    }
     first = post(client, headers, query, extensions=persisted)
     assert first["data"]["viewer"]["role"] == "REP"
     by_hash = client.post("/graphql", json={"extensions": persisted}, headers=headers).json()
