@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -48,6 +49,13 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
+def redis_prefix_for(database_url: str) -> str:
+    """The Redis channel prefix of every process of one test deployment (its database): tests
+    that run at once on one Redis server, each with organisations numbered from 1, must not hear
+    each other's events (nor share each other's budgets)."""
+    return f"t{hashlib.sha256(database_url.encode()).hexdigest()[:10]}:"
+
+
 def _start(
     database_url: str,
     logs: Path,
@@ -62,6 +70,7 @@ def _start(
         "SECRET_KEY": secret_key,
         "WORKER_IN_PROCESS": "false",
         "LOG_LEVEL": "WARNING",
+        "REDIS_CHANNEL_PREFIX": redis_prefix_for(database_url),
         **(environment or {}),
     }
     env.pop("REDIS_URL", None)

@@ -30,6 +30,7 @@ from backend.viewer import Viewer
 from tests.conftest import REDIS_URL, _admin
 from tests.e2e.conftest import SECRET_KEY
 from tests.factories import TestClock, build_world
+from tests.servers import redis_prefix_for
 
 BACKLOG = 1200  # e-mails: three batches of the worker's 500
 
@@ -75,6 +76,7 @@ def start_worker(url: str, logs: Path, name: str) -> subprocess.Popen[bytes]:
         "DATABASE_URL": url,
         "SECRET_KEY": SECRET_KEY,
         "REDIS_URL": REDIS_URL,
+        "REDIS_CHANNEL_PREFIX": redis_prefix_for(url),
         "LOG_LEVEL": "INFO",
     }
     with (logs / f"{name}.log").open("w") as output:

@@ -376,7 +376,9 @@ def visible(deployment: Deployment, role: str) -> dict[str, dict[str, int]]:
         for type_name, rows in per_agent.items()
     }
     seen["Team"] = {t: ids.teams[t] for t in TEAMS[role]}
-    seen["User"] = {u: ids.users[u] for u in ORG_USERS[ORG[role]]}
+    # People see their organisation's people; API keys see none without `read:users`.
+    is_key = role.startswith(("agent_", "partner_"))
+    seen["User"] = {} if is_key else {u: ids.users[u] for u in ORG_USERS[ORG[role]]}
     seen["Organization"] = {ORG[role]: ids.orgs[ORG[role]]}
     return seen
 

@@ -35,6 +35,7 @@ from backend.unit_of_work import raise_event, transaction
 from backend.viewer import Viewer
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import Deployment, gid
+from tests.servers import redis_prefix_for
 
 PROTOCOL = "graphql-transport-ws"
 NEEDS_LABEL = """subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId
@@ -324,7 +325,10 @@ def as_another_process(deployment: Deployment, work) -> Any:  # type: ignore[no-
 
     async def run() -> Any:
         settings = load_settings(
-            database_url=deployment.database_url, redis_url=REDIS_URL, worker_in_process=False
+            database_url=deployment.database_url,
+            redis_url=REDIS_URL,
+            redis_channel_prefix=redis_prefix_for(deployment.database_url),
+            worker_in_process=False,
         )
         state = open_state(settings)
         try:

@@ -34,7 +34,7 @@ from backend.viewer import Viewer
 from graphql_schema.live.subscriptions import SUBSCRIPTION_LOST_CLOSE
 from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world
-from tests.servers import running_server
+from tests.servers import redis_prefix_for, running_server
 
 SECRET_KEY = "fan-out-test-" + secrets.token_hex(16)
 NEEDS_LABEL = (
@@ -54,6 +54,7 @@ class Servers:
     tokens: dict[str, str]
     organization_id: int
     agent_id: int  # rep_a1's agent
+    prefix: str  # their Redis channel prefix
 
 
 async def _seed(url: str) -> tuple[dict[str, str], int, int]:
@@ -94,7 +95,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             )
             for _ in range(2)
         )
-        yield Servers(a, b, b_pid, tokens, organization_id, agent_id)
+        yield Servers(a, b, b_pid, tokens, organization_id, agent_id, redis_prefix_for(url))
 
 
 def graphql(base: str, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def event_message(
 def wait_until_live(servers: Servers, ws: ClientConnection) -> None:
     """Publish probes on Redis until the subscriber hears one: its subscription is then live
     (the protocol has no acknowledgement of `subscribe`)."""
-    channel = f"sal:org:{servers.organization_id}:outcome.needs_label"
+    channel = f"{servers.prefix}org:{servers.organization_id}:outcome.needs_label"
     client = redis.Redis.from_url(REDIS_URL)
     deadline = time.monotonic() + 10
     try:
@@ -245,14 +246,16 @@ def test_a_client_that_stops_reading_is_closed_and_never_holds_up_the_others(
     # server's sends block, its queue of SUBSCRIBER_QUEUE_SIZE (2,048) fills, and it is dropped.
     total = 6000
     per_round = 500
-    channel = f"sal:org:{servers.organization_id}:outcome.needs_label"
+    channel = f"{servers.prefix}org:{servers.organization_id}:outcome.needs_label"
     stalled_client = subscriber(servers, servers.b, "manager_a", max_queue=4, receive_buffer=65536)
     with stalled_client as stalled, subscriber(servers, servers.b, "manager_a") as reader:
         wait_until_live(servers, stalled)
         wait_until_live(servers, reader)
         client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         listeners = [
-            c for c in client.client_list() if c["name"] == f"sal:listener:{servers.pid_b}"
+            c
+            for c in client.client_list()
+            if c["name"] == f"{servers.prefix}listener:{servers.pid_b}"
         ]
         assert [c["psub"] for c in listeners] == ["1"]  # one pattern subscription for process B
         versions: list[int] = []
