@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from backend.derived_keys import derived_key
+from backend.derived_keys import derived_key, key_ring
 from backend.reports.subscriptions import unsubscribe
 from backend.unit_of_work import transaction
 
@@ -44,7 +44,8 @@ def read_unsubscribe_token(secret_key: str, token: str) -> tuple[int, int] | Non
     if len(parts) != 3 or not all(p.isdigit() for p in parts[:2]):
         return None
     payload = f"{parts[0]}.{parts[1]}"
-    if not hmac.compare_digest(_mac(secret_key, payload), parts[2]):
+    # Links mailed before a rotation of SECRET_KEY stay valid while the old key is previous.
+    if not any(hmac.compare_digest(_mac(key, payload), parts[2]) for key in key_ring(secret_key)):
         return None
     return int(parts[0]), int(parts[1])
 

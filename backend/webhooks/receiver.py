@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from backend.derived_keys import key_ring
 from backend.errors import DomainError, ErrorCode, InvalidInput, NotFoundError
 from backend.learning import submit_signals
 from backend.orgs.service import organization_by_slug
@@ -103,9 +104,10 @@ async def _authenticate(request: Request, body: bytes, now: dt.datetime) -> View
                 organization_id = (await organization_by_slug(session, slug)).id
     # An unknown organisation still has a derived secret: the same check runs and fails the
     # same way, so a response never tells whether an organisation exists.
-    secret = webhook_secret(state.settings.secret_key, slug)
+    # During a rotation of SECRET_KEY, senders still signing with the previous key's secret pass.
+    secrets = [webhook_secret(key, slug) for key in key_ring(state.settings.secret_key)]
     try:
-        verify_signature(secret, header, body, now=now.timestamp())
+        verify_signature(secrets, header, body, now=now.timestamp())
     except SignatureError as exc:
         raise _unauthorized(str(exc)) from None
     if organization_id is None:

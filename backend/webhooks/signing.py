@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 from backend.webhooks.headers import ascii_int
 
@@ -52,17 +53,29 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
 
 
 def verify_signature(
-    secret: str, header: str, body: bytes, *, now: float, tolerance: int = TOLERANCE_SECONDS
+    secret: str | Sequence[str],
+    header: str,
+    body: bytes,
+    *,
+    now: float,
+    tolerance: int = TOLERANCE_SECONDS,
 ) -> int:
     """Check ``header`` against ``body``; return the signed timestamp or raise SignatureError.
+    ``secret`` may be several (during a rotation of SECRET_KEY: the current one's and the
+    previous ones'), any of which may have signed.
 
     The signature is checked before the timestamp, so a stale message is only reported for an
     authentic request; ``now`` is injectable (unix seconds) for tests.
     """
     timestamp, signatures = parse_signature_header(header)
-    expected = _digest(secret, timestamp, body).encode()
-    # Compare against every candidate without stopping early: constant time per candidate.
-    matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in signatures]
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    expected = [_digest(one, timestamp, body).encode() for one in secrets]
+    # Compare every candidate with every secret without stopping early: constant time each.
+    matches = [
+        hmac.compare_digest(mine, candidate.encode())
+        for mine in expected
+        for candidate in signatures
+    ]
     if not any(matches):
         raise SignatureError("the signature does not match")
     if abs(now - timestamp) > tolerance:

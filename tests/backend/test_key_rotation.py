@@ -188,3 +188,32 @@ async def test_rotate_secrets_names_what_no_key_can_read(tmp_path: Path) -> None
         result.stderr
     )
     assert WEBHOOK_SECRET not in result.stderr
+
+
+def test_webhook_senders_and_unsubscribe_links_of_the_previous_key_pass_during_the_rotation() -> (
+    None
+):
+    """Inbound webhook secrets and report unsubscribe links are derived from SECRET_KEY: those
+    handed out under the old key keep working while it is previous, and stop after."""
+    from backend.reports.unsubscribe import read_unsubscribe_token, unsubscribe_token
+    from backend.webhooks.signing import (
+        SignatureError,
+        signature_header,
+        verify_signature,
+        webhook_secret,
+    )
+
+    rotating = SecretKey(KEY_B, [KEY_A])
+    body, at = b'{"events": []}', 1_790_000_000
+    old_sender = signature_header(webhook_secret(KEY_A, "demo"), body, timestamp=at)
+    ring = [webhook_secret(key, "demo") for key in key_ring(rotating)]
+    assert verify_signature(ring, old_sender, body, now=at) == at
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_signature(webhook_secret(KEY_B, "demo"), old_sender, body, now=at)
+
+    link = unsubscribe_token(KEY_A, subscription_id=4, user_id=9)
+    assert read_unsubscribe_token(rotating, link) == (4, 9)
+    assert read_unsubscribe_token(KEY_B, link) is None
+    assert read_unsubscribe_token(
+        rotating, unsubscribe_token(rotating, subscription_id=4, user_id=9)
+    ) == (4, 9)
