@@ -19,6 +19,7 @@ import time
 from functools import partial
 from urllib.parse import urlsplit
 
+from backend.observability.tracing import client_span
 from backend.partner_webhooks.addresses import (
     RefusedAddress,
     Resolver,
@@ -96,14 +97,17 @@ def _post(
     )
     kind = _PinnedHTTPSConnection if https else _PinnedHTTPConnection
     connection = kind(parts.hostname, port, addresses=addresses, timeout=timeout)
-    try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request("POST", target, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read(65536)
-        return int(response.status)
-    finally:
-        connection.close()
+    with client_span("POST", url) as span:
+        try:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read(65536)
+            if span is not None:
+                span.set_attribute("http.response.status_code", int(response.status))
+            return int(response.status)
+        finally:
+            connection.close()
 
 
 async def post_signed(

@@ -104,3 +104,43 @@ def test_outgoing_http_through_urllib_is_traced(spans: Any) -> None:
         call.attributes.get("http.response.status_code", call.attributes.get("http.status_code"))
         == 200
     )
+
+
+class _Received(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@needs_otel
+def test_a_partner_webhook_post_is_traced_without_its_query(spans: Any) -> None:
+    """Partner webhooks go out over http.client, which no instrumentation sees: their own span."""
+    from backend.partner_webhooks.delivery import _post
+
+    server = HTTPServer(("127.0.0.1", 0), _Received)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hooks?token=partner-secret"
+        status = _post(
+            url,
+            b"{}",
+            {"Content-Type": "application/json"},
+            5.0,
+            resolve=lambda host, port: ["127.0.0.1"],
+            allow_private=True,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert status == 204
+    [post] = [s for s in spans.get_finished_spans() if s.name == "POST"]
+    assert post.kind.name == "CLIENT"
+    assert post.attributes["http.response.status_code"] == 204
+    assert post.attributes["url.full"] == f"http://127.0.0.1:{server.server_port}/hooks"
+    assert "partner-secret" not in str(dict(post.attributes))
