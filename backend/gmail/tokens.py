@@ -24,6 +24,8 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from backend.retries import retrying
+
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30  # clock skew tolerated on exp/iat/nbf
@@ -137,10 +139,23 @@ class GoogleKeys:
 
     def _download(self) -> tuple[Any, float | None]:
         request = urllib.request.Request(self.url, headers={"Accept": "application/json"})
+
+        def fetch() -> tuple[bytes, str]:
+            try:
+                with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                    body = response.read(MAX_KEYS_BYTES + 1)
+                    return body, response.headers.get("Cache-Control", "")
+            except urllib.error.HTTPError as exc:  # an answer: not retried, its socket closed
+                exc.close()
+                raise KeyFetchError(
+                    f"cannot fetch the signing keys from {self.url}: {exc}"
+                ) from None
+
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                body = response.read(MAX_KEYS_BYTES + 1)
-                cache_control = response.headers.get("Cache-Control", "")
+            # A read: tried twice more, with backoff, when the connection failed or timed out.
+            body, cache_control = retrying(
+                fetch, transient=(urllib.error.URLError, ConnectionError, TimeoutError)
+            )
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise KeyFetchError(f"cannot fetch the signing keys from {self.url}: {exc}") from None
         if len(body) > MAX_KEYS_BYTES:

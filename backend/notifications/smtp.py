@@ -10,6 +10,7 @@ from typing import Any
 import aiosmtplib
 
 from backend.notifications.models import Notification
+from backend.retries import retrying_async
 from backend.settings import Settings
 
 
@@ -35,13 +36,18 @@ async def send_email(settings: Settings, message: EmailMessage | bytes, **envelo
     if settings.smtp_host is None:
         raise RuntimeError("SMTP_HOST is not set")
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    await aiosmtplib.send(
-        message,
-        **envelope,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        start_tls=settings.smtp_starttls,
-        username=settings.smtp_username,
-        password=password if settings.smtp_username else None,
-        timeout=settings.smtp_timeout_seconds,
+    host = settings.smtp_host
+    # A server that refused the connection got nothing: tried twice more at once.
+    await retrying_async(
+        lambda: aiosmtplib.send(
+            message,
+            **envelope,
+            hostname=host,
+            port=settings.smtp_port,
+            start_tls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=password if settings.smtp_username else None,
+            timeout=settings.smtp_timeout_seconds,
+        ),
+        transient=(aiosmtplib.SMTPConnectError, ConnectionRefusedError),
     )

@@ -29,6 +29,7 @@ from backend.partner_webhooks.addresses import (
 from backend.partner_webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from backend.partner_webhooks.outbox import claim_due, record_attempt
 from backend.partner_webhooks.signing import decrypt_secret, signed_headers
+from backend.retries import retrying
 from backend.state import AppState
 from backend.unit_of_work import transaction
 
@@ -125,12 +126,10 @@ async def post_signed(
     body = body_of(delivery)
     headers = signed_headers(secret, delivery.message_id, int(now.timestamp()), body)
     headers["user-agent"] = "sales-agent-learning-webhooks/1"
-    post = partial(_post, resolve=resolve, allow_private=allow_private)
-    # The thread's socket timeout bounds each read; wait_for bounds the whole exchange
-    # (the lookup included).
-    return await asyncio.wait_for(
-        asyncio.to_thread(post, url, body, headers, timeout), timeout=timeout + 1
-    )
+    post = partial(_post, url, body, headers, timeout, resolve=resolve, allow_private=allow_private)
+    # A refused connection is tried twice more at once (backend.retries). The thread's socket
+    # timeout bounds each read; wait_for bounds the whole exchange (the lookup included).
+    return await asyncio.wait_for(asyncio.to_thread(retrying, post), timeout=timeout + 2)
 
 
 async def _deliver_one(
