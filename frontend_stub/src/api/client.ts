@@ -57,9 +57,11 @@ async function readBody<T>(response: Response): Promise<GraphQLResponse<T> | str
   }
 }
 
+/** The server does not know the hash yet (Apollo's answer: code PERSISTED_QUERY_NOT_FOUND). */
 function isPersistedQueryNotFound(response: Response, body: unknown): boolean {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  return response.status === 400 && text.includes("PersistedQueryNotFound");
+  if (!response.ok || typeof body !== "object" || body === null) return false;
+  const errors = (body as { errors?: { extensions?: { code?: string } }[] }).errors ?? [];
+  return errors.some((e) => e.extensions?.code === "PERSISTED_QUERY_NOT_FOUND");
 }
 
 /** Runs a query or mutation and answers its data, or throws an ApiError. */
