@@ -101,6 +101,11 @@ class GraphQLView(GraphQL[Context, None]):
                 context.viewer = await viewer_for(context.state, credential)
             except DomainError as exc:
                 context.auth_problem = exc.message
+                if isinstance(response, Response):
+                    # A credential presented and refused (RFC 6750): 401, the body as ever
+                    # (the fields that need a viewer answer `unauthenticated`).
+                    response.status_code = 401
+                    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         elif isinstance(request, Request) and (cookie := request.cookies.get(SESSION_COOKIE)):
             # The browser sends the cookie whoever made the page: a POST must be JSON from our
             # own origin (backend.auth.csrf), refused before anything runs.

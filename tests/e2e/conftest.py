@@ -105,9 +105,13 @@ class Deployment:
     def query(
         self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None
     ) -> dict[str, Any]:
-        """The response of a GraphQL request (which must be a 200 JSON answer)."""
+        """The response of a GraphQL request (a 200 JSON answer, or 401 for a credential
+        presented and refused, whose errors say `unauthenticated`)."""
         response = self.post({"query": query, "variables": variables or {}}, as_=as_)
-        assert response.status_code == 200, (response.status_code, response.text)
+        assert response.status_code in (200, 401), (response.status_code, response.text)
+        if response.status_code == 401:
+            codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+            assert codes == {"unauthenticated"}, response.text
         return response.json()
 
     def data(

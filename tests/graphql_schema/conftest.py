@@ -44,7 +44,11 @@ class Api:
             json={"query": query, "variables": variables or {}, **extra},
             headers=headers,
         )
-        assert response.status_code == 200, response.text
+        # 200, or 401 for a credential presented and refused (its errors say `unauthenticated`).
+        assert response.status_code in (200, 401), response.text
+        if response.status_code == 401:
+            codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+            assert codes == {"unauthenticated"}, response.text
         return response.json()
 
 

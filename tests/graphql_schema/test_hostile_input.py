@@ -193,6 +193,7 @@ def test_a_signed_token_naming_no_possible_user_is_an_invalid_token(
         json={"query": "{ viewer { role } }"},
         headers={"Authorization": f"Bearer {token}"},
     )
+    assert response.status_code == 401
     assert [e["extensions"]["code"] for e in graphql_errors(response)] == ["unauthenticated"]
     assert "invalid or expired token" in response.text
 
