@@ -1,20 +1,18 @@
 """OpenTelemetry tracing, an optional extra (`pip install '.[otel]'`): when its packages are
 installed and `OTEL_EXPORTER_OTLP_ENDPOINT` is set, GraphQL operations (Strawberry's extension),
 SQL statements (SQLAlchemy) and outgoing HTTP through urllib (Slack, Google's keys) or through
-`client_span` (partner webhooks, sent over http.client) become spans exported over OTLP/HTTP.
+`backend.outgoing_spans` (partner webhooks, sent over http.client) become spans exported over
+OTLP/HTTP.
 Otherwise every function here does nothing, and nothing is imported."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import logging
 import os
 import weakref
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -110,26 +108,3 @@ def trace_engine(engine: AsyncEngine, *, service: str) -> bool:
     )
     _engines.add(engine.sync_engine)
     return True
-
-
-@contextlib.contextmanager
-def client_span(method: str, url: str) -> Iterator[Any]:
-    """A CLIENT span around an outgoing HTTP call made without urllib (partner webhooks), named
-    and attributed as the HTTP instrumentations do; the URL without its query (which may carry a
-    partner's token). Yields the span (``set_attribute`` the status on it), or None when off."""
-    if _provider is None:
-        yield None
-        return
-    from opentelemetry import trace
-
-    parts = urlsplit(url)
-    tracer = trace.get_tracer("backend.observability", tracer_provider=_provider)
-    attributes = {
-        "http.request.method": method,
-        "url.full": f"{parts.scheme}://{parts.netloc}{parts.path or '/'}",
-        "server.address": parts.hostname or "",
-    }
-    with tracer.start_as_current_span(
-        method, kind=trace.SpanKind.CLIENT, attributes=attributes
-    ) as span:
-        yield span

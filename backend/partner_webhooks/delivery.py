@@ -19,7 +19,7 @@ import time
 from functools import partial
 from urllib.parse import urlsplit
 
-from backend.observability.tracing import client_span
+from backend.outgoing_spans import client_span
 from backend.partner_webhooks.addresses import (
     RefusedAddress,
     Resolver,
