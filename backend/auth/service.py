@@ -278,14 +278,7 @@ async def revoke_api_key(
     from then on, and its live subscriptions end as soon as the unit of work commits
     (`AccessRevoked`). Revoking a revoked key changes nothing; a key of another organisation is
     not found."""
-    viewer.require_role(ViewerRole.ADMIN, ViewerRole.EXECUTIVE)
-    client = await session.scalar(
-        select(ApiClient).where(
-            ApiClient.id == api_client_id, ApiClient.organization_id == viewer.organization_id
-        )
-    )
-    if client is None:
-        raise NotFoundError("API key", field="id")
+    client = await api_key_of(session, viewer=viewer, api_client_id=api_client_id)
     if client.revoked_at is None:
         client.revoked_at = now
         await flush(session)
