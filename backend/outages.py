@@ -54,9 +54,17 @@ def is_outage(error: BaseException) -> bool:
     return False
 
 
-def unavailable_body() -> bytes:
+WEBHOOKS = "/webhooks/"  # webhooks answer errors in their own shape
+
+
+def unavailable_body(path: str) -> bytes:
+    """The 503's body: a webhook's error shape, ``{"error", "code"}`` (providers retry a 503;
+    nothing of the request was stored, so the retry is applied once), else a GraphQL one."""
+    message = MESSAGE.format(RETRY_AFTER_SECONDS)
+    if path.startswith(WEBHOOKS):
+        return json.dumps({"error": message, "code": UNAVAILABLE}).encode()
     error = {
-        "message": MESSAGE.format(RETRY_AFTER_SECONDS),
+        "message": message,
         "extensions": {"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS},
     }
     return json.dumps({"data": None, "errors": [error]}).encode()
@@ -102,4 +110,5 @@ class Outages:
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": unavailable_body()})
+            body = unavailable_body(scope.get("path", ""))
+            await send({"type": "http.response.body", "body": body})

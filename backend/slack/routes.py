@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from backend.slack import events, interactions
 from backend.slack.receiver import Clock
-from backend.webhooks.unavailable import answering_outages
 
 
 def slack_routes(*, clock: Clock | None = None) -> list[Route]:
@@ -23,11 +22,9 @@ def slack_routes(*, clock: Clock | None = None) -> list[Route]:
     return [
         Route(
             interactions.PATH,
-            answering_outages(interaction_endpoint),
+            interaction_endpoint,
             methods=["POST"],
             name="slack_interactions",
         ),
-        Route(
-            events.PATH, answering_outages(event_endpoint), methods=["POST"], name="slack_events"
-        ),
+        Route(events.PATH, event_endpoint, methods=["POST"], name="slack_events"),
     ]

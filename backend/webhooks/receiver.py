@@ -24,7 +24,6 @@ from backend.viewer import Viewer
 from backend.webhooks.headers import ascii_int, storable
 from backend.webhooks.mapping import ProviderFormat, signals_from_batch
 from backend.webhooks.signing import SignatureError, verify_signature, webhook_secret
-from backend.webhooks.unavailable import answering_outages
 
 MAX_BODY_BYTES = 1024 * 1024
 ORGANIZATION_HEADER = "X-Organization"
@@ -190,11 +189,12 @@ def signal_webhook_route(
     clock: Clock | None = None,
 ) -> Route:
     """A ``POST`` route that receives ``fmt``'s batches, signed per organisation; an outage of
-    the database or broker is answered 503 with Retry-After (the provider retries)."""
+    the database or broker is answered 503 with Retry-After (backend.outages: the provider
+    retries)."""
 
     async def endpoint(request: Request) -> Response:
         return await receive_signals(
             request, fmt, source=source, source_from_header=source_from_header, clock=clock
         )
 
-    return Route(path, answering_outages(endpoint), methods=["POST"], name=name)
+    return Route(path, endpoint, methods=["POST"], name=name)

@@ -1,6 +1,6 @@
 """The webhook routes the app mounts; ``clock`` (the app's by default) is injectable for tests
 of the replay window. Each answers an outage of the database or broker with 503 + Retry-After
-(``backend.webhooks.unavailable``)."""
+(``backend.outages``, in the webhooks' error shape)."""
 
 from __future__ import annotations
 
