@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +26,7 @@ from backend.actions.service import (
     record_action,
 )
 from backend.calibration.rollup import add_predictions
-from backend.calibration.service import reassess, recalibration_in_force
+from backend.calibration.service import reassess_agents, recalibration_in_force
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
 from backend.outcomes.models import Outcome
@@ -257,44 +258,68 @@ async def close_expired_windows(
 
 
 async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today: dt.date) -> None:
-    """Re-assess each scope's calibration and move its agent's policy accordingly, each scope
-    in its own unit of work. A failure here never undoes the outcomes already committed: the
-    next outcome re-assesses again.
-
-    The organisation-wide assessment of an action type reads the same rollup whichever agent
-    moved it, so it runs once per (organisation, action type), with the first scope that
-    succeeds, not once per agent."""
-    organization_done: set[tuple[int, str]] = set()
-    for organization_id, agent_id, action_type in sorted(set(scopes)):
+    """Re-assess each scope's calibration and move its agent's policy accordingly, the scopes of
+    one organisation and action type in one unit of work (``follow_calibration``). A failure
+    here never undoes the outcomes already committed: the next outcome re-assesses again."""
+    groups: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for organization_id, agent_id, action_type in scopes:
+        groups[(organization_id, action_type)].add(agent_id)
+    for (organization_id, action_type), agent_ids in sorted(groups.items()):
         for attempt in (1, 2):
             try:
                 async with transaction(state.sessions) as session:
-                    assessment = await reassess(
+                    await follow_calibration(
                         session,
                         organization_id=organization_id,
-                        agent_id=agent_id,
+                        agent_ids=agent_ids,
                         action_type=action_type,
                         today=today,
-                        include_organization=(organization_id, action_type)
-                        not in organization_done,
                     )
-                    await adjust_to_calibration(
-                        session,
-                        organization_id=organization_id,
-                        agent_id=agent_id,
-                        action_type=action_type,
-                        stats=assessment.stats,
-                        verdict=assessment.verdict,
-                        recalibration=assessment.recalibration,
-                        config=assessment.config,
-                    )
-                organization_done.add((organization_id, action_type))
                 break
-            except StaleDataError:  # another process moved the policy meanwhile: look again
+            except StaleDataError:  # another process moved a policy meanwhile: look again
                 if attempt == 2:
                     log.warning(
-                        "policy of agent %s/%s kept changing; skipped", agent_id, action_type
+                        "policies of agents %s/%s kept changing; skipped",
+                        sorted(agent_ids),
+                        action_type,
                     )
+
+
+async def follow_calibration(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    agent_ids: Iterable[int],
+    action_type: str,
+    today: dt.date,
+    now: dt.datetime | None = None,
+) -> int:
+    """Re-assess the agents' action type (and the organisation's: they read the same rollup)
+    and let each agent's policy follow its assessment, in ``session``'s unit of work, as of
+    ``now`` (default: the clock). Returns how many policies moved."""
+    assessments = await reassess_agents(
+        session,
+        organization_id=organization_id,
+        agent_ids=agent_ids,
+        action_type=action_type,
+        today=today,
+        now=now,
+    )
+    moved = 0
+    for agent_id, assessment in assessments.items():
+        change = await adjust_to_calibration(
+            session,
+            organization_id=organization_id,
+            agent_id=agent_id,
+            action_type=action_type,
+            stats=assessment.stats,
+            verdict=assessment.verdict,
+            recalibration=assessment.recalibration,
+            config=assessment.config,
+            now=now,
+        )
+        moved += change is not None
+    return moved
 
 
 # -- prompts (the worker's jobs) -------------------------------------------------------------

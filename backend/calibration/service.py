@@ -79,6 +79,10 @@ def maps_differ(old: dict[str, Any], new: RecalibrationMap) -> bool:
     return bool(np.max(np.abs(previous.apply(grid) - new.apply(grid))) > MAP_TOLERANCE)
 
 
+def _scope_key(agent_id: int | None) -> str:
+    return f"agent:{agent_id}" if agent_id is not None else "organization"
+
+
 async def _store_verdict(
     session: AsyncSession,
     *,
@@ -86,17 +90,12 @@ async def _store_verdict(
     agent_id: int | None,
     action_type: str,
     assessment: Assessment,
+    current: CalibrationVerdict | None,
     now: dt.datetime | None = None,
 ) -> bool:
-    """Keep the scope's latest verdict and map; queue `calibration.changed` when either moved."""
-    scope_key = f"agent:{agent_id}" if agent_id is not None else "organization"
-    current = await session.scalar(
-        select(CalibrationVerdict).where(
-            CalibrationVerdict.organization_id == organization_id,
-            CalibrationVerdict.scope_key == scope_key,
-            CalibrationVerdict.action_type == action_type,
-        )
-    )
+    """Keep the scope's latest verdict and map (``current``: the one stored); queue
+    `calibration.changed` when either moved."""
+    scope_key = _scope_key(agent_id)
     kind = assessment.verdict.kind.value
     if (
         current is not None
@@ -156,40 +155,81 @@ async def reassess(
     include_organization: bool = True,
     now: dt.datetime | None = None,
 ) -> Assessment:
-    """Re-assess an agent's action type (and the organisation's) over the trailing window, store
-    what changed, and return the agent's assessment (for the policy to follow, in the same unit
-    of work: ``backend.policy.service.adjust_to_calibration``).
+    """``reassess_agents`` of one agent: its assessment."""
+    assessments = await reassess_agents(
+        session,
+        organization_id=organization_id,
+        agent_ids=[agent_id],
+        action_type=action_type,
+        today=today,
+        include_organization=include_organization,
+        now=now,
+    )
+    return assessments[agent_id]
+
+
+async def reassess_agents(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    agent_ids: Iterable[int],
+    action_type: str,
+    today: dt.date,
+    include_organization: bool = True,
+    now: dt.datetime | None = None,
+) -> dict[int, Assessment]:
+    """Re-assess agents' action type (and the organisation's) over the trailing window, store
+    what changed, and return each agent's assessment (for its policy to follow, in the same
+    unit of work: ``backend.policy.service.adjust_to_calibration``).
 
     Only days whose outcome windows have all closed are judged: a reply resolves within hours
     but "no reply" only when the window ends, so the open days would look underconfident.
     A stored verdict is stamped ``now`` (default: the clock; a replay of past days passes its
     own moment).
 
-    The agent's map is the one with the best leave-one-out evidence among its own fits and its
+    An agent's map is the one with the best leave-one-out evidence among its own fits and its
     map pooled with its siblings' (``backend.calibration.pooling``), stored with why; the
-    organisation's is the pooled map a brand-new agent of the action type starts from.
+    organisation's is the pooled map a brand-new agent of the action type starts from. The
+    agents of the action type are read, and their fits made, once for all ``agent_ids``.
     """
     config = await session.scalar(
         select(Organization.config).where(Organization.id == organization_id)
     )
     since, until = assessment_days(config, action_type, today)
-    # Every agent of the action type in one grouped query: the agent, its siblings and (summed)
-    # the organisation.
+    # Every agent of the action type in one grouped query: the agents, their siblings and
+    # (summed) the organisation.
     agents = await load_agents_stats(
         session, organization_id=organization_id, action_type=action_type, since=since, until=until
     )
-    stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
     siblings = Siblings(agents)
-    chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
-    assessment = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
-    await _store_verdict(
-        session,
-        organization_id=organization_id,
-        agent_id=agent_id,
-        action_type=action_type,
-        assessment=assessment,
-        now=now,
-    )
+    wanted = sorted(set(agent_ids))
+    stored = {
+        row.scope_key: row
+        for row in await session.scalars(
+            select(CalibrationVerdict).where(
+                CalibrationVerdict.organization_id == organization_id,
+                CalibrationVerdict.action_type == action_type,
+                CalibrationVerdict.scope_key.in_(
+                    [_scope_key(None), *(_scope_key(a) for a in wanted)]
+                ),
+            )
+        )
+    }
+    assessments = {}
+    for agent_id in wanted:
+        stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
+        chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
+        assessment = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
+        await _store_verdict(
+            session,
+            organization_id=organization_id,
+            agent_id=agent_id,
+            action_type=action_type,
+            assessment=assessment,
+            current=stored.get(_scope_key(agent_id)),
+            now=now,
+        )
+        assessments[agent_id] = assessment
     if include_organization:
         org_stats = CalibrationStats.empty(CALIBRATION_BINS)
         for each in agents.values():
@@ -207,9 +247,10 @@ async def reassess(
             agent_id=None,
             action_type=action_type,
             assessment=organization,
+            current=stored.get(_scope_key(None)),
             now=now,
         )
-    return assessment
+    return assessments
 
 
 async def recalibration_in_force(

@@ -19,13 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.calibration.models import CalibrationVerdict
 from backend.calibration.rollup import add_predictions
-from backend.calibration.service import reassess
 from backend.coaching.service import refresh_team_insights
 from backend.demo.alerts import AlertReport, alert_report, pending_events, raise_alerts_at
 from backend.demo.people import OrgPeople
 from backend.demo.simulation import KINDS
+from backend.learning import follow_calibration
 from backend.outcomes.windows import close_expired_batch
-from backend.policy.service import adjust_to_calibration
 
 # How often the replay looks again. Live, the loop re-assesses after every resolved outcome;
 # the replay re-assesses each agent's action types every two weeks of history, so a policy
@@ -132,35 +131,21 @@ async def close_due_windows(session: AsyncSession, *, now: dt.datetime) -> int:
 async def refresh_organization(
     session: AsyncSession, org: OrgPeople, *, moment: dt.datetime
 ) -> tuple[int, int]:
-    """Re-assess each agent's action types as of ``moment`` and let each policy follow (the
-    organisation-wide verdict of a type once per type). Returns (reassessments, policy moves)."""
-    scopes = sorted((rep.agent_id, kind.value) for rep in org.reps for kind in KINDS)
-    organization_done: set[str] = set()
+    """Re-assess each agent's action types as of ``moment`` (all agents of a type at once, as
+    the worker does with the scopes of a batch of outcomes) and let each policy follow.
+    Returns (reassessments, policy moves)."""
+    agent_ids = sorted(rep.agent_id for rep in org.reps)
     moved = 0
-    for agent_id, action_type in scopes:
-        assessment = await reassess(
+    for kind in sorted(KINDS, key=lambda k: k.value):
+        moved += await follow_calibration(
             session,
             organization_id=org.organization_id,
-            agent_id=agent_id,
-            action_type=action_type,
+            agent_ids=agent_ids,
+            action_type=kind.value,
             today=moment.date(),
-            include_organization=action_type not in organization_done,
             now=moment,
         )
-        organization_done.add(action_type)
-        change = await adjust_to_calibration(
-            session,
-            organization_id=org.organization_id,
-            agent_id=agent_id,
-            action_type=action_type,
-            stats=assessment.stats,
-            verdict=assessment.verdict,
-            recalibration=assessment.recalibration,
-            config=assessment.config,
-            now=moment,
-        )
-        moved += change is not None
-    return len(scopes), moved
+    return len(agent_ids) * len(KINDS), moved
 
 
 async def refresh_coaching(
