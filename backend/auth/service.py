@@ -250,6 +250,12 @@ async def create_api_key(
         )
         if agent is None:
             raise NotFoundError("agent", field="agent")
+        if not agent.active:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"agent {agent.name!r} is deactivated: a key for it would act for it",
+                field="agent",
+            )
     elif agent_id is not None:
         raise DomainError(
             ErrorCode.INVALID, "a partner key is not bound to an agent", field="agent"

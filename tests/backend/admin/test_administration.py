@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from backend import administration
 from backend.auth.events import AccessRevoked
-from backend.auth.models import ApiClientKind
+from backend.auth.models import ApiClient, ApiClientKind
 from backend.auth.service import authenticate
 from backend.auth.tokens import issue_user_token
 from backend.errors import DomainError, NotFoundError, PermissionDeniedError
@@ -298,6 +298,22 @@ async def test_deactivating_an_agent_revokes_its_keys(sessions, world: World) ->
     async with sessions() as session:
         with pytest.raises(DomainError):
             await authenticate(session, SETTINGS, created.key, now=NOW)
+    # and no new key is made for it: it would act as the deactivated agent
+    with pytest.raises(DomainError, match="deactivated") as refused:
+        async with transaction(sessions) as session:
+            await administration.create_api_key(
+                session,
+                admin,
+                kind=ApiClientKind.AGENT,
+                name="a1 again",
+                scopes=None,
+                agent_id=agent_id,
+                now=NOW,
+            )
+    assert refused.value.field == "agent"
+    async with sessions() as session:
+        names = list(await session.scalars(select(ApiClient.name)))
+    assert names == ["a1"]
 
 
 async def test_the_invitation_is_mailed_with_a_sign_in_link(
