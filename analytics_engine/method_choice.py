@@ -96,9 +96,12 @@ def _loo_platt(
     k = bins.count.size
     idx = np.concatenate((np.arange(k), np.arange(k)))
     eta = a + b * bins.z[idx]
-    # a decreasing fit is replaced by the constant mean rate, as fit_recalibration does
-    rate = succ.sum(axis=1) / counts.sum(axis=1)
-    out: NDArray[np.float64] = np.where(b < 0, rate, 0.5 * (1 + np.tanh(0.5 * eta)))
+    fitted = 0.5 * (1 + np.tanh(0.5 * eta))
+    # a decreasing fit is replaced by the constant mean rate, as fit_recalibration does; with
+    # nothing left (a lone outcome left out) the refit is the prior's, kept as it is
+    total = counts.sum(axis=1)
+    rate = np.divide(succ.sum(axis=1), total, out=fitted.copy(), where=total > 0)
+    out: NDArray[np.float64] = np.where(b < 0, rate, fitted)
     return out
 
 

@@ -157,10 +157,7 @@ def choose_agent_map(stats: CalibrationStats, prior: GroupPrior | None) -> MapCh
     siblings, or its own candidate had the better evidence) or ``unpooled`` (fewer than two
     siblings with an identified fit)."""
     pooled = fit_pooled_recalibration(stats, prior, min_between_sd=MIN_BETWEEN_SD)
-    # With a single outcome, leaving it out leaves none: the engine's fallback rate for a
-    # decreasing refit is then 0/0, computed but never chosen (the refit is the prior's mean).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        choice = choose_recalibration(stats, pooled=pooled)
+    choice = choose_recalibration(stats, pooled=pooled)
     if choice.method == "pooled":
         source, weight, reason = "pooled", pooled.pooled_weight, pooled.reason
     elif pooled.source == "own":

@@ -121,6 +121,20 @@ def test_no_outcomes() -> None:
     assert choice.method == "pooled" and choice.map == pooled.map
 
 
+@pytest.mark.parametrize("y", [0.0, 1.0])
+def test_one_outcome_leaves_none_to_refit_on_and_warns_nothing(y: float) -> None:
+    """Left out, a lone outcome leaves no data: each refit is the prior's mean (the pooled
+    candidate) or nothing to fit (Platt needs three bins), never a 0/0 rate (the suite turns
+    numpy's warnings into errors)."""
+    siblings = [sample("logistic", 1000, seed) for seed in range(4)]
+    stats = CalibrationStats.from_arrays([0.8], [y])
+    pooled = fit_pooled_recalibration(stats, siblings)
+    with np.errstate(all="raise"):
+        choice = choose_recalibration(stats, pooled=pooled)
+    assert all(math.isfinite(v) for k, v in choice.loo_log_loss.items() if k != "platt")
+    assert choice.method in ("pooled", "identity")
+
+
 def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match="stats must be CalibrationStats"):
         choose_recalibration([0.5])  # type: ignore[arg-type]
