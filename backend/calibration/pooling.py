@@ -8,6 +8,7 @@ is the JSON stored with the map (``calibration_verdicts.recalibration_basis``).
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,14 +47,18 @@ class _Memo:
     def __init__(self, size: int) -> None:
         self.size = size
         self.items: OrderedDict[bytes, Any] = OrderedDict()
+        self.lock = threading.Lock()  # re-assessments compute in worker threads
 
     def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
-        if key in self.items:
-            self.items.move_to_end(key)
-            return self.items[key]
-        value = self.items[key] = compute()
-        if len(self.items) > self.size:
-            self.items.popitem(last=False)
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = compute()  # outside the lock: two threads may compute the same, harmlessly
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
         return value
 
 

@@ -5,6 +5,7 @@ What the assessment means for the agent's policy is ``backend.policy.service``'s
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -201,7 +202,6 @@ async def reassess_agents(
     agents = await load_agents_stats(
         session, organization_id=organization_id, action_type=action_type, since=since, until=until
     )
-    siblings = Siblings(agents)
     wanted = sorted(set(agent_ids))
     stored = {
         row.scope_key: row
@@ -215,11 +215,12 @@ async def reassess_agents(
             )
         )
     }
-    assessments = {}
-    for agent_id in wanted:
-        stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
-        chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
-        assessment = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
+    # The fits are numerical work (about 10-20 ms an agent): off the event loop, so that the
+    # process's requests are not held up while a batch of outcomes is re-assessed.
+    assessments, organization = await asyncio.to_thread(
+        _judge, agents, wanted, config, include_organization=include_organization
+    )
+    for agent_id, assessment in assessments.items():
         await _store_verdict(
             session,
             organization_id=organization_id,
@@ -229,18 +230,7 @@ async def reassess_agents(
             current=stored.get(_scope_key(agent_id)),
             now=now,
         )
-        assessments[agent_id] = assessment
-    if include_organization:
-        org_stats = CalibrationStats.empty(CALIBRATION_BINS)
-        for each in agents.values():
-            org_stats = org_stats.merge(each)
-        # The organisation's map is the one a brand-new agent starts from: pooled from all.
-        newcomer = newcomer_map(siblings.prior())
-        organization = (
-            Assessment(org_stats, assess(org_stats), newcomer.map, config, newcomer.basis)
-            if newcomer is not None
-            else assess_stats(org_stats, config)
-        )
+    if organization is not None:
         await _store_verdict(
             session,
             organization_id=organization_id,
@@ -251,6 +241,35 @@ async def reassess_agents(
             now=now,
         )
     return assessments
+
+
+def _judge(
+    agents: Mapping[int, CalibrationStats],
+    wanted: list[int],
+    config: Mapping[str, Any] | None,
+    *,
+    include_organization: bool,
+) -> tuple[dict[int, Assessment], Assessment | None]:
+    """Each wanted agent's assessment, its map pooled with its siblings' or its own; and the
+    organisation's (its map the one a brand-new agent starts from), when asked."""
+    siblings = Siblings(agents)
+    assessments = {}
+    for agent_id in wanted:
+        stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
+        chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
+        assessments[agent_id] = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
+    if not include_organization:
+        return assessments, None
+    org_stats = CalibrationStats.empty(CALIBRATION_BINS)
+    for each in agents.values():
+        org_stats = org_stats.merge(each)
+    newcomer = newcomer_map(siblings.prior())
+    organization = (
+        Assessment(org_stats, assess(org_stats), newcomer.map, config, newcomer.basis)
+        if newcomer is not None
+        else assess_stats(org_stats, config)
+    )
+    return assessments, organization
 
 
 async def recalibration_in_force(
