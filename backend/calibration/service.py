@@ -307,7 +307,7 @@ async def recalibrations_in_force(
                 CalibrationVerdict.organization_id == organization_id,
                 CalibrationVerdict.action_type.in_(sorted({t for _, t in wanted})),
                 CalibrationVerdict.scope_key.in_(
-                    ["organization", *sorted({f"agent:{a}" for a, _ in wanted})]
+                    [_scope_key(None), *sorted({_scope_key(a) for a, _ in wanted})]
                 ),
             )
         )
@@ -316,7 +316,7 @@ async def recalibrations_in_force(
     maps = {}
     for agent_id, action_type in wanted:
         maps[(agent_id, action_type)] = MapInForce("identity", basis=NOTHING_FITTED)
-        for key in (f"agent:{agent_id}", "organization"):
+        for key in (_scope_key(agent_id), _scope_key(None)):
             row = by_scope.get((key, action_type))
             if row is not None and row.recalibration and _usable(row):
                 maps[(agent_id, action_type)] = MapInForce.of(

@@ -38,8 +38,11 @@ class BulkWriter:
         self._sqlite = session.get_bind().dialect.name == "sqlite"
 
     async def insert(self, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
-        """Insert ``rows`` (dicts with the same keys), in pages of ``CHUNK_ROWS``."""
-        table = _table_of(model)
+        """Insert ``rows`` (dicts with the same keys)."""
+        await self._insert(_table_of(model), rows)
+
+    async def _insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """``rows`` in pages of ``CHUNK_ROWS``, counted."""
         for start in range(0, len(rows), CHUNK_ROWS):
             chunk = list(rows[start : start + CHUNK_ROWS])
             if self._sqlite:
@@ -74,9 +77,7 @@ class BulkWriter:
 
     async def _sqlite_ids(self, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
         before = await self.session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
-        for start in range(0, len(rows), CHUNK_ROWS):
-            await self._driver_insert(table, list(rows[start : start + CHUNK_ROWS]))
-        self.counts[table.name] += len(rows)
+        await self._insert(table, rows)
         last, count = (
             await self.session.execute(
                 select(func.max(table.c.id), func.count()).where(table.c.id > before)
@@ -91,14 +92,13 @@ class BulkWriter:
         processors (JSON, timestamps, enums), every value as SQLAlchemy would."""
         if not rows:
             return
-        names = list(rows[0])
+        given = list(rows[0])
         # Python-side defaults of the columns not given: constants are filled in, as Core does
-        defaults = {c.name: c.default for c in table.columns if c.name not in names and c.default}
+        defaults = {c.name: c.default for c in table.columns if c.name not in given and c.default}
         if any(not default.is_scalar for default in defaults.values()):
             raise ValueError(f"{table.name}: give {sorted(defaults)} (computed defaults)")
-        fill = tuple(default.arg for default in defaults.values())  # type: ignore[attr-defined]
-        names += defaults
-        given = names[: len(names) - len(fill)]
+        fill = [default.arg for default in defaults.values()]  # type: ignore[attr-defined]
+        names = given + list(defaults)
         dialect = self.session.get_bind().dialect
         processors = [
             (i, process)
@@ -107,7 +107,7 @@ class BulkWriter:
         ]
 
         def converted(row: dict[str, Any]) -> tuple[Any, ...]:
-            values = [row[name] for name in given] + list(fill)
+            values = [row[name] for name in given] + fill
             for i, process in processors:
                 values[i] = process(values[i])
             return tuple(values)

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.crm.models import Contact
 from backend.demo.writer import BulkWriter
 from backend.orgs.models import Organization
+from tests.factories import NOW
 
-AT = dt.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
+AT = NOW.replace(microsecond=890123)  # the suite's fixed clock; microseconds kept
 
 
 @pytest.mark.parametrize("rows", [0, 3, 12_001])  # 12,001: three pages of 5,000
