@@ -1,15 +1,17 @@
 """Behaviour policy: where the agent escalates to a human and where it acts on its own, in raw
-confidence units, moved through the recalibration map when calibration says so."""
+confidence units. Each threshold has its own dead band (``policy_band``): it moves only on
+anytime-valid evidence that the success rate at the threshold is off its target, one step at a
+time, and back only on evidence the other way of the same strength."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-from analytics_engine.calibration_stats import CalibrationStats
-from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
-from analytics_engine.verdict import Verdict, VerdictKind, assess
+from numpy.typing import ArrayLike
+
+from analytics_engine.policy_band import BandMove, BandRule, BandState, policy_move
 
 
 @dataclass(frozen=True)
@@ -31,21 +33,26 @@ class PolicyThresholds:
 
 @dataclass(frozen=True)
 class PolicyTarget:
-    """What the thresholds must achieve, and how fast they may move.
+    """What the thresholds aim for, and on what evidence they move.
 
-    - ``autonomous_min_success``: calibrated success rate autonomous actions must reach.
-    - ``escalate_max_success``: below this calibrated success rate, escalate to a human.
-    - ``min_threshold``, ``max_threshold``: bounds of both thresholds.
-    - ``max_step``: largest move of a threshold per adjustment.
-    - ``hysteresis``: moves smaller than this are not made (no flapping).
+    - ``autonomous_min_success``: success rate wanted at the autonomy threshold;
+    - ``escalate_max_success``: success rate at the escalation threshold (below it, a human);
+    - ``min_threshold``, ``max_threshold``: bounds of both thresholds;
+    - ``step``: one move of a threshold;
+    - ``margin``: half-width of the dead band around each target rate: inside it nothing moves;
+    - ``width``: outcomes within this much raw confidence of a threshold measure its rate;
+    - ``alpha``: a move needs an e-value of ``1/alpha`` (its false-move probability, at any
+      horizon).
     """
 
     autonomous_min_success: float = 0.7
     escalate_max_success: float = 0.3
     min_threshold: float = 0.05
     max_threshold: float = 0.99
-    max_step: float = 0.1
-    hysteresis: float = 0.02
+    step: float = 0.05
+    margin: float = 0.05
+    width: float = 0.2
+    alpha: float = 0.01
 
     def __post_init__(self) -> None:
         for name in (
@@ -53,8 +60,10 @@ class PolicyTarget:
             "escalate_max_success",
             "min_threshold",
             "max_threshold",
-            "max_step",
-            "hysteresis",
+            "step",
+            "margin",
+            "width",
+            "alpha",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
@@ -63,141 +72,118 @@ class PolicyTarget:
             raise ValueError("escalate_max_success must not exceed autonomous_min_success")
         if self.min_threshold > self.max_threshold:
             raise ValueError("min_threshold must not exceed max_threshold")
-        if self.max_step <= 0:
-            raise ValueError("max_step must be positive")
+        self.rules(PolicyThresholds(self.min_threshold, self.max_threshold))  # margin, width
 
+    def rules(self, current: PolicyThresholds) -> tuple[BandRule, BandRule]:
+        """The escalation and autonomy thresholds' dead bands; each stays on its side of the
+        other's current value."""
 
-class AdjustmentKind(StrEnum):
-    """What ``adjust_policy`` decided, and why."""
+        def bounded(value: float) -> float:
+            return min(max(value, self.min_threshold), self.max_threshold)
 
-    NOT_ACTIONABLE = "not_actionable"  # the verdict does not justify a move (see ``verdict``)
-    WITHIN_HYSTERESIS = "within_hysteresis"  # the targets call for moves below ``hysteresis``
-    MOVED = "moved"  # at least one threshold moved
-
-
-class ThresholdDirection(StrEnum):
-    RAISED = "raised"
-    LOWERED = "lowered"
-    KEPT = "kept"
-
-
-@dataclass(frozen=True)
-class ThresholdMove:
-    """One threshold's move: from ``before`` to ``after``, heading for ``towards`` (the raw
-    confidence whose calibrated success is ``success_rate``, clipped to the target's bounds)."""
-
-    before: float
-    after: float
-    towards: float
-    success_rate: float
-
-    @property
-    def direction(self) -> ThresholdDirection:
-        if self.after > self.before:
-            return ThresholdDirection.RAISED
-        if self.after < self.before:
-            return ThresholdDirection.LOWERED
-        return ThresholdDirection.KEPT
-
-    @property
-    def reached(self) -> bool:
-        """False when the step limit (or the other threshold) stopped it short of ``towards``."""
-        return abs(self.after - self.towards) < 1e-5
+        common = {"margin": self.margin, "width": self.width, "step": self.step}
+        escalation = BandRule(
+            target=self.escalate_max_success,
+            alpha=self.alpha,
+            lower_bound=self.min_threshold,
+            upper_bound=bounded(current.autonomous_above),
+            **common,
+        )
+        autonomy = BandRule(
+            target=self.autonomous_min_success,
+            alpha=self.alpha,
+            lower_bound=bounded(current.escalate_below),
+            upper_bound=self.max_threshold,
+            **common,
+        )
+        return escalation, autonomy
 
 
 @dataclass(frozen=True)
-class PolicyAdjustment:
-    """Result of ``adjust_policy``.
+class PolicyEvidence:
+    """The evidence each threshold has gathered since it last moved (a few floats each)."""
 
-    - ``thresholds``: the thresholds to use from now on (``previous`` if unchanged).
-    - ``changed``: whether any threshold moved; ``kind`` says why or why not.
-    - ``verdict_kind`` and ``verdict``: the calibration verdict behind the decision.
-    - ``autonomy`` and ``escalation``: each threshold's move with the numbers it rests on
-      (``None`` when no adjustment was considered, i.e. ``kind`` is ``NOT_ACTIONABLE``).
-    - ``ideal``: thresholds the targets call for before bounds, step limit and hysteresis
-      (``None`` when no adjustment was considered).
-    """
+    escalation: BandState
+    autonomy: BandState
 
-    thresholds: PolicyThresholds
+    @classmethod
+    def start(cls, thresholds: PolicyThresholds) -> PolicyEvidence:
+        return cls(BandState(thresholds.escalate_below), BandState(thresholds.autonomous_above))
+
+    def following(self, thresholds: PolicyThresholds) -> PolicyEvidence:
+        """The evidence about ``thresholds``: a threshold moved by anything else (a person, a
+        rollback) starts afresh where it now is; one that did not keeps its evidence."""
+        escalation, autonomy = self.escalation, self.autonomy
+        if escalation.threshold != thresholds.escalate_below:
+            escalation = BandState(thresholds.escalate_below)
+        if autonomy.threshold != thresholds.autonomous_above:
+            autonomy = BandState(thresholds.autonomous_above)
+        return PolicyEvidence(escalation, autonomy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; ``from_dict`` inverts it exactly."""
+        return {"escalation": self.escalation.to_dict(), "autonomy": self.autonomy.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PolicyEvidence:
+        return cls(BandState.from_dict(data["escalation"]), BandState.from_dict(data["autonomy"]))
+
+
+@dataclass(frozen=True)
+class PolicyStep:
+    """What ``follow_evidence`` made of a batch of outcomes: the thresholds before and after,
+    the evidence to keep, and each threshold's moves (usually none)."""
+
     previous: PolicyThresholds
-    changed: bool
-    kind: AdjustmentKind
-    verdict_kind: VerdictKind
-    verdict: Verdict
-    autonomy: ThresholdMove | None = None
-    escalation: ThresholdMove | None = None
-    ideal: PolicyThresholds | None = None
+    thresholds: PolicyThresholds
+    evidence: PolicyEvidence
+    escalation: tuple[BandMove, ...]
+    autonomy: tuple[BandMove, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.thresholds != self.previous
 
 
-def _move(current: float, ideal: float, target: PolicyTarget) -> float:
-    ideal = min(max(ideal, target.min_threshold), target.max_threshold)
-    step = min(max(ideal - current, -target.max_step), target.max_step)
-    if abs(step) < target.hysteresis:
-        return current
-    return round(current + step, 6)
-
-
-def adjust_policy(
+def follow_evidence(
     current: PolicyThresholds,
-    stats: CalibrationStats,
+    evidence: PolicyEvidence | None,
+    p: float | ArrayLike,
+    y: float | ArrayLike,
     target: PolicyTarget,
-    *,
-    verdict: Verdict | None = None,
-    recalibration: RecalibrationMap | None = None,
-) -> PolicyAdjustment:
-    """New thresholds so that calibrated success meets ``target``.
+) -> PolicyStep:
+    """The thresholds after the outcomes ``y`` of raw confidences ``p``, in the order the
+    actions were taken, each threshold moved by its dead band (``policy_band.policy_move``)
+    towards the raw confidence where the success rate is its target: raised when the rate there
+    is clearly below the target band (escalate more; act alone less), lowered when clearly above.
+    ``evidence`` (None: none yet) follows ``current`` (``PolicyEvidence.following``).
 
-    Each threshold is the smallest raw confidence whose *calibrated* confidence reaches its
-    target rate (``RecalibrationMap.inverse``; the upper bound when no confidence reaches it),
-    clipped to the bounds, moved at most ``max_step`` and not at all when the move is below
-    ``hysteresis``; ``escalate_below <= autonomous_above`` always. Nothing moves while the
-    verdict is ``insufficient_data`` or ``calibrated``.
-
-    >>> stats = CalibrationStats.from_arrays([0.8] * 600, [1.0] * 360 + [0.0] * 240)
-    >>> adj = adjust_policy(PolicyThresholds(0.3, 0.7), stats, PolicyTarget())
-    >>> adj.kind.value, adj.thresholds.autonomous_above, adj.autonomy.direction.value
-    ('moved', 0.8, 'raised')
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> p = rng.random(4000)
+    >>> start = PolicyThresholds(0.3, 0.7)
+    >>> steady = follow_evidence(start, None, p, rng.random(4000) < p, PolicyTarget())
+    >>> steady.changed, steady.evidence.escalation.seen  # calibrated: nothing moves
+    (False, 1611)
+    >>> y = rng.random(4000) < 0.7 * p  # overconfident: 49 % success at 0.7
+    >>> worse = follow_evidence(start, steady.evidence, p, y, PolicyTarget())
+    >>> worse.thresholds, [m.direction for m in worse.autonomy]
+    (PolicyThresholds(escalate_below=0.3, autonomous_above=0.85), ['raise', 'raise', 'raise'])
     """
     if not isinstance(current, PolicyThresholds):
         raise ValueError("current must be PolicyThresholds")
     if not isinstance(target, PolicyTarget):
         raise ValueError("target must be PolicyTarget")
-    verdict = assess(stats) if verdict is None else verdict
-    if not verdict.is_actionable:
-        return PolicyAdjustment(
-            current, current, False, AdjustmentKind.NOT_ACTIONABLE, verdict.kind, verdict
-        )
-    recal = fit_recalibration(stats) if recalibration is None else recalibration
-
-    def ideal_for(rate: float) -> float:
-        raw = recal.inverse(rate)
-        return target.max_threshold if math.isnan(raw) else raw
-
-    def bounded(value: float) -> float:
-        return min(max(value, target.min_threshold), target.max_threshold)
-
-    ideal_auto = ideal_for(target.autonomous_min_success)
-    ideal_esc = ideal_for(target.escalate_max_success)
-    auto = _move(current.autonomous_above, ideal_auto, target)
-    esc = min(_move(current.escalate_below, ideal_esc, target), auto)
-    new = PolicyThresholds(escalate_below=esc, autonomous_above=auto)
-    changed = new != current
-    ideal = PolicyThresholds(
-        escalate_below=min(max(ideal_esc, 0.0), 1.0),
-        autonomous_above=max(min(max(ideal_auto, 0.0), 1.0), min(max(ideal_esc, 0.0), 1.0)),
-    )
-    return PolicyAdjustment(
-        thresholds=new,
+    known = (evidence or PolicyEvidence.start(current)).following(current)
+    escalation_rule, autonomy_rule = target.rules(current)
+    escalation, escalation_moves = policy_move(known.escalation, p, y, rule=escalation_rule)
+    autonomy, autonomy_moves = policy_move(known.autonomy, p, y, rule=autonomy_rule)
+    if escalation.threshold > autonomy.threshold:  # both moved towards each other: meet
+        escalation = replace(BandState(autonomy.threshold), last_move=escalation.last_move)
+    return PolicyStep(
         previous=current,
-        changed=changed,
-        kind=AdjustmentKind.MOVED if changed else AdjustmentKind.WITHIN_HYSTERESIS,
-        verdict_kind=verdict.kind,
-        verdict=verdict,
-        autonomy=ThresholdMove(
-            current.autonomous_above, auto, bounded(ideal_auto), target.autonomous_min_success
-        ),
-        escalation=ThresholdMove(
-            current.escalate_below, esc, bounded(ideal_esc), target.escalate_max_success
-        ),
-        ideal=ideal,
+        thresholds=PolicyThresholds(escalation.threshold, autonomy.threshold),
+        evidence=PolicyEvidence(escalation, autonomy),
+        escalation=escalation_moves,
+        autonomy=autonomy_moves,
     )

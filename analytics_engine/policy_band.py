@@ -2,25 +2,30 @@
 other way of the same strength: a dead band around the target success rate, tested by betting.
 
 The threshold ``θ`` (in raw confidence: ``escalate_below`` or ``autonomous_above``) should sit
-where the success rate is ``target``. Outcomes whose raw confidence lies within ``width`` of
-``θ`` measure the success rate there. Two bettors watch them (Waudby-Smith & Ramdas 2023,
+where the success rate is ``target``. Outcomes whose raw confidence ``p`` lies within ``width``
+of ``θ`` measure the success rate there, each moved to ``θ`` along the diagonal: ``z = y − p +
+θ`` (the outcome's residual on its confidence, read at ``θ``), so that how the confidences
+spread inside the window does not bias the rate (a calibrated agent whose confidences crowd the
+window's upper half has a success rate there above ``θ``, but ``z`` averages ``θ``). Two bettors
+watch them (Waudby-Smith & Ramdas 2023,
 testing by betting; Shafer & Vovk 2019):
 
-- ``raise`` tests ``H: rate ≥ target − margin`` by staking on ``(target − margin) − y``;
-- ``lower`` tests ``H: rate ≤ target + margin`` by staking on ``y − (target + margin)``.
+- ``raise`` tests ``H: E[z] ≥ target − margin`` by staking on ``(target − margin) − z``;
+- ``lower`` tests ``H: E[z] ≤ target + margin`` by staking on ``z − (target + margin)``.
 
 Each stakes ``λ ≥ 0`` chosen from its past payoffs (aGRAPA, §B.2 of Waudby-Smith & Ramdas:
 ``λ = μ̂/(σ̂² + μ̂²)`` of its payoffs, discounted with a half-life of 50 window outcomes so that
 it follows a change), and only once that mean clears one standard error (a bettor that stakes
 on noise inside the band loses wealth it would need after a real change), truncated so the
-factor stays at least ``1/2``. Any stake chosen from the past keeps the guarantee: under its
+factor stays at least ``1/2`` whatever ``y`` turns out to be (the bound uses ``p``, known
+before ``y``). Any stake chosen from the past keeps the guarantee: under its
 hypothesis the payoff has conditional mean ``≤ 0``, so the bettor's wealth is a non-negative
 supermartingale and by Ville's inequality it ever reaches ``1/alpha`` with probability at most
 ``alpha``: a move happens only on evidence that stays significant however often it is looked
 at. When a bettor reaches ``1/alpha`` the threshold moves one ``step`` its way, both bettors
 start again at the new threshold, and the state remembers the direction: a move back needs the
-other bettor to reach the same ``1/alpha`` on outcomes after the move. Outcomes inside the band
-``[target − margin, target + margin]`` can never raise either bettor's wealth, so a steady
+other bettor to reach the same ``1/alpha`` on outcomes after the move. Outcomes whose ``z`` lies
+inside the band ``[target − margin, target + margin]`` can never raise either bettor's wealth, so a steady
 agent at its target does not move at all (not merely in small steps), and a move cannot land
 beyond the far edge as long as one step changes the success rate by less than ``2 · margin``.
 """
@@ -50,7 +55,9 @@ class BandRule:
 
     - ``target``: success rate wanted at the threshold (e.g. ``escalate_max_success``);
     - ``margin``: half-width of the dead band around ``target``;
-    - ``width``: outcomes with ``|confidence − θ| ≤ width`` measure the rate at ``θ``;
+    - ``width``: outcomes with ``|confidence − θ| ≤ width`` measure the rate at ``θ`` (less than
+      ``target − margin`` and ``1 − target − margin`` away from the band, so that no outcome is
+      a sure win for a bettor);
     - ``step``: size of one move; ``alpha``: a move needs an e-value of ``1/alpha``;
     - ``lower_bound``, ``upper_bound``: the threshold's range.
     """
@@ -72,6 +79,8 @@ class BandRule:
             raise ValueError("target ± margin must lie inside (0, 1)")
         if not self.step > 0 or not self.width > 0:
             raise ValueError("step and width must be positive")
+        if not self.width < min(self.target + self.margin, 1.0 - self.target + self.margin):
+            raise ValueError("width must be less than target + margin and 1 − target + margin")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha!r}")
         if self.lower_bound > self.upper_bound:
@@ -80,12 +89,14 @@ class BandRule:
 
 @dataclass(frozen=True)
 class BandState:
-    """One threshold's state: where it is, which way it last moved, and both bettors' running
-    sums since then: outcomes in the window ``n`` and each bettor's payoff sums (discounted,
-    half-life 50 window outcomes: what its stakes follow) and its log wealth."""
+    """One threshold's state: where it is, which way it last moved, the outcomes in its window
+    since then (``seen``), and both bettors' running sums: the discounted count ``n`` and each
+    bettor's payoff sums (discounted, half-life 50 window outcomes: what its stakes follow) and
+    its log wealth."""
 
     threshold: float
     last_move: Direction | None = None
+    seen: int = 0
     n: float = 0.0
     raise_sum: float = 0.0
     raise_sum_sq: float = 0.0
@@ -109,6 +120,7 @@ class BandState:
         return {
             "threshold": self.threshold,
             "last_move": self.last_move,
+            "seen": self.seen,
             "n": self.n,
             "raise_sum": self.raise_sum,
             "raise_sum_sq": self.raise_sum_sq,
@@ -124,6 +136,7 @@ class BandState:
         return cls(
             threshold=float(data["threshold"]),
             last_move=last if last in ("raise", "lower") else None,
+            seen=int(data["seen"]),
             n=float(data["n"]),
             raise_sum=float(data["raise_sum"]),
             raise_sum_sq=float(data["raise_sum_sq"]),
@@ -137,14 +150,15 @@ class BandState:
 @dataclass(frozen=True)
 class BandMove:
     """One move: ``before`` -> ``after`` in ``direction``, after outcome ``outcome`` (1-based,
-    within the batch given), on ``e_value`` (≥ ``1/alpha``); ``reversal``: it went against the
-    previous move."""
+    within the batch given), on ``e_value`` (≥ ``1/alpha``) from the ``seen`` outcomes in the
+    window since the previous move; ``reversal``: it went against the previous move."""
 
     direction: Direction
     before: float
     after: float
     outcome: int
     e_value: float
+    seen: int
     reversal: bool
 
 
@@ -164,10 +178,14 @@ def _discounted_sums(x: NDArray[np.float64], start: float, factor: float) -> NDA
 
 
 def _log_wealth(
-    payoff: NDArray[np.float64], n0: float, sum0: float, sum_sq0: float, cap: float
+    payoff: NDArray[np.float64],
+    n0: float,
+    sum0: float,
+    sum_sq0: float,
+    cap: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], float, float, float]:
     """Log wealth after each payoff, staking aGRAPA's ``λ = μ̂/(σ̂² + μ̂²)`` of the payoffs
-    before it, kept in ``[0, cap]``; and the discounted sums after the payoffs. The mean and
+    before it, kept in ``[0, cap]`` (per payoff); and the discounted sums after the payoffs. The mean and
     variance are discounted (``_MEMORY``) so that a bettor that sat through a long steady
     stretch still stakes soon after a change; any stake chosen from the past keeps the wealth a
     supermartingale under the hypothesis."""
@@ -194,10 +212,11 @@ def policy_move(
     """The threshold's state after the outcomes ``y`` (in [0, 1]) of raw confidences ``p``, in
     order, and the moves they caused (usually none; one per outcome at most).
 
-    Guarantee: while the success rate of the outcomes in the window stays within ``[target −
-    margin, target + margin]`` given the past, each move (and so each reversal) happens with
+    Guarantee: while the success rate of the outcomes in the window, each read at the threshold
+    (``z = y − p + θ``), stays within ``[target − margin, target + margin]`` given the past,
+    each move (and so each reversal) happens with
     probability at most ``alpha`` (Ville's inequality), at any horizon and however often this is
-    called; outcomes inside the band (graded ``y`` included) can never move it.
+    called; outcomes whose ``z`` lies inside the band (graded ``y`` included) can never move it.
 
     >>> rule = BandRule(target=0.3)
     >>> rng = np.random.default_rng(0)
@@ -225,14 +244,16 @@ def policy_move(
         inside = np.nonzero(np.abs(pa[offset:] - s.threshold) <= rule.width)[0]
         if inside.size == 0:
             break
-        outcomes = ya[offset + inside]
-        up = low - outcomes  # the raise bettor's payoff: success below the band
-        down = outcomes - high
+        shift = s.threshold - pa[offset + inside]  # moves each outcome to the threshold
+        z = ya[offset + inside] + shift
+        up = low - z  # the raise bettor's payoff: success below the band
+        down = z - high
+        # the most each payoff can lose, known before its outcome: z lies in [shift, 1 + shift]
         path_up, n_up, sum_up, sq_up = _log_wealth(
-            up, s.n, s.raise_sum, s.raise_sum_sq, _TRUNCATION / (1.0 - low)
+            up, s.n, s.raise_sum, s.raise_sum_sq, _TRUNCATION / (1.0 + shift - low)
         )
         path_down, _, sum_down, sq_down = _log_wealth(
-            down, s.n, s.lower_sum, s.lower_sum_sq, _TRUNCATION / high
+            down, s.n, s.lower_sum, s.lower_sum_sq, _TRUNCATION / (high - shift)
         )
         w_up = s.raise_log_wealth + path_up
         w_down = s.lower_log_wealth + path_down
@@ -243,6 +264,7 @@ def policy_move(
         if crossed.size == 0:
             s = replace(
                 s,
+                seen=s.seen + int(inside.size),
                 n=n_up,
                 raise_sum=sum_up,
                 raise_sum_sq=sq_up,
@@ -265,6 +287,7 @@ def policy_move(
                 after=after,
                 outcome=offset,
                 e_value=math.exp(float(w_up[k] if rises else w_down[k])),
+                seen=s.seen + k + 1,
                 reversal=s.last_move is not None and s.last_move != direction,
             )
         )

@@ -1,7 +1,7 @@
 """No flapping: the escalation threshold of simulated agents under the dead-band rule
-(``policy_band.policy_move``) and under today's rule (``policy.adjust_policy``: the verdict,
-the recalibration map's inverse, a step limit and a hysteresis), on the same outcomes
-(docs/calibration.md, "No flapping", records the output).
+(``policy_band.policy_move``, what the backend's policies follow) and under the rule it
+replaced (``verdict_rule`` below: the verdict, the recalibration map's inverse, a step limit and
+a hysteresis), on the same outcomes (docs/calibration.md, "No flapping", records the output).
 
 Agents state ``p ~ U(0, 1)`` and succeed with ``expit(logit(p) / 2)`` (overconfident,
 temperature 2). A steady agent starts with its escalation threshold where its success rate is
@@ -11,9 +11,9 @@ success rate at the threshold falls to 0.15 (the threshold should rise, towards 
 to 0.45 (it should fall, to the lower bound 0.05).
 
 Counted per run of 5,000 outcomes: moves and reversals (a move against the previous one). The
-dead-band rule runs on every agent; today's rule on the first ``--today-agents`` steady agents,
-re-assessed every ``--today-every`` outcomes on all the outcomes so far (the backend does it
-after each outcome, so this undercounts its moves).
+dead-band rule runs on every agent; the replaced rule on the first ``--today-agents`` steady
+agents, re-assessed every ``--today-every`` outcomes on all the outcomes so far (the backend
+did it after each outcome, so this undercounts its moves).
 
 Run: ``.venv/bin/python bench/policy_flapping.py`` (1,000 agents per scenario, about a minute
 on 2 cores; ``--agents 100 --today-agents 20`` for a quick look).
@@ -30,12 +30,32 @@ import numpy as np
 from scipy.special import expit, logit
 
 from analytics_engine.calibration import CalibrationStats
-from analytics_engine.policy import PolicyTarget, PolicyThresholds, adjust_policy
+from analytics_engine.policy import PolicyThresholds
 from analytics_engine.policy_band import BandMove, BandRule, BandState, policy_move
+from analytics_engine.recalibration import fit_recalibration
+from analytics_engine.verdict import assess
 
 HORIZON = 5000
 CHANGE = 2500
 TARGET = 0.3
+
+
+def verdict_rule(current: PolicyThresholds, stats: CalibrationStats) -> PolicyThresholds:
+    """The rule the backend used before the dead band: when the verdict is actionable, each
+    threshold heads for the recalibration map's inverse at its target rate (0.3 and 0.7),
+    at most 0.1 per adjustment, not at all for less than 0.02 (the hysteresis)."""
+    if not assess(stats).is_actionable:
+        return current
+    recalibration = fit_recalibration(stats)
+
+    def moved(value: float, rate: float) -> float:
+        ideal = recalibration.inverse(rate)
+        ideal = min(max(0.99 if np.isnan(ideal) else ideal, 0.05), 0.99)
+        step = min(max(ideal - value, -0.1), 0.1)
+        return value if abs(step) < 0.02 else round(value + step, 6)
+
+    autonomy = moved(current.autonomous_above, 0.7)
+    return PolicyThresholds(min(moved(current.escalate_below, 0.3), autonomy), autonomy)
 
 
 def start_threshold(rate: float, shift: float = 0.0) -> float:
@@ -67,7 +87,6 @@ def band_runs(agents: int, shift: float, rule: BandRule, seed: int) -> list[tupl
 def today_runs(agents: int, every: int, seed: int) -> list[tuple[list[float], list[float]]]:
     """Escalation and autonomy thresholds after each of today's moves, per agent."""
     rng = np.random.default_rng(seed)  # the same outcomes as the band rule's steady agents
-    target = PolicyTarget()
     out = []
     for _ in range(agents):
         p, y = stream(rng, 0.0)
@@ -76,9 +95,9 @@ def today_runs(agents: int, every: int, seed: int) -> list[tuple[list[float], li
         esc, auto = [current.escalate_below], [current.autonomous_above]
         for t in range(0, HORIZON, every):
             stats.add_many(p[t : t + every], y[t : t + every])
-            adjustment = adjust_policy(current, stats, target)
-            if adjustment.changed:
-                current = adjustment.thresholds
+            after = verdict_rule(current, stats)
+            if after != current:
+                current = after
                 if current.escalate_below != esc[-1]:
                     esc.append(current.escalate_below)
                 if current.autonomous_above != auto[-1]:
@@ -156,7 +175,7 @@ def main() -> None:
     band_time = time.perf_counter() - started
     if args.today_agents > 0:
         print(
-            f"\nToday's rule (adjust_policy, step 0.1, hysteresis 0.02) on the first "
+            f"\nThe replaced verdict rule (step 0.1, hysteresis 0.02) on the first "
             f"{args.today_agents} steady agents' outcomes, every {args.today_every} outcomes"
         )
         today = today_runs(args.today_agents, args.today_every, args.seed)
@@ -176,7 +195,7 @@ def main() -> None:
         )
         example = today[0][0] if today else []
         print(
-            f"  today's escalate_below, first agent: {', '.join(f'{v:.3f}' for v in example[:12])}"
+            f"  the verdict rule's escalate_below, first agent: {', '.join(f'{v:.3f}' for v in example[:12])}"
         )
     print(
         f"\n{time.perf_counter() - started:.0f} s ({band_time:.0f} s the dead-band rule) on "

@@ -71,14 +71,19 @@ def test_the_raise_bettor_is_a_fair_game_at_the_band_edge(rate: float, exact: bo
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(unit, st.floats(0.25, 0.35)), min_size=1, max_size=300),
-    st.floats(0.05, 0.95),
+    st.floats(0.2, 0.8),
 )
 def test_outcomes_inside_the_band_never_move_the_threshold(
     data: list[tuple[float, float]], start: float
 ) -> None:
-    # A guarantee, not a probability: inside the band both payoffs are ≤ 0 and the stakes ≥ 0,
-    # so no bettor's wealth ever exceeds 1.
-    p, y = (np.array(column) for column in zip(*data, strict=True))
+    # A guarantee, not a probability: when every outcome read at the threshold (z = y − p + θ)
+    # is inside the band, both payoffs are ≤ 0 and the stakes ≥ 0, so no bettor's wealth ever
+    # exceeds 1. Confidences anywhere (those outside the window are ignored), y = z + p − θ.
+    u, z = (np.array(column) for column in zip(*data, strict=True))
+    p = np.clip(start + (2 * u - 1) * 0.3, 0.0, 1.0)
+    y = np.clip(z + p - start, 0.0, 1.0)
+    inside = np.abs(p - start) <= RULE.width
+    assert np.all((y[inside] - p[inside] + start >= 0.25 - 1e-12))
     state, moves = policy_move(BandState(start), p, y, rule=RULE)
     assert moves == () and state.threshold == start
     assert state.e_value("raise") <= 1.0 + 1e-12 and state.e_value("lower") <= 1.0 + 1e-12
@@ -168,3 +173,23 @@ def test_state_round_trip_and_validation() -> None:
         policy_move(BandState(0.3), [0.3], [math.nan], rule=RULE)
     with pytest.raises(ValueError, match="same length"):
         policy_move(BandState(0.3), [0.3, 0.4], [1.0], rule=RULE)
+
+
+def test_a_calibrated_agent_whose_confidences_crowd_one_side_stays() -> None:
+    # Confidences ~ Beta(4, 2) crowd the window's upper half: the raw success rate of the
+    # outcomes within 0.2 of 0.3 is about 0.39, above the band (0.25, 0.35), but the agent is
+    # calibrated, so read at the threshold (y − p + 0.3) its rate is 0.3 and nothing moves.
+    rule = BandRule(target=0.3, width=0.2)
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        p = rng.beta(4.0, 2.0, 20_000)
+        y = (rng.random(p.size) < p).astype(float)
+        near = np.abs(p - 0.3) <= rule.width
+        assert y[near].mean() > 0.37
+        _, moves = policy_move(BandState(0.3), p, y, rule=rule)
+        assert moves == ()
+
+
+def test_a_window_wider_than_the_band_allows_is_refused() -> None:
+    with pytest.raises(ValueError, match="width"):
+        BandRule(target=0.02, margin=0.01, width=0.05)
