@@ -24,10 +24,11 @@ supermartingale and by Ville's inequality it ever reaches ``1/alpha`` with proba
 ``alpha``: a move happens only on evidence that stays significant however often it is looked
 at. When a bettor reaches ``1/alpha`` the threshold moves one ``step`` its way, both bettors
 start again at the new threshold, and the state remembers the direction: a move back needs the
-other bettor to reach the same ``1/alpha`` on outcomes after the move. Outcomes whose ``z`` lies
-inside the band ``[target − margin, target + margin]`` can never raise either bettor's wealth, so a steady
-agent at its target does not move at all (not merely in small steps), and a move cannot land
-beyond the far edge as long as one step changes the success rate by less than ``2 · margin``.
+other bettor to reach the same ``1/alpha`` on outcomes after the move. Outcomes whose ``z``
+lies inside the band ``[target − margin, target + margin]`` can never raise either bettor's
+wealth, so a steady agent at its target does not move at all (not merely in small steps), and
+a move cannot land beyond the far edge as long as one step changes the success rate by less
+than ``2 · margin``.
 """
 
 from __future__ import annotations
@@ -185,8 +186,8 @@ def _log_wealth(
     cap: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], float, float, float]:
     """Log wealth after each payoff, staking aGRAPA's ``λ = μ̂/(σ̂² + μ̂²)`` of the payoffs
-    before it, kept in ``[0, cap]`` (per payoff); and the discounted sums after the payoffs. The mean and
-    variance are discounted (``_MEMORY``) so that a bettor that sat through a long steady
+    before it, kept in ``[0, cap]`` (per payoff); and the discounted sums after the payoffs. The
+    mean and variance are discounted (``_MEMORY``) so that a bettor that sat through a long steady
     stretch still stakes soon after a change; any stake chosen from the past keeps the wealth a
     supermartingale under the hypothesis."""
     n = _discounted_sums(np.ones_like(payoff), n0, _FORGET)

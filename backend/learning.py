@@ -25,20 +25,28 @@ from backend.actions.service import (
     RecordedAction,
     record_action,
 )
+from backend.calibration.maturity import TRAILING_DAYS, matured_until
 from backend.calibration.rollup import add_predictions
 from backend.calibration.service import reassess_agents, recalibration_in_force
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
 from backend.outcomes.models import Outcome
 from backend.outcomes.service import (
+    DecidedOutcomes,
     Labelled,
+    decided_outcomes,
     label_outcome,
     open_windows,
     outcomes_of,
     record_outcome,
 )
 from backend.outcomes.windows import close_expired_batch
-from backend.policy.service import adjust_to_calibration, decide, get_or_create_policy
+from backend.policy.service import (
+    decide,
+    evidence_through,
+    follow_outcomes,
+    get_or_create_policy,
+)
 from backend.prompts import service as prompts
 from backend.prompts.models import FeedbackPrompt
 from backend.prompts.service import PromptPolicy, check_answer, prompt_critical_action
@@ -294,31 +302,54 @@ async def follow_calibration(
     today: dt.date,
     now: dt.datetime | None = None,
 ) -> int:
-    """Re-assess the agents' action type (and the organisation's: they read the same rollup)
-    and let each agent's policy follow its assessment, in ``session``'s unit of work, as of
-    ``now`` (default: the clock). Returns how many policies moved."""
+    """Re-assess the agents' action type (and the organisation's: they read the same rollup),
+    then feed each agent's policy the outcomes of the days that matured since it was last fed
+    (read once a day per scope, in the actions' order: the dead bands are sequential tests), in
+    ``session``'s unit of work, as of ``now`` (default: the clock). Returns how many policies
+    moved."""
+    agents = sorted(set(agent_ids))
     assessments = await reassess_agents(
         session,
         organization_id=organization_id,
-        agent_ids=agent_ids,
+        agent_ids=agents,
         action_type=action_type,
         today=today,
         now=now,
     )
+    config = next(iter(assessments.values())).config if assessments else None
+    through = matured_until(dict(config or {}), action_type, today)
+    fed = await evidence_through(session, agent_ids=agents, action_type=action_type)
+    first = through - dt.timedelta(days=TRAILING_DAYS)  # a policy never fed starts here
+    due: dict[dt.date, list[int]] = defaultdict(list)
+    for agent_id in agents:
+        after = fed.get(agent_id) or first
+        if after < through:
+            due[after].append(agent_id)
     moved = 0
-    for agent_id, assessment in assessments.items():
-        change = await adjust_to_calibration(
+    for after, due_agents in sorted(due.items()):
+        decided = await decided_outcomes(
             session,
             organization_id=organization_id,
-            agent_id=agent_id,
+            agent_ids=due_agents,
             action_type=action_type,
-            stats=assessment.stats,
-            verdict=assessment.verdict,
-            recalibration=assessment.recalibration,
-            config=assessment.config,
-            now=now,
+            config=dict(config or {}),
+            after=after,
+            through=through,
         )
-        moved += change is not None
+        for agent_id in due_agents:
+            outcomes = decided.get(agent_id) or DecidedOutcomes([], [])
+            change = await follow_outcomes(
+                session,
+                organization_id=organization_id,
+                agent_id=agent_id,
+                action_type=action_type,
+                p=outcomes.p,
+                y=outcomes.y,
+                through=through,
+                config=config,
+                now=now,
+            )
+            moved += change is not None
     return moved
 
 

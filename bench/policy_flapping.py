@@ -194,9 +194,8 @@ def main() -> None:
             f"{sum(sum(1 for x in m if x.reversal) for m in same)} reversals"
         )
         example = today[0][0] if today else []
-        print(
-            f"  the verdict rule's escalate_below, first agent: {', '.join(f'{v:.3f}' for v in example[:12])}"
-        )
+        path = ", ".join(f"{v:.3f}" for v in example[:12])
+        print(f"  the verdict rule's escalate_below, first agent: {path}")
     print(
         f"\n{time.perf_counter() - started:.0f} s ({band_time:.0f} s the dead-band rule) on "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"

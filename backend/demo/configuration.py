@@ -45,7 +45,6 @@ async def insert_configuration(
             "escalate_below": policy_defaults(kind.value, None).thresholds.escalate_below,
             "autonomous_above": policy_defaults(kind.value, None).thresholds.autonomous_above,
             "frozen": False,
-            "recalibration": {},
             "version": 1,
             "updated_at": since,
         }

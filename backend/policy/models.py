@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import Base, OrganizationRow, between, utcnow
@@ -30,8 +30,6 @@ class AgentPolicy(OrganizationRow, Base):
     autonomous_above: Mapped[float] = mapped_column(Float)
     # A frozen policy is never moved automatically (a human pinned it).
     frozen: Mapped[bool] = mapped_column(default=False)
-    # The current recalibration map (analytics_engine RecalibrationMap.to_dict()).
-    recalibration: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -68,3 +66,26 @@ class PolicyChange(OrganizationRow, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ThresholdEvidence(OrganizationRow, Base):
+    """What a policy's thresholds have gathered from outcomes since each last moved (their
+    dead bands' bettors: ``analytics_engine.policy.PolicyEvidence.to_dict()``), and the last
+    day whose actions' outcomes were fed (days are fed once matured, in the actions' order).
+    Kept apart from the policy so that gathering evidence does not make a policy version."""
+
+    __tablename__ = "threshold_evidence"
+    __scope__ = "agent"
+    __table_args__ = (CheckConstraint("version >= 1", name="version"),)
+
+    policy_id: Mapped[int] = mapped_column(
+        ForeignKey("agent_policies.id", ondelete="CASCADE"), unique=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    action_type: Mapped[str] = mapped_column(String(40))
+    through: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  optimistic locking

@@ -1,29 +1,33 @@
 """Use cases of agent policies: the defaults per action type and the decision a policy takes,
-get-or-create, every change audited (with its `policy.changed` event), the adjustment a
-calibration assessment calls for, freeze and rollback by a person."""
+get-or-create, every change audited (with its `policy.changed` event), the moves the
+evidence of matured outcomes calls for (each threshold's dead band), freeze and rollback by a
+person."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics_engine.calibration import CalibrationStats
-from analytics_engine.policy import PolicyTarget, PolicyThresholds, adjust_policy
-from analytics_engine.recalibration import RecalibrationMap
-from analytics_engine.verdict import Verdict
+from analytics_engine.policy import (
+    PolicyEvidence,
+    PolicyStep,
+    PolicyTarget,
+    PolicyThresholds,
+    follow_evidence,
+)
+from analytics_engine.policy_band import BandMove
 from backend.actions.models import Decision
-from backend.calibration.evidence import verdict_evidence
 from backend.database import dialect_insert, utcnow
 from backend.errors import DomainError, ErrorCode, NotFoundError
 from backend.events.service import record_event
 from backend.orgs.models import Organization
 from backend.policy import wording
-from backend.policy.models import AgentPolicy, PolicyChange
+from backend.policy.models import AgentPolicy, PolicyChange, ThresholdEvidence
 from backend.viewer import Viewer, ViewerRole, scoped
 
 
@@ -46,8 +50,9 @@ _RARE = PolicyDefaults(  # e-mail and follow-ups: success is a reply, a ~10 % ev
         escalate_max_success=0.02,
         min_threshold=0.005,
         max_threshold=0.5,
-        max_step=0.02,
-        hysteresis=0.005,
+        step=0.01,
+        margin=0.01,
+        width=0.02,
     ),
 )
 DEFAULT_POLICIES: Mapping[str, PolicyDefaults] = {
@@ -61,7 +66,7 @@ DEFAULT_POLICIES: Mapping[str, PolicyDefaults] = {
 
 def policy_defaults(action_type: str, config: Mapping[str, Any] | None) -> PolicyDefaults:
     """The defaults for an action type, with the organisation's overrides, e.g.
-    ``{"policy": {"email": {"escalate_below": 0.01, "target": {"max_step": 0.01}}}}``."""
+    ``{"policy": {"email": {"escalate_below": 0.01, "target": {"step": 0.005}}}}``."""
     base = DEFAULT_POLICIES.get(action_type, _LIKELY)
     override = ((config or {}).get("policy") or {}).get(action_type) or {}
     try:
@@ -122,7 +127,6 @@ async def get_or_create_policy(
             escalate_below=defaults.escalate_below,
             autonomous_above=defaults.autonomous_above,
             frozen=False,
-            recalibration={},
             version=1,
             updated_at=now or utcnow(),
         )
@@ -159,7 +163,6 @@ async def change_policy(
     evidence: dict[str, Any] | None = None,
     changed_by_user_id: int | None = None,
     frozen: bool | None = None,
-    recalibration: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> PolicyChange:
     """Move a policy (optimistic lock on its version), write the audit row, queue the event;
@@ -170,8 +173,6 @@ async def change_policy(
     policy.autonomous_above = thresholds.autonomous_above
     if frozen is not None:
         policy.frozen = frozen
-    if recalibration is not None:
-        policy.recalibration = recalibration
     policy.updated_at = now
     await session.flush()  # bumps the version; a concurrent change raises StaleDataError
     change = PolicyChange(
@@ -209,23 +210,65 @@ async def change_policy(
     return change
 
 
-async def adjust_to_calibration(
+async def evidence_through(
+    session: AsyncSession, *, agent_ids: Iterable[int], action_type: str
+) -> dict[int, dt.date | None]:
+    """The last day whose outcomes each agent's ``action_type`` policy has been fed (agents
+    never fed are absent)."""
+    rows = await session.execute(
+        select(ThresholdEvidence.agent_id, ThresholdEvidence.through).where(
+            ThresholdEvidence.agent_id.in_(list(agent_ids)),
+            ThresholdEvidence.action_type == action_type,
+        )
+    )
+    return {agent_id: through for agent_id, through in rows}
+
+
+def _rule_evidence(target: PolicyTarget, step: PolicyStep) -> dict[str, Any]:
+    def moves(found: tuple[BandMove, ...]) -> list[dict[str, Any]]:
+        return [
+            {
+                "direction": m.direction,
+                "before": m.before,
+                "after": m.after,
+                "eValue": round(m.e_value, 3),
+                "outcomes": m.seen,
+                "reversal": m.reversal,
+            }
+            for m in found
+        ]
+
+    return {
+        "rule": "dead_band",
+        "escalateMaxSuccess": target.escalate_max_success,
+        "autonomousMinSuccess": target.autonomous_min_success,
+        "margin": target.margin,
+        "width": target.width,
+        "alpha": target.alpha,
+        "escalation": moves(step.escalation),
+        "autonomy": moves(step.autonomy),
+    }
+
+
+async def follow_outcomes(
     session: AsyncSession,
     *,
     organization_id: int,
     agent_id: int,
     action_type: str,
-    stats: CalibrationStats,
-    verdict: Verdict,
-    recalibration: RecalibrationMap,
+    p: Sequence[float],
+    y: Sequence[float],
+    through: dt.date,
     config: Mapping[str, Any] | None,
     now: dt.datetime | None = None,
 ) -> PolicyChange | None:
-    """Move the agent's policy where its calibration says (``adjust_policy`` towards the action
-    type's targets, ``config`` overriding them), audited with the verdict's evidence. A frozen
-    policy stays; so does one the evidence does not justify moving. Returns the change, if any,
-    stamped ``now`` (default: the clock).
-    """
+    """Feed the agent's policy the decided outcomes (``p``, ``y``) of its actions on the
+    matured days up to ``through``, in the order the actions were taken: each threshold
+    follows its dead band (``analytics_engine.policy.follow_evidence``) towards the action
+    type's targets (``config`` overriding them), and a move is a new version, audited with its
+    e-values. The evidence is kept between calls (``ThresholdEvidence``); a threshold a person
+    moved starts its evidence afresh, and a frozen policy gathers none. Returns the change, if
+    any, stamped ``now`` (default: the clock)."""
     policy = await get_or_create_policy(
         session,
         organization_id=organization_id,
@@ -233,24 +276,36 @@ async def adjust_to_calibration(
         action_type=action_type,
         now=now,
     )
-    if policy.frozen:
-        return None
-    adjustment = adjust_policy(
-        PolicyThresholds(policy.escalate_below, policy.autonomous_above),
-        stats,
-        policy_defaults(action_type, config).target,
-        verdict=verdict,
-        recalibration=recalibration,
+    record = await session.scalar(
+        select(ThresholdEvidence).where(ThresholdEvidence.policy_id == policy.id)
     )
-    if not adjustment.changed:
+    if record is None:
+        record = ThresholdEvidence(
+            organization_id=organization_id,
+            policy_id=policy.id,
+            agent_id=agent_id,
+            action_type=action_type,
+            state={},
+        )
+        session.add(record)
+    current = PolicyThresholds(policy.escalate_below, policy.autonomous_above)
+    record.through = through
+    record.updated_at = now or utcnow()
+    if policy.frozen:  # a person holds it: nothing is gathered against their choice
+        record.state = PolicyEvidence.start(current).to_dict()
+        return None
+    target = policy_defaults(action_type, config).target
+    known = PolicyEvidence.from_dict(record.state) if record.state else None
+    step = follow_evidence(current, known, p, y, target)
+    record.state = step.evidence.to_dict()
+    if not step.changed:
         return None
     return await change_policy(
         session,
         policy,
-        thresholds=adjustment.thresholds,
-        reason=wording.adjustment_reason(adjustment, action_type=action_type, agent_id=agent_id),
-        evidence=verdict_evidence(verdict),
-        recalibration=recalibration.to_dict(),
+        thresholds=step.thresholds,
+        reason=wording.evidence_reason(step, target, action_type=action_type, agent_id=agent_id),
+        evidence=_rule_evidence(target, step),
         now=now,
     )
 

@@ -1,65 +1,52 @@
 """The audit trail's words: the reason each policy change records, written from the numbers
-``analytics_engine.policy.adjust_policy`` returns (the engine returns no prose)."""
+``analytics_engine.policy.follow_evidence`` returns (the engine returns no prose)."""
 
 from __future__ import annotations
 
-from analytics_engine.policy import (
-    AdjustmentKind,
-    PolicyAdjustment,
-    ThresholdDirection,
-    ThresholdMove,
-)
-from analytics_engine.verdict import VerdictKind
+from analytics_engine.policy import PolicyStep, PolicyTarget
+from analytics_engine.policy_band import BandMove
 
 INITIAL_REASON = "initial policy (defaults)"
 
 
-def _threshold(name: str, move: ThresholdMove, purpose: str) -> str:
-    if move.direction is ThresholdDirection.KEPT:
-        return f"{name} threshold stays at {move.before:.2f}"
-    verb = "raising" if move.direction is ThresholdDirection.RAISED else "lowering"
-    limited = "" if move.reached else f" (towards {move.towards:.2f}, one step at a time)"
+def _threshold(name: str, moves: tuple[BandMove, ...], rate: float, target: PolicyTarget) -> str:
+    first, last = moves[0], moves[-1]
+    low, high = rate - target.margin, rate + target.margin
+    side = "below" if first.direction == "raise" else "above"
+    verb = "raising" if last.after > first.before else "lowering"
+    if last.after == first.before:
+        verb = "moving"
+    path = " → ".join(f"{m.after:.2f}" for m in moves)
+    purpose = (
+        f"so actions under {rate:.0%} likely success go to a human"
+        if name == "escalation"
+        else f"so autonomous actions keep ≥{rate:.0%} success"
+    )
     return (
-        f"{verb} the {name} threshold from {move.before:.2f} to {move.after:.2f}{limited} {purpose}"
+        f"{verb} the {name} threshold from {first.before:.2f} to {last.after:.2f}"
+        f"{f' ({first.before:.2f} → {path})' if len(moves) > 1 else ''} {purpose}: "
+        f"near {first.before:.2f} the success rate ran {side} the band {low:.0%}–{high:.0%} "
+        f"(e-value {first.e_value:,.0f} ≥ {1 / target.alpha:,.0f} on {first.seen:,} outcomes)"
     )
 
 
-def adjustment_reason(adjustment: PolicyAdjustment, *, action_type: str, agent_id: int) -> str:
-    """One sentence for an automatic adjustment of agent ``agent_id``'s ``action_type`` policy,
-    e.g. "Escalation actions of agent 7 are overconfident (O/E 0.47, z=-9.8, n=160): raising the
-    autonomy threshold from 0.75 to 0.85 (towards 0.99, one step at a time) so autonomous actions
-    keep ≥70% success; ..."."""
-    verdict = adjustment.verdict
-    if adjustment.kind is AdjustmentKind.NOT_ACTIONABLE:
-        return f"No change: {verdict.reason}"
+def evidence_reason(
+    step: PolicyStep, target: PolicyTarget, *, action_type: str, agent_id: int
+) -> str:
+    """One sentence for a move of agent ``agent_id``'s ``action_type`` policy, e.g.
+    "Escalation actions of agent 7: raising the autonomy threshold from 0.75 to 0.80 so
+    autonomous actions keep ≥70% success: near 0.75 the success rate ran below the band 65%–75%
+    (e-value 104 ≥ 100 on 212 outcomes)."."""
     subject = f"{action_type.replace('_', ' ').capitalize()} actions of agent {agent_id}"
-    if verdict.kind in (VerdictKind.OVERCONFIDENT, VerdictKind.UNDERCONFIDENT):
-        evidence = f"O/E {verdict.observed_expected:.2f}, z={verdict.oe_z:.1f}, n={verdict.n:g}"
-    else:
-        evidence = (
-            f"Spiegelhalter z={verdict.z:.1f}, debiased error {verdict.debiased_error:.3f}, "
-            f"n={verdict.n:g}"
+    parts = [
+        _threshold(name, moves, rate, target)
+        for name, moves, rate in (
+            ("autonomy", step.autonomy, target.autonomous_min_success),
+            ("escalation", step.escalation, target.escalate_max_success),
         )
-    if adjustment.kind is AdjustmentKind.MOVED:
-        autonomy, escalation = adjustment.autonomy, adjustment.escalation
-        assert autonomy is not None and escalation is not None  # set whenever a move was weighed
-        action = "; ".join(
-            (
-                _threshold(
-                    "autonomy",
-                    autonomy,
-                    f"so autonomous actions keep ≥{autonomy.success_rate:.0%} success",
-                ),
-                _threshold(
-                    "escalation",
-                    escalation,
-                    f"so actions under {escalation.success_rate:.0%} likely success go to a human",
-                ),
-            )
-        )
-    else:
-        action = "thresholds already meet the targets (within hysteresis); no change"
-    return f"{subject} are {verdict.kind.value} ({evidence}): {action}."
+        if moves
+    ]
+    return f"{subject}: {'; '.join(parts) or 'no change'}."
 
 
 def freeze_reason(*, frozen: bool, why: str) -> str:

@@ -575,8 +575,10 @@ class PolicyChangeType:
     autonomous_above: float = strawberry.field(description="Autonomy threshold after.")
     reason: str = strawberry.field(description="Why, in words.")
     evidence: JSON = strawberry.field(
-        description="The calibration verdict's evidence behind an "
-        "automatic change (empty for a person's)."
+        description="The evidence behind an automatic change (empty for a person's): the "
+        "rule (`dead_band`), its targets, margin, window width and alpha, and each threshold's "
+        "moves (direction, before, after, eValue >= 1/alpha, outcomes the evidence rests on, "
+        "reversal)."
     )
     changed_by: PolicyChangedBy = strawberry.field(description="The system or a person.")
     changed_at: dt.datetime = strawberry.field(description="When.")

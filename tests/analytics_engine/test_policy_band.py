@@ -83,7 +83,7 @@ def test_outcomes_inside_the_band_never_move_the_threshold(
     p = np.clip(start + (2 * u - 1) * 0.3, 0.0, 1.0)
     y = np.clip(z + p - start, 0.0, 1.0)
     inside = np.abs(p - start) <= RULE.width
-    assert np.all((y[inside] - p[inside] + start >= 0.25 - 1e-12))
+    assert np.all(y[inside] - p[inside] + start >= 0.25 - 1e-12)
     state, moves = policy_move(BandState(start), p, y, rule=RULE)
     assert moves == () and state.threshold == start
     assert state.e_value("raise") <= 1.0 + 1e-12 and state.e_value("lower") <= 1.0 + 1e-12

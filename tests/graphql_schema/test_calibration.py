@@ -28,7 +28,7 @@ from backend.calibration.rollup import add_predictions
 from backend.calibration.service import reassess
 from backend.database import create_engine, create_sessionmaker
 from backend.outcomes.resolution import ResolvedPrediction
-from backend.policy.service import adjust_to_calibration, freeze_policy
+from backend.policy.service import follow_outcomes, freeze_policy
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
 from tests.factories import NOW
@@ -138,14 +138,14 @@ async def _seed(url: str, api) -> Outcomes:
                 action_type="escalation",
                 today=TODAY,
             )
-            await adjust_to_calibration(
+            await follow_outcomes(
                 session,
                 organization_id=a1.organization_id,
                 agent_id=a1.id,
                 action_type="escalation",
-                stats=assessment.stats,
-                verdict=assessment.verdict,
-                recalibration=assessment.recalibration,
+                p=[0.75] * 200,
+                y=[1.0, 0.0, 0.0, 1.0, 0.0] * 40,
+                through=TODAY,
                 config=assessment.config,
             )
         async with transaction(sessions) as session:
@@ -532,7 +532,7 @@ def test_policy_after_changes(api, data) -> None:
     assert "errors" not in result, result
     policy = result["data"]["policy"]
     assert policy["version"] == 3 and policy["frozen"] and policy["agent"]["name"] == "agent_rep_a1"
-    assert policy["autonomousAbove"] > 0.75 and policy["escalateBelow"] > 0.35  # moved up
+    assert policy["autonomousAbove"] > 0.75 and policy["escalateBelow"] == 0.35  # autonomy up
     assert policy["calibratedConfidence"]["method"] == "PLATT"
     # The agent's own key may leave its agent out; a partner reads it with read:calibration.
     for who, variables in (
@@ -572,7 +572,10 @@ def test_policy_history(api, data) -> None:
     )
     assert "hold while we review" in frozen["reason"] and frozen["evidence"] == {}
     assert (moved["version"], moved["changedBy"], moved["user"]) == (2, "SYSTEM", None)
-    assert moved["evidence"]["kind"] == "overconfident" and moved["evidence"]["n"] == 300
+    evidence = moved["evidence"]
+    assert (evidence["rule"], evidence["margin"], evidence["escalation"]) == ("dead_band", 0.05, [])
+    assert evidence["autonomy"][0]["direction"] == "raise"
+    assert evidence["autonomy"][0]["eValue"] >= 100
     assert frozen["previousAutonomousAbove"] == moved["autonomousAbove"]
     rest = api.query(
         POLICY_HISTORY,

@@ -1,5 +1,5 @@
-"""Calibration drives behaviour: a miscalibrated action type moves its policy (audited, with
-events), a calibrated one does not; a rollback by a person holds (tests/backend/policy has
+"""Outcomes drive behaviour: a miscalibrated action type moves its policy (each threshold's dead
+band on the matured outcomes; audited, with events), a calibrated one does not; a rollback by a person holds (tests/backend/policy has
 the rest of freezing and rolling back)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from functools import partial
 import pytest
 from sqlalchemy import select
 
+from analytics_engine.policy import PolicyThresholds, follow_evidence
 from backend.actions.service import ActionInput, record_action
 from backend.calibration.models import CalibrationVerdict
 from backend.calibration.rollup import add_predictions
@@ -19,7 +20,7 @@ from backend.events.service import channel_for
 from backend.learning import judge_action, refresh_calibration, submit_action, submit_signals
 from backend.outcomes.service import open_windows, record_outcome
 from backend.policy.models import AgentPolicy, PolicyChange
-from backend.policy.service import rollback_policy
+from backend.policy.service import policy_defaults, rollback_policy
 from backend.pubsub import RedisBroker
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
@@ -29,7 +30,9 @@ NOW = T0 + dt.timedelta(days=40)  # every window of T0's actions has closed
 
 
 async def feed(loop, action_type: str, confidence: float, successes: int, total: int) -> None:
-    """Record ``total`` actions whose outcomes the agent states, ``successes`` of them good."""
+    """Record ``total`` actions whose outcomes the agent states, ``successes`` of them good,
+    spread evenly in the actions' order (the policies read outcomes as a sequence: a run of
+    successes first would be evidence in itself)."""
     outcome_type, good, bad = {
         "escalation": ("escalation_quality", "very_positive", "very_negative"),
         "meeting": ("meeting_attendance", "positive", "negative"),
@@ -56,7 +59,7 @@ async def feed(loop, action_type: str, confidence: float, successes: int, total:
                 loop.agent,
                 action_id=recorded.action.id,
                 outcome_type=outcome_type,
-                level=good if i < successes else bad,
+                level=good if (i * successes) % total < successes else bad,
                 now=NOW,
             )
             await add_predictions(session, labelled.resolutions.predictions)
@@ -90,16 +93,22 @@ async def test_overconfident_type_moves_its_policy_with_audit_and_events(loop) -
     await asyncio.sleep(0.01)
     await feed(loop, "escalation", 0.85, successes=64, total=160)  # O/E = 0.47
     policy, changes = await policy_of(loop, "escalation")
-    assert policy.autonomous_above == pytest.approx(0.85)  # one max step up from 0.75
+    # The oracle: the engine's dead bands on the same outcomes, in the same order.
+    y = [float((i * 64) % 160 < 64) for i in range(160)]
+    target = policy_defaults("escalation", None).target
+    expected = follow_evidence(PolicyThresholds(0.35, 0.75), None, [0.85] * 160, y, target)
+    assert PolicyThresholds(policy.escalate_below, policy.autonomous_above) == expected.thresholds
+    assert policy.autonomous_above > 0.85  # 0.85 now needs a review
     assert [c.version for c in changes] == [1, 2] and changes[1].changed_by == "system"
-    assert "overconfident" in changes[1].reason and changes[1].evidence["kind"] == "overconfident"
+    assert "raising the autonomy threshold from 0.75 to" in changes[1].reason
+    assert changes[1].evidence["rule"] == "dead_band"
     async with loop.state.sessions() as session:
         verdicts = {v.scope: v.verdict for v in await session.scalars(select(CalibrationVerdict))}
     assert verdicts == {"agent": "overconfident", "organization": "overconfident"}
     calibration_event = await asyncio.wait_for(pending["calibration.changed"], 5)
     policy_event = await asyncio.wait_for(pending["policy.changed"], 5)
     assert calibration_event["data"]["verdict"] == "overconfident"
-    assert policy_event["data"]["autonomousAbove"] == pytest.approx(0.85)
+    assert policy_event["data"]["autonomousAbove"] == pytest.approx(policy.autonomous_above)
     for stream in streams.values():
         await stream.aclose()
     # The agent now hears what its 0.8 is really worth; before, 0.8 acted alone, now reviewed.

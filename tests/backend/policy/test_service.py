@@ -1,8 +1,10 @@
-"""Policies: created once with the defaults, moved by calibration (audited, with its event after
-commit) unless frozen, and pinned or rolled back only by the people who manage the agent."""
+"""Policies: created once with the defaults, moved by the evidence of outcomes (each threshold's
+dead band; audited, with its event after commit) unless frozen, the evidence kept between
+batches, and pinned or rolled back only by the people who manage the agent."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,17 +12,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics_engine.calibration import CalibrationStats
-from analytics_engine.policy import PolicyThresholds
-from analytics_engine.recalibration import fit_recalibration
-from analytics_engine.verdict import assess
+from analytics_engine.policy import PolicyEvidence, PolicyThresholds, follow_evidence
 from backend.actions.models import Decision
 from backend.auth.service import viewer_for_user
 from backend.errors import DomainError, ErrorCode, NotFoundError, PermissionDeniedError
-from backend.policy.models import AgentPolicy, PolicyChange
+from backend.policy.models import AgentPolicy, PolicyChange, ThresholdEvidence
 from backend.policy.service import (
-    adjust_to_calibration,
     decide,
+    evidence_through,
+    follow_outcomes,
     freeze_policy,
     get_or_create_policy,
     policy_defaults,
@@ -30,9 +30,12 @@ from backend.unit_of_work import bind_events, transaction
 from backend.viewer import Viewer, ViewerRole
 from tests.factories import World, build_world
 
-# 160 escalations at confidence 0.85 of which 64 succeed: O/E 0.47, clearly overconfident.
-OVERCONFIDENT = CalibrationStats.from_arrays([0.85] * 160, [1.0] * 64 + [0.0] * 96)
-CALIBRATED = CalibrationStats.from_arrays([0.4] * 160, [1.0] * 64 + [0.0] * 96)
+# Escalations stated at the autonomy threshold (0.75) of which 40 % succeed: far below the
+# dead band around its 70 % target (65-75 %), so the autonomy threshold must rise.
+POOR = ([0.75] * 200, [1.0, 0.0, 0.0, 1.0, 0.0] * 40)
+# Graded outcomes worth 0.7 each, at 0.75: inside the band, so nothing can move (a guarantee).
+GOOD = ([0.75] * 200, [0.7] * 200)
+THROUGH = dt.date(2026, 10, 20)
 
 
 class Recorder:
@@ -51,16 +54,18 @@ async def world(sessions: async_sessionmaker[AsyncSession]) -> World:
         return await build_world(session, actions_per_agent=0)
 
 
-async def adjust(session: AsyncSession, world: World, stats: CalibrationStats) -> Any:
+async def follow(
+    session: AsyncSession, world: World, outcomes: tuple[list[float], list[float]]
+) -> Any:
     agent = world.agents["rep_a1"]
-    return await adjust_to_calibration(
+    return await follow_outcomes(
         session,
         organization_id=agent.organization_id,
         agent_id=agent.id,
         action_type="escalation",
-        stats=stats,
-        verdict=assess(stats),
-        recalibration=fit_recalibration(stats),
+        p=outcomes[0],
+        y=outcomes[1],
+        through=THROUGH,
         config=None,
     )
 
@@ -92,12 +97,12 @@ def test_decisions_and_defaults() -> None:
     ]
     assert policy_defaults("email", None).thresholds == PolicyThresholds(0.02, 0.05)
     assert policy_defaults("unknown_type", None).thresholds == PolicyThresholds(0.35, 0.75)
-    config = {"policy": {"email": {"escalate_below": 0.01, "target": {"max_step": 0.01}}}}
+    config = {"policy": {"email": {"escalate_below": 0.01, "target": {"step": 0.005}}}}
     overridden = policy_defaults("email", config)
     assert overridden.thresholds == PolicyThresholds(0.01, 0.05)
-    assert overridden.target.max_step == 0.01
+    assert overridden.target.step == 0.005
     with pytest.raises(DomainError) as raised:
-        policy_defaults("email", {"policy": {"email": {"target": {"max_step": 2.0}}}})
+        policy_defaults("email", {"policy": {"email": {"target": {"step": 2.0}}}})
     assert raised.value.field == "config.policy" and "policy.email" in raised.value.message
 
 
@@ -123,32 +128,71 @@ async def test_a_policy_is_created_once_with_the_defaults(sessions, world) -> No
     ]
 
 
-async def test_calibration_moves_the_policy_with_audit_and_event(sessions, world) -> None:
+async def test_evidence_moves_the_policy_with_audit_and_event(sessions, world) -> None:
     recorder = Recorder()
     bind_events(sessions, recorder)
     async with transaction(sessions) as session:
-        change = await adjust(session, world, OVERCONFIDENT)
+        change = await follow(session, world, POOR)
     assert change is not None
+    # The oracle: the engine on the same outcomes, from the defaults (0.35, 0.75).
+    expected = follow_evidence(
+        PolicyThresholds(0.35, 0.75), None, *POOR, policy_defaults("escalation", None).target
+    )
+    assert expected.changed and expected.escalation == ()
     async with sessions() as session:
         policy, changes = await history(session, world)
-    assert policy.autonomous_above == pytest.approx(0.85)  # one max step up from 0.75
-    assert policy.recalibration == fit_recalibration(OVERCONFIDENT).to_dict()
+        stored = await session.scalar(select(ThresholdEvidence))
+        assert await evidence_through(
+            session, agent_ids=[world.agents["rep_a1"].id], action_type="escalation"
+        ) == {world.agents["rep_a1"].id: THROUGH}
+    assert stored is not None and PolicyEvidence.from_dict(stored.state) == expected.evidence
+    assert PolicyThresholds(policy.escalate_below, policy.autonomous_above) == expected.thresholds
     assert [c.version for c in changes] == [1, 2] and changes[1].changed_by == "system"
     agent_id = world.agents["rep_a1"].id
+    first = expected.autonomy[0]
     assert changes[1].reason.startswith(
-        f"Escalation actions of agent {agent_id} are overconfident (O/E 0.47, z="
+        f"Escalation actions of agent {agent_id}: raising the autonomy threshold from 0.75 to "
+        f"{policy.autonomous_above:.2f}"
     )
-    assert "raising the autonomy threshold from 0.75 to 0.85" in changes[1].reason
-    assert changes[1].evidence["kind"] == "overconfident"
-    assert changes[1].evidence["observedExpected"] == pytest.approx(64 / (160 * 0.85), abs=1e-6)
+    assert (
+        f"near 0.75 the success rate ran below the band 65%–75% (e-value "
+        f"{first.e_value:,.0f} ≥ 100 on {first.seen:,} outcomes)" in changes[1].reason
+    )
+    evidence = changes[1].evidence
+    assert (evidence["rule"], evidence["alpha"], evidence["escalation"]) == ("dead_band", 0.01, [])
+    assert evidence["autonomy"][0] == {
+        "direction": "raise",
+        "before": 0.75,
+        "after": 0.8,
+        "eValue": pytest.approx(first.e_value, abs=1e-3),
+        "outcomes": first.seen,
+        "reversal": False,
+    }
     (event,) = [e for e in recorder.events if e.name == "policy.changed"]
-    assert event.data["autonomousAbove"] == pytest.approx(0.85)
+    assert event.data["autonomousAbove"] == pytest.approx(policy.autonomous_above)
     assert event.data["policyVersion"] == 2 and event.data["changedBy"] == "system"
 
 
-async def test_calibrated_or_frozen_policies_stay(sessions, world) -> None:
+async def test_evidence_is_kept_between_batches(sessions, world) -> None:
+    # Fed in three batches, the policy ends where one batch takes it: the bettors' state
+    # survives the database, and gathering evidence makes no policy version.
+    p, y = POOR
     async with transaction(sessions) as session:
-        assert await adjust(session, world, CALIBRATED) is None
+        for cut in ((0, 25), (25, 26), (26, 200)):
+            await follow(session, world, (p[slice(*cut)], y[slice(*cut)]))
+            if cut == (0, 25):
+                policy, _ = await history(session, world)
+                assert policy.version == 1
+        policy, _ = await history(session, world)
+    whole = follow_evidence(
+        PolicyThresholds(0.35, 0.75), None, p, y, policy_defaults("escalation", None).target
+    )
+    assert PolicyThresholds(policy.escalate_below, policy.autonomous_above) == whole.thresholds
+
+
+async def test_good_or_frozen_policies_stay(sessions, world) -> None:
+    async with transaction(sessions) as session:
+        assert await follow(session, world, GOOD) is None
         policy, _ = await history(session, world)
         assert policy.version == 1
         manager = await viewer_for_user(session, world.users["manager_a"])
@@ -160,16 +204,21 @@ async def test_calibrated_or_frozen_policies_stay(sessions, world) -> None:
             frozen=True,
             reason="pilot",
         )
-        assert await adjust(session, world, OVERCONFIDENT) is None
+        assert await follow(session, world, POOR) is None
         policy, changes = await history(session, world)
+        stored = await session.scalar(select(ThresholdEvidence))
     assert (policy.autonomous_above, policy.frozen, policy.version) == (0.75, True, 2)
     assert changes[-1].reason == "frozen by a person: pilot"
+    assert stored is not None  # nothing gathered while a person holds it
+    assert PolicyEvidence.from_dict(stored.state) == PolicyEvidence.start(
+        PolicyThresholds(0.35, 0.75)
+    )
 
 
 async def test_rollback_restores_an_earlier_version_and_freezes_it(sessions, world) -> None:
     agent_id = world.agents["rep_a1"].id
     async with transaction(sessions) as session:
-        await adjust(session, world, OVERCONFIDENT)
+        await follow(session, world, POOR)
         manager = await viewer_for_user(session, world.users["manager_a"])
         with pytest.raises(NotFoundError):
             await rollback_policy(
@@ -188,10 +237,8 @@ async def test_rollback_restores_an_earlier_version_and_freezes_it(sessions, wor
     assert changes[-1].reason == "rolled back to version 1 by a person: too strict for the pilot"
     assert changes[-1].changed_by == "user"
     assert changes[-1].changed_by_user_id == world.users["manager_a"].id
-    assert (changes[-1].previous_autonomous_above, changes[-1].evidence) == (
-        pytest.approx(0.85),
-        {},
-    )
+    assert changes[-1].previous_autonomous_above == changes[-2].autonomous_above > 0.75
+    assert changes[-1].evidence == {}
 
 
 async def test_people_outside_scope_cannot_touch_a_policy(sessions, world) -> None:

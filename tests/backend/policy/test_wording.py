@@ -1,115 +1,54 @@
-"""The audit trail reads as it always did: each reason, worded from the engine's numbers, equals
-the sentence the engine used to write itself (the expected strings were produced by it)."""
+"""The audit trail's words: each reason, worded from the engine's numbers (hand-built moves, so
+each sentence below is checked against numbers written out here)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from analytics_engine.calibration import CalibrationStats
-from analytics_engine.policy import (
-    AdjustmentKind,
-    PolicyAdjustment,
-    PolicyTarget,
-    PolicyThresholds,
-    ThresholdMove,
-    adjust_policy,
-)
-from analytics_engine.recalibration import RecalibrationMap
-from analytics_engine.verdict import assess
+from analytics_engine.policy import PolicyEvidence, PolicyStep, PolicyTarget, PolicyThresholds
+from analytics_engine.policy_band import BandMove, Direction
 from backend.policy.wording import (
     INITIAL_REASON,
-    adjustment_reason,
+    evidence_reason,
     freeze_reason,
     rollback_reason,
 )
 
-CURRENT = PolicyThresholds(0.3, 0.7)
-NEAR = RecalibrationMap("isotonic", xs=(0.0, 1.0), ys=(0.0, 0.99))
+START = PolicyThresholds(0.3, 0.7)
 
 
-def agent(n: int, seed: int, rate) -> CalibrationStats:
-    rng = np.random.default_rng(seed)
-    p = rng.uniform(0.05, 0.99, n)
-    return CalibrationStats.from_arrays(p, (rng.random(n) < rate(p)).astype(float))
-
-
-CASES = {
-    "step-limited rise": (
-        agent(5000, 3, lambda p: 0.8 * p),
-        PolicyTarget(),
-        None,
-        ("escalation", 7),
-        "Escalation actions of agent 7 are overconfident (O/E 0.81, z=-16.8, n=5000): raising "
-        "the autonomy threshold from 0.70 to 0.80 (towards 0.85, one step at a time) so "
-        "autonomous actions keep ≥70% success; raising the escalation threshold from 0.30 to 0.36 "
-        "so actions under 30% likely success go to a human.",
-    ),
-    "both lowered": (
-        agent(5000, 4, lambda p: np.minimum(1.0, 1.25 * p)),
-        PolicyTarget(max_step=0.5),
-        None,
-        ("stage_progression", 12),
-        "Stage progression actions of agent 12 are underconfident (O/E 1.20, z=18.0, n=5000): "
-        "lowering the autonomy threshold from 0.70 to 0.58 so autonomous actions keep ≥70% "
-        "success; lowering the escalation threshold from 0.30 to 0.22 so actions under 30% likely "
-        "success go to a human.",
-    ),
-    "within hysteresis": (
-        agent(5000, 5, lambda p: 0.5 * p),
-        PolicyTarget(),
-        NEAR,
-        ("email", 3),
-        "Email actions of agent 3 are overconfident (O/E 0.50, z=-43.6, n=5000): thresholds "
-        "already meet the targets (within hysteresis); no change.",
-    ),
-    "not enough outcomes": (
-        agent(50, 1, lambda p: 0.5 * p),
-        PolicyTarget(),
-        None,
-        ("meeting", 4),
-        "No change: Only 50 outcomes; at least 100 are needed before judging calibration.",
-    ),
-    "wrong shape": (
-        agent(5000, 6, lambda p: np.clip(0.5 + 0.4 * (p - 0.5), 0, 1)),
-        PolicyTarget(),
-        None,
-        ("follow_up", 9),
-        "Follow up actions of agent 9 are miscalibrated (Spiegelhalter z=35.6, debiased error "
-        "0.171, n=5000): raising the autonomy threshold from 0.70 to 0.80 (towards 0.99, one step "
-        "at a time) so autonomous actions keep ≥70% success; lowering the escalation threshold "
-        "from 0.30 to 0.20 (towards 0.05, one step at a time) so actions under 30% likely success "
-        "go to a human.",
-    ),
-}
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_adjustment_reasons_read_as_before(name: str) -> None:
-    stats, target, recalibration, (action_type, agent_id), expected = CASES[name]
-    adjustment = adjust_policy(
-        CURRENT, stats, target, verdict=assess(stats), recalibration=recalibration
+def step(escalation: tuple[BandMove, ...], autonomy: tuple[BandMove, ...]) -> PolicyStep:
+    after = PolicyThresholds(
+        escalation[-1].after if escalation else START.escalate_below,
+        autonomy[-1].after if autonomy else START.autonomous_above,
     )
-    assert adjustment_reason(adjustment, action_type=action_type, agent_id=agent_id) == expected
+    return PolicyStep(START, after, PolicyEvidence.start(after), escalation, autonomy)
 
 
-def test_a_threshold_that_stays_says_so() -> None:
-    stats = agent(5000, 4, lambda p: np.minimum(1.0, 1.25 * p))
-    verdict = assess(stats)
-    adjustment = PolicyAdjustment(
-        thresholds=PolicyThresholds(0.3, 0.61),
-        previous=CURRENT,
-        changed=True,
-        kind=AdjustmentKind.MOVED,
-        verdict_kind=verdict.kind,
-        verdict=verdict,
-        autonomy=ThresholdMove(0.7, 0.61, 0.61, 0.6),
-        escalation=ThresholdMove(0.3, 0.3, 0.3, 0.3),
+def move(direction: Direction, before: float, after: float, e_value: float, seen: int) -> BandMove:
+    return BandMove(direction, before, after, 1, e_value, seen, reversal=False)
+
+
+def test_one_move_says_which_way_why_and_on_what() -> None:
+    raised = step((), (move("raise", 0.7, 0.75, 104.2, 212),))
+    assert evidence_reason(raised, PolicyTarget(), action_type="escalation", agent_id=7) == (
+        "Escalation actions of agent 7: raising the autonomy threshold from 0.70 to 0.75 so "
+        "autonomous actions keep ≥70% success: near 0.70 the success rate ran below the band "
+        "65%–75% (e-value 104 ≥ 100 on 212 outcomes)."
     )
-    assert adjustment_reason(adjustment, action_type="meeting", agent_id=2) == (
-        "Meeting actions of agent 2 are underconfident (O/E 1.20, z=18.0, n=5000): lowering the "
-        "autonomy threshold from 0.70 to 0.61 so autonomous actions keep ≥60% success; "
-        "escalation threshold stays at 0.30."
+
+
+def test_several_moves_and_both_thresholds() -> None:
+    both = step(
+        (move("lower", 0.3, 0.25, 1530.0, 1204), move("lower", 0.25, 0.2, 101.0, 388)),
+        (move("raise", 0.7, 0.75, 2500.0, 90),),
+    )
+    target = PolicyTarget(escalate_max_success=0.3, alpha=0.001)
+    assert evidence_reason(both, target, action_type="stage_progression", agent_id=12) == (
+        "Stage progression actions of agent 12: raising the autonomy threshold from 0.70 to 0.75 "
+        "so autonomous actions keep ≥70% success: near 0.70 the success rate ran below the band "
+        "65%–75% (e-value 2,500 ≥ 1,000 on 90 outcomes); lowering the escalation threshold from "
+        "0.30 to 0.20 (0.30 → 0.25 → 0.20) so actions under 30% likely success go to a human: "
+        "near 0.30 the success rate ran above the band 25%–35% (e-value 1,530 ≥ 1,000 on 1,204 "
+        "outcomes)."
     )
 
 
