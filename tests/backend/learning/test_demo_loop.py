@@ -1,5 +1,5 @@
 """On the demo data, the loop finds what was planted: escalations are overconfident and their
-policy moves; emails are calibrated and theirs stays put. The seed replays the loop over its
+policy moved; emails are calibrated and theirs stays put. The seed replays the loop over its
 history already; the live path (``refresh_calibration``) then takes it on from there."""
 
 from __future__ import annotations
@@ -51,5 +51,7 @@ async def test_demo_escalations_move_their_policy_and_emails_do_not(full_seed_co
         await state.close()
     assert verdicts == {"escalation": "overconfident", "email": "calibrated"}
     assert seeded is not None and seeded >= 2  # the seed's replay moved it already
-    assert policies["escalation"][0] == seeded + 1 and policies["escalation"][1] > 0.75
+    # The replay fed its policies every day matured by NOW: the live refresh the same day finds
+    # no new evidence, so nothing moves again (the verdict alone never moves a policy).
+    assert policies["escalation"][0] == seeded and policies["escalation"][1] > 0.75
     assert policies["email"] == (1, 0.05)
