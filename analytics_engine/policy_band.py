@@ -40,7 +40,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 Direction = Literal["raise", "lower"]
 _TRUNCATION = 0.5  # at most half of what the factor could lose is staked
@@ -174,6 +173,8 @@ def _unit(values: float | ArrayLike, name: str) -> NDArray[np.float64]:
 
 def _discounted_sums(x: NDArray[np.float64], start: float, factor: float) -> NDArray[np.float64]:
     """``S_t = factor · S_{t−1} + x_t`` from ``S_0 = start``, for every ``t`` (an IIR filter)."""
+    from scipy.signal import lfilter  # here: the server imports policies without scipy
+
     out, _ = lfilter([1.0], [1.0, -factor], x, zi=[factor * start])
     return np.asarray(out, dtype=np.float64)
 

@@ -29,6 +29,7 @@ Live events (``backend.events.service.Event``) go to the broker before any handl
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -61,13 +62,17 @@ from backend.unit_of_work import transaction
 
 
 async def reassess_calibration(state: AppState, events: Sequence[OutcomeResolved]) -> None:
-    """Re-assess the scopes whose calibrating outcomes were decided, as of the day they were."""
+    """Re-assess the scopes whose calibrating outcomes were decided, as of the day they were
+    (stamped with the latest decision's time that day, never the clock)."""
     by_day: dict[Any, set[Scope]] = defaultdict(set)
+    latest: dict[Any, dt.datetime] = {}
     for event in events:
         if event.calibrates:
-            by_day[event.at.date()].add((event.organization_id, event.agent_id, event.action_type))
+            day = event.at.date()
+            by_day[day].add((event.organization_id, event.agent_id, event.action_type))
+            latest[day] = max(latest.get(day, event.at), event.at)
     for today, scopes in sorted(by_day.items()):
-        await refresh_calibration(state, scopes, today=today)
+        await refresh_calibration(state, scopes, today=today, now=latest[today])
 
 
 async def settle_prompts(state: AppState, events: Sequence[FeedbackGiven]) -> None:

@@ -265,10 +265,18 @@ async def close_expired_windows(
 # -- calibration and policy ------------------------------------------------------------------
 
 
-async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today: dt.date) -> None:
-    """Re-assess each scope's calibration and move its agent's policy accordingly, the scopes of
-    one organisation and action type in one unit of work (``follow_calibration``). A failure
-    here never undoes the outcomes already committed: the next outcome re-assesses again."""
+async def refresh_calibration(
+    state: AppState,
+    scopes: Iterable[Scope],
+    *,
+    today: dt.date,
+    now: dt.datetime | None = None,
+) -> None:
+    """Re-assess each scope's calibration and let its agent's policy follow the evidence, the
+    scopes of one organisation and action type in one unit of work (``follow_calibration``), as
+    of ``now`` (default: the state's clock). A failure here never undoes the outcomes already
+    committed: the next outcome re-assesses again."""
+    now = now or state.now()
     groups: dict[tuple[int, str], set[int]] = defaultdict(set)
     for organization_id, agent_id, action_type in scopes:
         groups[(organization_id, action_type)].add(agent_id)
@@ -282,6 +290,7 @@ async def refresh_calibration(state: AppState, scopes: Iterable[Scope], *, today
                         agent_ids=agent_ids,
                         action_type=action_type,
                         today=today,
+                        now=now,
                     )
                 break
             except StaleDataError:  # another process moved a policy meanwhile: look again

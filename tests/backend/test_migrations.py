@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from contextlib import nullcontext
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import backend.models as models
 from backend.database import create_engine
@@ -202,3 +203,50 @@ def test_0012_counts_the_work_already_judged_wrong(dialect: str, tmp_path) -> No
         command.downgrade(alembic_config(url), "0011")
         upgrade(url)
         assert asyncio.run(_rework(url)) == live
+
+
+async def _org_configs(url: str, insert: dict[str, Any] | None = None) -> list[Any]:
+    from sqlalchemy import JSON, column, table
+
+    organizations = table("organizations", column("id"), column("config", JSON))
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            if insert is not None:
+                await connection.execute(
+                    text(
+                        "INSERT INTO organizations (id, slug, name, timezone, config, created_at) "
+                        "VALUES (1, 'o', 'O', 'UTC', :config, '2026-12-01 00:00:00')"
+                    ),
+                    {"config": json.dumps(insert)},
+                )
+            rows = await connection.execute(select(organizations.c.config))
+            return [row[0] for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_0024_renames_the_policy_targets_the_dead_band_replaced(tmp_path) -> None:
+    """An organisation's policy target overrides follow the dead band: ``max_step`` is its
+    ``step``, ``hysteresis`` is gone (the band's margin replaces it); down again, back."""
+    from alembic import command
+
+    from backend.migrations import alembic_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'targets.db'}"
+    command.upgrade(alembic_config(url), "0023")
+    before = {
+        "policy": {
+            "email": {"escalate_below": 0.01, "target": {"max_step": 0.01, "hysteresis": 0.005}},
+            "meeting": {"autonomous_above": 0.5},
+        },
+        "other": 1,
+    }
+    asyncio.run(_org_configs(url, before))
+    command.upgrade(alembic_config(url), "0024")
+    after = json.loads(json.dumps(before))
+    after["policy"]["email"]["target"] = {"step": 0.01}
+    assert asyncio.run(_org_configs(url)) == [after]
+    command.downgrade(alembic_config(url), "0023")
+    after["policy"]["email"]["target"] = {"max_step": 0.01}
+    assert asyncio.run(_org_configs(url)) == [after]

@@ -26,7 +26,14 @@ _organizations = sa.table("organizations", sa.column("id"), sa.column("config", 
 
 
 def _rename_target_keys(renamed: dict[str, str], *, drop: tuple[str, ...]) -> None:
-    """Rewrite ``config["policy"][type]["target"]`` of every organisation that has one."""
+    """Rewrite ``config["policy"][type]["target"]`` of every organisation that has one. Printed
+    as SQL (offline), it cannot read the rows: the script says what to do by hand."""
+    if op.get_context().as_sql:
+        op.execute(
+            f"-- organisations' config.policy.<type>.target: rename {renamed}, drop {drop} "
+            "(by hand: this step reads rows)"
+        )
+        return
     bind = op.get_bind()
     for id_, config in bind.execute(sa.select(_organizations.c.id, _organizations.c.config)):
         policy = (config or {}).get("policy") or {}

@@ -1,6 +1,6 @@
 """Outcomes drive behaviour: a miscalibrated action type moves its policy (each threshold's dead
-band on the matured outcomes; audited, with events), a calibrated one does not; a rollback by a person holds (tests/backend/policy has
-the rest of freezing and rolling back)."""
+band on the matured outcomes; audited, with events), a calibrated one does not; a rollback by a
+person holds (tests/backend/policy has the rest of freezing and rolling back)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 from functools import partial
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from backend.events.service import channel_for
 from backend.learning import judge_action, refresh_calibration, submit_action, submit_signals
 from backend.outcomes.service import open_windows, record_outcome
 from backend.policy.models import AgentPolicy, PolicyChange
-from backend.policy.service import policy_defaults, rollback_policy
+from backend.policy.service import evidence_through, policy_defaults, rollback_policy
 from backend.pubsub import RedisBroker
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
@@ -29,40 +30,59 @@ from tests.backend.conftest import T0
 NOW = T0 + dt.timedelta(days=40)  # every window of T0's actions has closed
 
 
+LEVELS = {
+    "escalation": ("escalation_quality", "very_positive", "very_negative"),
+    "meeting": ("meeting_attendance", "positive", "negative"),
+}
+
+
+async def act_and_judge(
+    session,
+    loop,
+    action_type: str,
+    confidence: float,
+    key: str,
+    good: bool,
+    *,
+    taken: dt.datetime,
+    decided: dt.datetime,
+) -> None:
+    """One action of rep_a1's agent taken at ``taken``, its outcome stated at ``decided``."""
+    recorded = await record_action(
+        session,
+        loop.agent,
+        ActionInput(
+            action_type=action_type, confidence=confidence, idempotency_key=key, occurred_at=taken
+        ),
+        judge=partial(judge_action, session),
+        now=taken,
+    )
+    await open_windows(session, recorded.action)
+    outcome_type, yes, no = LEVELS[action_type]
+    labelled = await record_outcome(
+        session,
+        loop.agent,
+        action_id=recorded.action.id,
+        outcome_type=outcome_type,
+        level=yes if good else no,
+        now=decided,
+    )
+    await add_predictions(session, labelled.resolutions.predictions)
+
+
 async def feed(loop, action_type: str, confidence: float, successes: int, total: int) -> None:
     """Record ``total`` actions whose outcomes the agent states, ``successes`` of them good,
     spread evenly in the actions' order (the policies read outcomes as a sequence: a run of
     successes first would be evidence in itself)."""
-    outcome_type, good, bad = {
-        "escalation": ("escalation_quality", "very_positive", "very_negative"),
-        "meeting": ("meeting_attendance", "positive", "negative"),
-    }[action_type]
     # One unit of work, as a batch would be: its outcomes re-assess the calibration once, after
     # commit (the `OutcomeResolved` handler), as of NOW.
     async with transaction(loop.state.sessions) as session:
         for i in range(total):
-            recorded = await record_action(
-                session,
-                loop.agent,
-                ActionInput(
-                    action_type=action_type,
-                    confidence=confidence,
-                    idempotency_key=f"{action_type}-{i}",
-                    occurred_at=T0,
-                ),
-                judge=partial(judge_action, session),
-                now=T0,
+            good = (i * successes) % total < successes
+            key = f"{action_type}-{i}"
+            await act_and_judge(
+                session, loop, action_type, confidence, key, good, taken=T0, decided=NOW
             )
-            await open_windows(session, recorded.action)
-            labelled = await record_outcome(
-                session,
-                loop.agent,
-                action_id=recorded.action.id,
-                outcome_type=outcome_type,
-                level=good if (i * successes) % total < successes else bad,
-                now=NOW,
-            )
-            await add_predictions(session, labelled.resolutions.predictions)
 
 
 async def policy_of(loop, action_type: str) -> tuple[AgentPolicy, list[PolicyChange]]:
@@ -186,3 +206,61 @@ async def test_broker_down_never_fails_the_write(loop, caplog) -> None:
         )
     assert result.needs_label == 1 and action.created
     assert "event undelivered: outcome.needs_label" in caplog.text
+
+
+async def run_days(loop, success_offset: float, days: int = 24, per_day: int = 25) -> None:
+    """``days`` days of escalations stated between 0.25 and 0.45 (around the escalation
+    threshold 0.35), each succeeding with probability ``confidence + success_offset``, their
+    outcomes stated 31 days later, when the day has matured: each day is its own unit of work,
+    re-assessed after commit (the `OutcomeResolved` handler) as of that later day."""
+    rng = np.random.default_rng(20261207)
+    for day in range(days):
+        taken = T0 + dt.timedelta(days=day)
+        decided = taken + dt.timedelta(days=31, hours=1)
+        async with transaction(loop.state.sessions) as session:
+            for i in range(per_day):
+                confidence = float(rng.uniform(0.25, 0.45))
+                good = bool(rng.random() < confidence + success_offset)
+                await act_and_judge(
+                    session,
+                    loop,
+                    "escalation",
+                    confidence,
+                    f"d{day}-{i}",
+                    good,
+                    taken=taken,
+                    decided=decided,
+                )
+
+
+async def test_an_agent_at_its_escalation_target_never_flaps(loop) -> None:
+    # Issue #18's black-box run: an overconfident agent (success = confidence - 0.08, O/E about
+    # 0.77, judged overconfident) whose success rate at the escalation threshold (27 %) sits in
+    # the dead band around its 30 % target. Re-assessed after each of 24 days, the verdict rule
+    # moved escalateBelow back and forth; the dead band keeps it still.
+    await run_days(loop, -0.08)
+    async with loop.state.sessions() as session:
+        verdict = await session.scalar(
+            select(CalibrationVerdict.verdict)
+            .where(CalibrationVerdict.scope == "agent")
+            .order_by(CalibrationVerdict.id.desc())
+            .limit(1)
+        )
+        fed = await evidence_through(
+            session, agent_ids=[loop.world.agents["rep_a1"].id], action_type="escalation"
+        )
+    assert verdict == "overconfident"
+    assert fed == {loop.world.agents["rep_a1"].id: (T0 + dt.timedelta(days=23)).date()}
+    policy, changes = await policy_of(loop, "escalation")
+    assert [c.reason for c in changes] == ["initial policy (defaults)"]
+    assert (policy.escalate_below, policy.version) == (0.35, 1)
+
+
+async def test_an_agent_far_below_its_escalation_target_escalates_more(loop) -> None:
+    # The same run with success = confidence - 0.25 (10 % at the threshold): the escalation
+    # threshold rises, only ever up.
+    await run_days(loop, -0.25)
+    policy, changes = await policy_of(loop, "escalation")
+    assert policy.escalate_below > 0.35
+    steps = [m for c in changes[1:] for m in c.evidence["escalation"]]
+    assert steps and {m["direction"] for m in steps} == {"raise"}
