@@ -21,7 +21,7 @@ concentrate ever more tightly below the gates as n grows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,7 @@ from analytics_engine.calibration_metrics import (
     spiegelhalter_test,
 )
 from analytics_engine.calibration_stats import CalibrationStats
+from analytics_engine.monitoring import CalibrationMonitor
 
 
 class VerdictKind(StrEnum):
@@ -64,6 +65,8 @@ class Verdict:
     oe_upper: float
     debiased_error: float
     reason: str
+    e_value: float = math.nan  # the anytime-valid e-process's, when the verdict was confirmed
+    anytime_p_value: float = math.nan
 
     @property
     def is_actionable(self) -> bool:
@@ -170,3 +173,44 @@ def assess(
             f"Miscalibrated in shape: confidence is {shape} though right on average ({evidence}).",
         )
     return verdict(VerdictKind.CALIBRATED, f"No evidence of miscalibration ({evidence}).")
+
+
+def confirm(verdict: Verdict, monitor: CalibrationMonitor, *, alpha: float = 0.05) -> Verdict:
+    """The verdict of a scope re-assessed after every outcome, made valid at any horizon: an
+    actionable verdict stands only once the scope's calibration e-process
+    (``monitoring.CalibrationMonitor``, fed every outcome in the order the actions were taken)
+    has reached ``1/alpha``; until then it is ``calibrated``, its reason saying what the rule
+    saw and how far the evidence is. A calibrated agent then gets an actionable verdict, ever,
+    with probability at most ``alpha`` (Ville's inequality), however long it is monitored.
+    The e-value and the anytime-valid p-value are kept on the verdict either way.
+
+    >>> s = CalibrationStats.from_arrays([0.9] * 200, [1.0] * 120 + [0.0] * 80)
+    >>> early = CalibrationMonitor().update([0.9] * 20, [1.0] * 12 + [0.0] * 8)
+    >>> confirm(assess(s), early).kind.value
+    'calibrated'
+    >>> later = early.update([0.9] * 180, [1.0] * 108 + [0.0] * 72)
+    >>> v = confirm(assess(s), later)
+    >>> v.kind.value, v.e_value > 20
+    ('overconfident', True)
+    """
+    if not isinstance(verdict, Verdict):
+        raise ValueError(f"verdict must be Verdict, got {type(verdict).__name__}")
+    if not isinstance(monitor, CalibrationMonitor):
+        raise ValueError(f"monitor must be CalibrationMonitor, got {type(monitor).__name__}")
+    e, p = monitor.e_value, monitor.p_value
+    measured = replace(verdict, e_value=e, anytime_p_value=p)
+    if not verdict.is_actionable:
+        return measured
+    if monitor.alarm(alpha=alpha):
+        return replace(
+            measured,
+            reason=f"{verdict.reason[:-1]}; confirmed at any horizon (e-value {e:.3g} "
+            f"≥ {1 / alpha:g}, anytime p = {p:.2g}).",
+        )
+    return replace(
+        measured,
+        kind=VerdictKind.CALIBRATED,
+        reason=f"Not yet confirmed at any horizon: {verdict.reason[:-1]}, but the e-value is "
+        f"{e:.3g} (< {1 / alpha:g}; anytime p = {p:.2g}) after {monitor.n:g} outcomes in order, "
+        "so no action yet.",
+    )

@@ -26,13 +26,14 @@ from backend.actions.service import (
     record_action,
 )
 from backend.calibration.maturity import TRAILING_DAYS, matured_until
+from backend.calibration.monitors import feed_monitors, monitors_through
 from backend.calibration.rollup import add_predictions
 from backend.calibration.service import reassess_agents, recalibration_in_force
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
+from backend.orgs.service import organization_config
 from backend.outcomes.models import Outcome
 from backend.outcomes.service import (
-    DecidedOutcomes,
     Labelled,
     decided_outcomes,
     label_outcome,
@@ -311,13 +312,50 @@ async def follow_calibration(
     today: dt.date,
     now: dt.datetime | None = None,
 ) -> int:
-    """Re-assess the agents' action type (and the organisation's: they read the same rollup),
-    then feed each agent's policy the outcomes of the days that matured since it was last fed
-    (read once a day per scope, in the actions' order: the dead bands are sequential tests), in
+    """Feed the days that matured since they were last fed to the agents' and the
+    organisation's calibration monitors, re-assess the agents' action type (and the
+    organisation's: they read the same rollup; each verdict acts once its monitor confirms it),
+    then feed each agent's policy the same days: one read of the decided outcomes per scope and
+    day, in the actions' order (monitors and dead bands are sequential tests). All in
     ``session``'s unit of work, as of ``now`` (default: the clock). Returns how many policies
     moved."""
     agents = sorted(set(agent_ids))
-    assessments = await reassess_agents(
+    config = await organization_config(session, organization_id)
+    through = matured_until(config, action_type, today)
+    first = through - dt.timedelta(days=TRAILING_DAYS)  # a scope never fed starts here
+    monitored = await monitors_through(
+        session, organization_id=organization_id, action_type=action_type, agent_ids=[None, *agents]
+    )
+    fed = await evidence_through(session, agent_ids=agents, action_type=action_type)
+    monitors = {a: monitored.get(a) or first for a in (None, *agents)}
+    policies = {a: fed.get(a) or first for a in agents}
+    due = [after for after in (*monitors.values(), *policies.values()) if after < through]
+    decided = (
+        await decided_outcomes(
+            session,
+            organization_id=organization_id,
+            action_type=action_type,
+            config=config,
+            after=min(due),
+            through=through,
+        )
+        if due
+        else []
+    )
+
+    def since(agent_id: int | None, after: dt.date) -> tuple[list[float], list[float]]:
+        rows = [o for o in decided if o.day > after and agent_id in (None, o.agent_id)]
+        return [o.p for o in rows], [o.y for o in rows]
+
+    await feed_monitors(
+        session,
+        organization_id=organization_id,
+        action_type=action_type,
+        outcomes={a: since(a, after) for a, after in monitors.items() if after < through},
+        through=through,
+        now=now,
+    )
+    await reassess_agents(
         session,
         organization_id=organization_id,
         agent_ids=agents,
@@ -325,40 +363,23 @@ async def follow_calibration(
         today=today,
         now=now,
     )
-    config = next(iter(assessments.values())).config if assessments else None
-    through = matured_until(dict(config or {}), action_type, today)
-    fed = await evidence_through(session, agent_ids=agents, action_type=action_type)
-    first = through - dt.timedelta(days=TRAILING_DAYS)  # a policy never fed starts here
-    due: dict[dt.date, list[int]] = defaultdict(list)
-    for agent_id in agents:
-        after = fed.get(agent_id) or first
-        if after < through:
-            due[after].append(agent_id)
     moved = 0
-    for after, due_agents in sorted(due.items()):
-        decided = await decided_outcomes(
+    for agent_id, after in policies.items():
+        if after >= through:
+            continue
+        p, y = since(agent_id, after)
+        change = await follow_outcomes(
             session,
             organization_id=organization_id,
-            agent_ids=due_agents,
+            agent_id=agent_id,
             action_type=action_type,
-            config=dict(config or {}),
-            after=after,
+            p=p,
+            y=y,
             through=through,
+            config=config,
+            now=now,
         )
-        for agent_id in due_agents:
-            outcomes = decided.get(agent_id) or DecidedOutcomes([], [])
-            change = await follow_outcomes(
-                session,
-                organization_id=organization_id,
-                agent_id=agent_id,
-                action_type=action_type,
-                p=outcomes.p,
-                y=outcomes.y,
-                through=through,
-                config=config,
-                now=now,
-            )
-            moved += change is not None
+        moved += change is not None
     return moved
 
 

@@ -1,5 +1,5 @@
-"""The JSON form of a calibration verdict, stored with the verdict itself and with the policy
-changes it drives."""
+"""The JSON form of a calibration verdict, stored with the verdict itself (the e-value and
+anytime p-value of the scope's monitor with it)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from analytics_engine.verdict import Verdict
 
 
 def verdict_evidence(verdict: Verdict) -> dict[str, Any]:
-    """The verdict as stored with it and with the policy changes it drives (camelCase, rounded,
-    undefined numbers as null)."""
+    """The verdict as stored with it (camelCase, rounded, undefined numbers as null)."""
 
     def number(value: float) -> float | None:
-        return None if math.isnan(value) else round(float(value), 6)
+        return None if not math.isfinite(value) else round(float(value), 6)
 
     return {
         "kind": verdict.kind.value,
@@ -26,5 +25,7 @@ def verdict_evidence(verdict: Verdict) -> dict[str, Any]:
         "oeLower": number(verdict.oe_lower),
         "oeUpper": number(verdict.oe_upper),
         "debiasedError": number(verdict.debiased_error),
+        "eValue": number(verdict.e_value),
+        "anytimePValue": number(verdict.anytime_p_value),
         "reason": verdict.reason,
     }

@@ -111,3 +111,34 @@ class CalibrationVerdict(OrganizationRow, Base):
     recalibration_basis: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     n: Mapped[float] = mapped_column(Float, default=0.0)
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationMonitorState(OrganizationRow, Base):
+    """The calibration e-process of one scope (an agent, or the organisation) and action type
+    (``analytics_engine.monitoring.CalibrationMonitor.to_dict()``): fed every decided outcome
+    of the matured days, in the order the actions were taken, up to ``through``. The stored
+    verdict acts only once it has reached its level (``analytics_engine.verdict.confirm``)."""
+
+    __tablename__ = "calibration_monitors"
+    __scope__ = "agent"
+    __table_args__ = (
+        CheckConstraint("scope IN ('agent', 'organization')", name="scope"),
+        CheckConstraint(
+            "(scope = 'agent' AND agent_id IS NOT NULL) OR (scope = 'organization'"
+            " AND agent_id IS NULL)",
+            name="agent_id",
+        ),
+        CheckConstraint("version >= 1", name="version"),
+        UniqueConstraint("organization_id", "scope_key", "action_type"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    scope_key: Mapped[str] = mapped_column(String(40))  # as calibration_verdicts.scope_key
+    action_type: Mapped[str] = mapped_column(String(40))
+    through: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  optimistic locking

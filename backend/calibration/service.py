@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import CalibrationStats
+from analytics_engine.monitoring import CalibrationMonitor
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
-from analytics_engine.verdict import Verdict, VerdictKind, assess
+from analytics_engine.verdict import Verdict, VerdictKind, assess, confirm
 from backend.calibration.evidence import verdict_evidence
 from backend.calibration.maturity import assessment_days
 from backend.calibration.models import CALIBRATION_BINS, CalibrationVerdict
+from backend.calibration.monitors import load_monitors, scope_key
 from backend.calibration.pooling import Siblings, choose_agent_map, newcomer_map
 from backend.calibration.rollup import load_agents_stats
 from backend.database import dialect_insert, utcnow
@@ -80,10 +82,6 @@ def maps_differ(old: dict[str, Any], new: RecalibrationMap) -> bool:
     return bool(np.max(np.abs(previous.apply(grid) - new.apply(grid))) > MAP_TOLERANCE)
 
 
-def _scope_key(agent_id: int | None) -> str:
-    return f"agent:{agent_id}" if agent_id is not None else "organization"
-
-
 async def _store_verdict(
     session: AsyncSession,
     *,
@@ -96,7 +94,7 @@ async def _store_verdict(
 ) -> bool:
     """Keep the scope's latest verdict and map (``current``: the one stored); queue
     `calibration.changed` when either moved."""
-    scope_key = _scope_key(agent_id)
+    key = scope_key(agent_id)
     kind = assessment.verdict.kind.value
     if (
         current is not None
@@ -111,7 +109,7 @@ async def _store_verdict(
         "organization_id": organization_id,
         "scope": "agent" if agent_id is not None else "organization",
         "agent_id": agent_id,
-        "scope_key": scope_key,
+        "scope_key": key,
         "action_type": action_type,
         "verdict": kind,
         "evidence": verdict_evidence(assessment.verdict),
@@ -131,7 +129,7 @@ async def _store_verdict(
         session,
         name="calibration.changed",
         organization_id=organization_id,
-        stream=f"calibration:{scope_key}:{action_type}",
+        stream=f"calibration:{key}:{action_type}",
         data={
             "scope": values["scope"],
             "agentId": agent_id,
@@ -180,8 +178,9 @@ async def reassess_agents(
     now: dt.datetime | None = None,
 ) -> dict[int, Assessment]:
     """Re-assess agents' action type (and the organisation's) over the trailing window, store
-    what changed, and return each agent's assessment (for its policy to follow, in the same
-    unit of work: ``backend.policy.service.adjust_to_calibration``).
+    what changed, and return each agent's assessment. Each verdict acts only once the scope's
+    anytime-valid monitor confirms it (``monitors``: fed before, in the same unit of work, by
+    ``backend.learning.follow_calibration``).
 
     Only days whose outcome windows have all closed are judged: a reply resolves within hours
     but "no reply" only when the window ends, so the open days would look underconfident.
@@ -210,15 +209,21 @@ async def reassess_agents(
                 CalibrationVerdict.organization_id == organization_id,
                 CalibrationVerdict.action_type == action_type,
                 CalibrationVerdict.scope_key.in_(
-                    [_scope_key(None), *(_scope_key(a) for a in wanted)]
+                    [scope_key(None), *(scope_key(a) for a in wanted)]
                 ),
             )
         )
     }
+    monitors = await load_monitors(
+        session,
+        organization_id=organization_id,
+        action_type=action_type,
+        agent_ids=[None, *wanted],
+    )
     # The fits are numerical work (about 10-20 ms an agent): off the event loop, so that the
     # process's requests are not held up while a batch of outcomes is re-assessed.
     assessments, organization = await asyncio.to_thread(
-        _judge, agents, wanted, config, include_organization=include_organization
+        _judge, agents, wanted, config, monitors, include_organization=include_organization
     )
     for agent_id, assessment in assessments.items():
         await _store_verdict(
@@ -227,7 +232,7 @@ async def reassess_agents(
             agent_id=agent_id,
             action_type=action_type,
             assessment=assessment,
-            current=stored.get(_scope_key(agent_id)),
+            current=stored.get(scope_key(agent_id)),
             now=now,
         )
     if organization is not None:
@@ -237,7 +242,7 @@ async def reassess_agents(
             agent_id=None,
             action_type=action_type,
             assessment=organization,
-            current=stored.get(_scope_key(None)),
+            current=stored.get(scope_key(None)),
             now=now,
         )
     return assessments
@@ -247,27 +252,31 @@ def _judge(
     agents: Mapping[int, CalibrationStats],
     wanted: list[int],
     config: Mapping[str, Any] | None,
+    monitors: Mapping[int | None, CalibrationMonitor],
     *,
     include_organization: bool,
 ) -> tuple[dict[int, Assessment], Assessment | None]:
     """Each wanted agent's assessment, its map pooled with its siblings' or its own; and the
-    organisation's (its map the one a brand-new agent starts from), when asked."""
+    organisation's (its map the one a brand-new agent starts from), when asked. Each verdict
+    acts only once its scope's e-process confirms it (``verdict.confirm``)."""
     siblings = Siblings(agents)
     assessments = {}
     for agent_id in wanted:
         stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
         chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
-        assessments[agent_id] = Assessment(stats, assess(stats), chosen.map, config, chosen.basis)
+        verdict = confirm(assess(stats), monitors[agent_id])
+        assessments[agent_id] = Assessment(stats, verdict, chosen.map, config, chosen.basis)
     if not include_organization:
         return assessments, None
     org_stats = CalibrationStats.empty(CALIBRATION_BINS)
     for each in agents.values():
         org_stats = org_stats.merge(each)
     newcomer = newcomer_map(siblings.prior())
+    verdict = confirm(assess(org_stats), monitors[None])
     organization = (
-        Assessment(org_stats, assess(org_stats), newcomer.map, config, newcomer.basis)
+        Assessment(org_stats, verdict, newcomer.map, config, newcomer.basis)
         if newcomer is not None
-        else assess_stats(org_stats, config)
+        else replace(assess_stats(org_stats, config), verdict=verdict)
     )
     return assessments, organization
 
@@ -307,7 +316,7 @@ async def recalibrations_in_force(
                 CalibrationVerdict.organization_id == organization_id,
                 CalibrationVerdict.action_type.in_(sorted({t for _, t in wanted})),
                 CalibrationVerdict.scope_key.in_(
-                    [_scope_key(None), *sorted({_scope_key(a) for a, _ in wanted})]
+                    [scope_key(None), *sorted({scope_key(a) for a, _ in wanted})]
                 ),
             )
         )
@@ -316,7 +325,7 @@ async def recalibrations_in_force(
     maps = {}
     for agent_id, action_type in wanted:
         maps[(agent_id, action_type)] = MapInForce("identity", basis=NOTHING_FITTED)
-        for key in (_scope_key(agent_id), _scope_key(None)):
+        for key in (scope_key(agent_id), scope_key(None)):
             row = by_scope.get((key, action_type))
             if row is not None and row.recalibration and _usable(row):
                 maps[(agent_id, action_type)] = MapInForce.of(

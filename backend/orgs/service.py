@@ -48,6 +48,14 @@ async def agent_by_reference(
     return agent
 
 
+async def organization_config(session: AsyncSession, organization_id: int) -> dict[str, Any]:
+    """The organisation's configuration (rules, policy overrides, ...); empty when unknown."""
+    config = await session.scalar(
+        select(Organization.config).where(Organization.id == organization_id)
+    )
+    return dict(config or {})
+
+
 async def count_organizations(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Organization)) or 0)
 

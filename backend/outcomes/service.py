@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -244,50 +244,47 @@ async def outcomes_of(session: AsyncSession, action_id: int) -> list[Outcome]:
     return list(await session.scalars(select(Outcome).where(Outcome.action_id == action_id)))
 
 
-@dataclass(frozen=True)
-class DecidedOutcomes:
-    """One agent's decided calibrating outcomes over some days: the actions' stated confidences
-    ``p`` and the outcomes' values ``y``, in the order the actions were taken."""
+class DecidedOutcome(NamedTuple):
+    """A decided calibrating outcome: the agent, the day its action was taken, the action's
+    stated confidence ``p`` and the outcome's value ``y``."""
 
-    p: list[float]
-    y: list[float]
+    agent_id: int
+    day: dt.date
+    p: float
+    y: float
 
 
 async def decided_outcomes(
     session: AsyncSession,
     *,
     organization_id: int,
-    agent_ids: list[int],
     action_type: str,
     config: dict[str, Any] | None,
     after: dt.date,
     through: dt.date,
-) -> dict[int, DecidedOutcomes]:
-    """The decided calibrating outcomes (``rules.calibrating_plan``) of the agents'
-    ``action_type`` actions taken after the day ``after`` up to the day ``through``, per agent,
-    in the order the actions were taken (their time, then id): an order that owes nothing to
-    the outcomes themselves, as sequential tests need. Outcomes still open or awaiting a label
-    are left out: read only matured days."""
+) -> list[DecidedOutcome]:
+    """The decided calibrating outcomes (``rules.calibrating_plan``) of the organisation's
+    ``action_type`` actions taken after the day ``after`` up to the day ``through``, in the
+    order the actions were taken (their time, then id): an order that owes nothing to the
+    outcomes themselves, as sequential tests need. Outcomes still open or awaiting a label are
+    left out: read only matured days."""
     outcome_type = rules_for(config).calibrating_plan(action_type).outcome_type
     start = dt.datetime.combine(after + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(through + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     rows = await session.execute(
-        select(Outcome.agent_id, AgentAction.confidence, Outcome.value)
+        select(Outcome.agent_id, Outcome.opened_at, AgentAction.confidence, Outcome.value)
         .join(AgentAction, AgentAction.id == Outcome.action_id)
         .where(
             Outcome.organization_id == organization_id,
-            Outcome.agent_id.in_(agent_ids),
             Outcome.opened_at >= start,
             Outcome.opened_at < end,
             Outcome.action_type == action_type,
             Outcome.outcome_type == outcome_type,
             Outcome.status == OutcomeStatus.RESOLVED.value,
         )
-        .order_by(Outcome.agent_id, Outcome.opened_at, Outcome.id)
+        .order_by(Outcome.opened_at, Outcome.id)
     )
-    decided: dict[int, DecidedOutcomes] = {}
-    for agent_id, confidence, value in rows:
-        found = decided.setdefault(agent_id, DecidedOutcomes([], []))
-        found.p.append(float(confidence))
-        found.y.append(float(value or 0.0))  # decided: never None
-    return decided
+    return [
+        DecidedOutcome(agent_id, utc_date(opened_at), float(p), float(y or 0.0))  # decided
+        for agent_id, opened_at, p, y in rows
+    ]
