@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +66,26 @@ async def load_monitors(
     }
 
 
+@dataclass(frozen=True)
+class MonitorReading:
+    """A scope's monitor as it stands, and the last matured day it was fed."""
+
+    monitor: CalibrationMonitor
+    through: dt.date | None
+
+
+async def monitor_reading(
+    session: AsyncSession, *, organization_id: int, action_type: str, agent_id: int | None
+) -> MonitorReading:
+    """One scope's monitor (``agent_id`` None: the organisation's); a fresh one, never fed,
+    where there is none yet."""
+    key = scope_key(agent_id)
+    row = (await _rows(session, organization_id, action_type, [key])).get(key)
+    if row is None or not row.state:
+        return MonitorReading(CalibrationMonitor(), None)
+    return MonitorReading(CalibrationMonitor.from_dict(row.state), row.through)
+
+
 async def feed_monitors(
     session: AsyncSession,
     *,
@@ -96,3 +117,4 @@ async def feed_monitors(
         row.state = monitor.to_dict()
         row.through = through
         row.updated_at = now or utcnow()
+    await session.flush()  # the sessions do not autoflush: the re-assessment reads them next

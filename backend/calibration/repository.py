@@ -20,6 +20,7 @@ from backend.actions.models import ACTION_TYPE_PATTERN
 from backend.agents.models import Agent
 from backend.calibration.maturity import matured_until
 from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
+from backend.calibration.monitors import MonitorReading, monitor_reading
 from backend.calibration.rollup import load_stats
 from backend.calibration.service import recalibration_in_force
 from backend.database import is_postgresql, utcnow
@@ -89,6 +90,8 @@ class CalibrationReport:
     verdict: Verdict
     recalibration: RecalibrationMap
     maturing: float = 0.0  # outcomes decided early on the range's days still maturing
+    # One agent's or the whole organisation's anytime-valid monitor (None for a team)
+    monitor: MonitorReading | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ def build_report(
     stats: engine.CalibrationStats,
     recalibration: RecalibrationMap | None,
     maturing: float = 0.0,
+    monitor: MonitorReading | None = None,
 ) -> CalibrationReport:
     """The engine's full account of ``stats`` (O(bins)); the map is fitted when not given."""
     any_data = stats.n > 0
@@ -232,6 +236,7 @@ def build_report(
         verdict=assess(stats),
         recalibration=recalibration if recalibration is not None else fit_recalibration(stats),
         maturing=maturing,
+        monitor=monitor,
     )
 
 
@@ -285,7 +290,15 @@ async def calibration_report(
             agent_id=scope.agent_id,
             action_type=scope.action_type,
         )
-    return build_report(scope, stats, recalibration, maturing)
+    monitor = None
+    if scope.agent_id is not None or scope.agent_ids is None:
+        monitor = await monitor_reading(
+            session,
+            organization_id=scope.organization_id,
+            action_type=scope.action_type,
+            agent_id=scope.agent_id,
+        )
+    return build_report(scope, stats, recalibration, maturing, monitor)
 
 
 def _period(session: AsyncSession, interval: Interval) -> Any:

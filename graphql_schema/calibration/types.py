@@ -20,6 +20,7 @@ from analytics_engine.recalibration import RecalibrationMap
 from analytics_engine.verdict import Verdict, VerdictKind
 from backend.agents.models import Agent
 from backend.calibration import repository
+from backend.calibration.monitors import MonitorReading
 from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval
 from backend.calibration.service import MapInForce
 from backend.orgs.models import User
@@ -304,6 +305,42 @@ class VerdictType:
         )
 
 
+@strawberry.type(
+    description="The scope's anytime-valid calibration test: an e-process fed every decided "
+    "outcome of the matured days in the order the actions were taken (Waudby-Smith & Ramdas "
+    "2023). A stored verdict acts only once it is confirmed, which a calibrated agent reaches, "
+    "ever, with probability at most 5 %, however long it is watched."
+)
+class CalibrationMonitorType:
+    e_value: float | None = strawberry.field(description="The current e-value (1 at the start).")
+    anytime_p_value: float | None = strawberry.field(
+        description="min(1, 1 / the largest e-value so far): valid whenever it is read."
+    )
+    confirmed: bool = strawberry.field(
+        description="Whether the e-value has reached 20 (alpha 5 %): miscalibration confirmed."
+    )
+    outcomes: float = strawberry.field(description="Outcomes fed so far.")
+    direction: str = strawberry.field(
+        description="Which way the evidence points: `above` (underconfident), `below` "
+        "(overconfident), `timid` or `extreme` (the confidence's spread)."
+    )
+    fed_through: dt.date | None = strawberry.field(
+        description="The last matured day fed (null: never fed yet)."
+    )
+
+    @classmethod
+    def of(cls, r: MonitorReading) -> CalibrationMonitorType:
+        m = r.monitor
+        return cls(
+            e_value=finite(m.e_value),
+            anytime_p_value=finite(m.p_value),
+            confirmed=m.alarm(alpha=0.05),
+            outcomes=m.n,
+            direction=m.direction,
+            fed_through=r.through,
+        )
+
+
 @strawberry.type(description="A raw confidence and its calibrated value.")
 class RecalibrationPoint:
     raw: float = strawberry.field(description="The agent's raw confidence.")
@@ -451,7 +488,14 @@ class CalibrationType:
         description="Every fixed bin, empty ones included, by confidence."
     )
     corp: CorpReliability | None = strawberry.field(description="CORP curve and decomposition.")
-    verdict: VerdictType = strawberry.field(description="The verdict on these outcomes.")
+    verdict: VerdictType = strawberry.field(
+        description="The verdict on these outcomes, read once on this range (the verdict "
+        "stored and alerted on is also confirmed by `monitor`)."
+    )
+    monitor: CalibrationMonitorType | None = strawberry.field(
+        description="One agent's or the whole organisation's anytime-valid test (null for a "
+        "team); it covers every matured outcome fed so far, whatever the range."
+    )
     recalibration: RecalibrationMapType = strawberry.field(
         description="The calibrated-confidence map: for one agent the map in force for its "
         "actions, for a wider scope the map fitted on the scope's outcomes."
@@ -482,6 +526,7 @@ class CalibrationType:
             reliability_curve=[ReliabilityBin.of(k) for k in r.reliability],
             corp=CorpReliability.of(r.corp) if r.corp else None,
             verdict=VerdictType.of(r.verdict),
+            monitor=CalibrationMonitorType.of(r.monitor) if r.monitor else None,
             recalibration=RecalibrationMapType.of(r.recalibration),
         )
 

@@ -8,7 +8,8 @@ import pytest
 
 from analytics_engine.calibration import CalibrationStats
 from analytics_engine.monitoring_simulation import false_alarm_rate, high_confidence
-from analytics_engine.verdict import Verdict, VerdictKind, assess
+from analytics_engine.monitoring import CalibrationMonitor
+from analytics_engine.verdict import Verdict, VerdictKind, assess, confirm
 
 
 def agent(n: int, seed: int, rate, low: float = 0.05, high: float = 0.95) -> CalibrationStats:
@@ -126,3 +127,55 @@ def test_candidate_shortcut_equals_evaluating_after_every_outcome() -> None:
     )
     assert fast.first_alarm.tolist() == slow.first_alarm.tolist()
     assert fast.alarms > 0
+
+
+def test_doctests() -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module("analytics_engine.verdict"))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_confirm_holds_back_what_the_monitor_has_not_confirmed() -> None:
+    stats = agent(2000, 3, lambda p: 0.7 * p)
+    rule = assess(stats)
+    assert rule.kind is VerdictKind.OVERCONFIDENT
+    quiet = CalibrationMonitor()  # never fed: e-value 1
+    held = confirm(rule, quiet)
+    assert held.kind is VerdictKind.CALIBRATED and not held.is_actionable
+    assert held.reason.startswith("Not yet confirmed at any horizon: Overconfident:")
+    assert (held.e_value, held.anytime_p_value) == (1.0, 1.0)
+    assert (held.n, held.observed_expected) == (rule.n, rule.observed_expected)
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 2000)
+    alarmed = quiet.update(p, (rng.random(2000) < 0.7 * p).astype(float))
+    confirmed = confirm(rule, alarmed)
+    assert confirmed.kind is VerdictKind.OVERCONFIDENT and confirmed.e_value >= 20
+    assert "confirmed at any horizon (e-value" in confirmed.reason
+    # A verdict that does not act is never changed, only measured.
+    calm = confirm(assess(agent(2000, 4, lambda p: p)), alarmed)
+    assert calm.kind is VerdictKind.CALIBRATED and calm.e_value == alarmed.e_value
+    assert json.loads(json.dumps(confirmed.to_dict()))["e_value"] == pytest.approx(
+        alarmed.e_value
+    )
+
+
+def test_confirmed_verdicts_of_calibrated_agents_are_rare_at_any_horizon() -> None:
+    # Each run is a calibrated agent judged after every 50 outcomes up to 3,000 by the rule and
+    # its monitor: a confirmed actionable verdict needs the e-process to have reached 20, which
+    # happens with probability at most 5 % (Ville), whatever the horizon.
+    rng = np.random.default_rng(20261207)
+    fired = 0
+    for _ in range(100):
+        p = rng.uniform(0.05, 0.95, 3000)
+        y = (rng.random(3000) < p).astype(float)
+        monitor, stats = CalibrationMonitor(), CalibrationStats.empty()
+        for start in range(0, 3000, 50):
+            chunk = slice(start, start + 50)
+            monitor = monitor.update(p[chunk], y[chunk])
+            stats.add_many(p[chunk], y[chunk])
+            if confirm(assess(stats), monitor).is_actionable:
+                fired += 1
+                break
+    assert fired <= 5
