@@ -277,7 +277,9 @@ class CorpReliability:
 )
 class VerdictType:
     kind: VerdictKindEnum = strawberry.field(description="The verdict.")
-    actionable: bool = strawberry.field(description="Whether it justifies moving the policy.")
+    actionable: bool = strawberry.field(
+        description="Whether it calls for action (recalibration, calibration alerts)."
+    )
     sample_size: int = strawberry.field(description="Outcomes judged.")
     z: float | None = strawberry.field(description="Spiegelhalter's Z.")
     p_value: float | None = strawberry.field(description="Its two-sided p-value.")

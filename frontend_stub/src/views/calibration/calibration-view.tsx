@@ -61,6 +61,13 @@ export const CalibrationDocument = graphql(`
         debiasedError
         reason
       }
+      monitor {
+        eValue
+        anytimePValue
+        confirmed
+        outcomes
+        fedThrough
+      }
       reliabilityCurve {
         lower
         upper
@@ -353,7 +360,7 @@ export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewe
             </p>
             <h3>Verdict: {label(c.verdict.kind.toLowerCase())}</h3>
             <p>
-              {c.verdict.reason} {c.verdict.actionable ? "It justifies moving the policy." : "It does not justify moving the policy."}
+              {c.verdict.reason} {c.verdict.actionable ? "It calls for recalibration." : "No action is called for."}
             </p>
             <MaturedOnly state={maturing} actionType={actionType} />
             <table>
@@ -376,6 +383,17 @@ export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewe
                     {c.observedExpected ? label(c.observedExpected.direction.toLowerCase()) : ""}
                   </td>
                 </tr>
+                {c.monitor ? (
+                  <tr>
+                    <th scope="row">Anytime-valid test</th>
+                    <td>
+                      e-value {decimal(c.monitor.eValue, 1)} (anytime p = {pValue(c.monitor.anytimePValue)}):{" "}
+                      {c.monitor.confirmed ? "miscalibration confirmed" : "not confirmed (needs 20)"};{" "}
+                      {integer(c.monitor.outcomes)} outcomes in order
+                      {c.monitor.fedThrough ? `, matured days up to ${c.monitor.fedThrough}` : ", none fed yet"}
+                    </td>
+                  </tr>
+                ) : null}
                 <tr>
                   <th scope="row">Spiegelhalter's Z</th>
                   <td>
