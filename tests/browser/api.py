@@ -63,6 +63,7 @@ CALIBRATION = """query($type: String!, $from: Date, $to: Date) {
     hosmerLemeshow { statistic degreesOfFreedom pValue }
     verdict { kind actionable sampleSize z pValue observedExpected observedExpectedLower
       observedExpectedUpper debiasedError reason }
+    monitor { eValue anytimePValue confirmed outcomes fedThrough }
     recalibration { method sampleSize } } }"""
 CALIBRATION_HISTORY = """query($type: String!, $from: Date, $to: Date) {
   calibrationHistory(actionType: $type, from: $from, to: $to, interval: WEEK) {

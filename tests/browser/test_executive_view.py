@@ -93,6 +93,15 @@ def test_the_executive_sees_the_organisations_key_figures_as_the_api_gives_them(
 def evidence(c: dict[str, Any]) -> dict[str, str]:
     """The rows of the table `The verdict's evidence` (calibration-view.tsx) for ``c``."""
     v, oe, hl, rc = c["verdict"], c["observedExpected"], c["hosmerLemeshow"], c["recalibration"]
+    m = c["monitor"]
+    monitor = {}
+    if m is not None:
+        fed = f", matured days up to {m['fedThrough']}" if m["fedThrough"] else ", none fed yet"
+        monitor["Anytime-valid test"] = (
+            f"e-value {decimal(m['eValue'], 1)} (anytime p = {p_value(m['anytimePValue'])}): "
+            f"{'miscalibration confirmed' if m['confirmed'] else 'not confirmed (needs 20)'}; "
+            f"{integer(m['outcomes'])} outcomes in order{fed}"
+        )
     return {
         "Outcomes judged": integer(v["sampleSize"]),
         "Debiased calibration error": decimal(v["debiasedError"]),
@@ -103,6 +112,7 @@ def evidence(c: dict[str, Any]) -> dict[str, str]:
             f"{decimal(oe['expected'] if oe else None, 1)} expected; "
             f"{label(oe['direction'].lower()) if oe else ''}"
         ).strip(),
+        **monitor,
         "Spiegelhalter's Z": f"{decimal(v['z'], 2)} (p = {p_value(v['pValue'])})",
         "Hosmer–Lemeshow": (
             f"χ² = {decimal(hl['statistic'], 2)}, df = {hl['degreesOfFreedom']}, "
@@ -138,10 +148,13 @@ def test_the_calibration_verdict_and_its_evidence_are_the_apis(
     ).to_be_visible()
     verdict = page.get_by_role("heading", name="Verdict: ")
     expect(verdict).to_have_text(f"Verdict: {label(c['verdict']['kind'].lower())}")
-    moves = "justifies" if c["verdict"]["actionable"] else "does not justify"
-    expect(verdict.locator("xpath=following-sibling::p[1]")).to_have_text(
-        f"{c['verdict']['reason']} It {moves} moving the policy."
+    acts = (
+        "It calls for recalibration." if c["verdict"]["actionable"] else "No action is called for."
     )
+    expect(verdict.locator("xpath=following-sibling::p[1]")).to_have_text(
+        f"{c['verdict']['reason']} {acts}"
+    )
+    assert c["monitor"] is not None and c["monitor"]["fedThrough"] is not None, c
     assert table_rows(page, "The verdict's evidence") == evidence(c)
 
 
