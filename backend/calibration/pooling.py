@@ -27,6 +27,7 @@ from analytics_engine.pooling import (
     sibling_fits,
 )
 from analytics_engine.recalibration import RecalibrationMap
+from analytics_engine.team_pooling import TeamEffects, team_blup, team_effects
 
 MIN_BETWEEN_SD = 0.05  # the engine's default: no agent is ever pooled completely
 
@@ -64,6 +65,7 @@ class _Memo:
 
 _FITS = _Memo(4096)  # an agent's own Platt fit (θ̂, V) or None, by its statistics
 _BETWEEN = _Memo(1024)  # the between-agent covariance T, by the fits it is estimated from
+_TEAMS = _Memo(256)  # the three-level model's spreads, by the fits and teams they come from
 
 
 def _own_fit(stats: CalibrationStats) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
@@ -96,12 +98,18 @@ class Siblings:
     within 0.01 for an alike agent up to 200 outcomes (0.04 at 1,000, where the pooled weight
     is small)."""
 
-    def __init__(self, stats: Mapping[int, CalibrationStats]) -> None:
+    def __init__(
+        self, stats: Mapping[int, CalibrationStats], teams: Mapping[int, int] | None = None
+    ) -> None:
         self.stats = dict(stats)
+        self.teams = dict(teams or {})
         fits = {agent: _own_fit(s) for agent, s in sorted(self.stats.items())}
         self.fitted = [agent for agent, fit in fits.items() if fit is not None]
         self.params = np.array([fits[a][0] for a in self.fitted]).reshape(-1, 2)  # type: ignore[index]
         self.covs = np.array([fits[a][1] for a in self.fitted]).reshape(-1, 2, 2)  # type: ignore[index]
+        self.labels = [self.teams.get(a, -1) for a in self.fitted]
+        # The three-level model needs every fitted agent's team and at least two teams.
+        self.by_team = -1 not in self.labels and len(set(self.labels)) >= 2
 
     def _between(self) -> NDArray[np.float64]:
         params, covs = self.params, self.covs
@@ -112,18 +120,39 @@ class Siblings:
 
         return cast(NDArray[np.float64], _BETWEEN.get(params.tobytes() + covs.tobytes(), compute))
 
+    def _team_effects(self) -> TeamEffects:
+        params, covs, labels = self.params, self.covs, self.labels
+
+        def compute() -> TeamEffects:
+            return team_effects(params, covs, labels, min_between_sd=MIN_BETWEEN_SD)
+
+        key = params.tobytes() + covs.tobytes() + np.array(labels, dtype=np.int64).tobytes()
+        return cast(TeamEffects, _TEAMS.get(key, compute))
+
     def prior(self, *, excluding: int | None = None) -> GroupPrior | None:
         """The prior of agent ``excluding`` (None: of a brand-new agent) from the other agents'
-        fits; None with fewer than two of them."""
+        fits; None with fewer than two of them. With the agents' teams known (two teams or
+        more), an agent's prior is the three-level model's (``team_pooling``): it leans toward
+        its own team's agents as much as the teams differ; a brand-new agent's is the
+        organisation's."""
         keep = np.array([agent != excluding for agent in self.fitted], dtype=bool)
         if keep.sum() < 2:
             return None
+        kept = [a for a, k in zip(self.fitted, keep.tolist(), strict=True) if k]
+        if self.by_team and excluding in self.teams:
+            return team_blup(
+                self.params[keep],
+                self.covs[keep],
+                [self.teams[a] for a in kept],
+                self._team_effects(),
+                self.teams[excluding],
+                n=float(sum(self.stats[a].n for a in kept)),
+            )
         between = self._between()
         weights = np.linalg.inv(self.covs[keep] + between)
         mean = np.linalg.solve(
             weights.sum(axis=0), np.einsum("kij,kj->i", weights, self.params[keep])
         )
-        kept = [a for a, k in zip(self.fitted, keep.tolist(), strict=True) if k]
         n = float(sum(self.stats[a].n for a in kept))
         return GroupPrior(mean=mean, between=between, n_agents=len(kept), n=n)
 

@@ -19,6 +19,7 @@ from analytics_engine.calibration import CalibrationStats
 from analytics_engine.monitoring import CalibrationMonitor
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess, confirm
+from backend.agents.models import Agent
 from backend.calibration.evidence import verdict_evidence
 from backend.calibration.maturity import assessment_days
 from backend.calibration.models import CALIBRATION_BINS, CalibrationVerdict
@@ -201,6 +202,12 @@ async def reassess_agents(
     agents = await load_agents_stats(
         session, organization_id=organization_id, action_type=action_type, since=since, until=until
     )
+    teams = {
+        agent_id: team_id
+        for agent_id, team_id in await session.execute(
+            select(Agent.id, Agent.team_id).where(Agent.organization_id == organization_id)
+        )
+    }
     wanted = sorted(set(agent_ids))
     stored = {
         row.scope_key: row
@@ -223,7 +230,7 @@ async def reassess_agents(
     # The fits are numerical work (about 10-20 ms an agent): off the event loop, so that the
     # process's requests are not held up while a batch of outcomes is re-assessed.
     assessments, organization = await asyncio.to_thread(
-        _judge, agents, wanted, config, monitors, include_organization=include_organization
+        _judge, agents, teams, wanted, config, monitors, include_organization=include_organization
     )
     for agent_id, assessment in assessments.items():
         await _store_verdict(
@@ -250,20 +257,24 @@ async def reassess_agents(
 
 def _judge(
     agents: Mapping[int, CalibrationStats],
+    teams: Mapping[int, int],
     wanted: list[int],
     config: Mapping[str, Any] | None,
     monitors: Mapping[int | None, CalibrationMonitor],
     *,
     include_organization: bool,
 ) -> tuple[dict[int, Assessment], Assessment | None]:
-    """Each wanted agent's assessment, its map pooled with its siblings' or its own; and the
-    organisation's (its map the one a brand-new agent starts from), when asked. Each verdict
-    acts only once its scope's e-process confirms it (``verdict.confirm``)."""
-    siblings = Siblings(agents)
+    """Each wanted agent's assessment, its map pooled with its siblings' (leaning toward its
+    team's as much as the teams differ) or its own; and the organisation's (its map the one a
+    brand-new agent starts from), when asked. Each verdict acts only once its scope's e-process
+    confirms it (``verdict.confirm``)."""
+    siblings = Siblings(agents, teams)
     assessments = {}
     for agent_id in wanted:
         stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
         chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
+        if chosen.basis.get("siblings"):
+            chosen.basis["pooledToward"] = "team" if siblings.by_team else "organization"
         verdict = confirm(assess(stats), monitors[agent_id])
         assessments[agent_id] = Assessment(stats, verdict, chosen.map, config, chosen.basis)
     if not include_organization:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from analytics_engine.calibration import CalibrationStats
-from analytics_engine.monitoring_simulation import false_alarm_rate, high_confidence
 from analytics_engine.monitoring import CalibrationMonitor
+from analytics_engine.monitoring_simulation import false_alarm_rate, high_confidence
 from analytics_engine.verdict import Verdict, VerdictKind, assess, confirm
 
 
@@ -156,9 +156,7 @@ def test_confirm_holds_back_what_the_monitor_has_not_confirmed() -> None:
     # A verdict that does not act is never changed, only measured.
     calm = confirm(assess(agent(2000, 4, lambda p: p)), alarmed)
     assert calm.kind is VerdictKind.CALIBRATED and calm.e_value == alarmed.e_value
-    assert json.loads(json.dumps(confirmed.to_dict()))["e_value"] == pytest.approx(
-        alarmed.e_value
-    )
+    assert json.loads(json.dumps(confirmed.to_dict()))["e_value"] == pytest.approx(alarmed.e_value)
 
 
 def test_confirmed_verdicts_of_calibrated_agents_are_rare_at_any_horizon() -> None:

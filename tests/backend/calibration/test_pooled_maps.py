@@ -12,12 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics_engine.calibration import CalibrationStats
+from analytics_engine.pooling import group_prior
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
+from analytics_engine.team_pooling import team_prior
 from backend.agents.models import Agent
 from backend.calibration.models import CalibrationVerdict
 from backend.calibration.repository import calibration_report
 from backend.calibration.rollup import add_predictions
 from backend.calibration.service import MapInForce, reassess, recalibration_in_force
+from backend.orgs.models import Team
 from backend.outcomes.resolution import ResolvedPrediction
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
@@ -208,3 +211,41 @@ async def test_without_two_fitted_siblings_nothing_is_pooled_and_the_report_says
     assert isinstance(report.recalibration, MapInForce)
     assert report.recalibration.basis["source"] == "unpooled"
     assert report.recalibration.method == basis["chosen"]
+
+
+async def test_an_agent_leans_toward_its_own_team(org: Org) -> None:
+    # Three teams of four agents distorted alike within a team (temperatures about 1.25, 2 and
+    # 4) and unlike between them; a young agent of the third team with 50 outcomes. Its prior is
+    # the three-level model's, leaning toward its team (oracle: the engine's `team_prior` on the
+    # same statistics); the organisation's prior would put its slope near the average.
+    await org.build(siblings=12)
+    *siblings, young, _ = org.ids
+    async with transaction(org.sessions) as session:
+        teams = [Team(organization_id=org.org, name=f"pod {i}") for i in range(3)]
+        session.add_all(teams)
+        await session.flush()
+        for i, agent_id in enumerate([*siblings, young]):
+            agent = await session.get(Agent, agent_id)
+            assert agent is not None
+            agent.team_id = teams[min(i // 4, 2)].id
+    labels, stats = [], []
+    for i, agent_id in enumerate(siblings):
+        temperature = (1.25, 2.0, 4.0)[i // 4] * float(np.exp(0.1 * org.rng.standard_normal()))
+        stats.append(await org.add(agent_id, 1000, temperature))
+        labels.append(teams[i // 4].id)
+    await org.add(young, 50, 4.0)
+    await org.reassess(young)
+
+    basis = (await org.stored(young)).recalibration_basis
+    expected = team_prior(stats, labels, teams[2].id)
+    assert expected is not None
+    assert basis["pooledToward"] == "team" and basis["siblings"] == 12
+    # The spreads are estimated once for all the agents, this one included (as the
+    # organisation's are: one REML per organisation and action type, not one per agent), so the
+    # prior is within a hair of the exact one without it.
+    assert basis["priorSlope"] == pytest.approx(float(expected.mean[1]), abs=0.005)
+    assert basis["priorIntercept"] == pytest.approx(float(expected.mean[0]), abs=0.005)
+    whole = group_prior(stats)
+    assert whole is not None
+    # the team's slope is about 1/4; the organisation's about the average of 1/1.25, 1/2, 1/4
+    assert basis["priorSlope"] < 0.4 < float(whole.mean[1])
