@@ -62,6 +62,14 @@ class RecalibrationMethod(Enum):
     ISOTONIC = "isotonic"
 
 
+@strawberry.enum(description="Whose agents a pooled map's prior leans toward.")
+class PooledToward(Enum):
+    TEAM = strawberry.enum_value("team", description="The agent's team's agents, then the rest.")
+    ORGANIZATION = strawberry.enum_value(
+        "organization", description="All the organisation's agents of the action type alike."
+    )
+
+
 @strawberry.enum(
     name="RecalibrationSource",
     description="Where the recalibration map in use comes from.",
@@ -415,6 +423,12 @@ class RecalibrationMapType:
         description="The other agents of the action type whose fits the pooled map was "
         "estimated from.",
     )
+    pooled_toward: PooledToward | None = strawberry.field(
+        default=None,
+        description="Whose agents the prior leans toward: TEAM (with two teams or more, the "
+        "agent's own team's as much as the teams differ) or ORGANIZATION. Null when nothing "
+        "was pooled or for a map stored before team pooling.",
+    )
     chosen_by: RecalibrationChoice | None = strawberry.field(
         default=None, description="The evidence that chose this map among the candidates."
     )
@@ -437,6 +451,9 @@ class RecalibrationMapType:
             source=RecalibrationSource(source) if source is not None else None,
             pooled_weight=finite(basis.get("pooledWeight")),
             siblings=basis.get("siblings"),
+            pooled_toward=PooledToward(basis["pooledToward"])
+            if basis.get("pooledToward") in ("team", "organization")
+            else None,
             chosen_by=_choice(basis),
             reason=basis.get("reason"),
         )

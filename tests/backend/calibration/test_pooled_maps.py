@@ -24,6 +24,7 @@ from backend.orgs.models import Team
 from backend.outcomes.resolution import ResolvedPrediction
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
+from graphql_schema.calibration.types import PooledToward, RecalibrationMapType
 from tests.factories import NOW, build_world
 
 TODAY = NOW.date()
@@ -249,3 +250,5 @@ async def test_an_agent_leans_toward_its_own_team(org: Org) -> None:
     assert whole is not None
     # the team's slope is about 1/4; the organisation's about the average of 1/1.25, 1/2, 1/4
     assert basis["priorSlope"] < 0.4 < float(whole.mean[1])
+    shown = RecalibrationMapType.of(await org.in_force(young))  # what the API says
+    assert shown.pooled_toward is PooledToward.TEAM and shown.siblings == 12
