@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.actions.service import (
@@ -294,7 +295,9 @@ async def refresh_calibration(
                         now=now,
                     )
                 break
-            except StaleDataError:  # another process moved a policy meanwhile: look again
+            except (StaleDataError, IntegrityError):
+                # another process moved a policy, or fed (or first created) a monitor or a
+                # policy's evidence meanwhile: look again (what it fed is not fed twice)
                 if attempt == 2:
                     log.warning(
                         "policies of agents %s/%s kept changing; skipped",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from analytics_engine.policy import PolicyThresholds, follow_evidence
 from backend.actions.service import ActionInput, record_action
-from backend.calibration.models import CalibrationVerdict
+from backend.calibration.models import CalibrationMonitorState, CalibrationVerdict
 from backend.calibration.rollup import add_predictions
 from backend.events.service import channel_for
 from backend.learning import judge_action, refresh_calibration, submit_action, submit_signals
@@ -264,3 +264,44 @@ async def test_an_agent_far_below_its_escalation_target_escalates_more(loop) -> 
     assert policy.escalate_below > 0.35
     steps = [m for c in changes[1:] for m in c.evidence["escalation"]]
     assert steps and {m["direction"] for m in steps} == {"raise"}
+
+
+async def test_two_processes_refreshing_at_once_feed_each_outcome_once(loop) -> None:
+    # Outcomes decided within an hour (their days not matured yet: nothing is fed), then two
+    # refreshes at once, 40 days on: each outcome reaches the monitors and the policy once,
+    # whichever refresh fed them (a refresh that collides on a version or a unique key looks
+    # again and finds nothing left; this run does not force that interleaving).
+    async with transaction(loop.state.sessions) as session:
+        for i in range(160):
+            good = (i * 64) % 160 < 64
+            await act_and_judge(
+                session,
+                loop,
+                "escalation",
+                0.85,
+                f"c{i}",
+                good,
+                taken=T0,
+                decided=T0 + dt.timedelta(hours=1),
+            )
+    org, agent = loop.world.orgs["north"].id, loop.world.agents["rep_a1"].id
+    scopes = [(org, agent, "escalation")]
+    await asyncio.gather(
+        *(refresh_calibration(loop.state, scopes, today=NOW.date(), now=NOW) for _ in range(2))
+    )
+    async with loop.state.sessions() as session:
+        monitors = {
+            m.scope_key: m.state["n"]
+            for m in await session.scalars(
+                select(CalibrationMonitorState).where(
+                    CalibrationMonitorState.action_type == "escalation"
+                )
+            )
+        }
+    assert monitors == {f"agent:{agent}": 160.0, "organization": 160.0}
+    policy, changes = await policy_of(loop, "escalation")
+    y = [float((i * 64) % 160 < 64) for i in range(160)]
+    target = policy_defaults("escalation", None).target
+    once = follow_evidence(PolicyThresholds(0.35, 0.75), None, [0.85] * 160, y, target)
+    assert PolicyThresholds(policy.escalate_below, policy.autonomous_above) == once.thresholds
+    assert len(changes) == 2  # the defaults, then one move: not two
