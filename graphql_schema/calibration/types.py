@@ -16,6 +16,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from analytics_engine import calibration as engine
+from analytics_engine.policy import PolicyEvidence
+from analytics_engine.policy_band import BandState
 from analytics_engine.recalibration import RecalibrationMap
 from analytics_engine.verdict import Verdict, VerdictKind
 from backend.agents.models import Agent
@@ -23,10 +25,11 @@ from backend.calibration import repository
 from backend.calibration.monitors import MonitorReading
 from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval
 from backend.calibration.service import MapInForce
-from backend.orgs.models import User
-from backend.policy.models import AgentPolicy, PolicyChange
+from backend.orgs.models import Organization, User
+from backend.policy.models import AgentPolicy, PolicyChange, ThresholdEvidence
+from backend.policy.service import policy_defaults
 from graphql_schema.agents.types import AgentType
-from graphql_schema.loaders import by_id
+from graphql_schema.loaders import by_column, by_id
 from graphql_schema.orgs.types import UserType
 
 MAP_POINTS = 21
@@ -587,6 +590,53 @@ class CalibrationHistoryPoint:
 
 
 @strawberry.type(
+    name="ThresholdEvidence",
+    description="One threshold's dead band: the two bettors' evidence since it last moved.",
+)
+class ThresholdEvidenceType:
+    threshold: float = strawberry.field(description="Where the threshold stands.")
+    raise_e_value: float | None = strawberry.field(
+        description="Evidence that the success rate at the threshold is below its dead band "
+        "(move it up): a betting e-value, 1 at the start."
+    )
+    lower_e_value: float | None = strawberry.field(
+        description="Evidence that it is above the band (move it down)."
+    )
+    outcomes: int = strawberry.field(
+        description="Outcomes near the threshold since it last moved (what the evidence rests on)."
+    )
+    last_move: str | None = strawberry.field(
+        description="`raise` or `lower`: its last automatic move (null: none since a person set "
+        "it or since it was created)."
+    )
+
+    @classmethod
+    def of(cls, state: BandState) -> ThresholdEvidenceType:
+        return cls(
+            threshold=state.threshold,
+            raise_e_value=finite(state.e_value("raise")),
+            lower_e_value=finite(state.e_value("lower")),
+            outcomes=state.seen,
+            last_move=state.last_move,
+        )
+
+
+@strawberry.type(
+    name="PolicyEvidence",
+    description="What a policy's thresholds have gathered from matured outcomes since each last "
+    "moved: a threshold moves one step when either e-value reaches `moveAt` (1/alpha), which "
+    "happens with probability at most alpha while its success rate stays in its dead band.",
+)
+class PolicyEvidenceType:
+    escalation: ThresholdEvidenceType = strawberry.field(description="The escalation threshold.")
+    autonomy: ThresholdEvidenceType = strawberry.field(description="The autonomy threshold.")
+    move_at: float = strawberry.field(description="The e-value a move needs (1/alpha).")
+    fed_through: dt.date | None = strawberry.field(
+        description="The last matured day whose outcomes were fed."
+    )
+
+
+@strawberry.type(
     name="Policy",
     description="An agent's behaviour thresholds for one action type, "
     "in raw confidence: escalate below `escalateBelow`, act alone at or above "
@@ -603,11 +653,33 @@ class PolicyType:
         description="The map in force that turns the agent's raw confidence into a calibrated one."
     )
     agent_id: strawberry.Private[int]
+    policy_id: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
 
     @strawberry.field(description="The agent it governs.")
     async def agent(self, info: Info) -> AgentType | None:
         row = await info.context.loaders.get(by_id(Agent)).load(self.agent_id)
         return AgentType.of(row) if row is not None else None
+
+    @strawberry.field(
+        description="What its thresholds have gathered from matured outcomes since each last "
+        "moved (null before the first outcome was fed)."
+    )
+    async def evidence(self, info: Info) -> PolicyEvidenceType | None:
+        rows = await info.context.loaders.get(by_column(ThresholdEvidence, "policy_id")).load(
+            self.policy_id
+        )
+        if not rows or not rows[0].state:
+            return None
+        org = await info.context.loaders.get(by_id(Organization)).load(self.organization_id)
+        target = policy_defaults(self.action_type, org.config if org else None).target
+        gathered = PolicyEvidence.from_dict(rows[0].state)
+        return PolicyEvidenceType(
+            escalation=ThresholdEvidenceType.of(gathered.escalation),
+            autonomy=ThresholdEvidenceType.of(gathered.autonomy),
+            move_at=1.0 / target.alpha,
+            fed_through=rows[0].through,
+        )
 
     @classmethod
     def of(cls, p: AgentPolicy, recalibration: RecalibrationMap) -> PolicyType:
@@ -620,6 +692,8 @@ class PolicyType:
             updated_at=p.updated_at,
             calibrated_confidence=RecalibrationMapType.of(recalibration),
             agent_id=p.agent_id,
+            policy_id=p.id,
+            organization_id=p.organization_id,
         )
 
 

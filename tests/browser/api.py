@@ -39,7 +39,9 @@ UPSERT_ALERT_RULE = """mutation($input: UpsertAlertRuleInput!) {
 FREEZE_POLICY = """mutation($input: FreezePolicyInput!) {
   freezePolicy(input: $input) { policy { version frozen } errors { code field message } } }"""
 POLICY = """query($agent: ID!, $type: String!) {
-  policy(agentId: $agent, actionType: $type) { version frozen escalateBelow autonomousAbove } }"""
+  policy(agentId: $agent, actionType: $type) { version frozen escalateBelow autonomousAbove
+    evidence { moveAt fedThrough escalation { raiseEValue lowerEValue outcomes }
+      autonomy { raiseEValue lowerEValue outcomes } } } }"""
 ROI_ASSUMPTIONS = """query($from: Date, $to: Date) { executiveDashboard(from: $from, to: $to) {
   metrics { roi { assumptions { name actionType low expected high version reason } } } } }"""
 REVIEWS_DONE = """query($reviewer: ID!) {

@@ -5,12 +5,13 @@ thread (review queue)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from tests.browser import api
 from tests.browser.harness import Dashboard
-from tests.browser.reading import range_days
+from tests.browser.reading import decimal, range_days
 
 MANAGER = "manager1@demo.example"
 EXECUTIVE = "exec@demo.example"
@@ -38,6 +39,31 @@ def test_the_manager_freezes_a_policy_and_rolls_it_back(page: Page, dashboard: D
     assert rolled["version"] == version + 2, rolled
     thresholds = ("escalateBelow", "autonomousAbove")
     assert [rolled[k] for k in thresholds] == [before[k] for k in thresholds], rolled
+
+
+def band_text(name: str, band: dict[str, Any], move_at: float) -> str:
+    """As `bandText` in policies-view.tsx."""
+    up, down = band["raiseEValue"] or 1.0, band["lowerEValue"] or 1.0
+    way, e = ("raise", up) if up >= down else ("lower", down)
+    return (
+        f"{name}: {band['outcomes']} outcomes near it since it last moved; the evidence to "
+        f"{way} it is {decimal(e, 1)} of the {decimal(move_at, 0)} a move needs"
+    )
+
+
+def test_each_policy_shows_how_close_its_thresholds_are_to_moving(
+    page: Page, dashboard: Dashboard
+) -> None:
+    agent = dashboard.data(api.VIEWER, as_=MANAGER)["viewer"]["agents"][0]
+    variables = {"agent": agent["id"], "type": "escalation"}
+    evidence = dashboard.data(api.POLICY, variables, as_=MANAGER)["policy"]["evidence"]
+    assert evidence is not None and evidence["fedThrough"] is not None, evidence
+    dashboard.open_as(page, MANAGER, "policies")
+    card = page.get_by_role("region", name="Policy for escalation", exact=True)
+    for name in ("escalation", "autonomy"):
+        title = f"{name.capitalize()} threshold"
+        expect(card).to_contain_text(band_text(title, evidence[name], evidence["moveAt"]))
+    expect(card).to_contain_text(f"matured days up to {evidence['fedThrough']}")
 
 
 def test_the_executive_changes_an_roi_assumption(page: Page, dashboard: Dashboard) -> None:

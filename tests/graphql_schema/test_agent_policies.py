@@ -12,7 +12,10 @@ import pytest
 from tests.graphql_schema.test_calibration import POLICY, _seed, agent, gid
 
 FIELDS = """actionType escalateBelow autonomousAbove frozen version updatedAt agent { name }
-  calibratedConfidence { method sampleSize points { raw calibrated } }"""
+  calibratedConfidence { method sampleSize points { raw calibrated } }
+  evidence { moveAt fedThrough
+    escalation { threshold raiseEValue lowerEValue outcomes lastMove }
+    autonomy { threshold raiseEValue lowerEValue outcomes lastMove } }"""
 AGENT = (
     f"""query($id: ID!) {{ node(id: $id) {{ ... on Agent {{ name policies {{ {FIELDS} }} }} }} }}"""
 )

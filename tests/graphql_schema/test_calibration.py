@@ -20,6 +20,7 @@ from analytics_engine.calibration import (
     debiased_calibration_error,
     log_loss,
 )
+from analytics_engine.policy import PolicyThresholds, follow_evidence
 from backend.auth.models import ApiClientKind
 from backend.auth.service import create_api_key, viewer_for_user
 from backend.calibration.models import CalibrationVerdict
@@ -28,7 +29,7 @@ from backend.calibration.rollup import add_predictions
 from backend.calibration.service import reassess
 from backend.database import create_engine, create_sessionmaker
 from backend.outcomes.resolution import ResolvedPrediction
-from backend.policy.service import follow_outcomes, freeze_policy
+from backend.policy.service import follow_outcomes, freeze_policy, policy_defaults
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
 from tests.factories import NOW
@@ -68,6 +69,9 @@ query($type: String!, $agent: ID) {
   policy(actionType: $type, agentId: $agent) {
     actionType escalateBelow autonomousAbove frozen version updatedAt agent { name }
     calibratedConfidence { method sampleSize points { raw calibrated } }
+    evidence { moveAt fedThrough
+      escalation { threshold raiseEValue lowerEValue outcomes lastMove }
+      autonomy { threshold raiseEValue lowerEValue outcomes lastMove } }
   }
 }"""
 POLICY_HISTORY = """
@@ -534,6 +538,29 @@ def test_policy_after_changes(api, data) -> None:
     assert policy["version"] == 3 and policy["frozen"] and policy["agent"]["name"] == "agent_rep_a1"
     assert policy["autonomousAbove"] > 0.75 and policy["escalateBelow"] == 0.35  # autonomy up
     assert policy["calibratedConfidence"]["method"] == "PLATT"
+    # The dead bands' evidence since each threshold last moved; the oracle is the engine on the
+    # outcomes the fixture fed (200 escalations at 0.75, 40 % good).
+    evidence = policy["evidence"]
+    assert (evidence["moveAt"], evidence["fedThrough"]) == (100.0, TODAY.isoformat())
+    fed = follow_evidence(
+        PolicyThresholds(0.35, 0.75),
+        None,
+        [0.75] * 200,
+        [1.0, 0.0, 0.0, 1.0, 0.0] * 40,
+        policy_defaults("escalation", None).target,
+    )
+    for name, band in (
+        ("escalation", fed.evidence.escalation),
+        ("autonomy", fed.evidence.autonomy),
+    ):
+        assert evidence[name] == {
+            "threshold": band.threshold,
+            "raiseEValue": pytest.approx(band.e_value("raise")),
+            "lowerEValue": pytest.approx(band.e_value("lower")),
+            "outcomes": band.seen,
+            "lastMove": band.last_move,
+        }
+    assert evidence["autonomy"]["lastMove"] == "raise" and evidence["autonomy"]["outcomes"] > 0
     # The agent's own key may leave its agent out; a partner reads it with read:calibration.
     for who, variables in (
         ("agent_a1", {}),

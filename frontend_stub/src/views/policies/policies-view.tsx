@@ -31,6 +31,20 @@ export const AgentPoliciesDocument = graphql(`
             method
             sampleSize
           }
+          evidence {
+            moveAt
+            fedThrough
+            escalation {
+              raiseEValue
+              lowerEValue
+              outcomes
+            }
+            autonomy {
+              raiseEValue
+              lowerEValue
+              outcomes
+            }
+          }
         }
       }
     }
@@ -104,7 +118,25 @@ export const RollbackPolicyDocument = graphql(`
   }
 `);
 
-type Policy = { actionType: string; escalateBelow: number; autonomousAbove: number; frozen: boolean; version: number; updatedAt: string; calibratedConfidence: { method: string; sampleSize: number } };
+type Band = { raiseEValue?: number | null; lowerEValue?: number | null; outcomes: number };
+type Policy = {
+  actionType: string;
+  escalateBelow: number;
+  autonomousAbove: number;
+  frozen: boolean;
+  version: number;
+  updatedAt: string;
+  calibratedConfidence: { method: string; sampleSize: number };
+  evidence?: { moveAt: number; fedThrough?: string | null; escalation: Band; autonomy: Band } | null;
+};
+
+// One threshold's evidence in words: the stronger way and how far it is from a move.
+function bandText(name: string, band: Band, moveAt: number): string {
+  const up = band.raiseEValue ?? 1;
+  const down = band.lowerEValue ?? 1;
+  const [way, e] = up >= down ? ["raise", up] : ["lower", down];
+  return `${name}: ${band.outcomes} outcomes near it since it last moved; the evidence to ${way} it is ${decimal(e, 1)} of the ${decimal(moveAt, 0)} a move needs`;
+}
 
 function PolicyCard({
   agent,
@@ -139,6 +171,14 @@ function PolicyCard({
         {dateTime(p.updatedAt)}; {p.frozen ? <strong>frozen: automation leaves it alone</strong> : "automation may move it"}.
         Recalibration: {label(p.calibratedConfidence.method.toLowerCase())} on {p.calibratedConfidence.sampleSize} outcomes.
       </p>
+      {p.evidence ? (
+        <p class="evidence">
+          Each threshold moves one step only on evidence that stays significant however long it is
+          watched (matured days up to {p.evidence.fedThrough ?? "none yet"}).{" "}
+          {bandText("Escalation threshold", p.evidence.escalation, p.evidence.moveAt)}.{" "}
+          {bandText("Autonomy threshold", p.evidence.autonomy, p.evidence.moveAt)}.
+        </p>
+      ) : null}
       {canChange ? (
         <div class="actions">
           <label class="inline-field">
