@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import JSON
 
 NAMING_CONVENTION = {
@@ -102,6 +102,23 @@ class DailyRollupRow:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class FedState:
+    """Mixin of the rows that keep a sequential test's running state (a calibration monitor, a
+    policy's dead bands): fed the decided outcomes of matured days in the actions' order, up to
+    the day ``through``; ``state`` is the engine's JSON of it. Optimistic lock on ``version``: a
+    process that fed the same days meanwhile makes the other look again, so no outcome is fed
+    twice."""
+
+    through: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
 
 
 # A pooled PostgreSQL connection idle longer than this is pinged before use.

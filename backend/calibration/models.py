@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, DailyRollupRow, OrganizationRow, utcnow
+from backend.database import Base, DailyRollupRow, FedState, OrganizationRow, utcnow
 
 CALIBRATION_BINS = 20
 
@@ -81,6 +81,19 @@ class CalibrationTeamStat(CalibrationSums, Base):
     day: Mapped[dt.date] = mapped_column(Date, sort_order=-1)
 
 
+def _scope_checks() -> tuple[CheckConstraint, CheckConstraint]:
+    """A row of one agent or of the whole organisation: ``scope`` says which, ``agent_id``
+    agrees."""
+    return (
+        CheckConstraint("scope IN ('agent', 'organization')", name="scope"),
+        CheckConstraint(
+            "(scope = 'agent' AND agent_id IS NOT NULL) OR (scope = 'organization'"
+            " AND agent_id IS NULL)",
+            name="agent_id",
+        ),
+    )
+
+
 class CalibrationVerdict(OrganizationRow, Base):
     """The latest assessment of one scope (an agent, or the whole organisation) and action type:
     verdict, evidence, recalibration map and why that map. Rewritten when the verdict or the
@@ -89,12 +102,7 @@ class CalibrationVerdict(OrganizationRow, Base):
     __tablename__ = "calibration_verdicts"
     __scope__ = "agent"
     __table_args__ = (
-        CheckConstraint("scope IN ('agent', 'organization')", name="scope"),
-        CheckConstraint(
-            "(scope = 'agent' AND agent_id IS NOT NULL) OR (scope = 'organization'"
-            " AND agent_id IS NULL)",
-            name="agent_id",
-        ),
+        *_scope_checks(),
         UniqueConstraint("organization_id", "scope_key", "action_type"),
     )
 
@@ -113,7 +121,7 @@ class CalibrationVerdict(OrganizationRow, Base):
     assessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class CalibrationMonitorState(OrganizationRow, Base):
+class CalibrationMonitorState(FedState, OrganizationRow, Base):
     """The calibration e-process of one scope (an agent, or the organisation) and action type
     (``analytics_engine.monitoring.CalibrationMonitor.to_dict()``): fed every decided outcome
     of the matured days, in the order the actions were taken, up to ``through``. The stored
@@ -122,12 +130,7 @@ class CalibrationMonitorState(OrganizationRow, Base):
     __tablename__ = "calibration_monitors"
     __scope__ = "agent"
     __table_args__ = (
-        CheckConstraint("scope IN ('agent', 'organization')", name="scope"),
-        CheckConstraint(
-            "(scope = 'agent' AND agent_id IS NOT NULL) OR (scope = 'organization'"
-            " AND agent_id IS NULL)",
-            name="agent_id",
-        ),
+        *_scope_checks(),
         CheckConstraint("version >= 1", name="version"),
         UniqueConstraint("organization_id", "scope_key", "action_type"),
     )
@@ -136,9 +139,3 @@ class CalibrationMonitorState(OrganizationRow, Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     scope_key: Mapped[str] = mapped_column(String(40))  # as calibration_verdicts.scope_key
     action_type: Mapped[str] = mapped_column(String(40))
-    through: Mapped[dt.date | None] = mapped_column(Date)
-    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  optimistic locking

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import Base, OrganizationRow, between, utcnow
+from backend.database import Base, FedState, OrganizationRow, between, utcnow
 
 
 class AgentPolicy(OrganizationRow, Base):
@@ -68,7 +68,7 @@ class PolicyChange(OrganizationRow, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class ThresholdEvidence(OrganizationRow, Base):
+class ThresholdEvidence(FedState, OrganizationRow, Base):
     """What a policy's thresholds have gathered from outcomes since each last moved (their
     dead bands' bettors: ``analytics_engine.policy.PolicyEvidence.to_dict()``), and the last
     day whose actions' outcomes were fed (days are fed once matured, in the actions' order).
@@ -83,9 +83,3 @@ class ThresholdEvidence(OrganizationRow, Base):
     )
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     action_type: Mapped[str] = mapped_column(String(40))
-    through: Mapped[dt.date | None] = mapped_column(Date)
-    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  optimistic locking
