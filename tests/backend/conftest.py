@@ -4,11 +4,15 @@ database, with agent keys and people of the factories' world."""
 from __future__ import annotations
 
 import asyncio
+import copyreg
 import datetime as dt
+import fcntl
+import pickle
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -66,14 +70,34 @@ async def loop(database_url: str) -> AsyncIterator[Loop]:
         await state.close()
 
 
+# SeedReport's read-only mappings come back from the shared file as plain dicts.
+copyreg.pickle(MappingProxyType, lambda m: (dict, (dict(m),)))
+
+
 @pytest.fixture(scope="session")
-def full_seed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, SeedReport]:
+def full_seed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[str, SeedReport]:
     """A migrated SQLite database seeded with the full-size demo as of the demo tests' ``NOW``,
-    and its report: seeded once for the session (it takes a while); read it, never change it
+    and its report: seeded once for the whole run (it takes a while; the first worker to ask
+    seeds it, the others wait on the lock and copy the file); read it, never change it
     (`full_seed_copy` is a copy to change)."""
-    url = sqlite_url(tmp_path_factory.mktemp("seed") / "full.db")
-    upgrade(url)
-    return url, asyncio.run(seed(url, now=NOW))
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    template, report = shared / "full-demo.db", shared / "full-demo.report"
+    with (shared / "full-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not report.exists():
+                seeding = shared / "full-demo.db.seeding"
+                seeding.unlink(missing_ok=True)
+                upgrade(sqlite_url(seeding))
+                seeded = asyncio.run(seed(sqlite_url(seeding), now=NOW))
+                seeding.rename(template)
+                report.write_bytes(pickle.dumps(seeded))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    mine = tmp_path_factory.mktemp("seed") / "full.db"
+    shutil.copyfile(template, mine)
+    return sqlite_url(mine), pickle.loads(report.read_bytes())
 
 
 @pytest.fixture
