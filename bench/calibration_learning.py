@@ -227,17 +227,17 @@ def method_runs(seeds: int, sizes: list[int], margin_se: float) -> None:
             )
 
 
-def z_rule_alarm(p: np.ndarray, y: np.ndarray, *, gates: bool) -> int | None:
-    """First outcome count after which today's rule fires when judged after every outcome:
-    ``assess`` with its defaults (|z| >= 3, n >= 100, effect-size gates) when ``gates``, else
-    |z_OE| >= 3 or |Spiegelhalter Z| >= 3 from n = 100. ``assess`` is called only where a z
-    statistic (running sums) reaches 3, a necessary condition for its alarm."""
+def z_rule_alarm(p: np.ndarray, y: np.ndarray, *, gates: bool, start: int = 0) -> int | None:
+    """First outcome count (from ``start`` on) after which today's rule fires when judged after
+    every outcome: ``assess`` with its defaults (|z| >= 3, n >= 100, effect-size gates) when
+    ``gates``, else |z_OE| >= 3 or |Spiegelhalter Z| >= 3 from n = 100. ``assess`` is called
+    only where a z statistic (running sums) reaches 3, a necessary condition for its alarm."""
     d = 1.0 - 2.0 * p
     with np.errstate(divide="ignore", invalid="ignore"):
         z_oe = np.abs(np.cumsum(y - p)) / np.sqrt(np.cumsum(p * (1.0 - p)))
         z_sp = np.abs(np.cumsum((y - p) * d)) / np.sqrt(np.cumsum(d * d * p * (1.0 - p)))
     n = np.arange(1, p.size + 1)
-    steps = n[(n >= 100) & ((z_oe >= 3.0 - 1e-6) | (z_sp >= 3.0 - 1e-6))]
+    steps = n[(n >= max(100, start)) & ((z_oe >= 3.0 - 1e-6) | (z_sp >= 3.0 - 1e-6))]
     if not gates:
         return int(steps[0]) if steps.size else None
     stats = CalibrationStats.empty()
@@ -248,6 +248,13 @@ def z_rule_alarm(p: np.ndarray, y: np.ndarray, *, gates: bool) -> int | None:
         if assess(stats).is_actionable:
             return int(t)
     return None
+
+
+def confirmed_alarm(p: np.ndarray, y: np.ndarray) -> int | None:
+    """First outcome count after which the product's stored verdict acts: ``assess`` fires and
+    the e-process has reached 20 by then (``verdict.confirm``)."""
+    reached = monitor_calibration(p, y).first_alarm
+    return None if reached is None else z_rule_alarm(p, y, gates=True, start=reached)
 
 
 def monitor_runs(runs: int, horizon: int) -> None:
@@ -261,6 +268,7 @@ def monitor_runs(runs: int, horizon: int) -> None:
         ),
         "today: assess() (|z|>=3, n>=100, gates)": lambda p, y: z_rule_alarm(p, y, gates=True),
         "|z|>=3 from n=100, no gates": lambda p, y: z_rule_alarm(p, y, gates=False),
+        "product: assess() confirmed by the e-process": confirmed_alarm,
     }
     false: dict[str, int] = dict.fromkeys(rules, 0)
     delays: dict[str, list[float]] = {name: [] for name in rules}
