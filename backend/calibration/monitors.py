@@ -58,12 +58,7 @@ async def load_monitors(
     """Each scope's monitor as it stands (a fresh one where none was fed yet)."""
     wanted = {scope_key(a): a for a in agent_ids}
     rows = await _rows(session, organization_id, action_type, wanted)
-    return {
-        agent_id: CalibrationMonitor.from_dict(rows[key].state)
-        if key in rows and rows[key].state
-        else CalibrationMonitor()
-        for key, agent_id in wanted.items()
-    }
+    return {agent_id: _reading(rows.get(key)).monitor for key, agent_id in wanted.items()}
 
 
 @dataclass(frozen=True)
@@ -74,16 +69,20 @@ class MonitorReading:
     through: dt.date | None
 
 
+def _reading(row: CalibrationMonitorState | None) -> MonitorReading:
+    """A stored monitor; a fresh one, never fed, where there is none yet."""
+    if row is None or not row.state:
+        return MonitorReading(CalibrationMonitor(), None)
+    return MonitorReading(CalibrationMonitor.from_dict(row.state), row.through)
+
+
 async def monitor_reading(
     session: AsyncSession, *, organization_id: int, action_type: str, agent_id: int | None
 ) -> MonitorReading:
     """One scope's monitor (``agent_id`` None: the organisation's); a fresh one, never fed,
     where there is none yet."""
     key = scope_key(agent_id)
-    row = (await _rows(session, organization_id, action_type, [key])).get(key)
-    if row is None or not row.state:
-        return MonitorReading(CalibrationMonitor(), None)
-    return MonitorReading(CalibrationMonitor.from_dict(row.state), row.through)
+    return _reading((await _rows(session, organization_id, action_type, [key])).get(key))
 
 
 async def feed_monitors(
@@ -97,6 +96,8 @@ async def feed_monitors(
 ) -> None:
     """Feed each scope (``None``: the organisation) its outcomes ``(p, y)``, in the actions'
     order, and mark it fed up to ``through``."""
+    if not outcomes:  # nothing matured since the last feed: the usual case, nothing to read
+        return
     rows = await _rows(session, organization_id, action_type, map(scope_key, outcomes))
     for agent_id, (p, y) in outcomes.items():
         key = scope_key(agent_id)
@@ -111,7 +112,7 @@ async def feed_monitors(
                 state={},
             )
             session.add(row)
-        monitor = CalibrationMonitor.from_dict(row.state) if row.state else CalibrationMonitor()
+        monitor = _reading(row).monitor
         if len(p):
             monitor = monitor.update(p, y)
         row.state = monitor.to_dict()

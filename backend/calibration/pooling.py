@@ -111,6 +111,11 @@ class Siblings:
         # The three-level model needs every fitted agent's team and at least two teams.
         self.by_team = -1 not in self.labels and len(set(self.labels)) >= 2
 
+    def toward(self, agent_id: int | None) -> str:
+        """Whose agents the prior of ``agent_id`` leans toward: ``team`` or ``organization``
+        (a brand-new agent's, ``None``, is the organisation's)."""
+        return "team" if self.by_team and agent_id in self.teams else "organization"
+
     def _between(self) -> NDArray[np.float64]:
         params, covs = self.params, self.covs
 
@@ -139,7 +144,8 @@ class Siblings:
         if keep.sum() < 2:
             return None
         kept = [a for a, k in zip(self.fitted, keep.tolist(), strict=True) if k]
-        if self.by_team and excluding in self.teams:
+        if self.toward(excluding) == "team":
+            assert excluding is not None  # a brand-new agent's prior is the organisation's
             return team_blup(
                 self.params[keep],
                 self.covs[keep],
@@ -181,7 +187,9 @@ def _basis(
     }
 
 
-def choose_agent_map(stats: CalibrationStats, prior: GroupPrior | None) -> MapChoice:
+def choose_agent_map(
+    stats: CalibrationStats, prior: GroupPrior | None, *, toward: str | None = None
+) -> MapChoice:
     """The agent's map: the best by leave-one-out log loss among its own candidates (identity,
     Platt, isotonic, histogram) and its map pooled under ``prior`` (``choose_recalibration``);
     with no outcomes, the pooled map (the identity when nothing can be pooled).
@@ -189,7 +197,8 @@ def choose_agent_map(stats: CalibrationStats, prior: GroupPrior | None) -> MapCh
     ``source`` says where the map in use comes from: ``pooled`` (the pooled candidate won;
     ``pooledWeight`` its share from the siblings), ``own`` (the agent's own fit: unlike its
     siblings, or its own candidate had the better evidence) or ``unpooled`` (fewer than two
-    siblings with an identified fit)."""
+    siblings with an identified fit). ``toward`` (``Siblings.toward``) is recorded as
+    ``pooledToward`` when there were siblings to pool with."""
     pooled = fit_pooled_recalibration(stats, prior, min_between_sd=MIN_BETWEEN_SD)
     choice = choose_recalibration(stats, pooled=pooled)
     if choice.method == "pooled":
@@ -204,7 +213,10 @@ def choose_agent_map(stats: CalibrationStats, prior: GroupPrior | None) -> MapCh
         )
     else:
         source, weight, reason = "own", 0.0, choice.reason
-    return MapChoice(choice.map, _basis(pooled, choice, source, weight, reason))
+    basis = _basis(pooled, choice, source, weight, reason)
+    if toward is not None and pooled.n_siblings:
+        basis["pooledToward"] = toward
+    return MapChoice(choice.map, basis)
 
 
 def newcomer_map(prior: GroupPrior | None) -> MapChoice | None:

@@ -272,9 +272,8 @@ def _judge(
     assessments = {}
     for agent_id in wanted:
         stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
-        chosen = choose_agent_map(stats, siblings.prior(excluding=agent_id))
-        if chosen.basis.get("siblings"):
-            chosen.basis["pooledToward"] = "team" if siblings.by_team else "organization"
+        prior = siblings.prior(excluding=agent_id)
+        chosen = choose_agent_map(stats, prior, toward=siblings.toward(agent_id))
         verdict = confirm(assess(stats), monitors[agent_id])
         assessments[agent_id] = Assessment(stats, verdict, chosen.map, config, chosen.basis)
     if not include_organization:

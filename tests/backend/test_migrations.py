@@ -208,6 +208,8 @@ def test_0012_counts_the_work_already_judged_wrong(dialect: str, tmp_path) -> No
 async def _org_configs(url: str, insert: dict[str, Any] | None = None) -> list[Any]:
     from sqlalchemy import JSON, column, table
 
+    from tests.factories import NOW
+
     organizations = table("organizations", column("id"), column("config", JSON))
     engine = create_engine(url)
     try:
@@ -216,9 +218,9 @@ async def _org_configs(url: str, insert: dict[str, Any] | None = None) -> list[A
                 await connection.execute(
                     text(
                         "INSERT INTO organizations (id, slug, name, timezone, config, created_at) "
-                        "VALUES (1, 'o', 'O', 'UTC', :config, '2026-12-01 00:00:00')"
+                        "VALUES (1, 'o', 'O', 'UTC', :config, :created_at)"
                     ),
-                    {"config": json.dumps(insert)},
+                    {"config": json.dumps(insert), "created_at": NOW.replace(tzinfo=None)},
                 )
             rows = await connection.execute(select(organizations.c.config))
             return [row[0] for row in rows]

@@ -28,14 +28,14 @@ from backend.policy.service import (
 )
 from backend.unit_of_work import bind_events, transaction
 from backend.viewer import Viewer, ViewerRole
-from tests.factories import World, build_world
+from tests.factories import NOW, World, build_world
 
 # Escalations stated at the autonomy threshold (0.75) of which 40 % succeed: far below the
 # dead band around its 70 % target (65-75 %), so the autonomy threshold must rise.
 POOR = ([0.75] * 200, [1.0, 0.0, 0.0, 1.0, 0.0] * 40)
 # Graded outcomes worth 0.7 each, at 0.75: inside the band, so nothing can move (a guarantee).
 GOOD = ([0.75] * 200, [0.7] * 200)
-THROUGH = dt.date(2026, 10, 20)
+THROUGH = NOW.date() - dt.timedelta(days=13)  # a matured day, on the suite's fixed clock
 
 
 class Recorder:
@@ -67,6 +67,7 @@ async def follow(
         y=outcomes[1],
         through=THROUGH,
         config=None,
+        now=NOW,
     )
 
 
