@@ -11,6 +11,10 @@ The statistic ``R_t = (R_{t−1} + 1) L_t`` (``R_0 = 0``) is the sum over every 
 of the bettor's wealth since ``j``; the detector's statistic is their mean over the bettors.
 While the map is calibrated ``M_t − t`` is a martingale, so the alarm time ``τ`` (``M_τ ≥ A``)
 has ``E[τ] ≥ A`` (optional stopping): on average at least ``A`` outcomes between false alarms.
+
+After an alarm the fit restarts on the outcomes after the estimated change, shrunk toward the
+agent's own map before it (``change_prior``): a change is rarely total, and a false alarm then
+costs little, since the outcomes after it agree with the old map.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from analytics_engine.binning import bins_of
 from analytics_engine.calibration_batch import LOG_EPS
 from analytics_engine.calibration_stats import DEFAULT_N_BINS, STAT_FIELDS, CalibrationStats
+from analytics_engine.pooling import GroupPrior, sibling_fits
 
 _TRUNCATION = 0.5  # at most half of what the factor could lose is staked: L_t ≥ 1/2
 _LOGIT_CLIP = 1e-6
@@ -35,7 +40,10 @@ _LOGIT_CLIP = 1e-6
 _SIGNS = (1.0, -1.0)
 _SIZES = (0.5, 1.0)
 N_BETTORS = 2 * len(_SIGNS) * len(_SIZES)
-DEFAULT_THRESHOLD = 500.0  # chosen by bench/calibration_drift.py (docs/calibration.md)
+DEFAULT_THRESHOLD = 1000.0  # chosen by bench/calibration_drift.py (docs/calibration.md)
+# How far, on the logit scale, a changed agent's map is expected to move from its map before
+# the change (the prior's spread added to that map's own uncertainty; chosen by the bench).
+CHANGE_SPREAD = 0.25
 
 
 def forgetting_factor(half_life: float) -> float:
@@ -257,3 +265,28 @@ def detect_change(
         start=tuple(int(v) for v in starts(qa.size)),
     )
     return ChangeTrace(new, np.exp(log_m), alarm, change_point)
+
+
+def change_prior(before: CalibrationStats, *, spread: float = CHANGE_SPREAD) -> GroupPrior | None:
+    """The prior for an agent's map after a change: its own Platt fit on the outcomes before
+    the change, ``N(θ̂, V + spread² I)`` with ``V`` that fit's covariance (inverse Fisher
+    information), ``origin="past"``. Fit the outcomes after the change under it with
+    ``pooling.fit_pooled_recalibration(after, prior)`` (no conflict check for this prior):
+    they take over by their weight, as fast as they disagree. ``None`` when the outcomes before
+    the change have no identified Platt fit (then the fit simply restarts).
+
+    >>> rng = np.random.default_rng(3)
+    >>> p = rng.random(2000)
+    >>> prior = change_prior(CalibrationStats.from_arrays(p, rng.random(2000) < p))
+    >>> prior.origin, prior.mean.round(1).tolist(), round(float(prior.between[1, 1]) ** 0.5, 2)
+    ('past', [0.0, 1.0], 0.25)
+    """
+    if not isinstance(before, CalibrationStats):
+        raise ValueError(f"before must be CalibrationStats, got {type(before).__name__}")
+    if not spread > 0 or math.isinf(spread):
+        raise ValueError(f"spread must be positive and finite, got {spread!r}")
+    fits = sibling_fits([before])
+    if not fits.params.shape[0]:
+        return None
+    between = fits.covariances[0] + spread**2 * np.eye(2)
+    return GroupPrior(mean=fits.params[0], between=between, n_agents=1, n=fits.n, origin="past")

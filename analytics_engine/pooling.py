@@ -131,12 +131,14 @@ def random_effects(
 @dataclass(frozen=True)
 class GroupPrior:
     """The organisation's Platt prior for one action type: ``N(mean, between)`` over the
-    agents' ``(a, b)``, estimated from ``n_agents`` agents holding ``n`` outcomes."""
+    agents' ``(a, b)``, estimated from ``n_agents`` agents holding ``n`` outcomes; or, with
+    ``origin="past"``, an agent's own map before a change (``drift.change_prior``)."""
 
     mean: NDArray[np.float64]
     between: NDArray[np.float64]
     n_agents: int
     n: float
+    origin: Literal["siblings", "past"] = "siblings"
 
 
 def group_prior(
@@ -282,7 +284,7 @@ def fit_pooled_recalibration(
     siblings: Sequence[CalibrationStats] | GroupPrior | None,
     *,
     min_between_sd: float = 0.05,
-    conflict_level: float = 0.05,
+    conflict_level: float | None = None,
 ) -> PooledRecalibration:
     """Fit ``agent``'s Platt map shrunk toward its siblings' (the other agents of the same
     action type in the organisation, or of its team), as much as the siblings agree.
@@ -295,6 +297,9 @@ def fit_pooled_recalibration(
     ``conflict_level`` (χ² with 2 degrees of freedom) keeps its own Platt fit: at 0.05, one
     agent in twenty that is like its siblings loses the pooling by chance, and an agent
     distorted the other way is let go after about 50 outcomes (docs/calibration.md).
+    ``conflict_level=0`` never lets go: the data take over only by their weight. The default
+    is 0.05 for siblings' prior and 0 for an agent's own map before a change
+    (``drift.change_prior``), which its new outcomes are expected to leave.
 
     >>> rng = np.random.default_rng(1)
     >>> def agent_stats(n):
@@ -311,12 +316,14 @@ def fit_pooled_recalibration(
     """
     if not isinstance(agent, CalibrationStats):
         raise ValueError(f"agent must be CalibrationStats, got {type(agent).__name__}")
-    if not 0 < conflict_level < 1:
-        raise ValueError(f"conflict_level must be in (0, 1), got {conflict_level!r}")
     if isinstance(siblings, GroupPrior) or siblings is None:
         prior = siblings
     else:
         prior = group_prior(siblings, min_between_sd=min_between_sd)
+    if conflict_level is None:
+        conflict_level = 0.0 if prior is not None and prior.origin == "past" else 0.05
+    if not 0 <= conflict_level < 1:
+        raise ValueError(f"conflict_level must be in [0, 1), got {conflict_level!r}")
     bins = binned_outcomes(agent)
     n = bins.n
     nan = math.nan
@@ -372,10 +379,11 @@ def fit_pooled_recalibration(
         mean_rate = 0.5
     weight = float(np.trace(np.linalg.solve(info + precision, precision))) / 2.0
     fitted = _platt_map(a, b, n, mean_rate)
-    evidence = (
-        f"{prior.n_agents} siblings (slope {mu[1]:.2f} ± {sd_b:.2f}, intercept "
-        f"{mu[0]:.2f} ± {sd_a:.2f})"
-    )
+    spread = f"(slope {mu[1]:.2f} ± {sd_b:.2f}, intercept {mu[0]:.2f} ± {sd_a:.2f})"
+    if prior.origin == "past":
+        evidence = f"this agent's map before its change {spread}"
+    else:
+        evidence = f"{prior.n_agents} siblings {spread}"
     if n > 0:
         reason = (
             f"Pooled: {weight:.0%} of the map's weight from {evidence}, the rest from this "

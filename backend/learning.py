@@ -26,10 +26,15 @@ from backend.actions.service import (
     RecordedAction,
     record_action,
 )
+from backend.calibration.drift import DecidedDays, follow_drift
 from backend.calibration.maturity import TRAILING_DAYS, matured_until
 from backend.calibration.monitors import feed_monitors, monitors_through
 from backend.calibration.rollup import add_predictions
-from backend.calibration.service import reassess_agents, recalibration_in_force
+from backend.calibration.service import (
+    reassess_agents,
+    recalibration_in_force,
+    recalibrations_in_force,
+)
 from backend.feedback.models import Feedback
 from backend.feedback.service import FeedbackInput, SubmittedFeedback, submit_feedback
 from backend.orgs.service import organization_config
@@ -316,12 +321,13 @@ async def follow_calibration(
     now: dt.datetime | None = None,
 ) -> int:
     """Feed the days that matured since they were last fed to the agents' and the
-    organisation's calibration monitors, re-assess the agents' action type (and the
-    organisation's: they read the same rollup; each verdict acts once its monitor confirms it),
-    then feed each agent's policy the same days: one read of the decided outcomes per scope and
-    day, in the actions' order (monitors and dead bands are sequential tests). All in
-    ``session``'s unit of work, as of ``now`` (default: the clock). Returns how many policies
-    moved."""
+    organisation's calibration monitors and the agents' change detectors (an agent found
+    changed is refitted from the day of its change: ``backend.calibration.drift``), re-assess
+    the agents' action type (and the organisation's: they read the same rollup; each verdict
+    acts once its monitor confirms it), then feed each agent's policy the same days: one read
+    of the decided outcomes per scope and day, in the actions' order (monitors, detectors and
+    dead bands are sequential tests). All in ``session``'s unit of work, as of ``now``
+    (default: the clock). Returns how many policies moved."""
     agents = sorted(set(agent_ids))
     config = await organization_config(session, organization_id)
     through = matured_until(config, action_type, today)
@@ -346,18 +352,36 @@ async def follow_calibration(
         else []
     )
 
-    def since(agent_id: int | None, after: dt.date) -> tuple[list[float], list[float]]:
+    def since(agent_id: int | None, after: dt.date) -> DecidedDays:
         rows = [o for o in decided if o.day > after and agent_id in (None, o.agent_id)]
-        return [o.p for o in rows], [o.y for o in rows]
+        return DecidedDays([o.day for o in rows], [o.p for o in rows], [o.y for o in rows])
 
+    fresh = {a: since(a, after) for a, after in monitors.items() if after < through}
     await feed_monitors(
         session,
         organization_id=organization_id,
         action_type=action_type,
-        outcomes={a: since(a, after) for a, after in monitors.items() if after < through},
+        outcomes={a: (days.p, days.y) for a, days in fresh.items()},
         through=through,
         now=now,
     )
+    drifting = {a: days for a, days in fresh.items() if a is not None and days.p}
+    if drifting:  # each agent's detector reads its outcomes through its map in force
+        maps = await recalibrations_in_force(
+            session,
+            organization_id=organization_id,
+            policies=[(a, action_type) for a in drifting],
+        )
+        await follow_drift(
+            session,
+            organization_id=organization_id,
+            action_type=action_type,
+            outcomes=drifting,
+            maps={a: maps[(a, action_type)] for a in drifting},
+            window_since=first,
+            through=through,
+            now=now,
+        )
     await reassess_agents(
         session,
         organization_id=organization_id,
@@ -370,14 +394,14 @@ async def follow_calibration(
     for agent_id, after in policies.items():
         if after >= through:
             continue
-        p, y = since(agent_id, after)
+        days = since(agent_id, after)
         change = await follow_outcomes(
             session,
             organization_id=organization_id,
             agent_id=agent_id,
             action_type=action_type,
-            p=p,
-            y=y,
+            p=days.p,
+            y=days.y,
             through=through,
             config=config,
             now=now,

@@ -6,8 +6,10 @@ steady one (temperature 1 throughout), each recalibrated three ways on the same 
 - **forgetting**: exponentially decayed statistics (``drift.decayed_stats``) for a range of
   half-lives (in outcomes);
 - **restart on change**: the change detector (``drift.detect_change``) watches the residuals of
-  the current map; when it fires, the fit restarts from its estimated change point (the map is
-  refitted on the outcomes since then, the detector starts afresh with it).
+  the current map; when it fires, the fit restarts from its estimated change point: the map is
+  refitted on the outcomes since then, shrunk toward the map before the change
+  (``drift.change_prior`` and ``fit_pooled_recalibration``), and the
+  detector starts afresh with it; ``--spread 0`` restarts from scratch instead.
 
 Every map is the product's fit, ``fit_recalibration`` (identity below 100 outcomes, Platt
 above; the isotonic switch is left out so that all arms fit the same family), refitted every
@@ -34,7 +36,15 @@ import numpy as np
 from scipy.special import expit, logit
 
 from analytics_engine.calibration import CalibrationStats, calibration_errors
-from analytics_engine.drift import ChangeDetector, decayed_stats, detect_change
+from analytics_engine.drift import (
+    CHANGE_SPREAD,
+    DEFAULT_THRESHOLD,
+    ChangeDetector,
+    change_prior,
+    decayed_stats,
+    detect_change,
+)
+from analytics_engine.pooling import GroupPrior, fit_pooled_recalibration
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 
 CHANGE = 2000
@@ -57,11 +67,12 @@ def held_out_ece(m: RecalibrationMap, fresh: tuple[np.ndarray, np.ndarray]) -> f
 
 
 def follow(
-    p: np.ndarray, y: np.ndarray, *, threshold: float, refit: int, at: list[int]
+    p: np.ndarray, y: np.ndarray, *, threshold: float, spread: float, refit: int, at: list[int]
 ) -> tuple[dict[int, RecalibrationMap], list[tuple[int, int]]]:
     """The restart-on-change arm: the map at each time in ``at``, and every restart as
     (outcomes seen when the detector fired, outcome the fit restarted from)."""
     window, t, detector = 0, 0, ChangeDetector()
+    prior: GroupPrior | None = None
     current = RecalibrationMap.identity()
     maps: dict[int, RecalibrationMap] = {}
     restarts: list[tuple[int, int]] = []
@@ -76,18 +87,23 @@ def follow(
         )
         if trace.alarm is not None and trace.change_point is not None:
             t += trace.alarm
-            window = detector_start + trace.change_point
+            start = detector_start + trace.change_point
+            if spread > 0:
+                before = CalibrationStats.from_arrays(p[window:start], y[window:start])
+                prior = change_prior(before, spread=spread)
+            window = start
             restarts.append((t, window))
             detector, detector_start = ChangeDetector(), t
         else:
             t, detector = end, trace.state
-        current = fit(CalibrationStats.from_arrays(p[window:t], y[window:t]))
+        since = CalibrationStats.from_arrays(p[window:t], y[window:t])
+        current = fit(since) if prior is None else fit_pooled_recalibration(since, prior).map
         while pending and pending[0] <= t:
             maps[pending.pop(0)] = current
     return maps, restarts
 
 
-def run(seeds: int, threshold: float, refit: int, base: int) -> None:
+def run(seeds: int, threshold: float, spread: float, refit: int, base: int) -> None:
     at = [CHANGE + k for k in OFFSETS]
     horizon = at[-1]
     arms = ["fixed fit", "restart on change"] + [f"forgetting, half-life {h:g}" for h in HALF_LIVES]
@@ -103,7 +119,7 @@ def run(seeds: int, threshold: float, refit: int, base: int) -> None:
             y = (rng.random(horizon) < truth(p, temperature)).astype(np.float64)
             fp = rng.random(HELD_OUT)
             fresh = (fp, (rng.random(HELD_OUT) < truth(fp, after)).astype(np.float64))
-            maps, fired = follow(p, y, threshold=threshold, refit=refit, at=at)
+            maps, fired = follow(p, y, threshold=threshold, spread=spread, refit=refit, at=at)
             restarts[kind].append(fired)
             for k, t in zip(OFFSETS, at, strict=True):
                 ece[kind]["fixed fit"][k].append(
@@ -139,7 +155,10 @@ def run(seeds: int, threshold: float, refit: int, base: int) -> None:
     again = sum(1 for f in drift_fired if sum(1 for t, _ in f if t > CHANGE) > 1)
     steady_any = sum(1 for f in restarts["steady"] if f)
     steady_total = sum(len(f) for f in restarts["steady"])
-    print(f"\nDetector (threshold {threshold:g}, map refitted every {refit} outcomes)")
+    print(
+        f"\nDetector (threshold {threshold:g}, prior spread {spread:g}, map refitted every "
+        f"{refit} outcomes)"
+    )
     print(f"  drift: detected after the change in {len(delays)}/{seeds} runs; delay median")
     if delays:
         print(
@@ -179,12 +198,18 @@ def run(seeds: int, threshold: float, refit: int, base: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=40)
-    parser.add_argument("--threshold", type=float, default=500.0)
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=CHANGE_SPREAD,
+        help="prior spread after a restart (0: restart from scratch)",
+    )
     parser.add_argument("--refit", type=int, default=25, help="outcomes between refits")
     parser.add_argument("--seed", type=int, default=20261207, help="base of the seeds")
     args = parser.parse_args()
     started = time.perf_counter()
-    run(args.seeds, args.threshold, args.refit, args.seed)
+    run(args.seeds, args.threshold, args.spread, args.refit, args.seed)
     print(
         f"\n{time.perf_counter() - started:.0f} s on {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}"

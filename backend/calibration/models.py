@@ -125,7 +125,14 @@ class CalibrationMonitorState(FedState, OrganizationRow, Base):
     """The calibration e-process of one scope (an agent, or the organisation) and action type
     (``analytics_engine.monitoring.CalibrationMonitor.to_dict()``): fed every decided outcome
     of the matured days, in the order the actions were taken, up to ``through``. The stored
-    verdict acts only once it has reached its level (``analytics_engine.verdict.confirm``)."""
+    verdict acts only once it has reached its level (``analytics_engine.verdict.confirm``).
+
+    An agent's row also follows drift (``backend.calibration.drift``): ``drift`` holds the
+    change detector on the residuals of the agent's map in force and the days it was fed
+    (``{"detector": ChangeDetector.to_dict(), "days": [[day, outcomes by its end], ...]}``);
+    after a change, ``changed_on`` is the first day of the agent's new self (its map is
+    refitted on the days from it, under ``change_prior``, its map before the change),
+    ``change_found_on`` the matured day that revealed it, ``changes`` how many so far."""
 
     __tablename__ = "calibration_monitors"
     __scope__ = "agent"
@@ -139,3 +146,8 @@ class CalibrationMonitorState(FedState, OrganizationRow, Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     scope_key: Mapped[str] = mapped_column(String(40))  # as calibration_verdicts.scope_key
     action_type: Mapped[str] = mapped_column(String(40))
+    drift: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    changed_on: Mapped[dt.date | None] = mapped_column(Date)
+    change_found_on: Mapped[dt.date | None] = mapped_column(Date)
+    change_prior: Mapped[dict[str, Any] | None]
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -197,8 +197,9 @@ def choose_agent_map(
     ``source`` says where the map in use comes from: ``pooled`` (the pooled candidate won;
     ``pooledWeight`` its share from the siblings), ``own`` (the agent's own fit: unlike its
     siblings, or its own candidate had the better evidence) or ``unpooled`` (fewer than two
-    siblings with an identified fit). ``toward`` (``Siblings.toward``) is recorded as
-    ``pooledToward`` when there were siblings to pool with."""
+    siblings with an identified fit). ``toward`` (``Siblings.toward``, or ``"past"`` for an
+    agent's own map before a change as the prior) is recorded as ``pooledToward`` when there
+    was a prior to pool with."""
     pooled = fit_pooled_recalibration(stats, prior, min_between_sd=MIN_BETWEEN_SD)
     choice = choose_recalibration(stats, pooled=pooled)
     if choice.method == "pooled":
@@ -216,6 +217,8 @@ def choose_agent_map(
     basis = _basis(pooled, choice, source, weight, reason)
     if toward is not None and pooled.n_siblings:
         basis["pooledToward"] = toward
+    if prior is not None and prior.origin == "past":
+        basis["siblings"] = 0  # its prior is its own past, not other agents
     return MapChoice(choice.map, basis)
 
 

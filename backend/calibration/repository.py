@@ -18,6 +18,7 @@ from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess
 from backend.actions.models import ACTION_TYPE_PATTERN
 from backend.agents.models import Agent
+from backend.calibration.drift import DriftReading, agent_drift
 from backend.calibration.maturity import matured_until
 from backend.calibration.models import CALIBRATION_BINS, CalibrationStat
 from backend.calibration.monitors import MonitorReading, monitor_reading
@@ -92,6 +93,7 @@ class CalibrationReport:
     maturing: float = 0.0  # outcomes decided early on the range's days still maturing
     # One agent's or the whole organisation's anytime-valid monitor (None for a team)
     monitor: MonitorReading | None = None
+    drift: DriftReading | None = None  # one agent's change detector (None for wider scopes)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ def build_report(
     recalibration: RecalibrationMap | None,
     maturing: float = 0.0,
     monitor: MonitorReading | None = None,
+    drift: DriftReading | None = None,
 ) -> CalibrationReport:
     """The engine's full account of ``stats`` (O(bins)); the map is fitted when not given."""
     any_data = stats.n > 0
@@ -237,6 +240,7 @@ def build_report(
         recalibration=recalibration if recalibration is not None else fit_recalibration(stats),
         maturing=maturing,
         monitor=monitor,
+        drift=drift,
     )
 
 
@@ -282,13 +286,19 @@ async def calibration_report(
             until=scope.until,
         )
         maturing = early.n
-    recalibration = None
+    recalibration = drift = None
     if scope.agent_id is not None:
         recalibration = await recalibration_in_force(
             session,
             organization_id=scope.organization_id,
             agent_id=scope.agent_id,
             action_type=scope.action_type,
+        )
+        drift = await agent_drift(
+            session,
+            organization_id=scope.organization_id,
+            action_type=scope.action_type,
+            agent_id=scope.agent_id,
         )
     monitor = None
     if scope.agent_id is not None or scope.agent_ids is None:
@@ -298,7 +308,7 @@ async def calibration_report(
             action_type=scope.action_type,
             agent_id=scope.agent_id,
         )
-    return build_report(scope, stats, recalibration, maturing, monitor)
+    return build_report(scope, stats, recalibration, maturing, monitor, drift)
 
 
 def _period(session: AsyncSession, interval: Interval) -> Any:

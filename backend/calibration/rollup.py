@@ -4,11 +4,11 @@ atomic increments on write, sums by bin on read."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Delete, Insert, delete, func, insert, select
+from sqlalchemy import Delete, Insert, case, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.calibration import STAT_FIELDS, CalibrationStats
@@ -140,16 +140,20 @@ async def load_agents_stats(
     action_type: str,
     since: dt.date,
     until: dt.date,
+    since_by_agent: Mapping[int, dt.date] | None = None,
 ) -> dict[int, CalibrationStats]:
     """Every agent's statistics of ``action_type`` over the days, from ONE grouped query
-    (``GROUP BY agent_id, bin``): the siblings that pooling shrinks an agent's map toward."""
+    (``GROUP BY agent_id, bin``): the siblings that pooling shrinks an agent's map toward.
+    ``since_by_agent`` starts some agents later (after a change: ``calibration.drift``)."""
     c = CalibrationStat
+    starts = {a: max(since, day) for a, day in (since_by_agent or {}).items() if day > since}
+    first = case(starts, value=c.agent_id, else_=since) if starts else since
     statement = (
         select(c.agent_id, c.bin, *(func.sum(getattr(c, n)).label(n) for n in STAT_FIELDS))
         .where(
             c.organization_id == organization_id,
             c.action_type == action_type,
-            c.day >= since,
+            c.day >= first,
             c.day <= until,
         )
         .group_by(c.agent_id, c.bin)

@@ -20,6 +20,7 @@ from analytics_engine.monitoring import CalibrationMonitor
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
 from analytics_engine.verdict import Verdict, VerdictKind, assess, confirm
 from backend.agents.models import Agent
+from backend.calibration.drift import Change, load_changes
 from backend.calibration.evidence import verdict_evidence
 from backend.calibration.maturity import assessment_days
 from backend.calibration.models import CALIBRATION_BINS, CalibrationVerdict
@@ -197,10 +198,19 @@ async def reassess_agents(
         select(Organization.config).where(Organization.id == organization_id)
     )
     since, until = assessment_days(config, action_type, today)
+    # An agent found changed counts from the day of its change (backend.calibration.drift).
+    changes = await load_changes(
+        session, organization_id=organization_id, action_type=action_type, window_since=since
+    )
     # Every agent of the action type in one grouped query: the agents, their siblings and
     # (summed) the organisation.
     agents = await load_agents_stats(
-        session, organization_id=organization_id, action_type=action_type, since=since, until=until
+        session,
+        organization_id=organization_id,
+        action_type=action_type,
+        since=since,
+        until=until,
+        since_by_agent={a: change.since for a, change in changes.items()},
     )
     teams = {
         agent_id: team_id
@@ -230,7 +240,14 @@ async def reassess_agents(
     # The fits are numerical work (about 10-20 ms an agent): off the event loop, so that the
     # process's requests are not held up while a batch of outcomes is re-assessed.
     assessments, organization = await asyncio.to_thread(
-        _judge, agents, teams, wanted, config, monitors, include_organization=include_organization
+        _judge,
+        agents,
+        teams,
+        wanted,
+        config,
+        monitors,
+        changes,
+        include_organization=include_organization,
     )
     for agent_id, assessment in assessments.items():
         await _store_verdict(
@@ -261,19 +278,25 @@ def _judge(
     wanted: list[int],
     config: Mapping[str, Any] | None,
     monitors: Mapping[int | None, CalibrationMonitor],
+    changes: Mapping[int, Change],
     *,
     include_organization: bool,
 ) -> tuple[dict[int, Assessment], Assessment | None]:
     """Each wanted agent's assessment, its map pooled with its siblings' (leaning toward its
-    team's as much as the teams differ) or its own; and the organisation's (its map the one a
-    brand-new agent starts from), when asked. Each verdict acts only once its scope's e-process
-    confirms it (``verdict.confirm``)."""
+    team's as much as the teams differ) or its own; after a change, its map on the days since
+    shrunk toward its map before; and the organisation's (its map the one a brand-new agent
+    starts from), when asked. Each verdict acts only once its scope's e-process confirms it
+    (``verdict.confirm``)."""
     siblings = Siblings(agents, teams)
     assessments = {}
     for agent_id in wanted:
         stats = agents.get(agent_id) or CalibrationStats.empty(CALIBRATION_BINS)
-        prior = siblings.prior(excluding=agent_id)
-        chosen = choose_agent_map(stats, prior, toward=siblings.toward(agent_id))
+        change = changes.get(agent_id)
+        if change is not None and change.prior is not None:
+            chosen = choose_agent_map(stats, change.prior, toward="past")
+        else:
+            prior = siblings.prior(excluding=agent_id)
+            chosen = choose_agent_map(stats, prior, toward=siblings.toward(agent_id))
         verdict = confirm(assess(stats), monitors[agent_id])
         assessments[agent_id] = Assessment(stats, verdict, chosen.map, config, chosen.basis)
     if not include_organization:

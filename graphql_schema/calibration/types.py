@@ -22,6 +22,7 @@ from analytics_engine.recalibration import RecalibrationMap
 from analytics_engine.verdict import Verdict, VerdictKind
 from backend.agents.models import Agent
 from backend.calibration import repository
+from backend.calibration.drift import DriftReading
 from backend.calibration.monitors import MonitorReading
 from backend.calibration.repository import CalibrationReport, HistoryPoint, Interval
 from backend.calibration.service import MapInForce
@@ -70,6 +71,11 @@ class PooledToward(Enum):
     TEAM = strawberry.enum_value("team", description="The agent's team's agents, then the rest.")
     ORGANIZATION = strawberry.enum_value(
         "organization", description="All the organisation's agents of the action type alike."
+    )
+    PAST = strawberry.enum_value(
+        "past",
+        description="The agent's own map before its latest change (a drift found): its "
+        "outcomes since the change take over as they disagree.",
     )
 
 
@@ -354,6 +360,40 @@ class CalibrationMonitorType:
         )
 
 
+@strawberry.type(
+    name="CalibrationDrift",
+    description="One agent's change detector: a Shiryaev–Roberts e-detector on the residuals of "
+    "its map in force, fed the same matured outcomes as its monitor (Shin, Ramdas & Rinaldo "
+    "2023). While the map is right, alarms come on average at least `threshold` outcomes "
+    "apart. When it fires, the agent's map is refitted on the days from the estimated change, "
+    "leaning on its map before (`RecalibrationMap.pooledToward` PAST).",
+)
+class CalibrationDriftType:
+    statistic: float | None = strawberry.field(
+        description="The detector's statistic now (1 at its start; a change at `threshold`)."
+    )
+    threshold: float = strawberry.field(description="The statistic at which a change is found.")
+    changed_on: dt.date | None = strawberry.field(
+        description="The first day of the agent's latest change, as estimated: its map is "
+        "fitted on the outcomes of the actions from that day on (null: none found in the "
+        "trailing window)."
+    )
+    found_on: dt.date | None = strawberry.field(
+        description="The matured day whose outcomes revealed the latest change."
+    )
+    changes: int = strawberry.field(description="Changes found so far.")
+
+    @classmethod
+    def of(cls, r: DriftReading) -> CalibrationDriftType:
+        return cls(
+            statistic=finite(r.statistic),
+            threshold=r.threshold,
+            changed_on=r.changed_on,
+            found_on=r.found_on,
+            changes=r.changes,
+        )
+
+
 @strawberry.type(description="A raw confidence and its calibrated value.")
 class RecalibrationPoint:
     raw: float = strawberry.field(description="The agent's raw confidence.")
@@ -429,8 +469,9 @@ class RecalibrationMapType:
     pooled_toward: PooledToward | None = strawberry.field(
         default=None,
         description="Whose agents the prior leans toward: TEAM (with two teams or more, the "
-        "agent's own team's as much as the teams differ) or ORGANIZATION. Null when nothing "
-        "was pooled or for a map stored before team pooling.",
+        "agent's own team's as much as the teams differ), ORGANIZATION, or PAST (after a "
+        "change: the agent's own map before it). Null when nothing was pooled or for a map "
+        "stored before team pooling.",
     )
     chosen_by: RecalibrationChoice | None = strawberry.field(
         default=None, description="The evidence that chose this map among the candidates."
@@ -455,7 +496,7 @@ class RecalibrationMapType:
             pooled_weight=finite(basis.get("pooledWeight")),
             siblings=basis.get("siblings"),
             pooled_toward=PooledToward(basis["pooledToward"])
-            if basis.get("pooledToward") in ("team", "organization")
+            if basis.get("pooledToward") in ("team", "organization", "past")
             else None,
             chosen_by=_choice(basis),
             reason=basis.get("reason"),
@@ -518,6 +559,9 @@ class CalibrationType:
         description="One agent's or the whole organisation's anytime-valid test (null for a "
         "team); it covers every matured outcome fed so far, whatever the range."
     )
+    drift: CalibrationDriftType | None = strawberry.field(
+        description="One agent's change detector and its latest change (null for wider scopes)."
+    )
     recalibration: RecalibrationMapType = strawberry.field(
         description="The calibrated-confidence map: for one agent the map in force for its "
         "actions, for a wider scope the map fitted on the scope's outcomes."
@@ -549,6 +593,7 @@ class CalibrationType:
             corp=CorpReliability.of(r.corp) if r.corp else None,
             verdict=VerdictType.of(r.verdict),
             monitor=CalibrationMonitorType.of(r.monitor) if r.monitor else None,
+            drift=CalibrationDriftType.of(r.drift) if r.drift else None,
             recalibration=RecalibrationMapType.of(r.recalibration),
         )
 

@@ -241,7 +241,7 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match=r"siblings\[0\] must be CalibrationStats"):
         fit_pooled_recalibration(CalibrationStats.empty(), [[0.5]])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="conflict_level"):
-        fit_pooled_recalibration(CalibrationStats.empty(), PRIOR, conflict_level=0)
+        fit_pooled_recalibration(CalibrationStats.empty(), PRIOR, conflict_level=1)
     with pytest.raises(ValueError, match="estimates must have shape"):
         random_effects([[1.0]], [[[1.0]]])
     with pytest.raises(ValueError, match="covariances must have shape"):
