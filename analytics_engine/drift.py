@@ -41,6 +41,9 @@ _SIGNS = (1.0, -1.0)
 _SIZES = (0.5, 1.0)
 N_BETTORS = 2 * len(_SIGNS) * len(_SIZES)
 DEFAULT_THRESHOLD = 1000.0  # chosen by bench/calibration_drift.py (docs/calibration.md)
+# A map fitted on fewer of the agent's outcomes is still learning (each outcome moves it): its
+# residuals are not watched, or a new agent's unfitted map would read as a change.
+MIN_FITTED = 100
 # How far, on the logit scale, a changed agent's map is expected to move from its map before
 # the change (the prior's spread added to that map's own uncertainty; chosen by the bench).
 CHANGE_SPREAD = 0.25

@@ -39,6 +39,7 @@ from analytics_engine.calibration import CalibrationStats, calibration_errors
 from analytics_engine.drift import (
     CHANGE_SPREAD,
     DEFAULT_THRESHOLD,
+    MIN_FITTED,
     ChangeDetector,
     change_prior,
     decayed_stats,
@@ -82,10 +83,14 @@ def follow(
         end = min(t + refit, p.size)
         if pending:
             end = min(end, pending[0])
-        trace = detect_change(
-            current.apply(p[t:end]), y[t:end], state=detector, threshold=threshold
-        )
-        if trace.alarm is not None and trace.change_point is not None:
+        if current.n < MIN_FITTED:  # the map is still learning: not watched yet
+            t, detector, detector_start = end, ChangeDetector(), end
+            trace = None
+        else:
+            trace = detect_change(
+                current.apply(p[t:end]), y[t:end], state=detector, threshold=threshold
+            )
+        if trace is not None and trace.alarm is not None and trace.change_point is not None:
             t += trace.alarm
             start = detector_start + trace.change_point
             if spread > 0:
@@ -94,7 +99,7 @@ def follow(
             window = start
             restarts.append((t, window))
             detector, detector_start = ChangeDetector(), t
-        else:
+        elif trace is not None:
             t, detector = end, trace.state
         since = CalibrationStats.from_arrays(p[window:t], y[window:t])
         current = fit(since) if prior is None else fit_pooled_recalibration(since, prior).map

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics_engine.drift import (
     DEFAULT_THRESHOLD,
+    MIN_FITTED,
     ChangeDetector,
     change_prior,
     detect_change,
@@ -126,7 +127,8 @@ async def follow_drift(
     now: dt.datetime | None = None,
 ) -> dict[int, dt.date]:
     """Feed each agent's detector its outcomes, read through its map in force (fixed before
-    these days), on its monitor's row (``feed_monitors`` created it, in this unit of work).
+    these days), on its monitor's row (``feed_monitors`` created it, in this unit of work);
+    not while that map is fitted on fewer than ``MIN_FITTED`` of the agent's outcomes.
     Returns the agents whose change was found, each with the first day of its new self."""
     found: dict[int, dt.date] = {}
     if not outcomes:
@@ -143,8 +145,8 @@ async def follow_drift(
     }
     for agent_id, decided in sorted(outcomes.items()):
         row = rows.get(scope_key(agent_id))
-        if row is None or not decided.p:
-            continue
+        if row is None or not decided.p or maps[agent_id].n < MIN_FITTED:
+            continue  # a map still learning is not watched (its detector starts later)
         state = row.drift or {}
         detector = ChangeDetector.from_dict(state["detector"]) if state else ChangeDetector()
         q = maps[agent_id].apply(np.asarray(decided.p, dtype=np.float64))
