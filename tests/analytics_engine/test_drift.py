@@ -19,13 +19,17 @@ from sklearn.linear_model import LogisticRegression
 
 from analytics_engine.calibration import CalibrationStats
 from analytics_engine.drift import (
+    CHANGE_SPREAD,
+    DEFAULT_THRESHOLD,
     N_BETTORS,
     ChangeDetector,
+    change_prior,
     decay_weights,
     decayed_stats,
     detect_change,
     forgetting_factor,
 )
+from analytics_engine.pooling import GroupPrior, fit_pooled_recalibration, sibling_fits
 from analytics_engine.recalibration import fit_recalibration
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
@@ -197,8 +201,8 @@ def test_calibrated_streams_alarm_rarely_and_a_change_does() -> None:
         q = rng.random(3000)
         alarm = detect_change(q, (rng.random(3000) < q).astype(float)).alarm
         first.append(3000 if alarm is None else alarm)
-    # E[first false alarm] ≥ the threshold (500); the mean of min(alarm, 3000) bounds it below
-    assert np.mean(first) >= 500
+    # E[first false alarm] ≥ the threshold; the mean of min(alarm, 3000) bounds it below
+    assert np.mean(first) >= DEFAULT_THRESHOLD
     q = rng.random(2000)
     timid = expit(2 * logit(q))  # the map is too timid: outcomes more extreme
     changed = detect_change(q, (rng.random(2000) < timid).astype(float))
@@ -217,3 +221,45 @@ def test_state_round_trip_and_validation() -> None:
         ChangeDetector(log_c=(0.0,))
     empty = detect_change([], [])
     assert empty.alarm is None and empty.state == ChangeDetector()
+
+
+def _agent(rng: np.random.Generator, n: int, temperature: float) -> CalibrationStats:
+    p = rng.random(n)
+    return CalibrationStats.from_arrays(p, rng.random(n) < expit(logit(p) / temperature))
+
+
+def test_the_prior_after_a_change_is_the_fit_before_widened() -> None:
+    rng = np.random.default_rng(5)
+    before = _agent(rng, 1500, 1.0)
+    prior = change_prior(before)
+    own = sibling_fits([before])  # the Platt fit and covariance tested against statsmodels
+    assert prior is not None and prior.origin == "past" and prior.n_agents == 1
+    assert prior.mean.tolist() == own.params[0].tolist()
+    assert prior.between == pytest.approx(own.covariances[0] + CHANGE_SPREAD**2 * np.eye(2))
+    wider = change_prior(before, spread=1.0)
+    assert wider is not None and wider.between[0, 0] == pytest.approx(prior.between[0, 0] + 0.9375)
+    assert change_prior(CalibrationStats.empty()) is None  # nothing identified: plain restart
+    with pytest.raises(ValueError, match="spread"):
+        change_prior(before, spread=0.0)
+    with pytest.raises(ValueError, match="before must be CalibrationStats"):
+        change_prior([0.5])  # type: ignore[arg-type]
+
+
+def test_after_a_change_the_data_take_over_by_their_weight_never_by_a_test() -> None:
+    # The agent was calibrated (slope 1) and now runs at temperature 4 (slope 1/4): its own fit
+    # conflicts with its past map, which siblings' prior would let go of at once; its past map
+    # is kept as the prior, and the map moves toward the new slope as the outcomes grow.
+    rng = np.random.default_rng(9)
+    prior = change_prior(_agent(rng, 2000, 1.0))
+    assert prior is not None
+    slopes = []
+    for n in (50, 200, 1000, 5000):
+        after = _agent(rng, n, 4.0)
+        fitted = fit_pooled_recalibration(after, prior)
+        assert fitted.source == "pooled" and "before its change" in fitted.reason
+        as_siblings = GroupPrior(prior.mean, prior.between, n_agents=2, n=prior.n)
+        if n >= 1000:
+            assert fit_pooled_recalibration(after, as_siblings).source == "own"
+        slopes.append(fitted.map.slope)
+    assert slopes == sorted(slopes, reverse=True)  # from about 1 toward 1/4
+    assert 0.35 < slopes[0] < 0.9 and abs(slopes[-1] - 0.25) < 0.05  # 50: still in between

@@ -249,6 +249,14 @@ async def test_an_agent_at_its_escalation_target_never_flaps(loop) -> None:
         fed = await evidence_through(
             session, agent_ids=[loop.world.agents["rep_a1"].id], action_type="escalation"
         )
+        watched = await session.scalar(
+            select(CalibrationMonitorState).where(
+                CalibrationMonitorState.scope_key == f"agent:{loop.world.agents['rep_a1'].id}",
+                CalibrationMonitorState.action_type == "escalation",
+            )
+        )
+    # steadily overconfident is not a change: its detector watched its fitted map, never fired
+    assert watched is not None and watched.drift["detector"]["n"] > 0 and watched.changes == 0
     assert verdict == "overconfident"
     assert fed == {loop.world.agents["rep_a1"].id: (T0 + dt.timedelta(days=23)).date()}
     policy, changes = await policy_of(loop, "escalation")

@@ -68,6 +68,13 @@ export const CalibrationDocument = graphql(`
         outcomes
         fedThrough
       }
+      drift {
+        statistic
+        threshold
+        changedOn
+        foundOn
+        changes
+      }
       reliabilityCurve {
         lower
         upper
@@ -391,6 +398,18 @@ export function CalibrationView({ route, viewer }: { route: Route; viewer: Viewe
                       {c.monitor.confirmed ? "miscalibration confirmed" : "not confirmed (needs 20)"};{" "}
                       {integer(c.monitor.outcomes)} outcomes in order
                       {c.monitor.fedThrough ? `, matured days up to ${c.monitor.fedThrough}` : ", none fed yet"}
+                    </td>
+                  </tr>
+                ) : null}
+                {c.drift ? (
+                  <tr>
+                    <th scope="row">Change detector</th>
+                    <td>
+                      {c.drift.changedOn
+                        ? `changed on ${c.drift.changedOn} (found with the outcomes of ${c.drift.foundOn}): its map is refitted from that day, leaning on its map before`
+                        : "no change found in the trailing window"}
+                      ; statistic {decimal(c.drift.statistic, 1)} of {integer(c.drift.threshold)}
+                      {c.drift.changes > 1 ? `; ${integer(c.drift.changes)} changes found so far` : ""}
                     </td>
                   </tr>
                 ) : null}
