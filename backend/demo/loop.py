@@ -14,10 +14,10 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.calibration.models import CalibrationVerdict
+from backend.calibration.models import CalibrationMonitorState, CalibrationVerdict
 from backend.calibration.rollup import add_predictions
 from backend.coaching.service import refresh_team_insights
 from backend.demo.alerts import AlertReport, alert_report, pending_events, raise_alerts_at
@@ -43,17 +43,19 @@ class LoopReport:
     reassessments: int  # (agent, action type) re-assessments
     policy_changes: int  # automatic policy moves, each with its reason and evidence
     recalibration_maps: int  # agents' action types left with a fitted (non-identity) map
+    changes_found: int  # agents' action types whose change detector found a change
     coaching_insights: int  # insights coaching mined at ``now``, across the teams
     alerts: AlertReport  # the alerts the rules raised over the history, by state
 
     def summary(self) -> str:
         """E.g. "loop: 420 reassessments at 6 moments, 31 policy changes, 53 recalibration
-        maps, 0 windows closed, 30 coaching insights, 12 alerts: 5 acknowledged, 4 resolved,
-        3 firing"."""
+        maps, 1 change found, 0 windows closed, 30 coaching insights, 12 alerts: 5
+        acknowledged, 4 resolved, 3 firing"."""
         return (
             f"loop: {self.reassessments:,} reassessments at {self.moments} moments,"
             f" {self.policy_changes:,} policy changes,"
             f" {self.recalibration_maps:,} recalibration maps,"
+            f" {self.changes_found:,} change{'' if self.changes_found == 1 else 's'} found,"
             f" {self.windows_closed:,} windows closed,"
             f" {self.coaching_insights:,} coaching insights, {self.alerts.summary()}"
         )
@@ -110,6 +112,7 @@ async def replay_learning_loop(
         reassessments=reassessments,
         policy_changes=changes,
         recalibration_maps=await _fitted_maps(session, orgs),
+        changes_found=await _changes_found(session, orgs),
         coaching_insights=await refresh_coaching(session, orgs, now=now),
         alerts=await alert_report(session, orgs),
     )
@@ -171,6 +174,16 @@ async def _forget_verdicts(session: AsyncSession) -> None:
         obj for obj in session.identity_map.values() if isinstance(obj, CalibrationVerdict)
     ]:
         session.expunge(row)
+
+
+async def _changes_found(session: AsyncSession, orgs: Sequence[OrgPeople]) -> int:
+    """Changes the agents' detectors found (``backend.calibration.drift``)."""
+    found = await session.scalar(
+        select(func.coalesce(func.sum(CalibrationMonitorState.changes), 0)).where(
+            CalibrationMonitorState.organization_id.in_([org.organization_id for org in orgs])
+        )
+    )
+    return int(found or 0)
 
 
 async def _fitted_maps(session: AsyncSession, orgs: Sequence[OrgPeople]) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.models import Agent
 from backend.alerts.models import Alert, AlertRule
-from backend.calibration.models import CalibrationVerdict
+from backend.calibration.models import CalibrationMonitorState, CalibrationVerdict
 from backend.coaching.models import CoachingInsight
 from backend.database import create_engine, create_sessionmaker
 from backend.demo import SeedReport, seed_demo
@@ -189,6 +189,21 @@ async def test_the_planted_confidence_drift_is_found(
     assert all(m["direction"] == "raise" for m in steps)
     current = await policy(full, agent, "email")
     assert current.autonomous_above >= policy_defaults("email", None).thresholds.autonomous_above
+    # Its change detector finds the drift as a change (and no other agent's type changes): its
+    # e-mail map is refitted from a day after the drift began, leaning on its map before.
+    drift = confidence_drift("demo", CONFIDENCE_DRIFT_REP, now_s=int(NOW.timestamp()))
+    assert drift is not None
+    changed = list(
+        await full.scalars(
+            select(CalibrationMonitorState).where(CalibrationMonitorState.changes > 0)
+        )
+    )
+    assert [(row.agent_id, row.action_type) for row in changed] == [(agent, "email")]
+    [row] = changed
+    assert row.changed_on is not None and row.change_found_on is not None
+    assert dt.datetime.fromtimestamp(drift.start_s, dt.UTC).date() <= row.changed_on
+    assert row.changed_on < row.change_found_on <= NOW.date()
+    assert verdict.recalibration_basis["pooledToward"] == "past"
 
 
 async def test_the_loop_is_dated_on_the_simulated_days_not_by_the_clock(full: AsyncSession) -> None:
@@ -225,13 +240,17 @@ async def test_the_summary_says_what_the_loop_did(
         and v.verdict != "insufficient_data"
     ]
     assert loop.recalibration_maps == len(fitted) > 12
+    found = await full.scalar(select(func.sum(CalibrationMonitorState.changes)))
+    assert loop.changes_found == found
     insights = await full.scalar(select(func.count()).select_from(CoachingInsight))
     assert loop.coaching_insights == insights and insights > 0
     assert full_seed[1].counts["policy_changes"] == 14 * 5 + moved
     assert full_seed[1].counts["coaching_insights"] == insights
     assert (
         f"loop: {loop.reassessments:,} reassessments at {loop.moments} moments,"
-        f" {moved:,} policy changes, {len(fitted):,} recalibration maps, 0 windows closed,"
+        f" {moved:,} policy changes, {len(fitted):,} recalibration maps,"
+        f" {loop.changes_found:,} change{'' if loop.changes_found == 1 else 's'} found,"
+        " 0 windows closed,"
         f" {insights:,} coaching insights, {loop.alerts.summary()}"
     ) in full_seed[1].summary()
 
