@@ -1,6 +1,6 @@
 """The recalibration method chosen by out-of-sample evidence: exact leave-one-out log loss of
-each candidate map (identity, Platt, isotonic, histogram, and the pooled Platt map) on the bin
-aggregates, in place of a fixed sample size.
+each candidate map (identity, Platt, isotonic, a histogram on groups of bins chosen by the data,
+and the pooled Platt map) on the bin aggregates, in place of a fixed sample size.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from analytics_engine.calibration_stats import CalibrationStats
 from analytics_engine.isotonic import pool_adjacent_violators
 from analytics_engine.pooling import PooledRecalibration
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
+from analytics_engine.step_histogram import MAX_LEVELS, fit_step_histogram
 
 Candidate = Literal["identity", "platt", "isotonic", "histogram", "pooled"]
 CANDIDATES: tuple[Candidate, ...] = ("identity", "platt", "isotonic", "histogram", "pooled")
@@ -105,7 +106,7 @@ def _loo_platt(
     return out
 
 
-def _loo_pav(bins: BinnedOutcomes, prior_strength: float | None) -> NDArray[np.float64]:
+def _loo_pav(bins: BinnedOutcomes) -> NDArray[np.float64]:
     counts, succ = _removals(bins)
     k = bins.count.size
     out = np.empty(2 * k)
@@ -116,21 +117,56 @@ def _loo_pav(bins: BinnedOutcomes, prior_strength: float | None) -> NDArray[np.f
         if c.size == 0:
             out[row] = bins.x[target]  # nothing left: the identity
             continue
-        if prior_strength is None:
-            ys = pool_adjacent_violators(s / c, c)
-        else:
-            ys = pool_adjacent_violators(
-                (s + prior_strength * x) / (c + prior_strength), c + prior_strength
-            )
+        ys = pool_adjacent_violators(s / c, c)
         out[row] = np.interp(bins.x[target], x, np.clip(ys, 0.0, 1.0))
     return out
+
+
+def _loo_step(bins: BinnedOutcomes, max_levels: int) -> NDArray[np.float64]:
+    """The step histogram refitted on every removal, all rows in one dynamic programme; a bin
+    left empty by the removal is predicted as the refitted map would: linearly between the
+    neighbouring non-empty bins' levels (the map's knots)."""
+    counts, succ = _removals(bins)
+    k = bins.count.size
+    levels = fit_step_histogram(counts, succ, max_levels=max_levels).levels
+    rows = np.arange(2 * k)
+    target = rows % k
+    out = levels[rows, target]
+    for row in np.flatnonzero(counts[rows, target] <= 1e-12):
+        keep = counts[row] > 1e-12
+        if not keep.any():
+            out[row] = bins.x[target[row]]  # nothing left: the identity
+        else:
+            out[row] = np.interp(bins.x[target[row]], bins.x[keep], levels[row, keep])
+    return out
+
+
+def step_histogram_map(
+    stats: CalibrationStats, *, max_levels: int = MAX_LEVELS
+) -> RecalibrationMap:
+    """The ``histogram`` candidate fitted on all of ``stats``: ``fit_step_histogram`` on the
+    non-empty bins, a knot at every bin's mean confidence with its group's level (constant
+    within a group, linear between the last bin of one group and the first of the next, constant
+    beyond the end knots, as ``fit_recalibration``'s maps); the identity without outcomes.
+
+    >>> p = np.repeat([0.1, 0.3, 0.7, 0.9], 50)
+    >>> y = np.tile(np.r_[np.ones(10), np.zeros(40)], 4)  # 20 % succeed in every bin
+    >>> step_histogram_map(CalibrationStats.from_arrays(p, y)).apply([0.1, 0.5, 0.9]).round(3)
+    array([0.201, 0.201, 0.201])
+    """
+    bins = binned_outcomes(stats)
+    if not bins.n > 0:
+        return RecalibrationMap.identity(n=bins.n)
+    levels = fit_step_histogram(bins.count, bins.successes, max_levels=max_levels).levels[0]
+    ys = np.clip(np.maximum.accumulate(levels), 0.0, 1.0)
+    return RecalibrationMap("histogram", tuple(bins.x.tolist()), tuple(ys.tolist()), n=bins.n)
 
 
 def choose_recalibration(
     stats: CalibrationStats,
     *,
     pooled: PooledRecalibration | None = None,
-    prior_strength: float = 10.0,
+    max_levels: int = MAX_LEVELS,
     margin_se: float = 1.0,
 ) -> MethodChoice:
     """Choose the recalibration map with the smallest leave-one-out log loss on ``stats``.
@@ -143,34 +179,38 @@ def choose_recalibration(
     ``LOO = Σ_k s_k · −log q̂_k^(−1, k) + (n_k − s_k) · −log(1 − q̂_k^(−0, k))``,
 
     ``q̂^(−y, k)`` the candidate fitted without one outcome ``y`` of bin ``k`` (clipped to
-    ``[1e-4, 1 − 1e-4]``). Candidates: ``identity`` (no fit), ``platt``, ``isotonic``,
-    ``histogram`` (``prior_strength`` pseudo-outcomes), as ``fit_recalibration`` fits them,
-    and, when ``pooled`` is given with ``source == "pooled"``, the pooled Platt map (refitted
-    under the same group prior, which does not hold this agent's data).
+    ``[1e-4, 1 − 1e-4]``). Candidates: ``identity`` (no fit), ``platt`` and ``isotonic`` as
+    ``fit_recalibration`` fits them; ``histogram``, a step map on at most ``max_levels`` groups
+    of adjacent bins chosen by the data (``step_histogram_map``; BIC chooses the number of
+    groups in every refit, so its leave-one-out loss pays for that choice); and, when ``pooled``
+    is given with ``source == "pooled"``, the pooled Platt map (refitted under the same group
+    prior, which does not hold this agent's data).
 
-    The rule: start from the two-parameter map (the pooled one when offered, else Platt, else
-    the identity); another candidate replaces the current one only when its leave-one-out loss
-    is lower by more than ``margin_se`` standard errors of the paired per-outcome difference
-    (the standard error of a difference of leave-one-out scores, Vehtari, Gelman & Gabry 2017,
-    §5.2; one standard error as in the one-standard-error rule, Hastie, Tibshirani & Friedman
-    2009, §7.10): a few hundred outcomes rarely tell a step from a logistic curve, and picking
-    the flexible map on noise costs more than it gains. Last, a map whose loss exceeds the
+    The rule: the default is the two-parameter map (the pooled one when offered, else Platt,
+    else the identity); another map (Platt when the pooled one is the default, isotonic,
+    histogram) can replace it only when its leave-one-out loss is lower by more than
+    ``margin_se`` standard errors of the paired per-outcome difference from the default's (the
+    standard error of a difference of leave-one-out scores, Vehtari, Gelman & Gabry 2017, §5.2;
+    one standard error as in the one-standard-error rule, Hastie, Tibshirani & Friedman 2009,
+    §7.10): a few hundred outcomes rarely tell a step from a logistic curve, and picking the
+    flexible map on noise costs more than it gains. Of the maps that clear the margin, the one
+    with the smallest loss replaces the default. Last, a map whose loss is not below the
     identity's is replaced by the identity, so the chosen map never has a larger leave-one-out
-    loss than the raw confidence.
+    loss than the raw confidence (and a tie, e.g. one outcome, keeps the raw confidence).
 
     >>> rng = np.random.default_rng(3)
     >>> p = rng.random(3000)
     >>> step = np.where(p < 0.5, 0.3, 0.7)  # a step: no logistic curve fits it
     >>> choice = choose_recalibration(CalibrationStats.from_arrays(p, rng.random(3000) < step))
-    >>> choice.method, choice.loo_log_loss["isotonic"] < choice.loo_log_loss["platt"]
-    ('isotonic', True)
+    >>> choice.method, choice.loo_log_loss["histogram"] < choice.loo_log_loss["platt"]
+    ('histogram', True)
     """
     if not isinstance(stats, CalibrationStats):
         raise ValueError(f"stats must be CalibrationStats, got {type(stats).__name__}")
     if pooled is not None and not isinstance(pooled, PooledRecalibration):
         raise ValueError(f"pooled must be PooledRecalibration, got {type(pooled).__name__}")
-    if not prior_strength > 0:
-        raise ValueError(f"prior_strength must be positive, got {prior_strength!r}")
+    if isinstance(max_levels, bool) or not isinstance(max_levels, int) or max_levels < 1:
+        raise ValueError(f"max_levels must be a positive integer, got {max_levels!r}")
     if not margin_se >= 0:
         raise ValueError(f"margin_se must be non-negative, got {margin_se!r}")
     bins = binned_outcomes(stats)
@@ -205,8 +245,8 @@ def choose_recalibration(
             q = _loo_platt(bins, None, None, own.params[0])
             if q is not None:
                 record("platt", q)
-    record("isotonic", _loo_pav(bins, None))
-    record("histogram", _loo_pav(bins, prior_strength))
+    record("isotonic", _loo_pav(bins))
+    record("histogram", _loo_step(bins, max_levels))
     if use_pooled and pooled is not None:
         start = np.array([pooled.map.intercept, pooled.map.slope])
         precision = np.asarray(np.linalg.inv(pooled.prior_covariance), dtype=np.float64)
@@ -216,28 +256,35 @@ def choose_recalibration(
     defaults: tuple[Candidate, ...] = ("pooled", "platt", "identity")
     default = next(name for name in defaults if name in pointwise)
     method = default
-    for name in CANDIDATES:
-        if name == default or name not in pointwise:
+    for name in CANDIDATES:  # the challengers: every fitted map but the default and identity
+        if name in (default, "identity") or name not in pointwise:
             continue
-        diff = pointwise[name] - pointwise[method]
+        diff = pointwise[name] - pointwise[default]
         mean = float(np.sum(weight * diff)) / n
         se = math.sqrt(max(float(np.sum(weight * (diff - mean) ** 2)) / n, 0.0) / n)
-        if mean < -margin_se * se:
+        if mean < -margin_se * se and losses[name] < losses[method]:
             method = name
-    if losses[method] > losses["identity"]:
+    if losses[method] >= losses["identity"]:
         method = "identity"
     finite = {name: v for name, v in losses.items() if math.isfinite(v)}
     if method == "pooled" and pooled is not None:
         chosen = pooled.map
+    elif method == "histogram":
+        chosen = step_histogram_map(stats, max_levels=max_levels)
     else:
         chosen = fit_recalibration(stats, method=method)  # type: ignore[arg-type]
     ranked = ", ".join(f"{name} {v:.4f}" for name, v in sorted(finite.items(), key=lambda i: i[1]))
     if losses[method] <= min(finite.values()):
         verdict = f"{method.capitalize()} has the smallest leave-one-out log loss"
-    else:
+    elif method == default:
         verdict = (
             f"{method.capitalize()} is kept: no other map's leave-one-out log loss is lower by "
             f"more than {margin_se:g} standard errors"
+        )
+    else:
+        verdict = (
+            f"{method.capitalize()} is chosen: the smallest leave-one-out log loss of the maps "
+            f"better than {default} by more than {margin_se:g} standard errors"
         )
     reason = f"{verdict} on {n:g} outcomes ({ranked} per outcome)."
     return MethodChoice(chosen, method, losses, losses["identity"], n, reason)
