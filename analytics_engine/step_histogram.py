@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import xlogy
 
 from analytics_engine.isotonic import pool_adjacent_violators
 
@@ -32,12 +31,20 @@ class StepFits:
     groups: NDArray[np.intp]
 
 
+def _xlogy(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``x · log y``, 0 where ``x`` is 0 (as ``scipy.special.xlogy``, which the server must not
+    import: tests/backend/test_imports.py)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: NDArray[np.float64] = np.where(x == 0, 0.0, x * np.log(y))
+    return out
+
+
 def _group_cost(c: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
     """Minus the binomial log-likelihood of a group at its own rate ``s / c`` (``+inf`` for a
     group without outcomes: every group must hold some)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         r = s / c
-        out = -(xlogy(s, r) + xlogy(c - s, 1.0 - r))
+        out = -(_xlogy(s, r) + _xlogy(c - s, 1.0 - r))
     return np.where(c > 0, out, np.inf)
 
 
