@@ -107,11 +107,21 @@ class RecalibrationSource(Enum):
     description="A map the evidence chooses among: the agent's own fits and the pooled map.",
 )
 class RecalibrationCandidate(Enum):
-    IDENTITY = "identity"
-    PLATT = "platt"
-    ISOTONIC = "isotonic"
-    HISTOGRAM = "histogram"
-    POOLED = "pooled"
+    IDENTITY = strawberry.enum_value("identity", description="The raw confidence as it is.")
+    PLATT = strawberry.enum_value(
+        "platt", description="A logistic curve in the raw confidence's log-odds (two numbers)."
+    )
+    ISOTONIC = strawberry.enum_value(
+        "isotonic", description="The monotone fit with one level per confidence bin."
+    )
+    HISTOGRAM = strawberry.enum_value(
+        "histogram",
+        description="A monotone step map: adjacent confidence bins merged into at most six "
+        "groups where the data say so (the number of groups chosen by BIC), one level each.",
+    )
+    POOLED = strawberry.enum_value(
+        "pooled", description="The agent's Platt map shrunk toward its prior (siblings' or past)."
+    )
 
 
 @strawberry.enum(name="PolicyChangedBy", description="Who changed a policy.")
