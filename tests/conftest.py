@@ -68,6 +68,22 @@ def fresh_postgres(prefix: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `xdist_group` group again under pytest 9.2: pytest-xdist 3.8 names a grouped test
+    ``<nodeid>@<group>`` (how `--dist loadgroup` finds its group) by setting the item's
+    ``_nodeid``, which pytest 9.2's structured node ids no longer read, so every test was
+    scheduled alone (pytest-dev/pytest-xdist#1386). Runs after xdist's hook, on its workers."""
+    if not config.getoption("loadgroup", default=False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        grouped = item.__dict__.get("_nodeid")
+        if isinstance(grouped, str) and grouped != item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(grouped)
+
+
 def require_redis(url: str = REDIS_URL) -> None:
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
