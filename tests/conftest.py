@@ -20,8 +20,10 @@ import pytest
 import redis
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import wait_none
 
 import backend.models as models
+import backend.retries
 from backend.database import create_engine, create_sessionmaker
 from backend.migrations import upgrade
 
@@ -191,6 +193,15 @@ async def empty_database(engine: AsyncEngine) -> None:
             if used:
                 resets = ", ".join(f"setval('{name}', 1, false)" for name in used)
                 await connection.execute(text(f"SELECT {resets}"))
+
+
+@pytest.fixture(autouse=True)
+def no_wait_between_quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection's quick retries (`backend.retries`) are tried again at once in the
+    tests' process: many tests refuse connections on purpose (an SMTP server, a webhook or a
+    key server that is down), and each refusal waited about 0.6 s for nothing the tests check
+    (the attempts are counted, never timed). Servers in processes of their own keep the waits."""
+    monkeypatch.setattr(backend.retries, "WAIT", wait_none())
 
 
 @pytest.fixture
