@@ -19,18 +19,22 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.wait import wait_base
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ATTEMPTS = 3  # the first and two more
 FIRST_WAIT_SECONDS = 0.2  # then about 0.4 s: well within a delivery's or a request's time
+# The wait between attempts (read at each call: the tests, which refuse connections on purpose
+# by the hundred, put tenacity's `wait_none()` here).
+WAIT: wait_base = wait_exponential_jitter(multiplier=FIRST_WAIT_SECONDS, max=2.0, jitter=0.1)
 
 
 def _policy(transient: tuple[type[BaseException], ...]) -> dict[str, Any]:
     return {
         "stop": stop_after_attempt(ATTEMPTS),
-        "wait": wait_exponential_jitter(multiplier=FIRST_WAIT_SECONDS, max=2.0, jitter=0.1),
+        "wait": WAIT,
         "retry": retry_if_exception_type(transient),
         "before_sleep": before_sleep_log(log, logging.WARNING),
         "reraise": True,

@@ -9,16 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import wait_none
 
 import backend.models as models
+import backend.retries
 from backend.database import create_engine, create_sessionmaker
 from backend.migrations import upgrade
 
@@ -46,26 +51,85 @@ async def _admin(statement: str) -> None:
 
 @pytest.fixture(scope="session")
 def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path_factory.mktemp("db") / "test.db")
+
+
+def _postgres_url(name: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+_postgres_template: list[str] = []  # this process's migrated template database, once made
+
+
+def _migrated_postgres_template() -> str:
+    """The name of a PostgreSQL database migrated to head once per test process and never
+    connected to again, dropped at the end of the session: `fresh_postgres` copies it (CREATE
+    DATABASE ... TEMPLATE takes a tenth of a second; migrating a new database, seconds)."""
+    if not _postgres_template:
+        name = f"sal_template_{secrets.token_hex(4)}"
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        try:
+            upgrade(_postgres_url(name))
+        except BaseException:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            raise
+        _postgres_template.append(name)
+    return _postgres_template[0]
 
 
 @contextmanager
 def fresh_postgres(prefix: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database named ``<prefix>_<random>``, dropped afterwards."""
+    """A new, migrated PostgreSQL database named ``<prefix>_<random>`` (a copy of this
+    process's migrated template), dropped afterwards."""
     name = f"{prefix}_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        template = _migrated_postgres_template()
+        asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     except (OSError, asyncpg.PostgresError) as exc:
         unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} ({exc})")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
     try:
-        upgrade(url)
-        yield url
+        yield _postgres_url(name)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_sqlite_template: list[Path] = []  # this process's migrated SQLite file, once made
+
+
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a migrated SQLite database at ``path``: a copy of a file migrated once per
+    test process (migrating takes a second of CPU; copying the file, nothing)."""
+    if not _sqlite_template:
+        template = Path(tempfile.mkdtemp(prefix="sal-sqlite-template-")) / "migrated.db"
+        upgrade(f"sqlite+aiosqlite:///{template}")
+        _sqlite_template.append(template)
+    shutil.copyfile(_sqlite_template[0], path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's templates (each xdist worker made its own)."""
+    for name in _postgres_template:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for template in _sqlite_template:
+        shutil.rmtree(template.parent, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `xdist_group` group again under pytest 9.2: pytest-xdist 3.8 names a grouped test
+    ``<nodeid>@<group>`` (how `--dist loadgroup` finds its group) by setting the item's
+    ``_nodeid``, which pytest 9.2's structured node ids no longer read, so every test was
+    scheduled alone (pytest-dev/pytest-xdist#1386). Runs after xdist's hook, on its workers."""
+    if not config.getoption("loadgroup", default=False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        grouped = item.__dict__.get("_nodeid")
+        if isinstance(grouped, str) and grouped != item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(grouped)
 
 
 def require_redis(url: str = REDIS_URL) -> None:
@@ -129,6 +193,15 @@ async def empty_database(engine: AsyncEngine) -> None:
             if used:
                 resets = ", ".join(f"setval('{name}', 1, false)" for name in used)
                 await connection.execute(text(f"SELECT {resets}"))
+
+
+@pytest.fixture(autouse=True)
+def no_wait_between_quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection's quick retries (`backend.retries`) are tried again at once in the
+    tests' process: many tests refuse connections on purpose (an SMTP server, a webhook or a
+    key server that is down), and each refusal waited about 0.6 s for nothing the tests check
+    (the attempts are counted, never timed). Servers in processes of their own keep the waits."""
+    monkeypatch.setattr(backend.retries, "WAIT", wait_none())
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,15 +40,33 @@ def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedPr
     )
 
 
-@pytest.fixture
-async def populated_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    assert run_cli("migrate", database_url=url).returncode == 0
+async def _build_world(url: str) -> None:
     engine = create_engine(url)
-    async with transaction(create_sessionmaker(engine)) as session:
-        await build_world(session)
-    await engine.dispose()
-    return url
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await build_world(session)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def populated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated by the command line (`migrate`) holding the factories' world: made
+    once per module (each `migrate` is a process of its own, seconds), copied for each test."""
+    path = tmp_path_factory.mktemp("cli") / "cli.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrated = run_cli("migrate", database_url=url)
+    assert migrated.returncode == 0, migrated.stderr
+    asyncio.run(_build_world(url))
+    return path
+
+
+@pytest.fixture
+def populated_url(populated_template: Path, tmp_path: Path) -> str:
+    """A copy of `populated_template` of this test's own."""
+    copy = tmp_path / "cli.db"
+    shutil.copyfile(populated_template, copy)
+    return f"sqlite+aiosqlite:///{copy}"
 
 
 async def _viewer_for(url: str, credential: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import api
@@ -27,6 +28,10 @@ from tests.browser.reading import (
     table_rows,
     tip_under,
 )
+
+# Every browser test runs on one worker: the demo's server (`dashboard`) starts once, and
+# Chromium once per module, not on each worker.
+pytestmark = pytest.mark.xdist_group("browser")
 
 EXECUTIVE = "exec@demo.example"
 

@@ -14,6 +14,10 @@ from playwright.sync_api import Page, expect
 from tests.browser.api import VIEWER
 from tests.browser.harness import SESSION_COOKIE, Dashboard, Mailbox, sign_in_link
 
+# Every browser test runs on one worker: the demo's server (`dashboard`) starts once, and
+# Chromium once per module, not on each worker.
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def heading_of(view: str, viewer: dict[str, Any]) -> str:
     """What the landing view's heading names: the rep's agent, the manager's team."""

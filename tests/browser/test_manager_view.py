@@ -14,6 +14,7 @@ import re
 import time
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
@@ -31,6 +32,10 @@ from tests.browser.reading import (
     rate_shown,
 )
 from tests.browser.test_rep_view import expect_agent_drawn, expect_trend_drawn, rep_dashboard
+
+# Every browser test runs on one worker: the demo's server (`dashboard`) starts once, and
+# Chromium once per module, not on each worker.
+pytestmark = pytest.mark.xdist_group("browser")
 
 MANAGER = "manager1@demo.example"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import api
@@ -22,6 +23,10 @@ from tests.browser.reading import (
     rules,
     tip_under,
 )
+
+# Every browser test runs on one worker: the demo's server (`dashboard`) starts once, and
+# Chromium once per module, not on each worker.
+pytestmark = pytest.mark.xdist_group("browser")
 
 REP = "rep1@demo.example"
 

@@ -7,11 +7,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import api
 from tests.browser.harness import Dashboard
 from tests.browser.reading import decimal, range_days
+
+# Every browser test runs on one worker: the demo's server (`dashboard`) starts once, and
+# Chromium once per module, not on each worker.
+pytestmark = pytest.mark.xdist_group("browser")
 
 MANAGER = "manager1@demo.example"
 EXECUTIVE = "exec@demo.example"

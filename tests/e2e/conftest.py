@@ -35,12 +35,11 @@ from backend.database import create_engine
 from backend.feedback.service import FeedbackInput
 from backend.handlers import open_state
 from backend.learning import submit_action, submit_rating, submit_signals
-from backend.migrations import upgrade
 from backend.settings import load_settings
 from backend.signals.service import SignalInput
 from backend.unit_of_work import transaction
 from backend.viewer import Viewer
-from tests.conftest import REDIS_URL, fresh_postgres, require_redis
+from tests.conftest import REDIS_URL, fresh_postgres, migrated_sqlite, require_redis
 from tests.factories import TestClock, build_world
 from tests.servers import running_server
 
@@ -245,9 +244,7 @@ async def _seed(database_url: str, now: dt.datetime) -> tuple[dict[str, str], Se
 def database(kind: str, workdir: Path) -> Iterator[tuple[str, str | None]]:
     """A migrated, empty database of `kind` and the broker to use with it: (url, redis url)."""
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'e2e.db'}"
-        upgrade(url)
-        yield url, None
+        yield migrated_sqlite(workdir / "e2e.db"), None
         return
     require_redis()
     with fresh_postgres("sal_e2e") as url:

@@ -22,6 +22,10 @@ from strawberry.relay import GlobalID
 from tests.e2e.conftest import Deployment, gid
 from tests.e2e.test_subscriptions_ws import Policies, live, settle, warm_up
 
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-alerts_ws")
+
 ALERT_CHANGED = """subscription { alertChanged { version stream change at byUserId
   alert { id ruleId kind metric actionType severity state teamId agentId message } } }"""
 UPSERT_RULE = """mutation($input: UpsertAlertRuleInput!) {

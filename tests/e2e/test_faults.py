@@ -113,6 +113,7 @@ def logs(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.xdist_group("faults")  # one worker: `seeded` is built once
 def test_postgresql_outage_answers_503_and_nothing_is_lost_or_doubled(
     seeded: tuple[str, dict[str, str]], logs: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -148,6 +149,7 @@ def test_postgresql_outage_answers_503_and_nothing_is_lost_or_doubled(
     assert counts == {"pg-before": 1, **{f"pg-during-{i}": 1 for i in range(5)}}
 
 
+@pytest.mark.xdist_group("faults")  # one worker: `seeded` is built once
 def test_redis_outage_never_answers_500_and_nothing_is_lost_or_doubled(
     seeded: tuple[str, dict[str, str]], logs: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Deployment, gid
+
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-mutations_http")
 
 ERRORS = "errors { code field message }"
 MUTATIONS = {

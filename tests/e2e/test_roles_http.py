@@ -15,6 +15,10 @@ from strawberry.relay import GlobalID
 
 from tests.e2e.conftest import REPS, Deployment, gid
 
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-roles_http")
+
 NORTH = {"rep_a1", "rep_a2", "rep_b1"}
 # The reps whose agents each role sees.
 SCOPE = {

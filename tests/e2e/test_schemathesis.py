@@ -11,6 +11,8 @@ the "malformed input" paths. Queries and mutations both run, on a world of their
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +27,10 @@ from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 
 from tests.e2e.conftest import REPS, Deployment, gid
+
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-schemathesis")
 
 SEED = 20261126
 # (seed, examples per operation, role and database): the first seed's cases, and a few of a
@@ -182,19 +188,31 @@ def problems(response: Any) -> list[str]:
     return found
 
 
-def fuzz(operation: Any, role: str, token: str, http: requests.Session) -> None:
+# The documents each operation is sent, generated once per worker and sent as every role on
+# every database: the same seeds, schema and dictionaries gave every role and both databases the
+# very same documents, and generating them cost about as much as the server's answers (9 of one
+# role's 21 s). By what they are generated from: (the introspected schema, the operation, seed,
+# examples, the dictionaries).
+GENERATED: dict[tuple[str, str, int, int, str], list[str]] = {}
+
+
+def documents(operation: Any, schema_key: str, dictionaries_key: str) -> list[str]:
     """Positive and negative cases of one operation, from each of `RUNS`' fixed seeds."""
+    found = []
     for run_seed, examples in RUNS:
-        fuzz_once(operation, role, token, http, run_seed, examples)
+        key = (schema_key, operation.label, run_seed, examples, dictionaries_key)
+        if key not in GENERATED:
+            GENERATED[key] = generate(operation, run_seed, examples)
+        found.extend(GENERATED[key])
+    return found
 
 
-def fuzz_once(
-    operation: Any, role: str, token: str, http: requests.Session, run_seed: int, examples: int
-) -> None:
+def generate(operation: Any, run_seed: int, examples: int) -> list[str]:
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE),
         operation.as_strategy(GenerationMode.NEGATIVE),
     )
+    drawn: list[str] = []
 
     @seed(run_seed)
     @settings(
@@ -205,15 +223,28 @@ def fuzz_once(
         suppress_health_check=IRRELEVANT,
     )
     @given(case=cases)
-    def run(case: Any) -> None:
-        response = case.call(session=http, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        found = problems(response)
-        assert not found, (
-            f"{operation.label} as {role}: {found}\nquery: {case.body}\n"
-            f"response {response.status_code}: {response.text[:2000]}"
-        )
+    def draw(case: Any) -> None:
+        assert isinstance(case.body, str), case.body  # a GraphQL document is all that varies
+        drawn.append(case.body)
 
-    run()
+    draw()
+    return drawn
+
+
+def fuzz(operation: Any, role: str, token: str, http: requests.Session, bodies: list[str]) -> None:
+    """Send each document as ``role``; every answer is checked (all problems are reported)."""
+    found = []
+    for body in bodies:
+        response = operation.Case(body=body).call(
+            session=http, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        problems_of = problems(response)
+        if problems_of:
+            found.append(
+                f"{operation.label} as {role}: {problems_of}\nquery: {body}\n"
+                f"response {response.status_code}: {response.text[:2000]}"
+            )
+    assert not found, "\n\n".join(found)
 
 
 def contract_operations() -> set[str]:
@@ -234,13 +265,16 @@ def test_no_server_error_and_nothing_unmasked(
         timeout=30,
     )
     operations = [result.ok() for result in api.get_all_operations()]
+    schema_key = hashlib.sha256(json.dumps(api.raw_schema, sort_keys=True).encode()).hexdigest()
+    dictionaries_key = json.dumps(known_ids(deployment))  # the rest of `config_for` is fixed
     # Every query and mutation of the exported contract is exercised (subscriptions are not HTTP).
     expected = contract_operations()
     assert {op.label for op in operations} == expected
     failures = []
     for operation in operations:
         try:
-            fuzz(operation, role, deployment.tokens[role], http)
+            bodies = documents(operation, schema_key, dictionaries_key)
+            fuzz(operation, role, deployment.tokens[role], http, bodies)
         except AssertionError as failure:
             failures.append(str(failure))
     assert not failures, "\n\n".join(failures)

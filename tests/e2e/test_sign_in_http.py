@@ -45,6 +45,10 @@ from tests.e2e.test_subscriptions_ws import (
 )
 from tests.servers import running_server
 
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-sign_in_http")
+
 VIEWER = "{ viewer { role user { email } } }"
 
 

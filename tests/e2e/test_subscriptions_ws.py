@@ -37,6 +37,10 @@ from tests.conftest import REDIS_URL
 from tests.e2e.conftest import Deployment, gid
 from tests.servers import redis_prefix_for
 
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("e2e-subscriptions_ws")
+
 PROTOCOL = "graphql-transport-ws"
 NEEDS_LABEL = """subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId
   actionType outcomeType reason } }"""

@@ -36,6 +36,10 @@ from tests.conftest import REDIS_URL, fresh_postgres, require_redis
 from tests.factories import build_world
 from tests.servers import redis_prefix_for, running_server
 
+# One worker runs this module's tests: its servers (per database) start once, not once per
+# worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("fanout-processes")
+
 SECRET_KEY = "fan-out-test-" + secrets.token_hex(16)
 NEEDS_LABEL = (
     "subscription { outcomeNeedsLabel { version stream outcomeId agentId actionId reason } }"

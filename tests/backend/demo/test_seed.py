@@ -46,6 +46,10 @@ from backend.signals.models import EmailEngagement, Signal
 from tests.backend.demo.seeding import NOW, fingerprint, rows, seed, sqlite_url
 from tests.conftest import fresh_postgres
 
+# One worker runs this module's tests: the small demo (`small_url`) is seeded once, not once
+# per worker.
+pytestmark = pytest.mark.xdist_group("demo-seed")
+
 SMALL = 0.12  # ~300-420 actions per demo agent: fast, yet enough for the rates below
 TINY = 0.02
 CALIBRATING = {
