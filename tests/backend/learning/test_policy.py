@@ -265,9 +265,9 @@ async def test_an_agent_at_its_escalation_target_never_flaps(loop) -> None:
 
 
 async def test_an_agent_far_below_its_escalation_target_escalates_more(loop) -> None:
-    # The same run with success = confidence - 0.25 (10 % at the threshold): the escalation
-    # threshold rises, only ever up.
-    await run_days(loop, -0.25)
+    # The same run, half as long, with success = confidence - 0.25 (10 % at the threshold):
+    # the escalation threshold rises, only ever up.
+    await run_days(loop, -0.25, days=12)
     policy, changes = await policy_of(loop, "escalation")
     assert policy.escalate_below > 0.35
     steps = [m for c in changes[1:] for m in c.evidence["escalation"]]
