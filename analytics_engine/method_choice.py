@@ -17,7 +17,7 @@ from analytics_engine.calibration_stats import CalibrationStats
 from analytics_engine.isotonic import pool_adjacent_violators
 from analytics_engine.pooling import PooledRecalibration
 from analytics_engine.recalibration import RecalibrationMap, fit_recalibration
-from analytics_engine.step_histogram import MAX_LEVELS, fit_step_histogram
+from analytics_engine.step_histogram import MAX_LEVELS, fit_step_histogram, step_histogram_map
 
 Candidate = Literal["identity", "platt", "isotonic", "histogram", "pooled"]
 CANDIDATES: tuple[Candidate, ...] = ("identity", "platt", "isotonic", "histogram", "pooled")
@@ -139,27 +139,6 @@ def _loo_step(bins: BinnedOutcomes, max_levels: int) -> NDArray[np.float64]:
         else:
             out[row] = np.interp(bins.x[target[row]], bins.x[keep], levels[row, keep])
     return out
-
-
-def step_histogram_map(
-    stats: CalibrationStats, *, max_levels: int = MAX_LEVELS
-) -> RecalibrationMap:
-    """The ``histogram`` candidate fitted on all of ``stats``: ``fit_step_histogram`` on the
-    non-empty bins, a knot at every bin's mean confidence with its group's level (constant
-    within a group, linear between the last bin of one group and the first of the next, constant
-    beyond the end knots, as ``fit_recalibration``'s maps); the identity without outcomes.
-
-    >>> p = np.repeat([0.1, 0.3, 0.7, 0.9], 50)
-    >>> y = np.tile(np.r_[np.ones(10), np.zeros(40)], 4)  # 20 % succeed in every bin
-    >>> step_histogram_map(CalibrationStats.from_arrays(p, y)).apply([0.1, 0.5, 0.9]).round(3)
-    array([0.201, 0.201, 0.201])
-    """
-    bins = binned_outcomes(stats)
-    if not bins.n > 0:
-        return RecalibrationMap.identity(n=bins.n)
-    levels = fit_step_histogram(bins.count, bins.successes, max_levels=max_levels).levels[0]
-    ys = np.clip(np.maximum.accumulate(levels), 0.0, 1.0)
-    return RecalibrationMap("histogram", tuple(bins.x.tolist()), tuple(ys.tolist()), n=bins.n)
 
 
 def choose_recalibration(

@@ -29,7 +29,7 @@ from analytics_engine.drift import (
 from analytics_engine.pooling import GroupPrior
 from analytics_engine.recalibration import RecalibrationMap
 from backend.calibration.models import CalibrationMonitorState
-from backend.calibration.monitors import scope_key
+from backend.calibration.monitors import monitor_rows, scope_key
 from backend.calibration.rollup import load_stats
 from backend.database import utcnow
 
@@ -98,9 +98,8 @@ def _marks(
     marks = list(earlier)
     for i, day in enumerate(days):
         text = day.isoformat()
-        if (
-            marks and str(marks[-1][0]) >= text
-        ):  # the same day (or, never in practice, an earlier one)
+        # the same day as the last mark (an earlier one: never seen) extends it
+        if marks and str(marks[-1][0]) >= text:
             marks[-1][1] = start + i + 1
         else:
             marks.append([text, start + i + 1])
@@ -133,16 +132,7 @@ async def follow_drift(
     found: dict[int, dt.date] = {}
     if not outcomes:
         return found
-    rows = {
-        row.scope_key: row
-        for row in await session.scalars(
-            select(CalibrationMonitorState).where(
-                CalibrationMonitorState.organization_id == organization_id,
-                CalibrationMonitorState.action_type == action_type,
-                CalibrationMonitorState.scope_key.in_(sorted(map(scope_key, outcomes))),
-            )
-        )
-    }
+    rows = await monitor_rows(session, organization_id, action_type, map(scope_key, outcomes))
     for agent_id, decided in sorted(outcomes.items()):
         row = rows.get(scope_key(agent_id))
         if row is None or not decided.p or maps[agent_id].n < MIN_FITTED:
@@ -151,7 +141,7 @@ async def follow_drift(
         detector = ChangeDetector.from_dict(state["detector"]) if state else ChangeDetector()
         q = maps[agent_id].apply(np.asarray(decided.p, dtype=np.float64))
         trace = detect_change(q, np.asarray(decided.y, dtype=np.float64), state=detector)
-        marks = _marks(detector.n, decided.days, state.get("days", []) if state else [])
+        marks = _marks(detector.n, decided.days, state.get("days", []))
         if trace.alarm is None or trace.change_point is None:
             first = min(trace.state.start)  # no bettor's run reaches back before this outcome
             keep = 0
@@ -206,11 +196,7 @@ async def agent_drift(
     session: AsyncSession, *, organization_id: int, action_type: str, agent_id: int
 ) -> DriftReading:
     """One agent's drift as it stands."""
-    row = await session.scalar(
-        select(CalibrationMonitorState).where(
-            CalibrationMonitorState.organization_id == organization_id,
-            CalibrationMonitorState.action_type == action_type,
-            CalibrationMonitorState.scope_key == scope_key(agent_id),
-        )
+    key = scope_key(agent_id)
+    return drift_reading(
+        (await monitor_rows(session, organization_id, action_type, [key])).get(key)
     )
-    return drift_reading(row)

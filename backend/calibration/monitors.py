@@ -21,7 +21,7 @@ def scope_key(agent_id: int | None) -> str:
     return f"agent:{agent_id}" if agent_id is not None else "organization"
 
 
-async def _rows(
+async def monitor_rows(
     session: AsyncSession, organization_id: int, action_type: str, keys: Iterable[str]
 ) -> dict[str, CalibrationMonitorState]:
     rows = await session.scalars(
@@ -44,7 +44,7 @@ async def monitors_through(
     """The last day each scope's monitor was fed (scopes never fed are absent); ``None`` in
     ``agent_ids`` is the organisation."""
     wanted = {scope_key(a): a for a in agent_ids}
-    rows = await _rows(session, organization_id, action_type, wanted)
+    rows = await monitor_rows(session, organization_id, action_type, wanted)
     return {wanted[key]: row.through for key, row in rows.items()}
 
 
@@ -57,7 +57,7 @@ async def load_monitors(
 ) -> dict[int | None, CalibrationMonitor]:
     """Each scope's monitor as it stands (a fresh one where none was fed yet)."""
     wanted = {scope_key(a): a for a in agent_ids}
-    rows = await _rows(session, organization_id, action_type, wanted)
+    rows = await monitor_rows(session, organization_id, action_type, wanted)
     return {agent_id: _reading(rows.get(key)).monitor for key, agent_id in wanted.items()}
 
 
@@ -82,7 +82,7 @@ async def monitor_reading(
     """One scope's monitor (``agent_id`` None: the organisation's); a fresh one, never fed,
     where there is none yet."""
     key = scope_key(agent_id)
-    return _reading((await _rows(session, organization_id, action_type, [key])).get(key))
+    return _reading((await monitor_rows(session, organization_id, action_type, [key])).get(key))
 
 
 async def feed_monitors(
@@ -98,7 +98,7 @@ async def feed_monitors(
     order, and mark it fed up to ``through``."""
     if not outcomes:  # nothing matured since the last feed: the usual case, nothing to read
         return
-    rows = await _rows(session, organization_id, action_type, map(scope_key, outcomes))
+    rows = await monitor_rows(session, organization_id, action_type, map(scope_key, outcomes))
     for agent_id, (p, y) in outcomes.items():
         key = scope_key(agent_id)
         row = rows.get(key)
